@@ -1,0 +1,18 @@
+# AlphaDome. Each target installs what it needs first (scripts/setup.sh: idempotent, seconds when warm).
+#   make test   every test of the project (.ci/run calls exactly this)
+#   make run    a local cluster in .run/ with the extension and the Kassangas seed
+#   make stop   stops that cluster
+SHELL := /bin/bash
+
+.PHONY: setup test run stop
+setup:
+	@scripts/setup.sh
+
+test: setup
+	@scripts/test.sh
+
+run: setup
+	@scripts/run.sh start
+
+stop:
+	@scripts/run.sh stop

@@ -1,0 +1,58 @@
+-- Privileges, last in CREATE EXTENSION: nothing is PUBLIC unless said here.
+REVOKE ALL ON ALL TABLES IN SCHEMA alphadome FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA alphadome FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alphadome FROM PUBLIC;
+GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant;
+
+GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant;
+
+-- The operator: every function of the API, reads everything; credentials only through the
+-- audited tenant_credential (the raw ciphertext columns are useless without the key file).
+GRANT EXECUTE ON FUNCTION
+    alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz),
+    alphadome.set_credentials(uuid, text, text, text, timestamptz),
+    alphadome.tenant_for_phone_number_id(text),
+    alphadome.tenant_for_client_phone(text),
+    alphadome.tenant_credential(uuid, text, text),
+    alphadome.match_faq(uuid, text, integer),
+    alphadome.assemble_prompt(uuid, text, text)
+TO alphadome_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
+GRANT UPDATE (client_name, contact_name, client_email, whatsapp_business_account_id, ai_base_url, ai_model,
+              is_active, credential_status, token_expires_at, owner_user_id, brand_id)
+    ON alphadome.bot_tenants TO alphadome_admin;
+GRANT INSERT, UPDATE, DELETE ON alphadome.bot_templates, alphadome.bot_training_data TO alphadome_admin;
+GRANT UPDATE ON alphadome.bot_control_settings TO alphadome_admin;
+GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_admin;
+
+-- The relay: only what its work needs.
+GRANT EXECUTE ON FUNCTION
+    alphadome.tenant_for_phone_number_id(text),
+    alphadome.tenant_for_client_phone(text),
+    alphadome.tenant_credential(uuid, text, text)
+TO alphadome_relay;
+
+-- Tenant owners, under RLS: their own templates, FAQ and switches; their tenant row without
+-- any credential column; their conversations, message log and credential audit, read-only
+-- but for taking a conversation over. bot_tenant_id is never updatable, so no row can move.
+GRANT SELECT (id, slug, client_name, client_phone, client_email, contact_name, whatsapp_phone_number_id,
+              whatsapp_business_account_id, ai_base_url, ai_model, is_active, credential_status,
+              token_expires_at, token_rotated_at, owner_user_id, brand_id, created_at, updated_at)
+    ON alphadome.bot_tenants TO alphadome_tenant;
+GRANT SELECT, DELETE ON alphadome.bot_templates, alphadome.bot_training_data TO alphadome_tenant;
+GRANT INSERT (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default, is_active),
+      UPDATE (template_name, system_prompt, tone, triggers, is_default, is_active)
+    ON alphadome.bot_templates TO alphadome_tenant;
+GRANT INSERT (bot_tenant_id, data_type, question, answer, category, is_active),
+      UPDATE (data_type, question, answer, category, is_active)
+    ON alphadome.bot_training_data TO alphadome_tenant;
+GRANT SELECT ON alphadome.bot_control_settings TO alphadome_tenant;
+GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
+              fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
+              prompt_budget_chars)
+    ON alphadome.bot_control_settings TO alphadome_tenant;
+GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit TO alphadome_tenant;
+GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text)
+    TO alphadome_tenant;

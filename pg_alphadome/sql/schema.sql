@@ -1,0 +1,211 @@
+-- pg_alphadome bootstrap: roles, tables, tenant context, row-level security.
+-- Runs first in CREATE EXTENSION, with search_path = alphadome, <pgcrypto's schema>, pg_catalog.
+
+-- Roles are cluster-wide: a second database, or a CREATE after DROP EXTENSION, finds them.
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+
+COMMENT ON SCHEMA alphadome IS 'AlphaDome: tenants, encrypted credentials, templates, FAQ, switches, conversations';
+
+-- pgcrypto wrappers. BEGIN ATOMIC binds pgp_sym_* at creation time, wherever pgcrypto lives,
+-- so nothing later depends on a search_path. The password is derived per tenant and
+-- credential in Rust (credentials.rs); it is a 256-bit random-looking value, so pgcrypto's
+-- iterated S2K adds nothing and s2k-mode=1 (salted) is enough. No compression: it leaks length.
+CREATE FUNCTION alphadome._pgp_encrypt(plaintext text, password text) RETURNS bytea
+    LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+    SELECT pgp_sym_encrypt(plaintext, password,
+        'cipher-algo=aes256, s2k-mode=1, s2k-digest-algo=sha256, compress-algo=0');
+END;
+
+CREATE FUNCTION alphadome._pgp_decrypt(ciphertext bytea, password text) RETURNS text
+    LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+    SELECT pgp_sym_decrypt(ciphertext, password);
+END;
+
+-- ---- tenants ------------------------------------------------------------------------------
+
+CREATE TABLE alphadome.bot_tenants (
+    id                           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    slug                         text NOT NULL UNIQUE
+                                 CHECK (slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'),
+    client_name                  text NOT NULL CHECK (length(btrim(client_name)) > 0),
+    client_phone                 text NOT NULL UNIQUE CHECK (client_phone ~ '^[1-9][0-9]{7,14}$'),
+    client_email                 text CHECK (client_email ~ '^[^@\s]+@[^@\s]+$'),
+    contact_name                 text,
+    whatsapp_phone_number_id     text NOT NULL UNIQUE CHECK (whatsapp_phone_number_id ~ '^[0-9]{1,32}$'),
+    whatsapp_business_account_id text CHECK (whatsapp_business_account_id ~ '^[0-9]{1,32}$'),
+    -- Ciphertext (credentials.rs format), never plaintext.
+    whatsapp_access_token        bytea NOT NULL,
+    ai_api_key                   bytea,
+    app_secret                   bytea,
+    -- sha256 of the verify token: the GET handshake compares hashes.
+    webhook_verify_token         bytea CHECK (octet_length(webhook_verify_token) = 32),
+    ai_base_url                  text CHECK (ai_base_url ~ '^https?://'),
+    ai_model                     text NOT NULL DEFAULT 'gpt-4o-mini',
+    is_active                    boolean NOT NULL DEFAULT true,
+    credential_status            text NOT NULL DEFAULT 'ok'
+                                 CHECK (credential_status IN ('ok', 'needs_reauth')),
+    token_expires_at             timestamptz,
+    token_rotated_at             timestamptz NOT NULL DEFAULT now(),
+    owner_user_id                uuid,
+    brand_id                     uuid,
+    created_at                   timestamptz NOT NULL DEFAULT now(),
+    updated_at                   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE alphadome.bot_tenants IS 'One row per client business; credential columns hold ciphertext';
+
+CREATE TABLE alphadome.bot_templates (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    template_name text NOT NULL CHECK (template_name ~ '^[a-z0-9_]{1,64}$'),
+    system_prompt text NOT NULL CHECK (length(system_prompt) BETWEEN 1 AND 8000),
+    tone          text NOT NULL DEFAULT 'friendly'
+                  CHECK (tone IN ('professional', 'friendly', 'casual', 'formal', 'playful', 'concise')),
+    triggers      text[] NOT NULL DEFAULT '{}',
+    is_default    boolean NOT NULL DEFAULT false,
+    is_active     boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, template_name)
+);
+-- One default template per tenant.
+CREATE UNIQUE INDEX bot_templates_one_default ON alphadome.bot_templates (bot_tenant_id) WHERE is_default;
+
+CREATE TABLE alphadome.bot_training_data (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    data_type     text NOT NULL CHECK (data_type IN ('faq', 'canned_reply')),
+    question      text NOT NULL CHECK (length(question) BETWEEN 1 AND 1000),
+    answer        text NOT NULL CHECK (length(answer) BETWEEN 1 AND 4096),
+    category      text NOT NULL DEFAULT 'Business',
+    is_active     boolean NOT NULL DEFAULT true,
+    -- Question words weigh most (A), then the answer (B), then the category (C).
+    search        tsvector GENERATED ALWAYS AS (
+                      setweight(to_tsvector('english'::regconfig, question), 'A')
+                   || setweight(to_tsvector('english'::regconfig, answer), 'B')
+                   || setweight(to_tsvector('english'::regconfig, category), 'C')) STORED,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, data_type, question)
+);
+CREATE INDEX bot_training_data_search ON alphadome.bot_training_data USING gin (search);
+
+CREATE TABLE alphadome.bot_control_settings (
+    bot_tenant_id         uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    is_bot_enabled        boolean NOT NULL DEFAULT true,
+    max_messages_per_hour integer NOT NULL DEFAULT 200 CHECK (max_messages_per_hour BETWEEN 0 AND 100000),
+    enable_ai_responses   boolean NOT NULL DEFAULT true,
+    enable_payment_flow   boolean NOT NULL DEFAULT false,
+    escalation_phone      text CHECK (escalation_phone ~ '^[1-9][0-9]{7,14}$'),
+    fallback_message      text NOT NULL DEFAULT 'Thanks for your message! A member of our team will get back to you shortly.'
+                          CHECK (length(fallback_message) BETWEEN 1 AND 4096),
+    opt_out_keywords      text[] NOT NULL DEFAULT '{stop,unsubscribe}',
+    opt_in_keywords       text[] NOT NULL DEFAULT '{start}',
+    handoff_keywords      text[] NOT NULL DEFAULT '{human,agent,person,representative}',
+    -- match_faq score at or above which an answer is sent without the LLM.
+    faq_confidence        real NOT NULL DEFAULT 0.5 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
+    -- Upper bound on the characters of an assembled prompt (about 4 characters a token).
+    prompt_budget_chars   integer NOT NULL DEFAULT 12000 CHECK (prompt_budget_chars BETWEEN 1000 AND 200000),
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+
+-- ---- conversations and the per-tenant message log -------------------------------------------
+
+CREATE TABLE alphadome.conversations (
+    id               bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id    uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    -- wa_id when Meta sends one, else the business-scoped user id (BSUID).
+    customer_key     text NOT NULL CHECK (length(customer_key) BETWEEN 1 AND 128),
+    wa_id            text,
+    bsuid            text,
+    customer_name    text,
+    last_inbound_at  timestamptz,
+    opted_out_at     timestamptz,
+    handoff_at       timestamptz,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, customer_key)
+);
+
+CREATE TABLE alphadome.messages (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id   uuid NOT NULL,
+    conversation_id bigint NOT NULL,
+    direction       text NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    wamid           text,
+    message_type    text NOT NULL DEFAULT 'text',
+    body            text,
+    payload         jsonb,
+    status          text NOT NULL DEFAULT 'received',
+    error           jsonb,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, wamid),
+    FOREIGN KEY (bot_tenant_id, conversation_id)
+        REFERENCES alphadome.conversations (bot_tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX messages_history ON alphadome.messages (bot_tenant_id, conversation_id, created_at DESC);
+
+-- ---- credential audit (append-only: see grants.sql) ------------------------------------------
+
+CREATE TABLE alphadome.credential_audit (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL,
+    credential    text NOT NULL,
+    purpose       text NOT NULL,
+    job_id        bigint,
+    accessed_by   name NOT NULL DEFAULT session_user,
+    -- The role in effect (SET ROLE) when the access happened; 'none' when not set.
+    acting_role   text NOT NULL DEFAULT current_setting('role'),
+    accessed_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id)
+);
+CREATE INDEX credential_audit_time ON alphadome.credential_audit (accessed_at);
+
+-- Tenant data survives pg_dump: extension tables are otherwise dumped without rows.
+SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_tenants', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_templates', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_training_data', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_control_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.conversations', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.messages', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit', '');
+
+-- Keep updated_at true for every writer, including tenant owners through PostgREST.
+CREATE FUNCTION alphadome._touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+DO $touch$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['bot_tenants', 'bot_templates', 'bot_training_data',
+                             'bot_control_settings', 'conversations', 'messages'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER touch_updated_at BEFORE UPDATE ON alphadome.%I
+             FOR EACH ROW EXECUTE FUNCTION alphadome._touch_updated_at()', t);
+    END LOOP;
+END
+$touch$;

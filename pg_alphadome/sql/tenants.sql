@@ -1,0 +1,180 @@
+-- Tenant administration and credential access (DESIGN.md sections 3 and 4).
+-- SECURITY DEFINER functions here fix search_path and are granted in grants.sql only.
+
+-- Raises 22004 naming the argument when a required argument is NULL or blank.
+CREATE FUNCTION alphadome._require(value text, argument text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL OR btrim(value) = '' THEN
+        RAISE EXCEPTION '% is required', argument USING ERRCODE = '22004';
+    END IF;
+    RETURN value;
+END
+$$;
+
+-- The sha256 the handshake compares against; the verify token itself is never stored.
+CREATE FUNCTION alphadome._verify_token_hash(token text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN pg_catalog.sha256(pg_catalog.convert_to(token, 'UTF8'));
+
+CREATE FUNCTION alphadome.create_tenant(
+    slug text,
+    client_name text,
+    client_phone text,
+    whatsapp_phone_number_id text,
+    whatsapp_access_token text,
+    ai_api_key text DEFAULT NULL,
+    app_secret text DEFAULT NULL,
+    webhook_verify_token text DEFAULT NULL,
+    token_expires_at timestamptz DEFAULT NULL
+) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tenant uuid := gen_random_uuid();
+    phone  text;
+    violated text;
+BEGIN
+    PERFORM alphadome._require(create_tenant.slug, 'slug'),
+            alphadome._require(create_tenant.client_name, 'client_name'),
+            alphadome._require(create_tenant.client_phone, 'client_phone'),
+            alphadome._require(create_tenant.whatsapp_phone_number_id, 'whatsapp_phone_number_id'),
+            alphadome._require(create_tenant.whatsapp_access_token, 'whatsapp_access_token');
+    IF create_tenant.slug !~ '^[a-z0-9][a-z0-9-]{1,62}$' THEN
+        RAISE EXCEPTION 'slug must be 2 to 63 characters of a-z, 0-9 and -, starting with a letter or digit'
+            USING ERRCODE = '22023';
+    END IF;
+    IF create_tenant.whatsapp_phone_number_id !~ '^[0-9]{1,32}$' THEN
+        RAISE EXCEPTION 'whatsapp_phone_number_id must be the digits Meta shows as the Phone number ID'
+            USING ERRCODE = '22023';
+    END IF;
+    phone := alphadome.normalize_phone(create_tenant.client_phone);
+
+    BEGIN
+        INSERT INTO alphadome.bot_tenants AS t
+            (id, slug, client_name, client_phone, whatsapp_phone_number_id,
+             whatsapp_access_token, ai_api_key, app_secret, webhook_verify_token, token_expires_at)
+        VALUES
+            (tenant, create_tenant.slug, btrim(create_tenant.client_name), phone, create_tenant.whatsapp_phone_number_id,
+             alphadome._encrypt_credential(tenant, 'whatsapp_access_token', create_tenant.whatsapp_access_token),
+             alphadome._encrypt_credential(tenant, 'ai_api_key', nullif(create_tenant.ai_api_key, '')),
+             alphadome._encrypt_credential(tenant, 'app_secret', nullif(create_tenant.app_secret, '')),
+             alphadome._verify_token_hash(nullif(create_tenant.webhook_verify_token, '')),
+             create_tenant.token_expires_at);
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+        RAISE EXCEPTION '%', CASE violated
+                WHEN 'bot_tenants_slug_key' THEN pg_catalog.format('a tenant with slug %L already exists', create_tenant.slug)
+                WHEN 'bot_tenants_client_phone_key' THEN pg_catalog.format('a tenant with client_phone %s already exists', phone)
+                WHEN 'bot_tenants_whatsapp_phone_number_id_key' THEN pg_catalog.format(
+                    'WhatsApp phone number id %s already belongs to a tenant', create_tenant.whatsapp_phone_number_id)
+                ELSE 'the tenant already exists' END
+            USING ERRCODE = '23505';
+    END;
+
+    INSERT INTO alphadome.bot_control_settings (bot_tenant_id, escalation_phone) VALUES (tenant, phone);
+    RETURN tenant;
+END
+$$;
+COMMENT ON FUNCTION alphadome.create_tenant IS 'Creates a tenant with encrypted credentials and default control settings; returns its id';
+
+-- Rotates credentials; a NULL argument leaves that credential as it is. A new access token
+-- resets credential_status to ok and restarts the 90-day rotation clock; its expiry is the
+-- given token_expires_at (NULL: unknown).
+CREATE FUNCTION alphadome.set_credentials(
+    tenant_id uuid,
+    whatsapp_access_token text DEFAULT NULL,
+    ai_api_key text DEFAULT NULL,
+    app_secret text DEFAULT NULL,
+    token_expires_at timestamptz DEFAULT NULL
+) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_token boolean := set_credentials.whatsapp_access_token IS NOT NULL;
+BEGIN
+    IF set_credentials.tenant_id IS NULL THEN
+        RAISE EXCEPTION 'tenant_id is required' USING ERRCODE = '22004';
+    END IF;
+    UPDATE alphadome.bot_tenants AS t SET
+        whatsapp_access_token = coalesce(alphadome._encrypt_credential(t.id, 'whatsapp_access_token',
+                                             set_credentials.whatsapp_access_token), t.whatsapp_access_token),
+        ai_api_key = coalesce(alphadome._encrypt_credential(t.id, 'ai_api_key', set_credentials.ai_api_key), t.ai_api_key),
+        app_secret = coalesce(alphadome._encrypt_credential(t.id, 'app_secret', set_credentials.app_secret), t.app_secret),
+        token_expires_at = CASE WHEN new_token THEN set_credentials.token_expires_at
+                                ELSE coalesce(set_credentials.token_expires_at, t.token_expires_at) END,
+        token_rotated_at = CASE WHEN new_token THEN now() ELSE t.token_rotated_at END,
+        credential_status = CASE WHEN new_token THEN 'ok' ELSE t.credential_status END
+    WHERE t.id = set_credentials.tenant_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no tenant with id %', set_credentials.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION alphadome.tenant_for_phone_number_id(phone_number_id text) RETURNS uuid
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT t.id FROM alphadome.bot_tenants t
+     WHERE t.whatsapp_phone_number_id = tenant_for_phone_number_id.phone_number_id;
+END;
+
+CREATE FUNCTION alphadome.tenant_for_client_phone(client_phone text) RETURNS uuid
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    -- Qualified: a bare client_phone would mean the column, and match every tenant.
+    SELECT t.id FROM alphadome.bot_tenants t
+     WHERE t.client_phone = alphadome.normalize_phone(tenant_for_client_phone.client_phone);
+END;
+
+-- Records one credential access. Internal: claim_jobs passes the job it decrypts for.
+CREATE FUNCTION alphadome._audit_credential_access(tenant_id uuid, credential text, purpose text, job_id bigint)
+    RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO alphadome.credential_audit (bot_tenant_id, credential, purpose, job_id)
+    VALUES (_audit_credential_access.tenant_id, _audit_credential_access.credential,
+            _audit_credential_access.purpose, _audit_credential_access.job_id);
+END;
+
+-- Decrypts one credential of one tenant, and writes one audit row (who, which tenant, which
+-- credential, why). NULL when that credential was never set.
+CREATE FUNCTION alphadome.tenant_credential(tenant_id uuid, credential text, purpose text) RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stored bytea;
+BEGIN
+    PERFORM alphadome._require(tenant_credential.credential, 'credential'),
+            alphadome._require(tenant_credential.purpose, 'purpose');
+    IF tenant_credential.tenant_id IS NULL THEN
+        RAISE EXCEPTION 'tenant_id is required' USING ERRCODE = '22004';
+    END IF;
+    SELECT CASE tenant_credential.credential
+               WHEN 'whatsapp_access_token' THEN t.whatsapp_access_token
+               WHEN 'ai_api_key' THEN t.ai_api_key
+               WHEN 'app_secret' THEN t.app_secret END
+      INTO stored
+      FROM alphadome.bot_tenants t WHERE t.id = tenant_credential.tenant_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no tenant with id %', tenant_credential.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+    IF tenant_credential.credential NOT IN ('whatsapp_access_token', 'ai_api_key', 'app_secret') THEN
+        RAISE EXCEPTION 'unknown credential %: expected whatsapp_access_token, ai_api_key or app_secret',
+            pg_catalog.quote_literal(tenant_credential.credential) USING ERRCODE = '22023';
+    END IF;
+    PERFORM alphadome._audit_credential_access(tenant_credential.tenant_id, tenant_credential.credential,
+                                               tenant_credential.purpose, NULL);
+    IF stored IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN alphadome._decrypt_credential(tenant_credential.tenant_id, tenant_credential.credential, stored);
+END
+$$;

@@ -1,0 +1,193 @@
+//! Phone numbers to the digits-only international form WhatsApp uses (E.164 without '+').
+use crate::errors::raise;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE;
+
+/// E.164 allows at most 15 digits; below 8 nothing real is left.
+const MIN_DIGITS: usize = 8;
+const MAX_DIGITS: usize = 15;
+/// Bare digit strings this long or shorter, not starting with the country code, are national.
+const MAX_NATIONAL_DIGITS: usize = 10;
+/// A national number shorter than this is a typo or an extension, not a subscriber number.
+const MIN_NATIONAL_DIGITS: usize = 7;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PhoneError {
+    BadCountryCode,
+    NotAPhoneNumber,
+    WrongLength(usize),
+    TooShortNational(usize),
+}
+
+impl std::fmt::Display for PhoneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhoneError::BadCountryCode => {
+                write!(f, "default_country_code must be 1 to 3 digits, without '+'")
+            }
+            PhoneError::NotAPhoneNumber => write!(
+                f,
+                "not a phone number: only digits, one leading '+', spaces, '-', '.', '/' and parentheses are allowed"
+            ),
+            PhoneError::WrongLength(n) => write!(
+                f,
+                "not a phone number: {n} digits in international form, expected {MIN_DIGITS} to {MAX_DIGITS}"
+            ),
+            PhoneError::TooShortNational(n) => write!(
+                f,
+                "not a phone number: {n} digits without a country code, expected at least {MIN_NATIONAL_DIGITS}"
+            ),
+        }
+    }
+}
+
+/// '0702245555', '+254 702-245-555', '00254702245555', '254702245555' → '254702245555'.
+pub fn normalize(phone: &str, default_country_code: &str) -> Result<String, PhoneError> {
+    let cc = default_country_code.trim().trim_start_matches('+');
+    if cc.is_empty()
+        || cc.len() > 3
+        || !cc.bytes().all(|b| b.is_ascii_digit())
+        || cc.starts_with('0')
+    {
+        return Err(PhoneError::BadCountryCode);
+    }
+    let trimmed = phone.trim();
+    let (explicit_international, rest) = match trimmed.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '/' | '(' | ')' => {}
+            _ => return Err(PhoneError::NotAPhoneNumber),
+        }
+    }
+    if digits.is_empty() {
+        return Err(PhoneError::NotAPhoneNumber);
+    }
+    let national = |n: &str| {
+        if n.len() < MIN_NATIONAL_DIGITS {
+            Err(PhoneError::TooShortNational(n.len()))
+        } else {
+            Ok(format!("{cc}{n}"))
+        }
+    };
+    let international = if explicit_international {
+        digits
+    } else if let Some(after_exit_code) = digits.strip_prefix("00") {
+        after_exit_code.to_string()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        national(rest)?
+    } else if digits.starts_with(cc) || digits.len() > MAX_NATIONAL_DIGITS {
+        digits
+    } else {
+        national(&digits)?
+    };
+    if international.starts_with('0') {
+        return Err(PhoneError::NotAPhoneNumber);
+    }
+    if !(MIN_DIGITS..=MAX_DIGITS).contains(&international.len()) {
+        return Err(PhoneError::WrongLength(international.len()));
+    }
+    Ok(international)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn normalize_phone(phone: &str, default_country_code: default!(&str, "'254'")) -> String {
+    match normalize(phone, default_country_code) {
+        Ok(normalized) => normalized,
+        Err(e) => raise(ERRCODE_INVALID_PARAMETER_VALUE, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn kenyan_forms_agree() {
+        for input in [
+            "0702245555",
+            "+254 702-245-555",
+            "254702245555",
+            "00254702245555",
+            "702245555",
+            "(0702) 245 555",
+        ] {
+            assert_eq!(
+                normalize(input, "254").as_deref(),
+                Ok("254702245555"),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_country_codes() {
+        assert_eq!(
+            normalize("+1 (650) 555-1234", "254").as_deref(),
+            Ok("16505551234")
+        );
+        assert_eq!(normalize("06505551234", "1").as_deref(), Ok("16505551234"));
+        assert_eq!(
+            normalize("+44 20 7946 0958", "254").as_deref(),
+            Ok("442079460958")
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert_eq!(normalize("abc", "254"), Err(PhoneError::NotAPhoneNumber));
+        assert_eq!(normalize("", "254"), Err(PhoneError::NotAPhoneNumber));
+        assert_eq!(normalize("+", "254"), Err(PhoneError::NotAPhoneNumber));
+        assert_eq!(
+            normalize("0702 245 555 x12", "254"),
+            Err(PhoneError::NotAPhoneNumber)
+        );
+        assert_eq!(
+            normalize("++254702245555", "254"),
+            Err(PhoneError::NotAPhoneNumber)
+        );
+        assert_eq!(
+            normalize("+0702245555", "254"),
+            Err(PhoneError::NotAPhoneNumber)
+        );
+        assert_eq!(
+            normalize("12345", "254"),
+            Err(PhoneError::TooShortNational(5))
+        );
+        assert_eq!(
+            normalize("012345", "254"),
+            Err(PhoneError::TooShortNational(5))
+        );
+    }
+
+    #[test]
+    fn lengths_are_bounded() {
+        assert_eq!(
+            normalize("+1234567", "254"),
+            Err(PhoneError::WrongLength(7))
+        );
+        assert_eq!(
+            normalize("+1234567890123456", "254"),
+            Err(PhoneError::WrongLength(16))
+        );
+    }
+
+    #[test]
+    fn bad_country_code() {
+        for cc in ["", "abc", "2544", "0"] {
+            assert_eq!(
+                normalize("0702245555", cc),
+                Err(PhoneError::BadCountryCode),
+                "{cc}"
+            );
+        }
+        assert_eq!(
+            normalize("0702245555", "+254").as_deref(),
+            Ok("254702245555")
+        );
+    }
+}

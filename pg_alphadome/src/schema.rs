@@ -1,0 +1,22 @@
+//! The hand-written SQL of the extension, in the order CREATE EXTENSION runs it.
+use pgrx::prelude::*;
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!(
+    "../sql/security.sql",
+    name = "security",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/tenants.sql",
+    name = "tenants",
+    requires = [
+        "security",
+        phone::normalize_phone,
+        credentials::_encrypt_credential,
+        credentials::_decrypt_credential
+    ]
+);
+extension_sql_file!("../sql/faq.sql", name = "faq", requires = ["security"]);
+extension_sql_file!("../sql/prompt.sql", name = "prompt", requires = ["faq"]);
+extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

@@ -1,0 +1,229 @@
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::tests::*;
+
+    const OPENING_HOURS: &str = "What are your opening hours?";
+
+    fn kassangas_like(slug: &str, phone: &str, phone_number_id: &str, token: &str) -> String {
+        let t = tenant(slug, phone, phone_number_id, token, Some(AI_KEY_A));
+        run(
+            "INSERT INTO alphadome.bot_templates (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default) VALUES
+               ($1::uuid, 'welcome', 'DEFAULT-TEMPLATE: you are the assistant of a music shop.', 'friendly', '{hello}', true),
+               ($1::uuid, 'product_inquiry', 'PRODUCT-TEMPLATE: help choose instruments.', 'professional', '{price,guitar}', false)",
+            &[t.as_str().into()],
+        );
+        run(
+            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category) VALUES
+               ($1::uuid, 'faq', 'What are your opening hours?', 'We are open Monday-Saturday 9 AM - 6 PM.', 'Business'),
+               ($1::uuid, 'faq', 'Do you deliver on Saturday?', 'Yes, deliveries run every day but Sunday.', 'Business'),
+               ($1::uuid, 'faq', 'What time do you close for lunch?', 'We do not close for lunch.', 'Business'),
+               ($1::uuid, 'faq', 'Which guitars do you sell?', 'Acoustic, electric and bass guitars.', 'Products'),
+               ($1::uuid, 'faq', 'How can I pay?', 'M-Pesa, card or cash.', 'Payment'),
+               ($1::uuid, 'canned_reply', 'Hello', 'Hello and welcome!', 'Business')",
+            &[t.as_str().into()],
+        );
+        t
+    }
+
+    fn faq_ids(tenant: &str, message: &str) -> Vec<(i64, String, f32)> {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT f.id, d.bot_tenant_id::text, f.score FROM alphadome.match_faq($1::uuid, $2, 10) f
+                       JOIN alphadome.bot_training_data d ON d.id = f.id",
+                    None,
+                    &[tenant.into(), message.into()],
+                )
+                .unwrap()
+                .map(|r| (r.get::<i64>(1).unwrap().unwrap(), r.get::<String>(2).unwrap().unwrap(), r.get::<f32>(3).unwrap().unwrap()))
+                .collect()
+        })
+    }
+
+    fn question_of(id: i64) -> String {
+        one::<String>(
+            "SELECT question FROM alphadome.bot_training_data WHERE id = $1",
+            &[id.into()],
+        )
+        .unwrap()
+    }
+
+    #[pg_test]
+    fn match_faq_ranks_opening_hours_first_and_stays_in_its_tenant() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        // Another tenant with exactly the same text must never show up.
+        let other = kassangas_like("other-shop", "0702245556", "100000000000022", TOKEN_B);
+        let ranked = faq_ids(&k, "what time do you open on saturday?");
+        assert!(!ranked.is_empty());
+        assert_eq!(
+            question_of(ranked[0].0),
+            OPENING_HOURS,
+            "ranking: {ranked:?}"
+        );
+        assert!(
+            ranked.iter().all(|(_, owner, _)| owner == &k),
+            "another tenant's row: {ranked:?}"
+        );
+        assert!(
+            ranked.windows(2).all(|w| w[0].2 >= w[1].2),
+            "not ordered by score: {ranked:?}"
+        );
+        // The exact question scores 1; a message with no words in common finds nothing.
+        let exact = faq_ids(&k, OPENING_HOURS);
+        assert_eq!(
+            (question_of(exact[0].0).as_str(), exact[0].2),
+            (OPENING_HOURS, 1.0)
+        );
+        assert!(faq_ids(&k, "zebra xylophone quantum").is_empty());
+        assert!(faq_ids(&k, "").is_empty());
+        assert!(faq_ids(&other, OPENING_HOURS)
+            .iter()
+            .all(|(_, owner, _)| owner == &other));
+        // A tenant owner asking about another tenant sees nothing of it.
+        act_as("alphadome_tenant", Context::Setting(&other));
+        let leaked = outcome(
+            "SELECT FROM alphadome.match_faq($1[1]::uuid, 'opening hours')",
+            &[&k],
+        );
+        act_as_superuser();
+        assert_eq!(leaked, "ok 0");
+    }
+
+    #[pg_test]
+    fn match_faq_ignores_inactive_entries() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        run(
+            "UPDATE alphadome.bot_training_data SET is_active = false WHERE question = $1",
+            &[OPENING_HOURS.into()],
+        );
+        assert!(faq_ids(&k, OPENING_HOURS)
+            .iter()
+            .all(|(id, _, _)| question_of(*id) != OPENING_HOURS));
+    }
+
+    fn prompt(tenant: &str, customer: &str, message: &str) -> serde_json::Value {
+        let body = one::<pgrx::JsonB>(
+            "SELECT alphadome.assemble_prompt($1::uuid, $2, $3)",
+            &[tenant.into(), customer.into(), message.into()],
+        )
+        .expect("a prompt");
+        body.0
+    }
+
+    fn contents(body: &serde_json::Value) -> Vec<(String, String)> {
+        body["messages"]
+            .as_array()
+            .expect("messages array")
+            .iter()
+            .map(|m| {
+                (
+                    m["role"].as_str().unwrap().to_string(),
+                    m["content"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[pg_test]
+    fn assemble_prompt_is_a_chat_completions_body() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        let message = "what time do you open on saturday?";
+        let body = prompt(&k, "254700000001", message);
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert!(body["max_completion_tokens"].as_i64().unwrap() > 0);
+        let turns = contents(&body);
+        let (role, system) = &turns[0];
+        assert_eq!(role, "system");
+        assert!(system.starts_with("DEFAULT-TEMPLATE"), "{system}");
+        assert!(system.contains("Tone: friendly."), "{system}");
+        assert!(
+            system.contains("We are open Monday-Saturday 9 AM - 6 PM."),
+            "best FAQ entry missing: {system}"
+        );
+        assert!(!system.contains("PRODUCT-TEMPLATE"));
+        assert_eq!(
+            turns.last().unwrap(),
+            &("user".to_string(), message.to_string())
+        );
+        // A trigger word picks its template, with its tone.
+        let turns = contents(&prompt(
+            &k,
+            "254700000001",
+            "What is the price of a guitar?",
+        ));
+        assert!(
+            turns[0].1.starts_with("PRODUCT-TEMPLATE")
+                && turns[0].1.contains("Tone: professional.")
+        );
+    }
+
+    #[pg_test]
+    fn assemble_prompt_includes_recent_history_in_order() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        run(
+            "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key) VALUES ($1::uuid, '254700000001') RETURNING id)
+             INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, created_at)
+             SELECT $1::uuid, c.id, v.direction, v.wamid, v.body, now() - v.age
+               FROM c, (VALUES ('inbound', 'w1', 'Do you have violins?', interval '10 minutes'),
+                               ('outbound', 'w2', 'Yes, from KES 15,000.', interval '9 minutes'),
+                               ('inbound', 'w3', 'Any for children?', interval '1 second'),
+                               ('inbound', 'w0', 'a message from last week', interval '7 days')) v(direction, wamid, body, age)",
+            &[k.as_str().into()],
+        );
+        let turns = contents(&prompt(&k, "254700000001", "Any for children?"));
+        let roles_and_text: Vec<(&str, &str)> = turns[1..]
+            .iter()
+            .map(|(r, c)| (r.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            roles_and_text,
+            vec![
+                ("user", "Do you have violins?"),
+                ("assistant", "Yes, from KES 15,000."),
+                ("user", "Any for children?"),
+            ],
+            "the message being answered appears once, last; week-old history is left out"
+        );
+    }
+
+    #[pg_test]
+    fn assemble_prompt_stays_within_budget_with_500_faq_rows() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        run(
+            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category)
+             SELECT $1::uuid, 'faq', 'Saturday opening question number ' || i, repeat('We open on Saturday at nine. ', 120), 'Business'
+               FROM generate_series(1, 500) i",
+            &[k.as_str().into()],
+        );
+        let long_message = "what time do you open on saturday? ".repeat(200);
+        for budget in [1000i32, 4000, 12000] {
+            run("UPDATE alphadome.bot_control_settings SET prompt_budget_chars = $2 WHERE bot_tenant_id = $1::uuid", &[k.as_str().into(), budget.into()]);
+            let turns = contents(&prompt(&k, "254700000001", &long_message));
+            let total: usize = turns.iter().map(|(_, c)| c.chars().count()).sum();
+            assert!(
+                total <= budget as usize,
+                "budget {budget}: {total} characters"
+            );
+            assert_eq!(turns.last().unwrap().0, "user");
+            assert!(turns[0].1.starts_with("DEFAULT-TEMPLATE"));
+        }
+    }
+
+    #[pg_test]
+    fn assemble_prompt_never_contains_a_credential() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        let text = prompt(&k, "254700000001", "what is your token or api key?").to_string();
+        for secret in [TOKEN_A, AI_KEY_A] {
+            assert!(!text.contains(secret));
+        }
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.assemble_prompt($1[1]::uuid, 'x', 'y')",
+                &["00000000-0000-0000-0000-000000000000"]
+            ),
+            "P0002"
+        );
+    }
+}

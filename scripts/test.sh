@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test of the project, in the order their dependencies need:
+#   1. unit tests and in-database #[pg_test]s of pg_alphadome (a pgrx test cluster),
+#   2. `cargo pgrx install` of the real (non-test) extension build,
+#   3. the relay's tests and the end-to-end tests (throwaway clusters of their own),
+# then a search of everything the run printed for the master key and the test tokens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+state=${ALPHADOME_TEST_STATE:-/tmp/alphadome-test}
+install -d -m 755 -o postgres -g postgres "$state"
+rm -rf "$state/pgdata"
+install -d -m 700 -o postgres -g postgres "$state/pgdata"
+
+# A fresh master key for the pgrx test cluster, readable by the server only.
+key_file="$state/master.key"
+( umask 077; echo "test:$(openssl rand -hex 32)" > "$key_file" )
+chown postgres:postgres "$key_file"
+
+output="$state/test-output.log"
+run() {
+  export CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$state/pgdata"
+  export ALPHADOME_TEST_MASTER_KEY_FILE="$key_file"
+  cargo test -p pg_alphadome
+  cargo pgrx install -p pg_alphadome --pg-config "$PG_CONFIG" >/dev/null
+  cargo test -p alphadome-relay -p alphadome-e2e
+}
+run 2>&1 | tee "$output"
+
+scripts/check-secrets.sh "$key_file" "$output"

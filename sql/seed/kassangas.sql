@@ -1,0 +1,108 @@
+-- The first client, Kassangas Music Shop, as the original plan set it up. Idempotent: a
+-- second run updates the same tenant. Secrets come from psql variables, never from this file:
+--   psql -v whatsapp_phone_number_id=... -v whatsapp_access_token=... \
+--        -v client_email=... -v ai_api_key=... -f sql/seed/kassangas.sql
+-- Without them it uses obvious placeholders, fine for `make run` in dry-run mode.
+\set ON_ERROR_STOP on
+\if :{?whatsapp_phone_number_id}
+\else
+\set whatsapp_phone_number_id '100000000000001'
+\endif
+\if :{?whatsapp_access_token}
+\else
+\set whatsapp_access_token 'placeholder-whatsapp-access-token'
+\endif
+\if :{?client_email}
+\else
+\set client_email 'owner@kassangas.example'
+\endif
+\if :{?ai_api_key}
+\else
+\set ai_api_key 'placeholder-ai-api-key'
+\endif
+
+BEGIN;
+
+-- create_tenant on the first run; set_credentials on later runs, so the given values win.
+SELECT coalesce(
+           alphadome.tenant_for_client_phone('0702245555'),
+           alphadome.create_tenant(
+               slug => 'kassangas',
+               client_name => 'Kassangas Music Shop',
+               client_phone => '0702245555',
+               whatsapp_phone_number_id => :'whatsapp_phone_number_id',
+               whatsapp_access_token => :'whatsapp_access_token',
+               ai_api_key => :'ai_api_key')) AS tenant_id
+\gset
+SELECT alphadome.set_credentials(:'tenant_id', whatsapp_access_token => :'whatsapp_access_token',
+                                 ai_api_key => :'ai_api_key') \gset
+
+UPDATE alphadome.bot_tenants
+   SET contact_name = 'Gideon',
+       client_email = :'client_email',
+       whatsapp_phone_number_id = :'whatsapp_phone_number_id',
+       owner_user_id = '823c3bcd-b66f-4010-9922-4a3b411226cc',
+       brand_id = '1af71403-b4c3-4eac-9aab-48ee2576a9bb'
+ WHERE id = :'tenant_id';
+
+INSERT INTO alphadome.bot_templates AS t (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default)
+VALUES
+  (:'tenant_id', 'welcome',
+   'You are the friendly WhatsApp assistant of Kassangas Music Shop in Kenya, run by Gideon. '
+   'Kassangas sells musical instruments (guitars, keyboards, drums, violins), amplifiers, '
+   'microphones, sound equipment and accessories, and repairs instruments. Greet customers warmly, '
+   'answer questions about products, prices, stock, opening hours and location, and help them '
+   'find the right instrument for their level and budget. Prices are in Kenya shillings (KES).',
+   'friendly', '{hello,hi,habari,welcome}', true),
+  (:'tenant_id', 'product_inquiry',
+   'You are the product specialist of Kassangas Music Shop. Help the customer choose an instrument '
+   'or piece of equipment: ask about their level (beginner, intermediate, professional), the style '
+   'of music and their budget in KES, then suggest one to three suitable products from the shop''s '
+   'range. Never invent a price or stock level you were not given: offer to check with the team instead.',
+   'professional', '{price,cost,how much,guitar,keyboard,piano,drum,violin,amplifier,microphone,stock,available}', false),
+  (:'tenant_id', 'support',
+   'You are the support assistant of Kassangas Music Shop. Help customers with orders, deliveries, '
+   'repairs, returns and warranty questions. Be patient and clear; when a problem needs a person, '
+   'give Gideon''s number 0702245555 and say the team will follow up.',
+   'professional', '{repair,broken,return,refund,warranty,delivery,order,complaint}', false)
+ON CONFLICT (bot_tenant_id, template_name) DO UPDATE
+   SET system_prompt = excluded.system_prompt, tone = excluded.tone,
+       triggers = excluded.triggers, is_default = excluded.is_default, is_active = true;
+
+INSERT INTO alphadome.bot_training_data AS d (bot_tenant_id, data_type, question, answer, category)
+VALUES
+  (:'tenant_id', 'faq', 'What are your opening hours?',
+   'We are open Monday-Saturday 9 AM - 6 PM. We are closed on Sundays and public holidays.', 'Business'),
+  (:'tenant_id', 'faq', 'Where is the shop located?',
+   'Kassangas Music Shop is on Moi Avenue, Nairobi CBD. Call or WhatsApp 0702245555 for directions.', 'Business'),
+  (:'tenant_id', 'faq', 'Do you repair instruments?',
+   'Yes, we repair guitars, keyboards, drums and amplifiers. Bring the instrument in for a free assessment.', 'Business'),
+  (:'tenant_id', 'faq', 'Which guitars do you sell?',
+   'We stock acoustic, electric and bass guitars from beginner to professional models, plus strings, '
+   'capos, straps and cases.', 'Products'),
+  (:'tenant_id', 'faq', 'Do you sell keyboards and pianos?',
+   'Yes: portable keyboards for beginners, digital pianos and stage keyboards, with stands and pedals.', 'Products'),
+  (:'tenant_id', 'faq', 'Do you deliver?',
+   'We deliver within Nairobi the same or next day, and countrywide by courier. Delivery fees depend on the location.', 'Products'),
+  (:'tenant_id', 'faq', 'How can I pay?',
+   'You can pay by M-Pesa, card or cash in the shop. Our team confirms every payment before delivery.', 'Payment'),
+  (:'tenant_id', 'faq', 'Do you offer installment payments?',
+   'Yes, for purchases above KES 20,000 we offer a deposit with the balance in up to three monthly payments.', 'Payment'),
+  (:'tenant_id', 'canned_reply', 'Hello',
+   'Hello and welcome to Kassangas Music Shop! How can we help you today?', 'Business'),
+  (:'tenant_id', 'canned_reply', 'Thank you',
+   'You are welcome! Thank you for choosing Kassangas Music Shop.', 'Business'),
+  (:'tenant_id', 'canned_reply', 'M-Pesa paybill number',
+   'Please ask our team for the M-Pesa details on 0702245555: we confirm every payment personally.', 'Payment')
+ON CONFLICT (bot_tenant_id, data_type, question) DO UPDATE
+   SET answer = excluded.answer, category = excluded.category, is_active = true;
+
+UPDATE alphadome.bot_control_settings
+   SET is_bot_enabled = true,
+       max_messages_per_hour = 200,
+       enable_ai_responses = true,
+       enable_payment_flow = false,
+       escalation_phone = alphadome.normalize_phone('0702245555')
+ WHERE bot_tenant_id = :'tenant_id';
+
+COMMIT;

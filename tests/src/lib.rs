@@ -1,0 +1,222 @@
+//! End-to-end test harness: a throwaway PostgreSQL cluster (initdb in a temporary folder, a
+//! random port, its own master key file) with pg_alphadome installed from the system
+//! extension directory (`cargo pgrx install`, which `make test` runs first).
+//!
+//! Postgres refuses to run as root; as root the harness runs the server as `postgres`.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use postgres::{Client, NoTls};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+pub fn pg_bin(tool: &str) -> PathBuf {
+    let dir =
+        std::env::var("ALPHADOME_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+    Path::new(&dir).join(tool)
+}
+
+fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// A command that runs as the postgres OS user when we are root.
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn check(output: Output, what: &str) -> Output {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub master_key_hex: String,
+}
+
+impl Cluster {
+    /// initdb, a key file `e2e:<random>`, and a running server. Extra `-c` settings may be given.
+    pub fn start(settings: &[&str]) -> Cluster {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if is_root() {
+            check(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&dir)
+                    .output()
+                    .unwrap(),
+                "chown",
+            );
+        }
+        let data = dir.join("data");
+        check(
+            as_postgres(&pg_bin("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--locale=C.UTF-8",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                ])
+                .output()
+                .unwrap(),
+            "initdb",
+        );
+        let master_key_hex = random_hex(32);
+        let key_file = dir.join("master.key");
+        // Written by the postgres user with umask 077, so only the server can read it.
+        let mut write_key = as_postgres(Path::new("/bin/sh"));
+        write_key
+            .args(["-c", "umask 077; cat > \"$1\"", "sh"])
+            .arg(&key_file)
+            .stdin(std::process::Stdio::piped());
+        let mut child = write_key.spawn().unwrap();
+        {
+            use std::io::Write;
+            let stdin = child.stdin.as_mut().unwrap();
+            writeln!(stdin, "e2e:{master_key_hex}").unwrap();
+        }
+        assert!(child.wait().unwrap().success(), "writing the key file");
+
+        let port = free_port();
+        let mut options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c alphadome.master_key_file={}",
+            dir.display(),
+            key_file.display()
+        );
+        for s in settings {
+            options.push_str(" -c ");
+            options.push_str(s);
+        }
+        check(
+            as_postgres(&pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.join("server.log"))
+                .args(["-o", &options, "-w", "start"])
+                .output()
+                .unwrap(),
+            "pg_ctl start",
+        );
+        Cluster {
+            dir,
+            port,
+            master_key_hex,
+        }
+    }
+
+    pub fn connect(&self, database: &str) -> Client {
+        let config = format!(
+            "host={} port={} user=postgres dbname={database}",
+            self.dir.display(),
+            self.port
+        );
+        Client::connect(&config, NoTls).unwrap_or_else(|e| panic!("connect to {database}: {e}"))
+    }
+
+    /// Runs a client tool (psql, pg_dump) against this cluster; returns its output.
+    pub fn tool(&self, tool: &str, args: &[&str]) -> Output {
+        Command::new(pg_bin(tool))
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string(), "-U", "postgres"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn psql(&self, args: &[&str]) -> String {
+        let mut all = vec!["-X", "-v", "ON_ERROR_STOP=1"];
+        all.extend_from_slice(args);
+        String::from_utf8(check(self.tool("psql", &all), "psql").stdout).unwrap()
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn create_database(&self, name: &str) -> Client {
+        self.connect("postgres")
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let mut client = self.connect(name);
+        client
+            .batch_execute("CREATE EXTENSION pg_alphadome CASCADE")
+            .unwrap();
+        client
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(&pg_bin("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        if std::env::var_os("ALPHADOME_KEEP_CLUSTERS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The repository root (this crate lives in `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The SQLSTATE of a failed statement ("" when it succeeded).
+pub fn sqlstate(result: Result<impl Sized, postgres::Error>) -> String {
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or_else(|| format!("not a database error: {e}")),
+    }
+}

@@ -1,0 +1,275 @@
+//! The extension in a real cluster: the Kassangas seed and its verify queries, several
+//! databases, DROP and CREATE again, and no secret in pg_dump output or the server log.
+use alphadome_e2e::{repo_root, sqlstate, Cluster};
+
+const SEED_TOKEN: &str = "EAAtest-e2e-seed-whatsapp-token-31f7";
+const SEED_AI_KEY: &str = "sk-test-e2e-seed-ai-key-8d02";
+const SEED_EMAIL: &str = "gideon@kassangas.test";
+
+fn seed(cluster: &Cluster, database: &str) {
+    let seed = repo_root().join("sql/seed/kassangas.sql");
+    cluster.psql(&[
+        "-q",
+        "-d",
+        database,
+        "-v",
+        "whatsapp_phone_number_id=109876543210",
+        "-v",
+        &format!("whatsapp_access_token={SEED_TOKEN}"),
+        "-v",
+        &format!("client_email={SEED_EMAIL}"),
+        "-v",
+        &format!("ai_api_key={SEED_AI_KEY}"),
+        "-f",
+        seed.to_str().unwrap(),
+    ]);
+}
+
+fn verify(cluster: &Cluster, database: &str) -> Vec<String> {
+    let verify = repo_root().join("sql/verify/kassangas.sql");
+    let out = cluster.psql(&[
+        "-d",
+        database,
+        "-A",
+        "-t",
+        "-F",
+        "|",
+        "-f",
+        verify.to_str().unwrap(),
+    ]);
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn kassangas_seed_passes_the_plans_verify_queries_and_is_idempotent() {
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    for run in 1..=2 {
+        seed(&cluster, "shop");
+        let lines = verify(&cluster, "shop");
+        assert_eq!(lines.len(), 5, "run {run}: {lines:?}");
+        let tenant: Vec<&str> = lines[0].split('|').collect();
+        assert_eq!(
+            &tenant[1..],
+            [
+                "kassangas",
+                "Kassangas Music Shop",
+                "254702245555",
+                "t",
+                "ok"
+            ],
+            "run {run}"
+        );
+        assert_eq!(lines[1], "3", "run {run}: template count");
+        assert_eq!(lines[2].split('|').next(), Some("canned_reply"));
+        assert_eq!(lines[3].split('|').next(), Some("faq"));
+        assert_eq!(
+            lines[4], "t|200|t|f|254702245555",
+            "run {run}: control settings"
+        );
+    }
+    let mut client = cluster.connect("shop");
+    let row = client
+        .query_one(
+            "SELECT contact_name, client_email, owner_user_id::text, brand_id::text, whatsapp_phone_number_id,
+                    alphadome.tenant_credential(id, 'whatsapp_access_token', 'e2e seed check'),
+                    alphadome.tenant_credential(id, 'ai_api_key', 'e2e seed check')
+               FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "Gideon");
+    assert_eq!(row.get::<_, String>(1), SEED_EMAIL);
+    assert_eq!(
+        row.get::<_, String>(2),
+        "823c3bcd-b66f-4010-9922-4a3b411226cc"
+    );
+    assert_eq!(
+        row.get::<_, String>(3),
+        "1af71403-b4c3-4eac-9aab-48ee2576a9bb"
+    );
+    assert_eq!(row.get::<_, String>(4), "109876543210");
+    assert!(
+        row.get::<_, String>(5) == SEED_TOKEN && row.get::<_, String>(6) == SEED_AI_KEY,
+        "seed credentials do not decrypt"
+    );
+    let hours: String = client
+        .query_one(
+            "SELECT question FROM alphadome.match_faq(alphadome.tenant_for_client_phone('0702245555'), 'what time do you open on saturday?')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(hours, "What are your opening hours?");
+    let answer: String = client
+        .query_one("SELECT answer FROM alphadome.bot_training_data WHERE question = 'What are your opening hours?'", &[])
+        .unwrap()
+        .get(0);
+    assert!(answer.contains("Monday-Saturday 9 AM - 6 PM"));
+}
+
+#[test]
+fn seed_without_variables_uses_placeholders() {
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    let seed = repo_root().join("sql/seed/kassangas.sql");
+    cluster.psql(&["-q", "-d", "shop", "-f", seed.to_str().unwrap()]);
+    let mut client = cluster.connect("shop");
+    let token: String = client
+        .query_one("SELECT alphadome.tenant_credential(id, 'whatsapp_access_token', 'e2e') FROM alphadome.bot_tenants", &[])
+        .unwrap()
+        .get(0);
+    assert!(token.starts_with("placeholder-"), "placeholder expected");
+}
+
+#[test]
+fn extension_installs_in_two_databases_and_survives_drop_and_create() {
+    let cluster = Cluster::start(&[]);
+    let mut first = cluster.create_database("first");
+    // Roles already exist: the second CREATE EXTENSION must tolerate them.
+    let mut second = cluster.create_database("second");
+    for client in [&mut first, &mut second] {
+        let roles: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_roles WHERE rolname IN ('alphadome_admin', 'alphadome_relay', 'alphadome_tenant') AND NOT rolcanlogin",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(roles, 3);
+    }
+    second
+        .execute(
+            "SELECT alphadome.create_tenant('drop-me', 'Drop Me', '0711000003', '100000000000031', $1)",
+            &[&"EAAtest-drop-token-0a1b"],
+        )
+        .unwrap();
+    second
+        .batch_execute("DROP EXTENSION pg_alphadome CASCADE")
+        .unwrap();
+    second
+        .batch_execute("CREATE EXTENSION pg_alphadome CASCADE")
+        .unwrap();
+    let tenants: i64 = second
+        .query_one("SELECT count(*) FROM alphadome.bot_tenants", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(tenants, 0);
+    let id: String = second
+        .query_one(
+            "SELECT alphadome.create_tenant('again', 'Again', '0711000004', '100000000000041', $1)::text",
+            &[&"EAAtest-again-token-77aa"],
+        )
+        .unwrap()
+        .get(0);
+    let token: String = second
+        .query_one(
+            "SELECT alphadome.tenant_credential($1::text::uuid, 'whatsapp_access_token', 'e2e')",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(token, "EAAtest-again-token-77aa");
+    // The first database is untouched by the second's DROP.
+    let rls: i64 = first
+        .query_one("SELECT count(*) FROM pg_class WHERE relnamespace = 'alphadome'::regnamespace AND relrowsecurity AND relforcerowsecurity", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rls, 7);
+}
+
+/// Runs every kind of credential use, including failures, then searches pg_dump output and the
+/// server log for the master key and every token used.
+#[test]
+fn no_secret_reaches_pg_dump_or_the_server_log() {
+    let cluster = Cluster::start(&[
+        "log_min_messages=info",
+        "log_min_error_statement=error",
+        "log_connections=on",
+    ]);
+    cluster.create_database("shop");
+    seed(&cluster, "shop");
+    let mut client = cluster.connect("shop");
+    let tokens = [
+        "EAAtest-dump-token-5e6f",
+        "sk-test-dump-ai-key-9c0d",
+        "whsec-test-dump-app-secret-1234",
+    ];
+    let id: String = client
+        .query_one(
+            "SELECT alphadome.create_tenant('dump', 'Dump', '0711000005', '100000000000051', $1, $2, $3, 'vtok-test-dump-verify-token')::text",
+            &[&tokens[0], &tokens[1], &tokens[2]],
+        )
+        .unwrap()
+        .get(0);
+    for credential in ["whatsapp_access_token", "ai_api_key", "app_secret"] {
+        client
+            .query_one(
+                "SELECT alphadome.tenant_credential($1::text::uuid, $2, 'e2e dump check')",
+                &[&id, &credential],
+            )
+            .unwrap();
+    }
+    // Failures write to the log: a foreign ciphertext, a forbidden role, a bad credential name.
+    client
+        .batch_execute(
+            "UPDATE alphadome.bot_tenants SET app_secret = ai_api_key WHERE slug = 'dump'",
+        )
+        .unwrap();
+    assert_eq!(
+        sqlstate(client.query_one(
+            "SELECT alphadome.tenant_credential($1::text::uuid, 'app_secret', 'e2e')",
+            &[&id]
+        )),
+        "XX001"
+    );
+    let mut tx = client.transaction().unwrap();
+    tx.batch_execute("SET LOCAL ROLE alphadome_tenant").unwrap();
+    assert_eq!(
+        sqlstate(tx.query_one(
+            "SELECT alphadome.tenant_credential($1::text::uuid, 'ai_api_key', 'e2e')",
+            &[&id]
+        )),
+        "42501"
+    );
+    drop(tx);
+    assert_eq!(
+        sqlstate(client.query_one(
+            "SELECT alphadome.set_credentials($1::text::uuid, ai_api_key => '')",
+            &[&id]
+        )),
+        "22023"
+    );
+    drop(client);
+
+    let dump = cluster.tool("pg_dump", &["-d", "shop"]);
+    assert!(
+        dump.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+    assert!(
+        dump.contains("Kassangas Music Shop"),
+        "the dump holds tenant rows (pg_extension_config_dump)"
+    );
+    let log = cluster.server_log();
+    assert!(
+        log.contains("XX001") || log.contains("does not decrypt"),
+        "the failures were logged"
+    );
+    let mut secrets = vec![
+        cluster.master_key_hex.as_str(),
+        SEED_TOKEN,
+        SEED_AI_KEY,
+        "vtok-test-dump-verify-token",
+    ];
+    secrets.extend(tokens);
+    for secret in secrets {
+        assert!(!dump.contains(secret), "a secret is in the pg_dump output");
+        assert!(!log.contains(secret), "a secret is in the server log");
+    }
+}
