@@ -9,11 +9,11 @@ PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 
 need_apt=()
 [ -d "$($PG_CONFIG --includedir-server 2>/dev/null)" ] && [ -f "$($PG_CONFIG --includedir-server)/postgres.h" ] || need_apt+=(postgresql-server-dev-$PG_MAJOR)
-for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl postgresql-contrib-$PG_MAJOR; do
+for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
-# pgcrypto and pg_trgm ship in the server package on bookworm; check the control files.
-for ext in pgcrypto pg_trgm; do
+# pgcrypto ships in the server package on bookworm: check its control file.
+for ext in pgcrypto; do
   [ -f "$($PG_CONFIG --sharedir)/extension/$ext.control" ] || need_apt+=(postgresql-$PG_MAJOR)
 done
 

@@ -23,7 +23,9 @@ run() {
   export CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$state/pgdata"
   export ALPHADOME_TEST_MASTER_KEY_FILE="$key_file"
   cargo test -p pg_alphadome
-  cargo pgrx install -p pg_alphadome --pg-config "$PG_CONFIG" >/dev/null
+  echo "test: cargo pgrx install (the real build, for the end-to-end tests)"
+  cargo pgrx install -p pg_alphadome --pg-config "$PG_CONFIG" >"$state/install.log" 2>&1 \
+    || { cat "$state/install.log"; exit 1; }
   cargo test -p alphadome-relay -p alphadome-e2e
 }
 run 2>&1 | tee "$output"

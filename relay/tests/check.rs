@@ -1,0 +1,53 @@
+//! `alphadome-relay check` against a real cluster.
+use alphadome_e2e::Cluster;
+use std::process::Command;
+
+fn check(cluster: &Cluster, user: &str, database: &str) -> (bool, String, String) {
+    let url = format!("host={} port={} user={user} dbname={database}", cluster.dir.display(), cluster.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
+        .arg("check")
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_passes_for_a_relay_role_and_explains_each_failure() {
+    let cluster = Cluster::start(&[]);
+    let mut client = cluster.create_database("shop");
+    client
+        .batch_execute(
+            "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
+             CREATE ROLE stranger LOGIN;",
+        )
+        .unwrap();
+    client.batch_execute("CREATE DATABASE empty").unwrap();
+
+    let (ok, stdout, _) = check(&cluster, "relay_login", "shop");
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("extension: pg_alphadome 0.1.0"), "{stdout}");
+    assert!(stdout.contains("member of alphadome_relay"), "{stdout}");
+
+    let (ok, _, stderr) = check(&cluster, "stranger", "shop");
+    assert!(!ok);
+    assert!(stderr.contains("not a member of alphadome_relay"), "{stderr}");
+
+    let (ok, _, stderr) = check(&cluster, "relay_login", "empty");
+    assert!(!ok);
+    assert!(stderr.contains("pg_alphadome is not installed"), "{stderr}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
+        .arg("check")
+        .env("DATABASE_URL", "postgres://relay:hunter2-test@127.0.0.1:1/shop")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert!(!stderr.contains("hunter2-test"), "the password leaked into the error");
+}
