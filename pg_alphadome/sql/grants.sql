@@ -9,6 +9,8 @@ GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphad
 
 -- The operator: every function of the API, reads everything; credentials only through the
 -- audited tenant_credential (the raw ciphertext columns are useless without the key file).
+-- credential_audit is append-only: nobody but its owner may UPDATE or DELETE it, and
+-- prune_credential_audit is the one way to remove old rows.
 GRANT EXECUTE ON FUNCTION
     alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz),
     alphadome.set_credentials(uuid, text, text, text, timestamptz),
@@ -16,7 +18,13 @@ GRANT EXECUTE ON FUNCTION
     alphadome.tenant_for_client_phone(text),
     alphadome.tenant_credential(uuid, text, text),
     alphadome.match_faq(uuid, text, integer),
-    alphadome.assemble_prompt(uuid, text, text)
+    alphadome.assemble_prompt(uuid, text, text),
+    alphadome.expiring_credentials(interval),
+    alphadome.rotate_master_key(integer),
+    alphadome.set_webhook_verify_token(uuid, text),
+    alphadome.webhook_verify_token_matches(text, text),
+    alphadome.prune_credential_audit(interval),
+    alphadome.security_check()
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
 GRANT UPDATE (client_name, contact_name, client_email, whatsapp_business_account_id, ai_base_url, ai_model,
@@ -30,7 +38,10 @@ GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_
 GRANT EXECUTE ON FUNCTION
     alphadome.tenant_for_phone_number_id(text),
     alphadome.tenant_for_client_phone(text),
-    alphadome.tenant_credential(uuid, text, text)
+    alphadome.tenant_credential(uuid, text, text),
+    alphadome.expiring_credentials(interval),
+    alphadome.webhook_verify_token_matches(text, text),
+    alphadome.security_check()
 TO alphadome_relay;
 
 -- Tenant owners, under RLS: their own templates, FAQ and switches; their tenant row without

@@ -295,6 +295,28 @@ fn _current_master_key_id() -> String {
         .id
 }
 
+/// What is wrong with the master key file, or NULL when it is set, private to the server's
+/// OS user (no group or other permission bits) and holds valid keys. For security_check.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _master_key_file_problem() -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = guc::master_key_file() else {
+        return Some("alphadome.master_key_file is not set".into());
+    };
+    let metadata = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("cannot stat \"{path}\": {}", e.kind())),
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Some(format!("\"{path}\" has mode {mode:04o}: other OS users may read it; chmod 600 it"));
+    }
+    match std::fs::read_to_string(&path) {
+        Err(e) => Some(format!("cannot read \"{path}\": {}", e.kind())),
+        Ok(text) => parse_key_file(&text).err().map(|e| e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;

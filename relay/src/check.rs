@@ -1,65 +1,66 @@
-//! `alphadome-relay check`: can this relay work against this database?
+//! `alphadome-relay check`: can this relay work against this database, and is the deployment
+//! isolated? Prints one line per check; exits non-zero when any fails.
 use crate::config::DatabaseArgs;
 use std::process::ExitCode;
 
+struct Line {
+    ok: bool,
+    text: String,
+}
+
 pub async fn run(args: &DatabaseArgs) -> ExitCode {
-    match check(args).await {
-        Ok(lines) => {
-            for line in lines {
-                println!("ok    {line}");
-            }
-            ExitCode::SUCCESS
+    let lines = match check(args).await {
+        Ok(lines) => lines,
+        Err(e) => vec![Line { ok: false, text: format!("{e:#}") }],
+    };
+    for line in &lines {
+        if line.ok {
+            println!("ok    {}", line.text);
+        } else {
+            // tokio-postgres errors never contain the password of the connection string.
+            eprintln!("FAIL  {}", line.text);
         }
-        Err(e) => {
-            // The error text of tokio-postgres never contains the password of the URL.
-            eprintln!("FAIL  {e:#}");
-            ExitCode::FAILURE
-        }
+    }
+    if lines.iter().all(|l| l.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
-async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<String>> {
+async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
     use anyhow::Context;
-    let config: tokio_postgres::Config = args
-        .database_url
-        .parse()
-        .context("DATABASE_URL is not a valid connection string")?;
+    let config: tokio_postgres::Config =
+        args.database_url.parse().context("DATABASE_URL is not a valid connection string")?;
     let tls = postgres_native_tls::MakeTlsConnector::new(native_tls::TlsConnector::new()?);
-    let (client, connection) = config
-        .connect(tls)
-        .await
-        .context("cannot connect to the database")?;
+    let (client, connection) = config.connect(tls).await.context("cannot connect to the database")?;
     tokio::spawn(connection);
+    let ok = |text: String| Line { ok: true, text };
+
     let mut lines = Vec::new();
-    let version: String = client
-        .query_one("SELECT current_setting('server_version')", &[])
-        .await?
-        .get(0);
-    lines.push(format!("database: PostgreSQL {version}"));
+    let version: String = client.query_one("SELECT current_setting('server_version')", &[]).await?.get(0);
+    lines.push(ok(format!("database: PostgreSQL {version}")));
     let extension = client
-        .query_opt(
-            "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'",
-            &[],
-        )
+        .query_opt("SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'", &[])
         .await?
-        .context(
-            "pg_alphadome is not installed in this database: CREATE EXTENSION pg_alphadome CASCADE",
-        )?;
-    lines.push(format!(
-        "extension: pg_alphadome {}",
-        extension.get::<_, String>(0)
-    ));
+        .context("pg_alphadome is not installed in this database: CREATE EXTENSION pg_alphadome CASCADE")?;
+    lines.push(ok(format!("extension: pg_alphadome {}", extension.get::<_, String>(0))));
     let relay_member: bool = client
-        .query_one(
-            "SELECT pg_has_role(current_user, 'alphadome_relay', 'MEMBER')",
-            &[],
-        )
+        .query_one("SELECT pg_has_role(current_user, 'alphadome_relay', 'MEMBER')", &[])
         .await?
         .get(0);
     anyhow::ensure!(
         relay_member,
         "the login role is not a member of alphadome_relay: GRANT alphadome_relay TO <role>"
     );
-    lines.push("role: member of alphadome_relay".into());
+    lines.push(ok("role: member of alphadome_relay".into()));
+    for row in client
+        .query("SELECT check_name, ok, detail FROM alphadome.security_check()", &[])
+        .await
+        .context("security_check() failed")?
+    {
+        let (name, passed, detail): (String, bool, String) = (row.get(0), row.get(1), row.get(2));
+        lines.push(Line { ok: passed, text: format!("security: {name}: {detail}") });
+    }
     Ok(lines)
 }

@@ -63,6 +63,19 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes the key file as the postgres user with umask 077, so only the server can read it.
+fn write_key_file(path: &Path, contents: &str) {
+    use std::io::Write;
+    let mut child = as_postgres(Path::new("/bin/sh"))
+        .args(["-c", "umask 077; cat > \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(contents.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "writing the key file");
+}
+
 pub struct Cluster {
     pub dir: PathBuf,
     pub port: u16,
@@ -105,19 +118,7 @@ impl Cluster {
         );
         let master_key_hex = random_hex(32);
         let key_file = dir.join("master.key");
-        // Written by the postgres user with umask 077, so only the server can read it.
-        let mut write_key = as_postgres(Path::new("/bin/sh"));
-        write_key
-            .args(["-c", "umask 077; cat > \"$1\"", "sh"])
-            .arg(&key_file)
-            .stdin(std::process::Stdio::piped());
-        let mut child = write_key.spawn().unwrap();
-        {
-            use std::io::Write;
-            let stdin = child.stdin.as_mut().unwrap();
-            writeln!(stdin, "e2e:{master_key_hex}").unwrap();
-        }
-        assert!(child.wait().unwrap().success(), "writing the key file");
+        write_key_file(&key_file, &format!("e2e:{master_key_hex}\n"));
 
         let port = free_port();
         let mut options = format!(
@@ -145,6 +146,16 @@ impl Cluster {
             port,
             master_key_hex,
         }
+    }
+
+    /// Replaces the key file with these `(key id, 64 hex)` keys, the last one current.
+    pub fn set_master_keys(&self, keys: &[(&str, &str)]) {
+        let contents: String = keys.iter().map(|(id, hex)| format!("{id}:{hex}\n")).collect();
+        write_key_file(&self.dir.join("master.key"), &contents);
+    }
+
+    pub fn new_key_hex() -> String {
+        random_hex(32)
     }
 
     pub fn connect(&self, database: &str) -> Client {

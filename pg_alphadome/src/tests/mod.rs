@@ -7,7 +7,9 @@ use pgrx::prelude::*;
 mod credentials;
 mod faq_prompt;
 mod isolation;
+mod lifecycle;
 mod phone;
+mod security_check;
 
 extension_sql!(
     r#"

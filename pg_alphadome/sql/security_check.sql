@@ -1,0 +1,72 @@
+-- The deployment's isolation self-check (DESIGN.md section 3): one row per check, ok or not,
+-- with what is wrong. `alphadome-relay check` prints it and fails when a row is not ok.
+CREATE FUNCTION alphadome.security_check() RETURNS TABLE (check_name text, ok boolean, detail text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad text;
+BEGIN
+    -- 1. Every table with tenant rows (anywhere in the database) has RLS enabled and forced.
+    SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.oid::regclass::text) INTO bad
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND (c.oid = 'alphadome.bot_tenants'::regclass
+            OR EXISTS (SELECT FROM pg_attribute a
+                        WHERE a.attrelid = c.oid AND a.attname = 'bot_tenant_id' AND NOT a.attisdropped))
+       AND NOT (c.relrowsecurity AND c.relforcerowsecurity);
+    check_name := 'rls_forced_on_tenant_tables'; ok := bad IS NULL;
+    detail := coalesce('RLS not enabled and forced on: ' || bad, 'every table with bot_tenant_id has RLS enabled and forced');
+    RETURN NEXT;
+
+    -- 2. No SECURITY DEFINER function of the extension's schema is executable by PUBLIC.
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text) INTO bad
+      FROM pg_proc p
+     WHERE p.pronamespace = 'alphadome'::regnamespace AND p.prosecdef
+       AND EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                    WHERE acl.grantee = 0 AND acl.privilege_type = 'EXECUTE');
+    check_name := 'security_definer_not_public'; ok := bad IS NULL;
+    detail := coalesce('executable by PUBLIC: ' || bad, 'no SECURITY DEFINER function is executable by PUBLIC');
+    RETURN NEXT;
+
+    -- 3. Every SECURITY DEFINER function fixes its search_path.
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text) INTO bad
+      FROM pg_proc p
+     WHERE p.pronamespace = 'alphadome'::regnamespace AND p.prosecdef
+       AND NOT EXISTS (SELECT FROM unnest(p.proconfig) setting WHERE setting LIKE 'search_path=%');
+    check_name := 'security_definer_search_path'; ok := bad IS NULL;
+    detail := coalesce('no fixed search_path: ' || bad, 'every SECURITY DEFINER function sets search_path');
+    RETURN NEXT;
+
+    -- 4. The master key file: set, readable by the server, private to its OS user, valid.
+    bad := alphadome._master_key_file_problem();
+    check_name := 'master_key_file'; ok := bad IS NULL;
+    detail := coalesce(bad, 'set, readable by the server only, and holds valid keys');
+    RETURN NEXT;
+
+    -- 5. Tenant owners cannot read any credential column, not even their own.
+    SELECT string_agg(col, ', ') INTO bad
+      FROM unnest(ARRAY['whatsapp_access_token', 'ai_api_key', 'app_secret', 'webhook_verify_token']) col
+     WHERE has_column_privilege('alphadome_tenant', 'alphadome.bot_tenants'::regclass, col, 'SELECT');
+    check_name := 'tenant_cannot_read_credentials'; ok := bad IS NULL;
+    detail := coalesce('alphadome_tenant can read: ' || bad, 'no credential column is readable by alphadome_tenant');
+    RETURN NEXT;
+
+    -- 6. The relay group, and every role granted it (directly or through other roles), is
+    --    neither superuser nor BYPASSRLS.
+    WITH RECURSIVE relay_roles (oid) AS (
+        SELECT 'alphadome_relay'::regrole::oid
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN relay_roles g ON m.roleid = g.oid
+    )
+    SELECT string_agg(r.rolname || CASE WHEN r.rolsuper THEN ' (superuser)' ELSE ' (bypassrls)' END, ', ' ORDER BY r.rolname)
+      INTO bad
+      FROM pg_roles r JOIN relay_roles g ON g.oid = r.oid
+     WHERE r.rolsuper OR r.rolbypassrls;
+    check_name := 'relay_role_least_privilege'; ok := bad IS NULL;
+    detail := coalesce('relay roles with too much privilege: ' || bad, 'no relay role is superuser or BYPASSRLS');
+    RETURN NEXT;
+END
+$$;

@@ -1,0 +1,94 @@
+//! security_check(): all ok as installed; each deliberate break flips its own row.
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::tests::*;
+
+    fn failing_checks() -> Vec<String> {
+        Spi::connect(|client| {
+            client
+                .select("SELECT check_name FROM alphadome.security_check() WHERE NOT ok ORDER BY 1", None, &[])
+                .unwrap()
+                .map(|r| r.get::<String>(1).unwrap().unwrap())
+                .collect()
+        })
+    }
+
+    fn only_failing(check: &str) {
+        assert_eq!(failing_checks(), vec![check.to_string()]);
+    }
+
+    #[pg_test]
+    fn all_checks_pass_as_installed() {
+        two_tenants();
+        run("CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login", &[]);
+        assert_eq!(failing_checks(), Vec::<String>::new());
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.security_check()", &[]), Some(6));
+    }
+
+    #[pg_test]
+    fn rls_not_forced_is_reported() {
+        run("ALTER TABLE alphadome.messages NO FORCE ROW LEVEL SECURITY", &[]);
+        only_failing("rls_forced_on_tenant_tables");
+    }
+
+    #[pg_test]
+    fn a_side_table_with_tenant_rows_and_no_rls_is_reported() {
+        run("CREATE TABLE public.tenant_notes (bot_tenant_id uuid, note text)", &[]);
+        only_failing("rls_forced_on_tenant_tables");
+    }
+
+    #[pg_test]
+    fn a_public_security_definer_function_is_reported() {
+        run("GRANT EXECUTE ON FUNCTION alphadome.tenant_credential(uuid, text, text) TO PUBLIC", &[]);
+        only_failing("security_definer_not_public");
+    }
+
+    #[pg_test]
+    fn a_security_definer_function_without_search_path_is_reported() {
+        run("ALTER FUNCTION alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz) RESET search_path", &[]);
+        only_failing("security_definer_search_path");
+    }
+
+    #[pg_test]
+    fn a_key_file_others_can_read_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("alphadome-check-key-{}", std::process::id()));
+        std::fs::write(&path, format!("k1:{}\n", "cd".repeat(32))).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        run("SELECT set_config('alphadome.master_key_file', $1, true)", &[path.to_string_lossy().as_ref().into()]);
+        only_failing("master_key_file");
+        run("SELECT set_config('alphadome.master_key_file', '', true)", &[]);
+        only_failing("master_key_file");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[pg_test]
+    fn a_credential_column_readable_by_tenants_is_reported() {
+        run("GRANT SELECT (ai_api_key) ON alphadome.bot_tenants TO alphadome_tenant", &[]);
+        only_failing("tenant_cannot_read_credentials");
+    }
+
+    #[pg_test]
+    fn a_table_grant_to_public_is_reported_too() {
+        run("GRANT SELECT ON alphadome.bot_tenants TO PUBLIC", &[]);
+        only_failing("tenant_cannot_read_credentials");
+    }
+
+    #[pg_test]
+    fn a_superuser_relay_login_is_reported() {
+        run("CREATE ROLE relay_root LOGIN SUPERUSER; GRANT alphadome_relay TO relay_root", &[]);
+        only_failing("relay_role_least_privilege");
+    }
+
+    #[pg_test]
+    fn a_bypassrls_relay_login_through_another_role_is_reported() {
+        run(
+            "CREATE ROLE relay_group NOLOGIN; GRANT alphadome_relay TO relay_group;
+             CREATE ROLE relay_bypass LOGIN BYPASSRLS; GRANT relay_group TO relay_bypass",
+            &[],
+        );
+        only_failing("relay_role_least_privilege");
+    }
+}
