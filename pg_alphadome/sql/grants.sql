@@ -24,7 +24,12 @@ GRANT EXECUTE ON FUNCTION
     alphadome.set_webhook_verify_token(uuid, text),
     alphadome.webhook_verify_token_matches(text, text),
     alphadome.prune_credential_audit(interval),
-    alphadome.security_check()
+    alphadome.security_check(),
+    alphadome.ingest_webhook(jsonb, uuid),
+    alphadome.claim_jobs(text, integer, integer),
+    alphadome.complete_job(bigint, jsonb),
+    alphadome.fail_job(bigint, jsonb, integer),
+    alphadome.enqueue_credential_alerts(interval)
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
 GRANT UPDATE (client_name, contact_name, client_email, whatsapp_business_account_id, ai_base_url, ai_model,
@@ -41,7 +46,12 @@ GRANT EXECUTE ON FUNCTION
     alphadome.tenant_credential(uuid, text, text),
     alphadome.expiring_credentials(interval),
     alphadome.webhook_verify_token_matches(text, text),
-    alphadome.security_check()
+    alphadome.security_check(),
+    alphadome.ingest_webhook(jsonb, uuid),
+    alphadome.claim_jobs(text, integer, integer),
+    alphadome.complete_job(bigint, jsonb),
+    alphadome.fail_job(bigint, jsonb, integer),
+    alphadome.enqueue_credential_alerts(interval)
 TO alphadome_relay;
 
 -- Tenant owners, under RLS: their own templates, FAQ and switches; their tenant row without
@@ -64,6 +74,9 @@ GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable
               prompt_budget_chars)
     ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit TO alphadome_tenant;
+GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, result,
+              created_at, updated_at)
+    ON alphadome.outbox TO alphadome_tenant;
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
 GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text)
     TO alphadome_tenant;

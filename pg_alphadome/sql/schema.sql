@@ -116,7 +116,7 @@ CREATE TABLE alphadome.bot_control_settings (
     opt_in_keywords       text[] NOT NULL DEFAULT '{start}',
     handoff_keywords      text[] NOT NULL DEFAULT '{human,agent,person,representative}',
     -- match_faq score at or above which an answer is sent without the LLM.
-    faq_confidence        real NOT NULL DEFAULT 0.5 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
+    faq_confidence        real NOT NULL DEFAULT 0.6 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
     -- Upper bound on the characters of an assembled prompt (about 4 characters a token).
     prompt_budget_chars   integer NOT NULL DEFAULT 12000 CHECK (prompt_budget_chars BETWEEN 1000 AND 200000),
     created_at            timestamptz NOT NULL DEFAULT now(),
@@ -162,6 +162,50 @@ CREATE TABLE alphadome.messages (
 );
 CREATE INDEX messages_history ON alphadome.messages (bot_tenant_id, conversation_id, created_at DESC);
 
+-- What ingest decided for an inbound message (DESIGN.md section 1), for the log and the
+-- hourly reply count.
+ALTER TABLE alphadome.messages
+    ADD COLUMN decision text CHECK (decision IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
+                                                 'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded'));
+CREATE INDEX messages_replies_per_hour ON alphadome.messages (bot_tenant_id, created_at)
+    WHERE direction = 'inbound' AND decision IN ('opt_out', 'opt_in', 'escalated', 'faq', 'llm', 'fallback');
+
+-- ---- the outbound job queue -----------------------------------------------------------------
+
+CREATE TABLE alphadome.outbox (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    kind          text NOT NULL CHECK (kind IN ('reply.generate', 'reply.send', 'alert.send')),
+    payload       jsonb NOT NULL,
+    status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'dead')),
+    attempts      integer NOT NULL DEFAULT 0,
+    max_attempts  integer NOT NULL DEFAULT 5 CHECK (max_attempts BETWEEN 1 AND 100),
+    run_at        timestamptz NOT NULL DEFAULT now(),
+    locked_by     text,
+    lease_until   timestamptz,
+    last_error    jsonb,
+    result        jsonb,
+    -- At most one job per key and tenant: alerts once per window, one reply per inbound message.
+    dedupe_key    text,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, dedupe_key)
+);
+CREATE INDEX outbox_by_id ON alphadome.outbox (id);
+CREATE INDEX outbox_runnable ON alphadome.outbox (run_at) WHERE status IN ('queued', 'running');
+
+-- Raw webhook payloads, for replay and support. Not tenant rows: one POST can carry several
+-- tenants; the operator reads them, tenants do not.
+CREATE TABLE alphadome.webhook_events (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    route_tenant_id uuid,
+    payload         jsonb NOT NULL,
+    outcome         jsonb
+);
+CREATE INDEX webhook_events_time ON alphadome.webhook_events (received_at);
+
 -- ---- credential audit (append-only: see grants.sql) ------------------------------------------
 
 CREATE TABLE alphadome.credential_audit (
@@ -186,6 +230,8 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_control_settings', '')
 SELECT pg_catalog.pg_extension_config_dump('alphadome.conversations', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.messages', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.webhook_events', '');
 
 -- Keep updated_at true for every writer, including tenant owners through PostgREST.
 CREATE FUNCTION alphadome._touch_updated_at() RETURNS trigger
@@ -202,7 +248,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['bot_tenants', 'bot_templates', 'bot_training_data',
-                             'bot_control_settings', 'conversations', 'messages'] LOOP
+                             'bot_control_settings', 'conversations', 'messages', 'outbox'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER touch_updated_at BEFORE UPDATE ON alphadome.%I
              FOR EACH ROW EXECUTE FUNCTION alphadome._touch_updated_at()', t);

@@ -29,4 +29,6 @@ extension_sql_file!(
     name = "security_check",
     requires = ["security", credentials::_master_key_file_problem]
 );
+extension_sql_file!("../sql/ingest.sql", name = "ingest", requires = ["prompt", "tenants"]);
+extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["ingest", "lifecycle", credentials::_decrypt_credential]);
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

@@ -9,6 +9,7 @@ mod faq_prompt;
 mod isolation;
 mod lifecycle;
 mod phone;
+mod pipeline;
 mod security_check;
 
 extension_sql!(

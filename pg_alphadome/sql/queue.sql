@@ -1,0 +1,259 @@
+-- The outbound job queue (DESIGN.md sections 1 and 5): leases, attempts, backoff with jitter,
+-- dead letters, claims fair across tenants, each job handed out with what it needs.
+
+-- Claims up to max_jobs runnable jobs for this worker: queued ones whose time has come and
+-- running ones whose lease expired (their worker died). Fair: every tenant's oldest job comes
+-- before any tenant's second. Sends of a tenant whose token Meta refused wait (paused) until
+-- set_credentials gives a new one. Each job carries its context: the send target and the
+-- decrypted WhatsApp token, or the assembled prompt and the LLM key; each decryption is
+-- audited with the job's id.
+CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60)
+    RETURNS SETOF jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job record;
+    t record;
+    token text;
+    ai_key text;
+    claimed jsonb;
+BEGIN
+    IF coalesce(btrim(worker), '') = '' THEN
+        RAISE EXCEPTION 'worker is required: a name for this relay process' USING ERRCODE = '22004';
+    END IF;
+    IF max_jobs IS NULL OR max_jobs NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_jobs must be between 1 and 1000' USING ERRCODE = '22023';
+    END IF;
+    IF lease_seconds IS NULL OR lease_seconds NOT BETWEEN 1 AND 3600 THEN
+        RAISE EXCEPTION 'lease_seconds must be between 1 and 3600' USING ERRCODE = '22023';
+    END IF;
+
+    -- A job whose lease ran out after its last attempt goes to the dead letters.
+    UPDATE alphadome.outbox o
+       SET status = 'dead', lease_until = NULL,
+           last_error = jsonb_build_object('class', 'lease_expired', 'message',
+                            'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
+     WHERE o.status = 'running' AND o.lease_until < now() AND o.attempts >= o.max_attempts;
+
+    FOR job IN
+        WITH ready AS (
+            SELECT o.bot_tenant_id, o.id, o.run_at,
+                   row_number() OVER (PARTITION BY o.bot_tenant_id ORDER BY o.run_at, o.id) AS turn
+              FROM alphadome.outbox o
+              JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
+             WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+               AND bt.is_active
+               AND (bt.credential_status = 'ok' OR o.kind = 'reply.generate')
+        ),
+        picked AS (
+            SELECT o.bot_tenant_id, o.id
+              FROM alphadome.outbox o
+              JOIN ready r ON r.bot_tenant_id = o.bot_tenant_id AND r.id = o.id
+             WHERE (o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now())
+             ORDER BY r.turn, r.run_at, r.id
+             LIMIT max_jobs
+               FOR UPDATE OF o SKIP LOCKED
+        )
+        UPDATE alphadome.outbox o
+           SET status = 'running', locked_by = worker, attempts = o.attempts + 1,
+               lease_until = now() + make_interval(secs => lease_seconds)
+          FROM picked
+         WHERE o.bot_tenant_id = picked.bot_tenant_id AND o.id = picked.id
+        RETURNING o.*
+    LOOP
+        SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
+               bt.ai_base_url, bt.ai_model
+          INTO t FROM alphadome.bot_tenants bt WHERE bt.id = job.bot_tenant_id;
+        -- One job's broken context (a credential that does not decrypt) must not stop the
+        -- queue: that job goes to the dead letters with the reason, the others go out.
+        BEGIN
+            IF job.kind = 'reply.generate' THEN
+                ai_key := NULL;
+                IF t.ai_api_key IS NOT NULL THEN
+                    PERFORM alphadome._audit_credential_access(t.id, 'ai_api_key', job.kind, job.id);
+                    ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
+                END IF;
+                claimed := jsonb_build_object(
+                    'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key,
+                               'request', alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text')));
+            ELSE
+                PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', job.kind, job.id);
+                token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
+                claimed := jsonb_build_object(
+                    'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE alphadome.outbox o
+               SET status = 'dead', lease_until = NULL,
+                   last_error = jsonb_build_object('class', 'context', 'sqlstate', SQLSTATE, 'message', SQLERRM)
+             WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+            CONTINUE;
+        END;
+        RETURN NEXT claimed || jsonb_build_object(
+            'id', job.id, 'tenant_id', t.id, 'tenant', t.slug, 'kind', job.kind, 'attempt', job.attempts,
+            'max_attempts', job.max_attempts, 'payload', job.payload);
+    END LOOP;
+END
+$$;
+
+-- The running job, locked; a clear error when it is not running (finished, or never was).
+CREATE FUNCTION alphadome._running_job(job_id bigint) RETURNS alphadome.outbox
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job alphadome.outbox;
+BEGIN
+    SELECT * INTO job FROM alphadome.outbox o WHERE o.id = _running_job.job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no job with id %', job_id USING ERRCODE = 'P0002';
+    ELSIF job.status <> 'running' THEN
+        RAISE EXCEPTION 'job % is %, not running: its lease may have expired and another worker taken it', job_id, job.status
+            USING ERRCODE = '55000';
+    END IF;
+    RETURN job;
+END
+$$;
+
+-- Logs an outbound message (a sent reply or alert, or a failed one) in its conversation.
+CREATE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conversation_id bigint;
+BEGIN
+    IF job.kind = 'reply.send' THEN
+        SELECT m.conversation_id INTO conversation_id FROM alphadome.messages m
+         WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = (job.payload ->> 'inbound_message_id')::bigint;
+    END IF;
+    IF conversation_id IS NULL THEN
+        INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
+        VALUES (job.bot_tenant_id, coalesce(job.payload ->> 'to', job.payload ->> 'recipient'), job.payload ->> 'to')
+        ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
+        RETURNING cv.id INTO conversation_id;
+    END IF;
+    INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error, payload)
+    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', job.payload ->> 'text',
+            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind));
+END
+$$;
+
+-- Finishes a running job with its result: reply.generate {"content": "..."} queues the
+-- reply.send of that text; reply.send and alert.send {"wamid": "...", "status": "sent" |
+-- "simulated"} log the outbound message.
+CREATE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job alphadome.outbox := alphadome._running_job(job_id);
+    content text;
+BEGIN
+    UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
+     WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+    IF job.kind = 'reply.generate' THEN
+        content := left(btrim(coalesce(complete_job.result ->> 'content', '')), 4096);
+        IF content = '' THEN
+            -- An empty answer (a refusal, a filter) is no answer: the fallback text goes instead.
+            content := (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id);
+        END IF;
+        PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
+                    (job.payload - 'text') || jsonb_build_object('text', content, 'generated', true),
+                    'send:' || (job.payload ->> 'inbound_message_id'));
+        PERFORM alphadome._wake_worker();
+    ELSE
+        PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
+                                        coalesce(complete_job.result ->> 'status', 'sent'), NULL);
+    END IF;
+END
+$$;
+
+-- Records a failed attempt. error: {"class": "auth" | "throttle" | "transient" | "permanent",
+-- "code": <Meta or HTTP code>, "message": "..."}. retry_in_seconds NULL: a permanent failure
+-- (dead letter); else retried after about that long (±20% jitter) until max_attempts.
+-- class "auth" on a send: Meta refused the tenant's token, so the tenant is marked
+-- needs_reauth, its sends pause (this one waits, not counted), and an alert is recorded.
+-- A reply.generate that fails for good still answers: the fallback text, and an alert.
+CREATE FUNCTION alphadome.fail_job(job_id bigint, error jsonb, retry_in_seconds integer DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job alphadome.outbox := alphadome._running_job(job_id);
+    client text := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
+BEGIN
+    IF retry_in_seconds < 0 THEN
+        RAISE EXCEPTION 'retry_in_seconds must not be negative' USING ERRCODE = '22023';
+    END IF;
+    IF fail_job.error ->> 'class' = 'auth' AND job.kind IN ('reply.send', 'alert.send') THEN
+        UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;
+        UPDATE alphadome.outbox o
+           SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
+         WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+        PERFORM alphadome._alert(job.bot_tenant_id,
+                    client || ': Meta refused the WhatsApp access token; the bot is paused until a new token is set.',
+                    'needs_reauth:' || current_date);
+    ELSIF retry_in_seconds IS NULL OR job.attempts >= job.max_attempts THEN
+        UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
+         WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+        IF job.kind = 'reply.generate' THEN
+            PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
+                        (job.payload - 'text') || jsonb_build_object('text',
+                            (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id)),
+                        'send:' || (job.payload ->> 'inbound_message_id'));
+            PERFORM alphadome._alert(job.bot_tenant_id,
+                        client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
+                        || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
+            PERFORM alphadome._wake_worker();
+        ELSE
+            PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);
+        END IF;
+    ELSE
+        UPDATE alphadome.outbox o
+           SET status = 'queued', lease_until = NULL, last_error = fail_job.error,
+               run_at = now() + make_interval(secs => retry_in_seconds * (0.8 + 0.4 * random()))
+         WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+    END IF;
+END
+$$;
+
+-- Alerts for expiring_credentials(): at most one per tenant per day, to its escalation phone.
+-- The relay calls it on a schedule; returns how many alerts it queued.
+CREATE FUNCTION alphadome.enqueue_credential_alerts(within interval DEFAULT '14 days') RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    queued integer := 0;
+    tenant record;
+BEGIN
+    FOR tenant IN
+        SELECT e.tenant_id, e.client_name, string_agg(e.reason, ', ' ORDER BY e.reason) AS reasons, min(e.token_expires_at) AS expires
+          FROM alphadome.expiring_credentials(enqueue_credential_alerts.within) e
+         GROUP BY e.tenant_id, e.client_name
+    LOOP
+        queued := queued + alphadome._alert(tenant.tenant_id,
+                      tenant.client_name || ': the WhatsApp access token needs attention (' || tenant.reasons || ')'
+                      || coalesce('; it expires ' || to_char(tenant.expires, 'YYYY-MM-DD'), '') || '.',
+                      'credentials:' || current_date);
+    END LOOP;
+    IF queued > 0 THEN
+        PERFORM alphadome._wake_worker();
+    END IF;
+    RETURN queued;
+END
+$$;
+
+-- Queue depth per tenant, for the operator.
+CREATE VIEW alphadome.queue_status AS
+SELECT t.id AS tenant_id, t.slug,
+       count(*) FILTER (WHERE o.status = 'queued') AS queued,
+       count(*) FILTER (WHERE o.status = 'running') AS running,
+       count(*) FILTER (WHERE o.status = 'dead') AS dead,
+       count(*) FILTER (WHERE o.status = 'done' AND o.updated_at > now() - interval '1 hour') AS done_last_hour,
+       now() - min(o.created_at) FILTER (WHERE o.status IN ('queued', 'running')) AS oldest_pending_age
+  FROM alphadome.bot_tenants t
+  LEFT JOIN alphadome.outbox o ON o.bot_tenant_id = t.id
+ GROUP BY t.id, t.slug;

@@ -1,0 +1,365 @@
+//! Webhook ingestion and the decision list (DESIGN.md section 1), on Meta's own payloads.
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::tests::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            ($name, include_str!(concat!("../../../../shared/fixtures/whatsapp/", $name)))
+        };
+    }
+
+    /// Every payload of ../shared/fixtures/whatsapp, by file name.
+    pub const FIXTURES: [(&str, &str); 30] = [
+        fixture!("01_meta_text.json"),
+        fixture!("02_meta_text_context_product_inquiry.json"),
+        fixture!("03_meta_text_ctwa_ad_referral.json"),
+        fixture!("04_meta_reaction.json"),
+        fixture!("05_meta_image_media_id.json"),
+        fixture!("06_meta_location.json"),
+        fixture!("07_meta_contacts_shared.json"),
+        fixture!("08_meta_unsupported_131051.json"),
+        fixture!("09_meta_button_template_quick_reply.json"),
+        fixture!("10_meta_interactive_list_reply.json"),
+        fixture!("11_meta_interactive_button_reply.json"),
+        fixture!("12_meta_order.json"),
+        fixture!("13_meta_system_user_changed_number.json"),
+        fixture!("14_meta_status_sent_marketing_pmp.json"),
+        fixture!("15_meta_status_v24_minimal_no_pricing.json"),
+        fixture!("16_meta_status_failed_131049.json"),
+        fixture!("17_meta_status_delivered_service_cbp.json"),
+        fixture!("18_meta_v25_incoming_text_bsuid_username.json"),
+        fixture!("19_meta_v25_status_sent_bsuid.json"),
+        fixture!("20_pywa_audio_voice_note.json"),
+        fixture!("21_pywa_video_reply_with_context.json"),
+        fixture!("22_pywa_document_forwarded.json"),
+        fixture!("23_pywa_sticker_static.json"),
+        fixture!("24_pywa_reaction_removed_empty_emoji.json"),
+        fixture!("25_pywa_unsupported_with_subtype.json"),
+        fixture!("26_pywa_value_level_errors_131000.json"),
+        fixture!("27_pywa_status_failed_130472.json"),
+        fixture!("28_pywa_status_played_voice.json"),
+        fixture!("29_heyoo_real_text_inbound.json"),
+        fixture!("30_sigvec_pywa_raw_body.json"),
+    ];
+
+    /// The phone number ids the fixtures are addressed to, each made a tenant.
+    const FIXTURE_NUMBERS: [&str; 5] = ["106540352242922", "123456123", "1122334455667", "104469288944395", "277321005464405"];
+
+    fn fixture_tenants() -> Vec<String> {
+        FIXTURE_NUMBERS
+            .iter()
+            .enumerate()
+            .map(|(i, number)| tenant(&format!("fixture-{i}"), &format!("07110009{i:02}"), number, TOKEN_A, Some(AI_KEY_A)))
+            .collect()
+    }
+
+    fn ingest(payload: &str) -> serde_json::Value {
+        one::<pgrx::JsonB>("SELECT alphadome.ingest_webhook($1::jsonb)", &[payload.into()]).unwrap().0
+    }
+
+    fn ingest_routed(payload: &str, tenant: &str) -> serde_json::Value {
+        one::<pgrx::JsonB>("SELECT alphadome.ingest_webhook($1::jsonb, $2::uuid)", &[payload.into(), tenant.into()]).unwrap().0
+    }
+
+    fn counts(result: &serde_json::Value) -> [i64; 6] {
+        ["accepted", "duplicates", "statuses", "ignored", "refused", "jobs"].map(|k| result[k].as_i64().unwrap())
+    }
+
+    fn clear_log() {
+        run("DELETE FROM alphadome.outbox; DELETE FROM alphadome.messages; DELETE FROM alphadome.conversations", &[]);
+    }
+
+    #[pg_test]
+    fn every_fixture_is_recorded_with_its_type_and_text() {
+        fixture_tenants();
+        // (file prefix, accepted messages, statuses, message type, text)
+        let expected: [(&str, i64, i64, Option<&str>, Option<&str>); 30] = [
+            ("01", 1, 0, Some("text"), Some("Does it come in another color?")),
+            ("02", 1, 0, Some("text"), None),
+            ("03", 1, 0, Some("text"), None),
+            ("04", 1, 0, Some("reaction"), None),
+            ("05", 1, 0, Some("image"), None),
+            ("06", 1, 0, Some("location"), None),
+            ("07", 1, 0, Some("contacts"), None),
+            ("08", 1, 0, Some("unsupported"), None),
+            ("09", 1, 0, Some("button"), None),
+            ("10", 1, 0, Some("interactive"), None),
+            ("11", 1, 0, Some("interactive"), None),
+            ("12", 1, 0, Some("order"), None),
+            ("13", 1, 0, Some("system"), None),
+            ("14", 0, 1, None, None),
+            ("15", 0, 1, None, None),
+            ("16", 0, 1, None, None),
+            ("17", 0, 1, None, None),
+            ("18", 1, 0, Some("text"), Some("this is a text message")),
+            ("19", 0, 1, None, None),
+            ("20", 1, 0, Some("audio"), None),
+            ("21", 1, 0, Some("video"), None),
+            ("22", 1, 0, Some("document"), None),
+            ("23", 1, 0, Some("sticker"), None),
+            ("24", 1, 0, Some("reaction"), None),
+            ("25", 1, 0, Some("unsupported"), None),
+            ("26", 1, 0, Some("interactive"), None),
+            ("27", 0, 1, None, None),
+            ("28", 0, 1, None, None),
+            ("29", 1, 0, Some("text"), None),
+            ("30", 1, 0, Some("text"), None),
+        ];
+        for ((name, payload), (prefix, accepted, statuses, kind, text)) in FIXTURES.iter().zip(expected) {
+            assert!(name.starts_with(prefix));
+            clear_log();
+            let events_before = one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
+            let result = ingest(payload);
+            let [acc, dup, sts, ign, refused, _] = counts(&result);
+            assert_eq!((acc, dup, sts, ign, refused), (accepted, 0, statuses, 0, 0), "{name}: {result}");
+            let events_after = one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
+            assert_eq!(events_after, events_before + 1, "{name}: raw payload kept");
+            if let Some(kind) = kind {
+                let (recorded_kind, body) = Spi::get_two::<String, String>(
+                    "SELECT message_type, body FROM alphadome.messages WHERE direction = 'inbound'",
+                )
+                .unwrap();
+                assert_eq!(recorded_kind.as_deref(), Some(kind), "{name}");
+                if let Some(text) = text {
+                    assert_eq!(body.as_deref(), Some(text), "{name}");
+                }
+                let decided = one::<bool>("SELECT bool_and(decision IS NOT NULL) FROM alphadome.messages", &[]);
+                assert_eq!(decided, Some(true), "{name}: every inbound message gets a decision");
+            }
+        }
+    }
+
+    #[pg_test]
+    fn statuses_move_outbound_messages_forward_only() {
+        let tenants = fixture_tenants();
+        let wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=";
+        run(
+            "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key) VALUES ($1::uuid, '16505551234') RETURNING id)
+             INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, status)
+             SELECT $1::uuid, id, 'outbound', $2, 'hi', 'sent' FROM c",
+            &[tenants[0].as_str().into(), wamid.into()],
+        );
+        let status = || one::<String>("SELECT status FROM alphadome.messages WHERE wamid = $1", &[wamid.into()]).unwrap();
+        let as_status = |s: &str| FIXTURES[13].1.replace("\"sent\"", &format!("\"{s}\""));
+        ingest(&as_status("read"));
+        assert_eq!(status(), "read");
+        ingest(&as_status("delivered"));
+        assert_eq!(status(), "read", "a late delivered does not undo read");
+        ingest(FIXTURES[15].1.replace("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA", wamid).as_str());
+        assert_eq!(status(), "failed");
+        let code = one::<i64>("SELECT (error -> 0 ->> 'code')::bigint FROM alphadome.messages WHERE wamid = $1", &[wamid.into()]);
+        assert_eq!(code, Some(131049));
+    }
+
+    #[pg_test]
+    fn unknown_inactive_and_foreign_numbers_are_logged_not_answered() {
+        let tenants = fixture_tenants();
+        let unknown = FIXTURES[0].1.replace("106540352242922", "999999999");
+        assert_eq!(counts(&ingest(&unknown)), [0, 0, 0, 1, 0, 0]);
+        let note = one::<String>("SELECT outcome::text FROM alphadome.webhook_events ORDER BY id DESC LIMIT 1", &[]).unwrap();
+        assert!(note.contains("unknown_phone_number_id") && note.contains("999999999"), "{note}");
+        // Routed to tenant 1's own endpoint, a change for tenant 0's number is refused.
+        assert_eq!(counts(&ingest_routed(FIXTURES[0].1, &tenants[1])), [0, 0, 0, 0, 1, 0]);
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.messages", &[]), Some(0));
+        run("UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::uuid", &[tenants[0].as_str().into()]);
+        assert_eq!(counts(&ingest(FIXTURES[0].1)), [0, 0, 0, 1, 0, 0]);
+        // Fields other than messages are kept and ignored.
+        let template = FIXTURES[0].1.replace("\"field\": \"messages\"", "\"field\": \"message_template_status_update\"");
+        assert_eq!(counts(&ingest(&template)), [0, 0, 0, 1, 0, 0]);
+    }
+
+    #[pg_test]
+    fn malformed_payloads_are_refused_with_22023() {
+        for bad in ["[]", "{}", r#"{"entry": {}}"#, "\"text\""] {
+            assert_eq!(outcome("SELECT alphadome.ingest_webhook($1[1]::jsonb)", &[bad]), "22023", "{bad}");
+        }
+    }
+
+    /// Kassangas-like tenant on number 106540352242922 with an opening-hours FAQ.
+    fn shop() -> String {
+        let t = tenant("shop", "0702245555", "106540352242922", TOKEN_A, Some(AI_KEY_A));
+        run(
+            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer) VALUES
+               ($1::uuid, 'faq', 'What are your opening hours?', 'Monday-Saturday 9 AM - 6 PM')",
+            &[t.as_str().into()],
+        );
+        t
+    }
+
+    /// Fixture 01 with another text and message id.
+    fn text(body: &str, wamid: &str) -> String {
+        FIXTURES[0]
+            .1
+            .replace("Does it come in another color?", body)
+            .replace("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", wamid)
+    }
+
+    fn jobs() -> Vec<(String, String)> {
+        Spi::connect(|client| {
+            client
+                .select("SELECT kind, coalesce(payload ->> 'text', '') FROM alphadome.outbox ORDER BY id", None, &[])
+                .unwrap()
+                .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<String>(2).unwrap().unwrap()))
+                .collect()
+        })
+    }
+
+    fn decision(wamid: &str) -> Option<String> {
+        one::<String>("SELECT decision FROM alphadome.messages WHERE wamid = $1", &[wamid.into()])
+    }
+
+    #[pg_test]
+    fn faq_answers_directly_and_other_questions_go_to_the_llm() {
+        shop();
+        ingest(&text("What are your opening hours?", "w.faq"));
+        assert_eq!(decision("w.faq").as_deref(), Some("faq"));
+        ingest(&text("Can you recommend a violin for my daughter?", "w.llm"));
+        assert_eq!(decision("w.llm").as_deref(), Some("llm"));
+        assert_eq!(
+            jobs(),
+            vec![
+                ("reply.send".into(), "Monday-Saturday 9 AM - 6 PM".into()),
+                ("reply.generate".into(), "Can you recommend a violin for my daughter?".into())
+            ]
+        );
+        let context = one::<String>("SELECT payload ->> 'context_wamid' FROM alphadome.outbox ORDER BY id LIMIT 1", &[]);
+        assert_eq!(context.as_deref(), Some("w.faq"), "the reply quotes the inbound message");
+    }
+
+    #[pg_test]
+    fn the_same_webhook_five_times_is_one_message_and_one_reply() {
+        shop();
+        let payload = text("What are your opening hours?", "w.dup");
+        let results: Vec<[i64; 6]> = (0..5).map(|_| counts(&ingest(&payload))).collect();
+        assert_eq!(results[0], [1, 0, 0, 0, 0, 1]);
+        assert!(results[1..].iter().all(|r| *r == [0, 1, 0, 0, 0, 0]), "{results:?}");
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.messages", &[]), Some(1));
+        assert_eq!(jobs().len(), 1);
+    }
+
+    #[pg_test]
+    fn stop_confirms_once_then_silence_until_start() {
+        shop();
+        for (i, body) in ["STOP", "hello?", "stop", "What are your opening hours?", "Start", "What are your opening hours?"].iter().enumerate() {
+            ingest(&text(body, &format!("w.{i}")));
+        }
+        let decisions: Vec<Option<String>> = (0..6).map(|i| decision(&format!("w.{i}"))).collect();
+        let expected = ["opt_out", "opted_out", "opted_out", "opted_out", "opt_in", "faq"].map(|d| Some(d.to_string()));
+        assert_eq!(decisions, expected);
+        let sent: Vec<String> = jobs().into_iter().map(|(_, text)| text).collect();
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent[0].contains("Reply START"));
+        assert!(sent[1].starts_with("Welcome back"));
+    }
+
+    #[pg_test]
+    fn bot_disabled_or_human_handoff_records_only() {
+        let t = shop();
+        run("UPDATE alphadome.bot_control_settings SET is_bot_enabled = false WHERE bot_tenant_id = $1::uuid", &[t.as_str().into()]);
+        ingest(&text("What are your opening hours?", "w.off"));
+        assert_eq!(decision("w.off").as_deref(), Some("bot_disabled"));
+        run("UPDATE alphadome.bot_control_settings SET is_bot_enabled = true WHERE bot_tenant_id = $1::uuid", &[t.as_str().into()]);
+        run("UPDATE alphadome.conversations SET handoff_at = now()", &[]);
+        ingest(&text("What are your opening hours?", "w.human"));
+        assert_eq!(decision("w.human").as_deref(), Some("human_handoff"));
+        assert!(jobs().is_empty());
+    }
+
+    #[pg_test]
+    fn over_the_hourly_limit_no_reply_and_one_alert() {
+        let t = shop();
+        run("UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 3 WHERE bot_tenant_id = $1::uuid", &[t.as_str().into()]);
+        for i in 0..6 {
+            ingest(&text("What are your opening hours?", &format!("w.{i}")));
+        }
+        let decisions: Vec<Option<String>> = (0..6).map(|i| decision(&format!("w.{i}"))).collect();
+        let expected = ["faq", "faq", "faq", "rate_limited", "rate_limited", "rate_limited"].map(|d| Some(d.to_string()));
+        assert_eq!(decisions, expected);
+        let kinds: Vec<String> = jobs().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kinds, ["reply.send", "reply.send", "reply.send", "alert.send"]);
+        let alert_to = one::<String>("SELECT payload ->> 'to' FROM alphadome.outbox WHERE kind = 'alert.send'", &[]);
+        assert_eq!(alert_to.as_deref(), Some("254702245555"));
+    }
+
+    #[pg_test]
+    fn asking_for_a_person_replies_with_the_contact_and_alerts() {
+        shop();
+        ingest(&text("Can I talk to a human please", "w.h"));
+        assert_eq!(decision("w.h").as_deref(), Some("escalated"));
+        let sent = jobs();
+        assert_eq!(sent.len(), 2);
+        assert!(sent[0].0 == "reply.send" && sent[0].1.contains("+254702245555"), "{sent:?}");
+        assert!(sent[1].0 == "alert.send" && sent[1].1.contains("Can I talk to a human please"), "{sent:?}");
+        // "humane" is not "human".
+        ingest(&text("Is the price humane?", "w.not"));
+        assert_ne!(decision("w.not").as_deref(), Some("escalated"));
+    }
+
+    #[pg_test]
+    fn ai_off_and_no_match_sends_the_fallback_and_alerts() {
+        let t = shop();
+        run("UPDATE alphadome.bot_control_settings SET enable_ai_responses = false WHERE bot_tenant_id = $1::uuid", &[t.as_str().into()]);
+        ingest(&text("Do you buy used drums?", "w.fb"));
+        assert_eq!(decision("w.fb").as_deref(), Some("fallback"));
+        let kinds: Vec<String> = jobs().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kinds, ["reply.send", "alert.send"]);
+    }
+
+    #[pg_test]
+    fn media_gets_the_fallback_and_reactions_are_recorded_only() {
+        shop();
+        ingest(FIXTURES[4].1); // image
+        ingest(FIXTURES[3].1.replace("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", "w.reaction").as_str());
+        let kinds: Vec<(String, String)> = jobs();
+        assert_eq!(kinds.len(), 1, "{kinds:?}");
+        assert_eq!(kinds[0].0, "reply.send");
+        assert_eq!(decision("w.reaction").as_deref(), Some("recorded"));
+    }
+
+    #[pg_test]
+    fn one_post_for_two_tenants_answers_each_as_itself() {
+        let a = shop();
+        let b = tenant("other", "0702245556", "555000111", TOKEN_B, None);
+        // Two entries in one POST: the second is addressed to B's number.
+        let first: serde_json::Value = serde_json::from_str(&text("What are your opening hours?", "w.a")).unwrap();
+        let second: serde_json::Value =
+            serde_json::from_str(&text("hello there", "w.b").replace("106540352242922", "555000111")).unwrap();
+        let mut both = first.clone();
+        both["entry"].as_array_mut().unwrap().push(second["entry"][0].clone());
+        assert_eq!(counts(&ingest(&both.to_string()))[0], 2);
+        let owners = Spi::get_two::<String, String>(
+            "SELECT (SELECT bot_tenant_id::text FROM alphadome.messages WHERE wamid = 'w.a'),
+                    (SELECT bot_tenant_id::text FROM alphadome.messages WHERE wamid = 'w.b')",
+        )
+        .unwrap();
+        assert_eq!(owners, (Some(a.clone()), Some(b.clone())));
+        let job_owners: Vec<String> = Spi::connect(|c| {
+            c.select("SELECT bot_tenant_id::text FROM alphadome.outbox ORDER BY payload ->> 'context_wamid'", None, &[])
+                .unwrap()
+                .map(|r| r.get::<String>(1).unwrap().unwrap())
+                .collect()
+        });
+        assert_eq!(job_owners, vec![a, b]);
+    }
+
+    #[pg_test]
+    fn a_sender_known_only_by_bsuid_is_answered_by_bsuid() {
+        shop();
+        let bsuid_only = FIXTURES[17]
+            .1
+            .replace("123456123", "106540352242922")
+            .replace("\"from\": \"16315551181\",", "")
+            .replace("\"wa_id\": \"16315551181\",", "")
+            .replace("this is a text message", "What are your opening hours?");
+        assert_eq!(counts(&ingest(&bsuid_only))[0], 1);
+        let (key, recipient) = Spi::get_two::<String, String>(
+            "SELECT (SELECT customer_key FROM alphadome.conversations), (SELECT payload ->> 'recipient' FROM alphadome.outbox)",
+        )
+        .unwrap();
+        assert_eq!(key.as_deref(), Some("US.13491208655302741918"));
+        assert_eq!(recipient.as_deref(), Some("US.13491208655302741918"));
+    }
+}
