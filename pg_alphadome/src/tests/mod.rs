@@ -10,6 +10,7 @@ mod isolation;
 mod lifecycle;
 mod phone;
 mod pipeline;
+mod queue;
 mod security_check;
 
 extension_sql!(
