@@ -16,6 +16,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.set_credentials(uuid, text, text, text, timestamptz),
     alphadome.tenant_for_phone_number_id(text),
     alphadome.tenant_for_client_phone(text),
+    alphadome.tenant_for_slug(text),
     alphadome.tenant_credential(uuid, text, text),
     alphadome.match_faq(uuid, text, integer),
     alphadome.assemble_prompt(uuid, text, text),
@@ -43,6 +44,7 @@ GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_
 GRANT EXECUTE ON FUNCTION
     alphadome.tenant_for_phone_number_id(text),
     alphadome.tenant_for_client_phone(text),
+    alphadome.tenant_for_slug(text),
     alphadome.tenant_credential(uuid, text, text),
     alphadome.expiring_credentials(interval),
     alphadome.webhook_verify_token_matches(text, text),

@@ -132,6 +132,14 @@ BEGIN ATOMIC
      WHERE t.client_phone = alphadome.normalize_phone(tenant_for_client_phone.client_phone);
 END;
 
+-- The tenant behind /webhook/{slug} (NULL when none, or inactive).
+CREATE FUNCTION alphadome.tenant_for_slug(slug text) RETURNS uuid
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT t.id FROM alphadome.bot_tenants t WHERE t.slug = tenant_for_slug.slug AND t.is_active;
+END;
+
 -- Records one credential access. Internal: claim_jobs passes the job it decrypts for.
 CREATE FUNCTION alphadome._audit_credential_access(tenant_id uuid, credential text, purpose text, job_id bigint)
     RETURNS void

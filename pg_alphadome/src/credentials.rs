@@ -309,7 +309,9 @@ fn _master_key_file_problem() -> Option<String> {
     };
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Some(format!("\"{path}\" has mode {mode:04o}: other OS users may read it; chmod 600 it"));
+        return Some(format!(
+            "\"{path}\" has mode {mode:04o}: other OS users may read it; chmod 600 it"
+        ));
     }
     match std::fs::read_to_string(&path) {
         Err(e) => Some(format!("cannot read \"{path}\": {}", e.kind())),

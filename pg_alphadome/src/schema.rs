@@ -22,13 +22,25 @@ extension_sql_file!("../sql/prompt.sql", name = "prompt", requires = ["faq"]);
 extension_sql_file!(
     "../sql/lifecycle.sql",
     name = "lifecycle",
-    requires = ["tenants", credentials::_credential_key_id, credentials::_current_master_key_id]
+    requires = [
+        "tenants",
+        credentials::_credential_key_id,
+        credentials::_current_master_key_id
+    ]
 );
 extension_sql_file!(
     "../sql/security_check.sql",
     name = "security_check",
     requires = ["security", credentials::_master_key_file_problem]
 );
-extension_sql_file!("../sql/ingest.sql", name = "ingest", requires = ["prompt", "tenants"]);
-extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["ingest", "lifecycle", credentials::_decrypt_credential]);
+extension_sql_file!(
+    "../sql/ingest.sql",
+    name = "ingest",
+    requires = ["prompt", "tenants"]
+);
+extension_sql_file!(
+    "../sql/queue.sql",
+    name = "queue",
+    requires = ["ingest", "lifecycle", credentials::_decrypt_credential]
+);
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

@@ -11,7 +11,10 @@ struct Line {
 pub async fn run(args: &DatabaseArgs) -> ExitCode {
     let lines = match check(args).await {
         Ok(lines) => lines,
-        Err(e) => vec![Line { ok: false, text: format!("{e:#}") }],
+        Err(e) => vec![Line {
+            ok: false,
+            text: format!("{e:#}"),
+        }],
     };
     for line in &lines {
         if line.ok {
@@ -30,23 +33,36 @@ pub async fn run(args: &DatabaseArgs) -> ExitCode {
 
 async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
     use anyhow::Context;
-    let config: tokio_postgres::Config =
-        args.database_url.parse().context("DATABASE_URL is not a valid connection string")?;
-    let tls = postgres_native_tls::MakeTlsConnector::new(native_tls::TlsConnector::new()?);
-    let (client, connection) = config.connect(tls).await.context("cannot connect to the database")?;
+    let (client, connection) = crate::db::connect(args)
+        .await
+        .context("cannot connect to the database")?;
     tokio::spawn(connection);
     let ok = |text: String| Line { ok: true, text };
 
     let mut lines = Vec::new();
-    let version: String = client.query_one("SELECT current_setting('server_version')", &[]).await?.get(0);
+    let version: String = client
+        .query_one("SELECT current_setting('server_version')", &[])
+        .await?
+        .get(0);
     lines.push(ok(format!("database: PostgreSQL {version}")));
     let extension = client
-        .query_opt("SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'", &[])
+        .query_opt(
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'",
+            &[],
+        )
         .await?
-        .context("pg_alphadome is not installed in this database: CREATE EXTENSION pg_alphadome CASCADE")?;
-    lines.push(ok(format!("extension: pg_alphadome {}", extension.get::<_, String>(0))));
+        .context(
+            "pg_alphadome is not installed in this database: CREATE EXTENSION pg_alphadome CASCADE",
+        )?;
+    lines.push(ok(format!(
+        "extension: pg_alphadome {}",
+        extension.get::<_, String>(0)
+    )));
     let relay_member: bool = client
-        .query_one("SELECT pg_has_role(current_user, 'alphadome_relay', 'MEMBER')", &[])
+        .query_one(
+            "SELECT pg_has_role(current_user, 'alphadome_relay', 'MEMBER')",
+            &[],
+        )
         .await?
         .get(0);
     anyhow::ensure!(
@@ -55,12 +71,18 @@ async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
     );
     lines.push(ok("role: member of alphadome_relay".into()));
     for row in client
-        .query("SELECT check_name, ok, detail FROM alphadome.security_check()", &[])
+        .query(
+            "SELECT check_name, ok, detail FROM alphadome.security_check()",
+            &[],
+        )
         .await
         .context("security_check() failed")?
     {
         let (name, passed, detail): (String, bool, String) = (row.get(0), row.get(1), row.get(2));
-        lines.push(Line { ok: passed, text: format!("security: {name}: {detail}") });
+        lines.push(Line {
+            ok: passed,
+            text: format!("security: {name}: {detail}"),
+        });
     }
     Ok(lines)
 }

@@ -1,9 +1,88 @@
-//! Settings: flags with environment fallbacks (DESIGN.md section 5).
+//! Settings: flags with environment fallbacks (DESIGN.md section 5). Secrets are hidden from
+//! `--help` and never logged.
 use clap::Args;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// PostgreSQL connection string (sslmode is honoured).
+    /// PostgreSQL connection string; sslmode is honoured (TLS through native-tls).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// CA certificate (PEM) to trust for the database's TLS certificate, besides the system's.
+    #[arg(long, env = "DATABASE_CA_FILE")]
+    pub database_ca_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address the webhook server listens on.
+    #[arg(long, env = "ALPHADOME_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Meta Graph API base, with its version.
+    #[arg(
+        long,
+        env = "META_GRAPH_URL",
+        default_value = "https://graph.facebook.com/v23.0"
+    )]
+    pub meta_graph_url: String,
+    /// App secret of the shared Meta app (POST /webhook). Without it, /webhook is refused.
+    #[arg(long, env = "META_APP_SECRET", hide_env_values = true)]
+    pub meta_app_secret: Option<String>,
+    /// Verify token of the shared Meta app (GET /webhook).
+    #[arg(long, env = "META_VERIFY_TOKEN", hide_env_values = true)]
+    pub meta_verify_token: Option<String>,
+    /// OpenAI-compatible API base; a tenant's ai_base_url overrides it.
+    #[arg(
+        long,
+        env = "LLM_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub llm_base_url: String,
+    /// Record outbound messages as simulated and send nothing to Meta or the LLM.
+    #[arg(long, env = "ALPHADOME_DRY_RUN", default_value_t = false)]
+    pub dry_run: bool,
+    /// Name of this worker in the queue (leases, logs).
+    #[arg(long, env = "ALPHADOME_WORKER", default_value_t = default_worker())]
+    pub worker: String,
+    /// Jobs handled at once.
+    #[arg(long, env = "ALPHADOME_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds a claimed job is leased: longer than the slowest HTTP call (timeouts below).
+    #[arg(long, env = "ALPHADOME_LEASE_SECONDS", default_value_t = 120)]
+    pub lease_seconds: i32,
+    /// Milliseconds between polls of the queue when no notification comes.
+    #[arg(long, env = "ALPHADOME_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// First retry delay in seconds; it doubles with each attempt, up to five minutes.
+    #[arg(long, env = "ALPHADOME_RETRY_BASE_SECONDS", default_value_t = 2)]
+    pub retry_base_seconds: u64,
+    /// Seconds allowed for one call to Meta.
+    #[arg(long, env = "ALPHADOME_META_TIMEOUT", default_value_t = 20)]
+    pub meta_timeout_seconds: u64,
+    /// Seconds allowed for one LLM call.
+    #[arg(long, env = "ALPHADOME_LLM_TIMEOUT", default_value_t = 60)]
+    pub llm_timeout_seconds: u64,
+    /// Seconds given to in-flight jobs on SIGTERM before they are released.
+    #[arg(long, env = "ALPHADOME_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+    /// Seconds between checks of expiring credentials (alerts at most once a day per tenant).
+    #[arg(
+        long,
+        env = "ALPHADOME_CREDENTIAL_CHECK_SECONDS",
+        default_value_t = 3600
+    )]
+    pub credential_check_seconds: u64,
+}
+
+fn default_worker() -> String {
+    format!("relay-{}", std::process::id())
+}
+
+impl ServeArgs {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.max(10))
+    }
 }

@@ -1,9 +1,8 @@
-//! alphadome-relay: the HTTP sidecar of pg_alphadome. This first version checks a deployment
-//! (`check`); the webhook server and the outbound worker come with the pipeline issue.
-mod check;
-mod config;
-
+//! alphadome-relay: the HTTP sidecar of pg_alphadome (DESIGN.md section 5). It takes Meta's
+//! webhooks in and hands them to SQL, and carries queued jobs out to Meta and the LLM.
+use alphadome_relay::{check, config, serve, simulate};
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -18,14 +17,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check the configuration and the database: connection, extension version, roles.
+    /// Serve Meta's webhooks and run the outbound worker until SIGTERM.
+    Serve(Box<config::ServeArgs>),
+    /// Post a signed Meta-shaped text message to a running relay and print the bot's reply.
+    Simulate(simulate::SimulateArgs),
+    /// Check the configuration and the database: connection, extension, role, security_check.
     Check(config::DatabaseArgs),
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check(args) => check::run(&args).await,
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve::run(*args).await,
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Check(args) => return check::run(&args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("alphadome-relay: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

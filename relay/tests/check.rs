@@ -3,7 +3,11 @@ use alphadome_e2e::Cluster;
 use std::process::Command;
 
 fn check(cluster: &Cluster, user: &str, database: &str) -> (bool, String, String) {
-    let url = format!("host={} port={} user={user} dbname={database}", cluster.dir.display(), cluster.port);
+    let url = format!(
+        "host={} port={} user={user} dbname={database}",
+        cluster.dir.display(),
+        cluster.port
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
         .arg("check")
         .env("DATABASE_URL", url)
@@ -35,15 +39,25 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
     assert_eq!(stdout.matches("ok    security: ").count(), 6, "{stdout}");
 
     // A deliberate break: the relay's login may bypass RLS.
-    client.batch_execute("ALTER ROLE relay_login BYPASSRLS").unwrap();
+    client
+        .batch_execute("ALTER ROLE relay_login BYPASSRLS")
+        .unwrap();
     let (ok, _, stderr) = check(&cluster, "relay_login", "shop");
     assert!(!ok, "check must fail when security_check does");
-    assert!(stderr.contains("FAIL  security: relay_role_least_privilege"), "{stderr}");
-    client.batch_execute("ALTER ROLE relay_login NOBYPASSRLS").unwrap();
+    assert!(
+        stderr.contains("FAIL  security: relay_role_least_privilege"),
+        "{stderr}"
+    );
+    client
+        .batch_execute("ALTER ROLE relay_login NOBYPASSRLS")
+        .unwrap();
 
     let (ok, _, stderr) = check(&cluster, "stranger", "shop");
     assert!(!ok);
-    assert!(stderr.contains("not a member of alphadome_relay"), "{stderr}");
+    assert!(
+        stderr.contains("not a member of alphadome_relay"),
+        "{stderr}"
+    );
 
     let (ok, _, stderr) = check(&cluster, "relay_login", "empty");
     assert!(!ok);
@@ -51,11 +65,17 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
         .arg("check")
-        .env("DATABASE_URL", "postgres://relay:sk-test-hunter2@127.0.0.1:1/shop")
+        .env(
+            "DATABASE_URL",
+            "postgres://relay:sk-test-hunter2@127.0.0.1:1/shop",
+        )
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot connect"), "{stderr}");
-    assert!(!stderr.contains("sk-test-hunter2"), "the password leaked into the error");
+    assert!(
+        !stderr.contains("sk-test-hunter2"),
+        "the password leaked into the error"
+    );
 }

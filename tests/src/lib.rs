@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use postgres::{Client, NoTls};
 
+pub mod mock;
+pub mod relay;
+pub mod spec;
+
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub fn pg_bin(tool: &str) -> PathBuf {
@@ -72,7 +76,12 @@ fn write_key_file(path: &Path, contents: &str) {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(contents.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(contents.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success(), "writing the key file");
 }
 
@@ -80,6 +89,7 @@ pub struct Cluster {
     pub dir: PathBuf,
     pub port: u16,
     pub master_key_hex: String,
+    options: String,
 }
 
 impl Cluster {
@@ -145,17 +155,58 @@ impl Cluster {
             dir,
             port,
             master_key_hex,
+            options,
         }
     }
 
     /// Replaces the key file with these `(key id, 64 hex)` keys, the last one current.
     pub fn set_master_keys(&self, keys: &[(&str, &str)]) {
-        let contents: String = keys.iter().map(|(id, hex)| format!("{id}:{hex}\n")).collect();
+        let contents: String = keys
+            .iter()
+            .map(|(id, hex)| format!("{id}:{hex}\n"))
+            .collect();
         write_key_file(&self.dir.join("master.key"), &contents);
     }
 
     pub fn new_key_hex() -> String {
         random_hex(32)
+    }
+
+    /// Stops the server (fast shutdown), as an outage would.
+    pub fn stop(&self) {
+        check(
+            as_postgres(&pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "fast", "-w", "stop"])
+                .output()
+                .unwrap(),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts it again with the settings it was first started with.
+    pub fn restart(&self) {
+        check(
+            as_postgres(&pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .arg("-l")
+                .arg(self.dir.join("server.log"))
+                .args(["-o", &self.options, "-w", "start"])
+                .output()
+                .unwrap(),
+            "pg_ctl start",
+        );
+    }
+
+    /// A libpq connection string for this cluster's socket.
+    pub fn url(&self, user: &str, database: &str) -> String {
+        format!(
+            "host={} port={} user={user} dbname={database}",
+            self.dir.display(),
+            self.port
+        )
     }
 
     pub fn connect(&self, database: &str) -> Client {

@@ -29,25 +29,46 @@ fn rotation_reencrypts_50_tenants_while_another_session_keeps_decrypting() {
     let mut reader = cluster.connect("shop");
     let decrypt = |client: &mut alphadome_e2e::Client, id: &str, credential: &str| -> String {
         client
-            .query_one("SELECT alphadome.tenant_credential($1::text::uuid, $2, 'e2e rotation')", &[&id, &credential])
+            .query_one(
+                "SELECT alphadome.tenant_credential($1::text::uuid, $2, 'e2e rotation')",
+                &[&id, &credential],
+            )
             .unwrap()
             .get(0)
     };
     let mut rotation = admin.transaction().unwrap();
-    let rotated: i64 = rotation.query_one("SELECT alphadome.rotate_master_key(8)", &[]).unwrap().get(0);
+    let rotated: i64 = rotation
+        .query_one("SELECT alphadome.rotate_master_key(8)", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rotated, 150);
     // Not committed yet: the reader sees the old ciphertexts, and the old key still opens them.
-    assert_eq!(decrypt(&mut reader, &ids[17], "whatsapp_access_token"), "EAAtest-e2e-rotation-17");
+    assert_eq!(
+        decrypt(&mut reader, &ids[17], "whatsapp_access_token"),
+        "EAAtest-e2e-rotation-17"
+    );
     rotation.commit().unwrap();
     // Committed: the new ciphertexts, under the new key.
-    assert_eq!(decrypt(&mut reader, &ids[17], "whatsapp_access_token"), "EAAtest-e2e-rotation-17");
+    assert_eq!(
+        decrypt(&mut reader, &ids[17], "whatsapp_access_token"),
+        "EAAtest-e2e-rotation-17"
+    );
 
     // The old key can leave the file: every credential decrypts to its old plaintext.
     cluster.set_master_keys(&[("e2e-next", &new_key)]);
     for (i, id) in ids.iter().enumerate() {
-        assert_eq!(decrypt(&mut reader, id, "whatsapp_access_token"), format!("EAAtest-e2e-rotation-{i}"));
-        assert_eq!(decrypt(&mut reader, id, "ai_api_key"), format!("sk-test-e2e-rotation-{i}"));
-        assert_eq!(decrypt(&mut reader, id, "app_secret"), format!("whsec-test-e2e-rotation-{i}"));
+        assert_eq!(
+            decrypt(&mut reader, id, "whatsapp_access_token"),
+            format!("EAAtest-e2e-rotation-{i}")
+        );
+        assert_eq!(
+            decrypt(&mut reader, id, "ai_api_key"),
+            format!("sk-test-e2e-rotation-{i}")
+        );
+        assert_eq!(
+            decrypt(&mut reader, id, "app_secret"),
+            format!("whsec-test-e2e-rotation-{i}")
+        );
     }
     let key_ids: Vec<String> = reader
         .query(

@@ -9,9 +9,18 @@ mod tests {
     fn reasons() -> Vec<(String, String)> {
         Spi::connect(|client| {
             client
-                .select("SELECT slug, reason FROM alphadome.expiring_credentials()", None, &[])
+                .select(
+                    "SELECT slug, reason FROM alphadome.expiring_credentials()",
+                    None,
+                    &[],
+                )
                 .unwrap()
-                .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<String>(2).unwrap().unwrap()))
+                .map(|r| {
+                    (
+                        r.get::<String>(1).unwrap().unwrap(),
+                        r.get::<String>(2).unwrap().unwrap(),
+                    )
+                })
                 .collect()
         })
     }
@@ -50,7 +59,10 @@ mod tests {
         .collect();
         assert_eq!(reasons(), expected);
         // A wider window catches the healthy one too.
-        let wide = one::<i64>("SELECT count(*) FROM alphadome.expiring_credentials('61 days') WHERE slug = 'healthy'", &[]);
+        let wide = one::<i64>(
+            "SELECT count(*) FROM alphadome.expiring_credentials('61 days') WHERE slug = 'healthy'",
+            &[],
+        );
         assert_eq!(wide, Some(1));
     }
 
@@ -63,7 +75,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("alphadome-rotation-{}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        run("SELECT set_config('alphadome.master_key_file', $1, true)", &[path.to_string_lossy().as_ref().into()]);
+        run(
+            "SELECT set_config('alphadome.master_key_file', $1, true)",
+            &[path.to_string_lossy().as_ref().into()],
+        );
     }
 
     #[pg_test]
@@ -72,12 +87,24 @@ mod tests {
         for i in 0..50 {
             let token = format!("EAAtest-rotation-{i}");
             let key = (i % 2 == 0).then(|| format!("sk-test-rotation-{i}"));
-            tenant(&format!("rot-{i}"), &format!("07110002{i:02}"), &format!("2{i:02}"), &token, key.as_deref());
+            tenant(
+                &format!("rot-{i}"),
+                &format!("07110002{i:02}"),
+                &format!("2{i:02}"),
+                &token,
+                key.as_deref(),
+            );
         }
         use_key_file(&(key_line("old", 1) + &key_line("new", 2)));
         // 50 tokens and 25 AI keys; nothing left for a second call.
-        assert_eq!(one::<i64>("SELECT alphadome.rotate_master_key(7)", &[]), Some(75));
-        assert_eq!(one::<i64>("SELECT alphadome.rotate_master_key()", &[]), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT alphadome.rotate_master_key(7)", &[]),
+            Some(75)
+        );
+        assert_eq!(
+            one::<i64>("SELECT alphadome.rotate_master_key()", &[]),
+            Some(0)
+        );
         let stale = one::<i64>(
             "SELECT count(*) FROM alphadome.bot_tenants
               WHERE alphadome._credential_key_id(whatsapp_access_token) <> 'new'
@@ -88,18 +115,35 @@ mod tests {
         // The old key can go: everything decrypts with the new one alone.
         use_key_file(&key_line("new", 2));
         for i in 0..50 {
-            let id = one::<String>("SELECT id::text FROM alphadome.bot_tenants WHERE slug = $1", &[format!("rot-{i}").as_str().into()]).unwrap();
+            let id = one::<String>(
+                "SELECT id::text FROM alphadome.bot_tenants WHERE slug = $1",
+                &[format!("rot-{i}").as_str().into()],
+            )
+            .unwrap();
             let token = one::<String>(
                 "SELECT alphadome.tenant_credential($1::uuid, 'whatsapp_access_token', 'rotation test')",
                 &[id.as_str().into()],
             );
             assert_eq!(token, Some(format!("EAAtest-rotation-{i}")));
-            let key = one::<String>("SELECT alphadome.tenant_credential($1::uuid, 'ai_api_key', 'rotation test')", &[id.as_str().into()]);
+            let key = one::<String>(
+                "SELECT alphadome.tenant_credential($1::uuid, 'ai_api_key', 'rotation test')",
+                &[id.as_str().into()],
+            );
             assert_eq!(key, (i % 2 == 0).then(|| format!("sk-test-rotation-{i}")));
         }
-        assert_eq!(outcome("SELECT alphadome.rotate_master_key(0)", &[]), "22023");
-        let audited = one::<i64>("SELECT count(*) FROM alphadome.credential_audit WHERE purpose = 'master key rotation'", &[]);
-        assert_eq!(audited, Some(75), "each re-encryption decrypts, and is audited");
+        assert_eq!(
+            outcome("SELECT alphadome.rotate_master_key(0)", &[]),
+            "22023"
+        );
+        let audited = one::<i64>(
+            "SELECT count(*) FROM alphadome.credential_audit WHERE purpose = 'master key rotation'",
+            &[],
+        );
+        assert_eq!(
+            audited,
+            Some(75),
+            "each re-encryption decrypts, and is audited"
+        );
     }
 
     #[pg_test]
@@ -111,11 +155,18 @@ mod tests {
             ("alphadome_tenant", Context::Setting(&a)),
         ] {
             act_as(role, context);
-            let update = outcome("UPDATE alphadome.credential_audit SET purpose = 'rewritten'", &[]);
+            let update = outcome(
+                "UPDATE alphadome.credential_audit SET purpose = 'rewritten'",
+                &[],
+            );
             let delete = outcome("DELETE FROM alphadome.credential_audit", &[]);
             let truncate = outcome("TRUNCATE alphadome.credential_audit", &[]);
             act_as_superuser();
-            assert_eq!((update.as_str(), delete.as_str(), truncate.as_str()), ("42501", "42501", "42501"), "{role}");
+            assert_eq!(
+                (update.as_str(), delete.as_str(), truncate.as_str()),
+                ("42501", "42501", "42501"),
+                "{role}"
+            );
         }
         run("UPDATE alphadome.credential_audit SET accessed_at = now() - interval '400 days' WHERE bot_tenant_id = $1::uuid", &[a.as_str().into()]);
         act_as("alphadome_tenant", Context::Setting(&a));
@@ -127,7 +178,10 @@ mod tests {
         assert_eq!(tenant_prunes, "42501");
         assert_eq!(too_short, "22023");
         assert_eq!(pruned, Some(1), "only A's old row goes");
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.credential_audit", &[]), Some(1));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.credential_audit", &[]),
+            Some(1)
+        );
     }
 
     #[pg_test]
@@ -139,19 +193,36 @@ mod tests {
         .unwrap();
         tenant("hooks-b", "0711000302", "302", TOKEN_B, None);
         run("SELECT alphadome.set_webhook_verify_token(id, 'vtok-test-b') FROM alphadome.bot_tenants WHERE slug = 'hooks-b'", &[]);
-        let stored = one::<Vec<u8>>("SELECT webhook_verify_token FROM alphadome.bot_tenants WHERE slug = 'hooks-a'", &[]).unwrap();
+        let stored = one::<Vec<u8>>(
+            "SELECT webhook_verify_token FROM alphadome.bot_tenants WHERE slug = 'hooks-a'",
+            &[],
+        )
+        .unwrap();
         assert_eq!(stored.len(), 32);
         assert!(!stored.windows(11).any(|w| w == b"vtok-test-a"));
         let matches = |slug: &str, token: &str| {
-            one::<bool>("SELECT alphadome.webhook_verify_token_matches($1, $2)", &[slug.into(), token.into()]).unwrap()
+            one::<bool>(
+                "SELECT alphadome.webhook_verify_token_matches($1, $2)",
+                &[slug.into(), token.into()],
+            )
+            .unwrap()
         };
         assert!(matches("hooks-a", "vtok-test-a"));
         assert!(matches("hooks-b", "vtok-test-b"));
-        assert!(!matches("hooks-a", "vtok-test-b"), "another tenant's token is refused");
+        assert!(
+            !matches("hooks-a", "vtok-test-b"),
+            "another tenant's token is refused"
+        );
         assert!(!matches("hooks-a", ""));
         assert!(!matches("nobody", "vtok-test-a"));
-        run("UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::uuid", &[a.as_str().into()]);
-        assert!(!matches("hooks-a", "vtok-test-a"), "an inactive tenant verifies nothing");
+        run(
+            "UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::uuid",
+            &[a.as_str().into()],
+        );
+        assert!(
+            !matches("hooks-a", "vtok-test-a"),
+            "an inactive tenant verifies nothing"
+        );
     }
 
     /// PostgREST on Supabase: roles made as Supabase makes them, a JWT's claims in
@@ -168,9 +239,14 @@ mod tests {
              GRANT alphadome_tenant TO authenticated",
             &[],
         );
-        let claims = format!(r#"{{"aud":"authenticated","role":"authenticated","sub":"823c3bcd-b66f-4010-9922-4a3b411226cc","app_metadata":{{"tenant_id":"{a}"}}}}"#);
+        let claims = format!(
+            r#"{{"aud":"authenticated","role":"authenticated","sub":"823c3bcd-b66f-4010-9922-4a3b411226cc","app_metadata":{{"tenant_id":"{a}"}}}}"#
+        );
         let as_postgrest = |role: &str| {
-            run("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", &[role.into(), claims.as_str().into()]);
+            run(
+                "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+                &[role.into(), claims.as_str().into()],
+            );
         };
         // Supabase makes `authenticated` NOINHERIT, so the grant alone gives nothing: fail closed.
         as_postgrest("authenticated");
@@ -180,11 +256,23 @@ mod tests {
         // The documented step for PostgreSQL 15 (README): let authenticated inherit.
         run("ALTER ROLE authenticated INHERIT", &[]);
         as_postgrest("authenticated");
-        let edit = outcome("UPDATE alphadome.bot_training_data SET answer = 'Monday-Saturday 8 AM - 7 PM'", &[]);
+        let edit = outcome(
+            "UPDATE alphadome.bot_training_data SET answer = 'Monday-Saturday 8 AM - 7 PM'",
+            &[],
+        );
         let add = outcome("INSERT INTO alphadome.bot_training_data (data_type, question, answer) VALUES ('faq', 'Parking?', 'Yes, free.')", &[]);
-        let foreign = outcome("SELECT FROM alphadome.bot_training_data WHERE bot_tenant_id = $1[1]::uuid", &[&b]);
-        let foreign_faq = outcome("SELECT FROM alphadome.match_faq($1[1]::uuid, 'opening hours')", &[&b]);
-        let secret = outcome("SELECT alphadome.tenant_credential($1[1]::uuid, 'whatsapp_access_token', 'x')", &[&a]);
+        let foreign = outcome(
+            "SELECT FROM alphadome.bot_training_data WHERE bot_tenant_id = $1[1]::uuid",
+            &[&b],
+        );
+        let foreign_faq = outcome(
+            "SELECT FROM alphadome.match_faq($1[1]::uuid, 'opening hours')",
+            &[&b],
+        );
+        let secret = outcome(
+            "SELECT alphadome.tenant_credential($1[1]::uuid, 'whatsapp_access_token', 'x')",
+            &[&a],
+        );
         as_postgrest("anon");
         let anon = outcome("SELECT FROM alphadome.bot_training_data", &[]);
         act_as_superuser();
@@ -192,7 +280,14 @@ mod tests {
         assert_eq!((foreign.as_str(), foreign_faq.as_str()), ("ok 0", "ok 0"));
         assert_eq!(secret, "42501");
         assert_eq!(anon, "42501");
-        let b_answer = one::<String>("SELECT answer FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::uuid", &[b.as_str().into()]);
-        assert_eq!(b_answer.as_deref(), Some("Monday-Saturday 9 AM - 6 PM"), "B's FAQ is untouched");
+        let b_answer = one::<String>(
+            "SELECT answer FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::uuid",
+            &[b.as_str().into()],
+        );
+        assert_eq!(
+            b_answer.as_deref(),
+            Some("Monday-Saturday 9 AM - 6 PM"),
+            "B's FAQ is untouched"
+        );
     }
 }

@@ -7,7 +7,10 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            ($name, include_str!(concat!("../../../../shared/fixtures/whatsapp/", $name)))
+            (
+                $name,
+                include_str!(concat!("../../../../shared/fixtures/whatsapp/", $name)),
+            )
         };
     }
 
@@ -46,26 +49,58 @@ mod tests {
     ];
 
     /// The phone number ids the fixtures are addressed to, each made a tenant.
-    const FIXTURE_NUMBERS: [&str; 5] = ["106540352242922", "123456123", "1122334455667", "104469288944395", "277321005464405"];
+    const FIXTURE_NUMBERS: [&str; 5] = [
+        "106540352242922",
+        "123456123",
+        "1122334455667",
+        "104469288944395",
+        "277321005464405",
+    ];
 
     fn fixture_tenants() -> Vec<String> {
         FIXTURE_NUMBERS
             .iter()
             .enumerate()
-            .map(|(i, number)| tenant(&format!("fixture-{i}"), &format!("07110009{i:02}"), number, TOKEN_A, Some(AI_KEY_A)))
+            .map(|(i, number)| {
+                tenant(
+                    &format!("fixture-{i}"),
+                    &format!("07110009{i:02}"),
+                    number,
+                    TOKEN_A,
+                    Some(AI_KEY_A),
+                )
+            })
             .collect()
     }
 
     fn ingest(payload: &str) -> serde_json::Value {
-        one::<pgrx::JsonB>("SELECT alphadome.ingest_webhook($1::jsonb)", &[payload.into()]).unwrap().0
+        one::<pgrx::JsonB>(
+            "SELECT alphadome.ingest_webhook($1::jsonb)",
+            &[payload.into()],
+        )
+        .unwrap()
+        .0
     }
 
     fn ingest_routed(payload: &str, tenant: &str) -> serde_json::Value {
-        one::<pgrx::JsonB>("SELECT alphadome.ingest_webhook($1::jsonb, $2::uuid)", &[payload.into(), tenant.into()]).unwrap().0
+        one::<pgrx::JsonB>(
+            "SELECT alphadome.ingest_webhook($1::jsonb, $2::uuid)",
+            &[payload.into(), tenant.into()],
+        )
+        .unwrap()
+        .0
     }
 
     fn counts(result: &serde_json::Value) -> [i64; 6] {
-        ["accepted", "duplicates", "statuses", "ignored", "refused", "jobs"].map(|k| result[k].as_i64().unwrap())
+        [
+            "accepted",
+            "duplicates",
+            "statuses",
+            "ignored",
+            "refused",
+            "jobs",
+        ]
+        .map(|k| result[k].as_i64().unwrap())
     }
 
     fn clear_log() {
@@ -77,7 +112,13 @@ mod tests {
         fixture_tenants();
         // (file prefix, accepted messages, statuses, message type, text)
         let expected: [(&str, i64, i64, Option<&str>, Option<&str>); 30] = [
-            ("01", 1, 0, Some("text"), Some("Does it come in another color?")),
+            (
+                "01",
+                1,
+                0,
+                Some("text"),
+                Some("Does it come in another color?"),
+            ),
             ("02", 1, 0, Some("text"), None),
             ("03", 1, 0, Some("text"), None),
             ("04", 1, 0, Some("reaction"), None),
@@ -108,14 +149,22 @@ mod tests {
             ("29", 1, 0, Some("text"), None),
             ("30", 1, 0, Some("text"), None),
         ];
-        for ((name, payload), (prefix, accepted, statuses, kind, text)) in FIXTURES.iter().zip(expected) {
+        for ((name, payload), (prefix, accepted, statuses, kind, text)) in
+            FIXTURES.iter().zip(expected)
+        {
             assert!(name.starts_with(prefix));
             clear_log();
-            let events_before = one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
+            let events_before =
+                one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
             let result = ingest(payload);
             let [acc, dup, sts, ign, refused, _] = counts(&result);
-            assert_eq!((acc, dup, sts, ign, refused), (accepted, 0, statuses, 0, 0), "{name}: {result}");
-            let events_after = one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
+            assert_eq!(
+                (acc, dup, sts, ign, refused),
+                (accepted, 0, statuses, 0, 0),
+                "{name}: {result}"
+            );
+            let events_after =
+                one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
             assert_eq!(events_after, events_before + 1, "{name}: raw payload kept");
             if let Some(kind) = kind {
                 let (recorded_kind, body) = Spi::get_two::<String, String>(
@@ -126,8 +175,15 @@ mod tests {
                 if let Some(text) = text {
                     assert_eq!(body.as_deref(), Some(text), "{name}");
                 }
-                let decided = one::<bool>("SELECT bool_and(decision IS NOT NULL) FROM alphadome.messages", &[]);
-                assert_eq!(decided, Some(true), "{name}: every inbound message gets a decision");
+                let decided = one::<bool>(
+                    "SELECT bool_and(decision IS NOT NULL) FROM alphadome.messages",
+                    &[],
+                );
+                assert_eq!(
+                    decided,
+                    Some(true),
+                    "{name}: every inbound message gets a decision"
+                );
             }
         }
     }
@@ -142,15 +198,32 @@ mod tests {
              SELECT $1::uuid, id, 'outbound', $2, 'hi', 'sent' FROM c",
             &[tenants[0].as_str().into(), wamid.into()],
         );
-        let status = || one::<String>("SELECT status FROM alphadome.messages WHERE wamid = $1", &[wamid.into()]).unwrap();
+        let status = || {
+            one::<String>(
+                "SELECT status FROM alphadome.messages WHERE wamid = $1",
+                &[wamid.into()],
+            )
+            .unwrap()
+        };
         let as_status = |s: &str| FIXTURES[13].1.replace("\"sent\"", &format!("\"{s}\""));
         ingest(&as_status("read"));
         assert_eq!(status(), "read");
         ingest(&as_status("delivered"));
         assert_eq!(status(), "read", "a late delivered does not undo read");
-        ingest(FIXTURES[15].1.replace("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA", wamid).as_str());
+        ingest(
+            FIXTURES[15]
+                .1
+                .replace(
+                    "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA",
+                    wamid,
+                )
+                .as_str(),
+        );
         assert_eq!(status(), "failed");
-        let code = one::<i64>("SELECT (error -> 0 ->> 'code')::bigint FROM alphadome.messages WHERE wamid = $1", &[wamid.into()]);
+        let code = one::<i64>(
+            "SELECT (error -> 0 ->> 'code')::bigint FROM alphadome.messages WHERE wamid = $1",
+            &[wamid.into()],
+        );
         assert_eq!(code, Some(131049));
     }
 
@@ -159,28 +232,57 @@ mod tests {
         let tenants = fixture_tenants();
         let unknown = FIXTURES[0].1.replace("106540352242922", "999999999");
         assert_eq!(counts(&ingest(&unknown)), [0, 0, 0, 1, 0, 0]);
-        let note = one::<String>("SELECT outcome::text FROM alphadome.webhook_events ORDER BY id DESC LIMIT 1", &[]).unwrap();
-        assert!(note.contains("unknown_phone_number_id") && note.contains("999999999"), "{note}");
+        let note = one::<String>(
+            "SELECT outcome::text FROM alphadome.webhook_events ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            note.contains("unknown_phone_number_id") && note.contains("999999999"),
+            "{note}"
+        );
         // Routed to tenant 1's own endpoint, a change for tenant 0's number is refused.
-        assert_eq!(counts(&ingest_routed(FIXTURES[0].1, &tenants[1])), [0, 0, 0, 0, 1, 0]);
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.messages", &[]), Some(0));
-        run("UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::uuid", &[tenants[0].as_str().into()]);
+        assert_eq!(
+            counts(&ingest_routed(FIXTURES[0].1, &tenants[1])),
+            [0, 0, 0, 0, 1, 0]
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.messages", &[]),
+            Some(0)
+        );
+        run(
+            "UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::uuid",
+            &[tenants[0].as_str().into()],
+        );
         assert_eq!(counts(&ingest(FIXTURES[0].1)), [0, 0, 0, 1, 0, 0]);
         // Fields other than messages are kept and ignored.
-        let template = FIXTURES[0].1.replace("\"field\": \"messages\"", "\"field\": \"message_template_status_update\"");
+        let template = FIXTURES[0].1.replace(
+            "\"field\": \"messages\"",
+            "\"field\": \"message_template_status_update\"",
+        );
         assert_eq!(counts(&ingest(&template)), [0, 0, 0, 1, 0, 0]);
     }
 
     #[pg_test]
     fn malformed_payloads_are_refused_with_22023() {
         for bad in ["[]", "{}", r#"{"entry": {}}"#, "\"text\""] {
-            assert_eq!(outcome("SELECT alphadome.ingest_webhook($1[1]::jsonb)", &[bad]), "22023", "{bad}");
+            assert_eq!(
+                outcome("SELECT alphadome.ingest_webhook($1[1]::jsonb)", &[bad]),
+                "22023",
+                "{bad}"
+            );
         }
     }
 
     /// Kassangas-like tenant on number 106540352242922 with an opening-hours FAQ.
     fn shop() -> String {
-        let t = tenant("shop", "0702245555", "106540352242922", TOKEN_A, Some(AI_KEY_A));
+        let t = tenant(
+            "shop",
+            "0702245555",
+            "106540352242922",
+            TOKEN_A,
+            Some(AI_KEY_A),
+        );
         run(
             "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer) VALUES
                ($1::uuid, 'faq', 'What are your opening hours?', 'Monday-Saturday 9 AM - 6 PM')",
@@ -194,7 +296,10 @@ mod tests {
         FIXTURES[0]
             .1
             .replace("Does it come in another color?", body)
-            .replace("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", wamid)
+            .replace(
+                "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                wamid,
+            )
     }
 
     fn jobs() -> Vec<(String, String)> {
@@ -208,7 +313,10 @@ mod tests {
     }
 
     fn decision(wamid: &str) -> Option<String> {
-        one::<String>("SELECT decision FROM alphadome.messages WHERE wamid = $1", &[wamid.into()])
+        one::<String>(
+            "SELECT decision FROM alphadome.messages WHERE wamid = $1",
+            &[wamid.into()],
+        )
     }
 
     #[pg_test]
@@ -216,17 +324,30 @@ mod tests {
         shop();
         ingest(&text("What are your opening hours?", "w.faq"));
         assert_eq!(decision("w.faq").as_deref(), Some("faq"));
-        ingest(&text("Can you recommend a violin for my daughter?", "w.llm"));
+        ingest(&text(
+            "Can you recommend a violin for my daughter?",
+            "w.llm",
+        ));
         assert_eq!(decision("w.llm").as_deref(), Some("llm"));
         assert_eq!(
             jobs(),
             vec![
                 ("reply.send".into(), "Monday-Saturday 9 AM - 6 PM".into()),
-                ("reply.generate".into(), "Can you recommend a violin for my daughter?".into())
+                (
+                    "reply.generate".into(),
+                    "Can you recommend a violin for my daughter?".into()
+                )
             ]
         );
-        let context = one::<String>("SELECT payload ->> 'context_wamid' FROM alphadome.outbox ORDER BY id LIMIT 1", &[]);
-        assert_eq!(context.as_deref(), Some("w.faq"), "the reply quotes the inbound message");
+        let context = one::<String>(
+            "SELECT payload ->> 'context_wamid' FROM alphadome.outbox ORDER BY id LIMIT 1",
+            &[],
+        );
+        assert_eq!(
+            context.as_deref(),
+            Some("w.faq"),
+            "the reply quotes the inbound message"
+        );
     }
 
     #[pg_test]
@@ -235,19 +356,43 @@ mod tests {
         let payload = text("What are your opening hours?", "w.dup");
         let results: Vec<[i64; 6]> = (0..5).map(|_| counts(&ingest(&payload))).collect();
         assert_eq!(results[0], [1, 0, 0, 0, 0, 1]);
-        assert!(results[1..].iter().all(|r| *r == [0, 1, 0, 0, 0, 0]), "{results:?}");
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.messages", &[]), Some(1));
+        assert!(
+            results[1..].iter().all(|r| *r == [0, 1, 0, 0, 0, 0]),
+            "{results:?}"
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.messages", &[]),
+            Some(1)
+        );
         assert_eq!(jobs().len(), 1);
     }
 
     #[pg_test]
     fn stop_confirms_once_then_silence_until_start() {
         shop();
-        for (i, body) in ["STOP", "hello?", "stop", "What are your opening hours?", "Start", "What are your opening hours?"].iter().enumerate() {
+        for (i, body) in [
+            "STOP",
+            "hello?",
+            "stop",
+            "What are your opening hours?",
+            "Start",
+            "What are your opening hours?",
+        ]
+        .iter()
+        .enumerate()
+        {
             ingest(&text(body, &format!("w.{i}")));
         }
         let decisions: Vec<Option<String>> = (0..6).map(|i| decision(&format!("w.{i}"))).collect();
-        let expected = ["opt_out", "opted_out", "opted_out", "opted_out", "opt_in", "faq"].map(|d| Some(d.to_string()));
+        let expected = [
+            "opt_out",
+            "opted_out",
+            "opted_out",
+            "opted_out",
+            "opt_in",
+            "faq",
+        ]
+        .map(|d| Some(d.to_string()));
         assert_eq!(decisions, expected);
         let sent: Vec<String> = jobs().into_iter().map(|(_, text)| text).collect();
         assert_eq!(sent.len(), 3, "{sent:?}");
@@ -276,11 +421,25 @@ mod tests {
             ingest(&text("What are your opening hours?", &format!("w.{i}")));
         }
         let decisions: Vec<Option<String>> = (0..6).map(|i| decision(&format!("w.{i}"))).collect();
-        let expected = ["faq", "faq", "faq", "rate_limited", "rate_limited", "rate_limited"].map(|d| Some(d.to_string()));
+        let expected = [
+            "faq",
+            "faq",
+            "faq",
+            "rate_limited",
+            "rate_limited",
+            "rate_limited",
+        ]
+        .map(|d| Some(d.to_string()));
         assert_eq!(decisions, expected);
         let kinds: Vec<String> = jobs().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(kinds, ["reply.send", "reply.send", "reply.send", "alert.send"]);
-        let alert_to = one::<String>("SELECT payload ->> 'to' FROM alphadome.outbox WHERE kind = 'alert.send'", &[]);
+        assert_eq!(
+            kinds,
+            ["reply.send", "reply.send", "reply.send", "alert.send"]
+        );
+        let alert_to = one::<String>(
+            "SELECT payload ->> 'to' FROM alphadome.outbox WHERE kind = 'alert.send'",
+            &[],
+        );
         assert_eq!(alert_to.as_deref(), Some("254702245555"));
     }
 
@@ -291,8 +450,14 @@ mod tests {
         assert_eq!(decision("w.h").as_deref(), Some("escalated"));
         let sent = jobs();
         assert_eq!(sent.len(), 2);
-        assert!(sent[0].0 == "reply.send" && sent[0].1.contains("+254702245555"), "{sent:?}");
-        assert!(sent[1].0 == "alert.send" && sent[1].1.contains("Can I talk to a human please"), "{sent:?}");
+        assert!(
+            sent[0].0 == "reply.send" && sent[0].1.contains("+254702245555"),
+            "{sent:?}"
+        );
+        assert!(
+            sent[1].0 == "alert.send" && sent[1].1.contains("Can I talk to a human please"),
+            "{sent:?}"
+        );
         // "humane" is not "human".
         ingest(&text("Is the price humane?", "w.not"));
         assert_ne!(decision("w.not").as_deref(), Some("escalated"));
@@ -312,7 +477,15 @@ mod tests {
     fn media_gets_the_fallback_and_reactions_are_recorded_only() {
         shop();
         ingest(FIXTURES[4].1); // image
-        ingest(FIXTURES[3].1.replace("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", "w.reaction").as_str());
+        ingest(
+            FIXTURES[3]
+                .1
+                .replace(
+                    "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                    "w.reaction",
+                )
+                .as_str(),
+        );
         let kinds: Vec<(String, String)> = jobs();
         assert_eq!(kinds.len(), 1, "{kinds:?}");
         assert_eq!(kinds[0].0, "reply.send");
@@ -324,11 +497,17 @@ mod tests {
         let a = shop();
         let b = tenant("other", "0702245556", "555000111", TOKEN_B, None);
         // Two entries in one POST: the second is addressed to B's number.
-        let first: serde_json::Value = serde_json::from_str(&text("What are your opening hours?", "w.a")).unwrap();
-        let second: serde_json::Value =
-            serde_json::from_str(&text("hello there", "w.b").replace("106540352242922", "555000111")).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(&text("What are your opening hours?", "w.a")).unwrap();
+        let second: serde_json::Value = serde_json::from_str(
+            &text("hello there", "w.b").replace("106540352242922", "555000111"),
+        )
+        .unwrap();
         let mut both = first.clone();
-        both["entry"].as_array_mut().unwrap().push(second["entry"][0].clone());
+        both["entry"]
+            .as_array_mut()
+            .unwrap()
+            .push(second["entry"][0].clone());
         assert_eq!(counts(&ingest(&both.to_string()))[0], 2);
         let owners = Spi::get_two::<String, String>(
             "SELECT (SELECT bot_tenant_id::text FROM alphadome.messages WHERE wamid = 'w.a'),

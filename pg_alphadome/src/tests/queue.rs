@@ -25,35 +25,62 @@ mod tests {
                 "messages": [{"from": from, "id": wamid, "timestamp": "1749416383", "type": "text", "text": {"body": body}}]
             }}]}]
         });
-        run("SELECT alphadome.ingest_webhook($1::jsonb)", &[payload.to_string().as_str().into()]);
+        run(
+            "SELECT alphadome.ingest_webhook($1::jsonb)",
+            &[payload.to_string().as_str().into()],
+        );
     }
 
     fn claim(max: i32) -> Vec<serde_json::Value> {
         Spi::connect_mut(|c| {
-            c.update("SELECT alphadome.claim_jobs('test-worker', $1, 60)", None, &[max.into()])
-                .unwrap()
-                .map(|r| r.get::<pgrx::JsonB>(1).unwrap().unwrap().0)
-                .collect()
+            c.update(
+                "SELECT alphadome.claim_jobs('test-worker', $1, 60)",
+                None,
+                &[max.into()],
+            )
+            .unwrap()
+            .map(|r| r.get::<pgrx::JsonB>(1).unwrap().unwrap().0)
+            .collect()
         })
     }
 
     fn job_field(id: i64, field: &str) -> Option<String> {
-        one::<String>(&format!("SELECT {field}::text FROM alphadome.outbox WHERE id = $1"), &[id.into()])
+        one::<String>(
+            &format!("SELECT {field}::text FROM alphadome.outbox WHERE id = $1"),
+            &[id.into()],
+        )
     }
 
     #[pg_test]
     fn a_claimed_send_carries_the_tenants_own_number_and_token_and_is_audited() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         shop("shop-b", "0702245556", "1002", TOKEN_B);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.a");
-        inbound("1002", "254700000002", "What are your opening hours?", "w.b");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.a",
+        );
+        inbound(
+            "1002",
+            "254700000002",
+            "What are your opening hours?",
+            "w.b",
+        );
         let jobs = claim(10);
         assert_eq!(jobs.len(), 2);
         for job in &jobs {
-            let (number, token) = if job["tenant_id"] == a.as_str() { ("1001", TOKEN_A) } else { ("1002", TOKEN_B) };
+            let (number, token) = if job["tenant_id"] == a.as_str() {
+                ("1001", TOKEN_A)
+            } else {
+                ("1002", TOKEN_B)
+            };
             assert_eq!(job["kind"], "reply.send");
             assert_eq!(job["whatsapp"]["phone_number_id"], number);
-            assert_eq!(job["whatsapp"]["access_token"], token, "each tenant's own token");
+            assert_eq!(
+                job["whatsapp"]["access_token"], token,
+                "each tenant's own token"
+            );
             assert_eq!(job["payload"]["text"], "Monday-Saturday 9 AM - 6 PM");
             assert_eq!(job["attempt"], 1);
             let audited = one::<i64>(
@@ -68,81 +95,195 @@ mod tests {
     #[pg_test]
     fn generate_then_send_then_status() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
-        inbound("1001", "254700000001", "Can you recommend a violin for my daughter?", "w.q");
+        inbound(
+            "1001",
+            "254700000001",
+            "Can you recommend a violin for my daughter?",
+            "w.q",
+        );
         let job = claim(1).remove(0);
         assert_eq!(job["kind"], "reply.generate");
         assert_eq!(job["llm"]["api_key"], AI_KEY_A);
         let messages = job["llm"]["request"]["messages"].as_array().unwrap();
-        assert_eq!(messages.last().unwrap()["content"], "Can you recommend a violin for my daughter?");
-        assert!(job.get("whatsapp").is_none(), "an LLM job gets no WhatsApp token");
+        assert_eq!(
+            messages.last().unwrap()["content"],
+            "Can you recommend a violin for my daughter?"
+        );
+        assert!(
+            job.get("whatsapp").is_none(),
+            "an LLM job gets no WhatsApp token"
+        );
         run("SELECT alphadome.complete_job($1, '{\"content\": \"Our 1/2 size violins fit ages 7-9.\"}')", &[job["id"].as_i64().unwrap().into()]);
         let send = claim(1).remove(0);
         assert_eq!(send["kind"], "reply.send");
-        assert_eq!(send["payload"]["text"], "Our 1/2 size violins fit ages 7-9.");
+        assert_eq!(
+            send["payload"]["text"],
+            "Our 1/2 size violins fit ages 7-9."
+        );
         assert_eq!(send["payload"]["context_wamid"], "w.q");
-        run("SELECT alphadome.complete_job($1, '{\"wamid\": \"wamid.out-1\"}')", &[send["id"].as_i64().unwrap().into()]);
-        let logged = Spi::get_two::<String, String>("SELECT body, status FROM alphadome.messages WHERE wamid = 'wamid.out-1'").unwrap();
-        assert_eq!(logged, (Some("Our 1/2 size violins fit ages 7-9.".into()), Some("sent".into())));
+        run(
+            "SELECT alphadome.complete_job($1, '{\"wamid\": \"wamid.out-1\"}')",
+            &[send["id"].as_i64().unwrap().into()],
+        );
+        let logged = Spi::get_two::<String, String>(
+            "SELECT body, status FROM alphadome.messages WHERE wamid = 'wamid.out-1'",
+        )
+        .unwrap();
+        assert_eq!(
+            logged,
+            (
+                Some("Our 1/2 size violins fit ages 7-9.".into()),
+                Some("sent".into())
+            )
+        );
         // The reply is now history for the next prompt.
         let prompt = one::<pgrx::JsonB>("SELECT alphadome.assemble_prompt(bot_tenant_id, '254700000001', 'and cellos?') FROM alphadome.outbox LIMIT 1", &[]).unwrap().0;
-        let roles: Vec<&str> = prompt["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+        let roles: Vec<&str> = prompt["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
         assert_eq!(roles, ["system", "user", "assistant", "user"]);
-        assert_eq!(outcome("SELECT alphadome.complete_job($1[1]::bigint)", &[&send["id"].to_string()]), "55000", "completing twice");
-        assert_eq!(outcome("SELECT alphadome.complete_job(999999)", &[]), "P0002");
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.complete_job($1[1]::bigint)",
+                &[&send["id"].to_string()]
+            ),
+            "55000",
+            "completing twice"
+        );
+        assert_eq!(
+            outcome("SELECT alphadome.complete_job(999999)", &[]),
+            "P0002"
+        );
     }
 
     #[pg_test]
     fn retries_back_off_with_jitter_then_dead_letter() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.r");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.r",
+        );
         let id = claim(1)[0]["id"].as_i64().unwrap();
-        run("SELECT alphadome.fail_job($1, '{\"class\": \"throttle\", \"code\": 130429}', 100)", &[id.into()]);
-        let delay = one::<f64>("SELECT extract(epoch FROM run_at - now())::float8 FROM alphadome.outbox WHERE id = $1", &[id.into()]).unwrap();
-        assert!((80.0..=120.0).contains(&delay), "backoff {delay}s is 100s ± 20%");
+        run(
+            "SELECT alphadome.fail_job($1, '{\"class\": \"throttle\", \"code\": 130429}', 100)",
+            &[id.into()],
+        );
+        let delay = one::<f64>(
+            "SELECT extract(epoch FROM run_at - now())::float8 FROM alphadome.outbox WHERE id = $1",
+            &[id.into()],
+        )
+        .unwrap();
+        assert!(
+            (80.0..=120.0).contains(&delay),
+            "backoff {delay}s is 100s ± 20%"
+        );
         assert_eq!(job_field(id, "status").as_deref(), Some("queued"));
         assert!(claim(1).is_empty(), "not before its time");
         // Its time comes; the attempts run out.
         for attempt in 2..=5 {
-            run("UPDATE alphadome.outbox SET run_at = now() WHERE id = $1", &[id.into()]);
+            run(
+                "UPDATE alphadome.outbox SET run_at = now() WHERE id = $1",
+                &[id.into()],
+            );
             let job = claim(1).remove(0);
             assert_eq!(job["attempt"], attempt);
-            run("SELECT alphadome.fail_job($1, '{\"class\": \"transient\", \"code\": 131000}', 1)", &[id.into()]);
+            run(
+                "SELECT alphadome.fail_job($1, '{\"class\": \"transient\", \"code\": 131000}', 1)",
+                &[id.into()],
+            );
         }
         assert_eq!(job_field(id, "status").as_deref(), Some("dead"));
-        let failed = Spi::get_two::<String, String>("SELECT status, error ->> 'code' FROM alphadome.messages WHERE direction = 'outbound'").unwrap();
-        assert_eq!(failed, (Some("failed".into()), Some("131000".into())), "the dead send is in the message log");
+        let failed = Spi::get_two::<String, String>(
+            "SELECT status, error ->> 'code' FROM alphadome.messages WHERE direction = 'outbound'",
+        )
+        .unwrap();
+        assert_eq!(
+            failed,
+            (Some("failed".into()), Some("131000".into())),
+            "the dead send is in the message log"
+        );
     }
 
     #[pg_test]
     fn a_closed_window_is_a_permanent_failure_with_its_reason() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.p");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.p",
+        );
         let id = claim(1)[0]["id"].as_i64().unwrap();
         run(
             "SELECT alphadome.fail_job($1, '{\"class\": \"permanent\", \"code\": 131047, \"message\": \"Re-engagement message: more than 24 hours since the customer last replied\"}')",
             &[id.into()],
         );
         assert_eq!(job_field(id, "status").as_deref(), Some("dead"));
-        assert_eq!(job_field(id, "last_error ->> 'code'").as_deref(), Some("131047"));
+        assert_eq!(
+            job_field(id, "last_error ->> 'code'").as_deref(),
+            Some("131047")
+        );
     }
 
     #[pg_test]
     fn a_refused_token_pauses_that_tenants_sends_only() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         shop("shop-b", "0702245556", "1002", TOKEN_B);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.a1");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.a1",
+        );
         let id = claim(1)[0]["id"].as_i64().unwrap();
-        run("SELECT alphadome.fail_job($1, '{\"class\": \"auth\", \"code\": 190}', 30)", &[id.into()]);
-        assert_eq!(one::<String>("SELECT credential_status FROM alphadome.bot_tenants WHERE id = $1::uuid", &[a.as_str().into()]).as_deref(), Some("needs_reauth"));
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.outbox WHERE kind = 'alert.send'", &[]), Some(1), "an alert is recorded");
-        inbound("1002", "254700000002", "What are your opening hours?", "w.b1");
+        run(
+            "SELECT alphadome.fail_job($1, '{\"class\": \"auth\", \"code\": 190}', 30)",
+            &[id.into()],
+        );
+        assert_eq!(
+            one::<String>(
+                "SELECT credential_status FROM alphadome.bot_tenants WHERE id = $1::uuid",
+                &[a.as_str().into()]
+            )
+            .as_deref(),
+            Some("needs_reauth")
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.outbox WHERE kind = 'alert.send'",
+                &[]
+            ),
+            Some(1),
+            "an alert is recorded"
+        );
+        inbound(
+            "1002",
+            "254700000002",
+            "What are your opening hours?",
+            "w.b1",
+        );
         let claimed = claim(10);
         assert_eq!(claimed.len(), 1, "only the other tenant's send goes out");
         assert_eq!(claimed[0]["tenant"], "shop-b");
-        assert_eq!(job_field(id, "attempts").as_deref(), Some("0"), "a paused send is not a spent attempt");
+        assert_eq!(
+            job_field(id, "attempts").as_deref(),
+            Some("0"),
+            "a paused send is not a spent attempt"
+        );
         run("SELECT alphadome.set_credentials($1::uuid, whatsapp_access_token => 'EAAtest-renewed')", &[a.as_str().into()]);
-        let resumed: Vec<i64> = claim(10).iter().map(|j| j["id"].as_i64().unwrap()).collect();
-        assert!(resumed.contains(&id), "a new token resumes the paused sends");
+        let resumed: Vec<i64> = claim(10)
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect();
+        assert!(
+            resumed.contains(&id),
+            "a new token resumes the paused sends"
+        );
     }
 
     #[pg_test]
@@ -159,19 +300,34 @@ mod tests {
         });
         assert_eq!(queued.len(), 2);
         assert_eq!(queued[0].0, "reply.send");
-        assert!(queued[0].1.starts_with("Thanks for your message!"), "the fallback: {}", queued[0].1);
+        assert!(
+            queued[0].1.starts_with("Thanks for your message!"),
+            "the fallback: {}",
+            queued[0].1
+        );
         assert!(queued[1].0 == "alert.send" && queued[1].1.contains("LLM timed out"));
     }
 
     #[pg_test]
     fn an_expired_lease_makes_a_job_claimable_again() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.e");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.e",
+        );
         let id = claim(1)[0]["id"].as_i64().unwrap();
         assert!(claim(1).is_empty());
-        run("UPDATE alphadome.outbox SET lease_until = now() - interval '1 second' WHERE id = $1", &[id.into()]);
+        run(
+            "UPDATE alphadome.outbox SET lease_until = now() - interval '1 second' WHERE id = $1",
+            &[id.into()],
+        );
         let again = claim(1);
-        assert_eq!((again[0]["id"].as_i64(), again[0]["attempt"].as_i64()), (Some(id), Some(2)));
+        assert_eq!(
+            (again[0]["id"].as_i64(), again[0]["attempt"].as_i64()),
+            (Some(id), Some(2))
+        );
         // A job whose last attempt's lease ran out is dead, not retried forever.
         run("UPDATE alphadome.outbox SET attempts = max_attempts, lease_until = now() - interval '1 second' WHERE id = $1", &[id.into()]);
         assert!(claim(1).is_empty());
@@ -183,20 +339,46 @@ mod tests {
         shop("busy", "0702245555", "1001", TOKEN_A);
         shop("quiet", "0702245556", "1002", TOKEN_B);
         for i in 0..10 {
-            inbound("1001", &format!("2547000001{i:02}"), "What are your opening hours?", &format!("w.busy.{i}"));
+            inbound(
+                "1001",
+                &format!("2547000001{i:02}"),
+                "What are your opening hours?",
+                &format!("w.busy.{i}"),
+            );
         }
-        inbound("1002", "254700000999", "What are your opening hours?", "w.quiet");
-        let tenants: Vec<String> = claim(2).iter().map(|j| j["tenant"].as_str().unwrap().to_string()).collect();
+        inbound(
+            "1002",
+            "254700000999",
+            "What are your opening hours?",
+            "w.quiet",
+        );
+        let tenants: Vec<String> = claim(2)
+            .iter()
+            .map(|j| j["tenant"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(tenants.len(), 2);
-        assert!(tenants.contains(&"quiet".to_string()), "the quiet tenant is not starved: {tenants:?}");
+        assert!(
+            tenants.contains(&"quiet".to_string()),
+            "the quiet tenant is not starved: {tenants:?}"
+        );
     }
 
     #[pg_test]
     fn a_credential_that_does_not_decrypt_dead_letters_its_job_only() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         let b = shop("shop-b", "0702245556", "1002", TOKEN_B);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.a");
-        inbound("1002", "254700000002", "What are your opening hours?", "w.b");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.a",
+        );
+        inbound(
+            "1002",
+            "254700000002",
+            "What are your opening hours?",
+            "w.b",
+        );
         run(
             "UPDATE alphadome.bot_tenants SET whatsapp_access_token = (SELECT whatsapp_access_token FROM alphadome.bot_tenants WHERE id = $2::uuid) WHERE id = $1::uuid",
             &[a.as_str().into(), b.as_str().into()],
@@ -204,7 +386,10 @@ mod tests {
         let claimed = claim(10);
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0]["tenant"], "shop-b");
-        let dead = one::<String>("SELECT last_error ->> 'sqlstate' FROM alphadome.outbox WHERE bot_tenant_id = $1::uuid", &[a.as_str().into()]);
+        let dead = one::<String>(
+            "SELECT last_error ->> 'sqlstate' FROM alphadome.outbox WHERE bot_tenant_id = $1::uuid",
+            &[a.as_str().into()],
+        );
         assert_eq!(dead.as_deref(), Some("XX001"));
     }
 
@@ -212,8 +397,14 @@ mod tests {
     fn claim_arguments_are_checked() {
         assert_eq!(outcome("SELECT alphadome.claim_jobs('')", &[]), "22004");
         assert_eq!(outcome("SELECT alphadome.claim_jobs('w', 0)", &[]), "22023");
-        assert_eq!(outcome("SELECT alphadome.claim_jobs('w', 10, 0)", &[]), "22023");
-        assert_eq!(outcome("SELECT alphadome.fail_job(1, '{}', -1)", &[]), "P0002");
+        assert_eq!(
+            outcome("SELECT alphadome.claim_jobs('w', 10, 0)", &[]),
+            "22023"
+        );
+        assert_eq!(
+            outcome("SELECT alphadome.fail_job(1, '{}', -1)", &[]),
+            "P0002"
+        );
     }
 
     #[pg_test]
@@ -221,20 +412,50 @@ mod tests {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         shop("shop-b", "0702245556", "1002", TOKEN_B);
         run("UPDATE alphadome.bot_tenants SET token_expires_at = now() + interval '10 days', credential_status = 'needs_reauth' WHERE id = $1::uuid", &[a.as_str().into()]);
-        assert_eq!(one::<i32>("SELECT alphadome.enqueue_credential_alerts()", &[]), Some(1));
-        assert_eq!(one::<i32>("SELECT alphadome.enqueue_credential_alerts()", &[]), Some(0), "not twice a day");
-        let text = one::<String>("SELECT payload ->> 'text' FROM alphadome.outbox WHERE kind = 'alert.send'", &[]).unwrap();
-        assert!(text.contains("expires_soon") && text.contains("needs_reauth"), "{text}");
+        assert_eq!(
+            one::<i32>("SELECT alphadome.enqueue_credential_alerts()", &[]),
+            Some(1)
+        );
+        assert_eq!(
+            one::<i32>("SELECT alphadome.enqueue_credential_alerts()", &[]),
+            Some(0),
+            "not twice a day"
+        );
+        let text = one::<String>(
+            "SELECT payload ->> 'text' FROM alphadome.outbox WHERE kind = 'alert.send'",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            text.contains("expires_soon") && text.contains("needs_reauth"),
+            "{text}"
+        );
     }
 
     #[pg_test]
     fn queue_status_shows_depth_and_dead_letters_per_tenant() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
-        inbound("1001", "254700000001", "What are your opening hours?", "w.1");
-        inbound("1001", "254700000002", "What are your opening hours?", "w.2");
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.1",
+        );
+        inbound(
+            "1001",
+            "254700000002",
+            "What are your opening hours?",
+            "w.2",
+        );
         let id = claim(1)[0]["id"].as_i64().unwrap();
-        run("SELECT alphadome.fail_job($1, '{\"class\": \"permanent\"}')", &[id.into()]);
-        let (queued, dead) = Spi::get_two::<i64, i64>("SELECT queued, dead FROM alphadome.queue_status WHERE slug = 'shop-a'").unwrap();
+        run(
+            "SELECT alphadome.fail_job($1, '{\"class\": \"permanent\"}')",
+            &[id.into()],
+        );
+        let (queued, dead) = Spi::get_two::<i64, i64>(
+            "SELECT queued, dead FROM alphadome.queue_status WHERE slug = 'shop-a'",
+        )
+        .unwrap();
         assert_eq!((queued, dead), (Some(1), Some(1)));
     }
 }

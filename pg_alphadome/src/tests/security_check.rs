@@ -8,7 +8,11 @@ mod tests {
     fn failing_checks() -> Vec<String> {
         Spi::connect(|client| {
             client
-                .select("SELECT check_name FROM alphadome.security_check() WHERE NOT ok ORDER BY 1", None, &[])
+                .select(
+                    "SELECT check_name FROM alphadome.security_check() WHERE NOT ok ORDER BY 1",
+                    None,
+                    &[],
+                )
                 .unwrap()
                 .map(|r| r.get::<String>(1).unwrap().unwrap())
                 .collect()
@@ -22,26 +26,41 @@ mod tests {
     #[pg_test]
     fn all_checks_pass_as_installed() {
         two_tenants();
-        run("CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login", &[]);
+        run(
+            "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login",
+            &[],
+        );
         assert_eq!(failing_checks(), Vec::<String>::new());
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.security_check()", &[]), Some(6));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.security_check()", &[]),
+            Some(6)
+        );
     }
 
     #[pg_test]
     fn rls_not_forced_is_reported() {
-        run("ALTER TABLE alphadome.messages NO FORCE ROW LEVEL SECURITY", &[]);
+        run(
+            "ALTER TABLE alphadome.messages NO FORCE ROW LEVEL SECURITY",
+            &[],
+        );
         only_failing("rls_forced_on_tenant_tables");
     }
 
     #[pg_test]
     fn a_side_table_with_tenant_rows_and_no_rls_is_reported() {
-        run("CREATE TABLE public.tenant_notes (bot_tenant_id uuid, note text)", &[]);
+        run(
+            "CREATE TABLE public.tenant_notes (bot_tenant_id uuid, note text)",
+            &[],
+        );
         only_failing("rls_forced_on_tenant_tables");
     }
 
     #[pg_test]
     fn a_public_security_definer_function_is_reported() {
-        run("GRANT EXECUTE ON FUNCTION alphadome.tenant_credential(uuid, text, text) TO PUBLIC", &[]);
+        run(
+            "GRANT EXECUTE ON FUNCTION alphadome.tenant_credential(uuid, text, text) TO PUBLIC",
+            &[],
+        );
         only_failing("security_definer_not_public");
     }
 
@@ -57,16 +76,25 @@ mod tests {
         let path = std::env::temp_dir().join(format!("alphadome-check-key-{}", std::process::id()));
         std::fs::write(&path, format!("k1:{}\n", "cd".repeat(32))).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        run("SELECT set_config('alphadome.master_key_file', $1, true)", &[path.to_string_lossy().as_ref().into()]);
+        run(
+            "SELECT set_config('alphadome.master_key_file', $1, true)",
+            &[path.to_string_lossy().as_ref().into()],
+        );
         only_failing("master_key_file");
-        run("SELECT set_config('alphadome.master_key_file', '', true)", &[]);
+        run(
+            "SELECT set_config('alphadome.master_key_file', '', true)",
+            &[],
+        );
         only_failing("master_key_file");
         let _ = std::fs::remove_file(path);
     }
 
     #[pg_test]
     fn a_credential_column_readable_by_tenants_is_reported() {
-        run("GRANT SELECT (ai_api_key) ON alphadome.bot_tenants TO alphadome_tenant", &[]);
+        run(
+            "GRANT SELECT (ai_api_key) ON alphadome.bot_tenants TO alphadome_tenant",
+            &[],
+        );
         only_failing("tenant_cannot_read_credentials");
     }
 
@@ -78,7 +106,10 @@ mod tests {
 
     #[pg_test]
     fn a_superuser_relay_login_is_reported() {
-        run("CREATE ROLE relay_root LOGIN SUPERUSER; GRANT alphadome_relay TO relay_root", &[]);
+        run(
+            "CREATE ROLE relay_root LOGIN SUPERUSER; GRANT alphadome_relay TO relay_root",
+            &[],
+        );
         only_failing("relay_role_least_privilege");
     }
 

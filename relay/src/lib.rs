@@ -1,0 +1,10 @@
+//! alphadome-relay as a library: the binary (main.rs) and the end-to-end tests use it.
+pub mod check;
+pub mod clients;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod metrics;
+pub mod serve;
+pub mod simulate;
+pub mod worker;

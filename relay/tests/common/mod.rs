@@ -1,0 +1,178 @@
+//! A whole deployment for end-to-end tests: a throwaway cluster with the extension and the
+//! Kassangas seed plus a second tenant, mock Meta and mock LLM, and the relay between them.
+#![allow(dead_code)]
+use alphadome_e2e::mock::Mock;
+use alphadome_e2e::relay::Relay;
+use alphadome_e2e::{repo_root, Client, Cluster};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// pywa's captured app secret (already reset by its owner): fixture 30 is signed with it.
+pub const APP_SECRET: &str = "1222e786b144d0e85b9f365372d93676";
+pub const SHARED_VERIFY_TOKEN: &str = "vtok-test-shared-app";
+pub const KASSANGAS_NUMBER: &str = "106540352242922";
+pub const KASSANGAS_TOKEN: &str = "EAAtest-kassangas-relay-token";
+pub const KASSANGAS_AI_KEY: &str = "sk-test-kassangas-relay-ai";
+pub const OTHER_NUMBER: &str = "1122334455667";
+pub const OTHER_TOKEN: &str = "EAAtest-other-shop-relay-token";
+pub const OTHER_APP_SECRET: &str = "whsec-test-other-shop-app-secret";
+pub const OTHER_VERIFY_TOKEN: &str = "vtok-test-other-shop";
+pub const OPENING_HOURS_ANSWER: &str =
+    "We are open Monday-Saturday 9 AM - 6 PM. We are closed on Sundays and public holidays.";
+
+pub struct Deployment {
+    pub cluster: Cluster,
+    pub meta: Mock,
+    pub llm: Mock,
+    pub relay: Relay,
+    pub kassangas: String,
+    pub other: String,
+}
+
+impl Deployment {
+    pub fn start(extra_env: &[(&str, &str)]) -> Deployment {
+        let cluster = Cluster::start(&[]);
+        let mut db = cluster.create_database("shop");
+        let seed = repo_root().join("sql/seed/kassangas.sql");
+        cluster.psql(&[
+            "-q",
+            "-d",
+            "shop",
+            "-v",
+            &format!("whatsapp_phone_number_id={KASSANGAS_NUMBER}"),
+            "-v",
+            &format!("whatsapp_access_token={KASSANGAS_TOKEN}"),
+            "-v",
+            &format!("ai_api_key={KASSANGAS_AI_KEY}"),
+            "-f",
+            seed.to_str().unwrap(),
+        ]);
+        let other: String = db
+            .query_one(
+                "SELECT alphadome.create_tenant('other-shop', 'Other Shop', '0733000001', $1, $2, NULL, $3, $4)::text",
+                &[&OTHER_NUMBER, &OTHER_TOKEN, &OTHER_APP_SECRET, &OTHER_VERIFY_TOKEN],
+            )
+            .unwrap()
+            .get(0);
+        let kassangas: String = db
+            .query_one(
+                "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        db.batch_execute("CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;")
+            .unwrap();
+        let meta = Mock::meta();
+        let llm = Mock::llm();
+        let mut env: Vec<(&str, String)> = vec![
+            ("DATABASE_URL", cluster.url("relay_login", "shop")),
+            ("META_GRAPH_URL", meta.base.clone()),
+            ("META_APP_SECRET", APP_SECRET.into()),
+            ("META_VERIFY_TOKEN", SHARED_VERIFY_TOKEN.into()),
+            ("LLM_BASE_URL", llm.base.clone()),
+            ("ALPHADOME_POLL_MS", "200".into()),
+            ("ALPHADOME_RETRY_BASE_SECONDS", "1".into()),
+            ("ALPHADOME_LLM_TIMEOUT", "5".into()),
+            ("ALPHADOME_META_TIMEOUT", "5".into()),
+            ("ALPHADOME_LEASE_SECONDS", "10".into()),
+        ];
+        for (k, v) in extra_env {
+            env.retain(|(key, _)| key != k);
+            env.push((k, v.to_string()));
+        }
+        let relay = Relay::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_alphadome-relay")),
+            &env,
+            &cluster.dir.join("relay.log"),
+        );
+        Deployment {
+            cluster,
+            meta,
+            llm,
+            relay,
+            kassangas,
+            other,
+        }
+    }
+
+    pub fn db(&self) -> Client {
+        self.cluster.connect("shop")
+    }
+
+    pub fn sign(body: &[u8]) -> String {
+        alphadome_relay::http::signature::sign(APP_SECRET.as_bytes(), body)
+    }
+
+    /// Posts a webhook signed with the shared app's secret.
+    pub fn post(&self, body: &[u8]) -> (u16, String) {
+        self.relay
+            .post("/webhook", body, Some(&Deployment::sign(body)))
+    }
+
+    pub fn post_text(&self, number: &str, from: &str, text: &str, wamid: &str) -> (u16, String) {
+        self.post(
+            text_webhook(number, from, text, wamid)
+                .to_string()
+                .as_bytes(),
+        )
+    }
+
+    /// Waits for a SQL condition (a query returning one boolean) to hold.
+    pub fn wait_for(&self, what: &str, query: &str, timeout: Duration) {
+        let mut db = self.db();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let holds: bool = db.query_one(query, &[]).unwrap().get(0);
+            if holds {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until no job is queued or running.
+    pub fn wait_until_idle(&self, timeout: Duration) {
+        self.wait_for(
+            "the queue to drain",
+            "SELECT NOT EXISTS (SELECT FROM alphadome.outbox WHERE status IN ('queued', 'running'))",
+            timeout,
+        );
+    }
+
+    /// No token, key, secret or master key in the relay's log or the server's.
+    pub fn assert_no_secret_in_logs(&self) {
+        let logs = [self.relay.log_text(), self.cluster.server_log()];
+        let secrets = [
+            KASSANGAS_TOKEN,
+            KASSANGAS_AI_KEY,
+            OTHER_TOKEN,
+            OTHER_APP_SECRET,
+            OTHER_VERIFY_TOKEN,
+            SHARED_VERIFY_TOKEN,
+            APP_SECRET,
+            self.cluster.master_key_hex.as_str(),
+        ];
+        for log in &logs {
+            for secret in secrets {
+                assert!(!log.contains(secret), "a secret is in a log");
+            }
+        }
+    }
+}
+
+/// A Meta-shaped webhook with one inbound text message.
+pub fn text_webhook(number: &str, from: &str, text: &str, wamid: &str) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number, "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": "1760000000", "type": "text", "text": {"body": text}}]
+        }}]}]
+    })
+}
+
+pub const LONG: Duration = Duration::from_secs(30);

@@ -1,0 +1,129 @@
+//! The relay binary as a child process: started with an environment, stopped by signal.
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Relay {
+    child: Option<Child>,
+    pub url: String,
+    pub log: PathBuf,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Relay {
+    /// Starts `alphadome-relay serve` with these settings (ALPHADOME_LISTEN is chosen here)
+    /// and waits until /healthz answers. Its log (stderr) goes to `log`.
+    pub fn start(binary: &Path, env: &[(&str, String)], log: &Path) -> Relay {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        env.push(("ALPHADOME_LISTEN".into(), format!("127.0.0.1:{port}")));
+        let mut relay = Relay {
+            child: None,
+            url: format!("http://127.0.0.1:{port}"),
+            log: log.to_path_buf(),
+            binary: binary.to_path_buf(),
+            env,
+        };
+        relay.spawn();
+        relay
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(&self.binary)
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start alphadome-relay");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::blocking::get(format!("{}/healthz", self.url))
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the relay did not come up; log: {}",
+                self.log.display()
+            );
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("the relay exited ({status}); log: {}", self.log.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The same relay again, with the same settings and port.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop it first");
+        self.spawn();
+    }
+
+    /// SIGKILL: no chance to finish or hand back anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait().unwrap()
+    }
+
+    pub fn post(&self, path: &str, body: &[u8], signature: Option<&str>) -> (u16, String) {
+        let mut request = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        let response = request.send().expect("the relay answers");
+        (
+            response.status().as_u16(),
+            response.text().unwrap_or_default(),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let response =
+            reqwest::blocking::get(format!("{}{path}", self.url)).expect("the relay answers");
+        (
+            response.status().as_u16(),
+            response.text().unwrap_or_default(),
+        )
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,162 @@
+//! Request bodies checked against the published OpenAPI specs in ../shared/specs/: Meta's
+//! send-message request (`Message`) and OpenAI's `CreateChatCompletionRequest`.
+//!
+//! OpenAPI's `allOf` of object schemas means "all these properties"; read as plain JSON Schema,
+//! an `additionalProperties: false` in one branch refuses the others' properties, and Meta's
+//! own examples fail. So `allOf` branches are merged into one object schema first.
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn specs_dir() -> PathBuf {
+    crate::repo_root().join("../shared/specs")
+}
+
+fn load(file: &str) -> Value {
+    let text =
+        std::fs::read_to_string(specs_dir().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&widen_huge_integers(&text)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    to_json(yaml)
+}
+
+/// serde_yaml refuses integers beyond i64 (OpenAI's spec bounds `seed` with one): such a
+/// scalar value becomes a float literal.
+fn widen_huge_integers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(line);
+        if let Some((_, value)) = line.rsplit_once(": ") {
+            let digits = value.trim().trim_start_matches('-');
+            if digits.len() >= 19 && digits.bytes().all(|b| b.is_ascii_digit()) {
+                out.push_str(".0");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// YAML to JSON; numbers neither i64 nor u64 become floats.
+fn to_json(yaml: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Y;
+    match yaml {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into()
+            } else if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{k:?}")),
+                        to_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => to_json(tagged.value),
+    }
+}
+
+fn merge_all_of(node: &Value, schemas: &Map<String, Value>) -> Value {
+    match node {
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|n| merge_all_of(n, schemas)).collect())
+        }
+        Value::Object(map) => {
+            let mut out: Map<String, Value> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), merge_all_of(v, schemas)))
+                .collect();
+            let Some(Value::Array(parts)) = out.remove("allOf") else {
+                return Value::Object(out);
+            };
+            let mut properties = Map::new();
+            let mut required: Vec<Value> = Vec::new();
+            let mut closed = false;
+            for part in parts {
+                let part = match part.get("$ref").and_then(Value::as_str) {
+                    Some(reference) => {
+                        let name = reference.rsplit('/').next().unwrap();
+                        merge_all_of(&schemas[name], schemas)
+                    }
+                    None => part,
+                };
+                if let Some(Value::Object(p)) = part.get("properties") {
+                    properties.extend(p.clone());
+                }
+                if let Some(Value::Array(r)) = part.get("required") {
+                    required.extend(
+                        r.iter()
+                            .filter(|x| !required.contains(x))
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                closed |= part.get("additionalProperties") == Some(&Value::Bool(false));
+            }
+            out.insert("type".into(), "object".into());
+            out.insert("properties".into(), Value::Object(properties));
+            out.insert("required".into(), Value::Array(required));
+            if closed {
+                out.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+pub struct Schema(jsonschema::Validator);
+
+impl Schema {
+    fn build(file: &str, schema: &str) -> Schema {
+        let spec = load(file);
+        let schemas = spec["components"]["schemas"]
+            .as_object()
+            .expect("components.schemas")
+            .clone();
+        let components = merge_all_of(&spec["components"], &schemas);
+        let root = serde_json::json!({"$ref": format!("#/components/schemas/{schema}"), "components": components});
+        Schema(
+            jsonschema::options()
+                .should_validate_formats(false)
+                .build(&root)
+                .expect("a valid schema"),
+        )
+    }
+
+    /// The first few violations, empty when the body conforms.
+    pub fn violations(&self, body: &Value) -> Vec<String> {
+        self.0
+            .iter_errors(body)
+            .take(3)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect()
+    }
+}
+
+pub fn meta_send_message() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::build("meta-business-messaging-api_v23.0.yaml", "Message"))
+}
+
+pub fn openai_chat_completion_request() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::build("openai-openapi.yaml", "CreateChatCompletionRequest"))
+}
