@@ -95,6 +95,20 @@ pub struct Cluster {
 impl Cluster {
     /// initdb, a key file `e2e:<random>`, and a running server. Extra `-c` settings may be given.
     pub fn start(settings: &[&str]) -> Cluster {
+        Cluster::start_inner(settings, false)
+    }
+
+    /// With `ssl = on` and a fresh self-signed certificate for 127.0.0.1 (`server.crt` in
+    /// the cluster's folder: what a client trusts).
+    pub fn start_tls(settings: &[&str]) -> Cluster {
+        Cluster::start_inner(settings, true)
+    }
+
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.join("server.crt")
+    }
+
+    fn start_inner(settings: &[&str], tls: bool) -> Cluster {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -130,12 +144,52 @@ impl Cluster {
         let key_file = dir.join("master.key");
         write_key_file(&key_file, &format!("e2e:{master_key_hex}\n"));
 
+        if tls {
+            check(
+                as_postgres(Path::new("openssl"))
+                    .args([
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "rsa:2048",
+                        "-nodes",
+                        "-days",
+                        "1",
+                        "-subj",
+                        "/CN=127.0.0.1",
+                        "-addext",
+                        "subjectAltName=IP:127.0.0.1",
+                    ])
+                    .arg("-keyout")
+                    .arg(dir.join("server.key"))
+                    .arg("-out")
+                    .arg(dir.join("server.crt"))
+                    .output()
+                    .unwrap(),
+                "openssl req",
+            );
+            // The server refuses a key file others can read.
+            check(
+                as_postgres(Path::new("chmod"))
+                    .arg("600")
+                    .arg(dir.join("server.key"))
+                    .output()
+                    .unwrap(),
+                "chmod",
+            );
+        }
         let port = free_port();
         let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c alphadome.master_key_file={}",
             dir.display(),
             key_file.display()
         );
+        if tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                dir.display()
+            ));
+        }
         for s in settings {
             options.push_str(" -c ");
             options.push_str(s);

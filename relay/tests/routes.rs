@@ -1,0 +1,174 @@
+//! The relay's routes: Meta's GET handshake, per-tenant webhooks, health, readiness, metrics,
+//! dry-run mode, and `simulate`.
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn handshakes_answer_the_challenge_only_for_the_right_verify_token() {
+    let d = Deployment::start(&[]);
+    let get = |path: &str| d.relay.get(path);
+    let challenge = |route: &str, token: &str| {
+        get(&format!(
+            "{route}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}"
+        ))
+    };
+    assert_eq!(
+        challenge("/webhook", SHARED_VERIFY_TOKEN),
+        (200, "1158201444".to_string())
+    );
+    assert_eq!(challenge("/webhook", "wrong").0, 403);
+    assert_eq!(get("/webhook?hub.mode=subscribe&hub.challenge=1").0, 403);
+    assert_eq!(
+        challenge("/webhook/other-shop", OTHER_VERIFY_TOKEN),
+        (200, "1158201444".to_string())
+    );
+    assert_eq!(challenge("/webhook/other-shop", SHARED_VERIFY_TOKEN).0, 403);
+    assert_eq!(
+        challenge("/webhook/kassangas", OTHER_VERIFY_TOKEN).0,
+        403,
+        "another tenant's verify token"
+    );
+    assert_eq!(challenge("/webhook/nobody", OTHER_VERIFY_TOKEN).0, 403);
+    d.assert_no_secret_in_logs();
+}
+
+#[test]
+fn a_tenant_route_takes_only_its_own_secret_and_its_own_number() {
+    let d = Deployment::start(&[]);
+    let mine = text_webhook(OTHER_NUMBER, "254766000001", "hello", "wamid.e2e.route").to_string();
+    let own = alphadome_relay::http::signature::sign(OTHER_APP_SECRET.as_bytes(), mine.as_bytes());
+    let (status, counts) = d
+        .relay
+        .post("/webhook/other-shop", mine.as_bytes(), Some(&own));
+    assert_eq!(status, 200, "{counts}");
+    assert!(counts.contains("\"accepted\":1"), "{counts}");
+    // The shared app's secret is another secret: refused.
+    assert_eq!(
+        d.relay
+            .post(
+                "/webhook/other-shop",
+                mine.as_bytes(),
+                Some(&Deployment::sign(mine.as_bytes()))
+            )
+            .0,
+        401
+    );
+    // Signed right, but for Kassangas' number: refused and logged, nothing recorded.
+    let foreign = text_webhook(
+        KASSANGAS_NUMBER,
+        "254766000002",
+        "hello",
+        "wamid.e2e.foreign",
+    )
+    .to_string();
+    let signed =
+        alphadome_relay::http::signature::sign(OTHER_APP_SECRET.as_bytes(), foreign.as_bytes());
+    let (status, counts) = d
+        .relay
+        .post("/webhook/other-shop", foreign.as_bytes(), Some(&signed));
+    assert_eq!(status, 200);
+    assert!(counts.contains("\"refused\":1"), "{counts}");
+    let recorded: i64 = d
+        .db()
+        .query_one(
+            "SELECT count(*) FROM alphadome.messages WHERE wamid = 'wamid.e2e.foreign'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 0);
+    // Kassangas has no app secret of its own: its route is closed.
+    assert_eq!(
+        d.relay
+            .post("/webhook/kassangas", mine.as_bytes(), Some(&own))
+            .0,
+        404
+    );
+    d.assert_no_secret_in_logs();
+}
+
+#[test]
+fn health_readiness_and_metrics() {
+    let d = Deployment::start(&[]);
+    assert_eq!(d.relay.get("/healthz").0, 200);
+    assert_eq!(d.relay.get("/readyz").0, 200);
+    d.post_text(
+        KASSANGAS_NUMBER,
+        "254777000001",
+        "What are your opening hours?",
+        "wamid.e2e.metrics",
+    );
+    d.relay.post("/webhook", b"{}", Some("sha256=00"));
+    d.meta.wait_until(LONG, "the reply", |r| {
+        r.iter().any(|x| x.body.get("text").is_some())
+    });
+    d.wait_until_idle(LONG);
+    let (status, metrics) = d.relay.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("alphadome_webhooks_total{result=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("alphadome_webhooks_total{result=\"unauthorized\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("alphadome_messages_total{result=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("alphadome_jobs_total{result=\"completed\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
+    let d = Deployment::start(&[("ALPHADOME_DRY_RUN", "true")]);
+    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
+        .args([
+            "simulate",
+            "What are your opening hours?",
+            "--phone-number-id",
+            KASSANGAS_NUMBER,
+        ])
+        .env("ALPHADOME_WEBHOOK_URL", format!("{}/webhook", d.relay.url))
+        .env("META_APP_SECRET", APP_SECRET)
+        .env("DATABASE_URL", d.cluster.url("postgres", "shop"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), OPENING_HOURS_ANSWER);
+    // An LLM question in dry run: no call, a placeholder answer, recorded as simulated.
+    d.post_text(
+        KASSANGAS_NUMBER,
+        "254788000001",
+        "Do you sell cellos?",
+        "wamid.e2e.dry",
+    );
+    d.wait_for(
+        "the simulated reply",
+        "SELECT count(*) = 2 FROM alphadome.messages WHERE direction = 'outbound' AND status = 'simulated'",
+        LONG,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(d.meta.requests().is_empty(), "dry run calls no Meta");
+    assert!(d.llm.requests().is_empty(), "dry run calls no LLM");
+}
+
+#[test]
+fn sigterm_stops_cleanly() {
+    let mut d = Deployment::start(&[]);
+    let status = d.relay.terminate();
+    assert!(status.success(), "{status}");
+    assert!(d.relay.log_text().contains("worker stopped"));
+}
