@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # make run / make stop: a local PostgreSQL cluster in .run/ (git-ignored) with pg_alphadome and
-# the Kassangas seed. A second `make run` reuses the cluster. As root, the server runs as the
-# postgres OS user. Settings (environment): ALPHADOME_PG_PORT (54329), and for the seed
-# WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN, CLIENT_EMAIL, AI_API_KEY.
+# the Kassangas seed, and alphadome-relay serving on ALPHADOME_LISTEN (127.0.0.1:8080). A second
+# `make run` reuses the cluster and restarts the relay. As root, the server runs as the postgres
+# OS user. Settings (environment): ALPHADOME_PG_PORT (54329), ALPHADOME_LISTEN; for the seed
+# WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN, CLIENT_EMAIL, AI_API_KEY; for the relay
+# META_APP_SECRET, META_VERIFY_TOKEN, META_GRAPH_URL, LLM_BASE_URL. The relay runs in dry-run
+# mode (records replies, sends nothing) unless META_APP_SECRET, WHATSAPP_ACCESS_TOKEN and
+# AI_API_KEY are all given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +21,54 @@ psql_db() { "$PG_BIN/psql" -X -q -h "$run_dir" -p "$port" -U postgres -v ON_ERRO
 
 running() { [ -f "$data/PG_VERSION" ] && as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 
+relay_pid_file=$run_dir/relay.pid
+relay_running() { [ -f "$relay_pid_file" ] && kill -0 "$(cat "$relay_pid_file")" 2>/dev/null; }
+
+stop_relay() {
+  if relay_running; then
+    kill -TERM "$(cat "$relay_pid_file")"
+    for _ in $(seq 1 100); do relay_running || break; sleep 0.1; done
+    echo "run: stopped the relay"
+  fi
+  rm -f "$relay_pid_file"
+}
+
+start_relay() {
+  local target_dir
+  target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
+  if ! cargo build -q -p alphadome-relay 2>"$run_dir/relay-build.log"; then
+    cat "$run_dir/relay-build.log" >&2
+    exit 1
+  fi
+  psql_db -d "$db" -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'relay_login') THEN CREATE ROLE relay_login LOGIN; END IF;
+    END \$\$; GRANT alphadome_relay TO relay_login;"
+  # A local app secret for simulate, unless a real one is given.
+  if [ -z "${META_APP_SECRET:-}" ]; then
+    [ -f "$run_dir/app_secret" ] || ( umask 077; openssl rand -hex 16 > "$run_dir/app_secret" )
+    app_secret=$(cat "$run_dir/app_secret")
+    dry_run=true
+  else
+    app_secret=$META_APP_SECRET
+    if [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] && [ -n "${AI_API_KEY:-}" ]; then dry_run=false; else dry_run=true; fi
+  fi
+  stop_relay
+  DATABASE_URL="host=$run_dir port=$port user=relay_login dbname=$db" \
+  META_APP_SECRET=$app_secret \
+  ALPHADOME_DRY_RUN=$dry_run \
+  ALPHADOME_LISTEN=${ALPHADOME_LISTEN:-127.0.0.1:8080} \
+    nohup "$target_dir/debug/alphadome-relay" serve >>"$run_dir/relay.log" 2>&1 &
+  echo $! > "$relay_pid_file"
+  for _ in $(seq 1 100); do
+    curl -fsS "http://${ALPHADOME_LISTEN:-127.0.0.1:8080}/healthz" >/dev/null 2>&1 && break
+    relay_running || { echo "run: the relay did not start; see $run_dir/relay.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "run: relay serving on ${ALPHADOME_LISTEN:-127.0.0.1:8080} (dry run: $dry_run; log: $run_dir/relay.log)"
+}
+
 stop() {
+  stop_relay
   if running; then
     as_postgres "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
     echo "run: stopped the cluster in $data"
@@ -64,10 +115,21 @@ CONF
     echo "run: cluster already running on port $port"
   fi
 
+  # pg_alphadome has no released version yet, so no upgrade scripts: when its install script
+  # changed since this database was made, the (development) database is made again.
+  local script_sum
+  script_sum=$(sha256sum "$("$PG_BIN/pg_config" --sharedir)/extension/pg_alphadome--0.1.0.sql" | cut -d' ' -f1)
+  if [ -n "$(psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ] \
+     && [ "$(cat "$run_dir/extension.sha256" 2>/dev/null)" != "$script_sum" ]; then
+    echo "run: pg_alphadome changed since database $db was made; making it again (the seed is reloaded)"
+    stop_relay
+    psql_db -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+  fi
   if [ -z "$(psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
     psql_db -d postgres -c "CREATE DATABASE $db"
   fi
   psql_db -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_alphadome CASCADE" 2>&1 | grep -v "^NOTICE" || true
+  echo "$script_sum" > "$run_dir/extension.sha256"
   local seeded
   seeded=$(psql_db -d "$db" -tAc "SELECT count(*) FROM alphadome.bot_tenants WHERE slug = 'kassangas'")
   local vars=()
@@ -79,12 +141,17 @@ CONF
     psql_db -d "$db" "${vars[@]}" -f sql/seed/kassangas.sql
     echo "run: loaded sql/seed/kassangas.sql"
   fi
+  start_relay
+  local number
+  number=$(psql_db -d "$db" -tAc "SELECT whatsapp_phone_number_id FROM alphadome.bot_tenants WHERE slug = 'kassangas'")
   cat <<MSG
 
 AlphaDome is running. Connect with:
   psql -h $run_dir -p $port -U postgres -d $db
 Try:
   psql -h $run_dir -p $port -U postgres -d $db -f sql/verify/kassangas.sql
+  scripts/simulate.sh "What are your opening hours?"
+  (that is: META_APP_SECRET=... DATABASE_URL=... alphadome-relay simulate "..." --phone-number-id $number)
 Stop it with: make stop
 MSG
 }

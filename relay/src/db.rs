@@ -53,3 +53,12 @@ pub async fn connect(
 )> {
     Ok(config(args)?.connect(tls(args)?).await?)
 }
+
+/// A database error for a log line: its SQLSTATE and message (tokio-postgres' own Display
+/// says only "db error"). Messages of pg_alphadome never carry a secret.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}

@@ -74,7 +74,7 @@ impl Worker {
                     }
                     Err(e) => {
                         failures += 1;
-                        tracing::warn!(error = %e, "claiming jobs failed; retrying");
+                        tracing::warn!(error = format!("{e:#}"), "claiming jobs failed; retrying");
                         let pause = Duration::from_millis(200 * u64::from(failures.min(25)));
                         tokio::select! {
                             _ = tokio::time::sleep(pause) => {}
@@ -120,7 +120,11 @@ impl Worker {
             match self.report(id, Err((error, Some(0)))).await {
                 Ok(()) => tracing::info!(job = id, "job handed back at shutdown"),
                 Err(e) => {
-                    tracing::warn!(job = id, error = %e, "could not hand the job back; its lease will expire")
+                    tracing::warn!(
+                        job = id,
+                        error = format!("{e:#}"),
+                        "could not hand the job back; its lease will expire"
+                    )
                 }
             }
         }
@@ -184,7 +188,11 @@ impl Worker {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(job = id, error = %e, "reporting the job result failed; retrying");
+                    tracing::warn!(
+                        job = id,
+                        error = format!("{e:#}"),
+                        "reporting the job result failed; retrying"
+                    );
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
@@ -282,7 +290,10 @@ impl Worker {
                                 }
                                 Ok(_) => {}
                                 Err(e) => {
-                                    tracing::warn!(error = %e, "LISTEN connection lost");
+                                    tracing::warn!(
+                                        error = crate::db::describe(&e),
+                                        "LISTEN connection lost"
+                                    );
                                     break;
                                 }
                             }
@@ -295,12 +306,15 @@ impl Worker {
                             let _ = driver.await;
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, "LISTEN failed");
+                            tracing::warn!(error = crate::db::describe(&e), "LISTEN failed");
                             driver.abort();
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot connect for LISTEN; retrying"),
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot connect for LISTEN; retrying"
+                ),
             }
             Metrics::add(&self.metrics.worker_reconnects, 1);
             tokio::time::sleep(delay).await;
@@ -323,9 +337,14 @@ impl Worker {
                             tracing::info!(queued, "credential alerts queued");
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "credential check failed"),
+                    Err(e) => {
+                        tracing::warn!(error = crate::db::describe(&e), "credential check failed")
+                    }
                 },
-                Err(e) => tracing::warn!(error = %e, "credential check: database unavailable"),
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "credential check: database unavailable"
+                ),
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

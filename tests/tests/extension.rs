@@ -178,7 +178,10 @@ fn extension_installs_in_two_databases_and_survives_drop_and_create() {
         .query_one("SELECT count(*) FROM pg_class WHERE relnamespace = 'alphadome'::regnamespace AND relrowsecurity AND relforcerowsecurity", &[])
         .unwrap()
         .get(0);
-    assert_eq!(rls, 8, "bot_tenants and the seven tables with bot_tenant_id");
+    assert_eq!(
+        rls, 8,
+        "bot_tenants and the seven tables with bot_tenant_id"
+    );
 }
 
 /// Runs every kind of credential use, including failures, then searches pg_dump output and the

@@ -73,7 +73,11 @@ pub async fn verify_tenant(
     {
         Ok(row) => challenge_reply(&query, row.get(0)),
         Err(e) => {
-            tracing::error!(error = %e, slug, "verify token check failed");
+            tracing::error!(
+                error = crate::db::describe(&e),
+                slug,
+                "verify token check failed"
+            );
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
@@ -110,7 +114,11 @@ pub async fn receive_tenant(
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, slug, "tenant app secret lookup failed");
+            tracing::error!(
+                error = format!("{e:#}"),
+                slug,
+                "tenant app secret lookup failed"
+            );
             Metrics::add(&state.metrics.webhooks_unavailable, 1);
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
@@ -188,7 +196,10 @@ async fn receive(
         Ok(client) => client,
         Err(e) => {
             Metrics::add(&metrics.webhooks_unavailable, 1);
-            tracing::error!(error = %e, "database unavailable: answering 503 so Meta retries");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "database unavailable: answering 503 so Meta retries"
+            );
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
     };
@@ -222,12 +233,15 @@ async fn receive(
                 .is_some_and(|c| c.code() == "22023" || c.code() == "22P02") =>
         {
             Metrics::add(&metrics.webhooks_malformed, 1);
-            tracing::warn!(error = %e, "webhook body refused");
+            tracing::warn!(error = crate::db::describe(&e), "webhook body refused");
             (StatusCode::BAD_REQUEST, "not a WhatsApp webhook").into_response()
         }
         Err(e) => {
             Metrics::add(&metrics.webhooks_unavailable, 1);
-            tracing::error!(error = %e, "ingest failed: answering 503 so Meta retries");
+            tracing::error!(
+                error = crate::db::describe(&e),
+                "ingest failed: answering 503 so Meta retries"
+            );
             (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
         }
     }
