@@ -1,10 +1,11 @@
 # AlphaDome. Each target installs what it needs first (scripts/setup.sh: idempotent, seconds when warm).
 #   make test   every test of the project (.ci/run calls exactly this)
 #   make run    a local cluster in .run/ with the extension and the Kassangas seed
-#   make stop   stops that cluster
+#   make stop   stops that cluster and its relay
+#   make bench  throughput and latency, as ratios to pgbench baselines of the same run
 SHELL := /bin/bash
 
-.PHONY: setup test run stop
+.PHONY: setup test run stop bench
 setup:
 	@scripts/setup.sh
 
@@ -16,3 +17,6 @@ run: setup
 
 stop:
 	@scripts/run.sh stop
+
+bench: setup
+	@scripts/bench.sh

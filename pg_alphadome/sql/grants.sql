@@ -6,6 +6,8 @@ GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_t
 
 GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant;
+-- Pure helpers that match_faq (SECURITY INVOKER) calls as its caller.
+GRANT EXECUTE ON FUNCTION alphadome._faq_score(text[], text[], text[], text[]) TO alphadome_admin, alphadome_tenant;
 
 -- The operator: every function of the API, reads everything; credentials only through the
 -- audited tenant_credential (the raw ciphertext columns are useless without the key file).
@@ -75,7 +77,8 @@ GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               prompt_budget_chars)
     ON alphadome.bot_control_settings TO alphadome_tenant;
-GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit TO alphadome_tenant;
+GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters
+    TO alphadome_tenant;
 GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, result,
               created_at, updated_at)
     ON alphadome.outbox TO alphadome_tenant;

@@ -44,6 +44,7 @@ CREATE FUNCTION alphadome._status_rank(status text) RETURNS integer
                        WHEN 'failed' THEN 9 ELSE 0 END;
 
 -- Queues a job; with a dedupe key, at most one per key and tenant (NULL when it existed).
+-- Replies need no key: each comes from one newly recorded inbound message.
 CREATE FUNCTION alphadome._enqueue(tenant_id uuid, kind text, payload jsonb, dedupe_key text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE sql VOLATILE
@@ -51,18 +52,9 @@ CREATE FUNCTION alphadome._enqueue(tenant_id uuid, kind text, payload jsonb, ded
 BEGIN ATOMIC
     INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, dedupe_key)
     VALUES (_enqueue.tenant_id, _enqueue.kind, _enqueue.payload, _enqueue.dedupe_key)
-    ON CONFLICT (bot_tenant_id, dedupe_key) DO NOTHING
+    ON CONFLICT (bot_tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
     RETURNING id;
 END;
-
--- 'Hello bot' ~ 'bot' as a whole word or phrase, case-insensitively.
-CREATE FUNCTION alphadome._has_keyword(message text, keywords text[]) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN EXISTS (
-        SELECT FROM unnest(keywords) k
-         WHERE btrim(k) <> ''
-           AND ' ' || regexp_replace(lower(coalesce(message, '')), '[^[:alnum:]]+', ' ', 'g') || ' '
-               LIKE '% ' || btrim(regexp_replace(lower(k), '[^[:alnum:]]+', ' ', 'g')) || ' %');
 
 -- An alert to the tenant's escalation phone (none without one). dedupe_key bounds how often.
 CREATE FUNCTION alphadome._alert(tenant_id uuid, text text, dedupe_key text DEFAULT NULL) RETURNS integer
@@ -81,6 +73,16 @@ BEGIN
 END
 $$;
 
+-- Counts one bot reply in this session's shard of the tenant's current hour.
+CREATE FUNCTION alphadome._count_reply(tenant_id uuid) RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO alphadome.reply_counters AS r (bot_tenant_id, hour, shard, replies)
+    VALUES (_count_reply.tenant_id, date_trunc('hour', now()), pg_backend_pid() % 16, 1)
+    ON CONFLICT (bot_tenant_id, hour, shard) DO UPDATE SET replies = r.replies + 1;
+END;
+
 -- Runs DESIGN.md section 1's decision list (steps 3 to 9) for one recorded inbound message:
 -- records the decision on the message and returns how many jobs it queued.
 CREATE FUNCTION alphadome._decide(tenant_id uuid, message_id bigint) RETURNS integer
@@ -94,7 +96,7 @@ DECLARE
     client text;
     is_text boolean;
     lowered text;
-    replies_last_hour bigint;
+    replies_this_hour bigint;
     faq record;
     verdict text;
     jobs integer := 0;
@@ -118,7 +120,7 @@ BEGIN
             verdict := 'opt_out';
             jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text',
                         'You will not get more messages from ' || client || '. Reply START to hear from us again.'),
-                        'reply:' || m.id) IS NOT NULL)::integer;
+                        NULL) IS NOT NULL)::integer;
         ELSE
             verdict := 'opted_out';
         END IF;
@@ -127,7 +129,7 @@ BEGIN
             UPDATE alphadome.conversations x SET opted_out_at = NULL WHERE x.bot_tenant_id = c.bot_tenant_id AND x.id = c.id;
             verdict := 'opt_in';
             jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text',
-                        'Welcome back to ' || client || '! How can we help you?'), 'reply:' || m.id) IS NOT NULL)::integer;
+                        'Welcome back to ' || client || '! How can we help you?')) IS NOT NULL)::integer;
         ELSE
             verdict := 'opted_out';
         END IF;
@@ -142,17 +144,19 @@ BEGIN
     END IF;
     IF verdict IS NOT NULL THEN
         UPDATE alphadome.messages x SET decision = verdict WHERE x.bot_tenant_id = m.bot_tenant_id AND x.id = m.id;
+        IF verdict IN ('opt_out', 'opt_in') THEN
+            PERFORM alphadome._count_reply(_decide.tenant_id);
+        END IF;
         RETURN jobs;
     END IF;
 
-    -- 5. The tenant's hourly reply budget. Counted without a lock, so concurrent ingests of
-    --    one tenant can pass it by at most their number; one alert per hour window.
-    SELECT count(*) INTO replies_last_hour
-      FROM alphadome.messages x
-     WHERE x.bot_tenant_id = _decide.tenant_id AND x.direction = 'inbound'
-       AND x.decision IN ('opt_out', 'opt_in', 'escalated', 'faq', 'llm', 'fallback')
-       AND x.created_at > now() - interval '1 hour';
-    IF replies_last_hour >= s.max_messages_per_hour THEN
+    -- 5. The tenant's reply budget for this clock hour (reply_counters). Concurrent ingests
+    --    of one tenant do not see each other's uncommitted counts, so they can pass it by at
+    --    most their number; one alert per hour window.
+    SELECT coalesce(sum(r.replies), 0) INTO replies_this_hour
+      FROM alphadome.reply_counters r
+     WHERE r.bot_tenant_id = _decide.tenant_id AND r.hour = date_trunc('hour', now());
+    IF replies_this_hour >= s.max_messages_per_hour THEN
         verdict := 'rate_limited';
         jobs := alphadome._alert(_decide.tenant_id,
                     client || ': the bot reached its limit of ' || s.max_messages_per_hour
@@ -164,7 +168,7 @@ BEGIN
         jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text',
                     'A member of the ' || client || ' team will get back to you'
                     || coalesce(' shortly. You can also call +' || s.escalation_phone || '.', ' shortly.')),
-                    'reply:' || m.id) IS NOT NULL)::integer
+                    NULL) IS NOT NULL)::integer
               + alphadome._alert(_decide.tenant_id,
                     client || ': customer +' || c.customer_key || ' asked for a person: ' || left(m.body, 500));
     ELSE
@@ -175,17 +179,17 @@ BEGIN
         IF is_text AND faq.score >= s.faq_confidence THEN
             verdict := 'faq';
             jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text', faq.answer),
-                        'reply:' || m.id) IS NOT NULL)::integer;
+                        NULL) IS NOT NULL)::integer;
         -- 8. The LLM writes the answer; the prompt is assembled when the job is claimed.
         ELSIF is_text AND s.enable_ai_responses THEN
             verdict := 'llm';
             jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.generate', reply_to || jsonb_build_object('text', m.body),
-                        'reply:' || m.id) IS NOT NULL)::integer;
+                        NULL) IS NOT NULL)::integer;
         -- 9. Nothing matched and no AI (or not text: media, location, ...): the fallback text.
         ELSE
             verdict := 'fallback';
             jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text', s.fallback_message),
-                        'reply:' || m.id) IS NOT NULL)::integer;
+                        NULL) IS NOT NULL)::integer;
             IF is_text THEN
                 jobs := jobs + alphadome._alert(_decide.tenant_id,
                             client || ': no answer for customer +' || c.customer_key || ': ' || left(m.body, 500));
@@ -193,6 +197,9 @@ BEGIN
         END IF;
     END IF;
     UPDATE alphadome.messages x SET decision = verdict WHERE x.bot_tenant_id = m.bot_tenant_id AND x.id = m.id;
+    IF verdict IN ('escalated', 'faq', 'llm', 'fallback') THEN
+        PERFORM alphadome._count_reply(_decide.tenant_id);
+    END IF;
     RETURN jobs;
 END
 $$;
@@ -231,7 +238,6 @@ BEGIN
     IF jsonb_typeof(payload) IS DISTINCT FROM 'object' OR jsonb_typeof(payload -> 'entry') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'not a WhatsApp webhook: expected a JSON object with an "entry" array' USING ERRCODE = '22023';
     END IF;
-    INSERT INTO alphadome.webhook_events (route_tenant_id, payload) VALUES (route_tenant, payload) RETURNING id INTO event_id;
 
     IF payload ->> 'object' IS DISTINCT FROM 'whatsapp_business_account' THEN
         ignored := 1;
@@ -326,9 +332,13 @@ BEGIN
         END LOOP;
     END LOOP;
 
-    result := jsonb_build_object('event_id', event_id, 'accepted', accepted, 'duplicates', duplicates,
+    result := jsonb_build_object('accepted', accepted, 'duplicates', duplicates,
                                  'statuses', statuses, 'ignored', ignored, 'refused', refused, 'jobs', jobs);
-    UPDATE alphadome.webhook_events e SET outcome = result || jsonb_build_object('notes', notes) WHERE e.id = event_id;
+    -- The raw payload is kept with what became of it, in one write.
+    INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome)
+    VALUES (route_tenant, payload, result || jsonb_build_object('notes', notes))
+    RETURNING id INTO event_id;
+    result := result || jsonb_build_object('event_id', event_id);
     IF jobs > 0 THEN
         PERFORM alphadome._wake_worker();
     END IF;

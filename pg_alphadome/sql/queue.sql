@@ -160,8 +160,7 @@ BEGIN
             content := (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id);
         END IF;
         PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
-                    (job.payload - 'text') || jsonb_build_object('text', content, 'generated', true),
-                    'send:' || (job.payload ->> 'inbound_message_id'));
+                    (job.payload - 'text') || jsonb_build_object('text', content, 'generated', true));
         PERFORM alphadome._wake_worker();
     ELSE
         PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
@@ -201,8 +200,7 @@ BEGIN
         IF job.kind = 'reply.generate' THEN
             PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
                         (job.payload - 'text') || jsonb_build_object('text',
-                            (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id)),
-                        'send:' || (job.payload ->> 'inbound_message_id'));
+                            (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id)));
             PERFORM alphadome._alert(job.bot_tenant_id,
                         client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');

@@ -96,6 +96,10 @@ CREATE TABLE alphadome.bot_training_data (
                       setweight(to_tsvector('english'::regconfig, question), 'A')
                    || setweight(to_tsvector('english'::regconfig, answer), 'B')
                    || setweight(to_tsvector('english'::regconfig, category), 'C')) STORED,
+    -- The same words as arrays, for match_faq's scoring (matching.rs).
+    question_lexemes text[] GENERATED ALWAYS AS (tsvector_to_array(to_tsvector('english'::regconfig, question))) STORED,
+    answer_lexemes   text[] GENERATED ALWAYS AS (tsvector_to_array(to_tsvector('english'::regconfig, answer))) STORED,
+    category_lexemes text[] GENERATED ALWAYS AS (tsvector_to_array(to_tsvector('english'::regconfig, category))) STORED,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (bot_tenant_id, id),
@@ -162,13 +166,21 @@ CREATE TABLE alphadome.messages (
 );
 CREATE INDEX messages_history ON alphadome.messages (bot_tenant_id, conversation_id, created_at DESC);
 
--- What ingest decided for an inbound message (DESIGN.md section 1), for the log and the
--- hourly reply count.
+-- What ingest decided for an inbound message (DESIGN.md section 1), for the log.
 ALTER TABLE alphadome.messages
     ADD COLUMN decision text CHECK (decision IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
                                                  'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded'));
-CREATE INDEX messages_replies_per_hour ON alphadome.messages (bot_tenant_id, created_at)
-    WHERE direction = 'inbound' AND decision IN ('opt_out', 'opt_in', 'escalated', 'faq', 'llm', 'fallback');
+
+-- Bot replies per tenant and clock hour, for max_messages_per_hour. Each session counts in a
+-- shard of its own (its pid modulo 16), so concurrent webhooks do not queue on one row; the
+-- limit is the sum of the shards.
+CREATE TABLE alphadome.reply_counters (
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    hour          timestamptz NOT NULL,
+    shard         smallint NOT NULL,
+    replies       integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (bot_tenant_id, hour, shard)
+);
 
 -- ---- the outbound job queue -----------------------------------------------------------------
 
@@ -190,8 +202,10 @@ CREATE TABLE alphadome.outbox (
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (bot_tenant_id, id),
-    UNIQUE (bot_tenant_id, dedupe_key)
+    CHECK (dedupe_key IS NULL OR length(dedupe_key) BETWEEN 1 AND 200)
 );
+-- Only keyed jobs (alerts) are deduplicated; replies are unique by their inbound message.
+CREATE UNIQUE INDEX outbox_dedupe ON alphadome.outbox (bot_tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE INDEX outbox_by_id ON alphadome.outbox (id);
 CREATE INDEX outbox_runnable ON alphadome.outbox (run_at) WHERE status IN ('queued', 'running');
 
@@ -231,6 +245,7 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.conversations', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.messages', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.reply_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.webhook_events', '');
 
 -- Keep updated_at true for every writer, including tenant owners through PostgREST.

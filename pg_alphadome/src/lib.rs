@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 mod credentials;
 mod errors;
 mod guc;
+mod matching;
 mod phone;
 mod schema;
 

@@ -17,7 +17,11 @@ extension_sql_file!(
         credentials::_decrypt_credential
     ]
 );
-extension_sql_file!("../sql/faq.sql", name = "faq", requires = ["security"]);
+extension_sql_file!(
+    "../sql/faq.sql",
+    name = "faq",
+    requires = ["security", matching::_faq_score]
+);
 extension_sql_file!("../sql/prompt.sql", name = "prompt", requires = ["faq"]);
 extension_sql_file!(
     "../sql/lifecycle.sql",

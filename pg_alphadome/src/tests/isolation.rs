@@ -7,7 +7,7 @@ mod tests {
     use crate::tests::*;
 
     /// (table, tenant column, a column the tenant role may update if any, INSERT of one row for $1[1])
-    const TABLES: [(&str, &str, Option<&str>, &str); 7] = [
+    const TABLES: [(&str, &str, Option<&str>, &str); 9] = [
         ("bot_tenants", "id", None,
          "INSERT INTO alphadome.bot_tenants (id, slug, client_name, client_phone, whatsapp_phone_number_id, whatsapp_access_token)
           VALUES ($1[1]::uuid, 'intruder', 'x', '254799999999', '999', '\\x00')"),
@@ -23,6 +23,10 @@ mod tests {
          "INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction) VALUES ($1[1]::uuid, 1, 'inbound')"),
         ("credential_audit", "bot_tenant_id", None,
          "INSERT INTO alphadome.credential_audit (bot_tenant_id, credential, purpose) VALUES ($1[1]::uuid, 'x', 'x')"),
+        ("outbox", "bot_tenant_id", None,
+         "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1[1]::uuid, 'alert.send', '{}')"),
+        ("reply_counters", "bot_tenant_id", None,
+         "INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard) VALUES ($1[1]::uuid, now(), 99)"),
     ];
 
     fn count(table: &str, column: &str, tenant: &str) -> String {

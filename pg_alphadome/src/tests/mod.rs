@@ -108,6 +108,11 @@ pub fn two_tenants() -> (String, String) {
             "SELECT alphadome.tenant_credential($1::uuid, 'whatsapp_access_token', 'test fixture')",
             &[t.as_str().into()],
         );
+        run(
+            "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1::uuid, 'alert.send', '{\"to\": \"1\"}');
+             INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES ($1::uuid, date_trunc('hour', now()), 0, 1)",
+            &[t.as_str().into()],
+        );
     }
     (a, b)
 }

@@ -414,33 +414,45 @@ mod tests {
     }
 
     #[pg_test]
-    fn over_the_hourly_limit_no_reply_and_one_alert() {
+    fn the_201st_reply_in_an_hour_is_not_sent_and_one_alert_is() {
         let t = shop();
-        run("UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 3 WHERE bot_tenant_id = $1::uuid", &[t.as_str().into()]);
-        for i in 0..6 {
+        let limit = one::<i32>("SELECT max_messages_per_hour FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::uuid", &[t.as_str().into()]);
+        assert_eq!(limit, Some(200), "the default limit");
+        for i in 0..202 {
             ingest(&text("What are your opening hours?", &format!("w.{i}")));
         }
-        let decisions: Vec<Option<String>> = (0..6).map(|i| decision(&format!("w.{i}"))).collect();
-        let expected = [
-            "faq",
-            "faq",
-            "faq",
-            "rate_limited",
-            "rate_limited",
-            "rate_limited",
-        ]
-        .map(|d| Some(d.to_string()));
-        assert_eq!(decisions, expected);
-        let kinds: Vec<String> = jobs().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
-            kinds,
-            ["reply.send", "reply.send", "reply.send", "alert.send"]
+            decision("w.199").as_deref(),
+            Some("faq"),
+            "the 200th is answered"
+        );
+        assert_eq!(
+            decision("w.200").as_deref(),
+            Some("rate_limited"),
+            "the 201st is not"
+        );
+        assert_eq!(decision("w.201").as_deref(), Some("rate_limited"));
+        let counts = Spi::get_two::<i64, i64>(
+            "SELECT count(*) FILTER (WHERE kind = 'reply.send'), count(*) FILTER (WHERE kind = 'alert.send') FROM alphadome.outbox",
+        )
+        .unwrap();
+        assert_eq!(
+            counts,
+            (Some(200), Some(1)),
+            "200 replies and one alert for the hour"
         );
         let alert_to = one::<String>(
             "SELECT payload ->> 'to' FROM alphadome.outbox WHERE kind = 'alert.send'",
             &[],
         );
         assert_eq!(alert_to.as_deref(), Some("254702245555"));
+        // A new hour, a new budget.
+        run(
+            "UPDATE alphadome.reply_counters SET hour = hour - interval '1 hour'",
+            &[],
+        );
+        ingest(&text("What are your opening hours?", "w.next-hour"));
+        assert_eq!(decision("w.next-hour").as_deref(), Some("faq"));
     }
 
     #[pg_test]
