@@ -214,11 +214,7 @@ fn kassangas_answers_from_the_faq_without_the_llm_and_otherwise_asks_the_llm_onc
         assert!(r.violations.is_empty(), "{:?}", r.violations);
     }
     d.wait_until_idle(LONG);
-    let logged: i64 = d
-        .db()
-        .query_one("SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound' AND status = 'sent' AND wamid LIKE 'wamid.mock.%'", &[])
-        .unwrap()
-        .get(0);
+    let logged = d.count("SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound' AND status = 'sent' AND wamid LIKE 'wamid.mock.%'");
     assert_eq!(
         logged, 2,
         "both replies are in the message log with Meta's ids"
@@ -281,14 +277,7 @@ fn the_same_webhook_five_times_at_once_is_one_message_one_reply_one_llm_call() {
     });
     d.wait_until_idle(LONG);
     std::thread::sleep(Duration::from_millis(500));
-    let inbound: i64 = d
-        .db()
-        .query_one(
-            "SELECT count(*) FROM alphadome.messages WHERE direction = 'inbound'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let inbound = d.count("SELECT count(*) FROM alphadome.messages WHERE direction = 'inbound'");
     assert_eq!(inbound, 1);
     assert_eq!(d.meta.sends().len(), 1, "one reply");
     assert!(d.llm.requests().len() <= 1, "at most one LLM call");

@@ -34,14 +34,7 @@ fn killed_mid_job_then_restarted_every_job_completes() {
         "SELECT count(*) = 5 FROM alphadome.outbox WHERE kind = 'reply.send' AND status = 'done'",
         LONG,
     );
-    let unfinished: i64 = d
-        .db()
-        .query_one(
-            "SELECT count(*) FROM alphadome.outbox WHERE status <> 'done'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let unfinished = d.count("SELECT count(*) FROM alphadome.outbox WHERE status <> 'done'");
     assert_eq!(unfinished, 0, "no job lost");
     // Each customer got exactly one reply: the kill fell inside the LLM calls, which ran again.
     let sends = d.meta.sends();
@@ -98,14 +91,7 @@ fn while_postgres_is_down_webhooks_get_503_and_nothing_acknowledged_is_lost() {
                 .any(|x| x.body["context"]["message_id"] == *w && x.body.get("text").is_some())
         })
     });
-    let inbound: i64 = d
-        .db()
-        .query_one(
-            "SELECT count(*) FROM alphadome.messages WHERE direction = 'inbound'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let inbound = d.count("SELECT count(*) FROM alphadome.messages WHERE direction = 'inbound'");
     assert_eq!(inbound, 2);
     // The worker's LISTEN session came back too: a new message is answered at once.
     d.post_text(

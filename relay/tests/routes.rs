@@ -71,14 +71,8 @@ fn a_tenant_route_takes_only_its_own_secret_and_its_own_number() {
         .post("/webhook/other-shop", foreign.as_bytes(), Some(&signed));
     assert_eq!(status, 200);
     assert!(counts.contains("\"refused\":1"), "{counts}");
-    let recorded: i64 = d
-        .db()
-        .query_one(
-            "SELECT count(*) FROM alphadome.messages WHERE wamid = 'wamid.e2e.foreign'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let recorded =
+        d.count("SELECT count(*) FROM alphadome.messages WHERE wamid = 'wamid.e2e.foreign'");
     assert_eq!(recorded, 0);
     // Kassangas has no app secret of its own: its route is closed.
     assert_eq!(
@@ -174,20 +168,32 @@ fn sigterm_lets_the_job_in_flight_finish_then_exits() {
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Worth the wait.", "refusal": null}}]}),
         delay: Duration::from_secs(2),
     }));
-    d.post_text(KASSANGAS_NUMBER, "254799100001", "Tell me about your drum kits", "wamid.e2e.term");
-    d.llm.wait_until(LONG, "the LLM call in flight", |r| r.len() == 1);
+    d.post_text(
+        KASSANGAS_NUMBER,
+        "254799100001",
+        "Tell me about your drum kits",
+        "wamid.e2e.term",
+    );
+    d.llm
+        .wait_until(LONG, "the LLM call in flight", |r| r.len() == 1);
     let status = d.relay.terminate();
     assert!(status.success(), "{status}");
     assert!(d.relay.log_text().contains("worker stopped"));
     // The generate job finished during the grace period; its send waits for the next relay.
     let done: String = d
         .db()
-        .query_one("SELECT status FROM alphadome.outbox WHERE kind = 'reply.generate'", &[])
+        .query_one(
+            "SELECT status FROM alphadome.outbox WHERE kind = 'reply.generate'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(done, "done", "the in-flight job was finished, not dropped");
     d.relay.restart();
-    d.meta.wait_until(LONG, "the reply after restart", |r| r.iter().any(|x| x.body["text"]["body"] == "Worth the wait."));
+    d.meta.wait_until(LONG, "the reply after restart", |r| {
+        r.iter()
+            .any(|x| x.body["text"]["body"] == "Worth the wait.")
+    });
 }
 
 #[test]
@@ -197,17 +203,21 @@ fn expiring_tokens_alert_the_escalation_phone_once_a_day() {
         .batch_execute("UPDATE alphadome.bot_tenants SET token_expires_at = now() + interval '10 days' WHERE slug = 'kassangas'")
         .unwrap();
     let alerts = |r: &[alphadome_e2e::mock::Recorded]| {
-        r.iter().filter(|x| x.body["to"] == "254702245555" && x.body["text"]["body"].as_str().is_some_and(|t| t.contains("expires_soon"))).count()
+        r.iter()
+            .filter(|x| {
+                x.body["to"] == "254702245555"
+                    && x.body["text"]["body"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("expires_soon"))
+            })
+            .count()
     };
-    d.meta.wait_until(LONG, "the credential alert", |r| alerts(r) == 1);
+    d.meta
+        .wait_until(LONG, "the credential alert", |r| alerts(r) == 1);
     // Several more checks run (one a second); none sends a second alert today.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(alerts(&d.meta.requests()), 1);
-    let logged: i64 = d
-        .db()
-        .query_one("SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound' AND body LIKE '%expires_soon%'", &[])
-        .unwrap()
-        .get(0);
+    let logged = d.count("SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound' AND body LIKE '%expires_soon%'");
     assert_eq!(logged, 1, "recorded like any other message");
     d.assert_no_secret_in_logs();
 }

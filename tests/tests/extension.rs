@@ -185,7 +185,10 @@ fn extension_installs_in_two_databases_and_survives_drop_and_create() {
         .unwrap();
     let (forced, tenant_tables): (i64, i64) = (row.get(0), row.get(1));
     assert!(tenant_tables >= 9, "{tenant_tables}");
-    assert_eq!(forced, tenant_tables, "RLS forced on bot_tenants and every table with bot_tenant_id");
+    assert_eq!(
+        forced, tenant_tables,
+        "RLS forced on bot_tenants and every table with bot_tenant_id"
+    );
 }
 
 /// Runs every kind of credential use, including failures, then searches pg_dump output and the

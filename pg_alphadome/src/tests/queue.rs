@@ -31,6 +31,22 @@ mod tests {
         );
     }
 
+    /// A customer of shop-a (number 1001) and one of shop-b (1002) ask the FAQ question.
+    fn both_ask_opening_hours() {
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.a",
+        );
+        inbound(
+            "1002",
+            "254700000002",
+            "What are your opening hours?",
+            "w.b",
+        );
+    }
+
     fn claim(max: i32) -> Vec<serde_json::Value> {
         Spi::connect_mut(|c| {
             c.update(
@@ -55,18 +71,7 @@ mod tests {
     fn a_claimed_send_carries_the_tenants_own_number_and_token_and_is_audited() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         shop("shop-b", "0702245556", "1002", TOKEN_B);
-        inbound(
-            "1001",
-            "254700000001",
-            "What are your opening hours?",
-            "w.a",
-        );
-        inbound(
-            "1002",
-            "254700000002",
-            "What are your opening hours?",
-            "w.b",
-        );
+        both_ask_opening_hours();
         let jobs = claim(10);
         assert_eq!(jobs.len(), 2);
         for job in &jobs {
@@ -367,18 +372,7 @@ mod tests {
     fn a_credential_that_does_not_decrypt_dead_letters_its_job_only() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         let b = shop("shop-b", "0702245556", "1002", TOKEN_B);
-        inbound(
-            "1001",
-            "254700000001",
-            "What are your opening hours?",
-            "w.a",
-        );
-        inbound(
-            "1002",
-            "254700000002",
-            "What are your opening hours?",
-            "w.b",
-        );
+        both_ask_opening_hours();
         run(
             "UPDATE alphadome.bot_tenants SET whatsapp_access_token = (SELECT whatsapp_access_token FROM alphadome.bot_tenants WHERE id = $2::uuid) WHERE id = $1::uuid",
             &[a.as_str().into(), b.as_str().into()],

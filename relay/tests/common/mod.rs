@@ -132,6 +132,11 @@ impl Deployment {
         }
     }
 
+    /// The number a `SELECT count(*) ...` returns.
+    pub fn count(&self, query: &str) -> i64 {
+        self.db().query_one(query, &[]).unwrap().get(0)
+    }
+
     /// Waits until no job is queued or running.
     pub fn wait_until_idle(&self, timeout: Duration) {
         self.wait_for(
