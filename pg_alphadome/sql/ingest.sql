@@ -47,14 +47,20 @@ CREATE FUNCTION alphadome._status_rank(status text) RETURNS integer
 -- Replies need no key: each comes from one newly recorded inbound message.
 CREATE FUNCTION alphadome._enqueue(tenant_id uuid, kind text, payload jsonb, dedupe_key text DEFAULT NULL)
     RETURNS bigint
-    LANGUAGE sql VOLATILE
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_id bigint;
+BEGIN
     INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, dedupe_key)
     VALUES (_enqueue.tenant_id, _enqueue.kind, _enqueue.payload, _enqueue.dedupe_key)
     ON CONFLICT (bot_tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-    RETURNING id;
-END;
+    RETURNING id INTO job_id;
+    RETURN job_id;
+END
+$$;
 
 -- An alert to the tenant's escalation phone (none without one). dedupe_key bounds how often.
 CREATE FUNCTION alphadome._alert(tenant_id uuid, text text, dedupe_key text DEFAULT NULL) RETURNS integer
@@ -75,130 +81,144 @@ $$;
 
 -- Counts one bot reply in this session's shard of the tenant's current hour.
 CREATE FUNCTION alphadome._count_reply(tenant_id uuid) RETURNS void
-    LANGUAGE sql VOLATILE
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
     INSERT INTO alphadome.reply_counters AS r (bot_tenant_id, hour, shard, replies)
     VALUES (_count_reply.tenant_id, date_trunc('hour', now()), pg_backend_pid() % 16, 1)
     ON CONFLICT (bot_tenant_id, hour, shard) DO UPDATE SET replies = r.replies + 1;
-END;
+END
+$$;
 
--- Runs DESIGN.md section 1's decision list (steps 3 to 9) for one recorded inbound message:
--- records the decision on the message and returns how many jobs it queued.
-CREATE FUNCTION alphadome._decide(tenant_id uuid, message_id bigint) RETURNS integer
+-- What to do about one inbound message: DESIGN.md section 1's decision list, steps 3 to 9,
+-- decided without doing anything, so that ingest records the message with its decision in one
+-- write and acts only when the message is new. Reads the FAQ and the hourly count only.
+--   verdict     opt_out | opt_in | opted_out | bot_disabled | human_handoff | rate_limited |
+--               escalated | faq | llm | fallback | recorded
+--   reply_kind  reply.send (reply_text is the answer) | reply.generate (the LLM answers) | NULL
+--   alert_text  for the escalation phone, at most once per alert_key when that is set
+CREATE FUNCTION alphadome._plan_reply(
+    settings alphadome.bot_control_settings, client text, conversation alphadome.conversations,
+    message_type text, body text,
+    OUT verdict text, OUT reply_kind text, OUT reply_text text, OUT alert_text text, OUT alert_key text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    is_text boolean := message_type IN ('text', 'button', 'interactive') AND coalesce(btrim(body), '') <> '';
+    lowered text := lower(btrim(coalesce(body, '')));
+    faq record;
+BEGIN
+    -- 3. Opt-out and opt-in words: confirm once, then silence until opt-in.
+    IF is_text AND EXISTS (SELECT FROM unnest(settings.opt_out_keywords) k WHERE lower(btrim(k)) = lowered) THEN
+        IF conversation.opted_out_at IS NULL THEN
+            verdict := 'opt_out';
+            reply_kind := 'reply.send';
+            reply_text := 'You will not get more messages from ' || client || '. Reply START to hear from us again.';
+        ELSE
+            verdict := 'opted_out';
+        END IF;
+        RETURN;
+    END IF;
+    IF conversation.opted_out_at IS NOT NULL THEN
+        IF is_text AND EXISTS (SELECT FROM unnest(settings.opt_in_keywords) k WHERE lower(btrim(k)) = lowered) THEN
+            verdict := 'opt_in';
+            reply_kind := 'reply.send';
+            reply_text := 'Welcome back to ' || client || '! How can we help you?';
+        ELSE
+            verdict := 'opted_out';
+        END IF;
+        RETURN;
+    END IF;
+    -- 4. Bot off, or a person has taken the conversation over.
+    IF NOT settings.is_bot_enabled THEN
+        verdict := 'bot_disabled';
+        RETURN;
+    ELSIF conversation.handoff_at IS NOT NULL THEN
+        verdict := 'human_handoff';
+        RETURN;
+    END IF;
+    -- Reactions and system notices (a changed number) are logged, not answered.
+    IF message_type IN ('reaction', 'system') THEN
+        verdict := 'recorded';
+        RETURN;
+    END IF;
+    -- 5. The tenant's reply budget for this clock hour (reply_counters). Concurrent ingests
+    --    of one tenant do not see each other's uncommitted counts, so they can pass it by at
+    --    most their number; one alert per hour window.
+    IF (SELECT coalesce(sum(r.replies), 0) FROM alphadome.reply_counters r
+         WHERE r.bot_tenant_id = settings.bot_tenant_id AND r.hour = date_trunc('hour', now()))
+       >= settings.max_messages_per_hour THEN
+        verdict := 'rate_limited';
+        alert_text := client || ': the bot reached its limit of ' || settings.max_messages_per_hour
+                      || ' replies an hour; customers are not being answered until the hour passes.';
+        alert_key := 'rate_limit:' || to_char(date_trunc('hour', now()), 'YYYY-MM-DD"T"HH24');
+        RETURN;
+    END IF;
+    -- 6. The customer asks for a person.
+    IF is_text AND alphadome._has_keyword(body, settings.handoff_keywords) THEN
+        verdict := 'escalated';
+        reply_kind := 'reply.send';
+        reply_text := 'A member of the ' || client || ' team will get back to you'
+                      || coalesce(' shortly. You can also call +' || settings.escalation_phone || '.', ' shortly.');
+        alert_text := client || ': customer +' || conversation.customer_key || ' asked for a person: ' || left(body, 500);
+        RETURN;
+    END IF;
+    -- 7. A confident FAQ or canned answer costs no LLM call.
+    IF is_text THEN
+        SELECT f.answer, f.score INTO faq FROM alphadome.match_faq(settings.bot_tenant_id, body, 1) f;
+        IF faq.score >= settings.faq_confidence THEN
+            verdict := 'faq';
+            reply_kind := 'reply.send';
+            reply_text := faq.answer;
+            RETURN;
+        END IF;
+        -- 8. The LLM writes the answer; the prompt is assembled when the job is claimed.
+        IF settings.enable_ai_responses THEN
+            verdict := 'llm';
+            reply_kind := 'reply.generate';
+            reply_text := body;
+            RETURN;
+        END IF;
+    END IF;
+    -- 9. Nothing matched and no AI (or not text: media, location, ...): the fallback text.
+    verdict := 'fallback';
+    reply_kind := 'reply.send';
+    reply_text := settings.fallback_message;
+    IF is_text THEN
+        alert_text := client || ': no answer for customer +' || conversation.customer_key || ': ' || left(body, 500);
+    END IF;
+END
+$$;
+
+-- Carries out a plan for a newly recorded message: the opt-out switch, the reply job, the
+-- alert, the hourly count. Returns how many jobs it queued.
+CREATE FUNCTION alphadome._carry_out(
+    conversation alphadome.conversations, message_id bigint, wamid text,
+    verdict text, reply_kind text, reply_text text, alert_text text, alert_key text) RETURNS integer
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    s record;
-    c record;
-    m record;
-    client text;
-    is_text boolean;
-    lowered text;
-    replies_this_hour bigint;
-    faq record;
-    verdict text;
+    tenant uuid := conversation.bot_tenant_id;
     jobs integer := 0;
-    reply_to jsonb;
 BEGIN
-    SELECT NULL::text AS answer, NULL::real AS score INTO faq;
-    SELECT * INTO s FROM alphadome.bot_control_settings x WHERE x.bot_tenant_id = _decide.tenant_id;
-    SELECT * INTO m FROM alphadome.messages x WHERE x.bot_tenant_id = _decide.tenant_id AND x.id = _decide.message_id;
-    SELECT * INTO c FROM alphadome.conversations x WHERE x.bot_tenant_id = _decide.tenant_id AND x.id = m.conversation_id;
-    client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = _decide.tenant_id);
-    is_text := m.message_type IN ('text', 'button', 'interactive') AND coalesce(btrim(m.body), '') <> '';
-    lowered := lower(btrim(coalesce(m.body, '')));
-    -- Who a reply goes to: the phone number when Meta gave one, else the business-scoped id.
-    reply_to := jsonb_build_object('to', c.wa_id, 'recipient', c.bsuid, 'customer', c.customer_key,
-                                   'context_wamid', m.wamid, 'inbound_message_id', m.id);
-
-    -- 3. Opt-out and opt-in words: confirm once, then silence until opt-in.
-    IF is_text AND EXISTS (SELECT FROM unnest(s.opt_out_keywords) k WHERE lower(btrim(k)) = lowered) THEN
-        IF c.opted_out_at IS NULL THEN
-            UPDATE alphadome.conversations x SET opted_out_at = now() WHERE x.bot_tenant_id = c.bot_tenant_id AND x.id = c.id;
-            verdict := 'opt_out';
-            jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text',
-                        'You will not get more messages from ' || client || '. Reply START to hear from us again.'),
-                        NULL) IS NOT NULL)::integer;
-        ELSE
-            verdict := 'opted_out';
-        END IF;
-    ELSIF c.opted_out_at IS NOT NULL THEN
-        IF is_text AND EXISTS (SELECT FROM unnest(s.opt_in_keywords) k WHERE lower(btrim(k)) = lowered) THEN
-            UPDATE alphadome.conversations x SET opted_out_at = NULL WHERE x.bot_tenant_id = c.bot_tenant_id AND x.id = c.id;
-            verdict := 'opt_in';
-            jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text',
-                        'Welcome back to ' || client || '! How can we help you?')) IS NOT NULL)::integer;
-        ELSE
-            verdict := 'opted_out';
-        END IF;
-    -- 4. Bot off, or a person has taken the conversation over.
-    ELSIF NOT s.is_bot_enabled THEN
-        verdict := 'bot_disabled';
-    ELSIF c.handoff_at IS NOT NULL THEN
-        verdict := 'human_handoff';
-    -- Reactions and system notices (a changed number) are logged, not answered.
-    ELSIF m.message_type IN ('reaction', 'system') THEN
-        verdict := 'recorded';
+    IF verdict IN ('opt_out', 'opt_in') THEN
+        UPDATE alphadome.conversations c
+           SET opted_out_at = CASE verdict WHEN 'opt_out' THEN now() END
+         WHERE c.bot_tenant_id = tenant AND c.id = conversation.id;
     END IF;
-    IF verdict IS NOT NULL THEN
-        UPDATE alphadome.messages x SET decision = verdict WHERE x.bot_tenant_id = m.bot_tenant_id AND x.id = m.id;
-        IF verdict IN ('opt_out', 'opt_in') THEN
-            PERFORM alphadome._count_reply(_decide.tenant_id);
-        END IF;
-        RETURN jobs;
+    IF reply_kind IS NOT NULL THEN
+        -- Who a reply goes to: the phone number when Meta gave one, else the business-scoped id.
+        PERFORM alphadome._enqueue(tenant, reply_kind, jsonb_build_object(
+            'to', conversation.wa_id, 'recipient', conversation.bsuid, 'customer', conversation.customer_key,
+            'context_wamid', wamid, 'inbound_message_id', message_id, 'text', reply_text));
+        PERFORM alphadome._count_reply(tenant);
+        jobs := 1;
     END IF;
-
-    -- 5. The tenant's reply budget for this clock hour (reply_counters). Concurrent ingests
-    --    of one tenant do not see each other's uncommitted counts, so they can pass it by at
-    --    most their number; one alert per hour window.
-    SELECT coalesce(sum(r.replies), 0) INTO replies_this_hour
-      FROM alphadome.reply_counters r
-     WHERE r.bot_tenant_id = _decide.tenant_id AND r.hour = date_trunc('hour', now());
-    IF replies_this_hour >= s.max_messages_per_hour THEN
-        verdict := 'rate_limited';
-        jobs := alphadome._alert(_decide.tenant_id,
-                    client || ': the bot reached its limit of ' || s.max_messages_per_hour
-                    || ' replies an hour; customers are not being answered until the hour passes.',
-                    'rate_limit:' || to_char(date_trunc('hour', now()), 'YYYY-MM-DD"T"HH24'));
-    -- 6. The customer asks for a person.
-    ELSIF is_text AND alphadome._has_keyword(m.body, s.handoff_keywords) THEN
-        verdict := 'escalated';
-        jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text',
-                    'A member of the ' || client || ' team will get back to you'
-                    || coalesce(' shortly. You can also call +' || s.escalation_phone || '.', ' shortly.')),
-                    NULL) IS NOT NULL)::integer
-              + alphadome._alert(_decide.tenant_id,
-                    client || ': customer +' || c.customer_key || ' asked for a person: ' || left(m.body, 500));
-    ELSE
-        -- 7. A confident FAQ or canned answer costs no LLM call.
-        IF is_text THEN
-            SELECT f.answer, f.score INTO faq FROM alphadome.match_faq(_decide.tenant_id, m.body, 1) f;
-        END IF;
-        IF is_text AND faq.score >= s.faq_confidence THEN
-            verdict := 'faq';
-            jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text', faq.answer),
-                        NULL) IS NOT NULL)::integer;
-        -- 8. The LLM writes the answer; the prompt is assembled when the job is claimed.
-        ELSIF is_text AND s.enable_ai_responses THEN
-            verdict := 'llm';
-            jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.generate', reply_to || jsonb_build_object('text', m.body),
-                        NULL) IS NOT NULL)::integer;
-        -- 9. Nothing matched and no AI (or not text: media, location, ...): the fallback text.
-        ELSE
-            verdict := 'fallback';
-            jobs := (alphadome._enqueue(_decide.tenant_id, 'reply.send', reply_to || jsonb_build_object('text', s.fallback_message),
-                        NULL) IS NOT NULL)::integer;
-            IF is_text THEN
-                jobs := jobs + alphadome._alert(_decide.tenant_id,
-                            client || ': no answer for customer +' || c.customer_key || ': ' || left(m.body, 500));
-            END IF;
-        END IF;
-    END IF;
-    UPDATE alphadome.messages x SET decision = verdict WHERE x.bot_tenant_id = m.bot_tenant_id AND x.id = m.id;
-    IF verdict IN ('escalated', 'faq', 'llm', 'fallback') THEN
-        PERFORM alphadome._count_reply(_decide.tenant_id);
+    IF alert_text IS NOT NULL THEN
+        jobs := jobs + alphadome._alert(tenant, alert_text, alert_key);
     END IF;
     RETURN jobs;
 END
@@ -222,8 +242,12 @@ DECLARE
     phone_number_id text;
     tenant uuid;
     tenant_active boolean;
+    client text;
+    settings alphadome.bot_control_settings;
+    conversation alphadome.conversations;
+    plan record;
+    body text;
     customer text;
-    conversation_id bigint;
     message_id bigint;
     sent_at timestamptz;
     accepted integer := 0;
@@ -255,7 +279,7 @@ BEGIN
                 notes := notes || jsonb_build_object('ignored', 'field ' || coalesce(change ->> 'field', '(none)'));
                 CONTINUE;
             END IF;
-            SELECT t.id, t.is_active INTO tenant, tenant_active
+            SELECT t.id, t.is_active, t.client_name INTO tenant, tenant_active, client
               FROM alphadome.bot_tenants t WHERE t.whatsapp_phone_number_id = phone_number_id;
             IF tenant IS NULL THEN
                 ignored := ignored + 1;
@@ -270,6 +294,7 @@ BEGIN
                 notes := notes || jsonb_build_object('inactive_tenant', tenant);
                 CONTINUE;
             END IF;
+            SELECT * INTO settings FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = tenant;
 
             FOR m IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(value -> 'messages') = 'array'
                                                             THEN value -> 'messages' ELSE '[]' END) x
@@ -300,12 +325,15 @@ BEGIN
                        bsuid = coalesce(excluded.bsuid, cv.bsuid),
                        customer_name = coalesce(excluded.customer_name, cv.customer_name),
                        last_inbound_at = greatest(cv.last_inbound_at, excluded.last_inbound_at)
-                RETURNING cv.id INTO conversation_id;
+                RETURNING cv.* INTO conversation;
 
+                -- Decide first, then record the message with its decision; a duplicate (the
+                -- unique wamid) records nothing and does nothing.
+                body := alphadome._message_text(m);
+                SELECT * INTO plan FROM alphadome._plan_reply(settings, client, conversation, m ->> 'type', body);
                 message_id := NULL;
-                INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, payload)
-                VALUES (tenant, conversation_id, 'inbound', m ->> 'id', coalesce(m ->> 'type', 'unknown'),
-                        alphadome._message_text(m), m)
+                INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, payload, decision)
+                VALUES (tenant, conversation.id, 'inbound', m ->> 'id', coalesce(m ->> 'type', 'unknown'), body, m, plan.verdict)
                 ON CONFLICT (bot_tenant_id, wamid) DO NOTHING
                 RETURNING id INTO message_id;
                 IF message_id IS NULL THEN
@@ -313,7 +341,8 @@ BEGIN
                     CONTINUE;
                 END IF;
                 accepted := accepted + 1;
-                jobs := jobs + alphadome._decide(tenant, message_id);
+                jobs := jobs + alphadome._carry_out(conversation, message_id, m ->> 'id', plan.verdict, plan.reply_kind,
+                                                    plan.reply_text, plan.alert_text, plan.alert_key);
             END LOOP;
 
             FOR st IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(value -> 'statuses') = 'array'
