@@ -14,6 +14,16 @@ fn tcp_url(cluster: &Cluster, sslmode: &str) -> String {
     )
 }
 
+/// `alphadome-relay check` against this connection string, trusting `ca` when given.
+fn check(url: &str, ca: Option<&std::path::Path>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"));
+    command.arg("check").env("DATABASE_URL", url);
+    if let Some(ca) = ca {
+        command.env("DATABASE_CA_FILE", ca);
+    }
+    command.output().unwrap()
+}
+
 fn relay_database(cluster: &Cluster) {
     let mut db = cluster.create_database("shop");
     db.batch_execute("CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;")
@@ -101,19 +111,11 @@ fn with_sslmode_require_every_session_is_encrypted_listen_included() {
 fn sslmode_require_refuses_a_server_without_tls() {
     let cluster = Cluster::start(&[]);
     relay_database(&cluster);
-    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
-        .arg("check")
-        .env("DATABASE_URL", tcp_url(&cluster, "require"))
-        .output()
-        .unwrap();
+    let out = check(&tcp_url(&cluster, "require"), None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
     // The same server without the requirement works: the refusal was TLS's.
-    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
-        .arg("check")
-        .env("DATABASE_URL", tcp_url(&cluster, "disable"))
-        .output()
-        .unwrap();
+    let out = check(&tcp_url(&cluster, "disable"), None);
     assert!(
         out.status.success(),
         "{}",
@@ -126,18 +128,8 @@ fn an_untrusted_certificate_is_refused() {
     let cluster = Cluster::start_tls(&[]);
     relay_database(&cluster);
     // sslmode=require with no CA given: the self-signed certificate is not trusted.
-    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
-        .arg("check")
-        .env("DATABASE_URL", tcp_url(&cluster, "require"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
-        .arg("check")
-        .env("DATABASE_URL", tcp_url(&cluster, "require"))
-        .env("DATABASE_CA_FILE", cluster.certificate())
-        .output()
-        .unwrap();
+    assert!(!check(&tcp_url(&cluster, "require"), None).status.success());
+    let out = check(&tcp_url(&cluster, "require"), Some(&cluster.certificate()));
     assert!(
         out.status.success(),
         "{}",
