@@ -140,6 +140,25 @@ BEGIN
 END
 $$;
 
+-- Queues the reply.send that answers a reply.generate job's message with this text; no text
+-- (an empty answer, a refusal, a filter, an LLM that failed for good) sends the tenant's
+-- fallback message instead.
+CREATE FUNCTION alphadome._send_answer(job alphadome.outbox, answer text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    text_to_send text := left(btrim(coalesce(answer, '')), 4096);
+BEGIN
+    IF text_to_send = '' THEN
+        text_to_send := (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id);
+    END IF;
+    PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
+                (job.payload - 'text') || jsonb_build_object('text', text_to_send, 'generated', answer IS NOT NULL));
+    PERFORM alphadome._wake_worker();
+END
+$$;
+
 -- Finishes a running job with its result: reply.generate {"content": "..."} queues the
 -- reply.send of that text; reply.send and alert.send {"wamid": "...", "status": "sent" |
 -- "simulated"} log the outbound message.
@@ -149,19 +168,11 @@ CREATE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}')
 AS $$
 DECLARE
     job alphadome.outbox := alphadome._running_job(job_id);
-    content text;
 BEGIN
     UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
      WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
     IF job.kind = 'reply.generate' THEN
-        content := left(btrim(coalesce(complete_job.result ->> 'content', '')), 4096);
-        IF content = '' THEN
-            -- An empty answer (a refusal, a filter) is no answer: the fallback text goes instead.
-            content := (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id);
-        END IF;
-        PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
-                    (job.payload - 'text') || jsonb_build_object('text', content, 'generated', true));
-        PERFORM alphadome._wake_worker();
+        PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
     ELSE
         PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
                                         coalesce(complete_job.result ->> 'status', 'sent'), NULL);
@@ -198,13 +209,10 @@ BEGIN
         UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
         IF job.kind = 'reply.generate' THEN
-            PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
-                        (job.payload - 'text') || jsonb_build_object('text',
-                            (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id)));
+            PERFORM alphadome._send_answer(job, NULL);
             PERFORM alphadome._alert(job.bot_tenant_id,
                         client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
-            PERFORM alphadome._wake_worker();
         ELSE
             PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);
         END IF;

@@ -314,6 +314,27 @@ mod tests {
     }
 
     #[pg_test]
+    fn an_empty_llm_answer_sends_the_fallback() {
+        shop("shop-a", "0702245555", "1001", TOKEN_A);
+        inbound("1001", "254700000001", "Tell me about cellos", "w.empty");
+        let id = claim(1)[0]["id"].as_i64().unwrap();
+        run(
+            "SELECT alphadome.complete_job($1, '{\"content\": \"  \"}')",
+            &[id.into()],
+        );
+        let send = claim(1).remove(0);
+        assert_eq!(send["kind"], "reply.send");
+        assert!(
+            send["payload"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Thanks for your message!"),
+            "{send}"
+        );
+        assert_eq!(send["payload"]["context_wamid"], "w.empty");
+    }
+
+    #[pg_test]
     fn an_expired_lease_makes_a_job_claimable_again() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
         inbound(
