@@ -1,5 +1,9 @@
 -- Webhook ingestion: from Meta's payload to recorded messages and queued replies, in the
 -- caller's one transaction (DESIGN.md section 1).
+--
+-- Helpers named alphadome._* are executable by their owner only and are called from SECURITY
+-- DEFINER functions that fix search_path, so they carry no SET clause of their own: a SET
+-- makes every call save and restore the setting, which ingest would pay several times per message.
 
 -- Wakes the relay's worker without a NOTIFY in every transaction: a NOTIFY makes commits
 -- queue behind each other, so it is sent at most once per 10 ms. The clock is a sequence:
@@ -9,7 +13,6 @@ CREATE SEQUENCE alphadome._wakeup_clock;
 
 CREATE FUNCTION alphadome._wake_worker() RETURNS void
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
@@ -22,6 +25,7 @@ END
 $$;
 
 -- The readable text of an inbound message of any type (NULL for types without any).
+-- Only immutable operators (no concat_ws, which is stable), so the planner inlines it.
 CREATE FUNCTION alphadome._message_text(m jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE m ->> 'type'
@@ -31,11 +35,17 @@ CREATE FUNCTION alphadome._message_text(m jsonb) RETURNS text
                                          m -> 'interactive' -> 'list_reply' ->> 'title',
                                          m -> 'interactive' -> 'nfm_reply' ->> 'body')
         WHEN 'reaction' THEN m -> 'reaction' ->> 'emoji'
-        WHEN 'location' THEN nullif(concat_ws(', ', m -> 'location' ->> 'name', m -> 'location' ->> 'address'), '')
+        WHEN 'location' THEN coalesce(m -> 'location' ->> 'name' || ', ' || (m -> 'location' ->> 'address'),
+                                      m -> 'location' ->> 'name', m -> 'location' ->> 'address')
         WHEN 'order' THEN m -> 'order' ->> 'text'
         WHEN 'system' THEN m -> 'system' ->> 'body'
         ELSE m -> (m ->> 'type') ->> 'caption'
     END;
+
+-- The value when it is a JSON array, else an empty one: Meta's optional arrays, walked safely.
+CREATE FUNCTION alphadome._array(value jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN jsonb_typeof(value) = 'array' THEN value ELSE '[]' END;
 
 -- Order of outbound statuses: a late 'delivered' never overwrites 'read'; 'failed' is final.
 CREATE FUNCTION alphadome._status_rank(status text) RETURNS integer
@@ -48,7 +58,6 @@ CREATE FUNCTION alphadome._status_rank(status text) RETURNS integer
 CREATE FUNCTION alphadome._enqueue(tenant_id uuid, kind text, payload jsonb, dedupe_key text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -65,7 +74,6 @@ $$;
 -- An alert to the tenant's escalation phone (none without one). dedupe_key bounds how often.
 CREATE FUNCTION alphadome._alert(tenant_id uuid, text text, dedupe_key text DEFAULT NULL) RETURNS integer
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     phone text := (SELECT s.escalation_phone FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = _alert.tenant_id);
@@ -82,7 +90,6 @@ $$;
 -- Counts one bot reply in this session's shard of the tenant's current hour.
 CREATE FUNCTION alphadome._count_reply(tenant_id uuid) RETURNS void
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO alphadome.reply_counters AS r (bot_tenant_id, hour, shard, replies)
@@ -103,7 +110,6 @@ CREATE FUNCTION alphadome._plan_reply(
     message_type text, body text,
     OUT verdict text, OUT reply_kind text, OUT reply_text text, OUT alert_text text, OUT alert_key text)
     LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     is_text boolean := message_type IN ('text', 'button', 'interactive') AND coalesce(btrim(body), '') <> '';
@@ -198,7 +204,6 @@ CREATE FUNCTION alphadome._carry_out(
     conversation alphadome.conversations, message_id bigint, wamid text,
     verdict text, reply_kind text, reply_text text, alert_text text, alert_key text) RETURNS integer
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     tenant uuid := conversation.bot_tenant_id;
@@ -233,8 +238,10 @@ CREATE FUNCTION alphadome.ingest_webhook(payload jsonb, route_tenant uuid DEFAUL
 AS $$
 DECLARE
     event_id bigint;
-    entry jsonb;
-    change jsonb;
+    entries jsonb;
+    changes jsonb;
+    messages jsonb;
+    statuses_in jsonb;
     value jsonb;
     m jsonb;
     st jsonb;
@@ -266,17 +273,20 @@ BEGIN
     IF payload ->> 'object' IS DISTINCT FROM 'whatsapp_business_account' THEN
         ignored := 1;
         notes := notes || jsonb_build_object('ignored', 'object is not whatsapp_business_account');
+        entries := '[]';
+    ELSE
+        entries := payload -> 'entry';
     END IF;
-    FOR entry IN SELECT e FROM jsonb_array_elements(payload -> 'entry') e WHERE ignored = 0 LOOP
-        FOR change IN
-            SELECT ch FROM jsonb_array_elements(CASE WHEN jsonb_typeof(entry -> 'changes') = 'array'
-                                                     THEN entry -> 'changes' ELSE '[]' END) ch
-        LOOP
-            value := change -> 'value';
+    -- Arrays are walked by index: each FOR ... IN SELECT would open a portal, which costs more
+    -- than the rest of a small webhook's work.
+    FOR e IN 0 .. jsonb_array_length(entries) - 1 LOOP
+        changes := alphadome._array(entries -> e -> 'changes');
+        FOR c IN 0 .. jsonb_array_length(changes) - 1 LOOP
+            value := changes -> c -> 'value';
             phone_number_id := value -> 'metadata' ->> 'phone_number_id';
-            IF change ->> 'field' IS DISTINCT FROM 'messages' THEN
+            IF changes -> c ->> 'field' IS DISTINCT FROM 'messages' THEN
                 ignored := ignored + 1;
-                notes := notes || jsonb_build_object('ignored', 'field ' || coalesce(change ->> 'field', '(none)'));
+                notes := notes || jsonb_build_object('ignored', 'field ' || coalesce(changes -> c ->> 'field', '(none)'));
                 CONTINUE;
             END IF;
             SELECT t.id, t.is_active, t.client_name INTO tenant, tenant_active, client
@@ -296,9 +306,9 @@ BEGIN
             END IF;
             SELECT * INTO settings FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = tenant;
 
-            FOR m IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(value -> 'messages') = 'array'
-                                                            THEN value -> 'messages' ELSE '[]' END) x
-            LOOP
+            messages := alphadome._array(value -> 'messages');
+            FOR i IN 0 .. jsonb_array_length(messages) - 1 LOOP
+                m := messages -> i;
                 -- The customer: phone (wa_id) when Meta sends it, else the business-scoped id,
                 -- joined to the conversation that already knows that id.
                 customer := coalesce(m ->> 'from',
@@ -310,10 +320,8 @@ BEGIN
                     notes := notes || jsonb_build_object('ignored', 'message without sender or id');
                     CONTINUE;
                 END IF;
-                SELECT ct INTO contact FROM jsonb_array_elements(CASE WHEN jsonb_typeof(value -> 'contacts') = 'array'
-                                                                     THEN value -> 'contacts' ELSE '[]' END) ct
-                 WHERE ct ->> 'wa_id' = m ->> 'from' OR ct ->> 'user_id' = m ->> 'from_user_id'
-                 LIMIT 1;
+                contact := jsonb_path_query_first(value, 'lax $.contacts[*] ? (@.wa_id == $from || @.user_id == $user)',
+                                                  jsonb_build_object('from', m -> 'from', 'user', m -> 'from_user_id'));
                 sent_at := CASE WHEN m ->> 'timestamp' ~ '^[0-9]{1,11}$'
                                 THEN to_timestamp((m ->> 'timestamp')::bigint) ELSE now() END;
                 INSERT INTO alphadome.conversations AS cv
@@ -330,7 +338,7 @@ BEGIN
                 -- Decide first, then record the message with its decision; a duplicate (the
                 -- unique wamid) records nothing and does nothing.
                 body := alphadome._message_text(m);
-                SELECT * INTO plan FROM alphadome._plan_reply(settings, client, conversation, m ->> 'type', body);
+                plan := alphadome._plan_reply(settings, client, conversation, m ->> 'type', body);
                 message_id := NULL;
                 INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, payload, decision)
                 VALUES (tenant, conversation.id, 'inbound', m ->> 'id', coalesce(m ->> 'type', 'unknown'), body, m, plan.verdict)
@@ -345,9 +353,9 @@ BEGIN
                                                     plan.reply_text, plan.alert_text, plan.alert_key);
             END LOOP;
 
-            FOR st IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(value -> 'statuses') = 'array'
-                                                             THEN value -> 'statuses' ELSE '[]' END) x
-            LOOP
+            statuses_in := alphadome._array(value -> 'statuses');
+            FOR i IN 0 .. jsonb_array_length(statuses_in) - 1 LOOP
+                st := statuses_in -> i;
                 UPDATE alphadome.messages x
                    SET status = st ->> 'status', error = coalesce(st -> 'errors', x.error)
                  WHERE x.bot_tenant_id = tenant AND x.wamid = st ->> 'id' AND x.direction = 'outbound'

@@ -100,7 +100,6 @@ $$;
 -- The running job, locked; a clear error when it is not running (finished, or never was).
 CREATE FUNCTION alphadome._running_job(job_id bigint) RETURNS alphadome.outbox
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     job alphadome.outbox;
@@ -119,7 +118,6 @@ $$;
 -- Logs an outbound message (a sent reply or alert, or a failed one) in its conversation.
 CREATE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     conversation_id bigint;
@@ -145,7 +143,6 @@ $$;
 -- fallback message instead.
 CREATE FUNCTION alphadome._send_answer(job alphadome.outbox, answer text) RETURNS void
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     text_to_send text := left(btrim(coalesce(answer, '')), 4096);
