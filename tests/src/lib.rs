@@ -318,12 +318,15 @@ impl Drop for Cluster {
     }
 }
 
-/// The repository root (this crate lives in `tests/`).
+/// The repository root: the parent of the test package running (`tests/` or `relay/`), or the
+/// current folder for a binary run outside cargo (`make bench` runs from the root).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    // Read at run time: CI and local checkouts share one target folder, and cargo reuses a
+    // test binary built in another checkout, whose compile-time path may no longer exist.
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(tests_dir) => Path::new(&tests_dir).parent().unwrap().to_path_buf(),
+        None => std::env::current_dir().expect("the current folder is readable"),
+    }
 }
 
 /// The SQLSTATE of a failed statement ("" when it succeeded).
