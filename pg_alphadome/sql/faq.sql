@@ -5,24 +5,23 @@
 -- how much of the entry's question the message covers. Words are English stems without stop
 -- words, so "open" finds "opening". SECURITY INVOKER: under RLS a tenant owner sees only its own rows,
 -- and the tenant_id filter keeps the operator's calls to one tenant too.
--- PL/pgSQL rather than SQL: PostgreSQL 15 plans a non-inlined SQL function's query at every
--- call, PL/pgSQL caches the plan, and ingest calls this once per message.
+-- A single SQL query with no SET clause, so that the planner inlines it into the caller's
+-- query (ingest runs it once per message through a kept plan); BEGIN ATOMIC binds every name
+-- when the function is created, so no search_path can change what it calls.
 CREATE FUNCTION alphadome.match_faq(tenant_id uuid, message text, max_results integer DEFAULT 3)
     RETURNS TABLE (id bigint, data_type text, question text, answer text, category text, score real)
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    said text[] := tsvector_to_array(to_tsvector('english'::regconfig, coalesce(match_faq.message, '')));
-BEGIN
-    RETURN QUERY
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    -- MATERIALIZED: the message's words are computed once, not once per FAQ row.
+    WITH message AS MATERIALIZED (
+        SELECT tsvector_to_array(to_tsvector('english'::regconfig, coalesce(match_faq.message, ''))) AS said
+    )
     SELECT d.id, d.data_type, d.question, d.answer, d.category,
-           alphadome._faq_score(said, d.question_lexemes, d.answer_lexemes, d.category_lexemes)
-      FROM alphadome.bot_training_data d
+           alphadome._faq_score(m.said, d.question_lexemes, d.answer_lexemes, d.category_lexemes)
+      FROM message m, alphadome.bot_training_data d
      WHERE d.bot_tenant_id = match_faq.tenant_id
        AND d.is_active
-       AND (d.question_lexemes && said OR d.answer_lexemes && said OR d.category_lexemes && said)
+       AND (d.question_lexemes && m.said OR d.answer_lexemes && m.said OR d.category_lexemes && m.said)
      ORDER BY 6 DESC, d.id
      LIMIT greatest(coalesce(match_faq.max_results, 3), 0);
-END
-$$;
+END;

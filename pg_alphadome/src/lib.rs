@@ -1,6 +1,7 @@
 //! pg_alphadome: everything about each AlphaDome tenant lives here, in schema `alphadome`.
-//! Rust holds what SQL cannot do well (phone parsing, the master key file, key derivation);
-//! the rest is SQL in `../sql/`, wired in by `schema.rs` in dependency order.
+//! Rust holds what SQL cannot do well (phone parsing, the master key file, key derivation) and
+//! the message path's hot loop (webhook ingestion); the rest is SQL in `../sql/`, wired in by
+//! `schema.rs` in dependency order.
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -8,6 +9,7 @@ use pgrx::prelude::*;
 mod credentials;
 mod errors;
 mod guc;
+mod ingest;
 mod matching;
 mod phone;
 mod schema;

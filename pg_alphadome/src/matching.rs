@@ -79,14 +79,6 @@ pub fn has_keyword(message: &str, keywords: &[&str]) -> bool {
     })
 }
 
-#[pg_extern(immutable, parallel_safe, strict)]
-fn _has_keyword(message: &str, keywords: Vec<String>) -> bool {
-    has_keyword(
-        message,
-        &keywords.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-}
-
 #[cfg(test)]
 mod unit {
     use super::*;

@@ -1,0 +1,189 @@
+//! The statements of the message path, prepared once per session and kept: ingest runs them
+//! for every webhook, and a kept plan skips parsing and planning (PostgreSQL re-plans it by
+//! itself after DDL on what it reads). Every value is a parameter.
+use pgrx::pg_sys::{self, Oid, PgOid};
+use pgrx::spi::{OwnedPreparedStatement, Spi, SpiResult};
+use std::cell::OnceCell;
+
+/// The tenant that owns a phone_number_id, with its switches.
+pub const TENANT: (&str, &[Oid]) = (
+    "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
+            s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
+            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence
+       FROM alphadome.bot_tenants t
+       JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
+      WHERE t.whatsapp_phone_number_id = $1",
+    &[pg_sys::TEXTOID],
+);
+
+/// The customer a business-scoped user id already belongs to.
+pub const CUSTOMER_BY_BSUID: (&str, &[Oid]) = (
+    "SELECT cv.customer_key FROM alphadome.conversations cv
+      WHERE cv.bot_tenant_id = $1 AND cv.bsuid = $2
+      LIMIT 1",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID],
+);
+
+/// The customer's conversation, created or brought up to date ($6: Meta's Unix time, or now),
+/// with the tenant's bot replies in this clock hour and that hour (the rate-limit alert's key):
+/// read here rather than in a statement of their own, as every message needs them.
+pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
+    "INSERT INTO alphadome.conversations AS cv
+            (bot_tenant_id, customer_key, wa_id, bsuid, customer_name, last_inbound_at)
+     VALUES ($1, $2, $3, $4, $5, coalesce(to_timestamp($6), now()))
+     ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE
+        SET wa_id = coalesce(excluded.wa_id, cv.wa_id),
+            bsuid = coalesce(excluded.bsuid, cv.bsuid),
+            customer_name = coalesce(excluded.customer_name, cv.customer_name),
+            last_inbound_at = greatest(cv.last_inbound_at, excluded.last_inbound_at)
+     RETURNING cv.id, cv.wa_id, cv.bsuid, cv.opted_out_at IS NOT NULL, cv.handoff_at IS NOT NULL,
+               (SELECT coalesce(sum(r.replies), 0)::bigint FROM alphadome.reply_counters r
+                 WHERE r.bot_tenant_id = $1 AND r.hour = date_trunc('hour', now())),
+               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24')",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::FLOAT8OID,
+    ],
+);
+
+/// The inbound message with its decision, once per (tenant, wamid), and when it is new, its
+/// reply job ($9 its kind, NULL for none) counted in this session's shard of the tenant's hour
+/// (reply_counters). One statement for the three writes every answered message makes.
+/// The message's JSON is taken from the raw payload ($6 at path $7), exactly as Meta sent it.
+/// Replies need no dedupe key: each comes from one newly recorded message. Who a reply goes
+/// to: the phone number when Meta gave one ($10), else the business-scoped id ($11).
+/// Returns the message's id; no row for a duplicate.
+pub const RECORD_MESSAGE: (&str, &[Oid]) = (
+    "WITH message AS (
+         INSERT INTO alphadome.messages
+                (bot_tenant_id, conversation_id, direction, wamid, message_type, body, payload, decision)
+         VALUES ($1, $2, 'inbound', $3, $4, $5, $6 #> $7, $8)
+         ON CONFLICT (bot_tenant_id, wamid) DO NOTHING
+         RETURNING id
+     ), reply AS (
+         INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
+         SELECT $1, $9, jsonb_build_object('to', $10::text, 'recipient', $11::text, 'customer', $12::text,
+                                           'context_wamid', $3::text, 'inbound_message_id', m.id,
+                                           'text', $13::text)
+           FROM message m
+          WHERE $9 IS NOT NULL
+         RETURNING bot_tenant_id
+     ), counted AS (
+         INSERT INTO alphadome.reply_counters AS r (bot_tenant_id, hour, shard, replies)
+         SELECT q.bot_tenant_id, date_trunc('hour', now()), pg_backend_pid() % 16, 1 FROM reply q
+         ON CONFLICT (bot_tenant_id, hour, shard) DO UPDATE SET replies = r.replies + 1
+     )
+     SELECT m.id FROM message m",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::INT8OID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::JSONBOID,
+        pg_sys::TEXTARRAYOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+    ],
+);
+
+/// Opt-out ($3 true) or opt-in (false) of a conversation.
+pub const SET_OPTED_OUT: (&str, &[Oid]) = (
+    "UPDATE alphadome.conversations cv
+        SET opted_out_at = CASE WHEN $3 THEN now() END
+      WHERE cv.bot_tenant_id = $1 AND cv.id = $2",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::BOOLOID],
+);
+
+/// The best FAQ or canned answer (faq.sql).
+pub const BEST_FAQ: (&str, &[Oid]) = (
+    "SELECT f.answer, f.score FROM alphadome.match_faq($1, $2, 1) f",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID],
+);
+
+/// An alert to the escalation phone (ingest.sql); returns how many jobs it queued.
+pub const ALERT: (&str, &[Oid]) = (
+    "SELECT alphadome._alert($1, $2, $3)",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
+);
+
+/// A status webhook ($3 at path $4 of the raw payload $2) for one of the tenant's sent
+/// messages; a late 'delivered' never overwrites 'read'.
+pub const APPLY_STATUS: (&str, &[Oid]) = (
+    "UPDATE alphadome.messages x
+        SET status = st.value ->> 'status', error = coalesce(st.value -> 'errors', x.error)
+       FROM (SELECT $2 #> $3 AS value) st
+      WHERE x.bot_tenant_id = $1 AND x.wamid = st.value ->> 'id' AND x.direction = 'outbound'
+        AND alphadome._status_rank(st.value ->> 'status') > alphadome._status_rank(x.status)",
+    &[pg_sys::UUIDOID, pg_sys::JSONBOID, pg_sys::TEXTARRAYOID],
+);
+
+/// The raw payload with what became of it.
+pub const KEEP_EVENT: (&str, &[Oid]) = (
+    "INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome)
+     VALUES ($1, $2, $3)
+     RETURNING id",
+    &[pg_sys::UUIDOID, pg_sys::JSONBOID, pg_sys::JSONBOID],
+);
+
+/// Wakes the relay's worker, at most once per 10 ms (ingest.sql).
+pub const WAKE_WORKER: (&str, &[Oid]) = ("SELECT alphadome._wake_worker()", &[]);
+
+/// All of them, prepared.
+pub struct Statements {
+    pub tenant: OwnedPreparedStatement,
+    pub customer_by_bsuid: OwnedPreparedStatement,
+    pub upsert_conversation: OwnedPreparedStatement,
+    pub record_message: OwnedPreparedStatement,
+    pub set_opted_out: OwnedPreparedStatement,
+    pub best_faq: OwnedPreparedStatement,
+    pub alert: OwnedPreparedStatement,
+    pub apply_status: OwnedPreparedStatement,
+    pub keep_event: OwnedPreparedStatement,
+    pub wake_worker: OwnedPreparedStatement,
+}
+
+thread_local! {
+    // A backend is one thread; the plans live as long as the session.
+    static PREPARED: OnceCell<Statements> = const { OnceCell::new() };
+}
+
+fn prepare((sql, types): (&str, &[Oid])) -> SpiResult<OwnedPreparedStatement> {
+    let types: Vec<PgOid> = types.iter().map(|t| PgOid::from(*t)).collect();
+    // Mutating: each statement must see what the ones before it in this call wrote.
+    Spi::connect(|client| client.prepare_mut(sql, &types).map(|s| s.keep()))
+}
+
+fn prepare_all() -> SpiResult<Statements> {
+    Ok(Statements {
+        tenant: prepare(TENANT)?,
+        customer_by_bsuid: prepare(CUSTOMER_BY_BSUID)?,
+        upsert_conversation: prepare(UPSERT_CONVERSATION)?,
+        record_message: prepare(RECORD_MESSAGE)?,
+        set_opted_out: prepare(SET_OPTED_OUT)?,
+        best_faq: prepare(BEST_FAQ)?,
+        alert: prepare(ALERT)?,
+        apply_status: prepare(APPLY_STATUS)?,
+        keep_event: prepare(KEEP_EVENT)?,
+        wake_worker: prepare(WAKE_WORKER)?,
+    })
+}
+
+/// Runs `f` with the session's prepared statements, preparing them on first use.
+pub fn with<R>(f: impl FnOnce(&Statements) -> SpiResult<R>) -> SpiResult<R> {
+    PREPARED.with(|cell| {
+        if cell.get().is_none() {
+            let prepared = prepare_all()?;
+            let _ = cell.set(prepared);
+        }
+        f(cell.get().expect("prepared above"))
+    })
+}
