@@ -62,8 +62,3 @@ BEGIN
                                _alert.dedupe_key) IS NOT NULL)::integer;
 END
 $$;
-
--- ingest_webhook's statements are kept plans whose parameters change every call; PostgreSQL
--- would otherwise re-plan the FAQ match for each message, since a plan for the actual words
--- looks cheaper than the generic one.
-ALTER FUNCTION alphadome.ingest_webhook(jsonb, uuid) SET plan_cache_mode = force_generic_plan;

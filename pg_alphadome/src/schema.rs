@@ -40,7 +40,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/ingest.sql",
     name = "ingest",
-    requires = ["prompt", "tenants", ingest::ingest_webhook]
+    requires = ["prompt", "tenants"]
 );
 extension_sql_file!(
     "../sql/queue.sql",

@@ -1,6 +1,18 @@
 //! Reading Meta's webhook JSON (facts §2): scalar fields as SQL's `->>` reads them, and the
 //! readable text of an inbound message of any type.
+use pgrx::pg_sys;
 use serde_json::Value;
+
+/// A jsonb datum as serde JSON, or why it cannot be: serde_json stops at 128 levels of
+/// nesting and at numbers beyond f64, both of which jsonb accepts.
+pub fn parse_jsonb(datum: pg_sys::Datum) -> Result<Value, String> {
+    // SAFETY: the caller passes a non-null jsonb datum; jsonb_out detoasts it.
+    let text =
+        unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(datum)]) }
+            .ok_or("jsonb_out returned NULL")?;
+    let text = text.to_str().map_err(|e| e.to_string())?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
 
 /// A JSON value as text, like `->>`: strings as they are, other scalars as JSON, null as None.
 pub fn text(value: Option<&Value>) -> Option<String> {

@@ -45,29 +45,45 @@ impl Outcome {
 
 /// One webhook POST. Returns counts: accepted, duplicates, statuses, ignored, refused, jobs,
 /// and the id of the kept event.
-#[pg_extern(volatile, parallel_unsafe, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-pub(crate) fn ingest_webhook(
-    payload: Option<JsonB>,
-    route_tenant: default!(Option<pgrx::Uuid>, "NULL"),
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> JsonB {
-    let Some(JsonB(parsed)) = payload else {
+///
+/// The SQL is written out so the function reads its own arguments: pgrx's `JsonB` argument
+/// would panic on JSON that PostgreSQL accepts but serde_json does not (nesting past 128,
+/// numbers beyond f64), and the raw payload is stored as it came (serde would rewrite 12.50).
+/// Its kept plans take new parameters every call; a generic plan avoids re-planning the FAQ
+/// match per message (a plan for the actual words looks cheaper).
+#[pg_extern(sql = r#"
+CREATE FUNCTION alphadome.ingest_webhook(payload jsonb, route_tenant uuid DEFAULT NULL) RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
+    AS 'MODULE_PATHNAME', 'ingest_webhook_wrapper';
+"#)]
+fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> JsonB {
+    // SAFETY: fcinfo is this call's, with the two arguments of the SQL above.
+    let (raw, route_tenant) = unsafe {
+        (
+            pgrx::fcinfo::pg_getarg_datum(fcinfo, 0),
+            pgrx::fcinfo::pg_getarg::<pgrx::Uuid>(fcinfo, 1),
+        )
+    };
+    let Some(raw) = raw else {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             NOT_A_WEBHOOK,
         );
     };
+    let parsed = message::parse_jsonb(raw).unwrap_or_else(|problem| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("not a WhatsApp webhook: its JSON cannot be read ({problem})"),
+        )
+    });
     let Some(entries) = parsed.get("entry").and_then(Value::as_array) else {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             NOT_A_WEBHOOK,
         );
     };
-    // The argument itself, to store and to take each message's JSON from exactly as sent
-    // (a round trip through serde would rewrite numbers such as 12.50).
-    // SAFETY: fcinfo is this call's; argument 0 was not null (parsed above).
-    let raw = unsafe { pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, 0) };
     let result = statements::with(|prepared| {
         Spi::connect_mut(|client| {
             let mut ingest = Ingest {

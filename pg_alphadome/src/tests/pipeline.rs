@@ -272,6 +272,25 @@ mod tests {
                 "{bad}"
             );
         }
+        assert_eq!(
+            outcome("SELECT alphadome.ingest_webhook(NULL)", &[]),
+            "22023"
+        );
+    }
+
+    /// JSON that PostgreSQL accepts but that is no webhook Meta sends (nested deeper than any
+    /// reader should follow, a number beyond double precision) is refused with 22023, not an
+    /// internal error.
+    #[pg_test]
+    fn json_too_deep_or_too_large_for_a_webhook_is_refused_with_22023() {
+        let deep = format!(r#"{{"entry": [{}1{}]}}"#, "[".repeat(300), "]".repeat(300));
+        let huge = r#"{"object": "whatsapp_business_account", "entry": [{"n": 1e400}]}"#;
+        for bad in [deep.as_str(), huge] {
+            assert_eq!(
+                outcome("SELECT alphadome.ingest_webhook($1[1]::jsonb)", &[bad]),
+                "22023"
+            );
+        }
     }
 
     /// Kassangas-like tenant on number 106540352242922 with an opening-hours FAQ.
