@@ -43,16 +43,20 @@ pub fn faq_score(message: &[&str], question: &[&str], answer: &[&str], category:
     ((score * 10_000.0).round() / 10_000.0) as f32
 }
 
-fn view(strings: &[String]) -> Vec<&str> {
-    strings.iter().map(String::as_str).collect()
+/// The lexemes of a text[] without copying them (NULL elements, which to_tsvector never
+/// makes, are skipped).
+fn view<'a>(lexemes: &'a Array<'_, &str>) -> Vec<&'a str> {
+    lexemes.iter().flatten().collect()
 }
 
+/// Called for every active FAQ row of the tenant (match_faq): the arrays are borrowed, not
+/// copied into Strings, as this runs a dozen times per message.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn _faq_score(
-    message: Vec<String>,
-    question: Vec<String>,
-    answer: Vec<String>,
-    category: Vec<String>,
+    message: Array<&str>,
+    question: Array<&str>,
+    answer: Array<&str>,
+    category: Array<&str>,
 ) -> f32 {
     faq_score(
         &view(&message),

@@ -390,12 +390,22 @@ impl Ingest<'_, '_> {
     /// Keeps the raw payload with what became of it, wakes the worker when there are jobs, and
     /// returns the counts with the event's id.
     fn finish(self) -> SpiResult<Value> {
-        let mut kept = self.outcome.counts();
-        kept["notes"] = Value::Array(self.outcome.notes.clone());
+        let o = &self.outcome;
+        let notes = (!o.notes.is_empty()).then(|| JsonB(Value::Array(o.notes.clone())));
         let event = self.client.update(
             &self.prepared.keep_event,
             Some(1),
-            &[arg(self.route_tenant), self.raw(), arg(JsonB(kept))],
+            &[
+                arg(self.route_tenant),
+                self.raw(),
+                arg(o.accepted),
+                arg(o.duplicates),
+                arg(o.statuses),
+                arg(o.ignored),
+                arg(o.refused),
+                arg(o.jobs),
+                arg(notes),
+            ],
         )?;
         let event_id = first::<i64>(event, 1)?;
         if self.outcome.jobs > 0 {
