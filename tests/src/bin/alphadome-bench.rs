@@ -3,7 +3,9 @@
 //! are noisy: compare ratios, not absolute numbers).
 //!
 //! 1. pgbench, 8 clients: a transaction inserting one 1 KB jsonb row with pg_notify; the same
-//!    without pg_notify; `SELECT alphadome.ingest_webhook(...)` of an FAQ question.
+//!    without pg_notify; `SELECT alphadome.ingest_webhook(...)` of an FAQ question. Three
+//!    rounds of the three, interleaved, 5 s each; the medians are reported, and the range of
+//!    ingest's ratio over the rounds, since one round can be off by 15% here.
 //! 2. Signed webhooks/s through the relay (8 concurrent posters), the worker answering meanwhile.
 //! 3. FAQ-path replies at a steady 200 messages/s: replies/s, and p50/p99 from the webhook
 //!    POST to the reply's arrival at the mock Graph API.
@@ -17,6 +19,13 @@ const NUMBER: &str = "106540352242922";
 const SECRET: &str = "bench-app-secret";
 const SECONDS: u64 = 10;
 const CLIENTS: usize = 8;
+const ROUNDS: usize = 3;
+const ROUND_SECONDS: u64 = 5;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
 
 fn pgbench(cluster: &Cluster, script: &str) -> f64 {
     let file = cluster.dir.join(format!("bench-{}.sql", script.len()));
@@ -32,7 +41,7 @@ fn pgbench(cluster: &Cluster, script: &str) -> f64 {
             "-j",
             "2",
             "-T",
-            &SECONDS.to_string(),
+            &ROUND_SECONDS.to_string(),
             "-f",
             file.to_str().unwrap(),
         ],
@@ -115,16 +124,26 @@ fn main() {
     )
     .unwrap();
     let kilobyte = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1000));
-    eprintln!("bench: pgbench baselines and ingest_webhook, {CLIENTS} clients, {SECONDS} s each");
-    let with_notify = pgbench(&cluster, &format!("BEGIN;\nINSERT INTO bench_events (payload) VALUES ('{kilobyte}');\nSELECT pg_notify('bench', '');\nCOMMIT;\n"));
-    let without_notify = pgbench(
-        &cluster,
-        &format!("INSERT INTO bench_events (payload) VALUES ('{kilobyte}');\n"),
-    );
+    eprintln!("bench: pgbench baselines and ingest_webhook, {CLIENTS} clients, {ROUNDS} rounds of {ROUND_SECONDS} s each");
+    let notify_script = format!("BEGIN;\nINSERT INTO bench_events (payload) VALUES ('{kilobyte}');\nSELECT pg_notify('bench', '');\nCOMMIT;\n");
+    let insert_script = format!("INSERT INTO bench_events (payload) VALUES ('{kilobyte}');\n");
     let ingest_script = format!(
         "\\set r random(1, 999999999999)\nSELECT alphadome.ingest_webhook(('{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"id\":\"1\",\"changes\":[{{\"field\":\"messages\",\"value\":{{\"messaging_product\":\"whatsapp\",\"metadata\":{{\"display_phone_number\":\"{NUMBER}\",\"phone_number_id\":\"{NUMBER}\"}},\"contacts\":[{{\"profile\":{{\"name\":\"B\"}},\"wa_id\":\"' || :r || '\"}}],\"messages\":[{{\"from\":\"' || :r || '\",\"id\":\"wamid.pgbench.' || :r || '\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{{\"body\":\"What are your opening hours?\"}}}}]}}}}]}}]}}')::jsonb);\n"
     );
-    let ingest = pgbench(&cluster, &ingest_script);
+    let (mut notify_rates, mut insert_rates, mut ingest_rates, mut ingest_ratios) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let (notify, insert, ingest) = (
+            pgbench(&cluster, &notify_script),
+            pgbench(&cluster, &insert_script),
+            pgbench(&cluster, &ingest_script),
+        );
+        ingest_ratios.push(ingest / notify);
+        notify_rates.push(notify);
+        insert_rates.push(insert);
+        ingest_rates.push(ingest);
+    }
+    let (with_notify, without_notify, ingest) = (median(notify_rates), median(insert_rates), median(ingest_rates));
+    ingest_ratios.sort_by(f64::total_cmp);
     db.batch_execute("TRUNCATE alphadome.outbox; DELETE FROM alphadome.messages; DELETE FROM alphadome.conversations;").unwrap();
 
     let meta = Mock::meta_unchecked();
@@ -248,7 +267,7 @@ fn main() {
     let replies_per_second = replies.len() as f64 / span.as_secs_f64();
 
     println!();
-    println!("AlphaDome benchmark ({CLIENTS} clients, {SECONDS} s runs, one cluster, fsync on)");
+    println!("AlphaDome benchmark ({CLIENTS} clients, one cluster, fsync on; pgbench: medians of {ROUNDS} interleaved {ROUND_SECONDS} s rounds; relay: {SECONDS} s)");
     println!(
         "{:<58} {:>10} {:>16} {:>16}",
         "what", "per second", "vs insert+notify", "vs plain insert"
@@ -266,6 +285,12 @@ fn main() {
     );
     row("pgbench: insert 1 KB jsonb, no notify", without_notify);
     row("pgbench: alphadome.ingest_webhook (FAQ question)", ingest);
+    println!(
+        "{:<58} {:>10} {:>16}",
+        "  ingest / insert+notify, per round (lowest..highest)",
+        "",
+        format!("{:.2}..{:.2}x", ingest_ratios[0], ingest_ratios[ROUNDS - 1])
+    );
     row(
         "relay: signed webhooks accepted (worker running)",
         webhooks_per_second,
