@@ -3,7 +3,7 @@
 --
 -- Helpers named alphadome._* are executable by their owner only and are called from SECURITY
 -- DEFINER functions that fix search_path, so they carry no SET clause of their own: a SET
--- makes every call save and restore the setting, which ingest would pay several times per message.
+-- makes every call save and restore the setting, which the message path would pay per webhook.
 
 -- Wakes the relay's worker without a NOTIFY in every transaction: a NOTIFY makes commits
 -- queue behind each other, so it is sent at most once per 10 ms. The clock is a sequence:

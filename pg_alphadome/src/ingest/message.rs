@@ -29,7 +29,7 @@ pub fn field(value: &Value, name: &str) -> Option<String> {
 }
 
 /// The value when it is an array, else an empty slice: Meta's optional arrays, walked safely.
-pub fn array<'a>(value: Option<&'a Value>) -> &'a [Value] {
+pub fn array(value: Option<&Value>) -> &[Value] {
     match value {
         Some(Value::Array(items)) => items,
         _ => &[],

@@ -384,6 +384,37 @@ mod tests {
             Some(1)
         );
         assert_eq!(jobs().len(), 1);
+        assert_eq!(
+            one::<i64>("SELECT sum(replies) FROM alphadome.reply_counters", &[]),
+            Some(1),
+            "a duplicate's reply is neither queued nor counted against the hourly limit"
+        );
+    }
+
+    /// The rules on what the message path writes are domains (schema.sql), cheaper than table
+    /// CHECKs; they refuse the same values.
+    #[pg_test]
+    fn the_message_path_columns_refuse_values_outside_their_rules() {
+        shop();
+        ingest(&text("What are your opening hours?", "w.rules"));
+        for bad in [
+            "UPDATE alphadome.outbox SET status = 'paused'",
+            "UPDATE alphadome.outbox SET kind = 'reply.fax'",
+            "UPDATE alphadome.outbox SET max_attempts = 0",
+            "UPDATE alphadome.outbox SET dedupe_key = ''",
+            "UPDATE alphadome.messages SET decision = 'maybe'",
+            "UPDATE alphadome.messages SET direction = 'sideways'",
+            "UPDATE alphadome.conversations SET customer_key = ''",
+        ] {
+            assert_eq!(outcome(bad, &[]), "23514", "{bad}");
+        }
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.outbox SET status = 'dead', max_attempts = 100",
+                &[]
+            ),
+            "ok 1"
+        );
     }
 
     #[pg_test]
