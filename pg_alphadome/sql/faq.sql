@@ -5,9 +5,11 @@
 -- how much of the entry's question the message covers. Words are English stems without stop
 -- words, so "open" finds "opening". SECURITY INVOKER: under RLS a tenant owner sees only its own rows,
 -- and the tenant_id filter keeps the operator's calls to one tenant too.
--- A single SQL query with no SET clause, so that the planner inlines it into the caller's
--- query (ingest runs it once per message through a kept plan); BEGIN ATOMIC binds every name
--- when the function is created, so no search_path can change what it calls.
+-- Ingest ranks the same rows the same way from each session's copy of the tenant's FAQ
+-- (src/ingest/faq_cache.rs with matching.rs::best_faq; a test checks they agree).
+-- A single SQL query with no SET clause, so that the planner can inline it into the caller's
+-- query; BEGIN ATOMIC binds every name when the function is created, so no search_path can
+-- change what it calls.
 CREATE FUNCTION alphadome.match_faq(tenant_id uuid, message text, max_results integer DEFAULT 3)
     RETURNS TABLE (id bigint, data_type text, question text, answer text, category text, score real)
     LANGUAGE sql STABLE PARALLEL SAFE

@@ -39,7 +39,11 @@ GRANT UPDATE (client_name, contact_name, client_email, whatsapp_business_account
               is_active, credential_status, token_expires_at, owner_user_id, brand_id)
     ON alphadome.bot_tenants TO alphadome_admin;
 GRANT INSERT, UPDATE, DELETE ON alphadome.bot_templates, alphadome.bot_training_data TO alphadome_admin;
-GRANT UPDATE ON alphadome.bot_control_settings TO alphadome_admin;
+-- Not faq_version: only the FAQ trigger sets it (schema.sql).
+GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
+              fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
+              prompt_budget_chars)
+    ON alphadome.bot_control_settings TO alphadome_admin;
 GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_admin;
 
 -- The relay: only what its work needs.

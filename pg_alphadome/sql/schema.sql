@@ -107,6 +107,7 @@ CREATE TABLE alphadome.bot_training_data (
 );
 CREATE INDEX bot_training_data_search ON alphadome.bot_training_data USING gin (search);
 
+
 CREATE TABLE alphadome.bot_control_settings (
     bot_tenant_id         uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
     is_bot_enabled        boolean NOT NULL DEFAULT true,
@@ -123,9 +124,34 @@ CREATE TABLE alphadome.bot_control_settings (
     faq_confidence        real NOT NULL DEFAULT 0.6 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
     -- Upper bound on the characters of an assembled prompt (about 4 characters a token).
     prompt_budget_chars   integer NOT NULL DEFAULT 12000 CHECK (prompt_budget_chars BETWEEN 1000 AND 200000),
+    -- The version of the tenant's FAQ, for the copy each session of ingest keeps (src/ingest/
+    -- faq_cache.rs): every change to its bot_training_data rows sets a new value from a sequence
+    -- (trigger below; NULL until the first). Values are never reused, so a copy made in a
+    -- transaction that rolled back never matches again. Nobody else may set it (grants.sql).
+    faq_version           bigint,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE SEQUENCE alphadome._faq_version;
+
+-- SECURITY DEFINER: tenant owners edit their FAQ but may not set faq_version themselves.
+CREATE FUNCTION alphadome._faq_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE alphadome.bot_control_settings s
+       SET faq_version = nextval('alphadome._faq_version')
+     WHERE TG_OP = 'TRUNCATE'
+        OR s.bot_tenant_id = CASE TG_OP WHEN 'DELETE' THEN OLD.bot_tenant_id ELSE NEW.bot_tenant_id END;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER faq_changed AFTER INSERT OR UPDATE OR DELETE ON alphadome.bot_training_data
+    FOR EACH ROW EXECUTE FUNCTION alphadome._faq_changed();
+CREATE TRIGGER faq_truncated AFTER TRUNCATE ON alphadome.bot_training_data
+    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._faq_changed();
 
 -- ---- conversations and the per-tenant message log -------------------------------------------
 
@@ -275,10 +301,14 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['bot_tenants', 'bot_templates', 'bot_training_data',
-                             'bot_control_settings', 'conversations', 'messages', 'outbox'] LOOP
+                             'conversations', 'messages', 'outbox'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER touch_updated_at BEFORE UPDATE ON alphadome.%I
              FOR EACH ROW EXECUTE FUNCTION alphadome._touch_updated_at()', t);
     END LOOP;
 END
 $touch$;
+-- A new FAQ version is not a change of the settings.
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON alphadome.bot_control_settings
+    FOR EACH ROW WHEN (OLD.faq_version IS NOT DISTINCT FROM NEW.faq_version)
+    EXECUTE FUNCTION alphadome._touch_updated_at();

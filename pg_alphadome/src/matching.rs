@@ -43,6 +43,34 @@ pub fn faq_score(message: &[&str], question: &[&str], answer: &[&str], category:
     ((score * 10_000.0).round() / 10_000.0) as f32
 }
 
+/// One FAQ or canned-reply row's words, for ranking.
+pub struct FaqWords<'a> {
+    pub id: i64,
+    pub question: &'a [&'a str],
+    pub answer: &'a [&'a str],
+    pub category: &'a [&'a str],
+}
+
+/// match_faq's first row, computed in Rust: the highest score above 0, the lowest id among
+/// equal scores. Returns the winner's position in `rows` and its score.
+pub fn best_faq<'a>(
+    message: &[&str],
+    rows: impl IntoIterator<Item = FaqWords<'a>>,
+) -> Option<(usize, f32)> {
+    let mut best: Option<(usize, f32, i64)> = None;
+    for (at, row) in rows.into_iter().enumerate() {
+        let score = faq_score(message, row.question, row.answer, row.category);
+        let better = match best {
+            None => score > 0.0,
+            Some((_, top, id)) => score > top || (score == top && row.id < id),
+        };
+        if better {
+            best = Some((at, score, row.id));
+        }
+    }
+    best.map(|(at, score, _)| (at, score))
+}
+
 /// The lexemes of a text[] without copying them (NULL elements, which to_tsvector never
 /// makes, are skipped).
 fn view<'a>(lexemes: &'a Array<'_, &str>) -> Vec<&'a str> {
@@ -130,6 +158,46 @@ mod unit {
             1.0,
             "repeated words count once"
         );
+    }
+
+    #[test]
+    fn best_faq_takes_the_top_score_then_the_lowest_id_and_never_a_zero() {
+        let hours = FaqWords {
+            id: 7,
+            question: &["open", "hour"],
+            answer: &[],
+            category: &[],
+        };
+        let same = FaqWords {
+            id: 3,
+            question: &["open", "hour"],
+            answer: &[],
+            category: &[],
+        };
+        let other = FaqWords {
+            id: 1,
+            question: &["deliv"],
+            answer: &["open"],
+            category: &[],
+        };
+        let none = FaqWords {
+            id: 0,
+            question: &["zebra"],
+            answer: &[],
+            category: &[],
+        };
+        assert_eq!(
+            best_faq(&["open", "hour"], [other, hours, same]),
+            Some((2, 1.0))
+        );
+        let none_again = FaqWords {
+            id: 0,
+            question: &["zebra"],
+            answer: &[],
+            category: &[],
+        };
+        assert_eq!(best_faq(&["open"], [none, none_again]), None);
+        assert_eq!(best_faq(&["open"], []), None);
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub struct Conversation {
 pub trait Facts {
     /// The tenant's bot replies in the current clock hour, and that hour as `YYYY-MM-DDTHH`.
     fn replies_this_hour(&mut self) -> (i64, String);
-    /// The best FAQ or canned answer for this text, with its score.
-    fn best_faq(&mut self, text: &str) -> Option<(String, f32)>;
+    /// The best FAQ or canned answer for the message's text (match_faq's first row), with its score.
+    fn best_faq(&mut self) -> Option<(String, f32)>;
 }
 
 /// The `decision` recorded with the message.
@@ -228,7 +228,7 @@ pub fn plan_reply(
             };
         }
         // 7. A confident FAQ or canned answer costs no LLM call.
-        if let Some((answer, score)) = facts.best_faq(said) {
+        if let Some((answer, score)) = facts.best_faq() {
             if score >= settings.faq_confidence {
                 return Plan::send(Verdict::Faq, answer);
             }
@@ -270,7 +270,7 @@ mod unit {
             self.asked_count += 1;
             (self.replies, "2026-11-28T23".to_string())
         }
-        fn best_faq(&mut self, _text: &str) -> Option<(String, f32)> {
+        fn best_faq(&mut self) -> Option<(String, f32)> {
             self.asked_faq += 1;
             self.faq.clone()
         }

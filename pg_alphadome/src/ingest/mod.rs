@@ -7,6 +7,7 @@
 //! time between its statements as in them (pg_stat_user_functions, one client: 0.24 of its
 //! 0.44 ms), and the decision list is easier to test as a pure function (decide.rs).
 mod decide;
+mod faq_cache;
 mod message;
 mod statements;
 
@@ -134,6 +135,8 @@ struct Tenant {
     id: pgrx::Uuid,
     is_active: bool,
     settings: Settings,
+    /// bot_control_settings.faq_version (None: its FAQ has not changed since the tenant was made).
+    faq_version: Option<i64>,
 }
 
 /// The path of an item inside the raw payload, for `#>`: entry e, change c, `list` item i.
@@ -245,6 +248,7 @@ impl Ingest<'_, '_> {
                 handoff_keywords: row.get(11)?.unwrap_or_default(),
                 faq_confidence: row.get(12)?.unwrap_or(1.0),
             },
+            faq_version: row.get(13)?,
         }))
     }
 
@@ -280,6 +284,8 @@ impl Ingest<'_, '_> {
             (wa_id.is_some() && field(c, "wa_id") == wa_id)
                 || (user_id.is_some() && field(c, "user_id") == user_id)
         });
+        let message_type = field(message, "type");
+        let body = message_text(message);
         let sent_at = field(message, "timestamp")
             .filter(|t| (1..=11).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|t| t.parse::<f64>().ok());
@@ -299,6 +305,7 @@ impl Ingest<'_, '_> {
                         .and_then(|c| c.get("profile"))
                         .and_then(|p| field(p, "name"))),
                     arg(sent_at),
+                    arg(body.as_deref()),
                 ],
             )?
             .first();
@@ -313,17 +320,17 @@ impl Ingest<'_, '_> {
             row.get::<i64>(6)?.unwrap_or(0),
             row.get::<String>(7)?.unwrap_or_default(),
         );
+        let message_words: Vec<String> = row.get(8)?.unwrap_or_default();
 
         // Decide first, then record the message with its decision and its reply in one
         // statement; a duplicate (the unique wamid) records nothing and does nothing.
-        let message_type = field(message, "type");
-        let body = message_text(message);
         let plan = {
             let mut facts = TenantFacts {
                 client: &mut *self.client,
                 prepared: self.prepared,
-                tenant: tenant.id,
+                tenant,
                 replies_this_hour,
+                message_words,
             };
             decide::plan_reply(
                 &tenant.settings,
@@ -418,13 +425,15 @@ impl Ingest<'_, '_> {
     }
 }
 
-/// The decision's database facts, for one tenant.
+/// The decision's database facts, for one tenant and message.
 struct TenantFacts<'a, 'conn> {
     client: &'a mut SpiClient<'conn>,
     prepared: &'a Statements,
-    tenant: pgrx::Uuid,
+    tenant: &'a Tenant,
     /// Read with the conversation.
     replies_this_hour: (i64, String),
+    /// The message's words as match_faq finds them, read with the conversation.
+    message_words: Vec<String>,
 }
 
 impl Facts for TenantFacts<'_, '_> {
@@ -432,25 +441,32 @@ impl Facts for TenantFacts<'_, '_> {
         self.replies_this_hour.clone()
     }
 
-    fn best_faq(&mut self, text: &str) -> Option<(String, f32)> {
-        let best = self
-            .client
-            .update(
-                &self.prepared.best_faq,
-                Some(1),
-                &[arg(self.tenant), arg(text)],
-            )
-            .and_then(|rows| match rows.is_empty() {
-                true => Ok((None, None)),
-                false => rows.first().get_two::<String, f32>(),
-            });
-        match best {
-            Ok((Some(answer), Some(score))) => Some((answer, score)),
-            Ok(_) => None,
-            Err(error) => raise(
+    fn best_faq(&mut self) -> Option<(String, f32)> {
+        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
+        let best = faq_cache::best(
+            *tenant.id.as_bytes(),
+            tenant.faq_version,
+            &self.message_words,
+            || -> SpiResult<Vec<faq_cache::Entry>> {
+                let rows = client.update(&prepared.faq_rows, None, &[arg(tenant.id)])?;
+                rows.into_iter()
+                    .map(|row| {
+                        Ok(faq_cache::Entry {
+                            id: row.get(1)?.unwrap_or_default(),
+                            answer: row.get(2)?.unwrap_or_default(),
+                            question: row.get(3)?.unwrap_or_default(),
+                            answer_words: row.get(4)?.unwrap_or_default(),
+                            category: row.get(5)?.unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            },
+        );
+        best.unwrap_or_else(|error| {
+            raise(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
                 format!("ingest_webhook: {error}"),
-            ),
-        }
+            )
+        })
     }
 }

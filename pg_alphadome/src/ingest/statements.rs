@@ -5,11 +5,11 @@ use pgrx::pg_sys::{self, Oid, PgOid};
 use pgrx::spi::{OwnedPreparedStatement, Spi, SpiResult};
 use std::cell::OnceCell;
 
-/// The tenant that owns a phone_number_id, with its switches.
+/// The tenant that owns a phone_number_id, with its switches and its FAQ's version.
 pub const TENANT: (&str, &[Oid]) = (
     "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
             s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
-            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence
+            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version
        FROM alphadome.bot_tenants t
        JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
       WHERE t.whatsapp_phone_number_id = $1",
@@ -25,8 +25,9 @@ pub const CUSTOMER_BY_BSUID: (&str, &[Oid]) = (
 );
 
 /// The customer's conversation, created or brought up to date ($6: Meta's Unix time, or now),
-/// with the tenant's bot replies in this clock hour and that hour (the rate-limit alert's key):
-/// read here rather than in a statement of their own, as every message needs them.
+/// with the tenant's bot replies in this clock hour and that hour (the rate-limit alert's key),
+/// and the words of the message's text $7 as match_faq finds them (English stems): read here
+/// rather than in statements of their own, as nearly every message needs them.
 pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
     "INSERT INTO alphadome.conversations AS cv
             (bot_tenant_id, customer_key, wa_id, bsuid, customer_name, last_inbound_at)
@@ -39,7 +40,8 @@ pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
      RETURNING cv.id, cv.wa_id, cv.bsuid, cv.opted_out_at IS NOT NULL, cv.handoff_at IS NOT NULL,
                (SELECT coalesce(sum(r.replies), 0)::bigint FROM alphadome.reply_counters r
                  WHERE r.bot_tenant_id = $1 AND r.hour = date_trunc('hour', now())),
-               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24')",
+               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24'),
+               tsvector_to_array(to_tsvector('english'::regconfig, coalesce($7, '')))",
     &[
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,
@@ -47,6 +49,7 @@ pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
         pg_sys::TEXTOID,
         pg_sys::TEXTOID,
         pg_sys::FLOAT8OID,
+        pg_sys::TEXTOID,
     ],
 );
 
@@ -103,10 +106,13 @@ pub const SET_OPTED_OUT: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::BOOLOID],
 );
 
-/// The best FAQ or canned answer (faq.sql).
-pub const BEST_FAQ: (&str, &[Oid]) = (
-    "SELECT f.answer, f.score FROM alphadome.match_faq($1, $2, 1) f",
-    &[pg_sys::UUIDOID, pg_sys::TEXTOID],
+/// A tenant's active FAQ and canned-reply rows with their words, for the session's copy
+/// (faq_cache.rs); match_faq scores the same columns.
+pub const FAQ_ROWS: (&str, &[Oid]) = (
+    "SELECT d.id, d.answer, d.question_lexemes, d.answer_lexemes, d.category_lexemes
+       FROM alphadome.bot_training_data d
+      WHERE d.bot_tenant_id = $1 AND d.is_active",
+    &[pg_sys::UUIDOID],
 );
 
 /// An alert to the escalation phone (ingest.sql); returns how many jobs it queued.
@@ -156,7 +162,7 @@ pub struct Statements {
     pub upsert_conversation: OwnedPreparedStatement,
     pub record_message: OwnedPreparedStatement,
     pub set_opted_out: OwnedPreparedStatement,
-    pub best_faq: OwnedPreparedStatement,
+    pub faq_rows: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub apply_status: OwnedPreparedStatement,
     pub keep_event: OwnedPreparedStatement,
@@ -181,7 +187,7 @@ fn prepare_all() -> SpiResult<Statements> {
         upsert_conversation: prepare(UPSERT_CONVERSATION)?,
         record_message: prepare(RECORD_MESSAGE)?,
         set_opted_out: prepare(SET_OPTED_OUT)?,
-        best_faq: prepare(BEST_FAQ)?,
+        faq_rows: prepare(FAQ_ROWS)?,
         alert: prepare(ALERT)?,
         apply_status: prepare(APPLY_STATUS)?,
         keep_event: prepare(KEEP_EVENT)?,

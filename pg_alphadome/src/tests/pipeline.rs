@@ -391,6 +391,145 @@ mod tests {
         );
     }
 
+    /// Ingest keeps each session's copy of a tenant's FAQ (faq_cache.rs): every change to the
+    /// FAQ, even in the same transaction, reaches the very next message.
+    #[pg_test]
+    fn every_faq_change_reaches_the_next_message() {
+        let t = shop();
+        let ask = |wamid: &str| {
+            ingest(&text("What are your opening hours?", wamid));
+            let reply = one::<String>(
+                "SELECT payload ->> 'text' FROM alphadome.outbox WHERE payload ->> 'context_wamid' = $1",
+                &[wamid.into()],
+            );
+            (decision(wamid).unwrap(), reply.unwrap())
+        };
+        let faq = |answer: &str| ("faq".to_string(), answer.to_string());
+        let llm = (
+            "llm".to_string(),
+            "What are your opening hours?".to_string(),
+        );
+        assert_eq!(ask("w.c1"), faq("Monday-Saturday 9 AM - 6 PM"));
+        run(
+            "UPDATE alphadome.bot_training_data SET answer = 'Every day, 8 AM - 8 PM'",
+            &[],
+        );
+        assert_eq!(ask("w.c2"), faq("Every day, 8 AM - 8 PM"));
+        run(
+            "UPDATE alphadome.bot_training_data SET is_active = false",
+            &[],
+        );
+        assert_eq!(ask("w.c3"), llm);
+        run(
+            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer)
+             VALUES ($1::uuid, 'canned_reply', 'opening hours', 'Call us for hours')",
+            &[t.as_str().into()],
+        );
+        assert_eq!(ask("w.c4"), faq("Call us for hours"));
+        run(
+            "DELETE FROM alphadome.bot_training_data WHERE data_type = 'canned_reply'",
+            &[],
+        );
+        assert_eq!(ask("w.c5"), llm);
+        run(
+            "UPDATE alphadome.bot_training_data SET is_active = true",
+            &[],
+        );
+        assert_eq!(ask("w.c6"), faq("Every day, 8 AM - 8 PM"));
+        run("TRUNCATE alphadome.bot_training_data", &[]);
+        assert_eq!(ask("w.c7"), llm);
+    }
+
+    /// Ingest's copy ranks exactly as match_faq: same winner, ties to the lowest id, no
+    /// answer without a shared word.
+    #[pg_test]
+    fn ingest_picks_match_faqs_first_answer() {
+        let t = shop();
+        run(
+            "UPDATE alphadome.bot_control_settings SET faq_confidence = 0.01;
+             INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category) VALUES
+               ($1::uuid, 'faq', 'Do you deliver on Saturday?', 'We deliver every day but Sunday', 'Delivery'),
+               ($1::uuid, 'faq', 'Do you sell guitars?', 'Acoustic and electric guitars, from KSh 8,000', 'Products'),
+               ($1::uuid, 'canned_reply', 'guitars for sale', 'Come and try our guitars', 'Products'),
+               ($1::uuid, 'faq', 'Where is the shop?', 'Moi Avenue, Nairobi; open hours on our page', 'Business')",
+            &[t.as_str().into()],
+        );
+        let messages = [
+            "What are your opening hours?",
+            "do you deliver on saturdays",
+            "guitars",
+            "Is the shop open on Saturday?",
+            "where do you deliver guitars",
+            "zebra",
+        ];
+        for (i, message) in messages.iter().enumerate() {
+            let wamid = format!("w.rank{i}");
+            let expected = one::<String>(
+                "SELECT (SELECT answer FROM alphadome.match_faq($1::uuid, $2, 1))",
+                &[t.as_str().into(), (*message).into()],
+            );
+            ingest(&text(message, &wamid));
+            let sent = one::<String>(
+                "SELECT (SELECT payload ->> 'text' FROM alphadome.outbox
+                          WHERE payload ->> 'context_wamid' = $1 AND kind = 'reply.send')",
+                &[wamid.as_str().into()],
+            );
+            assert_eq!(sent, expected, "{message}");
+        }
+    }
+
+    /// faq_version belongs to the FAQ trigger: neither the operator nor a tenant owner may set
+    /// it (a value set back by hand could match a session's old copy), and a new version is
+    /// not a change of the settings.
+    #[pg_test]
+    fn only_the_faq_trigger_sets_faq_version() {
+        let t = shop();
+        let stamp = || {
+            one::<String>(
+                "SELECT faq_version::text || ' ' || updated_at::text FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::uuid",
+                &[t.as_str().into()],
+            )
+        };
+        // An updated_at in the past, so that a touch (now()) would show.
+        run(
+            "ALTER TABLE alphadome.bot_control_settings DISABLE TRIGGER touch_updated_at;
+             UPDATE alphadome.bot_control_settings SET updated_at = '2026-01-01';
+             ALTER TABLE alphadome.bot_control_settings ENABLE TRIGGER touch_updated_at",
+            &[],
+        );
+        let before = stamp().unwrap();
+        run(
+            "UPDATE alphadome.bot_training_data SET category = 'Hours'",
+            &[],
+        );
+        let after = stamp().unwrap();
+        assert_ne!(
+            before.split(' ').next(),
+            after.split(' ').next(),
+            "a new version"
+        );
+        assert_eq!(
+            before.split_once(' ').unwrap().1,
+            after.split_once(' ').unwrap().1,
+            "updated_at kept: {before} / {after}"
+        );
+        for (role, context) in [
+            ("alphadome_admin", Context::None),
+            ("alphadome_tenant", Context::Setting(&t)),
+        ] {
+            act_as(role, context);
+            assert_eq!(
+                outcome(
+                    "UPDATE alphadome.bot_control_settings SET faq_version = 1",
+                    &[]
+                ),
+                "42501",
+                "{role}"
+            );
+            act_as_superuser();
+        }
+    }
+
     /// The rules on what the message path writes are domains (schema.sql), cheaper than table
     /// CHECKs; they refuse the same values.
     #[pg_test]
