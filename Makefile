@@ -3,9 +3,10 @@
 #   make run    a local cluster in .run/ with the extension and the Kassangas seed
 #   make stop   stops that cluster and its relay
 #   make bench  throughput and latency, as ratios to pgbench baselines of the same run
+#   make count  instructions of one ingest_webhook call beside a plain insert (callgrind)
 SHELL := /bin/bash
 
-.PHONY: setup test run stop bench
+.PHONY: setup test run stop bench count
 setup:
 	@scripts/setup.sh
 
@@ -20,3 +21,6 @@ stop:
 
 bench: setup
 	@scripts/bench.sh
+
+count: setup
+	@scripts/count-instructions.sh

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make count: CPU instructions of one ingest_webhook call (an FAQ question from a new customer,
+# as in make bench) beside one 1 KB jsonb insert, counted by valgrind's callgrind in a
+# single-user postgres. Unlike make bench's rates, the counts repeat exactly from run to run,
+# so they show what a change costs or saves even on a busy machine. Needs the release build
+# installed (make bench does that; so does: cargo pgrx install --release -p pg_alphadome).
+# ALPHADOME_COUNT_PROFILE=<file> keeps ingest's callgrind profile for callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=/usr/lib/postgresql/15/bin
+N=${ALPHADOME_COUNT_CALLS:-200}
+command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
+dir=$(mktemp -d /tmp/alphadome-count.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+chown postgres "$dir"
+as_postgres() { if [ "$(id -u)" = 0 ]; then sudo -u postgres "$@"; else "$@"; fi; }
+
+as_postgres "$BIN/initdb" -D "$dir/data" -U postgres --locale=C.UTF-8 -A trust --no-sync >/dev/null
+printf 'count:%s\n' "$(openssl rand -hex 32)" > "$dir/master.key"
+chown postgres "$dir/master.key"; chmod 600 "$dir/master.key"
+printf "alphadome.master_key_file = '%s'\nautovacuum = off\n" "$dir/master.key" >> "$dir/data/postgresql.conf"
+as_postgres "$BIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -o "-p 54402 -k $dir -c listen_addresses=''" -w start >/dev/null
+psql=(psql -h "$dir" -p 54402 -U postgres -q -v ON_ERROR_STOP=1)
+"${psql[@]}" -c 'CREATE DATABASE count'
+"${psql[@]}" -d count -c 'CREATE EXTENSION pg_alphadome CASCADE' 2>/dev/null
+"${psql[@]}" -d count -v whatsapp_phone_number_id=106540352242922 -f sql/seed/kassangas.sql
+"${psql[@]}" -d count -c "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000;
+  CREATE TABLE bench_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now())"
+as_postgres "$BIN/pg_ctl" -D "$dir/data" stop -m fast >/dev/null
+
+pad=$(printf 'x%.0s' $(seq 1000))
+for i in $(seq "$N"); do
+  r=$((RANDOM * 32768 + RANDOM))
+  printf '%s\n\n' "SELECT alphadome.ingest_webhook('{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\"106540352242922\",\"phone_number_id\":\"106540352242922\"},\"contacts\":[{\"profile\":{\"name\":\"B\"},\"wa_id\":\"$r\"}],\"messages\":[{\"from\":\"$r\",\"id\":\"wamid.count.$i.$r\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{\"body\":\"What are your opening hours?\"}}]}}]}]}'::jsonb);" >> "$dir/ingest.sql"
+  printf '%s\n\n' "INSERT INTO bench_events (payload) VALUES ('{\"pad\": \"$pad\"}');" >> "$dir/insert.sql"
+done
+
+# Instructions of a single-user postgres running the first k statements of a file, on a
+# fresh copy of the prepared cluster (so no run sees another's rows).
+count() {
+  head -n $((2 * $2)) "$dir/$1.sql" > "$dir/run.sql"
+  rm -rf "$dir/run-data"; cp -a "$dir/data" "$dir/run-data"
+  as_postgres valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
+    "$BIN/postgres" --single -D "$dir/run-data" -j count < "$dir/run.sql" > "$dir/run.log" 2>&1
+  if grep -q ERROR "$dir/run.log"; then grep -m1 ERROR "$dir/run.log" >&2; exit 1; fi
+  awk '/^(summary|totals):/ {print $2; exit}' "$dir/callgrind.out"
+}
+# All N statements minus the first N/2: start-up and first-call costs cancel out.
+per_call() {
+  local all half
+  all=$(count "$1" "$N"); half=$(count "$1" $((N / 2)))
+  echo $(( (all - half) / (N - N / 2) ))
+}
+echo "count: $N statements of each under callgrind (a minute or two)"
+insert=$(per_call insert)
+ingest=$(per_call ingest)
+if [ -n "${ALPHADOME_COUNT_PROFILE:-}" ]; then cp "$dir/callgrind.out" "$ALPHADOME_COUNT_PROFILE"; fi
+printf '%-48s %12s %8s\n' "what" "instructions" "ratio"
+printf '%-48s %12d %7.2fx\n' "insert 1 KB jsonb (one statement)" "$insert" 1
+printf '%-48s %12d %7.2fx\n' "ingest_webhook (FAQ question, new customer)" "$ingest" "$(awk "BEGIN {print $ingest / $insert}")"
