@@ -32,7 +32,8 @@ GRANT EXECUTE ON FUNCTION
     alphadome.claim_jobs(text, integer, integer),
     alphadome.complete_job(bigint, jsonb),
     alphadome.fail_job(bigint, jsonb, integer),
-    alphadome.enqueue_credential_alerts(interval)
+    alphadome.enqueue_credential_alerts(interval),
+    alphadome.prune_history(interval, integer)
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
 GRANT UPDATE (client_name, contact_name, client_email, whatsapp_business_account_id, ai_base_url, ai_model,
@@ -59,7 +60,8 @@ GRANT EXECUTE ON FUNCTION
     alphadome.claim_jobs(text, integer, integer),
     alphadome.complete_job(bigint, jsonb),
     alphadome.fail_job(bigint, jsonb, integer),
-    alphadome.enqueue_credential_alerts(interval)
+    alphadome.enqueue_credential_alerts(interval),
+    alphadome.prune_history(interval, integer)
 TO alphadome_relay;
 
 -- Tenant owners, under RLS: their own templates, FAQ and switches; their tenant row without

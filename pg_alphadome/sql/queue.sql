@@ -249,6 +249,44 @@ BEGIN
 END
 $$;
 
+-- Retention for the message path's operational rows, which otherwise grow forever: raw webhook
+-- payloads and finished jobs (done or dead) older than keep, and the reply counters of past
+-- hours (only the current hour's count matters). At most batch rows of each per call, so a
+-- backlog goes in short transactions: call until every count is 0 (the relay does, hourly).
+-- Conversations and messages are the tenants' records and are not touched.
+CREATE FUNCTION alphadome.prune_history(keep interval DEFAULT '30 days', batch integer DEFAULT 10000)
+    RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    events bigint;
+    jobs bigint;
+    counters bigint;
+BEGIN
+    IF keep IS NULL OR keep < interval '1 day' THEN
+        RAISE EXCEPTION 'history is kept at least one day (keep = %)', keep USING ERRCODE = '22023';
+    ELSIF batch IS NULL OR batch < 1 THEN
+        RAISE EXCEPTION 'batch must be a positive number of rows' USING ERRCODE = '22023';
+    END IF;
+    DELETE FROM alphadome.webhook_events e
+     WHERE e.id IN (SELECT x.id FROM alphadome.webhook_events x
+                     WHERE x.received_at < now() - prune_history.keep LIMIT prune_history.batch);
+    GET DIAGNOSTICS events = ROW_COUNT;
+    DELETE FROM alphadome.outbox o
+     WHERE o.id IN (SELECT x.id FROM alphadome.outbox x
+                     WHERE x.status IN ('done', 'dead') AND x.updated_at < now() - prune_history.keep
+                     LIMIT prune_history.batch);
+    GET DIAGNOSTICS jobs = ROW_COUNT;
+    DELETE FROM alphadome.reply_counters r
+     WHERE (r.bot_tenant_id, r.hour, r.shard) IN (
+               SELECT x.bot_tenant_id, x.hour, x.shard FROM alphadome.reply_counters x
+                WHERE x.hour < date_trunc('hour', now()) LIMIT prune_history.batch);
+    GET DIAGNOSTICS counters = ROW_COUNT;
+    RETURN jsonb_build_object('webhook_events', events, 'outbox', jobs, 'reply_counters', counters);
+END
+$$;
+
 -- Queue depth per tenant, for the operator.
 CREATE VIEW alphadome.queue_status AS
 SELECT t.id AS tenant_id, t.slug,

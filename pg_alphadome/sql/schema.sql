@@ -245,6 +245,8 @@ CREATE TABLE alphadome.outbox (
 -- Only keyed jobs (alerts) are deduplicated; replies are unique by their inbound message.
 CREATE UNIQUE INDEX outbox_dedupe ON alphadome.outbox (bot_tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE INDEX outbox_runnable ON alphadome.outbox (run_at) WHERE status IN ('queued', 'running');
+-- Finished jobs by age, for prune_history.
+CREATE INDEX outbox_finished ON alphadome.outbox (updated_at) WHERE status IN ('done', 'dead');
 
 -- Raw webhook payloads, for replay and support. Not tenant rows: one POST can carry several
 -- tenants; the operator reads them, tenants do not.

@@ -75,6 +75,13 @@ pub struct ServeArgs {
         default_value_t = 3600
     )]
     pub credential_check_seconds: u64,
+    /// Seconds between retention runs (prune_history: raw payloads, finished jobs, past counters).
+    #[arg(long, env = "ALPHADOME_PRUNE_SECONDS", default_value_t = 3600)]
+    pub prune_seconds: u64,
+    /// Days of raw webhook payloads and finished jobs to keep.
+    #[arg(long, env = "ALPHADOME_KEEP_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(i32).range(1..=3650))]
+    pub keep_days: i32,
 }
 
 fn default_worker() -> String {

@@ -1,5 +1,6 @@
 //! alphadome-relay as a library: the binary (main.rs) and the end-to-end tests use it.
 pub mod check;
+pub mod chores;
 pub mod clients;
 pub mod config;
 pub mod db;

@@ -1,5 +1,6 @@
 //! The outbound worker: wakes on NOTIFY alphadome_outbox (and polls anyway), claims jobs,
 //! calls Meta or the LLM, and reports each result back to the queue.
+use crate::chores;
 use crate::clients::llm::Llm;
 use crate::clients::meta::{Meta, Outgoing};
 use crate::clients::{Class, Failure};
@@ -46,7 +47,21 @@ impl Worker {
     /// period, and hands back (requeues) any still running.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let listener = tokio::spawn(self.clone().listen(shutdown.clone()));
-        let credentials = tokio::spawn(self.clone().check_credentials(shutdown.clone()));
+        let credentials = tokio::spawn(chores::every(
+            self.pool.clone(),
+            Duration::from_secs(self.args.credential_check_seconds.max(1)),
+            "credential alerts",
+            shutdown.clone(),
+            chores::credential_alerts,
+        ));
+        let keep_days = self.args.keep_days;
+        let retention = tokio::spawn(chores::every(
+            self.pool.clone(),
+            Duration::from_secs(self.args.prune_seconds.max(1)),
+            "history retention",
+            shutdown.clone(),
+            move |client| chores::prune_history(client, keep_days),
+        ));
         let permits = Arc::new(Semaphore::new(self.args.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         let mut failures = 0u32;
@@ -97,6 +112,7 @@ impl Worker {
         }
         listener.abort();
         credentials.abort();
+        retention.abort();
         self.drain(tasks).await;
     }
 
@@ -319,37 +335,6 @@ impl Worker {
             Metrics::add(&self.metrics.worker_reconnects, 1);
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
-        }
-    }
-
-    /// Queues credential alerts (at most one per tenant per day) on a schedule.
-    async fn check_credentials(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let every = Duration::from_secs(self.args.credential_check_seconds.max(1));
-        loop {
-            match self.pool.get().await {
-                Ok(client) => match client
-                    .query_one("SELECT alphadome.enqueue_credential_alerts()", &[])
-                    .await
-                {
-                    Ok(row) => {
-                        let queued: i32 = row.get(0);
-                        if queued > 0 {
-                            tracing::info!(queued, "credential alerts queued");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = crate::db::describe(&e), "credential check failed")
-                    }
-                },
-                Err(e) => tracing::warn!(
-                    error = format!("{e:#}"),
-                    "credential check: database unavailable"
-                ),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
         }
     }
 }

@@ -197,6 +197,43 @@ fn sigterm_lets_the_job_in_flight_finish_then_exits() {
 }
 
 #[test]
+fn the_worker_prunes_old_payloads_and_finished_jobs_on_its_schedule() {
+    let d = Deployment::start(&[
+        ("ALPHADOME_PRUNE_SECONDS", "1"),
+        ("ALPHADOME_KEEP_DAYS", "7"),
+    ]);
+    d.db()
+        .batch_execute(
+            "INSERT INTO alphadome.webhook_events (received_at, payload)
+               SELECT now() - interval '8 days', '{}' FROM generate_series(1, 3);
+             INSERT INTO alphadome.webhook_events (received_at, payload) VALUES (now() - interval '6 days', '{}');
+             INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, updated_at)
+               SELECT id, 'alert.send', '{}', 'done', now() - interval '8 days' FROM alphadome.bot_tenants",
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + LONG;
+    while d.count("SELECT count(*) FROM alphadome.webhook_events WHERE received_at < now() - interval '7 days'") > 0 {
+        assert!(std::time::Instant::now() < deadline, "old payloads were not pruned");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        d.count(
+            "SELECT count(*) FROM alphadome.outbox WHERE updated_at < now() - interval '7 days'"
+        ),
+        0
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM alphadome.webhook_events WHERE received_at > now() - interval '7 days'"),
+        1,
+        "what is younger than ALPHADOME_KEEP_DAYS stays"
+    );
+    assert!(
+        d.relay.log_text().contains("history pruned"),
+        "the run is logged"
+    );
+}
+
+#[test]
 fn expiring_tokens_alert_the_escalation_phone_once_a_day() {
     let d = Deployment::start(&[("ALPHADOME_CREDENTIAL_CHECK_SECONDS", "1")]);
     d.db()

@@ -473,4 +473,79 @@ mod tests {
         .unwrap();
         assert_eq!((queued, dead), (Some(1), Some(1)));
     }
+
+    /// Old payloads, finished jobs and past hours' counters go, in batches; pending jobs,
+    /// recent rows, the current hour and every message stay.
+    #[pg_test]
+    fn prune_history_removes_only_old_finished_rows_in_batches() {
+        let t = shop("shop", "0702245555", "106540352242922", TOKEN_A);
+        inbound(
+            "106540352242922",
+            "254711000001",
+            "What are your opening hours?",
+            "w.keep",
+        );
+        run(
+            "INSERT INTO alphadome.webhook_events (received_at, payload) VALUES
+               (now() - interval '40 days', '{}'), (now() - interval '31 days', '{}'), (now() - interval '29 days', '{}');
+             INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, updated_at) VALUES
+               ($1::uuid, 'alert.send', '{}', 'done', now() - interval '40 days'),
+               ($1::uuid, 'alert.send', '{}', 'dead', now() - interval '40 days'),
+               ($1::uuid, 'alert.send', '{}', 'queued', now() - interval '40 days'),
+               ($1::uuid, 'alert.send', '{}', 'done', now() - interval '2 days');
+             INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES
+               ($1::uuid, date_trunc('hour', now()) - interval '1 hour', 0, 5),
+               ($1::uuid, date_trunc('hour', now()) - interval '2 hours', 0, 5)",
+            &[t.as_str().into()],
+        );
+        let prune = |batch: i32| {
+            one::<pgrx::JsonB>(
+                "SELECT alphadome.prune_history('30 days', $1)",
+                &[batch.into()],
+            )
+            .unwrap()
+            .0
+        };
+        assert_eq!(
+            prune(1),
+            serde_json::json!({"webhook_events": 1, "outbox": 1, "reply_counters": 1})
+        );
+        assert_eq!(
+            prune(10),
+            serde_json::json!({"webhook_events": 1, "outbox": 1, "reply_counters": 1})
+        );
+        assert_eq!(
+            prune(10),
+            serde_json::json!({"webhook_events": 0, "outbox": 0, "reply_counters": 0})
+        );
+        let left = |query: &str| one::<i64>(query, &[]).unwrap();
+        assert_eq!(
+            left("SELECT count(*) FROM alphadome.webhook_events"),
+            2,
+            "the ingest's and the 29-day-old"
+        );
+        assert_eq!(
+            left("SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' OR updated_at > now() - interval '30 days'"),
+            left("SELECT count(*) FROM alphadome.outbox"),
+            "the old queued job and everything recent stay"
+        );
+        assert_eq!(left("SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' AND updated_at < now() - interval '30 days'"), 1);
+        assert_eq!(
+            left("SELECT count(*) FROM alphadome.reply_counters WHERE hour = date_trunc('hour', now())"),
+            left("SELECT count(*) FROM alphadome.reply_counters")
+        );
+        assert_eq!(
+            left("SELECT count(*) FROM alphadome.messages WHERE wamid = 'w.keep'"),
+            1
+        );
+        for bad in [
+            "SELECT alphadome.prune_history('23 hours')",
+            "SELECT alphadome.prune_history(NULL)",
+            "SELECT alphadome.prune_history('30 days', 0)",
+        ] {
+            assert_eq!(outcome(bad, &[]), "22023", "{bad}");
+        }
+        act_as("alphadome_tenant", Context::Setting(&t));
+        assert_eq!(outcome("SELECT alphadome.prune_history()", &[]), "42501");
+    }
 }

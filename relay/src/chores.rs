@@ -1,0 +1,87 @@
+//! The worker's scheduled chores: credential alerts and history retention. Each runs at start
+//! and then once per period; a failure (the database down, say) is logged and tried again the
+//! next period, never fatal.
+use crate::db;
+use deadpool_postgres::{Object, Pool};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs `chore` now and every `period` until `shutdown` turns true.
+pub async fn every<F, Fut>(
+    pool: Pool,
+    period: Duration,
+    name: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+    chore: F,
+) where
+    F: Fn(Object) -> Fut,
+    Fut: Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    loop {
+        match pool.get().await {
+            Ok(client) => {
+                if let Err(e) = chore(client).await {
+                    tracing::warn!(
+                        chore = name,
+                        error = db::describe(&e),
+                        "scheduled chore failed"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(
+                chore = name,
+                error = format!("{e:#}"),
+                "scheduled chore: database unavailable"
+            ),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Queues credential alerts (at most one per tenant per day).
+pub async fn credential_alerts(client: Object) -> Result<(), tokio_postgres::Error> {
+    let queued: i32 = client
+        .query_one("SELECT alphadome.enqueue_credential_alerts()", &[])
+        .await?
+        .get(0);
+    if queued > 0 {
+        tracing::info!(queued, "credential alerts queued");
+    }
+    Ok(())
+}
+
+/// Removes raw payloads, finished jobs and past counters older than `keep_days`, a batch per
+/// transaction until none is left (prune_history).
+pub async fn prune_history(client: Object, keep_days: i32) -> Result<(), tokio_postgres::Error> {
+    const TABLES: [&str; 3] = ["webhook_events", "outbox", "reply_counters"];
+    let statement = client
+        .prepare("SELECT alphadome.prune_history(make_interval(days => $1))")
+        .await?;
+    let mut removed = [0i64; 3];
+    loop {
+        let counts: serde_json::Value = client.query_one(&statement, &[&keep_days]).await?.get(0);
+        let batch = TABLES.map(|table| counts[table].as_i64().unwrap_or(0));
+        removed
+            .iter_mut()
+            .zip(batch)
+            .for_each(|(total, n)| *total += n);
+        if batch.iter().all(|n| *n == 0) {
+            break;
+        }
+    }
+    if removed.iter().any(|n| *n > 0) {
+        let [webhook_events, outbox, reply_counters] = removed;
+        tracing::info!(
+            webhook_events,
+            outbox,
+            reply_counters,
+            keep_days,
+            "history pruned"
+        );
+    }
+    Ok(())
+}
