@@ -189,10 +189,13 @@ CREATE FUNCTION alphadome.fail_job(job_id bigint, error jsonb, retry_in_seconds 
 AS $$
 DECLARE
     job alphadome.outbox := alphadome._running_job(job_id);
-    client text := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
+    client text;  -- the tenant's name, read only for an alert
 BEGIN
     IF retry_in_seconds < 0 THEN
         RAISE EXCEPTION 'retry_in_seconds must not be negative' USING ERRCODE = '22023';
+    END IF;
+    IF fail_job.error ->> 'class' = 'auth' OR job.kind = 'reply.generate' THEN
+        client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
     END IF;
     IF fail_job.error ->> 'class' = 'auth' AND job.kind IN ('reply.send', 'alert.send') THEN
         UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;

@@ -119,10 +119,16 @@ pub async fn receive_tenant(
                 slug,
                 "tenant app secret lookup failed"
             );
-            Metrics::add(&state.metrics.webhooks_unavailable, 1);
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            unavailable(&state.metrics, "database unavailable")
         }
     }
+}
+
+/// 503 for a webhook that could not be recorded: Meta retries it for up to 7 days, so nothing
+/// that got no 200 is lost while the database is away.
+fn unavailable(metrics: &Metrics, body: &'static str) -> Response {
+    Metrics::add(&metrics.webhooks_unavailable, 1);
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
 }
 
 /// The tenant's id and app secret, from the cache or decrypted now (and audited).
@@ -195,12 +201,11 @@ async fn receive(
     let client = match state.pool.get().await {
         Ok(client) => client,
         Err(e) => {
-            Metrics::add(&metrics.webhooks_unavailable, 1);
             tracing::error!(
                 error = format!("{e:#}"),
                 "database unavailable: answering 503 so Meta retries"
             );
-            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+            return unavailable(metrics, "database unavailable");
         }
     };
     let result = client
@@ -237,12 +242,11 @@ async fn receive(
             (StatusCode::BAD_REQUEST, "not a WhatsApp webhook").into_response()
         }
         Err(e) => {
-            Metrics::add(&metrics.webhooks_unavailable, 1);
             tracing::error!(
                 error = crate::db::describe(&e),
                 "ingest failed: answering 503 so Meta retries"
             );
-            (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
+            unavailable(metrics, "try again")
         }
     }
 }
