@@ -2,14 +2,17 @@
 # make count: CPU instructions of one ingest_webhook call (an FAQ question from a new customer,
 # as in make bench) beside one 1 KB jsonb insert, counted by valgrind's callgrind in a
 # single-user postgres. Unlike make bench's rates, the counts repeat exactly from run to run,
-# so they show what a change costs or saves even on a busy machine. Needs the release build
-# installed (make bench does that; so does: cargo pgrx install --release -p pg_alphadome).
+# so they show what a change costs or saves even on a busy machine. Installs the release build
+# first (make test installs the debug build, which runs about a third more instructions).
 # ALPHADOME_COUNT_PROFILE=<file> keeps ingest's callgrind profile for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=/usr/lib/postgresql/15/bin
 N=${ALPHADOME_COUNT_CALLS:-200}
 command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
+echo "count: release build of the extension"
+cargo pgrx install --release -p pg_alphadome --pg-config "$BIN/pg_config" >/tmp/alphadome-count-install.log 2>&1 \
+  || { cat /tmp/alphadome-count-install.log; exit 1; }
 dir=$(mktemp -d /tmp/alphadome-count.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 chown postgres "$dir"
