@@ -281,6 +281,9 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_tenants', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_templates', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_training_data', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_control_settings', '');
+-- With the settings' faq_version values, the sequence that makes them: after a restore its next
+-- value must still be new, or a session's copy of an old FAQ could match again.
+SELECT pg_catalog.pg_extension_config_dump('alphadome._faq_version', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.conversations', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.messages', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit', '');

@@ -266,6 +266,10 @@ fn no_secret_reaches_pg_dump_or_the_server_log() {
         dump.contains("Kassangas Music Shop"),
         "the dump holds tenant rows (pg_extension_config_dump)"
     );
+    assert!(
+        dump.contains("SELECT pg_catalog.setval('alphadome._faq_version'"),
+        "the dump keeps the FAQ version sequence, so a restore never hands out an old version again"
+    );
     let log = cluster.server_log();
     assert!(
         log.contains("XX001") || log.contains("does not decrypt"),
