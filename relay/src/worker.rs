@@ -149,9 +149,12 @@ impl Worker {
 
     async fn claim(&self, max: usize) -> anyhow::Result<Vec<Value>> {
         let client = self.pool.get().await?;
+        let claim = client
+            .prepare_cached("SELECT alphadome.claim_jobs($1, $2, $3)")
+            .await?;
         let rows = client
             .query(
-                "SELECT alphadome.claim_jobs($1, $2, $3)",
+                &claim,
                 &[&self.args.worker, &(max as i32), &self.args.lease_seconds],
             )
             .await?;
@@ -230,17 +233,16 @@ impl Worker {
         let client = self.pool.get().await?;
         match result {
             Ok(result) => {
-                client
-                    .execute("SELECT alphadome.complete_job($1, $2)", &[&id, &result])
-                    .await?
+                let complete = client
+                    .prepare_cached("SELECT alphadome.complete_job($1, $2)")
+                    .await?;
+                client.execute(&complete, &[&id, &result]).await?
             }
             Err((error, retry)) => {
-                client
-                    .execute(
-                        "SELECT alphadome.fail_job($1, $2, $3)",
-                        &[&id, &error, &retry],
-                    )
-                    .await?
+                let fail = client
+                    .prepare_cached("SELECT alphadome.fail_job($1, $2, $3)")
+                    .await?;
+                client.execute(&fail, &[&id, &error, &retry]).await?
             }
         };
         Ok(())

@@ -208,12 +208,14 @@ async fn receive(
             return unavailable(metrics, "database unavailable");
         }
     };
-    let result = client
-        .query_one(
-            "SELECT alphadome.ingest_webhook($1::text::jsonb, $2::text::uuid)",
-            &[&text, &route],
-        )
-        .await;
+    // Prepared once per pooled connection: one round trip per webhook, and no parse.
+    let result = match client
+        .prepare_cached("SELECT alphadome.ingest_webhook($1::text::jsonb, $2::text::uuid)")
+        .await
+    {
+        Ok(statement) => client.query_one(&statement, &[&text, &route]).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(row) => {
             let counts: serde_json::Value = row.get(0);
