@@ -17,7 +17,9 @@ AS $$
 DECLARE
     now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 BEGIN
-    IF now_ms - (SELECT c.last_value FROM alphadome._wakeup_clock c) >= 10 THEN
+    -- A function call, not a SELECT from the sequence: PL/pgSQL evaluates it without the
+    -- executor. NULL before the first setval.
+    IF now_ms - coalesce(pg_sequence_last_value('alphadome._wakeup_clock'), 0) >= 10 THEN
         PERFORM setval('alphadome._wakeup_clock', now_ms);
         PERFORM pg_notify('alphadome_outbox', '');
     END IF;
