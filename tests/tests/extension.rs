@@ -287,3 +287,63 @@ fn no_secret_reaches_pg_dump_or_the_server_log() {
         assert!(!log.contains(secret), "a secret is in the server log");
     }
 }
+
+/// The worker's wake-up: the first webhook with a job sends NOTIFY alphadome_outbox, and a burst
+/// sends at most one per 10 ms (a NOTIFY in every transaction would serialize commits). 102
+/// messages stay under the seed's limit of 200 replies an hour, so each one queues a job.
+#[test]
+fn ingest_wakes_the_worker_at_most_once_per_ten_milliseconds() {
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    seed(&cluster, "shop");
+    let mut listener = cluster.connect("shop");
+    listener.batch_execute("LISTEN alphadome_outbox").unwrap();
+    let mut client = cluster.connect("shop");
+    let mut ingest = |n: usize| {
+        let payload = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "109876543210", "phone_number_id": "109876543210"},
+                "messages": [{"from": "254711000099", "id": format!("wamid.wake.{n}"), "timestamp": "1760000000",
+                              "type": "text", "text": {"body": "What are your opening hours?"}}]
+            }}]}]
+        });
+        client
+            .execute(
+                "SELECT alphadome.ingest_webhook($1::text::jsonb)",
+                &[&payload.to_string()],
+            )
+            .unwrap();
+    };
+    let heard = |listener: &mut postgres::Client| {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut notes = listener.notifications();
+        let mut it = notes.timeout_iter(std::time::Duration::from_millis(300));
+        let mut n = 0;
+        while let Ok(Some(_)) = it.next() {
+            n += 1;
+        }
+        n
+    };
+    ingest(0);
+    assert_eq!(heard(&mut listener), 1, "the first job wakes the worker");
+    let started = std::time::Instant::now();
+    for n in 1..=100 {
+        ingest(n);
+    }
+    let elapsed_ms = started.elapsed().as_millis() as usize;
+    let burst = heard(&mut listener);
+    assert!(burst >= 1, "a burst wakes the worker");
+    assert!(
+        burst <= elapsed_ms / 10 + 1,
+        "{burst} notifications in {elapsed_ms} ms: more than one per 10 ms"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ingest(101);
+    assert_eq!(
+        heard(&mut listener),
+        1,
+        "after a quiet moment the next job wakes it again"
+    );
+}

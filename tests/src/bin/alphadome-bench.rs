@@ -130,7 +130,8 @@ fn main() {
     let ingest_script = format!(
         "\\set r random(1, 999999999999)\nSELECT alphadome.ingest_webhook(('{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"id\":\"1\",\"changes\":[{{\"field\":\"messages\",\"value\":{{\"messaging_product\":\"whatsapp\",\"metadata\":{{\"display_phone_number\":\"{NUMBER}\",\"phone_number_id\":\"{NUMBER}\"}},\"contacts\":[{{\"profile\":{{\"name\":\"B\"}},\"wa_id\":\"' || :r || '\"}}],\"messages\":[{{\"from\":\"' || :r || '\",\"id\":\"wamid.pgbench.' || :r || '\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{{\"body\":\"What are your opening hours?\"}}}}]}}}}]}}]}}')::jsonb);\n"
     );
-    let (mut notify_rates, mut insert_rates, mut ingest_rates, mut ingest_ratios) = (vec![], vec![], vec![], vec![]);
+    let (mut notify_rates, mut insert_rates, mut ingest_rates, mut ingest_ratios) =
+        (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         let (notify, insert, ingest) = (
             pgbench(&cluster, &notify_script),
@@ -142,7 +143,11 @@ fn main() {
         insert_rates.push(insert);
         ingest_rates.push(ingest);
     }
-    let (with_notify, without_notify, ingest) = (median(notify_rates), median(insert_rates), median(ingest_rates));
+    let (with_notify, without_notify, ingest) = (
+        median(notify_rates),
+        median(insert_rates),
+        median(ingest_rates),
+    );
     ingest_ratios.sort_by(f64::total_cmp);
     db.batch_execute("TRUNCATE alphadome.outbox; DELETE FROM alphadome.messages; DELETE FROM alphadome.conversations;").unwrap();
 
