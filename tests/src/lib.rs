@@ -289,6 +289,23 @@ impl Cluster {
         String::from_utf8(check(self.tool("psql", &all), "psql").stdout).unwrap()
     }
 
+    /// Loads sql/seed/kassangas.sql into `database` with these psql variables (name, value):
+    /// whatsapp_phone_number_id, whatsapp_access_token, ai_api_key, client_email; the seed
+    /// uses placeholders for those not given.
+    pub fn seed_kassangas(&self, database: &str, variables: &[(&str, &str)]) -> String {
+        let seed = repo_root().join("sql/seed/kassangas.sql");
+        let settings: Vec<String> = variables
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let mut args = vec!["-q", "-d", database];
+        for setting in &settings {
+            args.extend(["-v", setting.as_str()]);
+        }
+        args.extend(["-f", seed.to_str().unwrap()]);
+        self.psql(&args)
+    }
+
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }

@@ -7,22 +7,15 @@ const SEED_AI_KEY: &str = "sk-test-e2e-seed-ai-key-8d02";
 const SEED_EMAIL: &str = "gideon@kassangas.test";
 
 fn seed(cluster: &Cluster, database: &str) {
-    let seed = repo_root().join("sql/seed/kassangas.sql");
-    cluster.psql(&[
-        "-q",
-        "-d",
+    cluster.seed_kassangas(
         database,
-        "-v",
-        "whatsapp_phone_number_id=109876543210",
-        "-v",
-        &format!("whatsapp_access_token={SEED_TOKEN}"),
-        "-v",
-        &format!("client_email={SEED_EMAIL}"),
-        "-v",
-        &format!("ai_api_key={SEED_AI_KEY}"),
-        "-f",
-        seed.to_str().unwrap(),
-    ]);
+        &[
+            ("whatsapp_phone_number_id", "109876543210"),
+            ("whatsapp_access_token", SEED_TOKEN),
+            ("client_email", SEED_EMAIL),
+            ("ai_api_key", SEED_AI_KEY),
+        ],
+    );
 }
 
 fn verify(cluster: &Cluster, database: &str) -> Vec<String> {
@@ -115,8 +108,7 @@ fn kassangas_seed_passes_the_plans_verify_queries_and_is_idempotent() {
 fn seed_without_variables_uses_placeholders() {
     let cluster = Cluster::start(&[]);
     cluster.create_database("shop");
-    let seed = repo_root().join("sql/seed/kassangas.sql");
-    cluster.psql(&["-q", "-d", "shop", "-f", seed.to_str().unwrap()]);
+    cluster.seed_kassangas("shop", &[]);
     let mut client = cluster.connect("shop");
     let token: String = client
         .query_one("SELECT alphadome.tenant_credential(id, 'whatsapp_access_token', 'e2e') FROM alphadome.bot_tenants", &[])

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 use alphadome_e2e::mock::Mock;
 use alphadome_e2e::relay::Relay;
-use alphadome_e2e::{repo_root, Client, Cluster};
+use alphadome_e2e::{Client, Cluster};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -33,20 +33,14 @@ impl Deployment {
     pub fn start(extra_env: &[(&str, &str)]) -> Deployment {
         let cluster = Cluster::start(&[]);
         let mut db = cluster.create_database("shop");
-        let seed = repo_root().join("sql/seed/kassangas.sql");
-        cluster.psql(&[
-            "-q",
-            "-d",
+        cluster.seed_kassangas(
             "shop",
-            "-v",
-            &format!("whatsapp_phone_number_id={KASSANGAS_NUMBER}"),
-            "-v",
-            &format!("whatsapp_access_token={KASSANGAS_TOKEN}"),
-            "-v",
-            &format!("ai_api_key={KASSANGAS_AI_KEY}"),
-            "-f",
-            seed.to_str().unwrap(),
-        ]);
+            &[
+                ("whatsapp_phone_number_id", KASSANGAS_NUMBER),
+                ("whatsapp_access_token", KASSANGAS_TOKEN),
+                ("ai_api_key", KASSANGAS_AI_KEY),
+            ],
+        );
         let other: String = db
             .query_one(
                 "SELECT alphadome.create_tenant('other-shop', 'Other Shop', '0733000001', $1, $2, NULL, $3, $4)::text",

@@ -11,7 +11,7 @@
 //!    POST to the reply's arrival at the mock Graph API.
 use alphadome_e2e::mock::Mock;
 use alphadome_e2e::relay::Relay;
-use alphadome_e2e::{repo_root, Cluster};
+use alphadome_e2e::Cluster;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -107,16 +107,7 @@ fn main() {
         "log_min_messages=warning",
     ]);
     let mut db = cluster.create_database("bench");
-    let seed = repo_root().join("sql/seed/kassangas.sql");
-    cluster.psql(&[
-        "-q",
-        "-d",
-        "bench",
-        "-v",
-        &format!("whatsapp_phone_number_id={NUMBER}"),
-        "-f",
-        seed.to_str().unwrap(),
-    ]);
+    cluster.seed_kassangas("bench", &[("whatsapp_phone_number_id", NUMBER)]);
     db.batch_execute(
         "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000;
          CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
