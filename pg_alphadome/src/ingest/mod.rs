@@ -397,21 +397,17 @@ impl Ingest<'_, '_> {
 
     /// Keeps the raw payload with what became of it, wakes the worker when there are jobs, and
     /// returns the counts with the event's id.
-    fn finish(self) -> SpiResult<Value> {
-        let o = &self.outcome;
-        let notes = (!o.notes.is_empty()).then(|| JsonB(Value::Array(o.notes.clone())));
+    fn finish(mut self) -> SpiResult<Value> {
+        let counts = self.outcome.counts();
+        let notes = std::mem::take(&mut self.outcome.notes);
+        let notes = (!notes.is_empty()).then(|| JsonB(Value::Array(notes)));
         let event = self.client.update(
             &self.prepared.keep_event,
             Some(1),
             &[
                 arg(self.route_tenant),
                 self.raw(),
-                arg(o.accepted),
-                arg(o.duplicates),
-                arg(o.statuses),
-                arg(o.ignored),
-                arg(o.refused),
-                arg(o.jobs),
+                arg(JsonB(counts.clone())),
                 arg(notes),
             ],
         )?;
@@ -419,7 +415,7 @@ impl Ingest<'_, '_> {
         if self.outcome.jobs > 0 {
             self.client.update(&self.prepared.wake_worker, None, &[])?;
         }
-        let mut result = self.outcome.counts();
+        let mut result = counts;
         result["event_id"] = json!(event_id);
         Ok(result)
     }

@@ -132,22 +132,16 @@ pub const APPLY_STATUS: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::JSONBOID, pg_sys::TEXTARRAYOID],
 );
 
-/// The raw payload with what became of it: the counts ingest returns, and notes ($9, NULL
-/// for none) on what it ignored or refused.
+/// The raw payload with what became of it: the counts ingest returns ($3), and notes ($4,
+/// NULL for none) on what it ignored or refused.
 pub const KEEP_EVENT: (&str, &[Oid]) = (
     "INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome)
-     VALUES ($1, $2, jsonb_build_object('accepted', $3, 'duplicates', $4, 'statuses', $5, 'ignored', $6,
-                                        'refused', $7, 'jobs', $8, 'notes', coalesce($9, '[]'::jsonb)))
+     VALUES ($1, $2, $3 || jsonb_build_object('notes', coalesce($4, '[]'::jsonb)))
      RETURNING id",
     &[
         pg_sys::UUIDOID,
         pg_sys::JSONBOID,
-        pg_sys::INT4OID,
-        pg_sys::INT4OID,
-        pg_sys::INT4OID,
-        pg_sys::INT4OID,
-        pg_sys::INT4OID,
-        pg_sys::INT4OID,
+        pg_sys::JSONBOID,
         pg_sys::JSONBOID,
     ],
 );

@@ -231,16 +231,19 @@ mod tests {
     fn unknown_inactive_and_foreign_numbers_are_logged_not_answered() {
         let tenants = fixture_tenants();
         let unknown = FIXTURES[0].1.replace("106540352242922", "999999999");
-        assert_eq!(counts(&ingest(&unknown)), [0, 0, 0, 1, 0, 0]);
-        let note = one::<String>(
-            "SELECT outcome::text FROM alphadome.webhook_events ORDER BY id DESC LIMIT 1",
-            &[],
+        let result = ingest(&unknown);
+        assert_eq!(counts(&result), [0, 0, 0, 1, 0, 0]);
+        // The raw payload is kept with the same counts and a note of what was ignored.
+        let kept = one::<pgrx::JsonB>(
+            "SELECT outcome FROM alphadome.webhook_events WHERE id = $1",
+            &[result["event_id"].as_i64().unwrap().into()],
         )
-        .unwrap();
-        assert!(
-            note.contains("unknown_phone_number_id") && note.contains("999999999"),
-            "{note}"
-        );
+        .unwrap()
+        .0;
+        let mut expected = result.clone();
+        expected.as_object_mut().unwrap().remove("event_id");
+        expected["notes"] = serde_json::json!([{"unknown_phone_number_id": "999999999"}]);
+        assert_eq!(kept, expected);
         // Routed to tenant 1's own endpoint, a change for tenant 0's number is refused.
         assert_eq!(
             counts(&ingest_routed(FIXTURES[0].1, &tenants[1])),
