@@ -1,30 +1,13 @@
 -- The SQL side of webhook ingestion. ingest_webhook itself, with the decision list, is in
--- Rust (src/ingest/): it runs these helpers, and queue.sql shares them.
+-- Rust (src/ingest/), and so is _wake_worker (src/wake.rs); it runs these helpers, and queue.sql
+-- shares them.
 --
 -- Helpers named alphadome._* are executable by their owner only and are called from SECURITY
 -- DEFINER functions that fix search_path, so they carry no SET clause of their own: a SET
 -- makes every call save and restore the setting, which the message path would pay per webhook.
 
--- Wakes the relay's worker without a NOTIFY in every transaction: a NOTIFY makes commits
--- queue behind each other, so it is sent at most once per 10 ms. The clock is a sequence:
--- setval is not transactional and takes no row lock. A skipped wake-up is covered by the
--- worker's polling.
+-- The clock of alphadome._wake_worker() (src/wake.rs): the last wake-up, in Unix milliseconds.
 CREATE SEQUENCE alphadome._wakeup_clock;
-
-CREATE FUNCTION alphadome._wake_worker() RETURNS void
-    LANGUAGE plpgsql VOLATILE
-AS $$
-DECLARE
-    now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
-BEGIN
-    -- A function call, not a SELECT from the sequence: PL/pgSQL evaluates it without the
-    -- executor. NULL before the first setval.
-    IF now_ms - coalesce(pg_sequence_last_value('alphadome._wakeup_clock'), 0) >= 10 THEN
-        PERFORM setval('alphadome._wakeup_clock', now_ms);
-        PERFORM pg_notify('alphadome_outbox', '');
-    END IF;
-END
-$$;
 
 -- Order of outbound statuses: a late 'delivered' never overwrites 'read'; 'failed' is final.
 CREATE FUNCTION alphadome._status_rank(status text) RETURNS integer

@@ -9,10 +9,12 @@ use pgrx::prelude::*;
 mod credentials;
 mod errors;
 mod guc;
-mod ingest;
+pub(crate) mod ingest;
+mod jsonb;
 mod matching;
 mod phone;
 mod schema;
+mod wake;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -8,12 +8,13 @@
 //! 0.44 ms), and the decision list is easier to test as a pure function (decide.rs).
 mod decide;
 mod faq_cache;
-mod message;
+pub(crate) mod message;
 mod statements;
 
 use crate::errors::raise;
+use crate::jsonb::{self, Json};
 use decide::{Conversation, Facts, Plan, Settings};
-use message::{array, field, message_text};
+use message::{field, message_text};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{SpiClient, SpiResult, SpiTupleTable};
@@ -34,9 +35,19 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn counts(&self) -> Value {
-        json!({"accepted": self.accepted, "duplicates": self.duplicates, "statuses": self.statuses,
-               "ignored": self.ignored, "refused": self.refused, "jobs": self.jobs})
+    /// The counts as a jsonb object, with the kept event's id when there is one.
+    fn counts(&self, event_id: Option<i64>) -> pg_sys::Datum {
+        let counts = [
+            ("accepted", self.accepted),
+            ("duplicates", self.duplicates),
+            ("statuses", self.statuses),
+            ("ignored", self.ignored),
+            ("refused", self.refused),
+            ("jobs", self.jobs),
+        ];
+        let mut members: Vec<(&str, i64)> = counts.map(|(name, n)| (name, n.into())).to_vec();
+        members.extend(event_id.map(|id| ("event_id", id)));
+        jsonb::object_of_integers(&members)
     }
 
     fn ignore(&mut self, note: Value) {
@@ -48,9 +59,8 @@ impl Outcome {
 /// One webhook POST. Returns counts: accepted, duplicates, statuses, ignored, refused, jobs,
 /// and the id of the kept event.
 ///
-/// The SQL is written out so the function reads its own arguments: pgrx's `JsonB` argument
-/// would panic on JSON that PostgreSQL accepts but serde_json does not (nesting past 128,
-/// numbers beyond f64), and the raw payload is stored as it came (serde would rewrite 12.50).
+/// The SQL is written out so the function reads its own arguments: the payload is read in
+/// place (crate::jsonb), never converted to text, and stored as it came.
 /// Its kept plans take new parameters every call; a generic plan avoids re-planning the FAQ
 /// match per message (a plan for the actual words looks cheaper).
 #[pg_extern(sql = r#"
@@ -60,7 +70,7 @@ CREATE FUNCTION alphadome.ingest_webhook(payload jsonb, route_tenant uuid DEFAUL
     SET plan_cache_mode = force_generic_plan
     AS 'MODULE_PATHNAME', 'ingest_webhook_wrapper';
 "#)]
-fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> JsonB {
+fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
     // SAFETY: fcinfo is this call's, with the two arguments of the SQL above.
     let (raw, route_tenant) = unsafe {
         (
@@ -74,13 +84,10 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> JsonB {
             NOT_A_WEBHOOK,
         );
     };
-    let parsed = message::parse_jsonb(raw).unwrap_or_else(|problem| {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("not a WhatsApp webhook: its JSON cannot be read ({problem})"),
-        )
-    });
-    let Some(entries) = parsed.get("entry").and_then(Value::as_array) else {
+    // SAFETY: a non-null jsonb argument, valid for this call; read (and expanded, if it
+    // comes compressed) here, in the call's memory context, not in SPI's.
+    let payload = unsafe { Json::from_datum(raw) };
+    let Some(entries @ Json::Array(_)) = payload.get("entry") else {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             NOT_A_WEBHOOK,
@@ -95,9 +102,9 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> JsonB {
                 route_tenant,
                 outcome: Outcome::default(),
             };
-            if field(&parsed, "object").as_deref() == Some("whatsapp_business_account") {
-                for (e, entry) in entries.iter().enumerate() {
-                    for (c, change) in array(entry.get("changes")).iter().enumerate() {
+            if field(payload, "object").as_deref() == Some("whatsapp_business_account") {
+                for (e, entry) in entries.items().enumerate() {
+                    for (c, change) in entry.get("changes").into_iter().flat_map(Json::items).enumerate() {
                         ingest.change(change, &[e, c])?;
                     }
                 }
@@ -110,7 +117,9 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> JsonB {
         })
     });
     match result {
-        Ok(outcome) => JsonB(outcome),
+        // Built here, in the call's memory context (SPI's is gone), and handed over as the
+        // datum it is: `Internal` only carries it, the SQL above declares jsonb.
+        Ok((outcome, event_id)) => Some(outcome.counts(event_id)).into(),
         Err(error) => raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             format!("ingest_webhook: {error}"),
@@ -120,6 +129,18 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> JsonB {
 
 const NOT_A_WEBHOOK: &str =
     "not a WhatsApp webhook: expected a JSON object with an \"entry\" array";
+
+/// A jsonb value as serde JSON, for the notes kept with the raw payload (rare: what ingest
+/// ignored or refused); as a string when serde cannot hold it.
+fn to_serde(value: Json) -> Value {
+    let Some(text) = value.text() else {
+        return Value::Null;
+    };
+    if let Json::String(_) = value {
+        return Value::String(text.into_owned());
+    }
+    serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned()))
+}
 
 struct Ingest<'a, 'conn> {
     client: &'a mut SpiClient<'conn>,
@@ -174,14 +195,14 @@ impl Ingest<'_, '_> {
         unsafe { DatumWithOid::new(self.raw, pg_sys::JSONBOID) }
     }
 
-    fn change(&mut self, change: &Value, at: &[usize; 2]) -> SpiResult<()> {
+    fn change(&mut self, change: Json, at: &[usize; 2]) -> SpiResult<()> {
         let field_name = field(change, "field");
         if field_name.as_deref() != Some("messages") {
             let what = format!("field {}", field_name.as_deref().unwrap_or("(none)"));
             self.outcome.ignore(json!({ "ignored": what }));
             return Ok(());
         }
-        let value = change.get("value").unwrap_or(&Value::Null);
+        let value = change.get("value").unwrap_or(Json::Null);
         let phone_number_id = value
             .get("metadata")
             .and_then(|m| field(m, "phone_number_id"));
@@ -202,11 +223,12 @@ impl Ingest<'_, '_> {
                 .ignore(json!({ "inactive_tenant": tenant.id.to_string() }));
             return Ok(());
         }
-        let contacts = array(value.get("contacts"));
-        for (i, message) in array(value.get("messages")).iter().enumerate() {
-            self.message(&tenant, message, contacts, path(at, "messages", i))?;
+        let contacts: Vec<Json> = value.get("contacts").into_iter().flat_map(Json::items).collect();
+        for (i, message) in value.get("messages").into_iter().flat_map(Json::items).enumerate() {
+            self.message(&tenant, message, &contacts, path(at, "messages", i))?;
         }
-        for i in 0..array(value.get("statuses")).len() {
+        let statuses = value.get("statuses").into_iter().flat_map(Json::items).count();
+        for i in 0..statuses {
             self.client.update(
                 &self.prepared.apply_status,
                 None,
@@ -217,7 +239,7 @@ impl Ingest<'_, '_> {
         if let Some(errors) = value.get("errors") {
             self.outcome
                 .notes
-                .push(json!({"errors": errors, "tenant": tenant.id.to_string()}));
+                .push(json!({"errors": to_serde(errors), "tenant": tenant.id.to_string()}));
         }
         Ok(())
     }
@@ -255,8 +277,8 @@ impl Ingest<'_, '_> {
     fn message(
         &mut self,
         tenant: &Tenant,
-        message: &Value,
-        contacts: &[Value],
+        message: Json,
+        contacts: &[Json],
         at: Vec<String>,
     ) -> SpiResult<()> {
         let wa_id = field(message, "from");
@@ -280,7 +302,7 @@ impl Ingest<'_, '_> {
                 .ignore(json!({"ignored": "message without sender or id"}));
             return Ok(());
         };
-        let contact = contacts.iter().find(|c| {
+        let contact = contacts.iter().copied().find(|&c| {
             (wa_id.is_some() && field(c, "wa_id") == wa_id)
                 || (user_id.is_some() && field(c, "user_id") == user_id)
         });
@@ -395,29 +417,23 @@ impl Ingest<'_, '_> {
         Ok(())
     }
 
-    /// Keeps the raw payload with what became of it, wakes the worker when there are jobs, and
-    /// returns the counts with the event's id.
-    fn finish(mut self) -> SpiResult<Value> {
-        let counts = self.outcome.counts();
+    /// Keeps the raw payload with what became of it and wakes the worker when there are
+    /// jobs. Returns the outcome and the kept event's id.
+    fn finish(mut self) -> SpiResult<(Outcome, Option<i64>)> {
         let notes = std::mem::take(&mut self.outcome.notes);
         let notes = (!notes.is_empty()).then(|| JsonB(Value::Array(notes)));
+        // SAFETY: a jsonb datum made here, used by the statement below.
+        let counts = unsafe { DatumWithOid::new(self.outcome.counts(None), pg_sys::JSONBOID) };
         let event = self.client.update(
             &self.prepared.keep_event,
             Some(1),
-            &[
-                arg(self.route_tenant),
-                self.raw(),
-                arg(JsonB(counts.clone())),
-                arg(notes),
-            ],
+            &[arg(self.route_tenant), self.raw(), counts, arg(notes)],
         )?;
         let event_id = first::<i64>(event, 1)?;
         if self.outcome.jobs > 0 {
-            self.client.update(&self.prepared.wake_worker, None, &[])?;
+            crate::wake::wake_worker();
         }
-        let mut result = counts;
-        result["event_id"] = json!(event_id);
-        Ok(result)
+        Ok((self.outcome, event_id))
     }
 }
 

@@ -146,9 +146,6 @@ pub const KEEP_EVENT: (&str, &[Oid]) = (
     ],
 );
 
-/// Wakes the relay's worker, at most once per 10 ms (ingest.sql).
-pub const WAKE_WORKER: (&str, &[Oid]) = ("SELECT alphadome._wake_worker()", &[]);
-
 /// All of them, prepared.
 pub struct Statements {
     pub tenant: OwnedPreparedStatement,
@@ -160,7 +157,6 @@ pub struct Statements {
     pub alert: OwnedPreparedStatement,
     pub apply_status: OwnedPreparedStatement,
     pub keep_event: OwnedPreparedStatement,
-    pub wake_worker: OwnedPreparedStatement,
 }
 
 thread_local! {
@@ -185,7 +181,6 @@ fn prepare_all() -> SpiResult<Statements> {
         alert: prepare(ALERT)?,
         apply_status: prepare(APPLY_STATUS)?,
         keep_event: prepare(KEEP_EVENT)?,
-        wake_worker: prepare(WAKE_WORKER)?,
     })
 }
 

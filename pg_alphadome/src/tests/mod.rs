@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 mod credentials;
 mod faq_prompt;
 mod isolation;
+mod jsonb;
 mod lifecycle;
 mod phone;
 mod pipeline;
