@@ -170,9 +170,11 @@ CREATE DOMAIN alphadome.customer_key AS text CHECK (length(VALUE) BETWEEN 1 AND 
 CREATE DOMAIN alphadome.attempt_limit AS integer CHECK (VALUE BETWEEN 1 AND 100);
 CREATE DOMAIN alphadome.dedupe_key AS text CHECK (length(VALUE) BETWEEN 1 AND 200);
 
+-- conversations, reply_counters and outbox name their tenant without a foreign key: see "tenant
+-- references on the message path" below.
 CREATE TABLE alphadome.conversations (
     id               bigint GENERATED ALWAYS AS IDENTITY,
-    bot_tenant_id    uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    bot_tenant_id    uuid NOT NULL,
     -- wa_id when Meta sends one, else the business-scoped user id (BSUID).
     customer_key     alphadome.customer_key NOT NULL,
     wa_id            text,
@@ -214,7 +216,7 @@ ALTER TABLE alphadome.messages ADD COLUMN decision alphadome.message_decision;
 -- shard of its own (its pid modulo 16), so concurrent webhooks do not queue on one row; the
 -- limit is the sum of the shards.
 CREATE TABLE alphadome.reply_counters (
-    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    bot_tenant_id uuid NOT NULL,
     hour          timestamptz NOT NULL,
     shard         smallint NOT NULL,
     replies       integer NOT NULL DEFAULT 0,
@@ -226,7 +228,7 @@ CREATE TABLE alphadome.reply_counters (
 CREATE TABLE alphadome.outbox (
     -- The job's id alone is the key: the worker completes and fails jobs by id.
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    bot_tenant_id uuid NOT NULL,
     kind          alphadome.job_kind NOT NULL,
     payload       jsonb NOT NULL,
     status        alphadome.job_status NOT NULL DEFAULT 'queued',
@@ -247,6 +249,81 @@ CREATE UNIQUE INDEX outbox_dedupe ON alphadome.outbox (bot_tenant_id, dedupe_key
 CREATE INDEX outbox_runnable ON alphadome.outbox (run_at) WHERE status IN ('queued', 'running');
 -- Finished jobs by age, for prune_history.
 CREATE INDEX outbox_finished ON alphadome.outbox (updated_at) WHERE status IN ('done', 'dead');
+
+-- ---- tenant references on the message path ---------------------------------------------------
+-- Every webhook writes conversations, outbox and reply_counters. A foreign key to bot_tenants
+-- would make each of those writes lock the tenant's row (FOR KEY SHARE); concurrent webhooks of
+-- one tenant then pile their locks on that one row as multixacts, and ingest ran about 12%
+-- slower at 8 clients (make bench's pgbench, paired rounds). What the foreign keys guaranteed,
+-- that no such row outlives or lacks its tenant, holds by these rules instead:
+-- - only the extension's functions write these tables (grants.sql), with a tenant id they have
+--   just looked up;
+-- - a tenant's id never changes;
+-- - a tenant is deleted only when it is inactive, that change is committed, and no transaction
+--   that could still have seen it active is running; its rows go with it (messages follow their
+--   conversations through their foreign key);
+-- - TRUNCATE of bot_tenants takes these tables with it.
+CREATE FUNCTION alphadome._tenant_id_fixed() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'the id of tenant % cannot change: its conversations, messages and jobs refer to it', OLD.id
+        USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE TRIGGER id_fixed BEFORE UPDATE OF id ON alphadome.bot_tenants
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION alphadome._tenant_id_fixed();
+
+-- SECURITY DEFINER: it must see every session's transaction start (pg_stat_activity shows other
+-- roles' only to privileged ones) and delete the tenant's rows whoever deletes the tenant.
+CREATE FUNCTION alphadome._tenant_deleted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    since timestamptz := clock_timestamp();
+    older integer[];
+BEGIN
+    -- updated_at is the start of the transaction that last changed the row: now() means this one.
+    IF OLD.is_active OR OLD.updated_at >= transaction_timestamp() THEN
+        RAISE EXCEPTION 'tenant % is still active', OLD.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Set is_active = false and commit, then delete it: webhooks in flight may still write for an active tenant.';
+    END IF;
+    -- Transactions that began before now may have read the tenant while it was active.
+    LOOP
+        -- pg_stat_activity is read once per transaction unless told to read it again.
+        PERFORM pg_stat_clear_snapshot();
+        older := ARRAY(SELECT a.pid FROM pg_stat_activity a
+                        WHERE a.datname = current_database() AND a.backend_type = 'client backend'
+                          AND a.pid <> pg_backend_pid() AND a.xact_start < since
+                        ORDER BY a.pid);
+        EXIT WHEN cardinality(older) = 0;
+        IF clock_timestamp() > since + interval '30 seconds' THEN
+            RAISE EXCEPTION 'tenant % cannot be deleted yet: sessions % have been in a transaction since before the delete began', OLD.id, older
+                USING ERRCODE = 'object_in_use',
+                      HINT = 'Retry when they have finished (pg_stat_activity shows them).';
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    DELETE FROM alphadome.reply_counters r WHERE r.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.outbox o WHERE o.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER rows_deleted BEFORE DELETE ON alphadome.bot_tenants
+    FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_deleted();
+
+CREATE FUNCTION alphadome._tenants_truncated() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER rows_truncated BEFORE TRUNCATE ON alphadome.bot_tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._tenants_truncated();
 
 -- Raw webhook payloads, for replay and support. Not tenant rows: one POST can carry several
 -- tenants; the operator reads them, tenants do not.

@@ -339,3 +339,94 @@ fn ingest_wakes_the_worker_at_most_once_per_ten_milliseconds() {
         "after a quiet moment the next job wakes it again"
     );
 }
+
+/// Deleting a tenant (its message-path rows have no foreign key, schema.sql): refused while it
+/// is active; once its deactivation is committed, the delete waits for transactions that began
+/// before it (they may have seen the tenant active and still write for it), then takes the
+/// tenant's conversations, messages, jobs and reply counters with it, and nobody else's.
+#[test]
+fn a_deleted_tenant_takes_its_rows_after_older_transactions_end() {
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    seed(&cluster, "shop");
+    let mut admin = cluster.connect("shop");
+    let other: String = admin
+        .query_one(
+            "SELECT alphadome.create_tenant('other', 'Other Shop', '0711000077', '100000000000077', 'EAAtest-e2e-other-token-1c4e')::text",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    for (number, wamid) in [
+        ("109876543210", "wamid.del.1"),
+        ("100000000000077", "wamid.del.2"),
+    ] {
+        let payload = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": number, "phone_number_id": number},
+                "messages": [{"from": "254711000099", "id": wamid, "timestamp": "1760000000",
+                              "type": "text", "text": {"body": "What are your opening hours?"}}]
+            }}]}]
+        });
+        admin
+            .execute(
+                "SELECT alphadome.ingest_webhook($1::text::jsonb)",
+                &[&payload.to_string()],
+            )
+            .unwrap();
+    }
+    let rows = |client: &mut postgres::Client| -> Vec<i64> {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM alphadome.conversations), (SELECT count(*) FROM alphadome.messages),
+                        (SELECT count(*) FROM alphadome.outbox), (SELECT count(*) FROM alphadome.reply_counters)",
+                &[],
+            )
+            .unwrap();
+        (0..4).map(|i| row.get(i)).collect()
+    };
+    assert_eq!(rows(&mut admin), [2, 2, 2, 2]);
+    let shop = "(SELECT id FROM alphadome.bot_tenants WHERE slug = 'kassangas')";
+    let delete = format!("DELETE FROM alphadome.bot_tenants WHERE id = {shop}");
+    assert_eq!(sqlstate(admin.execute(&delete, &[])), "55000", "active");
+
+    admin
+        .execute(
+            &format!("UPDATE alphadome.bot_tenants SET is_active = false WHERE id = {shop}"),
+            &[],
+        )
+        .unwrap();
+    let mut older = cluster.connect("shop");
+    older.batch_execute("BEGIN; SELECT 1").unwrap();
+    let deleting = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        admin.execute(&delete, &[]).unwrap();
+        (admin, started.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !deleting.is_finished(),
+        "the delete waits for the older transaction"
+    );
+    older.batch_execute("COMMIT").unwrap();
+    let (mut admin, waited) = deleting.join().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(500),
+        "{waited:?}"
+    );
+    assert_eq!(
+        rows(&mut admin),
+        [1, 1, 1, 1],
+        "the other tenant's rows stay"
+    );
+    let others: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM alphadome.conversations WHERE bot_tenant_id = $1::text::uuid",
+            &[&other],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(others, 1);
+}

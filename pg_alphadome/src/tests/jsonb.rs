@@ -51,7 +51,10 @@ mod tests {
             .collect();
         assert_eq!(list, [Some("x".into()), Some("2".into()), None]);
         assert_eq!(value.items().count(), 0, "an object has no items");
-        assert!(value.get("list").unwrap().get("x").is_none(), "an array has no keys");
+        assert!(
+            value.get("list").unwrap().get("x").is_none(),
+            "an array has no keys"
+        );
         let nested = value.at(&["o", "a"]).unwrap().items().nth(1).unwrap();
         assert_eq!(field(nested, "b").as_deref(), Some("2"));
         assert!(value.at(&["o", "missing", "deeper"]).is_none());

@@ -309,7 +309,10 @@ mod tests {
         shop();
         let payload = text("What are your opening hours?", "wamid.big").replacen(
             "\"messaging_product\"",
-            &format!("\"pad\": \"{}\", \"messaging_product\"", "ab".repeat(200_000)),
+            &format!(
+                "\"pad\": \"{}\", \"messaging_product\"",
+                "ab".repeat(200_000)
+            ),
             1,
         );
         run("CREATE TEMP TABLE big (payload jsonb)", &[]);
@@ -775,5 +778,47 @@ mod tests {
         .unwrap();
         assert_eq!(key.as_deref(), Some("US.13491208655302741918"));
         assert_eq!(recipient.as_deref(), Some("US.13491208655302741918"));
+    }
+
+    /// The message path's tables name their tenant without a foreign key (schema.sql): a
+    /// tenant's id cannot change, and a tenant that is or was just made inactive in this
+    /// transaction cannot be deleted (webhooks in flight may still write for it).
+    #[pg_test]
+    fn a_tenant_keeps_its_id_and_an_active_one_is_not_deleted() {
+        let t = shop();
+        let delete = "DELETE FROM alphadome.bot_tenants WHERE id = $1[1]::uuid";
+        assert_eq!(outcome(delete, &[&t]), "55000", "active");
+        run(
+            "UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::uuid",
+            &[t.as_str().into()],
+        );
+        assert_eq!(
+            outcome(delete, &[&t]),
+            "55000",
+            "deactivated, not committed"
+        );
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_tenants SET id = gen_random_uuid() WHERE id = $1[1]::uuid",
+                &[&t]
+            ),
+            "23001"
+        );
+    }
+
+    #[pg_test]
+    fn truncating_tenants_takes_the_message_path_rows_with_them() {
+        shop();
+        assert_eq!(
+            counts(&ingest(&text("What are your opening hours?", "w.t"))),
+            [1, 0, 0, 0, 0, 1]
+        );
+        run("TRUNCATE alphadome.bot_tenants CASCADE", &[]);
+        let left = one::<i64>(
+            "SELECT (SELECT count(*) FROM alphadome.conversations) + (SELECT count(*) FROM alphadome.messages)
+                  + (SELECT count(*) FROM alphadome.outbox) + (SELECT count(*) FROM alphadome.reply_counters)",
+            &[],
+        );
+        assert_eq!(left, Some(0));
     }
 }
