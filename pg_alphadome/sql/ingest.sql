@@ -6,6 +6,16 @@
 -- DEFINER functions that fix search_path, so they carry no SET clause of their own: a SET
 -- makes every call save and restore the setting, which the message path would pay per webhook.
 
+-- Every change to a tenant or its switches reaches each session's copy of them
+-- (src/ingest/tenant_cache.rs). ALWAYS: also in sessions with session_replication_role =
+-- replica (logical replication's apply, some restore tools).
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._tenants_changed();
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_control_settings
+    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._tenants_changed();
+ALTER TABLE alphadome.bot_tenants ENABLE ALWAYS TRIGGER tenants_changed;
+ALTER TABLE alphadome.bot_control_settings ENABLE ALWAYS TRIGGER tenants_changed;
+
 -- The clock of alphadome._wake_worker() (src/wake.rs): the last wake-up, in Unix milliseconds.
 CREATE SEQUENCE alphadome._wakeup_clock;
 

@@ -40,7 +40,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/ingest.sql",
     name = "ingest",
-    requires = ["prompt", "tenants"]
+    requires = ["prompt", "tenants", ingest::tenant_cache::_tenants_changed]
 );
 extension_sql_file!(
     "../sql/queue.sql",

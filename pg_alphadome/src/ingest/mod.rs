@@ -10,6 +10,7 @@ mod decide;
 mod faq_cache;
 pub(crate) mod message;
 mod statements;
+pub(crate) mod tenant_cache;
 
 use crate::errors::raise;
 use crate::jsonb::{self, Json};
@@ -21,6 +22,7 @@ use pgrx::spi::{SpiClient, SpiResult, SpiTupleTable};
 use pgrx::{JsonB, PgSqlErrorCode};
 use serde_json::{json, Value};
 use statements::Statements;
+use std::rc::Rc;
 
 /// The counts ingest returns (and keeps with the raw payload, with the notes).
 #[derive(Default)]
@@ -157,7 +159,7 @@ struct Ingest<'a, 'conn> {
 }
 
 /// A tenant as ingest routes to it.
-struct Tenant {
+pub struct Tenant {
     id: pgrx::Uuid,
     is_active: bool,
     settings: Settings,
@@ -211,7 +213,7 @@ impl Ingest<'_, '_> {
         let phone_number_id = value
             .get("metadata")
             .and_then(|m| field(m, "phone_number_id"));
-        let Some(tenant) = self.tenant(phone_number_id.clone())? else {
+        let Some(tenant) = self.tenant(phone_number_id.as_deref())? else {
             self.outcome
                 .ignore(json!({ "unknown_phone_number_id": phone_number_id }));
             return Ok(());
@@ -262,7 +264,15 @@ impl Ingest<'_, '_> {
         Ok(())
     }
 
-    fn tenant(&mut self, phone_number_id: Option<String>) -> SpiResult<Option<Tenant>> {
+    /// The tenant that owns a phone_number_id, from the session's copy (tenant_cache.rs).
+    fn tenant(&mut self, phone_number_id: Option<&str>) -> SpiResult<Option<Rc<Tenant>>> {
+        let Some(phone_number_id) = phone_number_id else {
+            return Ok(None);
+        };
+        tenant_cache::tenant(phone_number_id, || self.read_tenant(phone_number_id))
+    }
+
+    fn read_tenant(&mut self, phone_number_id: &str) -> SpiResult<Option<Tenant>> {
         let rows = self
             .client
             .update(&self.prepared.tenant, Some(1), &[arg(phone_number_id)])?;

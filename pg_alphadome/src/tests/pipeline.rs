@@ -821,4 +821,34 @@ mod tests {
         );
         assert_eq!(left, Some(0));
     }
+
+    /// Ingest's copy of the tenants (tenant_cache.rs) follows each change at once in the
+    /// session that makes it: switches, deactivation, a tenant made for a number seen before.
+    #[pg_test]
+    fn changes_to_tenants_reach_the_next_webhook() {
+        let t = shop();
+        let question = "What are your opening hours?";
+        ingest(&text(question, "c.1"));
+        assert_eq!(decision("c.1").as_deref(), Some("faq"));
+        let settings = "UPDATE alphadome.bot_control_settings SET is_bot_enabled = $2 WHERE bot_tenant_id = $1::uuid";
+        run(settings, &[t.as_str().into(), false.into()]);
+        ingest(&text(question, "c.2"));
+        assert_eq!(decision("c.2").as_deref(), Some("bot_disabled"));
+        run(settings, &[t.as_str().into(), true.into()]);
+        let active = "UPDATE alphadome.bot_tenants SET is_active = $2 WHERE id = $1::uuid";
+        run(active, &[t.as_str().into(), false.into()]);
+        assert_eq!(counts(&ingest(&text(question, "c.3"))), [0, 0, 0, 1, 0, 0]);
+        run(active, &[t.as_str().into(), true.into()]);
+        ingest(&text(question, "c.4"));
+        assert_eq!(decision("c.4").as_deref(), Some("faq"));
+
+        let elsewhere = text(question, "c.5").replace("106540352242922", "100000000000099");
+        assert_eq!(
+            counts(&ingest(&elsewhere)),
+            [0, 0, 0, 1, 0, 0],
+            "unknown number"
+        );
+        tenant("late", "0711000099", "100000000000099", TOKEN_B, None);
+        assert_eq!(counts(&ingest(&elsewhere))[0], 1, "its new tenant");
+    }
 }
