@@ -430,3 +430,59 @@ fn a_deleted_tenant_takes_its_rows_after_older_transactions_end() {
         .get(0);
     assert_eq!(others, 1);
 }
+
+/// Each session's copy of the tenants (src/ingest/tenant_cache.rs) sees a change committed by
+/// another session from its next transaction on, and forgets its own rolled-back change.
+#[test]
+fn a_change_to_a_tenant_reaches_other_sessions_and_a_rollback_is_undone() {
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    seed(&cluster, "shop");
+    let mut relay = cluster.connect("shop");
+    let mut admin = cluster.connect("shop");
+    let mut ingest = |client: &mut postgres::Client, wamid: &str| -> String {
+        let payload = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "109876543210", "phone_number_id": "109876543210"},
+                "messages": [{"from": "254711000099", "id": wamid, "timestamp": "1760000000",
+                              "type": "text", "text": {"body": "What are your opening hours?"}}]
+            }}]}]
+        });
+        client
+            .execute(
+                "SELECT alphadome.ingest_webhook($1::text::jsonb)",
+                &[&payload.to_string()],
+            )
+            .unwrap();
+        client
+            .query_one(
+                "SELECT decision FROM alphadome.messages WHERE wamid = $1",
+                &[&wamid],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let switch = "UPDATE alphadome.bot_control_settings SET is_bot_enabled = $1";
+    assert_eq!(ingest(&mut relay, "wamid.x.1"), "faq");
+    admin.execute(switch, &[&false]).unwrap();
+    assert_eq!(
+        ingest(&mut relay, "wamid.x.2"),
+        "bot_disabled",
+        "another session's change"
+    );
+    relay.batch_execute("BEGIN").unwrap();
+    relay.execute(switch, &[&true]).unwrap();
+    assert_eq!(
+        ingest(&mut relay, "wamid.x.3"),
+        "faq",
+        "its own change, at once"
+    );
+    relay.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        ingest(&mut relay, "wamid.x.4"),
+        "bot_disabled",
+        "rolled back"
+    );
+}
