@@ -4,8 +4,8 @@
 //!
 //! Exact, not a time-limited cache: a copy is tagged with the tenant's `faq_version`
 //! (bot_control_settings), which every change to its FAQ rows replaces with a new value (a
-//! trigger, a sequence: never reused), and ingest reads the current one with the tenant's
-//! switches on every webhook.
+//! trigger, a sequence: never reused); the version comes with the tenant's switches, from
+//! the session's copy of the tenant, which follows every change of that row (tenant_cache.rs).
 use crate::matching::{best_faq, FaqWords};
 use std::cell::RefCell;
 use std::collections::HashMap;
