@@ -290,6 +290,11 @@ BEGIN
                   HINT = 'Set is_active = false and commit, then delete it: webhooks in flight may still write for an active tenant.';
     END IF;
     -- Transactions that began before now may have read the tenant while it was active.
+    IF NOT current_setting('track_activities')::boolean THEN
+        RAISE EXCEPTION 'tenant % cannot be deleted while track_activities is off', OLD.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'The delete waits for older transactions, which it finds in pg_stat_activity.';
+    END IF;
     LOOP
         -- pg_stat_activity is read once per transaction unless told to read it again.
         PERFORM pg_stat_clear_snapshot();

@@ -398,6 +398,13 @@ fn a_deleted_tenant_takes_its_rows_after_older_transactions_end() {
             &[],
         )
         .unwrap();
+    admin.batch_execute("SET track_activities = off").unwrap();
+    assert_eq!(
+        sqlstate(admin.execute(&delete, &[])),
+        "55000",
+        "without track_activities it cannot see older transactions"
+    );
+    admin.batch_execute("RESET track_activities").unwrap();
     let mut older = cluster.connect("shop");
     older.batch_execute("BEGIN; SELECT 1").unwrap();
     let deleting = std::thread::spawn(move || {
