@@ -111,6 +111,11 @@ impl<'a> Json<'a> {
         (0..len).filter_map(move |i| array.map(|a| a.item(i)))
     }
 
+    /// The items of the array in member `key` (none when it is absent or not an array).
+    pub fn items_in(self, key: &str) -> impl Iterator<Item = Json<'a>> {
+        self.get(key).into_iter().flat_map(Json::items)
+    }
+
     /// The value as text, exactly as SQL's `->>` gives it: strings unquoted, numbers as
     /// jsonb prints them (12.50 stays 12.50), objects and arrays as jsonb text, null as None.
     pub fn text(self) -> Option<Cow<'a, str>> {

@@ -9,7 +9,7 @@ use pgrx::prelude::*;
 mod credentials;
 mod errors;
 mod guc;
-pub(crate) mod ingest;
+mod ingest;
 mod jsonb;
 mod matching;
 mod phone;

@@ -106,12 +106,7 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
             };
             if field(payload, "object").as_deref() == Some("whatsapp_business_account") {
                 for (e, entry) in entries.items().enumerate() {
-                    for (c, change) in entry
-                        .get("changes")
-                        .into_iter()
-                        .flat_map(Json::items)
-                        .enumerate()
-                    {
+                    for (c, change) in entry.items_in("changes").enumerate() {
                         ingest.change(change, &[e, c])?;
                     }
                 }
@@ -230,24 +225,11 @@ impl Ingest<'_, '_> {
                 .ignore(json!({ "inactive_tenant": tenant.id.to_string() }));
             return Ok(());
         }
-        let contacts: Vec<Json> = value
-            .get("contacts")
-            .into_iter()
-            .flat_map(Json::items)
-            .collect();
-        for (i, message) in value
-            .get("messages")
-            .into_iter()
-            .flat_map(Json::items)
-            .enumerate()
-        {
+        let contacts: Vec<Json> = value.items_in("contacts").collect();
+        for (i, message) in value.items_in("messages").enumerate() {
             self.message(&tenant, message, &contacts, path(at, "messages", i))?;
         }
-        let statuses = value
-            .get("statuses")
-            .into_iter()
-            .flat_map(Json::items)
-            .count();
+        let statuses = value.items_in("statuses").count();
         for i in 0..statuses {
             self.client.update(
                 &self.prepared.apply_status,

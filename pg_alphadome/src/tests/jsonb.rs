@@ -51,6 +51,9 @@ mod tests {
             .collect();
         assert_eq!(list, [Some("x".into()), Some("2".into()), None]);
         assert_eq!(value.items().count(), 0, "an object has no items");
+        assert_eq!(value.items_in("list").count(), 3);
+        assert_eq!(value.items_in("o").count(), 0, "not an array");
+        assert_eq!(value.items_in("missing").count(), 0);
         assert!(
             value.get("list").unwrap().get("x").is_none(),
             "an array has no keys"
