@@ -10,12 +10,34 @@ fn seed(cluster: &Cluster, database: &str) {
     cluster.seed_kassangas(
         database,
         &[
-            ("whatsapp_phone_number_id", "109876543210"),
+            ("whatsapp_phone_number_id", SEED_NUMBER),
             ("whatsapp_access_token", SEED_TOKEN),
             ("client_email", SEED_EMAIL),
             ("ai_api_key", SEED_AI_KEY),
         ],
     );
+}
+
+/// The seed's phone_number_id.
+const SEED_NUMBER: &str = "109876543210";
+
+/// Ingests a customer's "What are your opening hours?" sent to phone_number_id `number`.
+fn ingest_question(client: &mut postgres::Client, number: &str, wamid: &str) {
+    let payload = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number, "phone_number_id": number},
+            "messages": [{"from": "254711000099", "id": wamid, "timestamp": "1760000000",
+                          "type": "text", "text": {"body": "What are your opening hours?"}}]
+        }}]}]
+    });
+    client
+        .execute(
+            "SELECT alphadome.ingest_webhook($1::text::jsonb)",
+            &[&payload.to_string()],
+        )
+        .unwrap();
 }
 
 fn verify(cluster: &Cluster, database: &str) -> Vec<String> {
@@ -84,7 +106,7 @@ fn kassangas_seed_passes_the_plans_verify_queries_and_is_idempotent() {
         row.get::<_, String>(3),
         "1af71403-b4c3-4eac-9aab-48ee2576a9bb"
     );
-    assert_eq!(row.get::<_, String>(4), "109876543210");
+    assert_eq!(row.get::<_, String>(4), SEED_NUMBER);
     assert!(
         row.get::<_, String>(5) == SEED_TOKEN && row.get::<_, String>(6) == SEED_AI_KEY,
         "seed credentials do not decrypt"
@@ -291,23 +313,8 @@ fn ingest_wakes_the_worker_at_most_once_per_ten_milliseconds() {
     let mut listener = cluster.connect("shop");
     listener.batch_execute("LISTEN alphadome_outbox").unwrap();
     let mut client = cluster.connect("shop");
-    let mut ingest = |n: usize| {
-        let payload = serde_json::json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "109876543210", "phone_number_id": "109876543210"},
-                "messages": [{"from": "254711000099", "id": format!("wamid.wake.{n}"), "timestamp": "1760000000",
-                              "type": "text", "text": {"body": "What are your opening hours?"}}]
-            }}]}]
-        });
-        client
-            .execute(
-                "SELECT alphadome.ingest_webhook($1::text::jsonb)",
-                &[&payload.to_string()],
-            )
-            .unwrap();
-    };
+    let mut ingest =
+        |n: usize| ingest_question(&mut client, SEED_NUMBER, &format!("wamid.wake.{n}"));
     let heard = |listener: &mut postgres::Client| {
         use postgres::fallible_iterator::FallibleIterator;
         let mut notes = listener.notifications();
@@ -357,26 +364,8 @@ fn a_deleted_tenant_takes_its_rows_after_older_transactions_end() {
         )
         .unwrap()
         .get(0);
-    for (number, wamid) in [
-        ("109876543210", "wamid.del.1"),
-        ("100000000000077", "wamid.del.2"),
-    ] {
-        let payload = serde_json::json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": number, "phone_number_id": number},
-                "messages": [{"from": "254711000099", "id": wamid, "timestamp": "1760000000",
-                              "type": "text", "text": {"body": "What are your opening hours?"}}]
-            }}]}]
-        });
-        admin
-            .execute(
-                "SELECT alphadome.ingest_webhook($1::text::jsonb)",
-                &[&payload.to_string()],
-            )
-            .unwrap();
-    }
+    ingest_question(&mut admin, SEED_NUMBER, "wamid.del.1");
+    ingest_question(&mut admin, "100000000000077", "wamid.del.2");
     let rows = |client: &mut postgres::Client| -> Vec<i64> {
         let row = client
             .query_one(
@@ -447,22 +436,8 @@ fn a_change_to_a_tenant_reaches_other_sessions_and_a_rollback_is_undone() {
     seed(&cluster, "shop");
     let mut relay = cluster.connect("shop");
     let mut admin = cluster.connect("shop");
-    let mut ingest = |client: &mut postgres::Client, wamid: &str| -> String {
-        let payload = serde_json::json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "109876543210", "phone_number_id": "109876543210"},
-                "messages": [{"from": "254711000099", "id": wamid, "timestamp": "1760000000",
-                              "type": "text", "text": {"body": "What are your opening hours?"}}]
-            }}]}]
-        });
-        client
-            .execute(
-                "SELECT alphadome.ingest_webhook($1::text::jsonb)",
-                &[&payload.to_string()],
-            )
-            .unwrap();
+    let ingest = |client: &mut postgres::Client, wamid: &str| -> String {
+        ingest_question(client, SEED_NUMBER, wamid);
         client
             .query_one(
                 "SELECT decision FROM alphadome.messages WHERE wamid = $1",
