@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod catalog;
 mod credentials;
 mod errors;
 mod guc;

@@ -21,17 +21,15 @@ fn _wake_worker() {
 
 /// `_wake_worker()` for Rust callers.
 pub fn wake_worker() {
-    // SAFETY: plain calls of PostgreSQL functions with arguments of their types; the two
-    // names are C string literals.
+    let clock = crate::catalog::relation(c"_wakeup_clock");
+    if clock == pg_sys::InvalidOid {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            "sequence alphadome._wakeup_clock is missing: reinstall pg_alphadome",
+        );
+    }
+    // SAFETY: plain calls of PostgreSQL functions with arguments of their types.
     unsafe {
-        let schema = pg_sys::get_namespace_oid(c"alphadome".as_ptr(), false);
-        let clock = pg_sys::get_relname_relid(c"_wakeup_clock".as_ptr(), schema);
-        if clock == pg_sys::InvalidOid {
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-                "sequence alphadome._wakeup_clock is missing: reinstall pg_alphadome",
-            );
-        }
         let now_ms = (pg_sys::GetCurrentTimestamp() + POSTGRES_EPOCH_US) / 1000;
         // NULL before the first setval.
         let last = pgrx::direct_function_call::<i64>(

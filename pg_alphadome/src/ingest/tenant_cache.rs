@@ -9,6 +9,7 @@
 //! changes (and again when they roll back); the callback below then marks the copy stale. So
 //! every session sees each committed change from its next transaction on, its own at once.
 use super::Tenant;
+use crate::catalog::relation;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -36,7 +37,8 @@ pub fn tenant<E>(
     listen();
     if STALE.replace(false) {
         COPY.with(|copy| copy.borrow_mut().clear());
-        TABLES.set([table(c"bot_tenants"), table(c"bot_control_settings")]);
+        // InvalidOid for a table that is gone: the callback then heeds only "every relation".
+        TABLES.set([relation(c"bot_tenants"), relation(c"bot_control_settings")]);
     }
     if let Some(known) = COPY.with(|copy| copy.borrow().get(phone_number_id).cloned()) {
         return Ok(known);
@@ -51,15 +53,6 @@ pub fn tenant<E>(
         copy.insert(phone_number_id.to_owned(), loaded.clone());
     });
     Ok(loaded)
-}
-
-fn table(name: &std::ffi::CStr) -> pg_sys::Oid {
-    // SAFETY: catalog lookups by name; InvalidOid when missing (the callback then matches
-    // only "all tables" messages until the next refill).
-    unsafe {
-        let schema = pg_sys::get_namespace_oid(c"alphadome".as_ptr(), true);
-        pg_sys::get_relname_relid(name.as_ptr(), schema)
-    }
 }
 
 fn listen() {
