@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = alphadome_e2e::repo_root().join("../shared/fixtures/whatsapp");
+    let dir = alphadome_e2e::repo_root().join("tests/fixtures/whatsapp");
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

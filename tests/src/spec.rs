@@ -1,4 +1,4 @@
-//! Request bodies checked against the published OpenAPI specs in ../shared/specs/: Meta's
+//! Request bodies checked against the published OpenAPI specs in tests/specs/: Meta's
 //! send-message request (`Message`) and OpenAI's `CreateChatCompletionRequest`.
 //!
 //! OpenAPI's `allOf` of object schemas means "all these properties"; read as plain JSON Schema,
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn specs_dir() -> PathBuf {
-    crate::repo_root().join("../shared/specs")
+    crate::repo_root().join("tests/specs")
 }
 
 fn load(file: &str) -> Value {

@@ -1,4 +1,4 @@
-//! Webhook ingestion and the decision list (DESIGN.md section 1), on Meta's own payloads.
+//! Webhook ingestion and the decision list (docs/design.md section 1), on Meta's own payloads.
 use pgrx::prelude::*;
 
 #[pg_schema]
@@ -9,12 +9,12 @@ mod tests {
         ($name:literal) => {
             (
                 $name,
-                include_str!(concat!("../../../../shared/fixtures/whatsapp/", $name)),
+                include_str!(concat!("../../../tests/fixtures/whatsapp/", $name)),
             )
         };
     }
 
-    /// Every payload of ../shared/fixtures/whatsapp, by file name.
+    /// Every payload of tests/fixtures/whatsapp, by file name.
     pub const FIXTURES: [(&str, &str); 30] = [
         fixture!("01_meta_text.json"),
         fixture!("02_meta_text_context_product_inquiry.json"),

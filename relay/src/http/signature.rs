@@ -29,7 +29,7 @@ mod tests {
 
     // The real Meta delivery captured by pywa (fixture 30, byte-exact) and its signature.
     const BODY: &[u8] =
-        include_bytes!("../../../../shared/fixtures/whatsapp/30_sigvec_pywa_raw_body.json");
+        include_bytes!("../../../tests/fixtures/whatsapp/30_sigvec_pywa_raw_body.json");
     const SECRET: &[u8] = b"1222e786b144d0e85b9f365372d93676";
     const HEADER: &str = "sha256=54edfa1d7259e0eb13c677cc7d73d1b5c86cfa12433d19156e058ab9251bc441";
 
