@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 echo "bench: release builds (the first one takes minutes)"
-cargo pgrx install --release -p pg_alphadome --pg-config "$PG_CONFIG" >/tmp/alphadome-bench-install.log 2>&1 \
+scripts/install-extension.sh --release >/tmp/alphadome-bench-install.log 2>&1 \
   || { cat /tmp/alphadome-bench-install.log; exit 1; }
 cargo build -q --release -p alphadome-relay -p alphadome-e2e --bin alphadome-relay --bin alphadome-bench
 "${CARGO_TARGET_DIR:-$(pwd)/target}/release/alphadome-bench"

@@ -11,7 +11,7 @@ BIN=/usr/lib/postgresql/15/bin
 N=${ALPHADOME_COUNT_CALLS:-200}
 command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
 echo "count: release build of the extension"
-cargo pgrx install --release -p pg_alphadome --pg-config "$BIN/pg_config" >/tmp/alphadome-count-install.log 2>&1 \
+PG_CONFIG="$BIN/pg_config" scripts/install-extension.sh --release >/tmp/alphadome-count-install.log 2>&1 \
   || { cat /tmp/alphadome-count-install.log; exit 1; }
 dir=$(mktemp -d /tmp/alphadome-count.XXXXXX)
 trap 'rm -rf "$dir"' EXIT

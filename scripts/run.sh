@@ -89,7 +89,7 @@ start() {
   fi
 
   echo "run: building and installing pg_alphadome"
-  if ! cargo pgrx install -p pg_alphadome --pg-config "$PG_BIN/pg_config" >"$run_dir/install.log" 2>&1; then
+  if ! scripts/install-extension.sh >"$run_dir/install.log" 2>&1; then
     cat "$run_dir/install.log" >&2
     exit 1
   fi
@@ -115,21 +115,17 @@ CONF
     echo "run: cluster already running on port $port"
   fi
 
-  # pg_alphadome has no released version yet, so no upgrade scripts: when its install script
-  # changed since this database was made, the (development) database is made again.
-  local script_sum
-  script_sum=$(sha256sum "$("$PG_BIN/pg_config" --sharedir)/extension/pg_alphadome--0.1.0.sql" | cut -d' ' -f1)
-  if [ -n "$(psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ] \
-     && [ "$(cat "$run_dir/extension.sha256" 2>/dev/null)" != "$script_sum" ]; then
-    echo "run: pg_alphadome changed since database $db was made; making it again (the seed is reloaded)"
-    stop_relay
-    psql_db -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
-  fi
   if [ -z "$(psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
     psql_db -d postgres -c "CREATE DATABASE $db"
   fi
   psql_db -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_alphadome CASCADE" 2>&1 | grep -v "^NOTICE" || true
-  echo "$script_sum" > "$run_dir/extension.sha256"
+  # A database made by an earlier release is brought up to this one, its data kept.
+  local version
+  version=$(psql_db -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
+  psql_db -d "$db" -c "ALTER EXTENSION pg_alphadome UPDATE"
+  local updated
+  updated=$(psql_db -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
+  [ "$version" = "$updated" ] || echo "run: updated pg_alphadome $version -> $updated in database $db"
   local seeded
   seeded=$(psql_db -d "$db" -tAc "SELECT count(*) FROM alphadome.bot_tenants WHERE slug = 'kassangas'")
   local vars=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, in the order their dependencies need:
 #   1. unit tests and in-database #[pg_test]s of pg_alphadome (a pgrx test cluster),
-#   2. `cargo pgrx install` of the real (non-test) extension build,
+#   2. scripts/install-extension.sh: the real (non-test) build, its scripts and the 0.1.0 baseline,
 #   3. the relay's tests and the end-to-end tests (throwaway clusters of their own),
 # then a search of everything the run printed for the master key and the test tokens.
 set -euo pipefail
@@ -23,9 +23,8 @@ run() {
   export CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$state/pgdata"
   export ALPHADOME_TEST_MASTER_KEY_FILE="$key_file"
   cargo test -p pg_alphadome
-  echo "test: cargo pgrx install (the real build, for the end-to-end tests)"
-  cargo pgrx install -p pg_alphadome --pg-config "$PG_CONFIG" >"$state/install.log" 2>&1 \
-    || { cat "$state/install.log"; exit 1; }
+  echo "test: installing the extension (the real build, for the end-to-end tests)"
+  scripts/install-extension.sh >"$state/install.log" 2>&1 || { cat "$state/install.log"; exit 1; }
   cargo test -p alphadome-relay -p alphadome-e2e
 }
 run 2>&1 | tee "$output"

@@ -1,4 +1,4 @@
--- FAQ and canned-reply matching, within one tenant (DESIGN.md section 3).
+-- FAQ and canned-reply matching, within one tenant (docs/design.md section 3).
 --
 -- Score in [0, 1] (matching.rs): 0.7 × how much of the message the entry covers (a message
 -- word found in the entry's question counts 1, in its answer 0.6, in its category 0.3) + 0.3 ×

@@ -1,4 +1,4 @@
--- The credential lifecycle (DESIGN.md section 4): expiry and rotation monitoring, master key
+-- The credential lifecycle (docs/design.md section 4): expiry and rotation monitoring, master key
 -- rotation, webhook verify tokens, and pruning of the append-only audit.
 
 -- Tenants whose credentials need the operator: one row per (tenant, reason), reason being
@@ -89,6 +89,7 @@ $$;
 CREATE FUNCTION alphadome.set_webhook_verify_token(tenant_id uuid, webhook_verify_token text) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
 AS $$
 BEGIN
     UPDATE alphadome.bot_tenants t

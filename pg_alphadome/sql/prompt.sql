@@ -1,5 +1,5 @@
 -- Prompt assembly: an OpenAI chat-completions request body for one inbound message
--- (DESIGN.md section 3). SECURITY INVOKER: reads only what the caller may read. It selects no
+-- (docs/design.md section 3). SECURITY INVOKER: reads only what the caller may read. It selects no
 -- credential column, so no credential can reach a prompt.
 --
 -- Budget (control settings prompt_budget_chars) is on the characters of all message contents:

@@ -1,4 +1,4 @@
--- The outbound job queue (DESIGN.md sections 1 and 5): leases, attempts, backoff with jitter,
+-- The outbound job queue (docs/design.md sections 1 and 5): leases, attempts, backoff with jitter,
 -- dead letters, claims fair across tenants, each job handed out with what it needs.
 
 -- Claims up to max_jobs runnable jobs for this worker: queued ones whose time has come and

@@ -209,7 +209,7 @@ CREATE TABLE alphadome.messages (
 );
 CREATE INDEX messages_history ON alphadome.messages (bot_tenant_id, conversation_id, created_at DESC);
 
--- What ingest decided for an inbound message (DESIGN.md section 1), for the log.
+-- What ingest decided for an inbound message (docs/design.md section 1), for the log.
 ALTER TABLE alphadome.messages ADD COLUMN decision alphadome.message_decision;
 
 -- Bot replies per tenant and clock hour, for max_messages_per_hour. Each session counts in a
@@ -372,6 +372,15 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.reply_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.webhook_events', '');
+-- And the identity sequences behind their ids: restored without them, every sequence would
+-- start again at 1 and the next webhook, FAQ entry or job would collide with a restored row.
+SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_templates_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.bot_training_data_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.conversations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.messages_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.webhook_events_id_seq', '');
 
 -- Keep updated_at true for every writer, including tenant owners through PostgREST.
 CREATE FUNCTION alphadome._touch_updated_at() RETURNS trigger

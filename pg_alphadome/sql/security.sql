@@ -1,4 +1,4 @@
--- Tenant context and row-level security (DESIGN.md section 3).
+-- Tenant context and row-level security (docs/design.md section 3).
 
 -- The tenant of this transaction: `SET LOCAL alphadome.tenant_id = '<uuid>'`, else the
 -- `tenant_id` claim (top level, or in app_metadata) of `request.jwt.claims`, as PostgREST and

@@ -1,5 +1,11 @@
--- Tenant administration and credential access (DESIGN.md sections 3 and 4).
+-- Tenant administration and credential access (docs/design.md sections 3 and 4).
 -- SECURITY DEFINER functions here fix search_path and are granted in grants.sql only.
+--
+-- The functions that take a secret (here and set_webhook_verify_token) set
+-- log_min_error_statement = panic: when they fail, the server logs the error but not the
+-- statement that called them, whose text may hold the secret (psql writes its variables into
+-- the text). Their SET is still in effect when the error is logged. Statement logging before
+-- a call (log_statement = 'all') is the caller's to turn off: docs/security.md.
 
 -- Raises 22004 naming the argument when a required argument is NULL or blank.
 CREATE FUNCTION alphadome._require(value text, argument text) RETURNS text
@@ -31,6 +37,7 @@ CREATE FUNCTION alphadome.create_tenant(
 ) RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
 AS $$
 DECLARE
     tenant uuid := gen_random_uuid();
@@ -92,6 +99,7 @@ CREATE FUNCTION alphadome.set_credentials(
 ) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
 AS $$
 DECLARE
     new_token boolean := set_credentials.whatsapp_access_token IS NOT NULL;

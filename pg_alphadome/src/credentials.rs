@@ -1,4 +1,4 @@
-//! Credential encryption under the master key file (DESIGN.md section 4).
+//! Credential encryption under the master key file (docs/design.md section 4).
 //!
 //! The master key never enters SQL: Rust reads it from the file named by
 //! `alphadome.master_key_file` and derives, per (tenant, credential name), a pgcrypto password

@@ -22,6 +22,7 @@ mod tests;
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    errors::keep_errors_plain();
     guc::init();
 }
 

@@ -1,4 +1,4 @@
-//! Waking the relay's worker (DESIGN.md section 1: NOTIFY alphadome_outbox, coalesced). A
+//! Waking the relay's worker (docs/design.md section 1: NOTIFY alphadome_outbox, coalesced). A
 //! NOTIFY makes commits queue behind each other, so it is sent at most once per 10 ms across
 //! all sessions. The clock is the sequence alphadome._wakeup_clock (ingest.sql): setval is not
 //! transactional and takes no row lock. A skipped wake-up is covered by the worker's polling.

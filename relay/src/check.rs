@@ -3,6 +3,9 @@
 use crate::config::DatabaseArgs;
 use std::process::ExitCode;
 
+/// The extension version this relay speaks to: the relay and the extension are released together.
+pub const EXTENSION_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 struct Line {
     ok: bool,
     text: String,
@@ -54,10 +57,17 @@ async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
         .context(
             "pg_alphadome is not installed in this database: CREATE EXTENSION pg_alphadome CASCADE",
         )?;
-    lines.push(ok(format!(
-        "extension: pg_alphadome {}",
-        extension.get::<_, String>(0)
-    )));
+    let installed: String = extension.get(0);
+    lines.push(Line {
+        ok: installed == EXTENSION_VERSION,
+        text: if installed == EXTENSION_VERSION {
+            format!("extension: pg_alphadome {installed}")
+        } else {
+            format!(
+                "extension: pg_alphadome {installed} is installed, this relay needs {EXTENSION_VERSION}: ALTER EXTENSION pg_alphadome UPDATE"
+            )
+        },
+    });
     let relay_member: bool = client
         .query_one(
             "SELECT pg_has_role(current_user, 'alphadome_relay', 'MEMBER')",

@@ -1,4 +1,4 @@
-//! Settings: flags with environment fallbacks (DESIGN.md section 5). Secrets are hidden from
+//! Settings: flags with environment fallbacks (docs/design.md section 5). Secrets are hidden from
 //! `--help` and never logged.
 use clap::Args;
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! alphadome-relay: the HTTP sidecar of pg_alphadome (DESIGN.md section 5). It takes Meta's
+//! alphadome-relay: the HTTP sidecar of pg_alphadome (docs/design.md section 5). It takes Meta's
 //! webhooks in and hands them to SQL, and carries queued jobs out to Meta and the LLM.
 use alphadome_relay::{check, config, serve, simulate};
 use clap::{Parser, Subcommand};

@@ -34,7 +34,7 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
 
     let (ok, stdout, _) = check(&cluster, "relay_login", "shop");
     assert!(ok, "{stdout}");
-    assert!(stdout.contains("extension: pg_alphadome 0.1.0"), "{stdout}");
+    assert!(stdout.contains("extension: pg_alphadome 0.2.0"), "{stdout}");
     assert!(stdout.contains("member of alphadome_relay"), "{stdout}");
     assert_eq!(stdout.matches("ok    security: ").count(), 6, "{stdout}");
 
@@ -62,6 +62,19 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
     let (ok, _, stderr) = check(&cluster, "relay_login", "empty");
     assert!(!ok);
     assert!(stderr.contains("pg_alphadome is not installed"), "{stderr}");
+
+    // A database still on 0.1.0: told to update it.
+    client.batch_execute("CREATE DATABASE old").unwrap();
+    cluster
+        .connect("old")
+        .batch_execute("CREATE EXTENSION pg_alphadome VERSION '0.1.0' CASCADE")
+        .unwrap();
+    let (ok, _, stderr) = check(&cluster, "relay_login", "old");
+    assert!(!ok);
+    assert!(
+        stderr.contains("pg_alphadome 0.1.0 is installed, this relay needs 0.2.0: ALTER EXTENSION pg_alphadome UPDATE"),
+        "{stderr}"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
         .arg("check")

@@ -3,6 +3,13 @@
 --   psql -v whatsapp_phone_number_id=... -v whatsapp_access_token=... \
 --        -v client_email=... -v ai_api_key=... -f sql/seed/kassangas.sql
 -- Without them it uses obvious placeholders, fine for `make run` in dry-run mode.
+--
+-- psql writes a variable's value into the statement's text before sending it, so the server
+-- sees the secrets as literals. The transaction below therefore starts by turning off every
+-- server setting that would write a statement's text to the log (on failure, for its duration,
+-- or all of them). They are superuser settings: run the seed as a superuser, or as a role that
+-- was granted SET on them (docs/operations.md). Without that right the seed stops at once,
+-- before any secret is sent.
 \set ON_ERROR_STOP on
 \if :{?whatsapp_phone_number_id}
 \else
@@ -22,6 +29,11 @@
 \endif
 
 BEGIN;
+SET LOCAL log_statement = 'none';
+SET LOCAL log_min_error_statement = 'panic';
+SET LOCAL log_min_duration_statement = -1;
+SET LOCAL log_min_duration_sample = -1;
+SET LOCAL log_transaction_sample_rate = 0;
 
 -- create_tenant on the first run; set_credentials on later runs, so the given values win.
 SELECT coalesce(

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use postgres::{Client, NoTls};
 
+pub mod kassangas;
 pub mod mock;
 pub mod relay;
 pub mod spec;
@@ -90,25 +91,50 @@ pub struct Cluster {
     pub port: u16,
     pub master_key_hex: String,
     options: String,
+    /// Environment of the server process.
+    env: Vec<(String, String)>,
+}
+
+/// How a cluster is started: extra `-c` settings, environment for the server, TLS, and
+/// whether `alphadome.master_key_file` is set (a restore on a server without the key file).
+#[derive(Default)]
+pub struct Options<'a> {
+    pub settings: &'a [&'a str],
+    pub env: &'a [(&'a str, &'a str)],
+    pub tls: bool,
+    pub without_master_key: bool,
 }
 
 impl Cluster {
     /// initdb, a key file `e2e:<random>`, and a running server. Extra `-c` settings may be given.
     pub fn start(settings: &[&str]) -> Cluster {
-        Cluster::start_inner(settings, false)
+        Cluster::start_with(Options {
+            settings,
+            ..Options::default()
+        })
     }
 
     /// With `ssl = on` and a fresh self-signed certificate for 127.0.0.1 (`server.crt` in
     /// the cluster's folder: what a client trusts).
     pub fn start_tls(settings: &[&str]) -> Cluster {
-        Cluster::start_inner(settings, true)
+        Cluster::start_with(Options {
+            settings,
+            tls: true,
+            ..Options::default()
+        })
     }
 
     pub fn certificate(&self) -> PathBuf {
         self.dir.join("server.crt")
     }
 
-    fn start_inner(settings: &[&str], tls: bool) -> Cluster {
+    pub fn start_with(options: Options) -> Cluster {
+        let Options {
+            settings,
+            env,
+            tls,
+            without_master_key,
+        } = options;
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -180,10 +206,12 @@ impl Cluster {
         }
         let port = free_port();
         let mut options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c alphadome.master_key_file={}",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             dir.display(),
-            key_file.display()
         );
+        if !without_master_key {
+            options.push_str(&format!(" -c alphadome.master_key_file={}", key_file.display()));
+        }
         if tls {
             options.push_str(&format!(
                 " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
@@ -201,6 +229,7 @@ impl Cluster {
                 .arg("-l")
                 .arg(dir.join("server.log"))
                 .args(["-o", &options, "-w", "start"])
+                .envs(env.iter().copied())
                 .output()
                 .unwrap(),
             "pg_ctl start",
@@ -210,6 +239,7 @@ impl Cluster {
             port,
             master_key_hex,
             options,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
 
@@ -248,6 +278,7 @@ impl Cluster {
                 .arg("-l")
                 .arg(self.dir.join("server.log"))
                 .args(["-o", &self.options, "-w", "start"])
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .output()
                 .unwrap(),
             "pg_ctl start",
@@ -293,17 +324,27 @@ impl Cluster {
     /// whatsapp_phone_number_id, whatsapp_access_token, ai_api_key, client_email; the seed
     /// uses placeholders for those not given.
     pub fn seed_kassangas(&self, database: &str, variables: &[(&str, &str)]) -> String {
+        String::from_utf8(check(self.run_seed(database, variables), "the seed").stdout).unwrap()
+    }
+
+    /// The seed's psql run, which may fail.
+    pub fn run_seed(&self, database: &str, variables: &[(&str, &str)]) -> Output {
         let seed = repo_root().join("sql/seed/kassangas.sql");
+        self.psql_script(database, variables, seed.to_str().unwrap())
+    }
+
+    /// `psql -f script` with these variables, as a DBA runs a script; may fail.
+    pub fn psql_script(&self, database: &str, variables: &[(&str, &str)], script: &str) -> Output {
         let settings: Vec<String> = variables
             .iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
-        let mut args = vec!["-q", "-d", database];
+        let mut args = vec!["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database];
         for setting in &settings {
             args.extend(["-v", setting.as_str()]);
         }
-        args.extend(["-f", seed.to_str().unwrap()]);
-        self.psql(&args)
+        args.extend(["-f", script]);
+        self.tool("psql", &args)
     }
 
     pub fn server_log(&self) -> String {

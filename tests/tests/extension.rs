@@ -1,44 +1,9 @@
 //! The extension in a real cluster: the Kassangas seed and its verify queries, several
 //! databases, DROP and CREATE again, and no secret in pg_dump output or the server log.
+use alphadome_e2e::kassangas::{
+    ingest_question, seed, SEED_AI_KEY, SEED_EMAIL, SEED_NUMBER, SEED_TOKEN,
+};
 use alphadome_e2e::{repo_root, sqlstate, Cluster};
-
-const SEED_TOKEN: &str = "EAAtest-e2e-seed-whatsapp-token-31f7";
-const SEED_AI_KEY: &str = "sk-test-e2e-seed-ai-key-8d02";
-const SEED_EMAIL: &str = "gideon@kassangas.test";
-
-fn seed(cluster: &Cluster, database: &str) {
-    cluster.seed_kassangas(
-        database,
-        &[
-            ("whatsapp_phone_number_id", SEED_NUMBER),
-            ("whatsapp_access_token", SEED_TOKEN),
-            ("client_email", SEED_EMAIL),
-            ("ai_api_key", SEED_AI_KEY),
-        ],
-    );
-}
-
-/// The seed's phone_number_id.
-const SEED_NUMBER: &str = "109876543210";
-
-/// Ingests a customer's "What are your opening hours?" sent to phone_number_id `number`.
-fn ingest_question(client: &mut postgres::Client, number: &str, wamid: &str) {
-    let payload = serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": number, "phone_number_id": number},
-            "messages": [{"from": "254711000099", "id": wamid, "timestamp": "1760000000",
-                          "type": "text", "text": {"body": "What are your opening hours?"}}]
-        }}]}]
-    });
-    client
-        .execute(
-            "SELECT alphadome.ingest_webhook($1::text::jsonb)",
-            &[&payload.to_string()],
-        )
-        .unwrap();
-}
 
 fn verify(cluster: &Cluster, database: &str) -> Vec<String> {
     let verify = repo_root().join("sql/verify/kassangas.sql");

@@ -1,4 +1,4 @@
-//! What to do about one inbound message: DESIGN.md section 1's decision list, steps 3 to 9.
+//! What to do about one inbound message: docs/design.md section 1's decision list, steps 3 to 9.
 //! Decided before anything is written, so ingest records the message with its decision in one
 //! write and acts only when the message is new. Pure: the two facts it may need from the
 //! database, the hour's reply count and the best FAQ answer, are asked for only when reached.

@@ -1,4 +1,4 @@
-//! Webhook ingestion (DESIGN.md section 1): one webhook POST, in the caller's transaction.
+//! Webhook ingestion (docs/design.md section 1): one webhook POST, in the caller's transaction.
 //! Every change is routed by its metadata.phone_number_id; with route_tenant, changes for any
 //! other tenant are refused. Each new inbound message is recorded with its decision and the
 //! decision carried out; statuses update the messages they name; the raw payload is kept.

@@ -1,4 +1,4 @@
-//! The HTTP side: Meta's webhooks in, health and metrics out (DESIGN.md section 5).
+//! The HTTP side: Meta's webhooks in, health and metrics out (docs/design.md section 5).
 pub mod signature;
 mod webhook;
 

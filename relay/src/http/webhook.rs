@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Meta sends at most 3 MB; DESIGN.md answers 413 above 4 MiB.
+/// Meta sends at most 3 MB; docs/design.md answers 413 above 4 MiB.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 const SECRET_TTL: Duration = Duration::from_secs(300);
 
