@@ -112,6 +112,37 @@ BEGIN ATOMIC
                       WHERE t.slug = webhook_verify_token_matches.slug AND t.is_active), false);
 END;
 
+-- The per-tenant webhook routes the relay serves (/webhook/{slug}): every active tenant, with
+-- the time its row last changed, whether it has an app secret, and its verify token's sha256.
+-- The relay keeps them in memory and decrypts a tenant's app secret only when that row changed,
+-- so a webhook's signature is checked before the database or a credential is touched, and a
+-- stranger's requests write no audit rows.
+CREATE FUNCTION alphadome.webhook_routes()
+    RETURNS TABLE (slug text, tenant_id uuid, changed_at timestamptz, has_app_secret boolean,
+                   verify_token_sha256 bytea)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT t.slug, t.id, t.updated_at, t.app_secret IS NOT NULL, t.webhook_verify_token
+      FROM alphadome.bot_tenants t
+     WHERE t.is_active
+     ORDER BY t.slug;
+END;
+
+-- Tells the relay (LISTEN alphadome_tenants) that tenants changed, so its routes follow at once.
+-- ALWAYS: also under session_replication_role = replica (logical replication's apply).
+CREATE FUNCTION alphadome._notify_tenants_changed() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_notify('alphadome_tenants', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tenants_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._notify_tenants_changed();
+ALTER TABLE alphadome.bot_tenants ENABLE ALWAYS TRIGGER tenants_notify;
+
 -- The one way to remove audit rows: those older than older_than (at least 30 days).
 CREATE FUNCTION alphadome.prune_credential_audit(older_than interval DEFAULT '1 year') RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -179,7 +179,8 @@ $$;
 
 -- Records a failed attempt. error: {"class": "auth" | "throttle" | "transient" | "permanent",
 -- "code": <Meta or HTTP code>, "message": "..."}. retry_in_seconds NULL: a permanent failure
--- (dead letter); else retried after about that long (±20% jitter) until max_attempts.
+-- (dead letter); else the next attempt runs that many seconds from now, until max_attempts.
+-- How long to wait is the caller's policy (the relay's backoff with jitter, or Retry-After).
 -- class "auth" on a send: Meta refused the tenant's token, so the tenant is marked
 -- needs_reauth, its sends pause (this one waits, not counted), and an alert is recorded.
 -- A reply.generate that fails for good still answers: the fallback text, and an alert.
@@ -219,7 +220,7 @@ BEGIN
     ELSE
         UPDATE alphadome.outbox o
            SET status = 'queued', lease_until = NULL, last_error = fail_job.error,
-               run_at = now() + make_interval(secs => retry_in_seconds * (0.8 + 0.4 * random()))
+               run_at = now() + make_interval(secs => retry_in_seconds)
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
     END IF;
 END

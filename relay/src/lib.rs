@@ -1,8 +1,10 @@
 //! alphadome-relay as a library: the binary (main.rs) and the end-to-end tests use it.
+pub mod backoff;
 pub mod check;
 pub mod chores;
 pub mod clients;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod http;
 pub mod metrics;

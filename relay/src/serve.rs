@@ -1,26 +1,46 @@
-//! `alphadome-relay serve`: the webhook server and the worker, until SIGTERM or SIGINT.
+//! `alphadome-relay serve`: the webhook server, the per-tenant routes and the worker, until
+//! SIGTERM or SIGINT.
 use crate::config::ServeArgs;
+use crate::http::routes::TenantRoutes;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::worker::Worker;
+use deadpool_postgres::Pool;
 use std::sync::Arc;
-use tokio::sync::watch;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// The routes are read again this often even when no notification comes.
+const ROUTES_REFRESH: Duration = Duration::from_secs(60);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let pool = crate::db::pool(&args.database, args.concurrency + 8)?;
+    let routes = Arc::new(TenantRoutes::default());
+    let tenants_changed = Arc::new(Notify::new());
     let state = Arc::new(AppState {
         pool: pool.clone(),
         metrics: metrics.clone(),
         shared_app_secret: args.meta_app_secret.clone(),
         shared_verify_token: args.meta_verify_token.clone(),
-        tenant_secrets: Default::default(),
+        routes: routes.clone(),
     });
+    // Routes first, so a tenant's webhook is not refused just after a start; a database that
+    // is down does not stop the start (webhooks get 503 until it is back).
+    if let Err(e) = routes.refresh(&pool).await {
+        tracing::warn!(error = format!("{e:#}"), "reading the webhook routes failed; retrying");
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, dry_run = args.dry_run, worker = %args.worker, "alphadome-relay serving");
 
     let (stop, stopped) = watch::channel(false);
-    let worker = Arc::new(Worker::new(pool, args, metrics)?);
+    let routes_task = tokio::spawn(follow_routes(
+        routes,
+        pool.clone(),
+        tenants_changed.clone(),
+        stopped.clone(),
+    ));
+    let worker = Arc::new(Worker::new(pool, args, metrics, tenants_changed)?);
     let worker_task = tokio::spawn(worker.run(stopped.clone()));
 
     let mut http_stopped = stopped.clone();
@@ -34,7 +54,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop.send(true);
     server_task.await??;
     worker_task.await?;
+    routes_task.abort();
     Ok(())
+}
+
+/// Keeps the per-tenant webhook routes up to date (read once before serving): at every change
+/// notification, and every ROUTES_REFRESH. A failed read keeps the last good copy and is tried again soon.
+async fn follow_routes(
+    routes: Arc<TenantRoutes>,
+    pool: Pool,
+    changed: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut wait = ROUTES_REFRESH;
+    loop {
+        tokio::select! {
+            _ = changed.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        wait = match routes.refresh(&pool).await {
+            Ok(()) => ROUTES_REFRESH,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "reading the webhook routes failed; retrying");
+                Duration::from_secs(1)
+            }
+        };
+    }
 }
 
 async fn shutdown_signal() {

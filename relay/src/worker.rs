@@ -1,10 +1,12 @@
 //! The outbound worker: wakes on NOTIFY alphadome_outbox (and polls anyway), claims jobs,
 //! calls Meta or the LLM, and reports each result back to the queue.
+use crate::backoff::Backoff;
 use crate::chores;
 use crate::clients::llm::Llm;
 use crate::clients::meta::{Meta, Outgoing};
 use crate::clients::{Class, Failure};
 use crate::config::ServeArgs;
+use crate::contract::{Claimed, Job, LlmCall, Send, WhatsApp, Work};
 use crate::db;
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
@@ -22,11 +24,28 @@ pub struct Worker {
     meta: Meta,
     llm: Llm,
     wake: Notify,
+    /// Raised by NOTIFY alphadome_tenants: the webhook routes are read again.
+    pub tenants_changed: Arc<Notify>,
     in_flight: Mutex<HashSet<i64>>,
 }
 
+/// Retries of the worker's own database calls (claims, reports, the LISTEN session).
+const DATABASE_RETRY: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
+
+/// What a job's attempt comes to: its result for complete_job, or its error and retry delay
+/// (None: for good) for fail_job.
+type Report = Result<Value, (Value, Option<i32>)>;
+
 impl Worker {
-    pub fn new(pool: Pool, args: ServeArgs, metrics: Arc<Metrics>) -> anyhow::Result<Worker> {
+    pub fn new(
+        pool: Pool,
+        args: ServeArgs,
+        metrics: Arc<Metrics>,
+        tenants_changed: Arc<Notify>,
+    ) -> anyhow::Result<Worker> {
         let meta = Meta::new(
             &args.meta_graph_url,
             Duration::from_secs(args.meta_timeout_seconds),
@@ -39,6 +58,7 @@ impl Worker {
             meta,
             llm,
             wake: Notify::new(),
+            tenants_changed,
             in_flight: Mutex::new(HashSet::new()),
         })
     }
@@ -90,7 +110,7 @@ impl Worker {
                     Err(e) => {
                         failures += 1;
                         tracing::warn!(error = format!("{e:#}"), "claiming jobs failed; retrying");
-                        let pause = Duration::from_millis(200 * u64::from(failures.min(25)));
+                        let pause = DATABASE_RETRY.delay(failures);
                         tokio::select! {
                             _ = tokio::time::sleep(pause) => {}
                             _ = shutdown.changed() => {}
@@ -133,7 +153,7 @@ impl Worker {
         for id in left {
             let error =
                 json!({"class": "transient", "message": "the relay shut down during this attempt"});
-            match self.report(id, Err((error, Some(0)))).await {
+            match self.report(id, &Err((error, Some(0)))).await {
                 Ok(()) => tracing::info!(job = id, "job handed back at shutdown"),
                 Err(e) => {
                     tracing::warn!(
@@ -147,7 +167,7 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
-    async fn claim(&self, max: usize) -> anyhow::Result<Vec<Value>> {
+    async fn claim(&self, max: usize) -> anyhow::Result<Vec<Claimed>> {
         let client = self.pool.get().await?;
         let claim = client
             .prepare_cached("SELECT alphadome.claim_jobs($1, $2, $3)")
@@ -158,51 +178,39 @@ impl Worker {
                 &[&self.args.worker, &(max as i32), &self.args.lease_seconds],
             )
             .await?;
-        let jobs: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
-        Metrics::add(&self.metrics.jobs_claimed, jobs.len() as u64);
+        let jobs: Vec<Claimed> = rows.iter().map(|r| Claimed::read(r.get(0))).collect();
+        self.metrics.jobs("claimed", jobs.len() as u64);
         let mut in_flight = self.in_flight.lock().expect("in_flight lock");
-        in_flight.extend(jobs.iter().filter_map(|j| j["id"].as_i64()));
+        in_flight.extend(jobs.iter().filter_map(Claimed::id));
         Ok(jobs)
     }
 
-    async fn execute(&self, job: Value) {
-        let id = job["id"].as_i64().unwrap_or_default();
-        let kind = job["kind"].as_str().unwrap_or_default();
-        let attempt = job["attempt"].as_i64().unwrap_or(1);
-        let outcome = match kind {
-            "reply.send" | "alert.send" => self.send(&job).await,
-            "reply.generate" => self.generate(&job).await,
-            other => Err(Failure::new(
-                Class::Permanent,
-                format!("unknown job kind {other}"),
-            )),
-        };
-        let report = match &outcome {
-            Ok(result) => Ok(result.clone()),
-            Err(failure) => {
-                tracing::warn!(job = id, kind, attempt, tenant = %job["tenant"], class = ?failure.class,
-                               code = ?failure.code, message = %failure.message, "job attempt failed");
-                Err((
-                    failure.to_json(),
-                    failure.retry_in(attempt, self.args.retry_base_seconds),
-                ))
+    async fn execute(&self, claimed: Claimed) {
+        let (id, report, label) = match claimed {
+            Claimed::Job(job) => {
+                let report = self.attempt(&job).await;
+                let label = match &report {
+                    Ok(_) => "completed",
+                    Err((_, Some(_))) => "retried",
+                    Err((_, None)) => "failed",
+                };
+                (job.id, report, label)
+            }
+            Claimed::Malformed { id: Some(id), reason } => {
+                tracing::error!(job = id, reason, "malformed job: failing it for good");
+                let error = json!({"class": "permanent", "message": reason});
+                (id, Err((error, None)), "failed")
+            }
+            Claimed::Malformed { id: None, reason } => {
+                tracing::error!(reason, "a claimed job has no id; its lease will expire");
+                return;
             }
         };
-        let retried = matches!(&report, Err((_, Some(_))));
         // The database may be briefly away: keep trying within the lease, so the result is not lost.
-        let mut delay = Duration::from_millis(100);
-        for _ in 0..8 {
-            match self.report(id, report.clone()).await {
+        for retry in 1..=8 {
+            match self.report(id, &report).await {
                 Ok(()) => {
-                    let counter = match (&outcome, retried) {
-                        (Ok(_), _) => &self.metrics.jobs_completed,
-                        (Err(_), true) => &self.metrics.jobs_retried,
-                        (Err(_), false) => &self.metrics.jobs_failed,
-                    };
-                    Metrics::add(counter, 1);
-                    if outcome.is_ok() {
-                        tracing::info!(job = id, kind, attempt, tenant = %job["tenant"], "job done");
-                    }
+                    self.metrics.jobs(label, 1);
                     self.in_flight.lock().expect("in_flight lock").remove(&id);
                     return;
                 }
@@ -212,8 +220,7 @@ impl Worker {
                         error = format!("{e:#}"),
                         "reporting the job result failed; retrying"
                     );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(DATABASE_RETRY.delay(retry)).await;
                 }
             }
         }
@@ -224,77 +231,107 @@ impl Worker {
         self.in_flight.lock().expect("in_flight lock").remove(&id);
     }
 
+    /// One attempt of a job: the call it needs, and what to report.
+    async fn attempt(&self, job: &Job) -> Report {
+        let outcome = match &job.work {
+            Work::ReplySend { whatsapp, payload } | Work::AlertSend { whatsapp, payload } => {
+                self.send(whatsapp, payload).await
+            }
+            Work::Generate { llm } => self.generate(llm).await,
+        };
+        let (id, kind, attempt, tenant) = (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
+        match outcome {
+            Ok(result) => {
+                tracing::info!(job = id, kind, attempt, tenant, "job done");
+                Ok(result)
+            }
+            Err(failure) => {
+                tracing::warn!(job = id, kind, attempt, tenant, class = failure.label(),
+                               code = failure.code, message = %failure.message, "job attempt failed");
+                let base = Duration::from_secs(self.args.retry_base_seconds);
+                Err((failure.to_json(), failure.retry_in(attempt, base)))
+            }
+        }
+    }
+
     /// complete_job (Ok) or fail_job (Err with the error and the retry delay).
-    async fn report(
-        &self,
-        id: i64,
-        result: Result<Value, (Value, Option<i32>)>,
-    ) -> anyhow::Result<()> {
+    async fn report(&self, id: i64, result: &Report) -> anyhow::Result<()> {
         let client = self.pool.get().await?;
         match result {
             Ok(result) => {
                 let complete = client
                     .prepare_cached("SELECT alphadome.complete_job($1, $2)")
                     .await?;
-                client.execute(&complete, &[&id, &result]).await?
+                client.execute(&complete, &[&id, result]).await?
             }
             Err((error, retry)) => {
                 let fail = client
                     .prepare_cached("SELECT alphadome.fail_job($1, $2, $3)")
                     .await?;
-                client.execute(&fail, &[&id, &error, &retry]).await?
+                client.execute(&fail, &[&id, error, retry]).await?
             }
         };
         Ok(())
     }
 
-    async fn send(&self, job: &Value) -> Result<Value, Failure> {
+    async fn send(&self, whatsapp: &WhatsApp, payload: &Send) -> Result<Value, Failure> {
         if self.args.dry_run {
             return Ok(json!({"status": "simulated"}));
         }
-        let payload = &job["payload"];
-        let whatsapp = &job["whatsapp"];
         let out = Outgoing {
-            phone_number_id: whatsapp["phone_number_id"].as_str().unwrap_or_default(),
-            token: whatsapp["access_token"].as_str().unwrap_or_default(),
-            to: payload["to"].as_str(),
-            recipient: payload["recipient"].as_str(),
-            text: payload["text"].as_str().unwrap_or_default(),
-            context: payload["context_wamid"].as_str(),
+            phone_number_id: &whatsapp.phone_number_id,
+            token: whatsapp.access_token.expose(),
+            to: payload.to.as_deref(),
+            recipient: payload.recipient.as_deref(),
+            text: &payload.text,
+            context: payload.context_wamid.as_deref(),
         };
         if let Some(inbound) = out.context {
             // Blue ticks first; a failure here must not stop the answer.
-            if let Err(f) = self
-                .meta
-                .mark_read(out.phone_number_id, out.token, inbound)
-                .await
-            {
-                tracing::warn!(job = %job["id"], class = ?f.class, code = ?f.code, "read receipt failed");
+            let read = self
+                .timed_meta(self.meta.mark_read(out.phone_number_id, out.token, inbound))
+                .await;
+            if let Err(f) = read {
+                tracing::warn!(class = f.label(), code = f.code, "read receipt failed");
                 if f.class == Class::Auth {
                     return Err(f);
                 }
             }
         }
-        let wamid = self.meta.send_text(&out).await?;
+        let wamid = self.timed_meta(self.meta.send_text(&out)).await?;
         Ok(json!({"wamid": wamid, "status": "sent"}))
     }
 
-    async fn generate(&self, job: &Value) -> Result<Value, Failure> {
+    /// A Graph API call, timed into the metrics by its result.
+    async fn timed_meta<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        let label = result.as_ref().map_or_else(Failure::label, |_| "ok");
+        self.metrics.meta_call(label, started.elapsed());
+        result
+    }
+
+    async fn generate(&self, llm: &LlmCall) -> Result<Value, Failure> {
         if self.args.dry_run {
             return Ok(json!({"content": "(dry run: the AI would answer here)"}));
         }
-        let llm = &job["llm"];
-        let base = llm["base_url"].as_str().unwrap_or(&self.args.llm_base_url);
-        let content = self
+        let base = llm.base_url.as_deref().unwrap_or(&self.args.llm_base_url);
+        let started = std::time::Instant::now();
+        let result = self
             .llm
-            .complete(base, llm["api_key"].as_str(), &llm["request"])
-            .await?;
-        Ok(json!({"content": content}))
+            .complete(base, llm.api_key.as_ref().map(|k| k.expose()), &llm.request)
+            .await;
+        let label = result.as_ref().map_or_else(Failure::label, |_| "ok");
+        self.metrics.llm_call(label, started.elapsed());
+        Ok(json!({"content": result?}))
     }
 
     /// LISTEN on a session of its own; after every (re)connect, LISTEN again and poll once.
     async fn listen(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let mut delay = Duration::from_millis(100);
+        let mut failures = 0;
         while !*shutdown.borrow() {
             match db::connect(&self.args.database).await {
                 Ok((client, mut connection)) => {
@@ -303,6 +340,11 @@ impl Worker {
                         use futures_util::future::poll_fn;
                         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
                             match message {
+                                Ok(tokio_postgres::AsyncMessage::Notification(n))
+                                    if n.channel() == "alphadome_tenants" =>
+                                {
+                                    worker.tenants_changed.notify_one()
+                                }
                                 Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
                                     worker.wake.notify_one()
                                 }
@@ -317,10 +359,15 @@ impl Worker {
                             }
                         }
                     });
-                    match client.batch_execute("LISTEN alphadome_outbox").await {
+                    match client
+                        .batch_execute("LISTEN alphadome_outbox; LISTEN alphadome_tenants")
+                        .await
+                    {
                         Ok(()) => {
-                            delay = Duration::from_millis(100);
+                            failures = 0;
+                            // Whatever happened while away: poll once, read the routes again.
                             self.wake.notify_one();
+                            self.tenants_changed.notify_one();
                             let _ = driver.await;
                         }
                         Err(e) => {
@@ -334,9 +381,9 @@ impl Worker {
                     "cannot connect for LISTEN; retrying"
                 ),
             }
-            Metrics::add(&self.metrics.worker_reconnects, 1);
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            self.metrics.worker_reconnect();
+            failures += 1;
+            tokio::time::sleep(DATABASE_RETRY.delay(failures)).await;
         }
     }
 }

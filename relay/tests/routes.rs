@@ -74,13 +74,55 @@ fn a_tenant_route_takes_only_its_own_secret_and_its_own_number() {
     let recorded =
         d.count("SELECT count(*) FROM alphadome.messages WHERE wamid = 'wamid.e2e.foreign'");
     assert_eq!(recorded, 0);
-    // Kassangas has no app secret of its own: its route is closed.
-    assert_eq!(
-        d.relay
-            .post("/webhook/kassangas", mine.as_bytes(), Some(&own))
-            .0,
-        404
-    );
+    // Kassangas has no app secret of its own: its route is closed, and answers like a bad
+    // signature, as a slug nobody has does: which slugs exist is not told.
+    for slug in ["kassangas", "nobody"] {
+        let (status, body) = d.relay.post(&format!("/webhook/{slug}"), mine.as_bytes(), Some(&own));
+        assert_eq!((status, body.as_str()), (401, "bad signature"), "{slug}");
+    }
+    d.assert_no_secret_in_logs();
+}
+
+/// Strangers' requests to a tenant route touch no credential: the relay checks signatures
+/// against the app secrets it holds, decrypted (and audited) once per change of the tenant.
+#[test]
+fn unsigned_requests_write_no_audit_rows_and_a_deactivated_tenant_is_closed_at_once() {
+    let d = Deployment::start(&[]);
+    let audits = || d.count("SELECT count(*) FROM alphadome.credential_audit WHERE credential = 'app_secret'");
+    let at_start = audits();
+    assert_eq!(at_start, 1, "the relay decrypted the app secret once, at start");
+    let body = text_webhook(OTHER_NUMBER, "254766000003", "hello", "wamid.e2e.stranger").to_string();
+    for signature in [None, Some("sha256=00"), Some("sha256=zz")] {
+        assert_eq!(d.relay.post("/webhook/other-shop", body.as_bytes(), signature).0, 401);
+    }
+    assert_eq!(audits(), at_start, "no audit row per request");
+    let own = alphadome_relay::http::signature::sign(OTHER_APP_SECRET.as_bytes(), body.as_bytes());
+    assert_eq!(d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&own)).0, 200);
+
+    // Deactivated: the next request is refused, without waiting for a timed refresh.
+    d.db()
+        .batch_execute("UPDATE alphadome.bot_tenants SET is_active = false WHERE slug = 'other-shop'")
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&own)).0 != 401 {
+        assert!(std::time::Instant::now() < deadline, "the route stayed open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A new app secret takes over as soon as it is set; the old one is refused.
+    d.db()
+        .batch_execute(
+            "UPDATE alphadome.bot_tenants SET is_active = true WHERE slug = 'other-shop';
+             SELECT alphadome.set_credentials(id, app_secret => 'whsec-test-rotated-app-secret')
+               FROM alphadome.bot_tenants WHERE slug = 'other-shop'",
+        )
+        .unwrap();
+    let rotated = alphadome_relay::http::signature::sign(b"whsec-test-rotated-app-secret", body.as_bytes());
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&rotated)).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the new secret was not taken");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&own)).0, 401);
     d.assert_no_secret_in_logs();
 }
 
@@ -118,6 +160,13 @@ fn health_readiness_and_metrics() {
         metrics.contains("alphadome_jobs_total{result=\"completed\"} 1"),
         "{metrics}"
     );
+    for histogram in [
+        "alphadome_webhook_seconds_count 2",
+        "alphadome_ingest_seconds_count 1",
+        "alphadome_meta_call_seconds_count{result=\"ok\"} 2",
+    ] {
+        assert!(metrics.contains(histogram), "{histogram} in {metrics}");
+    }
 }
 
 #[test]

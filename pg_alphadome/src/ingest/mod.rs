@@ -431,7 +431,7 @@ impl Ingest<'_, '_> {
     /// jobs. Returns the outcome and the kept event's id.
     fn finish(mut self) -> SpiResult<(Outcome, Option<i64>)> {
         let notes = std::mem::take(&mut self.outcome.notes);
-        let notes = (!notes.is_empty()).then(|| JsonB(Value::Array(notes)));
+        let notes = (!notes.is_empty()).then_some(JsonB(Value::Array(notes)));
         // SAFETY: a jsonb datum made here, used by the statement below.
         let counts = unsafe { DatumWithOid::new(self.outcome.counts(None), pg_sys::JSONBOID) };
         let event = self.client.update(

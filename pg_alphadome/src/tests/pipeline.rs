@@ -107,11 +107,13 @@ mod tests {
         run("DELETE FROM alphadome.outbox; DELETE FROM alphadome.messages; DELETE FROM alphadome.conversations", &[]);
     }
 
+    /// (file prefix, accepted messages, statuses, message type, text)
+    type Recorded = (&'static str, i64, i64, Option<&'static str>, Option<&'static str>);
+
     #[pg_test]
     fn every_fixture_is_recorded_with_its_type_and_text() {
         fixture_tenants();
-        // (file prefix, accepted messages, statuses, message type, text)
-        let expected: [(&str, i64, i64, Option<&str>, Option<&str>); 30] = [
+        let expected: [Recorded; 30] = [
             (
                 "01",
                 1,

@@ -3,6 +3,7 @@
 pub mod llm;
 pub mod meta;
 
+use crate::backoff::Backoff;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,31 +52,42 @@ impl Failure {
     /// The `error` argument of fail_job.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "class": match self.class {
-                Class::Auth => "auth",
-                Class::Throttle => "throttle",
-                Class::Transient => "transient",
-                Class::Permanent => "permanent",
-            },
+            "class": self.label(),
             "code": self.code,
             "http_status": self.http_status,
             "message": self.message,
         })
     }
 
-    /// The `retry_in_seconds` argument of fail_job: NULL for a permanent failure, else an
-    /// exponential backoff from the attempt number, `base` × 2^(attempt-1) up to five minutes
-    /// (the database adds the jitter), or longer when the server asked for it.
-    pub fn retry_in(&self, attempt: i64, base: u64) -> Option<i32> {
+    /// The `retry_in_seconds` argument of fail_job, which schedules the next attempt exactly
+    /// then: NULL for a permanent failure, 0 for a refused token (fail_job pauses the tenant),
+    /// else the relay's backoff for this attempt (`base` doubling up to five minutes, ±20%), or
+    /// longer when the server asked for it (Retry-After, at most an hour).
+    pub fn retry_in(&self, attempt: i64, base: Duration) -> Option<i32> {
         match self.class {
             Class::Permanent => None,
             Class::Auth => Some(0),
             Class::Throttle | Class::Transient => {
-                let exponent = attempt.clamp(1, 9) as u32 - 1;
-                let backoff = (base << exponent).min(300);
-                let asked = self.retry_after.map(|d| d.as_secs()).unwrap_or(0);
-                Some(backoff.max(asked).min(3600) as i32)
+                let backoff = Backoff {
+                    first: base,
+                    max: Duration::from_secs(300),
+                };
+                let wait = backoff
+                    .delay(attempt.clamp(1, 30) as u32)
+                    .max(self.retry_after.unwrap_or_default())
+                    .min(Duration::from_secs(3600));
+                Some(wait.as_secs_f64().ceil() as i32)
             }
+        }
+    }
+
+    /// The metric label of this failure.
+    pub fn label(&self) -> &'static str {
+        match self.class {
+            Class::Auth => "auth",
+            Class::Throttle => "throttle",
+            Class::Transient => "transient",
+            Class::Permanent => "permanent",
         }
     }
 }
@@ -98,16 +110,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_five_minutes_and_honours_retry_after() {
+    fn retries_back_off_from_the_attempt_and_honour_retry_after() {
         let f = Failure::new(Class::Transient, "x");
-        let delays: Vec<i32> = (1..=10).map(|a| f.retry_in(a, 2).unwrap()).collect();
-        assert_eq!(delays, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        let base = Duration::from_secs(2);
+        for (attempt, nominal) in [(1, 2.0_f64), (2, 4.0), (5, 32.0), (10, 300.0)] {
+            let wait = f64::from(f.retry_in(attempt, base).unwrap());
+            assert!(
+                (nominal * 0.8..=(nominal * 1.2).ceil()).contains(&wait),
+                "attempt {attempt}: {wait}"
+            );
+        }
         let asked = Failure {
             retry_after: Some(Duration::from_secs(90)),
             ..Failure::new(Class::Throttle, "x")
         };
-        assert_eq!(asked.retry_in(1, 2), Some(90));
-        assert_eq!(Failure::new(Class::Permanent, "x").retry_in(1, 2), None);
-        assert_eq!(f.retry_in(3, 0), Some(0), "base 0: retry at once (tests)");
+        assert_eq!(asked.retry_in(1, base), Some(90));
+        assert_eq!(Failure::new(Class::Permanent, "x").retry_in(1, base), None);
+        assert_eq!(Failure::new(Class::Auth, "x").retry_in(3, base), Some(0));
+        assert_eq!(f.retry_in(3, Duration::ZERO), Some(0), "base 0: retry at once (tests)");
     }
 }

@@ -1,24 +1,31 @@
 //! The HTTP side: Meta's webhooks in, health and metrics out (docs/design.md section 5).
+pub mod routes;
 pub mod signature;
 mod webhook;
 
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
-use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use webhook::{BODY_LIMIT, BODY_TIMEOUT};
+
+/// Longest a request may take, the ingest call included, before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct AppState {
     pub pool: Pool,
     pub metrics: Arc<Metrics>,
     pub shared_app_secret: Option<String>,
     pub shared_verify_token: Option<String>,
-    /// Per-tenant app secrets by slug, decrypted (and audited) at most every few minutes.
-    pub tenant_secrets: Mutex<HashMap<String, webhook::CachedSecret>>,
+    pub routes: Arc<routes::TenantRoutes>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -33,8 +40,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(render_metrics))
         .with_state(state)
+        // A declared Content-Length over the limit is refused before the body is read.
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        // Spans name the method and the path only: a query string may hold a verify token.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
+        }))
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
@@ -44,6 +58,6 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
     }
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> String {
-    state.metrics.render()
+async fn render_metrics(State(state): State<Arc<AppState>>) -> impl axum::response::IntoResponse {
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], state.metrics.render())
 }

@@ -1,6 +1,9 @@
 //! GET and POST /webhook (the shared Meta app) and /webhook/{slug} (a tenant's own app).
-use super::{signature, AppState};
-use crate::metrics::Metrics;
+//! Every POST is checked in this order: the body is read within its limits, the signature is
+//! checked on the raw bytes, and only then is the database asked.
+use super::AppState;
+use super::signature;
+use crate::contract::IngestCounts;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -8,16 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 
 /// Meta sends at most 3 MB; docs/design.md answers 413 above 4 MiB.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
-const SECRET_TTL: Duration = Duration::from_secs(300);
-
-pub struct CachedSecret {
-    tenant_id: String,
-    secret: String,
-    fetched: Instant,
-}
+/// A body must arrive within this long; Meta sends the whole POST at once.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 pub struct Handshake {
@@ -27,10 +26,6 @@ pub struct Handshake {
     verify_token: Option<String>,
     #[serde(rename = "hub.challenge")]
     challenge: Option<String>,
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn challenge_reply(query: &Handshake, verified: bool) -> Response {
@@ -47,7 +42,7 @@ pub async fn verify_shared(
     Query(query): Query<Handshake>,
 ) -> Response {
     let verified = match (&state.shared_verify_token, &query.verify_token) {
-        (Some(expected), Some(given)) => constant_time_eq(expected.as_bytes(), given.as_bytes()),
+        (Some(expected), Some(given)) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
         _ => false,
     };
     challenge_reply(&query, verified)
@@ -58,29 +53,11 @@ pub async fn verify_tenant(
     Path(slug): Path<String>,
     Query(query): Query<Handshake>,
 ) -> Response {
-    let Some(token) = &query.verify_token else {
-        return challenge_reply(&query, false);
+    let verified = match (state.routes.get(&slug), &query.verify_token) {
+        (Some(route), Some(token)) => route.verify_token_matches(token),
+        _ => false,
     };
-    let Ok(client) = state.pool.get().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
-    };
-    match client
-        .query_one(
-            "SELECT alphadome.webhook_verify_token_matches($1, $2)",
-            &[&slug, token],
-        )
-        .await
-    {
-        Ok(row) => challenge_reply(&query, row.get(0)),
-        Err(e) => {
-            tracing::error!(
-                error = crate::db::describe(&e),
-                slug,
-                "verify token check failed"
-            );
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-    }
+    challenge_reply(&query, verified)
 }
 
 pub async fn receive_shared(
@@ -88,6 +65,7 @@ pub async fn receive_shared(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
     let Some(secret) = state.shared_app_secret.clone() else {
         return (
             StatusCode::NOT_FOUND,
@@ -95,7 +73,7 @@ pub async fn receive_shared(
         )
             .into_response();
     };
-    receive(&state, &headers, body, secret.as_bytes(), None).await
+    receive(&state, started, &headers, body, secret.as_bytes(), None).await
 }
 
 pub async fn receive_tenant(
@@ -104,99 +82,87 @@ pub async fn receive_tenant(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match tenant_secret(&state, &slug).await {
-        Ok(Some((tenant_id, secret))) => {
-            receive(&state, &headers, body, secret.as_bytes(), Some(tenant_id)).await
-        }
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            "no such tenant, or it has no app secret",
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                slug,
-                "tenant app secret lookup failed"
-            );
-            unavailable(&state.metrics, "database unavailable")
-        }
+    let started = Instant::now();
+    // An unknown slug, or a tenant without an app secret, is checked against a secret nobody
+    // has: it reads the body and answers 401 like any bad signature.
+    let route = state.routes.get(&slug);
+    let (secret, tenant) = match route.as_deref() {
+        Some(super::routes::Route {
+            app_secret: Some(secret),
+            tenant_id,
+            ..
+        }) => (secret.expose().as_bytes().to_vec(), Some(tenant_id.clone())),
+        _ => (Vec::new(), None),
+    };
+    receive(&state, started, &headers, body, &secret, tenant).await
+}
+
+/// Answers a webhook and counts it (the metric's result label) with its handling time.
+fn answer(state: &AppState, started: Instant, result: &'static str, response: Response) -> Response {
+    state.metrics.webhook(result, started.elapsed());
+    response
+}
+
+/// The body, within BODY_LIMIT and BODY_TIMEOUT; else the answer to give.
+async fn read_body(body: Body) -> Result<Bytes, (&'static str, Response)> {
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) if is_length_limit(&e) => Err((
+            "too_large",
+            (StatusCode::PAYLOAD_TOO_LARGE, "body over 4 MiB").into_response(),
+        )),
+        Ok(Err(_)) => Err((
+            "aborted",
+            (StatusCode::BAD_REQUEST, "the body did not arrive whole").into_response(),
+        )),
+        Err(_) => Err((
+            "aborted",
+            (StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time").into_response(),
+        )),
     }
 }
 
-/// 503 for a webhook that could not be recorded: Meta retries it for up to 7 days, so nothing
-/// that got no 200 is lost while the database is away.
-fn unavailable(metrics: &Metrics, body: &'static str) -> Response {
-    Metrics::add(&metrics.webhooks_unavailable, 1);
-    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
-}
-
-/// The tenant's id and app secret, from the cache or decrypted now (and audited).
-async fn tenant_secret(state: &AppState, slug: &str) -> anyhow::Result<Option<(String, String)>> {
-    if let Some(cached) = state.tenant_secrets.lock().await.get(slug) {
-        if cached.fetched.elapsed() < SECRET_TTL {
-            return Ok(Some((cached.tenant_id.clone(), cached.secret.clone())));
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
         }
+        cause = c.source();
     }
-    let client = state.pool.get().await?;
-    let Some(row) = client
-        .query_opt(
-            "SELECT t::text, alphadome.tenant_credential(t, 'app_secret', 'webhook signature check')
-               FROM alphadome.tenant_for_slug($1) t WHERE t IS NOT NULL",
-            &[&slug],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let (tenant_id, secret): (String, Option<String>) = (row.get(0), row.get(1));
-    let Some(secret) = secret else {
-        return Ok(None);
-    };
-    state.tenant_secrets.lock().await.insert(
-        slug.to_string(),
-        CachedSecret {
-            tenant_id: tenant_id.clone(),
-            secret: secret.clone(),
-            fetched: Instant::now(),
-        },
-    );
-    Ok(Some((tenant_id, secret)))
+    false
 }
 
 async fn receive(
     state: &AppState,
+    started: Instant,
     headers: &HeaderMap,
     body: Body,
     secret: &[u8],
     route: Option<String>,
 ) -> Response {
-    let metrics = &state.metrics;
-    let bytes: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+    let bytes = match read_body(body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            Metrics::add(&metrics.webhooks_too_large, 1);
-            return (StatusCode::PAYLOAD_TOO_LARGE, "body over 4 MiB").into_response();
-        }
+        Err((result, response)) => return answer(state, started, result, response),
     };
     let header = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
-    if !signature::valid(secret, &bytes, header) {
-        Metrics::add(&metrics.webhooks_unauthorized, 1);
+    if secret.is_empty() || !signature::valid(secret, &bytes, header) {
         tracing::warn!(
-            route = route.as_deref().unwrap_or("shared"),
+            route = if route.is_some() { "tenant" } else { "shared" },
             "webhook with a missing or bad signature refused"
         );
-        return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+        let response = (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+        return answer(state, started, "unauthorized", response);
     }
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        Metrics::add(&metrics.webhooks_malformed, 1);
-        return (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
+        let response = (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
+        return answer(state, started, "malformed", response);
     };
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-        Metrics::add(&metrics.webhooks_malformed, 1);
-        return (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
+        let response = (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
+        return answer(state, started, "malformed", response);
     }
     let client = match state.pool.get().await {
         Ok(client) => client,
@@ -205,9 +171,10 @@ async fn receive(
                 error = format!("{e:#}"),
                 "database unavailable: answering 503 so Meta retries"
             );
-            return unavailable(metrics, "database unavailable");
+            return unavailable(state, started);
         }
     };
+    let ingest_started = Instant::now();
     // Prepared once per pooled connection: one round trip per webhook, and no parse.
     let result = match client
         .prepare_cached("SELECT alphadome.ingest_webhook($1::text::jsonb, $2::text::uuid)")
@@ -216,39 +183,45 @@ async fn receive(
         Ok(statement) => client.query_one(&statement, &[&text, &route]).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(row) => {
-            let counts: serde_json::Value = row.get(0);
-            let n = |k: &str| counts[k].as_u64().unwrap_or(0);
-            Metrics::add(&metrics.webhooks_accepted, 1);
-            Metrics::add(&metrics.messages_accepted, n("accepted"));
-            Metrics::add(&metrics.messages_duplicate, n("duplicates"));
+    state.metrics.ingest(ingest_started.elapsed());
+    match result.map(|row| row.get::<_, serde_json::Value>(0)) {
+        Ok(value) => {
+            let counts: IngestCounts = serde_json::from_value(value.clone()).unwrap_or_default();
+            state.metrics.messages("accepted", counts.accepted);
+            state.metrics.messages("duplicate", counts.duplicates);
             tracing::info!(
-                event_id = n("event_id"),
-                accepted = n("accepted"),
-                duplicates = n("duplicates"),
-                statuses = n("statuses"),
-                ignored = n("ignored"),
-                refused = n("refused"),
-                jobs = n("jobs"),
+                event_id = counts.event_id,
+                accepted = counts.accepted,
+                duplicates = counts.duplicates,
+                statuses = counts.statuses,
+                ignored = counts.ignored,
+                refused = counts.refused,
+                jobs = counts.jobs,
                 "webhook ingested"
             );
-            (StatusCode::OK, axum::Json(counts)).into_response()
+            answer(state, started, "accepted", (StatusCode::OK, axum::Json(value)).into_response())
         }
         Err(e)
             if e.code()
                 .is_some_and(|c| c.code() == "22023" || c.code() == "22P02") =>
         {
-            Metrics::add(&metrics.webhooks_malformed, 1);
             tracing::warn!(error = crate::db::describe(&e), "webhook body refused");
-            (StatusCode::BAD_REQUEST, "not a WhatsApp webhook").into_response()
+            let response = (StatusCode::BAD_REQUEST, "not a WhatsApp webhook").into_response();
+            answer(state, started, "malformed", response)
         }
         Err(e) => {
             tracing::error!(
                 error = crate::db::describe(&e),
                 "ingest failed: answering 503 so Meta retries"
             );
-            unavailable(metrics, "try again")
+            unavailable(state, started)
         }
     }
+}
+
+/// 503 for a webhook that could not be recorded: Meta retries it for up to 7 days, so nothing
+/// that got no 200 is lost while the database is away.
+fn unavailable(state: &AppState, started: Instant) -> Response {
+    let response = (StatusCode::SERVICE_UNAVAILABLE, "database unavailable, try again").into_response();
+    answer(state, started, "unavailable", response)
 }

@@ -1,0 +1,197 @@
+//! The relay's contract with pg_alphadome, as types: what ingest_webhook returns and what
+//! claim_jobs hands out. A job that does not read as its kind requires fails for good with the
+//! reason (class "permanent"), never goes out with an empty token or text.
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// ingest_webhook's counts.
+#[derive(Debug, Default, Deserialize)]
+pub struct IngestCounts {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub statuses: u64,
+    pub ignored: u64,
+    pub refused: u64,
+    pub jobs: u64,
+    pub event_id: Option<i64>,
+}
+
+/// A credential from claim_jobs: never empty, never shown by Debug.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: String) -> Secret {
+        Secret(secret)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        match String::deserialize(d)? {
+            s if s.is_empty() => Err(serde::de::Error::custom("a credential is empty")),
+            s => Ok(Secret(s)),
+        }
+    }
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match String::deserialize(d)? {
+        s if s.trim().is_empty() => Err(serde::de::Error::custom("a required text is empty")),
+        s => Ok(s),
+    }
+}
+
+/// One claimed job.
+#[derive(Debug, Deserialize)]
+pub struct Job {
+    pub id: i64,
+    /// The tenant's slug, for logs.
+    pub tenant: String,
+    pub attempt: i64,
+    #[serde(flatten)]
+    pub work: Work,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Work {
+    #[serde(rename = "reply.send")]
+    ReplySend { whatsapp: WhatsApp, payload: Send },
+    #[serde(rename = "alert.send")]
+    AlertSend { whatsapp: WhatsApp, payload: Send },
+    #[serde(rename = "reply.generate")]
+    Generate { llm: LlmCall },
+}
+
+impl Work {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Work::ReplySend { .. } => "reply.send",
+            Work::AlertSend { .. } => "alert.send",
+            Work::Generate { .. } => "reply.generate",
+        }
+    }
+}
+
+/// The tenant's number and its token, decrypted for this job.
+#[derive(Debug, Deserialize)]
+pub struct WhatsApp {
+    #[serde(deserialize_with = "non_empty")]
+    pub phone_number_id: String,
+    pub access_token: Secret,
+}
+
+/// A WhatsApp text to send.
+#[derive(Debug, Deserialize)]
+pub struct Send {
+    /// The customer's phone (wa_id); without it, the business-scoped user id.
+    pub to: Option<String>,
+    pub recipient: Option<String>,
+    #[serde(deserialize_with = "non_empty")]
+    pub text: String,
+    /// The inbound message this answers: quoted, and marked read first.
+    pub context_wamid: Option<String>,
+}
+
+/// The assembled chat-completions request and where to send it.
+#[derive(Debug, Deserialize)]
+pub struct LlmCall {
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub request: Value,
+}
+
+/// A claimed job as it came: typed when it reads as one, else its id and why not.
+pub enum Claimed {
+    Job(Job),
+    Malformed { id: Option<i64>, reason: String },
+}
+
+impl Claimed {
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            Claimed::Job(job) => Some(job.id),
+            Claimed::Malformed { id, .. } => *id,
+        }
+    }
+
+    pub fn read(value: Value) -> Claimed {
+        let id = value.get("id").and_then(Value::as_i64);
+        match serde_json::from_value::<Job>(value) {
+            Ok(job) => Claimed::Job(job),
+            Err(e) => Claimed::Malformed {
+                id,
+                reason: format!("the claimed job does not read as its kind requires: {e}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn send_job() -> Value {
+        json!({"id": 7, "tenant_id": "t", "tenant": "kassangas", "kind": "reply.send", "attempt": 1,
+               "max_attempts": 5, "whatsapp": {"phone_number_id": "1098", "access_token": "EAAtest-x"},
+               "payload": {"to": "2547", "recipient": null, "text": "hi", "context_wamid": "wamid.1",
+                           "customer": "2547", "inbound_message_id": 3}})
+    }
+
+    #[test]
+    fn each_kind_reads_with_its_context() {
+        let Claimed::Job(job) = Claimed::read(send_job()) else {
+            panic!("a send job reads")
+        };
+        let Work::ReplySend { whatsapp, payload } = job.work else {
+            panic!("kind")
+        };
+        assert_eq!((job.id, whatsapp.access_token.expose(), payload.text.as_str()), (7, "EAAtest-x", "hi"));
+        let generate = json!({"id": 8, "tenant": "k", "kind": "reply.generate", "attempt": 2,
+                              "llm": {"base_url": null, "api_key": null, "request": {"model": "m"}}});
+        let Claimed::Job(Job { work: Work::Generate { llm }, .. }) = Claimed::read(generate) else {
+            panic!("a generate job reads")
+        };
+        assert!(llm.api_key.is_none() && llm.request["model"] == "m");
+    }
+
+    #[test]
+    fn a_job_without_its_token_or_text_is_malformed_and_says_why() {
+        for (pointer, value, why) in [
+            ("/whatsapp/access_token", json!(""), "a credential is empty"),
+            ("/whatsapp/access_token", Value::Null, "invalid type: null"),
+            ("/payload/text", json!(" "), "a required text is empty"),
+            ("/kind", json!("reply.fax"), "unknown variant `reply.fax`"),
+        ] {
+            let mut job = send_job();
+            *job.pointer_mut(pointer).unwrap() = value;
+            let Claimed::Malformed { id, reason } = Claimed::read(job) else {
+                panic!("{pointer} must be refused")
+            };
+            assert_eq!(id, Some(7));
+            assert!(reason.contains(why), "{reason}");
+        }
+        let mut job = send_job();
+        job.as_object_mut().unwrap().remove("whatsapp");
+        let Claimed::Malformed { reason, .. } = Claimed::read(job) else { panic!() };
+        assert!(reason.contains("missing field `whatsapp`"), "{reason}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_credential() {
+        let Claimed::Job(job) = Claimed::read(send_job()) else { panic!() };
+        assert!(!format!("{job:?}").contains("EAAtest"));
+    }
+}
