@@ -8,13 +8,15 @@ GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant;
 -- Pure helpers that match_faq (SECURITY INVOKER) calls as its caller.
 GRANT EXECUTE ON FUNCTION alphadome._faq_score(text[], text[], text[], text[]) TO alphadome_admin, alphadome_tenant;
+-- And assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
+GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
 
 -- The operator: every function of the API, reads everything; credentials only through the
 -- audited tenant_credential (the raw ciphertext columns are useless without the key file).
 -- credential_audit is append-only: nobody but its owner may UPDATE or DELETE it, and
 -- prune_credential_audit is the one way to remove old rows.
 GRANT EXECUTE ON FUNCTION
-    alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz),
+    alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz, text, text, text, text),
     alphadome.set_credentials(uuid, text, text, text, timestamptz),
     alphadome.tenant_for_phone_number_id(text),
     alphadome.tenant_for_client_phone(text),
@@ -37,9 +39,14 @@ GRANT EXECUTE ON FUNCTION
     alphadome.prune_history(interval, integer)
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
-GRANT UPDATE (client_name, contact_name, client_email, whatsapp_business_account_id, ai_base_url, ai_model,
-              is_active, credential_status, token_expires_at, owner_user_id, brand_id)
+-- A tenant's identity too (slug, numbers, country): the table's CHECKs, unique keys and
+-- triggers guard every write (phones and emails normalised, the id fixed). DELETE of a
+-- tenant is guarded by its trigger: inactive, committed, no older transaction (schema.sql).
+GRANT UPDATE (slug, client_name, contact_name, client_phone, country_code, client_email, whatsapp_phone_number_id,
+              whatsapp_business_account_id, ai_base_url, ai_model, is_active, credential_status, token_expires_at,
+              owner_user_id, brand_id)
     ON alphadome.bot_tenants TO alphadome_admin;
+GRANT DELETE ON alphadome.bot_tenants TO alphadome_admin;
 GRANT INSERT, UPDATE, DELETE ON alphadome.bot_templates, alphadome.bot_training_data TO alphadome_admin;
 -- Not faq_version: only the FAQ trigger sets it (schema.sql).
 GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
@@ -71,7 +78,7 @@ TO alphadome_relay;
 -- but for taking a conversation over. bot_tenant_id is never updatable, so no row can move.
 GRANT SELECT (id, slug, client_name, client_phone, client_email, contact_name, whatsapp_phone_number_id,
               whatsapp_business_account_id, ai_base_url, ai_model, is_active, credential_status,
-              token_expires_at, token_rotated_at, owner_user_id, brand_id, created_at, updated_at)
+              token_expires_at, token_rotated_at, owner_user_id, brand_id, created_at, updated_at, country_code)
     ON alphadome.bot_tenants TO alphadome_tenant;
 GRANT SELECT, DELETE ON alphadome.bot_templates, alphadome.bot_training_data TO alphadome_tenant;
 GRANT INSERT (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default, is_active),
@@ -80,10 +87,11 @@ GRANT INSERT (bot_tenant_id, template_name, system_prompt, tone, triggers, is_de
 GRANT INSERT (bot_tenant_id, data_type, question, answer, category, is_active),
       UPDATE (data_type, question, answer, category, is_active)
     ON alphadome.bot_training_data TO alphadome_tenant;
+-- An owner runs the bot: its switches, words, fallback and escalation phone. The operator
+-- keeps what costs money or protects others: the hourly reply limit and the prompt budget.
 GRANT SELECT ON alphadome.bot_control_settings TO alphadome_tenant;
-GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
-              fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
-              prompt_budget_chars)
+GRANT UPDATE (is_bot_enabled, enable_ai_responses, enable_payment_flow, escalation_phone,
+              fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence)
     ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters
     TO alphadome_tenant;

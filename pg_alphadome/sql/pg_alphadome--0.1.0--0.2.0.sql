@@ -95,3 +95,509 @@ BEGIN
     END IF;
 END
 $$;
+
+-- ---- the operator's and owner's SQL surface ---------------------------------------------------
+
+-- Local numbers are read in the tenant's country.
+ALTER TABLE alphadome.bot_tenants
+    ADD COLUMN country_code text NOT NULL DEFAULT '254' CHECK (country_code ~ '^[1-9][0-9]{0,2}$');
+
+-- Phones and emails are normalised (or refused, naming the column) whoever writes them.
+-- A phone number of a tenant in the digits-only international form, local numbers read in the
+-- tenant's country; 22023 naming the column when it is not a phone number.
+CREATE FUNCTION alphadome._tenant_phone(phone text, country_code text, what text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    RETURN alphadome.normalize_phone(phone, country_code);
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION '%: %', what, SQLERRM USING ERRCODE = '22023',
+        HINT = 'Give the number with its country code (+254 702 245 555), or set the tenant''s country_code.';
+END
+$$;
+
+-- An email address, trimmed, its domain in lower case; NULL for an empty one; 22023 for text
+-- that is not an address (a local part, @, a domain with a dot, at most 254 characters).
+CREATE FUNCTION alphadome._email(email text, what text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    trimmed text := nullif(btrim(email), '');
+BEGIN
+    IF trimmed IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF length(trimmed) > 254 OR trimmed !~ '^[^@[:space:]]+@([^@[:space:].]+\.)+[^@[:space:].]{2,}$' THEN
+        RAISE EXCEPTION '%: % is not an email address', what, pg_catalog.quote_literal(trimmed)
+            USING ERRCODE = '22023', HINT = 'An address looks like owner@shop.co.ke.';
+    END IF;
+    RETURN split_part(trimmed, '@', 1) || '@' || lower(split_part(trimmed, '@', 2));
+END
+$$;
+
+-- Whoever writes a tenant (create_tenant, an operator's UPDATE), its phone and email are stored
+-- normalised or refused with the column's name. SECURITY DEFINER: the helpers are the owner's.
+CREATE FUNCTION alphadome._tenant_normalized() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.client_phone := alphadome._tenant_phone(NEW.client_phone, NEW.country_code, 'client_phone');
+    NEW.client_email := alphadome._email(NEW.client_email, 'client_email');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client_email, country_code
+    ON alphadome.bot_tenants FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_normalized();
+
+-- The escalation phone, likewise, in its tenant's country. SECURITY DEFINER: a tenant owner
+-- editing its settings reads its tenant's country_code through it.
+CREATE FUNCTION alphadome._settings_normalized() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.escalation_phone IS NOT NULL THEN
+        NEW.escalation_phone := alphadome._tenant_phone(NEW.escalation_phone,
+            (SELECT t.country_code FROM alphadome.bot_tenants t WHERE t.id = NEW.bot_tenant_id), 'escalation_phone');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone
+    ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
+
+CREATE FUNCTION alphadome._future_expiry(token_expires_at timestamptz) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF token_expires_at <= now() THEN
+        RAISE EXCEPTION 'token_expires_at % is in the past', token_expires_at USING ERRCODE = '22023',
+            HINT = 'Give the new token''s expiry, or ''infinity'' for a token that does not expire.';
+    END IF;
+    RETURN token_expires_at;
+END
+$$;
+
+
+-- create_tenant takes the email, the AI model and base URL, and the country of local numbers.
+DROP FUNCTION alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz);
+CREATE FUNCTION alphadome.create_tenant(
+    slug text,
+    client_name text,
+    client_phone text,
+    whatsapp_phone_number_id text,
+    whatsapp_access_token text,
+    ai_api_key text DEFAULT NULL,
+    app_secret text DEFAULT NULL,
+    webhook_verify_token text DEFAULT NULL,
+    token_expires_at timestamptz DEFAULT NULL,
+    client_email text DEFAULT NULL,
+    ai_model text DEFAULT NULL,
+    ai_base_url text DEFAULT NULL,
+    country_code text DEFAULT '254'
+) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    tenant uuid := gen_random_uuid();
+    phone  text;
+    violated text;
+BEGIN
+    PERFORM alphadome._require(create_tenant.slug, 'slug'),
+            alphadome._require(create_tenant.client_name, 'client_name'),
+            alphadome._require(create_tenant.client_phone, 'client_phone'),
+            alphadome._require(create_tenant.whatsapp_phone_number_id, 'whatsapp_phone_number_id'),
+            alphadome._require(create_tenant.whatsapp_access_token, 'whatsapp_access_token'),
+            alphadome._require(create_tenant.country_code, 'country_code'),
+            alphadome._future_expiry(create_tenant.token_expires_at);
+    IF create_tenant.slug !~ '^[a-z0-9][a-z0-9-]{1,62}$' THEN
+        RAISE EXCEPTION 'slug must be 2 to 63 characters of a-z, 0-9 and -, starting with a letter or digit'
+            USING ERRCODE = '22023';
+    END IF;
+    IF create_tenant.whatsapp_phone_number_id !~ '^[0-9]{1,32}$' THEN
+        RAISE EXCEPTION 'whatsapp_phone_number_id must be the digits Meta shows as the Phone number ID'
+            USING ERRCODE = '22023';
+    END IF;
+    IF create_tenant.country_code !~ '^[1-9][0-9]{0,2}$' THEN
+        RAISE EXCEPTION 'country_code must be the 1 to 3 digits of a calling code, without +, like 254'
+            USING ERRCODE = '22023';
+    END IF;
+    IF create_tenant.ai_base_url !~ '^https?://' THEN
+        RAISE EXCEPTION 'ai_base_url must start with https:// (or http:// for a server on your network)'
+            USING ERRCODE = '22023';
+    END IF;
+
+    BEGIN
+        INSERT INTO alphadome.bot_tenants AS t
+            (id, slug, client_name, client_phone, country_code, client_email, whatsapp_phone_number_id,
+             whatsapp_access_token, ai_api_key, app_secret, webhook_verify_token, token_expires_at,
+             ai_model, ai_base_url)
+        VALUES
+            (tenant, create_tenant.slug, btrim(create_tenant.client_name), create_tenant.client_phone,
+             create_tenant.country_code, create_tenant.client_email, create_tenant.whatsapp_phone_number_id,
+             alphadome._encrypt_credential(tenant, 'whatsapp_access_token', create_tenant.whatsapp_access_token),
+             alphadome._encrypt_credential(tenant, 'ai_api_key', nullif(create_tenant.ai_api_key, '')),
+             alphadome._encrypt_credential(tenant, 'app_secret', nullif(create_tenant.app_secret, '')),
+             alphadome._verify_token_hash(nullif(create_tenant.webhook_verify_token, '')),
+             create_tenant.token_expires_at,
+             coalesce(nullif(btrim(create_tenant.ai_model), ''), 'gpt-4o-mini'), create_tenant.ai_base_url)
+        RETURNING t.client_phone INTO phone;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+        RAISE EXCEPTION '%', CASE violated
+                WHEN 'bot_tenants_slug_key' THEN pg_catalog.format('a tenant with slug %L already exists', create_tenant.slug)
+                WHEN 'bot_tenants_client_phone_key' THEN pg_catalog.format('a tenant with client_phone %s already exists',
+                    alphadome.normalize_phone(create_tenant.client_phone, create_tenant.country_code))
+                WHEN 'bot_tenants_whatsapp_phone_number_id_key' THEN pg_catalog.format(
+                    'WhatsApp phone number id %s already belongs to a tenant', create_tenant.whatsapp_phone_number_id)
+                ELSE 'the tenant already exists' END
+            USING ERRCODE = '23505';
+    END;
+
+    INSERT INTO alphadome.bot_control_settings (bot_tenant_id, escalation_phone) VALUES (tenant, phone);
+    RETURN tenant;
+END
+$$;
+
+
+-- set_credentials keeps what is not passed (the expiry too), refuses a past expiry, audits.
+CREATE OR REPLACE FUNCTION alphadome.set_credentials(
+    tenant_id uuid,
+    whatsapp_access_token text DEFAULT NULL,
+    ai_api_key text DEFAULT NULL,
+    app_secret text DEFAULT NULL,
+    token_expires_at timestamptz DEFAULT NULL
+) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    new_token boolean := set_credentials.whatsapp_access_token IS NOT NULL;
+    credential text;
+BEGIN
+    IF set_credentials.tenant_id IS NULL THEN
+        RAISE EXCEPTION 'tenant_id is required' USING ERRCODE = '22004';
+    END IF;
+    PERFORM alphadome._future_expiry(set_credentials.token_expires_at);
+    UPDATE alphadome.bot_tenants AS t SET
+        whatsapp_access_token = coalesce(alphadome._encrypt_credential(t.id, 'whatsapp_access_token',
+                                             set_credentials.whatsapp_access_token), t.whatsapp_access_token),
+        ai_api_key = coalesce(alphadome._encrypt_credential(t.id, 'ai_api_key', set_credentials.ai_api_key), t.ai_api_key),
+        app_secret = coalesce(alphadome._encrypt_credential(t.id, 'app_secret', set_credentials.app_secret), t.app_secret),
+        token_expires_at = coalesce(set_credentials.token_expires_at, t.token_expires_at),
+        token_rotated_at = CASE WHEN new_token THEN now() ELSE t.token_rotated_at END,
+        credential_status = CASE WHEN new_token THEN 'ok' ELSE t.credential_status END
+    WHERE t.id = set_credentials.tenant_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no tenant with id %', set_credentials.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+    FOREACH credential IN ARRAY ARRAY[
+            CASE WHEN new_token THEN 'whatsapp_access_token' END,
+            CASE WHEN set_credentials.ai_api_key IS NOT NULL THEN 'ai_api_key' END,
+            CASE WHEN set_credentials.app_secret IS NOT NULL THEN 'app_secret' END] LOOP
+        IF credential IS NOT NULL THEN
+            PERFORM alphadome._audit_credential_access(set_credentials.tenant_id, credential, 'set_credentials: a new value', NULL);
+        END IF;
+    END LOOP;
+END
+$$;
+
+
+-- assemble_prompt finds the customer however the number is written, and leaves out replies
+-- recorded in dry run.
+CREATE FUNCTION alphadome."_customer_key"(
+	"customer" TEXT, /* & str */
+	"default_country_code" TEXT /* & str */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_customer_key_wrapper';
+CREATE OR REPLACE FUNCTION alphadome.assemble_prompt(tenant_id uuid, customer text, message text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tenant        record;
+    settings      record;
+    template      record;
+    budget        integer;
+    user_text     text;
+    system_text   text;
+    facts         text := '';
+    entry         record;
+    entry_text    text;
+    history       jsonb := '[]'::jsonb;
+    turn          record;
+    used          integer;
+    newest_seen   boolean := false;
+BEGIN
+    SELECT t.client_name, t.ai_model, t.country_code INTO tenant
+      FROM alphadome.bot_tenants t WHERE t.id = assemble_prompt.tenant_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no tenant with id %', assemble_prompt.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+    SELECT s.prompt_budget_chars, s.enable_payment_flow, s.escalation_phone INTO settings
+      FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = assemble_prompt.tenant_id;
+    budget := coalesce(settings.prompt_budget_chars, 12000);
+    -- The customer's message keeps at most a third of the budget (and WhatsApp's 4096).
+    user_text := left(coalesce(assemble_prompt.message, ''), least(4096, budget / 3));
+
+    -- A template whose trigger words occur in the message wins over the default one.
+    SELECT tp.system_prompt, tp.tone INTO template
+      FROM alphadome.bot_templates tp
+     WHERE tp.bot_tenant_id = assemble_prompt.tenant_id AND tp.is_active
+       AND (tp.is_default OR EXISTS (
+                SELECT FROM unnest(tp.triggers) tr
+                 WHERE btrim(tr) <> '' AND strpos(lower(user_text), lower(btrim(tr))) > 0))
+     ORDER BY tp.is_default, tp.id
+     LIMIT 1;
+
+    system_text := coalesce(template.system_prompt,
+                            format('You are the WhatsApp customer-service assistant of %s.', tenant.client_name))
+        || E'\n\nTone: ' || coalesce(template.tone, 'friendly') || '.'
+        || E'\nYou are chatting on WhatsApp for ' || tenant.client_name
+        || '. Keep answers short and plain text. If you do not know something, say so and offer a person.'
+        || CASE WHEN settings.enable_payment_flow
+                THEN E'\nYou may help the customer choose how to pay and confirm the amount; never ask for card numbers or PINs.'
+                ELSE E'\nDo not take payments in the chat; tell the customer a team member will confirm payment.' END
+        || CASE WHEN settings.escalation_phone IS NOT NULL
+                THEN E'\nA person can be reached on +' || settings.escalation_phone || '.'
+                ELSE '' END;
+    -- The system prompt may use at most half the budget, whatever the template says.
+    system_text := left(system_text, budget / 2);
+    used := length(user_text) + length(system_text);
+
+    FOR entry IN
+        SELECT f.question, f.answer FROM alphadome.match_faq(assemble_prompt.tenant_id, user_text, 5) f
+    LOOP
+        entry_text := E'\nQ: ' || entry.question || E'\nA: ' || left(entry.answer, 1000);
+        IF facts = '' THEN
+            entry_text := E'\n\nFacts from ' || tenant.client_name || E' (use them when they answer the question):' || entry_text;
+        END IF;
+        EXIT WHEN used + length(entry_text) > budget;
+        facts := facts || entry_text;
+        used := used + length(entry_text);
+    END LOOP;
+
+    -- History, newest first while it fits; the message being answered is already logged as
+    -- the newest inbound row, so it is skipped once. The customer is found however the number
+    -- is written. Replies recorded in dry run (status simulated) were never sent: not history.
+    FOR turn IN
+        SELECT m.direction, m.body
+          FROM alphadome.conversations c
+          JOIN alphadome.messages m ON m.bot_tenant_id = c.bot_tenant_id AND m.conversation_id = c.id
+         WHERE c.bot_tenant_id = assemble_prompt.tenant_id
+           AND c.customer_key = alphadome._customer_key(assemble_prompt.customer, tenant.country_code)
+           AND m.body IS NOT NULL AND m.status <> 'simulated' AND m.created_at > now() - interval '24 hours'
+         ORDER BY m.created_at DESC, m.id DESC
+         LIMIT 20
+    LOOP
+        IF NOT newest_seen THEN
+            newest_seen := true;
+            CONTINUE WHEN turn.direction = 'inbound' AND turn.body = user_text;
+        END IF;
+        EXIT WHEN used + length(turn.body) > budget;
+        history := jsonb_build_array(jsonb_build_object(
+                       'role', CASE turn.direction WHEN 'inbound' THEN 'user' ELSE 'assistant' END,
+                       'content', turn.body)) || history;
+        used := used + length(turn.body);
+    END LOOP;
+
+    RETURN jsonb_build_object(
+        'model', tenant.ai_model,
+        'messages', jsonb_build_array(jsonb_build_object('role', 'system', 'content', system_text || facts))
+                    || history
+                    || jsonb_build_array(jsonb_build_object('role', 'user', 'content', user_text)),
+        'max_completion_tokens', 500,
+        'temperature', 0.3);
+END
+$$;
+
+
+-- Privileges: the operator changes a tenant's identity and deletes tenants; the hourly limit and
+-- the prompt budget are the operator's alone.
+REVOKE ALL ON FUNCTION alphadome._tenant_phone(text, text, text), alphadome._email(text, text),
+    alphadome._tenant_normalized(), alphadome._settings_normalized(), alphadome._future_expiry(timestamptz),
+    alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz, text, text, text, text),
+    alphadome._customer_key(text, text)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
+GRANT EXECUTE ON FUNCTION
+    alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz, text, text, text, text)
+    TO alphadome_admin;
+GRANT UPDATE (slug, client_phone, country_code, whatsapp_phone_number_id) ON alphadome.bot_tenants TO alphadome_admin;
+GRANT DELETE ON alphadome.bot_tenants TO alphadome_admin;
+GRANT SELECT (country_code) ON alphadome.bot_tenants TO alphadome_tenant;
+REVOKE UPDATE (max_messages_per_hour, prompt_budget_chars) ON alphadome.bot_control_settings FROM alphadome_tenant;
+
+-- Every public object described (comments.sql, repeated here).
+
+COMMENT ON SCHEMA alphadome IS 'AlphaDome: WhatsApp AI customer service for many businesses (tenants): their credentials (encrypted), templates, FAQ, switches, conversations and job queue, each tenant kept to its own rows by row-level security';
+
+-- ---- tables -----------------------------------------------------------------------------------
+
+COMMENT ON TABLE alphadome.bot_tenants IS 'One row per client business (tenant); the credential columns hold ciphertext that only tenant_credential() opens';
+COMMENT ON COLUMN alphadome.bot_tenants.id IS 'The tenant''s id; never changes (its conversations, messages and jobs refer to it)';
+COMMENT ON COLUMN alphadome.bot_tenants.slug IS 'Short name in URLs (/webhook/{slug}): 2-63 of a-z, 0-9 and -';
+COMMENT ON COLUMN alphadome.bot_tenants.client_name IS 'The business''s name, as the bot says it';
+COMMENT ON COLUMN alphadome.bot_tenants.client_phone IS 'The business''s phone, digits-only international form (normalised on write, local numbers in country_code)';
+COMMENT ON COLUMN alphadome.bot_tenants.client_email IS 'The owner''s email address (validated, domain in lower case); alerts go there when WhatsApp cannot carry them';
+COMMENT ON COLUMN alphadome.bot_tenants.contact_name IS 'The person to ask for at the business';
+COMMENT ON COLUMN alphadome.bot_tenants.whatsapp_phone_number_id IS 'Meta''s Phone number ID of the tenant''s WhatsApp number: the key webhooks are routed by';
+COMMENT ON COLUMN alphadome.bot_tenants.whatsapp_business_account_id IS 'Meta''s WhatsApp Business Account id (optional, for reference)';
+COMMENT ON COLUMN alphadome.bot_tenants.whatsapp_access_token IS 'Ciphertext of the Meta access token (pgcrypto under the master key file)';
+COMMENT ON COLUMN alphadome.bot_tenants.ai_api_key IS 'Ciphertext of the LLM API key; NULL: no key is sent';
+COMMENT ON COLUMN alphadome.bot_tenants.app_secret IS 'Ciphertext of the app secret of the tenant''s own Meta app (signatures on /webhook/{slug}); NULL: no own app';
+COMMENT ON COLUMN alphadome.bot_tenants.webhook_verify_token IS 'sha256 of the verify token of /webhook/{slug} (set_webhook_verify_token); the token itself is not kept';
+COMMENT ON COLUMN alphadome.bot_tenants.ai_base_url IS 'OpenAI-compatible API base for this tenant; NULL: the relay''s LLM_BASE_URL';
+COMMENT ON COLUMN alphadome.bot_tenants.ai_model IS 'Chat model asked for in this tenant''s prompts';
+COMMENT ON COLUMN alphadome.bot_tenants.is_active IS 'false: webhooks for the tenant are logged and not answered, its jobs wait; needed before the tenant can be deleted';
+COMMENT ON COLUMN alphadome.bot_tenants.credential_status IS 'ok, or needs_reauth when Meta refused the token (sends pause until set_credentials gives a new one)';
+COMMENT ON COLUMN alphadome.bot_tenants.token_expires_at IS 'When the access token expires (infinity: never; NULL: unknown); alerts come 14 days ahead';
+COMMENT ON COLUMN alphadome.bot_tenants.token_rotated_at IS 'When the access token was last set; rotation is due after 90 days';
+COMMENT ON COLUMN alphadome.bot_tenants.owner_user_id IS 'The owner''s user id in the identity system in front (Supabase auth.users, for example)';
+COMMENT ON COLUMN alphadome.bot_tenants.brand_id IS 'The tenant''s brand in a system of the deployment''s own (free use)';
+COMMENT ON COLUMN alphadome.bot_tenants.created_at IS 'When the tenant was created';
+COMMENT ON COLUMN alphadome.bot_tenants.updated_at IS 'Start of the transaction that last changed the row';
+COMMENT ON COLUMN alphadome.bot_tenants.country_code IS 'Calling code (1-3 digits, no +) in which local phone numbers of this tenant are read';
+
+COMMENT ON TABLE alphadome.bot_templates IS 'A tenant''s personas: the system prompt the LLM gets; a template whose trigger words occur in the message wins over the default';
+COMMENT ON COLUMN alphadome.bot_templates.id IS 'Row id';
+COMMENT ON COLUMN alphadome.bot_templates.bot_tenant_id IS 'The tenant (set from the tenant context when an owner inserts)';
+COMMENT ON COLUMN alphadome.bot_templates.template_name IS 'Name, unique per tenant: default, welcome, product_inquiry, support, ...';
+COMMENT ON COLUMN alphadome.bot_templates.system_prompt IS 'The persona and instructions (1-8000 characters)';
+COMMENT ON COLUMN alphadome.bot_templates.tone IS 'professional, friendly, casual, formal, playful or concise';
+COMMENT ON COLUMN alphadome.bot_templates.triggers IS 'Words or phrases that pick this template when the message contains them';
+COMMENT ON COLUMN alphadome.bot_templates.is_default IS 'The template used when no trigger matches (one per tenant)';
+COMMENT ON COLUMN alphadome.bot_templates.is_active IS 'false: never used';
+COMMENT ON COLUMN alphadome.bot_templates.created_at IS 'When the row was created';
+COMMENT ON COLUMN alphadome.bot_templates.updated_at IS 'When the row last changed';
+
+COMMENT ON TABLE alphadome.bot_training_data IS 'A tenant''s FAQ and canned replies: a confident match is sent without the LLM, the best ones go into its prompt';
+COMMENT ON COLUMN alphadome.bot_training_data.id IS 'Row id';
+COMMENT ON COLUMN alphadome.bot_training_data.bot_tenant_id IS 'The tenant (set from the tenant context when an owner inserts)';
+COMMENT ON COLUMN alphadome.bot_training_data.data_type IS 'faq or canned_reply';
+COMMENT ON COLUMN alphadome.bot_training_data.question IS 'The question as customers ask it (1-1000 characters)';
+COMMENT ON COLUMN alphadome.bot_training_data.answer IS 'The answer sent as it is (1-4096 characters, WhatsApp''s limit)';
+COMMENT ON COLUMN alphadome.bot_training_data.category IS 'Business, Products, Payment, ... (its words count a little in matching)';
+COMMENT ON COLUMN alphadome.bot_training_data.is_active IS 'false: never matched';
+COMMENT ON COLUMN alphadome.bot_training_data.search IS 'Generated: the entry''s words for full-text search (question A, answer B, category C)';
+COMMENT ON COLUMN alphadome.bot_training_data.question_lexemes IS 'Generated: the question''s English stems, for match_faq';
+COMMENT ON COLUMN alphadome.bot_training_data.answer_lexemes IS 'Generated: the answer''s English stems, for match_faq';
+COMMENT ON COLUMN alphadome.bot_training_data.category_lexemes IS 'Generated: the category''s English stems, for match_faq';
+COMMENT ON COLUMN alphadome.bot_training_data.created_at IS 'When the row was created';
+COMMENT ON COLUMN alphadome.bot_training_data.updated_at IS 'When the row last changed';
+
+COMMENT ON TABLE alphadome.bot_control_settings IS 'A tenant''s switches; the owner changes all but max_messages_per_hour and prompt_budget_chars, which are the operator''s';
+COMMENT ON COLUMN alphadome.bot_control_settings.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.bot_control_settings.is_bot_enabled IS 'false: messages are logged, nothing is answered';
+COMMENT ON COLUMN alphadome.bot_control_settings.max_messages_per_hour IS 'Bot replies per clock hour before it stops answering and alerts (operator''s setting)';
+COMMENT ON COLUMN alphadome.bot_control_settings.enable_ai_responses IS 'false: no LLM; what the FAQ does not answer gets the fallback message';
+COMMENT ON COLUMN alphadome.bot_control_settings.enable_payment_flow IS 'true: the prompt lets the LLM help choose how to pay (no payment is taken in the chat)';
+COMMENT ON COLUMN alphadome.bot_control_settings.escalation_phone IS 'Who gets alerts and is named to customers who ask for a person (normalised on write)';
+COMMENT ON COLUMN alphadome.bot_control_settings.fallback_message IS 'The reply when nothing else answers';
+COMMENT ON COLUMN alphadome.bot_control_settings.opt_out_keywords IS 'A message that is exactly one of these opts the customer out (STOP)';
+COMMENT ON COLUMN alphadome.bot_control_settings.opt_in_keywords IS 'A message that is exactly one of these opts the customer back in (START)';
+COMMENT ON COLUMN alphadome.bot_control_settings.handoff_keywords IS 'Words that mean the customer asks for a person: escalation';
+COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM';
+COMMENT ON COLUMN alphadome.bot_control_settings.prompt_budget_chars IS 'Most characters of an assembled prompt (operator''s setting: it is what the LLM costs)';
+COMMENT ON COLUMN alphadome.bot_control_settings.faq_version IS 'Set by a trigger at every FAQ change (never reused): sessions keep a copy of the FAQ by it';
+COMMENT ON COLUMN alphadome.bot_control_settings.created_at IS 'When the row was created';
+COMMENT ON COLUMN alphadome.bot_control_settings.updated_at IS 'When a setting last changed';
+
+COMMENT ON TABLE alphadome.conversations IS 'One per tenant and customer: who it is, the 24-hour window, opt-out and hand-off';
+COMMENT ON COLUMN alphadome.conversations.id IS 'Row id';
+COMMENT ON COLUMN alphadome.conversations.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.conversations.customer_key IS 'The customer: the phone (wa_id) when Meta gives it, else the business-scoped user id';
+COMMENT ON COLUMN alphadome.conversations.wa_id IS 'The customer''s WhatsApp id (phone, digits)';
+COMMENT ON COLUMN alphadome.conversations.bsuid IS 'The customer''s business-scoped user id (Meta, 2026)';
+COMMENT ON COLUMN alphadome.conversations.customer_name IS 'The name in the customer''s WhatsApp profile';
+COMMENT ON COLUMN alphadome.conversations.last_inbound_at IS 'The customer''s last message: free-form replies are possible for 24 hours after it';
+COMMENT ON COLUMN alphadome.conversations.opted_out_at IS 'When the customer opted out (NULL: not opted out)';
+COMMENT ON COLUMN alphadome.conversations.handoff_at IS 'When a person took the conversation over: the bot stays silent (set NULL to give it back)';
+COMMENT ON COLUMN alphadome.conversations.created_at IS 'When the conversation began';
+COMMENT ON COLUMN alphadome.conversations.updated_at IS 'When the row last changed';
+
+COMMENT ON TABLE alphadome.messages IS 'The per-tenant message log, both directions, with delivery statuses and what the bot decided';
+COMMENT ON COLUMN alphadome.messages.id IS 'Row id';
+COMMENT ON COLUMN alphadome.messages.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.messages.conversation_id IS 'The conversation';
+COMMENT ON COLUMN alphadome.messages.direction IS 'inbound (from the customer) or outbound (a reply or an alert)';
+COMMENT ON COLUMN alphadome.messages.wamid IS 'Meta''s message id, unique per tenant (duplicates are recognised by it)';
+COMMENT ON COLUMN alphadome.messages.message_type IS 'Meta''s type: text, image, audio, interactive, ...';
+COMMENT ON COLUMN alphadome.messages.body IS 'The words of the message (text, caption, button title, ...)';
+COMMENT ON COLUMN alphadome.messages.payload IS 'Inbound: the message''s JSON as Meta sent it; outbound: the job that sent it';
+COMMENT ON COLUMN alphadome.messages.status IS 'Inbound: received; outbound: sent, delivered, read, played, failed or simulated (dry run)';
+COMMENT ON COLUMN alphadome.messages.error IS 'Why an outbound message failed (Meta''s errors)';
+COMMENT ON COLUMN alphadome.messages.created_at IS 'When the row was recorded';
+COMMENT ON COLUMN alphadome.messages.updated_at IS 'When its status last changed';
+COMMENT ON COLUMN alphadome.messages.decision IS 'Inbound: what the bot decided (docs/sql-api.md lists them)';
+
+COMMENT ON TABLE alphadome.reply_counters IS 'Bot replies per tenant and clock hour, in 16 shards, for max_messages_per_hour';
+COMMENT ON COLUMN alphadome.reply_counters.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.reply_counters.hour IS 'The clock hour';
+COMMENT ON COLUMN alphadome.reply_counters.shard IS 'Backend pid modulo 16: concurrent webhooks count in different rows';
+COMMENT ON COLUMN alphadome.reply_counters.replies IS 'Replies counted in this shard';
+
+COMMENT ON TABLE alphadome.outbox IS 'The outbound job queue: replies to generate and send, alerts; leases, attempts, dead letters';
+COMMENT ON COLUMN alphadome.outbox.id IS 'Job id';
+COMMENT ON COLUMN alphadome.outbox.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.outbox.kind IS 'reply.generate (ask the LLM), reply.send or alert.send (a WhatsApp message)';
+COMMENT ON COLUMN alphadome.outbox.payload IS 'What the job needs: recipient, text, the message it answers';
+COMMENT ON COLUMN alphadome.outbox.status IS 'queued, running (leased), done or dead (failed for good)';
+COMMENT ON COLUMN alphadome.outbox.attempts IS 'Attempts made';
+COMMENT ON COLUMN alphadome.outbox.max_attempts IS 'Attempts allowed before the job goes to the dead letters';
+COMMENT ON COLUMN alphadome.outbox.run_at IS 'Not claimed before this time (retries wait)';
+COMMENT ON COLUMN alphadome.outbox.locked_by IS 'The worker holding the lease';
+COMMENT ON COLUMN alphadome.outbox.lease_until IS 'When the lease runs out and another worker may take the job';
+COMMENT ON COLUMN alphadome.outbox.last_error IS 'The last failure: class, code, message';
+COMMENT ON COLUMN alphadome.outbox.result IS 'What the job produced (the LLM''s answer, the sent message''s wamid)';
+COMMENT ON COLUMN alphadome.outbox.dedupe_key IS 'At most one job per key and tenant (alerts: one per window)';
+COMMENT ON COLUMN alphadome.outbox.created_at IS 'When the job was queued';
+COMMENT ON COLUMN alphadome.outbox.updated_at IS 'When the job last changed';
+
+COMMENT ON TABLE alphadome.webhook_events IS 'Every webhook POST as it came, with what became of it (for support and replay); the operator''s, not the tenants''';
+COMMENT ON COLUMN alphadome.webhook_events.id IS 'Event id (ingest_webhook returns it)';
+COMMENT ON COLUMN alphadome.webhook_events.received_at IS 'When it was ingested';
+COMMENT ON COLUMN alphadome.webhook_events.route_tenant_id IS 'The tenant whose route (/webhook/{slug}) it came by; NULL: the shared app';
+COMMENT ON COLUMN alphadome.webhook_events.payload IS 'The body as Meta sent it';
+COMMENT ON COLUMN alphadome.webhook_events.outcome IS 'The counts ingest returned, and notes on what it ignored or refused';
+
+COMMENT ON TABLE alphadome.credential_audit IS 'Append-only: every decryption of a credential and every new credential set, who, which tenant, why';
+COMMENT ON COLUMN alphadome.credential_audit.id IS 'Row id';
+COMMENT ON COLUMN alphadome.credential_audit.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.credential_audit.credential IS 'whatsapp_access_token, ai_api_key or app_secret';
+COMMENT ON COLUMN alphadome.credential_audit.purpose IS 'Why (the job kind, the caller''s purpose, a rotation)';
+COMMENT ON COLUMN alphadome.credential_audit.job_id IS 'The job it was decrypted for, if any';
+COMMENT ON COLUMN alphadome.credential_audit.accessed_by IS 'The session user';
+COMMENT ON COLUMN alphadome.credential_audit.acting_role IS 'The role in effect (SET ROLE); none when not set';
+COMMENT ON COLUMN alphadome.credential_audit.accessed_at IS 'When';
+
+COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and the oldest pending job''s age';
+
+-- ---- functions --------------------------------------------------------------------------------
+
+COMMENT ON FUNCTION alphadome.normalize_phone(text, text) IS 'A phone number in the digits-only international form WhatsApp uses (local numbers read in default_country_code); 22023 for text that is not one';
+COMMENT ON FUNCTION alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz, text, text, text, text) IS 'Creates a tenant with encrypted credentials and default control settings (escalation phone: its own); returns its id. Operator only';
+COMMENT ON FUNCTION alphadome.set_credentials(uuid, text, text, text, timestamptz) IS 'Sets new credentials of a tenant (NULL keeps a value), audits each; a new token resets credential_status. Operator only';
+COMMENT ON FUNCTION alphadome.tenant_for_phone_number_id(text) IS 'The tenant that owns a WhatsApp phone number id, or NULL';
+COMMENT ON FUNCTION alphadome.tenant_for_client_phone(text) IS 'The tenant with this business phone (any written form), or NULL';
+COMMENT ON FUNCTION alphadome.tenant_for_slug(text) IS 'The active tenant behind /webhook/{slug}, or NULL';
+COMMENT ON FUNCTION alphadome.tenant_credential(uuid, text, text) IS 'Decrypts one credential of a tenant and writes an audit row; relay and operator only';
+COMMENT ON FUNCTION alphadome.match_faq(uuid, text, integer) IS 'A tenant''s FAQ and canned replies ranked for a message, score in [0,1]';
+COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-completions request for a customer''s message: template, rules, best FAQ entries, recent history, within the budget; never a credential';
+COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
+COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer) IS 'Leases runnable jobs, fair across tenants, each with its context and credential (decrypted, audited)';
+COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a send is logged)';
+COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';
+COMMENT ON FUNCTION alphadome.expiring_credentials(interval) IS 'Active tenants whose token expired, expires within the interval, is due for rotation or was refused';
+COMMENT ON FUNCTION alphadome.enqueue_credential_alerts(interval) IS 'Queues one alert per tenant and day for expiring_credentials(); returns how many';
+COMMENT ON FUNCTION alphadome.rotate_master_key(integer) IS 'Re-encrypts credentials not under the current master key, a batch of tenants at a time; call until 0';
+COMMENT ON FUNCTION alphadome.set_webhook_verify_token(uuid, text) IS 'Sets (NULL: clears) the verify token of a tenant''s /webhook/{slug}; only its sha256 is kept';
+COMMENT ON FUNCTION alphadome.webhook_verify_token_matches(text, text) IS 'Does the token match the verify token of the active tenant with this slug?';
+COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant routes: active tenants with when they changed, whether they have an app secret, and their verify token''s sha256';
+COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
+COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
+COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';

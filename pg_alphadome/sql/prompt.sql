@@ -25,7 +25,7 @@ DECLARE
     used          integer;
     newest_seen   boolean := false;
 BEGIN
-    SELECT t.client_name, t.ai_model INTO tenant
+    SELECT t.client_name, t.ai_model, t.country_code INTO tenant
       FROM alphadome.bot_tenants t WHERE t.id = assemble_prompt.tenant_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no tenant with id %', assemble_prompt.tenant_id USING ERRCODE = 'P0002';
@@ -74,13 +74,15 @@ BEGIN
     END LOOP;
 
     -- History, newest first while it fits; the message being answered is already logged as
-    -- the newest inbound row, so it is skipped once.
+    -- the newest inbound row, so it is skipped once. The customer is found however the number
+    -- is written. Replies recorded in dry run (status simulated) were never sent: not history.
     FOR turn IN
         SELECT m.direction, m.body
           FROM alphadome.conversations c
           JOIN alphadome.messages m ON m.bot_tenant_id = c.bot_tenant_id AND m.conversation_id = c.id
-         WHERE c.bot_tenant_id = assemble_prompt.tenant_id AND c.customer_key = assemble_prompt.customer
-           AND m.body IS NOT NULL AND m.created_at > now() - interval '24 hours'
+         WHERE c.bot_tenant_id = assemble_prompt.tenant_id
+           AND c.customer_key = alphadome._customer_key(assemble_prompt.customer, tenant.country_code)
+           AND m.body IS NOT NULL AND m.status <> 'simulated' AND m.created_at > now() - interval '24 hours'
          ORDER BY m.created_at DESC, m.id DESC
          LIMIT 20
     LOOP

@@ -14,7 +14,6 @@ BEGIN
 END
 $roles$;
 
-COMMENT ON SCHEMA alphadome IS 'AlphaDome: tenants, encrypted credentials, templates, FAQ, switches, conversations';
 
 -- pgcrypto wrappers. BEGIN ATOMIC binds pgp_sym_* at creation time, wherever pgcrypto lives,
 -- so nothing later depends on a search_path. The password is derived per tenant and
@@ -61,9 +60,10 @@ CREATE TABLE alphadome.bot_tenants (
     owner_user_id                uuid,
     brand_id                     uuid,
     created_at                   timestamptz NOT NULL DEFAULT now(),
-    updated_at                   timestamptz NOT NULL DEFAULT now()
+    updated_at                   timestamptz NOT NULL DEFAULT now(),
+    -- 0.2.0. Local numbers (client_phone, escalation_phone) are read in this country.
+    country_code                 text NOT NULL DEFAULT '254' CHECK (country_code ~ '^[1-9][0-9]{0,2}$')
 );
-COMMENT ON TABLE alphadome.bot_tenants IS 'One row per client business; credential columns hold ciphertext';
 
 CREATE TABLE alphadome.bot_templates (
     id            bigint GENERATED ALWAYS AS IDENTITY,
@@ -157,9 +157,8 @@ CREATE TRIGGER faq_truncated AFTER TRUNCATE ON alphadome.bot_training_data
 
 -- The rules on columns the message path writes are domains, not table CHECKs: PostgreSQL
 -- re-reads and re-plans a table's CHECK constraints at the start of every INSERT or UPDATE, a
--- domain's check once per session. Measured with make bench's ingest: as table CHECKs the
--- four vocabularies cost about 150 µs of CPU per webhook, a quarter of all its writes; the
--- three length and range rules another 4% of its instructions (callgrind).
+-- domain's check once per session; as table CHECKs they cost a large share of every webhook's
+-- writes (docs/internals.md).
 CREATE DOMAIN alphadome.message_direction AS text CHECK (VALUE IN ('inbound', 'outbound'));
 CREATE DOMAIN alphadome.message_decision AS text
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
@@ -253,8 +252,8 @@ CREATE INDEX outbox_finished ON alphadome.outbox (updated_at) WHERE status IN ('
 -- ---- tenant references on the message path ---------------------------------------------------
 -- Every webhook writes conversations, outbox and reply_counters. A foreign key to bot_tenants
 -- would make each of those writes lock the tenant's row (FOR KEY SHARE); concurrent webhooks of
--- one tenant then pile their locks on that one row as multixacts, and ingest ran about 12%
--- slower at 8 clients (make bench's pgbench, paired rounds). What the foreign keys guaranteed,
+-- one tenant then pile their locks on that one row as multixacts (docs/internals.md has the
+-- cost). What the foreign keys guaranteed,
 -- that no such row outlives or lacks its tenant, holds by these rules instead:
 -- - only the extension's functions write these tables (grants.sql), with a tenant id they have
 --   just looked up;

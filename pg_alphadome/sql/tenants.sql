@@ -24,6 +24,81 @@ CREATE FUNCTION alphadome._verify_token_hash(token text) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN pg_catalog.sha256(pg_catalog.convert_to(token, 'UTF8'));
 
+-- A phone number of a tenant in the digits-only international form, local numbers read in the
+-- tenant's country; 22023 naming the column when it is not a phone number.
+CREATE FUNCTION alphadome._tenant_phone(phone text, country_code text, what text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    RETURN alphadome.normalize_phone(phone, country_code);
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION '%: %', what, SQLERRM USING ERRCODE = '22023',
+        HINT = 'Give the number with its country code (+254 702 245 555), or set the tenant''s country_code.';
+END
+$$;
+
+-- An email address, trimmed, its domain in lower case; NULL for an empty one; 22023 for text
+-- that is not an address (a local part, @, a domain with a dot, at most 254 characters).
+CREATE FUNCTION alphadome._email(email text, what text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    trimmed text := nullif(btrim(email), '');
+BEGIN
+    IF trimmed IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF length(trimmed) > 254 OR trimmed !~ '^[^@[:space:]]+@([^@[:space:].]+\.)+[^@[:space:].]{2,}$' THEN
+        RAISE EXCEPTION '%: % is not an email address', what, pg_catalog.quote_literal(trimmed)
+            USING ERRCODE = '22023', HINT = 'An address looks like owner@shop.co.ke.';
+    END IF;
+    RETURN split_part(trimmed, '@', 1) || '@' || lower(split_part(trimmed, '@', 2));
+END
+$$;
+
+-- Whoever writes a tenant (create_tenant, an operator's UPDATE), its phone and email are stored
+-- normalised or refused with the column's name. SECURITY DEFINER: the helpers are the owner's.
+CREATE FUNCTION alphadome._tenant_normalized() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.client_phone := alphadome._tenant_phone(NEW.client_phone, NEW.country_code, 'client_phone');
+    NEW.client_email := alphadome._email(NEW.client_email, 'client_email');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client_email, country_code
+    ON alphadome.bot_tenants FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_normalized();
+
+-- The escalation phone, likewise, in its tenant's country. SECURITY DEFINER: a tenant owner
+-- editing its settings reads its tenant's country_code through it.
+CREATE FUNCTION alphadome._settings_normalized() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.escalation_phone IS NOT NULL THEN
+        NEW.escalation_phone := alphadome._tenant_phone(NEW.escalation_phone,
+            (SELECT t.country_code FROM alphadome.bot_tenants t WHERE t.id = NEW.bot_tenant_id), 'escalation_phone');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone
+    ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
+
+-- 22023 for a token expiry that has passed already ('infinity': the token does not expire).
+CREATE FUNCTION alphadome._future_expiry(token_expires_at timestamptz) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF token_expires_at <= now() THEN
+        RAISE EXCEPTION 'token_expires_at % is in the past', token_expires_at USING ERRCODE = '22023',
+            HINT = 'Give the new token''s expiry, or ''infinity'' for a token that does not expire.';
+    END IF;
+    RETURN token_expires_at;
+END
+$$;
+
 CREATE FUNCTION alphadome.create_tenant(
     slug text,
     client_name text,
@@ -33,7 +108,11 @@ CREATE FUNCTION alphadome.create_tenant(
     ai_api_key text DEFAULT NULL,
     app_secret text DEFAULT NULL,
     webhook_verify_token text DEFAULT NULL,
-    token_expires_at timestamptz DEFAULT NULL
+    token_expires_at timestamptz DEFAULT NULL,
+    client_email text DEFAULT NULL,
+    ai_model text DEFAULT NULL,
+    ai_base_url text DEFAULT NULL,
+    country_code text DEFAULT '254'
 ) RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -48,7 +127,9 @@ BEGIN
             alphadome._require(create_tenant.client_name, 'client_name'),
             alphadome._require(create_tenant.client_phone, 'client_phone'),
             alphadome._require(create_tenant.whatsapp_phone_number_id, 'whatsapp_phone_number_id'),
-            alphadome._require(create_tenant.whatsapp_access_token, 'whatsapp_access_token');
+            alphadome._require(create_tenant.whatsapp_access_token, 'whatsapp_access_token'),
+            alphadome._require(create_tenant.country_code, 'country_code'),
+            alphadome._future_expiry(create_tenant.token_expires_at);
     IF create_tenant.slug !~ '^[a-z0-9][a-z0-9-]{1,62}$' THEN
         RAISE EXCEPTION 'slug must be 2 to 63 characters of a-z, 0-9 and -, starting with a letter or digit'
             USING ERRCODE = '22023';
@@ -57,24 +138,36 @@ BEGIN
         RAISE EXCEPTION 'whatsapp_phone_number_id must be the digits Meta shows as the Phone number ID'
             USING ERRCODE = '22023';
     END IF;
-    phone := alphadome.normalize_phone(create_tenant.client_phone);
+    IF create_tenant.country_code !~ '^[1-9][0-9]{0,2}$' THEN
+        RAISE EXCEPTION 'country_code must be the 1 to 3 digits of a calling code, without +, like 254'
+            USING ERRCODE = '22023';
+    END IF;
+    IF create_tenant.ai_base_url !~ '^https?://' THEN
+        RAISE EXCEPTION 'ai_base_url must start with https:// (or http:// for a server on your network)'
+            USING ERRCODE = '22023';
+    END IF;
 
     BEGIN
         INSERT INTO alphadome.bot_tenants AS t
-            (id, slug, client_name, client_phone, whatsapp_phone_number_id,
-             whatsapp_access_token, ai_api_key, app_secret, webhook_verify_token, token_expires_at)
+            (id, slug, client_name, client_phone, country_code, client_email, whatsapp_phone_number_id,
+             whatsapp_access_token, ai_api_key, app_secret, webhook_verify_token, token_expires_at,
+             ai_model, ai_base_url)
         VALUES
-            (tenant, create_tenant.slug, btrim(create_tenant.client_name), phone, create_tenant.whatsapp_phone_number_id,
+            (tenant, create_tenant.slug, btrim(create_tenant.client_name), create_tenant.client_phone,
+             create_tenant.country_code, create_tenant.client_email, create_tenant.whatsapp_phone_number_id,
              alphadome._encrypt_credential(tenant, 'whatsapp_access_token', create_tenant.whatsapp_access_token),
              alphadome._encrypt_credential(tenant, 'ai_api_key', nullif(create_tenant.ai_api_key, '')),
              alphadome._encrypt_credential(tenant, 'app_secret', nullif(create_tenant.app_secret, '')),
              alphadome._verify_token_hash(nullif(create_tenant.webhook_verify_token, '')),
-             create_tenant.token_expires_at);
+             create_tenant.token_expires_at,
+             coalesce(nullif(btrim(create_tenant.ai_model), ''), 'gpt-4o-mini'), create_tenant.ai_base_url)
+        RETURNING t.client_phone INTO phone;
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
         RAISE EXCEPTION '%', CASE violated
                 WHEN 'bot_tenants_slug_key' THEN pg_catalog.format('a tenant with slug %L already exists', create_tenant.slug)
-                WHEN 'bot_tenants_client_phone_key' THEN pg_catalog.format('a tenant with client_phone %s already exists', phone)
+                WHEN 'bot_tenants_client_phone_key' THEN pg_catalog.format('a tenant with client_phone %s already exists',
+                    alphadome.normalize_phone(create_tenant.client_phone, create_tenant.country_code))
                 WHEN 'bot_tenants_whatsapp_phone_number_id_key' THEN pg_catalog.format(
                     'WhatsApp phone number id %s already belongs to a tenant', create_tenant.whatsapp_phone_number_id)
                 ELSE 'the tenant already exists' END
@@ -85,11 +178,11 @@ BEGIN
     RETURN tenant;
 END
 $$;
-COMMENT ON FUNCTION alphadome.create_tenant IS 'Creates a tenant with encrypted credentials and default control settings; returns its id';
 
--- Rotates credentials; a NULL argument leaves that credential as it is. A new access token
--- resets credential_status to ok and restarts the 90-day rotation clock; its expiry is the
--- given token_expires_at (NULL: unknown).
+-- Rotates credentials; a NULL argument leaves that value as it is, token_expires_at included
+-- ('infinity' for a token that does not expire; an expiry in the past is refused). A new access
+-- token resets credential_status to ok and restarts the 90-day rotation clock. Each credential
+-- set is recorded in credential_audit.
 CREATE FUNCTION alphadome.set_credentials(
     tenant_id uuid,
     whatsapp_access_token text DEFAULT NULL,
@@ -103,23 +196,32 @@ CREATE FUNCTION alphadome.set_credentials(
 AS $$
 DECLARE
     new_token boolean := set_credentials.whatsapp_access_token IS NOT NULL;
+    credential text;
 BEGIN
     IF set_credentials.tenant_id IS NULL THEN
         RAISE EXCEPTION 'tenant_id is required' USING ERRCODE = '22004';
     END IF;
+    PERFORM alphadome._future_expiry(set_credentials.token_expires_at);
     UPDATE alphadome.bot_tenants AS t SET
         whatsapp_access_token = coalesce(alphadome._encrypt_credential(t.id, 'whatsapp_access_token',
                                              set_credentials.whatsapp_access_token), t.whatsapp_access_token),
         ai_api_key = coalesce(alphadome._encrypt_credential(t.id, 'ai_api_key', set_credentials.ai_api_key), t.ai_api_key),
         app_secret = coalesce(alphadome._encrypt_credential(t.id, 'app_secret', set_credentials.app_secret), t.app_secret),
-        token_expires_at = CASE WHEN new_token THEN set_credentials.token_expires_at
-                                ELSE coalesce(set_credentials.token_expires_at, t.token_expires_at) END,
+        token_expires_at = coalesce(set_credentials.token_expires_at, t.token_expires_at),
         token_rotated_at = CASE WHEN new_token THEN now() ELSE t.token_rotated_at END,
         credential_status = CASE WHEN new_token THEN 'ok' ELSE t.credential_status END
     WHERE t.id = set_credentials.tenant_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no tenant with id %', set_credentials.tenant_id USING ERRCODE = 'P0002';
     END IF;
+    FOREACH credential IN ARRAY ARRAY[
+            CASE WHEN new_token THEN 'whatsapp_access_token' END,
+            CASE WHEN set_credentials.ai_api_key IS NOT NULL THEN 'ai_api_key' END,
+            CASE WHEN set_credentials.app_secret IS NOT NULL THEN 'app_secret' END] LOOP
+        IF credential IS NOT NULL THEN
+            PERFORM alphadome._audit_credential_access(set_credentials.tenant_id, credential, 'set_credentials: a new value', NULL);
+        END IF;
+    END LOOP;
 END
 $$;
 

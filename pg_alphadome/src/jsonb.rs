@@ -1,6 +1,6 @@
 //! jsonb read and written in place with PostgreSQL's own jsonb routines. The message path
 //! reads a few fields of every webhook: turning the whole payload into text and parsing that
-//! again (serde_json) cost about a sixth of an ingest (make count). A `Json` borrows from the
+//! again (serde_json) was a large share of an ingest (docs/internals.md). A `Json` borrows from the
 //! datum, so strings are not copied, and there is no nesting limit or number range to fail on.
 use pgrx::pg_sys::{self, jbvType, JsonbIteratorToken as Token};
 use std::borrow::Cow;

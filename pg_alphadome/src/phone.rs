@@ -102,6 +102,14 @@ fn normalize_phone(phone: &str, default_country_code: default!(&str, "'254'")) -
     }
 }
 
+/// The key a customer's conversation is found by: a phone number in the digits-only
+/// international form (local numbers read in `default_country_code`), anything else (a
+/// business-scoped user id) as given, trimmed. Never fails: callers look a conversation up.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn _customer_key(customer: &str, default_country_code: &str) -> String {
+    normalize(customer, default_country_code).unwrap_or_else(|_| customer.trim().to_string())
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;

@@ -22,7 +22,11 @@ extension_sql_file!(
     name = "faq",
     requires = ["security", matching::_faq_score]
 );
-extension_sql_file!("../sql/prompt.sql", name = "prompt", requires = ["faq"]);
+extension_sql_file!(
+    "../sql/prompt.sql",
+    name = "prompt",
+    requires = ["faq", phone::_customer_key]
+);
 extension_sql_file!(
     "../sql/lifecycle.sql",
     name = "lifecycle",
@@ -46,5 +50,15 @@ extension_sql_file!(
     "../sql/queue.sql",
     name = "queue",
     requires = ["ingest", "lifecycle", credentials::_decrypt_credential]
+);
+extension_sql_file!(
+    "../sql/comments.sql",
+    name = "comments",
+    requires = [
+        "queue",
+        "security_check",
+        phone::normalize_phone,
+        ingest::ingest_webhook
+    ]
 );
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

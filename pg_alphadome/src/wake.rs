@@ -2,8 +2,8 @@
 //! NOTIFY makes commits queue behind each other, so it is sent at most once per 10 ms across
 //! all sessions. The clock is the sequence alphadome._wakeup_clock (ingest.sql): setval is not
 //! transactional and takes no row lock. A skipped wake-up is covered by the worker's polling.
-//! In Rust, not PL/pgSQL, because ingest calls it for every webhook that queued a job: a direct
-//! call costs a tenth of a statement running a PL/pgSQL function (make count).
+//! In Rust, not PL/pgSQL, because ingest calls it for every webhook that queued a job, and a
+//! direct call is much cheaper than a statement running a PL/pgSQL function.
 use crate::errors::raise;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;

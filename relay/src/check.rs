@@ -80,6 +80,24 @@ async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
         "the login role is not a member of alphadome_relay: GRANT alphadome_relay TO <role>"
     );
     lines.push(ok("role: member of alphadome_relay".into()));
+    // Row-level security does not bind a superuser or a BYPASSRLS role: the relay must not be one.
+    let login = client
+        .query_one(
+            "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await?;
+    let (name, superuser, bypassrls): (String, bool, bool) = (login.get(0), login.get(1), login.get(2));
+    lines.push(match (superuser, bypassrls) {
+        (false, false) => ok(format!("login: {name} is neither superuser nor BYPASSRLS")),
+        _ => Line {
+            ok: false,
+            text: format!(
+                "login: {name} is {}: row-level security does not apply to it; connect as a login that is only granted alphadome_relay",
+                if superuser { "a superuser" } else { "BYPASSRLS" }
+            ),
+        },
+    });
     for row in client
         .query(
             "SELECT check_name, ok, detail FROM alphadome.security_check()",

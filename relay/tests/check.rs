@@ -48,9 +48,18 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
         stderr.contains("FAIL  security: relay_role_least_privilege"),
         "{stderr}"
     );
+    assert!(stderr.contains("FAIL  login: relay_login is BYPASSRLS"), "{stderr}");
     client
         .batch_execute("ALTER ROLE relay_login NOBYPASSRLS")
         .unwrap();
+
+    // A superuser login passes every membership test, and row-level security does not bind it.
+    let (ok, _, stderr) = check(&cluster, "postgres", "shop");
+    assert!(!ok, "check must fail for a superuser login");
+    assert!(
+        stderr.contains("login: postgres is a superuser: row-level security does not apply to it"),
+        "{stderr}"
+    );
 
     let (ok, _, stderr) = check(&cluster, "stranger", "shop");
     assert!(!ok);

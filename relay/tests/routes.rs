@@ -160,6 +160,10 @@ fn health_readiness_and_metrics() {
         metrics.contains("alphadome_jobs_total{result=\"completed\"} 1"),
         "{metrics}"
     );
+    // Job log lines name the tenant once, as plain text.
+    let log = d.relay.log_text();
+    assert!(log.contains("\"tenant\":\"kassangas\""), "{log}");
+    assert!(!log.contains("\\\"kassangas"), "the tenant is quoted twice");
     for histogram in [
         "alphadome_webhook_seconds_count 2",
         "alphadome_ingest_seconds_count 1",
@@ -172,25 +176,41 @@ fn health_readiness_and_metrics() {
 #[test]
 fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
     let d = Deployment::start(&[("ALPHADOME_DRY_RUN", "true")]);
-    let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
-        .args([
-            "simulate",
-            "What are your opening hours?",
-            "--phone-number-id",
-            KASSANGAS_NUMBER,
-        ])
-        .env("ALPHADOME_WEBHOOK_URL", format!("{}/webhook", d.relay.url))
-        .env("META_APP_SECRET", APP_SECRET)
-        .env("DATABASE_URL", d.cluster.url("postgres", "shop"))
-        .output()
+    d.db()
+        .batch_execute("CREATE ROLE operator LOGIN IN ROLE alphadome_admin")
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(stdout.trim(), OPENING_HOURS_ANSWER);
+    let simulate = |args: &[&str], shared_secret: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"));
+        command
+            .arg("simulate")
+            .args(args)
+            .env_clear()
+            .env("ALPHADOME_RELAY_URL", &d.relay.url)
+            .env("DATABASE_URL", d.cluster.url("operator", "shop"));
+        if let Some(secret) = shared_secret {
+            command.env("META_APP_SECRET", secret);
+        }
+        let out = command.output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    // Kassangas uses the shared Meta app: its secret is needed.
+    let (ok, stdout, stderr) = simulate(&["What are your opening hours?", "--tenant", "kassangas"], Some(APP_SECRET));
+    assert!(ok, "{stdout} {stderr}");
+    assert_eq!(stdout, OPENING_HOURS_ANSWER);
+    let (ok, _, stderr) = simulate(&["hello", "--tenant", "kassangas"], None);
+    assert!(!ok);
+    assert!(stderr.contains("kassangas has no Meta app of its own: give the shared app's secret"), "{stderr}");
+    // other-shop has an app of its own: simulate signs with its secret, on its route.
+    let (ok, stdout, stderr) = simulate(&["Are you open?", "--tenant", "other-shop"], None);
+    assert!(ok, "{stdout} {stderr}");
+    assert!(stderr.contains("tenant: other-shop"), "{stderr}");
+    // Two tenants and none named: told which there are.
+    let (ok, _, stderr) = simulate(&["hello"], Some(APP_SECRET));
+    assert!(!ok);
+    assert!(stderr.contains("name one with --tenant <slug> (kassangas, other-shop)"), "{stderr}");
+    let (ok, _, stderr) = simulate(&["hello", "--tenant", "nobody"], Some(APP_SECRET));
+    assert!(!ok && stderr.contains("no active tenant nobody"), "{stderr}");
     // An LLM question in dry run: no call, a placeholder answer, recorded as simulated.
     d.post_text(
         KASSANGAS_NUMBER,
@@ -200,7 +220,7 @@ fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
     );
     d.wait_for(
         "the simulated reply",
-        "SELECT count(*) = 2 FROM alphadome.messages WHERE direction = 'outbound' AND status = 'simulated'",
+        "SELECT count(*) = 3 FROM alphadome.messages WHERE direction = 'outbound' AND status = 'simulated'",
         LONG,
     );
     std::thread::sleep(Duration::from_millis(300));

@@ -7,8 +7,8 @@ use alphadome_e2e::Cluster;
 /// writes the extension's member objects one by one (an ordinary dump says only CREATE
 /// EXTENSION). What differs between two databases with the same schema is dropped: object
 /// ids, frozen-xid bookkeeping, the stored defaults of columns added by ALTER TABLE, sequence
-/// positions (data), and the object ids of the extension's configuration tables (compared by
-/// name instead).
+/// positions (data), the object ids of the extension's configuration tables (compared by
+/// name instead), and the order of entries in an access list.
 fn schema_of(cluster: &Cluster, database: &str) -> String {
     let out = cluster.tool(
         "pg_dump",
@@ -39,7 +39,18 @@ fn schema_of(cluster: &Cluster, database: &str) -> String {
             None => line.to_string(),
         });
     }
-    kept.join("\n") + "\n"
+    // The entries of an access list come in the order they were granted, which an update
+    // cannot repeat: consecutive GRANTs compare as a set.
+    let mut sorted: Vec<String> = Vec::with_capacity(kept.len());
+    for line in kept {
+        let run_start = sorted.len()
+            - sorted.iter().rev().take_while(|l| l.starts_with("GRANT ")).count();
+        sorted.push(line);
+        if sorted.last().is_some_and(|l| l.starts_with("GRANT ")) {
+            sorted[run_start..].sort();
+        }
+    }
+    sorted.join("\n") + "\n"
 }
 
 /// The extension's configuration relations (dumped with their data), by name.

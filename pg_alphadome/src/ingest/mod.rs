@@ -4,8 +4,8 @@
 //! decision carried out; statuses update the messages they name; the raw payload is kept.
 //!
 //! In Rust with kept plans rather than PL/pgSQL: the PL/pgSQL version spent about as much
-//! time between its statements as in them (pg_stat_user_functions, one client: 0.24 of its
-//! 0.44 ms), and the decision list is easier to test as a pure function (decide.rs).
+//! time between its statements as in them, and the decision list is easier to test as a pure
+//! function (decide.rs).
 mod decide;
 mod faq_cache;
 pub(crate) mod message;

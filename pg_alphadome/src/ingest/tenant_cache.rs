@@ -1,6 +1,6 @@
 //! Each session's copy of the tenants ingest routes to, by phone_number_id: the tenant with its
-//! switches and its FAQ's version. Reading them took a join statement per webhook, about a
-//! tenth of ingest's instructions, and paired pgbench rounds ran about 10% faster without it.
+//! switches and its FAQ's version, so that a webhook does not pay a join statement to read them
+//! (docs/internals.md has what it saved).
 //!
 //! Exact, not timed. A statement trigger on bot_tenants and on bot_control_settings
 //! (`_tenants_changed`, ingest.sql) sends PostgreSQL's relation cache invalidation for the

@@ -150,7 +150,12 @@ mod tests {
             outcome("INSERT INTO alphadome.bot_training_data (data_type, question, answer, category) VALUES ('canned_reply', 'Thanks', 'You are welcome!', 'Business')", &[]),
             "ok 1"
         );
-        assert_eq!(outcome("UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 50, enable_ai_responses = false", &[]), "ok 1");
+        assert_eq!(outcome("UPDATE alphadome.bot_control_settings SET enable_ai_responses = false, faq_confidence = 0.7", &[]), "ok 1");
+        // The hourly limit and the prompt budget are the operator's: an owner cannot raise them.
+        for operators in ["max_messages_per_hour = 100000", "prompt_budget_chars = 200000"] {
+            let update = format!("UPDATE alphadome.bot_control_settings SET {operators}");
+            assert_eq!(outcome(&update, &[]), "42501", "{operators}");
+        }
         assert_eq!(
             outcome(
                 "UPDATE alphadome.bot_templates SET tone = 'professional'",
@@ -201,7 +206,8 @@ mod tests {
         );
         assert_eq!(owned.as_deref(), Some(a.as_str()));
         let settings = one::<bool>(
-            "SELECT max_messages_per_hour = 50 AND NOT enable_ai_responses FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::uuid",
+            "SELECT max_messages_per_hour = 200 AND NOT enable_ai_responses AND faq_confidence = 0.7::real
+               FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::uuid",
             &[a.as_str().into()],
         );
         assert_eq!(settings, Some(true));

@@ -9,6 +9,7 @@ mod faq_prompt;
 mod isolation;
 mod jsonb;
 mod lifecycle;
+mod operator;
 mod phone;
 mod pipeline;
 mod queue;
@@ -33,6 +34,18 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 GRANT EXECUTE ON FUNCTION alphadome_test.outcome(text, text[]) TO PUBLIC;
+
+-- Runs a statement; its error as '<SQLSTATE> <message>', or 'ok'.
+CREATE FUNCTION alphadome_test.error_message(statement text) RETURNS text
+    LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;
+GRANT EXECUTE ON FUNCTION alphadome_test.error_message(text) TO PUBLIC;
 "#,
     name = "test_helpers",
     requires = ["grants"]

@@ -66,7 +66,7 @@ mod tests {
 
     #[pg_test]
     fn a_security_definer_function_without_search_path_is_reported() {
-        run("ALTER FUNCTION alphadome.create_tenant(text, text, text, text, text, text, text, text, timestamptz) RESET search_path", &[]);
+        run("ALTER FUNCTION alphadome.set_credentials(uuid, text, text, text, timestamptz) RESET search_path", &[]);
         only_failing("security_definer_search_path");
     }
 

@@ -1,0 +1,36 @@
+-- The FAQ, templates and the prompt the LLM gets (continues tenants.sql's database).
+SET client_min_messages = warning;
+SET TIME ZONE 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
+\set SHOW_CONTEXT never
+SELECT id AS kassangas FROM alphadome.bot_tenants WHERE slug = 'kassangas' \gset
+
+-- The operator (or the owner, under row-level security) adds FAQ entries and templates.
+SET ROLE alphadome_admin;
+INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category) VALUES
+  (:'kassangas', 'faq', 'What are your opening hours?',
+   'We are open Monday-Saturday 9 AM - 6 PM. We are closed on Sundays and public holidays.', 'Business'),
+  (:'kassangas', 'faq', 'Do you deliver?',
+   'We deliver within Nairobi the same or next day, and countrywide by courier.', 'Products'),
+  (:'kassangas', 'faq', 'Do you offer installment payments?',
+   'Yes, for purchases above KES 20,000: a deposit and up to three monthly payments.', 'Payment'),
+  (:'kassangas', 'canned_reply', 'Thank you', 'You are welcome! Thank you for choosing Kassangas.', 'Business');
+INSERT INTO alphadome.bot_templates (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default) VALUES
+  (:'kassangas', 'welcome', 'You are the friendly WhatsApp assistant of Kassangas Music Shop in Nairobi.', 'friendly', '{hello,hi}', true),
+  (:'kassangas', 'product_inquiry', 'You are the product specialist of Kassangas Music Shop. Never invent a price.', 'professional', '{price,guitar}', false);
+
+-- match_faq ranks a tenant's entries for a message (score 0 to 1); ingest sends the best one
+-- without the LLM when it scores at least faq_confidence (0.6).
+SELECT question, score FROM alphadome.match_faq(:'kassangas', 'what time do you open on saturday?');
+SELECT question, score FROM alphadome.match_faq(:'kassangas', 'Can you deliver to Mombasa?', 1);
+SELECT count(*) AS matches FROM alphadome.match_faq(:'kassangas', 'zebra crossing');
+
+-- assemble_prompt: the chat-completions body for a message. The template whose trigger words
+-- occur wins; the best FAQ entries follow the rules; the customer's words come last, as user.
+\pset format unaligned
+\pset tuples_only on
+SELECT jsonb_pretty(alphadome.assemble_prompt(:'kassangas', '254711000001', 'How much is a guitar, and do you deliver?'));
+\pset format aligned
+\pset tuples_only off
+RESET ROLE;
