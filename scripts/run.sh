@@ -122,7 +122,7 @@ CONF
   # A database made by an earlier release is brought up to this one, its data kept.
   local version
   version=$(psql_db -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
-  psql_db -d "$db" -c "ALTER EXTENSION pg_alphadome UPDATE"
+  psql_db -d "$db" -c "SET client_min_messages = warning; ALTER EXTENSION pg_alphadome UPDATE"
   local updated
   updated=$(psql_db -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
   [ "$version" = "$updated" ] || echo "run: updated pg_alphadome $version -> $updated in database $db"
@@ -138,8 +138,6 @@ CONF
     echo "run: loaded sql/seed/kassangas.sql"
   fi
   start_relay
-  local number
-  number=$(psql_db -d "$db" -tAc "SELECT whatsapp_phone_number_id FROM alphadome.bot_tenants WHERE slug = 'kassangas'")
   cat <<MSG
 
 AlphaDome is running. Connect with:
@@ -147,7 +145,7 @@ AlphaDome is running. Connect with:
 Try:
   psql -h $run_dir -p $port -U postgres -d $db -f sql/verify/kassangas.sql
   scripts/simulate.sh "What are your opening hours?"
-  (that is: META_APP_SECRET=... DATABASE_URL=... alphadome-relay simulate "..." --phone-number-id $number)
+  (that is: META_APP_SECRET=... DATABASE_URL=... alphadome-relay simulate "..." --tenant kassangas)
 Stop it with: make stop
 MSG
 }
