@@ -432,6 +432,15 @@ GRANT DELETE ON alphadome.bot_tenants TO alphadome_admin;
 GRANT SELECT (country_code) ON alphadome.bot_tenants TO alphadome_tenant;
 REVOKE UPDATE (max_messages_per_hour, prompt_budget_chars) ON alphadome.bot_control_settings FROM alphadome_tenant;
 
+-- The relay hands the body over as text: any JSON Meta signs is answered, never retried for a week.
+CREATE FUNCTION alphadome.ingest_webhook_text(body text, route_tenant uuid DEFAULT NULL) RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
+    AS 'MODULE_PATHNAME', 'ingest_webhook_text_wrapper';
+REVOKE ALL ON FUNCTION alphadome.ingest_webhook_text(text, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alphadome.ingest_webhook_text(text, uuid) TO alphadome_admin, alphadome_relay;
+
 -- Every public object described (comments.sql, repeated here).
 
 COMMENT ON SCHEMA alphadome IS 'AlphaDome: WhatsApp AI customer service for many businesses (tenants): their credentials (encrypted), templates, FAQ, switches, conversations and job queue, each tenant kept to its own rows by row-level security';
@@ -589,6 +598,7 @@ COMMENT ON FUNCTION alphadome.tenant_credential(uuid, text, text) IS 'Decrypts o
 COMMENT ON FUNCTION alphadome.match_faq(uuid, text, integer) IS 'A tenant''s FAQ and canned replies ranked for a message, score in [0,1]';
 COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-completions request for a customer''s message: template, rules, best FAQ entries, recent history, within the budget; never a credential';
 COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
+COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
 COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer) IS 'Leases runnable jobs, fair across tenants, each with its context and credential (decrypted, audited)';
 COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a send is logged)';
 COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';

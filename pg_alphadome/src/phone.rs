@@ -198,4 +198,34 @@ mod unit {
             Ok("254702245555")
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// An international number, however it is written, normalises to its digits, and a
+            /// normalised number normalises to itself.
+            #[test]
+            fn written_forms_agree_and_normalising_is_idempotent(
+                digits in "[1-9][0-9]{7,14}", seps in prop::collection::vec(prop::sample::select(vec!["", " ", "-", ".", "/"]), 16),
+            ) {
+                let written: String = digits.chars().zip(seps.iter().cycle()).map(|(d, s)| format!("{s}{d}")).collect();
+                prop_assert_eq!(normalize(&format!("+{written}"), "254"), Ok(digits.clone()));
+                prop_assert_eq!(normalize(&format!("00{digits}"), "254"), Ok(digits.clone()));
+                if let Ok(once) = normalize(&digits, "254") {
+                    prop_assert_eq!(normalize(&once, "254"), Ok(once.clone()));
+                }
+            }
+
+            /// Any text at all: a number of 8 to 15 digits without a leading 0, or an error,
+            /// never a panic.
+            #[test]
+            fn anything_else_is_an_error_or_a_valid_number(text in "\\PC{0,30}", cc in "[0-9]{0,4}") {
+                if let Ok(n) = normalize(&text, &cc) {
+                    prop_assert!((8..=15).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0'), "{n}");
+                }
+            }
+        }
+    }
 }

@@ -58,7 +58,8 @@ extension_sql_file!(
         "queue",
         "security_check",
         phone::normalize_phone,
-        ingest::ingest_webhook
+        ingest::ingest_webhook,
+        ingest::ingest_webhook_text
     ]
 );
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

@@ -13,7 +13,9 @@ impl Backoff {
     /// The wait before retry `n` (1 for the first): `first` × 2^(n-1), at most `max`, then
     /// spread by ±20% so that many waiters do not come back at the same instant.
     pub fn delay(&self, n: u32) -> Duration {
-        let doubled = self.first.saturating_mul(1 << n.clamp(1, 20).saturating_sub(1));
+        let doubled = self
+            .first
+            .saturating_mul(1 << n.clamp(1, 20).saturating_sub(1));
         spread(doubled.min(self.max))
     }
 }
@@ -36,7 +38,14 @@ mod tests {
             first: Duration::from_secs(2),
             max: Duration::from_secs(300),
         };
-        for (n, nominal) in [(1, 2.0), (2, 4.0), (3, 8.0), (8, 256.0), (9, 300.0), (30, 300.0)] {
+        for (n, nominal) in [
+            (1, 2.0),
+            (2, 4.0),
+            (3, 8.0),
+            (8, 256.0),
+            (9, 300.0),
+            (30, 300.0),
+        ] {
             for _ in 0..50 {
                 let d = b.delay(n).as_secs_f64();
                 assert!(

@@ -87,7 +87,8 @@ async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
             &[],
         )
         .await?;
-    let (name, superuser, bypassrls): (String, bool, bool) = (login.get(0), login.get(1), login.get(2));
+    let (name, superuser, bypassrls): (String, bool, bool) =
+        (login.get(0), login.get(1), login.get(2));
     lines.push(match (superuser, bypassrls) {
         (false, false) => ok(format!("login: {name} is neither superuser nor BYPASSRLS")),
         _ => Line {

@@ -21,6 +21,15 @@ pub struct ServeArgs {
     /// Address the webhook server listens on.
     #[arg(long, env = "ALPHADOME_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Connections open at once (idle ones count); past it, new ones wait.
+    #[arg(long, env = "ALPHADOME_MAX_CONNECTIONS", default_value_t = 2048)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; an idle connection is closed after it.
+    #[arg(long, env = "ALPHADOME_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a webhook's body.
+    #[arg(long, env = "ALPHADOME_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout_seconds: u64,
     /// Meta Graph API base, with its version.
     #[arg(
         long,

@@ -158,10 +158,21 @@ mod tests {
         let Work::ReplySend { whatsapp, payload } = job.work else {
             panic!("kind")
         };
-        assert_eq!((job.id, whatsapp.access_token.expose(), payload.text.as_str()), (7, "EAAtest-x", "hi"));
+        assert_eq!(
+            (
+                job.id,
+                whatsapp.access_token.expose(),
+                payload.text.as_str()
+            ),
+            (7, "EAAtest-x", "hi")
+        );
         let generate = json!({"id": 8, "tenant": "k", "kind": "reply.generate", "attempt": 2,
                               "llm": {"base_url": null, "api_key": null, "request": {"model": "m"}}});
-        let Claimed::Job(Job { work: Work::Generate { llm }, .. }) = Claimed::read(generate) else {
+        let Claimed::Job(Job {
+            work: Work::Generate { llm },
+            ..
+        }) = Claimed::read(generate)
+        else {
             panic!("a generate job reads")
         };
         assert!(llm.api_key.is_none() && llm.request["model"] == "m");
@@ -185,13 +196,17 @@ mod tests {
         }
         let mut job = send_job();
         job.as_object_mut().unwrap().remove("whatsapp");
-        let Claimed::Malformed { reason, .. } = Claimed::read(job) else { panic!() };
+        let Claimed::Malformed { reason, .. } = Claimed::read(job) else {
+            panic!()
+        };
         assert!(reason.contains("missing field `whatsapp`"), "{reason}");
     }
 
     #[test]
     fn debug_never_shows_a_credential() {
-        let Claimed::Job(job) = Claimed::read(send_job()) else { panic!() };
+        let Claimed::Job(job) = Claimed::read(send_job()) else {
+            panic!()
+        };
         assert!(!format!("{job:?}").contains("EAAtest"));
     }
 }

@@ -44,14 +44,38 @@ impl Default for Metrics {
         let ingest_seconds = seconds();
         let meta_seconds = Timings::new_with_constructor(seconds as fn() -> Histogram);
         let llm_seconds = Timings::new_with_constructor(seconds as fn() -> Histogram);
-        registry.register("webhooks", "Webhook POSTs by how they were answered", webhooks.clone());
+        registry.register(
+            "webhooks",
+            "Webhook POSTs by how they were answered",
+            webhooks.clone(),
+        );
         registry.register("messages", "Inbound messages by result", messages.clone());
         registry.register("jobs", "Outbound jobs by result", jobs.clone());
-        registry.register("worker_reconnects", "Reconnects of the LISTEN session", worker_reconnects.clone());
-        registry.register("webhook_seconds", "Time to answer a webhook POST", webhook_seconds.clone());
-        registry.register("ingest_seconds", "Time of the ingest_webhook call", ingest_seconds.clone());
-        registry.register("meta_call_seconds", "Time of Graph API calls by result", meta_seconds.clone());
-        registry.register("llm_call_seconds", "Time of LLM calls by result", llm_seconds.clone());
+        registry.register(
+            "worker_reconnects",
+            "Reconnects of the LISTEN session",
+            worker_reconnects.clone(),
+        );
+        registry.register(
+            "webhook_seconds",
+            "Time to answer a webhook POST",
+            webhook_seconds.clone(),
+        );
+        registry.register(
+            "ingest_seconds",
+            "Time of the ingest_webhook call",
+            ingest_seconds.clone(),
+        );
+        registry.register(
+            "meta_call_seconds",
+            "Time of Graph API calls by result",
+            meta_seconds.clone(),
+        );
+        registry.register(
+            "llm_call_seconds",
+            "Time of LLM calls by result",
+            llm_seconds.clone(),
+        );
         Metrics {
             registry,
             webhooks,
@@ -93,11 +117,15 @@ impl Metrics {
 
     /// A Graph API call that succeeded ("ok") or failed (its class).
     pub fn meta_call(&self, result: &'static str, took: Duration) {
-        self.meta_seconds.get_or_create(&Outcome { result }).observe(took.as_secs_f64());
+        self.meta_seconds
+            .get_or_create(&Outcome { result })
+            .observe(took.as_secs_f64());
     }
 
     pub fn llm_call(&self, result: &'static str, took: Duration) {
-        self.llm_seconds.get_or_create(&Outcome { result }).observe(took.as_secs_f64());
+        self.llm_seconds
+            .get_or_create(&Outcome { result })
+            .observe(took.as_secs_f64());
     }
 
     /// The OpenMetrics text.

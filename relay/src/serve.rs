@@ -24,12 +24,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shared_app_secret: args.meta_app_secret.clone(),
         shared_verify_token: args.meta_verify_token.clone(),
         routes: routes.clone(),
+        body_timeout: Duration::from_secs(args.body_timeout_seconds.max(1)),
     });
     // Routes first, so a tenant's webhook is not refused just after a start; a database that
     // is down does not stop the start (webhooks get 503 until it is back).
     if let Err(e) = routes.refresh(&pool).await {
-        tracing::warn!(error = format!("{e:#}"), "reading the webhook routes failed; retrying");
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "reading the webhook routes failed; retrying"
+        );
     }
+    let limits = http::server::Limits {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
+    };
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, dry_run = args.dry_run, worker = %args.worker, "alphadome-relay serving");
 
@@ -43,16 +52,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let worker = Arc::new(Worker::new(pool, args, metrics, tenants_changed)?);
     let worker_task = tokio::spawn(worker.run(stopped.clone()));
 
-    let mut http_stopped = stopped.clone();
-    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
-        let _ = http_stopped.wait_for(|s| *s).await;
-    });
-    let server_task = tokio::spawn(async move { server.await });
+    let server_task = tokio::spawn(http::server::serve(
+        listener,
+        http::router(state),
+        limits,
+        stopped.clone(),
+        grace,
+    ));
 
     shutdown_signal().await;
     tracing::info!("shutting down: no new webhooks or claims; finishing in-flight jobs");
     let _ = stop.send(true);
-    server_task.await??;
+    server_task.await?;
     worker_task.await?;
     routes_task.abort();
     Ok(())
@@ -76,7 +87,10 @@ async fn follow_routes(
         wait = match routes.refresh(&pool).await {
             Ok(()) => ROUTES_REFRESH,
             Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "reading the webhook routes failed; retrying");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "reading the webhook routes failed; retrying"
+                );
                 Duration::from_secs(1)
             }
         };

@@ -20,7 +20,11 @@ pub struct SimulateArgs {
     #[arg(long, conflicts_with = "tenant")]
     pub phone_number_id: Option<String>,
     /// Base URL of the running relay.
-    #[arg(long, env = "ALPHADOME_RELAY_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "ALPHADOME_RELAY_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub relay_url: String,
     /// The shared Meta app's secret: needed for a tenant without an app of its own.
     #[arg(long, env = "META_APP_SECRET", hide_env_values = true)]
@@ -63,15 +67,22 @@ async fn target(client: &tokio_postgres::Client, args: &SimulateArgs) -> anyhow:
         (0, None, None) => bail!("there is no active tenant"),
         (0, _, _) => bail!(
             "no active tenant {}",
-            args.tenant.as_deref().or(args.phone_number_id.as_deref()).unwrap_or_default()
+            args.tenant
+                .as_deref()
+                .or(args.phone_number_id.as_deref())
+                .unwrap_or_default()
         ),
         (_, _, _) => bail!(
             "there are {} tenants: name one with --tenant <slug> ({})",
             rows.len(),
-            rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join(", ")
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
-    let (slug, phone_number_id, own_secret): (String, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+    let (slug, phone_number_id, own_secret): (String, String, Option<String>) =
+        (row.get(0), row.get(1), row.get(2));
     let base = args.relay_url.trim_end_matches('/');
     let (url, secret) = match (own_secret, &args.app_secret) {
         (Some(own), _) => (format!("{base}/webhook/{slug}"), own),
@@ -80,7 +91,12 @@ async fn target(client: &tokio_postgres::Client, args: &SimulateArgs) -> anyhow:
             "{slug} has no Meta app of its own: give the shared app's secret (--app-secret or META_APP_SECRET)"
         ),
     };
-    Ok(Target { slug, phone_number_id, url, secret })
+    Ok(Target {
+        slug,
+        phone_number_id,
+        url,
+        secret,
+    })
 }
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
@@ -123,7 +139,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .and_then(|v| v["accepted"].as_i64())
         != Some(1)
     {
-        bail!("the relay did not accept the message for {} ({answer})", target.slug);
+        bail!(
+            "the relay did not accept the message for {} ({answer})",
+            target.slug
+        );
     }
 
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
@@ -148,7 +167,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         );
         if let Some(reply) = reply {
             println!("{reply}");
-            eprintln!("(tenant: {}, decision: {})", target.slug, decision.unwrap_or_default());
+            eprintln!(
+                "(tenant: {}, decision: {})",
+                target.slug,
+                decision.unwrap_or_default()
+            );
             return Ok(());
         }
         if silent {

@@ -196,7 +196,10 @@ impl Worker {
                 };
                 (job.id, report, label)
             }
-            Claimed::Malformed { id: Some(id), reason } => {
+            Claimed::Malformed {
+                id: Some(id),
+                reason,
+            } => {
                 tracing::error!(job = id, reason, "malformed job: failing it for good");
                 let error = json!({"class": "permanent", "message": reason});
                 (id, Err((error, None)), "failed")
@@ -239,7 +242,8 @@ impl Worker {
             }
             Work::Generate { llm } => self.generate(llm).await,
         };
-        let (id, kind, attempt, tenant) = (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
+        let (id, kind, attempt, tenant) =
+            (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
         match outcome {
             Ok(result) => {
                 tracing::info!(job = id, kind, attempt, tenant, "job done");

@@ -48,7 +48,10 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
         stderr.contains("FAIL  security: relay_role_least_privilege"),
         "{stderr}"
     );
-    assert!(stderr.contains("FAIL  login: relay_login is BYPASSRLS"), "{stderr}");
+    assert!(
+        stderr.contains("FAIL  login: relay_login is BYPASSRLS"),
+        "{stderr}"
+    );
     client
         .batch_execute("ALTER ROLE relay_login NOBYPASSRLS")
         .unwrap();

@@ -116,11 +116,21 @@ fn every_fixture_signed_and_posted_is_accepted_and_kept() {
     // Over the 4 MiB limit: a declared length is refused before any of the body is read; a
     // body without one, once the limit is passed.
     let head = "POST /webhook HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\nx-hub-signature-256: sha256=00\r\n";
-    let (status, took) = d.relay.raw(&format!("{head}content-length: {}\r\n\r\n", 5u64 << 20), b"", 1, Duration::ZERO);
+    let (status, took) = d.relay.raw(
+        &format!("{head}content-length: {}\r\n\r\n", 5u64 << 20),
+        b"",
+        1,
+        Duration::ZERO,
+    );
     assert_eq!(status, Some(413));
     assert!(took < Duration::from_secs(1), "{took:?}");
     let chunked = format!("{:x}\r\n{}\r\n", 64 << 10, " ".repeat(64 << 10)).repeat(80);
-    let (status, _) = d.relay.raw(&format!("{head}transfer-encoding: chunked\r\n\r\n"), chunked.as_bytes(), 64 << 10, Duration::ZERO);
+    let (status, _) = d.relay.raw(
+        &format!("{head}transfer-encoding: chunked\r\n\r\n"),
+        chunked.as_bytes(),
+        64 << 10,
+        Duration::ZERO,
+    );
     assert_eq!(status, Some(413));
 
     d.wait_until_idle(LONG);

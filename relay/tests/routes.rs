@@ -77,7 +77,9 @@ fn a_tenant_route_takes_only_its_own_secret_and_its_own_number() {
     // Kassangas has no app secret of its own: its route is closed, and answers like a bad
     // signature, as a slug nobody has does: which slugs exist is not told.
     for slug in ["kassangas", "nobody"] {
-        let (status, body) = d.relay.post(&format!("/webhook/{slug}"), mine.as_bytes(), Some(&own));
+        let (status, body) = d
+            .relay
+            .post(&format!("/webhook/{slug}"), mine.as_bytes(), Some(&own));
         assert_eq!((status, body.as_str()), (401, "bad signature"), "{slug}");
     }
     d.assert_no_secret_in_logs();
@@ -88,24 +90,50 @@ fn a_tenant_route_takes_only_its_own_secret_and_its_own_number() {
 #[test]
 fn unsigned_requests_write_no_audit_rows_and_a_deactivated_tenant_is_closed_at_once() {
     let d = Deployment::start(&[]);
-    let audits = || d.count("SELECT count(*) FROM alphadome.credential_audit WHERE credential = 'app_secret'");
+    let audits = || {
+        d.count("SELECT count(*) FROM alphadome.credential_audit WHERE credential = 'app_secret'")
+    };
     let at_start = audits();
-    assert_eq!(at_start, 1, "the relay decrypted the app secret once, at start");
-    let body = text_webhook(OTHER_NUMBER, "254766000003", "hello", "wamid.e2e.stranger").to_string();
+    assert_eq!(
+        at_start, 1,
+        "the relay decrypted the app secret once, at start"
+    );
+    let body =
+        text_webhook(OTHER_NUMBER, "254766000003", "hello", "wamid.e2e.stranger").to_string();
     for signature in [None, Some("sha256=00"), Some("sha256=zz")] {
-        assert_eq!(d.relay.post("/webhook/other-shop", body.as_bytes(), signature).0, 401);
+        assert_eq!(
+            d.relay
+                .post("/webhook/other-shop", body.as_bytes(), signature)
+                .0,
+            401
+        );
     }
     assert_eq!(audits(), at_start, "no audit row per request");
     let own = alphadome_relay::http::signature::sign(OTHER_APP_SECRET.as_bytes(), body.as_bytes());
-    assert_eq!(d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&own)).0, 200);
+    assert_eq!(
+        d.relay
+            .post("/webhook/other-shop", body.as_bytes(), Some(&own))
+            .0,
+        200
+    );
 
     // Deactivated: the next request is refused, without waiting for a timed refresh.
     d.db()
-        .batch_execute("UPDATE alphadome.bot_tenants SET is_active = false WHERE slug = 'other-shop'")
+        .batch_execute(
+            "UPDATE alphadome.bot_tenants SET is_active = false WHERE slug = 'other-shop'",
+        )
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&own)).0 != 401 {
-        assert!(std::time::Instant::now() < deadline, "the route stayed open");
+    while d
+        .relay
+        .post("/webhook/other-shop", body.as_bytes(), Some(&own))
+        .0
+        != 401
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the route stayed open"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // A new app secret takes over as soon as it is set; the old one is refused.
@@ -116,13 +144,27 @@ fn unsigned_requests_write_no_audit_rows_and_a_deactivated_tenant_is_closed_at_o
                FROM alphadome.bot_tenants WHERE slug = 'other-shop'",
         )
         .unwrap();
-    let rotated = alphadome_relay::http::signature::sign(b"whsec-test-rotated-app-secret", body.as_bytes());
+    let rotated =
+        alphadome_relay::http::signature::sign(b"whsec-test-rotated-app-secret", body.as_bytes());
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&rotated)).0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "the new secret was not taken");
+    while d
+        .relay
+        .post("/webhook/other-shop", body.as_bytes(), Some(&rotated))
+        .0
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new secret was not taken"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(d.relay.post("/webhook/other-shop", body.as_bytes(), Some(&own)).0, 401);
+    assert_eq!(
+        d.relay
+            .post("/webhook/other-shop", body.as_bytes(), Some(&own))
+            .0,
+        401
+    );
     d.assert_no_secret_in_logs();
 }
 
@@ -195,12 +237,18 @@ fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
         (out.status.success(), text(&out.stdout), text(&out.stderr))
     };
     // Kassangas uses the shared Meta app: its secret is needed.
-    let (ok, stdout, stderr) = simulate(&["What are your opening hours?", "--tenant", "kassangas"], Some(APP_SECRET));
+    let (ok, stdout, stderr) = simulate(
+        &["What are your opening hours?", "--tenant", "kassangas"],
+        Some(APP_SECRET),
+    );
     assert!(ok, "{stdout} {stderr}");
     assert_eq!(stdout, OPENING_HOURS_ANSWER);
     let (ok, _, stderr) = simulate(&["hello", "--tenant", "kassangas"], None);
     assert!(!ok);
-    assert!(stderr.contains("kassangas has no Meta app of its own: give the shared app's secret"), "{stderr}");
+    assert!(
+        stderr.contains("kassangas has no Meta app of its own: give the shared app's secret"),
+        "{stderr}"
+    );
     // other-shop has an app of its own: simulate signs with its secret, on its route.
     let (ok, stdout, stderr) = simulate(&["Are you open?", "--tenant", "other-shop"], None);
     assert!(ok, "{stdout} {stderr}");
@@ -208,9 +256,15 @@ fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
     // Two tenants and none named: told which there are.
     let (ok, _, stderr) = simulate(&["hello"], Some(APP_SECRET));
     assert!(!ok);
-    assert!(stderr.contains("name one with --tenant <slug> (kassangas, other-shop)"), "{stderr}");
+    assert!(
+        stderr.contains("name one with --tenant <slug> (kassangas, other-shop)"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = simulate(&["hello", "--tenant", "nobody"], Some(APP_SECRET));
-    assert!(!ok && stderr.contains("no active tenant nobody"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("no active tenant nobody"),
+        "{stderr}"
+    );
     // An LLM question in dry run: no call, a placeholder answer, recorded as simulated.
     d.post_text(
         KASSANGAS_NUMBER,

@@ -45,6 +45,11 @@ pub fn ingest(client: &mut postgres::Client, webhook: &Value) -> Result<Value, p
 
 /// Ingests a customer's "What are your opening hours?" sent to phone_number_id `number`.
 pub fn ingest_question(client: &mut postgres::Client, number: &str, wamid: &str) {
-    let webhook = text_webhook(number, "254711000099", wamid, "What are your opening hours?");
+    let webhook = text_webhook(
+        number,
+        "254711000099",
+        wamid,
+        "What are your opening hours?",
+    );
     ingest(client, &webhook).unwrap();
 }

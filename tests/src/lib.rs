@@ -210,7 +210,10 @@ impl Cluster {
             dir.display(),
         );
         if !without_master_key {
-            options.push_str(&format!(" -c alphadome.master_key_file={}", key_file.display()));
+            options.push_str(&format!(
+                " -c alphadome.master_key_file={}",
+                key_file.display()
+            ));
         }
         if tls {
             options.push_str(&format!(
@@ -239,7 +242,10 @@ impl Cluster {
             port,
             master_key_hex,
             options,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 

@@ -108,6 +108,19 @@ impl Relay {
         )
     }
 
+    /// The relay's resident memory now, in MiB (from /proc).
+    pub fn rss_mib(&self) -> f64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS");
+        kib / 1024.0
+    }
+
     /// The address the relay listens on.
     pub fn addr(&self) -> String {
         self.url.trim_start_matches("http://").to_string()
@@ -118,13 +131,21 @@ impl Relay {
     /// answered (None: it closed without one) and how long after the first byte that came.
     /// For what a client library will not do: a body it never sends, sends slowly, or that
     /// has no length.
-    pub fn raw(&self, head: &str, body: &[u8], chunk: usize, pause: Duration) -> (Option<u16>, Duration) {
+    pub fn raw(
+        &self,
+        head: &str,
+        body: &[u8],
+        chunk: usize,
+        pause: Duration,
+    ) -> (Option<u16>, Duration) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(self.addr()).unwrap();
-        stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let started = Instant::now();
         let mut answer = Vec::new();
-        let mut read_some = |stream: &mut std::net::TcpStream, answer: &mut Vec<u8>| -> bool {
+        let read_some = |stream: &mut std::net::TcpStream, answer: &mut Vec<u8>| -> bool {
             let mut buf = [0u8; 4096];
             match stream.read(&mut buf) {
                 Ok(0) => true,
@@ -132,7 +153,12 @@ impl Relay {
                     answer.extend_from_slice(&buf[..n]);
                     answer.windows(4).any(|w| w == b"\r\n\r\n")
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => false,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    false
+                }
                 Err(_) => true,
             }
         };

@@ -1,6 +1,8 @@
 //! Backup and restore as a DBA does them: pg_dump of a working database restored into a new
 //! one goes on exactly where the dump left off, with or without the master key file.
-use alphadome_e2e::kassangas::{ingest, ingest_question, seed, text_webhook, SEED_NUMBER, SEED_TOKEN};
+use alphadome_e2e::kassangas::{
+    ingest, ingest_question, seed, text_webhook, SEED_NUMBER, SEED_TOKEN,
+};
 use alphadome_e2e::{sqlstate, Cluster, Options};
 
 /// A working database: the seed, two customers' questions (one job claimed and sent), a new
@@ -10,7 +12,12 @@ fn working_database(cluster: &Cluster, database: &str) {
     seed(cluster, database);
     let mut client = cluster.connect(database);
     ingest_question(&mut client, SEED_NUMBER, "wamid.backup.1");
-    let webhook = text_webhook(SEED_NUMBER, "254711000200", "wamid.backup.2", "Do you deliver?");
+    let webhook = text_webhook(
+        SEED_NUMBER,
+        "254711000200",
+        "wamid.backup.2",
+        "Do you deliver?",
+    );
     ingest(&mut client, &webhook).unwrap();
     let job: serde_json::Value = client
         .query_one("SELECT alphadome.claim_jobs('backup-test', 1, 60)", &[])
@@ -51,9 +58,18 @@ fn sequences(client: &mut postgres::Client) -> Vec<(String, Option<i64>)> {
 /// conversation, message, job and event id), a new FAQ entry, a new tenant; decrypt a
 /// credential; hand out a job with its token.
 fn goes_on(client: &mut postgres::Client) {
-    let webhook = text_webhook(SEED_NUMBER, "254711000400", "wamid.restored.1", "What are your opening hours?");
+    let webhook = text_webhook(
+        SEED_NUMBER,
+        "254711000400",
+        "wamid.restored.1",
+        "What are your opening hours?",
+    );
     let counts = ingest(client, &webhook).unwrap();
-    assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(1), Some(1)), "{counts}");
+    assert_eq!(
+        (counts["accepted"].as_i64(), counts["jobs"].as_i64()),
+        (Some(1), Some(1)),
+        "{counts}"
+    );
     client
         .batch_execute(
             "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer)
@@ -78,8 +94,14 @@ fn goes_on(client: &mut postgres::Client) {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(jobs.len(), 2, "the job left queued by the dump and the new one: {jobs:?}");
-    assert!(jobs.iter().all(|j| j["whatsapp"]["access_token"] == SEED_TOKEN));
+    assert_eq!(
+        jobs.len(),
+        2,
+        "the job left queued by the dump and the new one: {jobs:?}"
+    );
+    assert!(jobs
+        .iter()
+        .all(|j| j["whatsapp"]["access_token"] == SEED_TOKEN));
 }
 
 #[test]
@@ -88,13 +110,31 @@ fn a_custom_format_dump_restores_and_goes_on_where_it_left_off() {
     working_database(&cluster, "shop");
     let before = sequences(&mut cluster.connect("shop"));
     let file = cluster.dir.join("shop.dump");
-    let dump = cluster.tool("pg_dump", &["-d", "shop", "-Fc", "-f", file.to_str().unwrap()]);
-    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
-    cluster.connect("postgres").batch_execute("CREATE DATABASE restored").unwrap();
+    let dump = cluster.tool(
+        "pg_dump",
+        &["-d", "shop", "-Fc", "-f", file.to_str().unwrap()],
+    );
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE restored")
+        .unwrap();
     let restore = cluster.tool("pg_restore", &["-d", "restored", file.to_str().unwrap()]);
-    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
     let mut client = cluster.connect("restored");
-    assert_eq!(sequences(&mut client), before, "every sequence where the dump left it");
+    assert_eq!(
+        sequences(&mut client),
+        before,
+        "every sequence where the dump left it"
+    );
     goes_on(&mut client);
 }
 
@@ -104,8 +144,15 @@ fn a_plain_sql_dump_restores_through_psql() {
     working_database(&cluster, "shop");
     let file = cluster.dir.join("shop.sql");
     let dump = cluster.tool("pg_dump", &["-d", "shop", "-f", file.to_str().unwrap()]);
-    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
-    cluster.connect("postgres").batch_execute("CREATE DATABASE restored").unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE restored")
+        .unwrap();
     cluster.psql(&["-q", "-d", "restored", "-f", file.to_str().unwrap()]);
     goes_on(&mut cluster.connect("restored"));
 }
@@ -117,22 +164,48 @@ fn restored_without_the_key_file_only_decryption_fails() {
     let source = Cluster::start(&[]);
     working_database(&source, "shop");
     let file = source.dir.join("shop.dump");
-    let dump = source.tool("pg_dump", &["-d", "shop", "-Fc", "-f", file.to_str().unwrap()]);
+    let dump = source.tool(
+        "pg_dump",
+        &["-d", "shop", "-Fc", "-f", file.to_str().unwrap()],
+    );
     assert!(dump.status.success());
-    let target = Cluster::start_with(Options { without_master_key: true, ..Options::default() });
-    target.connect("postgres").batch_execute("CREATE DATABASE restored").unwrap();
+    let target = Cluster::start_with(Options {
+        without_master_key: true,
+        ..Options::default()
+    });
+    target
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE restored")
+        .unwrap();
     let restore = target.tool("pg_restore", &["-d", "restored", file.to_str().unwrap()]);
-    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
     let mut client = target.connect("restored");
     let decrypt = client.query_one(
         "SELECT alphadome.tenant_credential(id, 'whatsapp_access_token', 'restore test')
            FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
         &[],
     );
-    let error = decrypt.as_ref().err().and_then(|e| e.as_db_error()).expect("an error");
+    let error = decrypt
+        .as_ref()
+        .err()
+        .and_then(|e| e.as_db_error())
+        .expect("an error");
     assert_eq!(error.code().code(), "55000");
-    assert!(error.message().contains("alphadome.master_key_file"), "{}", error.message());
-    let webhook = text_webhook(SEED_NUMBER, "254711000400", "wamid.restored.1", "What are your opening hours?");
+    assert!(
+        error.message().contains("alphadome.master_key_file"),
+        "{}",
+        error.message()
+    );
+    let webhook = text_webhook(
+        SEED_NUMBER,
+        "254711000400",
+        "wamid.restored.1",
+        "What are your opening hours?",
+    );
     let counts = ingest(&mut client, &webhook).unwrap();
     assert_eq!(counts["accepted"].as_i64(), Some(1));
     client
@@ -142,7 +215,9 @@ fn restored_without_the_key_file_only_decryption_fails() {
         )
         .unwrap();
     // A job's token cannot be opened: the job goes to the dead letters with the reason.
-    let claimed = client.query("SELECT alphadome.claim_jobs('restored', 10, 60)", &[]).unwrap();
+    let claimed = client
+        .query("SELECT alphadome.claim_jobs('restored', 10, 60)", &[])
+        .unwrap();
     assert!(claimed.is_empty(), "no job leaves without its token");
     let dead: Vec<String> = client
         .query(
@@ -209,13 +284,22 @@ fn a_postgres_error_inside_rust_reaches_the_client_as_itself() {
     let error = ingest(&mut client, &webhook).expect_err("the insert collides");
     let error = error.as_db_error().expect("a database error");
     assert_eq!(error.code().code(), "23505");
-    assert!(error.message().contains("conversations_pkey"), "{}", error.message());
     assert!(
-        error.detail().is_none_or(|d| d.starts_with("Key (bot_tenant_id, id)=")),
+        error.message().contains("conversations_pkey"),
+        "{}",
+        error.message()
+    );
+    assert!(
+        error
+            .detail()
+            .is_none_or(|d| d.starts_with("Key (bot_tenant_id, id)=")),
         "PostgreSQL's own detail, if any: {:?}",
         error.detail()
     );
     for text in [error.detail().unwrap_or_default(), &cluster.server_log()] {
-        assert!(!text.contains("backtrace") && !text.contains("pgrx"), "{text}");
+        assert!(
+            !text.contains("backtrace") && !text.contains("pgrx"),
+            "{text}"
+        );
     }
 }

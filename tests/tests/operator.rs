@@ -12,7 +12,8 @@ fn an_operator_onboards_rotates_renumbers_pauses_and_deletes_a_tenant() {
         .connect("shop")
         .batch_execute("CREATE ROLE operator LOGIN IN ROLE alphadome_admin")
         .unwrap();
-    let mut op = postgres::Client::connect(&cluster.url("operator", "shop"), postgres::NoTls).unwrap();
+    let mut op =
+        postgres::Client::connect(&cluster.url("operator", "shop"), postgres::NoTls).unwrap();
     // Onboard (secrets as bind parameters).
     let id: String = op
         .query_one(
@@ -57,10 +58,22 @@ fn an_operator_onboards_rotates_renumbers_pauses_and_deletes_a_tenant() {
         )
         .unwrap();
     assert_eq!(
-        (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2)),
-        ("254722000999".into(), "Mama@jikoni.co.ke".into(), "254733000999".into())
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2)
+        ),
+        (
+            "254722000999".into(),
+            "Mama@jikoni.co.ke".into(),
+            "254733000999".into()
+        )
     );
-    let counts = ingest(&mut op, &text_webhook("100000000000501", "254711000501", "wamid.op.1", "hello")).unwrap();
+    let counts = ingest(
+        &mut op,
+        &text_webhook("100000000000501", "254711000501", "wamid.op.1", "hello"),
+    )
+    .unwrap();
     assert_eq!(counts["accepted"], 1, "the new number is routed: {counts}");
     // Pause the bot: messages are recorded, not answered.
     op.execute(
@@ -68,17 +81,27 @@ fn an_operator_onboards_rotates_renumbers_pauses_and_deletes_a_tenant() {
         &[&id],
     )
     .unwrap();
-    ingest(&mut op, &text_webhook("100000000000501", "254711000501", "wamid.op.2", "hello?")).unwrap();
+    ingest(
+        &mut op,
+        &text_webhook("100000000000501", "254711000501", "wamid.op.2", "hello?"),
+    )
+    .unwrap();
     let decision: String = op
-        .query_one("SELECT decision FROM alphadome.messages WHERE wamid = 'wamid.op.2'", &[])
+        .query_one(
+            "SELECT decision FROM alphadome.messages WHERE wamid = 'wamid.op.2'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(decision, "bot_disabled");
     // Delete: refused while active; deactivate, commit, then delete.
     let delete = "DELETE FROM alphadome.bot_tenants WHERE id = $1::text::uuid";
     assert_eq!(sqlstate(op.execute(delete, &[&id])), "55000");
-    op.execute("UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::text::uuid", &[&id])
-        .unwrap();
+    op.execute(
+        "UPDATE alphadome.bot_tenants SET is_active = false WHERE id = $1::text::uuid",
+        &[&id],
+    )
+    .unwrap();
     assert_eq!(op.execute(delete, &[&id]).unwrap(), 1);
     let left: i64 = op
         .query_one(
@@ -118,12 +141,30 @@ fn the_seed_runs_as_an_operator_granted_the_logging_settings() {
     let seed = alphadome_e2e::repo_root().join("sql/seed/kassangas.sql");
     let out = cluster.tool(
         "psql",
-        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "operator", "-d", "shop", "-f", seed.to_str().unwrap()],
+        &[
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "operator",
+            "-d",
+            "shop",
+            "-f",
+            seed.to_str().unwrap(),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tenants: i64 = cluster
         .connect("shop")
-        .query_one("SELECT count(*) FROM alphadome.bot_tenants WHERE slug = 'kassangas'", &[])
+        .query_one(
+            "SELECT count(*) FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(tenants, 1);

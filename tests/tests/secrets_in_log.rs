@@ -11,7 +11,10 @@ const APP_SECRET: &str = "whsec-test-log-app-secret-8c20";
 /// Asserts the server log holds none of the secrets (without printing the log: it might).
 fn log_is_clean(cluster: &Cluster, expect_in_log: &str) {
     let log = cluster.server_log();
-    assert!(log.contains(expect_in_log), "the log shows what happened ({expect_in_log})");
+    assert!(
+        log.contains(expect_in_log),
+        "the log shows what happened ({expect_in_log})"
+    );
     for secret in [TOKEN, AI_KEY, APP_SECRET, cluster.master_key_hex.as_str()] {
         assert!(!log.contains(secret), "a secret is in the server log");
     }
@@ -30,7 +33,10 @@ fn a_failing_seed_logs_the_error_but_not_the_secrets() {
     let cluster = Cluster::start(&[]);
     cluster.create_database("shop");
     let seed = cluster.run_seed("shop", &secrets("not-digits"));
-    assert!(!seed.status.success(), "a phone number id that is not digits fails the seed");
+    assert!(
+        !seed.status.success(),
+        "a phone number id that is not digits fails the seed"
+    );
     log_is_clean(&cluster, "whatsapp_phone_number_id must be the digits");
 }
 
@@ -39,7 +45,11 @@ fn the_seed_with_every_statement_logged_logs_no_secret() {
     let cluster = Cluster::start(&["log_statement=all", "log_min_duration_statement=0"]);
     cluster.create_database("shop");
     let seed = cluster.run_seed("shop", &secrets("100000000000001"));
-    assert!(seed.status.success(), "{}", String::from_utf8_lossy(&seed.stderr));
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
     log_is_clean(&cluster, "statement: BEGIN");
 }
 
@@ -53,8 +63,20 @@ fn the_seed_refuses_to_run_where_it_cannot_keep_secrets_out_of_the_log() {
         .connect("shop")
         .batch_execute("CREATE ROLE operator LOGIN IN ROLE alphadome_admin")
         .unwrap();
-    let mut args = vec!["-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "operator", "-d", "shop"];
-    let settings: Vec<String> = secrets("100000000000001").iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut args = vec![
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        "operator",
+        "-d",
+        "shop",
+    ];
+    let settings: Vec<String> = secrets("100000000000001")
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     for s in &settings {
         args.extend(["-v", s.as_str()]);
     }
@@ -81,7 +103,11 @@ fn failing_tenant_functions_log_the_error_but_not_the_statement() {
                                         :'token', :'ai_key', :'app_secret');",
     )
     .unwrap();
-    let vars = [("token", TOKEN), ("ai_key", AI_KEY), ("app_secret", APP_SECRET)];
+    let vars = [
+        ("token", TOKEN),
+        ("ai_key", AI_KEY),
+        ("app_secret", APP_SECRET),
+    ];
     let run = cluster.psql_script("shop", &vars, script.to_str().unwrap());
     assert!(!run.status.success());
     log_is_clean(&cluster, "slug must be 2 to 63 characters");
@@ -94,7 +120,10 @@ fn failing_tenant_functions_log_the_error_but_not_the_statement() {
     .unwrap();
     let run = cluster.psql_script("shop", &vars, script.to_str().unwrap());
     assert!(!run.status.success());
-    log_is_clean(&cluster, "no tenant with id 00000000-0000-0000-0000-000000000000");
+    log_is_clean(
+        &cluster,
+        "no tenant with id 00000000-0000-0000-0000-000000000000",
+    );
 
     // Through bind parameters, the way an application calls it.
     let failed = client.query_one(
@@ -117,7 +146,8 @@ fn bind_parameters_stay_out_of_a_full_statement_log_with_the_documented_role_set
     client
         .batch_execute("CREATE ROLE onboarding LOGIN IN ROLE alphadome_admin; ALTER ROLE onboarding SET log_parameter_max_length = 0")
         .unwrap();
-    let mut app = postgres::Client::connect(&cluster.url("onboarding", "shop"), postgres::NoTls).unwrap();
+    let mut app =
+        postgres::Client::connect(&cluster.url("onboarding", "shop"), postgres::NoTls).unwrap();
     app.query_one(
         "SELECT alphadome.create_tenant('shop', 'Shop', '0711000001', '100000000000003', $1, $2, $3)",
         &[&TOKEN, &AI_KEY, &APP_SECRET],

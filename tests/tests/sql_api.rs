@@ -5,10 +5,17 @@ use alphadome_e2e::{pg_bin, repo_root, Cluster};
 use std::process::Command;
 
 fn pg_regress() -> std::path::PathBuf {
-    let out = Command::new(pg_bin("pg_config")).arg("--pgxs").output().unwrap();
+    let out = Command::new(pg_bin("pg_config"))
+        .arg("--pgxs")
+        .output()
+        .unwrap();
     let pgxs = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     // <libdir>/pgxs/src/makefiles/pgxs.mk → <libdir>/pgxs/src/test/regress/pg_regress
-    pgxs.parent().unwrap().parent().unwrap().join("test/regress/pg_regress")
+    pgxs.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("test/regress/pg_regress")
 }
 
 #[test]
@@ -52,7 +59,11 @@ fn the_docs_examples_are_quoted_from_the_tested_output() {
         .skip(1)
         .map(|rest| rest.split("```").next().unwrap())
         .collect();
-    assert!(blocks.len() >= 10, "docs/sql-api.md shows its examples ({} found)", blocks.len());
+    assert!(
+        blocks.len() >= 10,
+        "docs/sql-api.md shows its examples ({} found)",
+        blocks.len()
+    );
     for block in blocks {
         assert!(
             expected.iter().any(|file| file.contains(block)),

@@ -1,6 +1,8 @@
 //! ALTER EXTENSION pg_alphadome UPDATE from 0.1.0, the release DBAs have installed: data kept,
 //! credentials still decrypt, the pipeline works, and the schema is exactly a fresh install's.
-use alphadome_e2e::kassangas::{ingest, ingest_question, seed, text_webhook, SEED_NUMBER, SEED_TOKEN};
+use alphadome_e2e::kassangas::{
+    ingest, ingest_question, seed, text_webhook, SEED_NUMBER, SEED_TOKEN,
+};
 use alphadome_e2e::Cluster;
 
 /// Every object of the database as `pg_dump --binary-upgrade` writes it: in that mode pg_dump
@@ -14,7 +16,11 @@ fn schema_of(cluster: &Cluster, database: &str) -> String {
         "pg_dump",
         &["-d", database, "--schema-only", "--binary-upgrade"],
     );
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut kept = Vec::new();
     let mut in_xid_update = false;
@@ -34,17 +40,23 @@ fn schema_of(cluster: &Cluster, database: &str) -> String {
         if noise {
             continue;
         }
-        kept.push(match line.find("binary_upgrade_create_empty_extension('pg_alphadome'") {
-            Some(_) => line.split(", '{").next().unwrap().to_string() + ", <config>);",
-            None => line.to_string(),
-        });
+        kept.push(
+            match line.find("binary_upgrade_create_empty_extension('pg_alphadome'") {
+                Some(_) => line.split(", '{").next().unwrap().to_string() + ", <config>);",
+                None => line.to_string(),
+            },
+        );
     }
     // The entries of an access list come in the order they were granted, which an update
     // cannot repeat: consecutive GRANTs compare as a set.
     let mut sorted: Vec<String> = Vec::with_capacity(kept.len());
     for line in kept {
         let run_start = sorted.len()
-            - sorted.iter().rev().take_while(|l| l.starts_with("GRANT ")).count();
+            - sorted
+                .iter()
+                .rev()
+                .take_while(|l| l.starts_with("GRANT "))
+                .count();
         sorted.push(line);
         if sorted.last().is_some_and(|l| l.starts_with("GRANT ")) {
             sorted[run_start..].sort();
@@ -69,17 +81,28 @@ fn dumped_relations(client: &mut postgres::Client) -> Vec<String> {
 
 /// `diff -u` of two texts, for a failing assertion.
 fn diff(cluster: &Cluster, a: &str, b: &str) -> String {
-    let (left, right) = (cluster.dir.join("upgraded.sql"), cluster.dir.join("fresh.sql"));
+    let (left, right) = (
+        cluster.dir.join("upgraded.sql"),
+        cluster.dir.join("fresh.sql"),
+    );
     std::fs::write(&left, a).unwrap();
     std::fs::write(&right, b).unwrap();
-    let out = std::process::Command::new("diff").arg("-u").arg(&left).arg(&right).output().unwrap();
+    let out = std::process::Command::new("diff")
+        .arg("-u")
+        .arg(&left)
+        .arg(&right)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
     let cluster = Cluster::start(&[]);
-    cluster.connect("postgres").batch_execute("CREATE DATABASE upgraded").unwrap();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE upgraded")
+        .unwrap();
     let mut client = cluster.connect("upgraded");
     client
         .batch_execute("CREATE EXTENSION pg_alphadome VERSION '0.1.0' CASCADE")
@@ -94,9 +117,14 @@ fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
     assert_eq!(before, 1);
 
     // The same session goes on after the update: its kept plans are made again.
-    client.batch_execute("ALTER EXTENSION pg_alphadome UPDATE").unwrap();
+    client
+        .batch_execute("ALTER EXTENSION pg_alphadome UPDATE")
+        .unwrap();
     let version: String = client
-        .query_one("SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'", &[])
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(version, "0.2.0");
@@ -108,21 +136,41 @@ fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
             &[],
         )
         .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (11, 1), "data kept");
-    assert_eq!(row.get::<_, String>(2), SEED_TOKEN, "the token still decrypts");
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (11, 1),
+        "data kept"
+    );
+    assert_eq!(
+        row.get::<_, String>(2),
+        SEED_TOKEN,
+        "the token still decrypts"
+    );
     let counts = ingest(
         &mut client,
-        &text_webhook(SEED_NUMBER, "254711000123", "wamid.after.1", "Do you deliver?"),
+        &text_webhook(
+            SEED_NUMBER,
+            "254711000123",
+            "wamid.after.1",
+            "Do you deliver?",
+        ),
     )
     .unwrap();
-    assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (counts["accepted"].as_i64(), counts["jobs"].as_i64()),
+        (Some(1), Some(1))
+    );
     let jobs: Vec<serde_json::Value> = client
         .query("SELECT alphadome.claim_jobs('upgrade-test', 10, 60)", &[])
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(jobs.len(), 2, "the job queued before the update and the new one: {jobs:?}");
+    assert_eq!(
+        jobs.len(),
+        2,
+        "the job queued before the update and the new one: {jobs:?}"
+    );
     for job in &jobs {
         assert_eq!(job["whatsapp"]["access_token"], SEED_TOKEN);
         let id = job["id"].as_i64().unwrap();
@@ -133,8 +181,14 @@ fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
     }
 
     cluster.create_database("fresh");
-    let (upgraded, fresh) = (schema_of(&cluster, "upgraded"), schema_of(&cluster, "fresh"));
-    assert!(upgraded.contains("CREATE FUNCTION alphadome.ingest_webhook"), "the dump lists members");
+    let (upgraded, fresh) = (
+        schema_of(&cluster, "upgraded"),
+        schema_of(&cluster, "fresh"),
+    );
+    assert!(
+        upgraded.contains("CREATE FUNCTION alphadome.ingest_webhook"),
+        "the dump lists members"
+    );
     assert!(
         upgraded == fresh,
         "the updated schema differs from a fresh 0.2.0 install:\n{}",

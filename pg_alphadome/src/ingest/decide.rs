@@ -542,4 +542,64 @@ mod unit {
             "only typed text is looked up in the FAQ"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn kinds() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "text",
+                "button",
+                "interactive",
+                "image",
+                "audio",
+                "reaction",
+                "system",
+                "sticker",
+                "unknown",
+            ])
+        }
+
+        fn bodies() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("STOP".to_string()),
+                Just("start".to_string()),
+                Just("I want a human".to_string()),
+                Just("What are your opening hours?".to_string()),
+                Just(String::new()),
+                "\\PC{0,40}",
+            ]
+        }
+
+        proptest! {
+            /// Whatever the switches, the conversation and the message, the decision list
+            /// keeps its promises: silence where it promises silence, never an empty reply,
+            /// and no reply past the hourly limit unless it confirms an opt-out or opt-in.
+            #[test]
+            fn the_decision_list_keeps_its_promises(
+                enabled in any::<bool>(), ai in any::<bool>(), opted_out in any::<bool>(),
+                handed_off in any::<bool>(), replies in 0i64..400, limit in 0i32..300,
+                kind in kinds(), body in bodies(), faq_score in proptest::option::of(0.0f32..=1.0),
+            ) {
+                let settings = Settings { is_bot_enabled: enabled, enable_ai_responses: ai, max_messages_per_hour: limit, ..shop() };
+                let conversation = Conversation { opted_out, handed_off, ..customer() };
+                let mut facts = known(replies, faq_score.map(|s| ("An answer", s)));
+                let plan = plan(&settings, &conversation, kind, &body, &mut facts);
+                let confirms = matches!(plan.verdict, Verdict::OptOut | Verdict::OptIn);
+                if let Some(reply) = &plan.reply {
+                    prop_assert!(!reply.text().trim().is_empty(), "{plan:?}");
+                    prop_assert!(confirms || !opted_out, "an opted-out customer got {plan:?}");
+                    prop_assert!(confirms || enabled, "a switched-off bot answered: {plan:?}");
+                    prop_assert!(confirms || !handed_off, "a handed-off conversation got {plan:?}");
+                    prop_assert!(confirms || replies < i64::from(limit), "over the limit: {plan:?}");
+                    prop_assert!(!matches!(kind, "reaction" | "system") || confirms, "{plan:?}");
+                    prop_assert!(matches!(reply, Reply::Send(_)) || (ai && plan.verdict == Verdict::Llm), "{plan:?}");
+                }
+                if plan.verdict == Verdict::Faq {
+                    prop_assert!(faq_score.is_some_and(|s| s >= settings.faq_confidence));
+                }
+            }
+        }
+    }
 }

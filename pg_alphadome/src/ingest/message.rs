@@ -35,3 +35,77 @@ pub fn message_text(message: Json) -> Option<String> {
         None => None,
     }
 }
+
+/// Why a message's sender cannot be taken as it is, or None. Meta's `from` is the customer's
+/// WhatsApp id (digits), `from_user_id` a business-scoped id such as
+/// `US.13491208655302741918`: anything else is refused, never made a customer.
+pub fn sender_problem(wa_id: Option<&str>, user_id: Option<&str>) -> Option<&'static str> {
+    let digits = |s: &str| (5..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let bsuid = |s: &str| {
+        let mut parts = s.split('.');
+        s.len() <= 128
+            && parts
+                .next()
+                .is_some_and(|cc| cc.len() == 2 && cc.bytes().all(|b| b.is_ascii_uppercase()))
+            && parts.clone().count() >= 1
+            && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
+    if wa_id.is_some_and(|w| !digits(w)) {
+        Some("from is not a WhatsApp id (5 to 20 digits)")
+    } else if user_id.is_some_and(|u| !bsuid(u)) {
+        Some("from_user_id is not a business-scoped user id")
+    } else {
+        None
+    }
+}
+
+/// Whether a message id (wamid) can be kept: not blank, at most 512 characters, no control
+/// characters.
+pub fn is_message_id(wamid: &str) -> bool {
+    !wamid.trim().is_empty() && wamid.len() <= 512 && !wamid.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::{is_message_id, sender_problem};
+
+    #[test]
+    fn meta_senders_pass_and_strangers_do_not() {
+        assert_eq!(sender_problem(Some("254711000001"), None), None);
+        assert_eq!(sender_problem(None, Some("US.13491208655302741918")), None);
+        assert_eq!(
+            sender_problem(None, Some("US.ENT.11815799212886844830")),
+            None
+        );
+        for bad in [
+            "abc",
+            "' OR 1=1 --",
+            "",
+            "{\"a\":1}",
+            "1234",
+            "254 711 000 001",
+            &"9".repeat(21),
+        ] {
+            assert!(sender_problem(Some(bad), None).is_some(), "{bad}");
+        }
+        for bad in [
+            "US",
+            "us.123",
+            "US..1",
+            "US.1 2",
+            &format!("US.{}", "1".repeat(130)),
+        ] {
+            assert!(sender_problem(None, Some(bad)).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn message_ids_are_kept_unless_blank_huge_or_with_control_characters() {
+        assert!(is_message_id(
+            "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+        ));
+        assert!(!is_message_id(" "));
+        assert!(!is_message_id("wamid\u{0}x"));
+        assert!(!is_message_id(&"w".repeat(513)));
+    }
+}

@@ -6,6 +6,7 @@
 //! In Rust with kept plans rather than PL/pgSQL: the PL/pgSQL version spent about as much
 //! time between its statements as in them, and the decision list is easier to test as a pure
 //! function (decide.rs).
+mod body;
 mod decide;
 mod faq_cache;
 pub(crate) mod message;
@@ -15,7 +16,7 @@ pub(crate) mod tenant_cache;
 use crate::errors::raise;
 use crate::jsonb::{self, Json};
 use decide::{Conversation, Facts, Plan, Settings};
-use message::{field, message_text};
+use message::{field, is_message_id, message_text, sender_problem};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{SpiClient, SpiResult, SpiTupleTable};
@@ -86,8 +87,82 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
             NOT_A_WEBHOOK,
         );
     };
-    // SAFETY: a non-null jsonb argument, valid for this call; read (and expanded, if it
-    // comes compressed) here, in the call's memory context, not in SPI's.
+    run(raw, route_tenant, Vec::new())
+}
+
+/// The body of one webhook POST as text, as the relay receives it: what ingest_webhook does,
+/// for any JSON Meta may sign. A body nested deeper than a webhook is refused (22023); a
+/// \u0000, which jsonb cannot hold, is kept as U+FFFD, and the messages that held one are
+/// refused with the reason while their neighbours are recorded (body.rs).
+#[pg_extern(sql = r#"
+CREATE FUNCTION alphadome.ingest_webhook_text(body text, route_tenant uuid DEFAULT NULL) RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
+    AS 'MODULE_PATHNAME', 'ingest_webhook_text_wrapper';
+"#)]
+fn ingest_webhook_text(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
+    // SAFETY: fcinfo is this call's, with the two arguments of the SQL above.
+    let (body, route_tenant) = unsafe {
+        (
+            pgrx::fcinfo::pg_getarg::<&str>(fcinfo, 0),
+            pgrx::fcinfo::pg_getarg::<pgrx::Uuid>(fcinfo, 1),
+        )
+    };
+    let Some(body) = body else {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            NOT_A_WEBHOOK,
+        );
+    };
+    let found = body::scan(body);
+    if found.depth > body::MAX_DEPTH {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "not a WhatsApp webhook: nested {} levels deep (a webhook has fewer than {})",
+                found.depth,
+                body::MAX_DEPTH
+            ),
+        );
+    }
+    let (text, refused) = if found.nul_escapes == 0 {
+        (std::borrow::Cow::Borrowed(body), Vec::new())
+    } else {
+        let Some(refused) = body::messages_with_nul(body) else {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+                "the webhook body is not JSON",
+            );
+        };
+        (std::borrow::Cow::Owned(body::without_nul(body)), refused)
+    };
+    let text = std::ffi::CString::new(text.as_bytes()).unwrap_or_else(|_| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+            "the webhook body holds a NUL byte",
+        )
+    });
+    // SAFETY: jsonb_in reads a C string; an invalid one raises 22P02 like a cast would.
+    let raw = unsafe {
+        pgrx::direct_function_call_as_datum(
+            pg_sys::jsonb_in,
+            &[Some(pg_sys::Datum::from(text.as_ptr()))],
+        )
+    }
+    .expect("jsonb_in returns a datum");
+    run(raw, route_tenant, refused)
+}
+
+/// Ingests the webhook in `raw` (a jsonb datum valid for this call); the messages at the
+/// positions in `refused` are refused (they held what jsonb cannot store).
+fn run(
+    raw: pg_sys::Datum,
+    route_tenant: Option<pgrx::Uuid>,
+    refused: Vec<[usize; 3]>,
+) -> pgrx::datum::Internal {
+    // SAFETY: a non-null jsonb datum, valid for this call; read (and expanded, if it comes
+    // compressed) here, in the call's memory context, not in SPI's.
     let payload = unsafe { Json::from_datum(raw) };
     let Some(entries @ Json::Array(_)) = payload.get("entry") else {
         raise(
@@ -102,6 +177,7 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
                 prepared,
                 raw,
                 route_tenant,
+                refused,
                 outcome: Outcome::default(),
             };
             if field(payload, "object").as_deref() == Some("whatsapp_business_account") {
@@ -150,6 +226,8 @@ struct Ingest<'a, 'conn> {
     /// The payload argument as the caller passed it: a jsonb datum, valid for this call.
     raw: pg_sys::Datum,
     route_tenant: Option<pgrx::Uuid>,
+    /// Messages (entry, change, index) refused before reading: they held a \u0000.
+    refused: Vec<[usize; 3]>,
     outcome: Outcome,
 }
 
@@ -227,6 +305,13 @@ impl Ingest<'_, '_> {
         }
         let contacts: Vec<Json> = value.items_in("contacts").collect();
         for (i, message) in value.items_in("messages").enumerate() {
+            if self.refused.contains(&[at[0], at[1], i]) {
+                self.refuse(
+                    message,
+                    "it holds \\u0000, which PostgreSQL cannot store (kept as U+FFFD)",
+                );
+                continue;
+            }
             self.message(&tenant, message, &contacts, path(at, "messages", i))?;
         }
         let statuses = value.items_in("statuses").count();
@@ -244,6 +329,15 @@ impl Ingest<'_, '_> {
                 .push(json!({"errors": to_serde(errors), "tenant": tenant.id.to_string()}));
         }
         Ok(())
+    }
+
+    /// Records a message as refused, with the reason, instead of reading it.
+    fn refuse(&mut self, message: Json, reason: &str) {
+        let id: Option<String> = field(message, "id").map(|id| id.chars().take(200).collect());
+        self.outcome.refused += 1;
+        self.outcome
+            .notes
+            .push(json!({"refused_message": id, "reason": reason}));
     }
 
     /// The tenant that owns a phone_number_id, from the session's copy (tenant_cache.rs).
@@ -293,6 +387,10 @@ impl Ingest<'_, '_> {
     ) -> SpiResult<()> {
         let wa_id = field(message, "from");
         let user_id = field(message, "from_user_id");
+        if let Some(reason) = sender_problem(wa_id.as_deref(), user_id.as_deref()) {
+            self.refuse(message, reason);
+            return Ok(());
+        }
         // The customer: phone (wa_id) when Meta sends it, else the business-scoped id, joined
         // to the conversation that already knows that id.
         let customer = match (&wa_id, &user_id) {
@@ -312,6 +410,10 @@ impl Ingest<'_, '_> {
                 .ignore(json!({"ignored": "message without sender or id"}));
             return Ok(());
         };
+        if !is_message_id(&wamid) {
+            self.refuse(message, "id is not a message id");
+            return Ok(());
+        }
         let contact = contacts.iter().copied().find(|&c| {
             (wa_id.is_some() && field(c, "wa_id") == wa_id)
                 || (user_id.is_some() && field(c, "user_id") == user_id)

@@ -152,7 +152,10 @@ mod tests {
         );
         assert_eq!(outcome("UPDATE alphadome.bot_control_settings SET enable_ai_responses = false, faq_confidence = 0.7", &[]), "ok 1");
         // The hourly limit and the prompt budget are the operator's: an owner cannot raise them.
-        for operators in ["max_messages_per_hour = 100000", "prompt_budget_chars = 200000"] {
+        for operators in [
+            "max_messages_per_hour = 100000",
+            "prompt_budget_chars = 200000",
+        ] {
             let update = format!("UPDATE alphadome.bot_control_settings SET {operators}");
             assert_eq!(outcome(&update, &[]), "42501", "{operators}");
         }

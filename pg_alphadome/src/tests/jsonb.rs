@@ -68,6 +68,46 @@ mod tests {
         assert_eq!(bottom.and_then(Json::text).as_deref(), Some("1"));
     }
 
+    /// For any JSON document, the reader finds at every path of keys what SQL's #>> finds.
+    #[pg_test]
+    fn the_reader_agrees_with_sql_on_any_document() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1.0e6f64..1.0e6).prop_map(Value::from),
+            "[a-c\\\\\"é\\u{202e}☃ ]{0,6}".prop_map(Value::String),
+        ];
+        let documents = leaf.prop_recursive(5, 40, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-c]{1,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        let paths = prop::collection::vec(prop::collection::vec("[a-c]{1,2}", 0..4), 1..6);
+        let mut runner = TestRunner::new(Config::with_cases(64));
+        runner
+            .run(&(documents, paths), |(document, paths)| {
+                let text = document.to_string();
+                let value = json(&text);
+                for path in paths {
+                    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+                    let ours = value.at(&keys).and_then(Json::text).map(String::from);
+                    let sql = one::<String>(
+                        "SELECT $1::jsonb #>> $2",
+                        &[text.as_str().into(), path.clone().into()],
+                    );
+                    prop_assert_eq!(ours, sql, "{} at {:?}", text, path);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
     #[pg_test]
     fn a_bare_scalar_is_a_value_not_a_container() {
         assert_eq!(json(r#""x""#).text().as_deref(), Some("x"));

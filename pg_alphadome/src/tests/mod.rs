@@ -74,7 +74,11 @@ pub const TOKEN_A: &str = "EAAtest-token-of-tenant-a-7c1e";
 pub const TOKEN_B: &str = "EAAtest-token-of-tenant-b-52d9";
 pub const AI_KEY_A: &str = "sk-test-ai-key-of-tenant-a-0b44";
 
-/// Creates a tenant through the public API; returns its id as text.
+/// Creates a tenant through the public API; returns its id as text. Tests run in parallel,
+/// each in a transaction, and many reuse the same slugs, phones and numbers: two of them
+/// inserting such keys in different orders would deadlock on each other's unique entries. So
+/// every test that creates a tenant first waits for the others that do (a lock held until its
+/// transaction ends).
 pub fn tenant(
     slug: &str,
     phone: &str,
@@ -82,6 +86,7 @@ pub fn tenant(
     token: &str,
     ai_key: Option<&str>,
 ) -> String {
+    run("SELECT pg_advisory_xact_lock(20261129)", &[]);
     one::<String>(
         "SELECT alphadome.create_tenant(slug => $1, client_name => $1 || ' Shop', client_phone => $2,
                  whatsapp_phone_number_id => $3, whatsapp_access_token => $4, ai_api_key => $5)::text",

@@ -25,10 +25,20 @@ mod tests {
         )
         .unwrap();
         act_as_superuser();
-        assert_eq!(tenant_field(&id, "client_phone").as_deref(), Some("14155550100"), "read in the US");
-        assert_eq!(tenant_field(&id, "client_email").as_deref(), Some("Owner@sf-shop.com"));
+        assert_eq!(
+            tenant_field(&id, "client_phone").as_deref(),
+            Some("14155550100"),
+            "read in the US"
+        );
+        assert_eq!(
+            tenant_field(&id, "client_email").as_deref(),
+            Some("Owner@sf-shop.com")
+        );
         assert_eq!(tenant_field(&id, "ai_model").as_deref(), Some("llama3.1"));
-        assert_eq!(tenant_field(&id, "ai_base_url").as_deref(), Some("http://ollama.lan:11434/v1"));
+        assert_eq!(
+            tenant_field(&id, "ai_base_url").as_deref(),
+            Some("http://ollama.lan:11434/v1")
+        );
         let escalation = one::<String>(
             "SELECT escalation_phone FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::uuid",
             &[id.as_str().into()],
@@ -50,21 +60,37 @@ mod tests {
         assert_eq!(create("client_email => 'not an email'"), "22023");
         assert_eq!(create("ai_base_url => 'ftp://x'"), "22023");
         assert_eq!(create("country_code => '+254'"), "22023");
-        assert_eq!(create("token_expires_at => now() - interval '1 day'"), "22023");
-        assert_eq!(create("client_email => ''"), "ok 1", "an empty email is no email");
+        assert_eq!(
+            create("token_expires_at => now() - interval '1 day'"),
+            "22023"
+        );
+        assert_eq!(
+            create("client_email => ''"),
+            "ok 1",
+            "an empty email is no email"
+        );
     }
 
     #[pg_test]
     fn escalation_phones_are_normalised_in_the_tenants_country_or_refused_by_name() {
         let (a, _) = two_tenants();
         act_as("alphadome_tenant", Context::Setting(&a));
-        assert_eq!(outcome("UPDATE alphadome.bot_control_settings SET escalation_phone = '0702 245-555'", &[]), "ok 1");
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_control_settings SET escalation_phone = '0702 245-555'",
+                &[]
+            ),
+            "ok 1"
+        );
         let message = Spi::get_one::<String>(
             "SELECT alphadome_test.error_message('UPDATE alphadome.bot_control_settings SET escalation_phone = ''call Gideon''')",
         )
         .unwrap()
         .unwrap();
-        assert!(message.starts_with("22023 escalation_phone: not a phone number"), "{message}");
+        assert!(
+            message.starts_with("22023 escalation_phone: not a phone number"),
+            "{message}"
+        );
         act_as_superuser();
         let phone = one::<String>(
             "SELECT escalation_phone FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::uuid",
@@ -86,15 +112,48 @@ mod tests {
             "ok 1"
         );
         // The same guards as create_tenant: format, uniqueness, the id.
-        assert_eq!(outcome("UPDATE alphadome.bot_tenants SET slug = 'Bad Slug' WHERE id = $1[1]::uuid", &[a.as_str()]), "23514");
-        assert_eq!(outcome("UPDATE alphadome.bot_tenants SET slug = 'tenant-b' WHERE id = $1[1]::uuid", &[a.as_str()]), "23505");
-        assert_eq!(outcome("UPDATE alphadome.bot_tenants SET client_email = 'x@y' WHERE id = $1[1]::uuid", &[a.as_str()]), "22023");
-        assert_eq!(outcome("UPDATE alphadome.bot_tenants SET id = gen_random_uuid() WHERE id = $1[1]::uuid", &[a.as_str()]), "42501");
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_tenants SET slug = 'Bad Slug' WHERE id = $1[1]::uuid",
+                &[a.as_str()]
+            ),
+            "23514"
+        );
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_tenants SET slug = 'tenant-b' WHERE id = $1[1]::uuid",
+                &[a.as_str()]
+            ),
+            "23505"
+        );
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_tenants SET client_email = 'x@y' WHERE id = $1[1]::uuid",
+                &[a.as_str()]
+            ),
+            "22023"
+        );
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_tenants SET id = gen_random_uuid() WHERE id = $1[1]::uuid",
+                &[a.as_str()]
+            ),
+            "42501"
+        );
         act_as_superuser();
-        assert_eq!(tenant_field(&a, "whatsapp_phone_number_id").as_deref(), Some("109876543210"));
-        assert_eq!(tenant_field(&a, "client_phone").as_deref(), Some("254722000111"));
+        assert_eq!(
+            tenant_field(&a, "whatsapp_phone_number_id").as_deref(),
+            Some("109876543210")
+        );
+        assert_eq!(
+            tenant_field(&a, "client_phone").as_deref(),
+            Some("254722000111")
+        );
         assert_eq!(tenant_field(&a, "slug").as_deref(), Some("renamed"));
-        let routed = one::<String>("SELECT alphadome.tenant_for_phone_number_id('109876543210')::text", &[]);
+        let routed = one::<String>(
+            "SELECT alphadome.tenant_for_phone_number_id('109876543210')::text",
+            &[],
+        );
         assert_eq!(routed.as_deref(), Some(a.as_str()));
         assert_eq!(tenant_field(&b, "slug").as_deref(), Some("tenant-b"));
     }
@@ -142,7 +201,8 @@ mod tests {
     }
 
     #[pg_test]
-    fn assemble_prompt_finds_the_customer_however_the_number_is_written_and_skips_dry_run_replies() {
+    fn assemble_prompt_finds_the_customer_however_the_number_is_written_and_skips_dry_run_replies()
+    {
         let (a, _) = two_tenants();
         run(
             "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id)
@@ -165,7 +225,11 @@ mod tests {
         let expected = "Do you sell violins? | Yes, from KES 15,000. | And cellos?";
         assert_eq!(history("254700000403"), expected);
         assert_eq!(history("+254 700 000 403"), expected, "the same customer");
-        assert_eq!(history("0700000403"), expected, "a local number, in the tenant's country");
+        assert_eq!(
+            history("0700000403"),
+            expected,
+            "a local number, in the tenant's country"
+        );
     }
 
     /// \d+ and \df+ say what each thing is: every public function, table, view and column of
@@ -189,6 +253,10 @@ mod tests {
             &[],
         );
         assert_eq!(missing, None, "objects without a COMMENT");
-        assert!(one::<String>("SELECT obj_description('alphadome'::regnamespace, 'pg_namespace')", &[]).is_some());
+        assert!(one::<String>(
+            "SELECT obj_description('alphadome'::regnamespace, 'pg_namespace')",
+            &[]
+        )
+        .is_some());
     }
 }

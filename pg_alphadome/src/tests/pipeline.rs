@@ -108,7 +108,13 @@ mod tests {
     }
 
     /// (file prefix, accepted messages, statuses, message type, text)
-    type Recorded = (&'static str, i64, i64, Option<&'static str>, Option<&'static str>);
+    type Recorded = (
+        &'static str,
+        i64,
+        i64,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
 
     #[pg_test]
     fn every_fixture_is_recorded_with_its_type_and_text() {
@@ -330,6 +336,56 @@ mod tests {
         let result = one::<pgrx::JsonB>("SELECT alphadome.ingest_webhook(payload) FROM big", &[]);
         assert_eq!(counts(&result.unwrap().0), [1, 0, 0, 0, 0, 1]);
         assert_eq!(decision("wamid.big").as_deref(), Some("faq"));
+    }
+
+    /// The body as text, as the relay hands it over: what jsonb cannot hold is answered by
+    /// rule, never with an error Meta would retry; a body deeper than any webhook is refused.
+    #[pg_test]
+    fn the_text_entry_point_refuses_what_jsonb_cannot_hold_and_keeps_the_rest() {
+        // A tenant of its own: the shared fixtures' numbers would make concurrent tests wait
+        // on each other's unique keys.
+        let t = tenant("text-shop", "0711000077", "106540300000077", TOKEN_A, None);
+        run(
+            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer) VALUES
+               ($1::uuid, 'faq', 'What are your opening hours?', 'Monday-Saturday 9 AM - 6 PM')",
+            &[t.as_str().into()],
+        );
+        let text = |body: &str, wamid: &str| text(body, wamid).replace("106540352242922", "106540300000077");
+        let nul = text("hours?", "wamid.text.nul").replace("hours?", "hours\\u0000?");
+        let result = one::<pgrx::JsonB>(
+            "SELECT alphadome.ingest_webhook_text($1)",
+            &[nul.as_str().into()],
+        )
+        .unwrap();
+        assert_eq!(result.0["refused"], 1, "{}", result.0);
+        let kept = one::<i64>(
+            "SELECT count(*) FROM alphadome.messages WHERE wamid = 'wamid.text.nul'",
+            &[],
+        );
+        assert_eq!(kept, Some(0), "the message holding \\u0000 is refused");
+        let clean = text("What are your opening hours?", "wamid.text.ok");
+        let result = one::<pgrx::JsonB>(
+            "SELECT alphadome.ingest_webhook_text($1)",
+            &[clean.as_str().into()],
+        )
+        .unwrap();
+        assert_eq!(counts(&result.0), [1, 0, 0, 0, 0, 1]);
+        assert_eq!(decision("wamid.text.ok").as_deref(), Some("faq"));
+        let deep = format!("{{\"entry\": {}{}}}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.ingest_webhook_text($1[1])",
+                &[deep.as_str()]
+            ),
+            "22023"
+        );
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.ingest_webhook_text($1[1])",
+                &["{not json"]
+            ),
+            "22P02"
+        );
     }
 
     /// Kassangas-like tenant on number 106540352242922 with an opening-hours FAQ.

@@ -127,6 +127,10 @@ mod tests {
         assert_eq!(asked.retry_in(1, base), Some(90));
         assert_eq!(Failure::new(Class::Permanent, "x").retry_in(1, base), None);
         assert_eq!(Failure::new(Class::Auth, "x").retry_in(3, base), Some(0));
-        assert_eq!(f.retry_in(3, Duration::ZERO), Some(0), "base 0: retry at once (tests)");
+        assert_eq!(
+            f.retry_in(3, Duration::ZERO),
+            Some(0),
+            "base 0: retry at once (tests)"
+        );
     }
 }

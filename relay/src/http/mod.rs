@@ -1,5 +1,6 @@
 //! The HTTP side: Meta's webhooks in, health and metrics out (docs/design.md section 5).
 pub mod routes;
+pub mod server;
 pub mod signature;
 mod webhook;
 
@@ -15,7 +16,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use webhook::{BODY_LIMIT, BODY_TIMEOUT};
+pub use webhook::BODY_LIMIT;
 
 /// Longest a request may take, the ingest call included, before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +27,8 @@ pub struct AppState {
     pub shared_app_secret: Option<String>,
     pub shared_verify_token: Option<String>,
     pub routes: Arc<routes::TenantRoutes>,
+    /// Time to receive a webhook's body.
+    pub body_timeout: Duration,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -59,5 +62,8 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
 }
 
 async fn render_metrics(State(state): State<Arc<AppState>>) -> impl axum::response::IntoResponse {
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
 }

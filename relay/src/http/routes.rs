@@ -57,7 +57,9 @@ impl TenantRoutes {
         for row in rows {
             let slug: String = row.get(0);
             let (tenant_id, changed_at): (String, std::time::SystemTime) = (row.get(1), row.get(2));
-            let known = self.get(&slug).filter(|r| r.tenant_id == tenant_id && r.changed_at == changed_at);
+            let known = self
+                .get(&slug)
+                .filter(|r| r.tenant_id == tenant_id && r.changed_at == changed_at);
             let app_secret = match known {
                 Some(route) => route.app_secret.clone(),
                 None if row.get::<_, bool>(3) => client

@@ -56,4 +56,32 @@ mod tests {
         assert!(!valid(SECRET, BODY, Some("sha256=zz")));
         assert!(!valid(SECRET, BODY, Some(&HEADER[..HEADER.len() - 2])));
     }
+
+    mod properties {
+        use super::super::{sign, valid};
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any body signed with a secret verifies with that secret, and with no other;
+            /// any one changed byte fails; no header a stranger writes passes.
+            #[test]
+            fn only_the_exact_bytes_under_the_exact_secret_verify(
+                secret in prop::collection::vec(any::<u8>(), 1..64),
+                other in prop::collection::vec(any::<u8>(), 1..64),
+                body in prop::collection::vec(any::<u8>(), 1..512),
+                at in any::<prop::sample::Index>(), flip in 1u8..=255,
+                header in "\\PC{0,80}",
+            ) {
+                let signed = sign(&secret, &body);
+                prop_assert!(valid(&secret, &body, Some(&signed)));
+                prop_assert!(valid(&secret, &body, Some(&signed.to_uppercase().replace("SHA256=", "sha256="))), "hex in either case");
+                prop_assume!(other != secret);
+                prop_assert!(!valid(&other, &body, Some(&signed)));
+                let mut changed = body.clone();
+                changed[at.index(body.len())] ^= flip;
+                prop_assert!(!valid(&secret, &changed, Some(&signed)));
+                prop_assert!(header == signed || !valid(&secret, &body, Some(&header)));
+            }
+        }
+    }
 }
