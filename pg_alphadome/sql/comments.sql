@@ -141,6 +141,28 @@ COMMENT ON COLUMN alphadome.credential_audit.accessed_by IS 'The session user';
 COMMENT ON COLUMN alphadome.credential_audit.acting_role IS 'The role in effect (SET ROLE); none when not set';
 COMMENT ON COLUMN alphadome.credential_audit.accessed_at IS 'When';
 
+COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_name IS 'An approved WhatsApp template (one body text parameter) that carries alerts outside the 24-hour window; NULL: email and the operator instead';
+COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_language IS 'The template''s language code (en, en_US, sw, ...)';
+COMMENT ON COLUMN alphadome.bot_control_settings.timezone IS 'IANA time zone of the business hours';
+COMMENT ON COLUMN alphadome.bot_control_settings.business_hours IS 'Opening hours per day, {"mon": [["09:00", "18:00"]], ..., "sun": []}; NULL: always open';
+COMMENT ON COLUMN alphadome.bot_control_settings.holidays IS 'Dates the business is closed all day';
+COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The reply to a customer who asks for a person outside business hours; {opening} says when it opens';
+
+COMMENT ON TABLE alphadome.alerts IS 'Every alert to a person about a tenant: what it said, when it may go, by which channel it went, and whether it did';
+COMMENT ON COLUMN alphadome.alerts.id IS 'Row id';
+COMMENT ON COLUMN alphadome.alerts.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed';
+COMMENT ON COLUMN alphadome.alerts.text IS 'What it says';
+COMMENT ON COLUMN alphadome.alerts.channel IS 'How it went: whatsapp_text, whatsapp_template, email, operator, or email+operator';
+COMMENT ON COLUMN alphadome.alerts.status IS 'queued, sent, simulated (the relay in dry run), or failed (every channel failed, attempts used up)';
+COMMENT ON COLUMN alphadome.alerts.attempts IS 'Attempts made';
+COMMENT ON COLUMN alphadome.alerts.last_error IS 'Why the last attempt failed';
+COMMENT ON COLUMN alphadome.alerts.job_id IS 'The alert.send job that carries it';
+COMMENT ON COLUMN alphadome.alerts.dedupe_key IS 'At most one alert per key and tenant (one rate-limit alert an hour, one credential alert a day)';
+COMMENT ON COLUMN alphadome.alerts.created_at IS 'When it was raised';
+COMMENT ON COLUMN alphadome.alerts.due_at IS 'When it may go (an escalation outside business hours waits for the opening)';
+COMMENT ON COLUMN alphadome.alerts.sent_at IS 'When a channel took it';
+
 COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and the oldest pending job''s age';
 
 -- ---- functions --------------------------------------------------------------------------------
@@ -167,4 +189,5 @@ COMMENT ON FUNCTION alphadome.webhook_verify_token_matches(text, text) IS 'Does 
 COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant routes: active tenants with when they changed, whether they have an app secret, and their verify token''s sha256';
 COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
+COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';

@@ -10,6 +10,8 @@ GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphad
 GRANT EXECUTE ON FUNCTION alphadome._faq_score(text[], text[], text[], text[]) TO alphadome_admin, alphadome_tenant;
 -- And assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
 GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
+-- And next_opening (SECURITY INVOKER) reads the hours through it.
+GRANT EXECUTE ON FUNCTION alphadome._next_opening(jsonb, date[], text, timestamptz) TO alphadome_admin, alphadome_tenant;
 
 -- The operator: every function of the API, reads everything; credentials only through the
 -- audited tenant_credential (the raw ciphertext columns are useless without the key file).
@@ -37,7 +39,8 @@ GRANT EXECUTE ON FUNCTION
     alphadome.complete_job(bigint, jsonb),
     alphadome.fail_job(bigint, jsonb, integer),
     alphadome.enqueue_credential_alerts(interval),
-    alphadome.prune_history(interval, integer)
+    alphadome.prune_history(interval, integer),
+    alphadome.next_opening(uuid, timestamptz)
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
 -- A tenant's identity too (slug, numbers, country): the table's CHECKs, unique keys and
@@ -52,7 +55,8 @@ GRANT INSERT, UPDATE, DELETE ON alphadome.bot_templates, alphadome.bot_training_
 -- Not faq_version: only the FAQ trigger sets it (schema.sql).
 GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
-              prompt_budget_chars)
+              prompt_budget_chars, alert_template_name, alert_template_language, timezone, business_hours,
+              holidays, after_hours_message)
     ON alphadome.bot_control_settings TO alphadome_admin;
 GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_admin;
 
@@ -93,13 +97,17 @@ GRANT INSERT (bot_tenant_id, data_type, question, answer, category, is_active),
 -- keeps what costs money or protects others: the hourly reply limit and the prompt budget.
 GRANT SELECT ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT UPDATE (is_bot_enabled, enable_ai_responses, enable_payment_flow, escalation_phone,
-              fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence)
+              fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
+              alert_template_name, alert_template_language, timezone, business_hours, holidays,
+              after_hours_message)
     ON alphadome.bot_control_settings TO alphadome_tenant;
-GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters
+GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters,
+                alphadome.alerts
     TO alphadome_tenant;
 GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, run_at, last_error, result,
               created_at, updated_at)
     ON alphadome.outbox TO alphadome_tenant;
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
-GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text)
+GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text),
+                          alphadome.next_opening(uuid, timestamptz)
     TO alphadome_tenant;

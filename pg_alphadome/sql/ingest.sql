@@ -42,18 +42,30 @@ BEGIN
 END
 $$;
 
--- An alert to the tenant's escalation phone (none without one). dedupe_key bounds how often.
-CREATE FUNCTION alphadome._alert(tenant_id uuid, text text, dedupe_key text DEFAULT NULL) RETURNS integer
+-- An alert about a tenant, for a person (0.2.0): a row of alphadome.alerts and the alert.send
+-- job that delivers it when due_at comes. With a dedupe_key, at most one alert per key and
+-- tenant (an hour's rate-limit alert, a day's credential alert). Returns how many jobs it queued
+-- (0 for a duplicate). Which channel carries it is decided when the job is claimed (claim_jobs).
+CREATE FUNCTION alphadome._alert(tenant_id uuid, kind text, text text, dedupe_key text DEFAULT NULL,
+                                 due_at timestamptz DEFAULT now())
+    RETURNS integer
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    phone text := (SELECT s.escalation_phone FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = _alert.tenant_id);
+    new_alert bigint;
+    new_job bigint;
 BEGIN
-    IF phone IS NULL THEN
+    INSERT INTO alphadome.alerts AS a (bot_tenant_id, kind, text, dedupe_key, due_at)
+    VALUES (_alert.tenant_id, _alert.kind, left(_alert.text, 4096), _alert.dedupe_key, coalesce(_alert.due_at, now()))
+    ON CONFLICT ON CONSTRAINT alerts_bot_tenant_id_dedupe_key_key DO NOTHING
+    RETURNING a.id INTO new_alert;
+    IF new_alert IS NULL THEN
         RETURN 0;
     END IF;
-    RETURN (alphadome._enqueue(_alert.tenant_id, 'alert.send',
-                               jsonb_build_object('to', phone, 'text', left(_alert.text, 4096)),
-                               _alert.dedupe_key) IS NOT NULL)::integer;
+    INSERT INTO alphadome.outbox AS o (bot_tenant_id, kind, payload, run_at)
+    VALUES (_alert.tenant_id, 'alert.send', jsonb_build_object('alert_id', new_alert), coalesce(_alert.due_at, now()))
+    RETURNING o.id INTO new_job;
+    UPDATE alphadome.alerts a SET job_id = new_job WHERE a.bot_tenant_id = _alert.tenant_id AND a.id = new_alert;
+    RETURN 1;
 END
 $$;

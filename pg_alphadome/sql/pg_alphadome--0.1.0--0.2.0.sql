@@ -73,21 +73,28 @@ BEGIN
         UPDATE alphadome.outbox o
            SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
-        PERFORM alphadome._alert(job.bot_tenant_id,
+        PERFORM alphadome._alert(job.bot_tenant_id, 'token_refused',
                     client || ': Meta refused the WhatsApp access token; the bot is paused until a new token is set.',
                     'needs_reauth:' || current_date);
+        PERFORM alphadome._wake_worker();
     ELSIF retry_in_seconds IS NULL OR job.attempts >= job.max_attempts THEN
         UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
         IF job.kind = 'reply.generate' THEN
             PERFORM alphadome._send_answer(job, NULL);
-            PERFORM alphadome._alert(job.bot_tenant_id,
+            PERFORM alphadome._alert(job.bot_tenant_id, 'llm_failed',
                         client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
+        ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+            UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
+             WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
         ELSE
             PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);
         END IF;
     ELSE
+        UPDATE alphadome.alerts a SET attempts = a.attempts + 1, last_error = fail_job.error
+         WHERE job.kind = 'alert.send' AND a.bot_tenant_id = job.bot_tenant_id
+           AND a.id = (job.payload ->> 'alert_id')::bigint;
         UPDATE alphadome.outbox o
            SET status = 'queued', lease_until = NULL, last_error = fail_job.error,
                run_at = now() + make_interval(secs => retry_in_seconds)
@@ -101,6 +108,17 @@ $$;
 -- Local numbers are read in the tenant's country.
 ALTER TABLE alphadome.bot_tenants
     ADD COLUMN country_code text NOT NULL DEFAULT '254' CHECK (country_code ~ '^[1-9][0-9]{0,2}$');
+
+-- Alerts reach a person (the tenant's WhatsApp template outside the 24-hour window), and
+-- business hours (in the tenant's time zone).
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN alert_template_name text CHECK (alert_template_name ~ '^[a-z0-9_]+$' AND length(alert_template_name) <= 512),
+    ADD COLUMN alert_template_language text NOT NULL DEFAULT 'en' CHECK (alert_template_language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'),
+    ADD COLUMN timezone text NOT NULL DEFAULT 'Africa/Nairobi',
+    ADD COLUMN business_hours jsonb,
+    ADD COLUMN holidays date[] NOT NULL DEFAULT '{}',
+    ADD COLUMN after_hours_message text NOT NULL DEFAULT 'Thanks for your message! We are closed now and open again {opening}. A member of our team will get back to you then.'
+        CHECK (length(after_hours_message) BETWEEN 1 AND 4096);
 
 -- Phones and emails are normalised (or refused, naming the column) whoever writes them.
 -- A phone number of a tenant in the digits-only international form, local numbers read in the
@@ -154,15 +172,24 @@ CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client
 CREATE FUNCTION alphadome._settings_normalized() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    problem text := alphadome._business_hours_problem(NEW.business_hours);
 BEGIN
     IF NEW.escalation_phone IS NOT NULL THEN
         NEW.escalation_phone := alphadome._tenant_phone(NEW.escalation_phone,
             (SELECT t.country_code FROM alphadome.bot_tenants t WHERE t.id = NEW.bot_tenant_id), 'escalation_phone');
     END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_timezone_names z WHERE z.name = NEW.timezone) THEN
+        RAISE EXCEPTION 'timezone: % is not a time zone', quote_literal(NEW.timezone) USING ERRCODE = '22023',
+            HINT = 'An IANA name, like Africa/Nairobi (SELECT name FROM pg_timezone_names lists them).';
+    END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone
+CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours
     ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
 
 CREATE FUNCTION alphadome._future_expiry(token_expires_at timestamptz) RETURNS timestamptz
@@ -441,6 +468,447 @@ CREATE FUNCTION alphadome.ingest_webhook_text(body text, route_tenant uuid DEFAU
 REVOKE ALL ON FUNCTION alphadome.ingest_webhook_text(text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome.ingest_webhook_text(text, uuid) TO alphadome_admin, alphadome_relay;
 
+-- ---- alerts that reach a person, business hours ------------------------------------------------
+
+ALTER DOMAIN alphadome.message_decision DROP CONSTRAINT message_decision_check;
+ALTER DOMAIN alphadome.message_decision ADD CONSTRAINT message_decision_check
+    CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
+                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours'));
+
+CREATE TABLE alphadome.alerts (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
+                                               'token_refused', 'llm_failed')),
+    text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
+    channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
+    status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),
+    attempts      integer NOT NULL DEFAULT 0,
+    last_error    jsonb,
+    job_id        bigint,
+    dedupe_key    text CHECK (length(dedupe_key) BETWEEN 1 AND 200),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    due_at        timestamptz NOT NULL DEFAULT now(),
+    sent_at       timestamptz,
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, dedupe_key)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.alerts_id_seq', '');
+ALTER TABLE alphadome.alerts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE alphadome.alerts FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_own_rows ON alphadome.alerts TO alphadome_tenant
+    USING (bot_tenant_id = (SELECT alphadome._current_tenant()))
+    WITH CHECK (bot_tenant_id = (SELECT alphadome._current_tenant()));
+CREATE POLICY operator_all_rows ON alphadome.alerts TO alphadome_admin USING (true) WITH CHECK (true);
+
+DROP FUNCTION alphadome._alert(uuid, text, text);
+
+CREATE OR REPLACE FUNCTION alphadome._tenant_deleted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    since timestamptz := clock_timestamp();
+    older integer[];
+BEGIN
+    -- updated_at is the start of the transaction that last changed the row: now() means this one.
+    IF OLD.is_active OR OLD.updated_at >= transaction_timestamp() THEN
+        RAISE EXCEPTION 'tenant % is still active', OLD.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Set is_active = false and commit, then delete it: webhooks in flight may still write for an active tenant.';
+    END IF;
+    -- Transactions that began before now may have read the tenant while it was active.
+    IF NOT current_setting('track_activities')::boolean THEN
+        RAISE EXCEPTION 'tenant % cannot be deleted while track_activities is off', OLD.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'The delete waits for older transactions, which it finds in pg_stat_activity.';
+    END IF;
+    LOOP
+        -- pg_stat_activity is read once per transaction unless told to read it again.
+        PERFORM pg_stat_clear_snapshot();
+        older := ARRAY(SELECT a.pid FROM pg_stat_activity a
+                        WHERE a.datname = current_database() AND a.backend_type = 'client backend'
+                          AND a.pid <> pg_backend_pid() AND a.xact_start < since
+                        ORDER BY a.pid);
+        EXIT WHEN cardinality(older) = 0;
+        IF clock_timestamp() > since + interval '30 seconds' THEN
+            RAISE EXCEPTION 'tenant % cannot be deleted yet: sessions % have been in a transaction since before the delete began', OLD.id, older
+                USING ERRCODE = 'object_in_use',
+                      HINT = 'Retry when they have finished (pg_stat_activity shows them).';
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    DELETE FROM alphadome.reply_counters r WHERE r.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.outbox o WHERE o.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.alerts a WHERE a.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alphadome._tenants_truncated() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
+             alphadome.alerts;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION alphadome._business_hours_problem(hours jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    day text;
+    ranges jsonb;
+    range jsonb;
+    last_end text;
+BEGIN
+    IF hours IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(hours) <> 'object' THEN
+        RETURN 'business_hours must be an object like {"mon": [["09:00", "18:00"]], "sun": []}';
+    END IF;
+    FOR day, ranges IN SELECT * FROM jsonb_each(hours) LOOP
+        IF day NOT IN ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun') THEN
+            RETURN format('business_hours: %s is not a day (mon, tue, wed, thu, fri, sat, sun)', day);
+        END IF;
+        IF jsonb_typeof(ranges) <> 'array' THEN
+            RETURN format('business_hours: %s must be a list of ["HH:MM", "HH:MM"] ranges', day);
+        END IF;
+        last_end := '00:00';
+        FOR range IN SELECT * FROM jsonb_array_elements(ranges) LOOP
+            IF jsonb_typeof(range) <> 'array' OR jsonb_array_length(range) <> 2
+               OR (range ->> 0) !~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'
+               OR (range ->> 1) !~ '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$' THEN
+                RETURN format('business_hours: %s has %s, not a ["HH:MM", "HH:MM"] range', day, range);
+            END IF;
+            IF (range ->> 0) >= (range ->> 1) OR (range ->> 0) < last_end THEN
+                RETURN format('business_hours: the ranges of %s must each end after they start, in order, without overlapping', day);
+            END IF;
+            last_end := range ->> 1;
+        END LOOP;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION alphadome._next_opening(hours jsonb, holidays date[], tz text, at timestamptz)
+    RETURNS timestamptz
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    first_day date := (at AT TIME ZONE tz)::date;
+    day date;
+    range jsonb;
+    opens timestamptz;
+    closes timestamptz;
+BEGIN
+    IF hours IS NULL THEN
+        RETURN at;
+    END IF;
+    FOR offset_days IN 0..14 LOOP
+        day := first_day + offset_days;
+        CONTINUE WHEN day = ANY (holidays);
+        FOR range IN
+            SELECT r FROM jsonb_array_elements(coalesce(
+                hours -> (ARRAY['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'])[extract(dow FROM day)::int + 1],
+                '[]')) r
+        LOOP
+            opens := (day + (range ->> 0)::time) AT TIME ZONE tz;
+            closes := (day + (range ->> 1)::time) AT TIME ZONE tz;
+            IF at < closes THEN
+                RETURN greatest(at, opens);
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION alphadome._opening_words(opening timestamptz, tz text, at timestamptz) RETURNS text
+    LANGUAGE sql STABLE
+RETURN CASE
+    WHEN opening IS NULL THEN 'soon'
+    WHEN (opening AT TIME ZONE tz)::date = (at AT TIME ZONE tz)::date
+        THEN 'today at ' || to_char(opening AT TIME ZONE tz, 'HH24:MI')
+    WHEN (opening AT TIME ZONE tz)::date = (at AT TIME ZONE tz)::date + 1
+        THEN 'tomorrow at ' || to_char(opening AT TIME ZONE tz, 'HH24:MI')
+    ELSE to_char(opening AT TIME ZONE tz, 'FMDay "at" HH24:MI')
+END;
+
+CREATE FUNCTION alphadome.next_opening(tenant_id uuid, at timestamptz DEFAULT now()) RETURNS timestamptz
+    LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT alphadome._next_opening(s.business_hours, s.holidays, s.timezone, next_opening.at)
+      FROM alphadome.bot_control_settings s
+     WHERE s.bot_tenant_id = next_opening.tenant_id;
+END;
+
+CREATE FUNCTION alphadome._alert(tenant_id uuid, kind text, text text, dedupe_key text DEFAULT NULL,
+                                 due_at timestamptz DEFAULT now())
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    new_alert bigint;
+    new_job bigint;
+BEGIN
+    INSERT INTO alphadome.alerts AS a (bot_tenant_id, kind, text, dedupe_key, due_at)
+    VALUES (_alert.tenant_id, _alert.kind, left(_alert.text, 4096), _alert.dedupe_key, coalesce(_alert.due_at, now()))
+    ON CONFLICT ON CONSTRAINT alerts_bot_tenant_id_dedupe_key_key DO NOTHING
+    RETURNING a.id INTO new_alert;
+    IF new_alert IS NULL THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO alphadome.outbox AS o (bot_tenant_id, kind, payload, run_at)
+    VALUES (_alert.tenant_id, 'alert.send', jsonb_build_object('alert_id', new_alert), coalesce(_alert.due_at, now()))
+    RETURNING o.id INTO new_job;
+    UPDATE alphadome.alerts a SET job_id = new_job WHERE a.bot_tenant_id = _alert.tenant_id AND a.id = new_alert;
+    RETURN 1;
+END
+$$;
+
+CREATE FUNCTION alphadome._alert_context(tenant_id uuid, job_id bigint, payload jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    t record;
+    a record;
+    usable boolean;
+    window_open boolean;
+    channels text[] := '{}';
+    context jsonb;
+BEGIN
+    SELECT bt.id, bt.slug, bt.client_name, bt.client_email, bt.whatsapp_phone_number_id, bt.whatsapp_access_token,
+           bt.credential_status = 'ok' AND coalesce(bt.token_expires_at > now(), true) AS token_usable,
+           s.escalation_phone, s.alert_template_name, s.alert_template_language
+      INTO t
+      FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
+     WHERE bt.id = _alert_context.tenant_id;
+    SELECT al.id, al.kind, al.text INTO a FROM alphadome.alerts al
+     WHERE al.bot_tenant_id = _alert_context.tenant_id AND al.id = (_alert_context.payload ->> 'alert_id')::bigint;
+    IF a.id IS NULL THEN
+        SELECT NULL::bigint AS id, 'handoff' AS kind, _alert_context.payload ->> 'text' AS text INTO a;
+    END IF;
+    usable := t.token_usable AND t.escalation_phone IS NOT NULL;
+    window_open := EXISTS (SELECT FROM alphadome.conversations c
+                            WHERE c.bot_tenant_id = _alert_context.tenant_id AND c.customer_key = t.escalation_phone
+                              AND c.last_inbound_at > now() - interval '24 hours');
+    IF usable AND window_open THEN
+        channels := array_append(channels, 'whatsapp_text');
+    END IF;
+    IF usable AND t.alert_template_name IS NOT NULL THEN
+        channels := array_append(channels, 'whatsapp_template');
+    END IF;
+    channels := channels || ARRAY['email', 'operator'];
+    context := jsonb_build_object('alert', jsonb_strip_nulls(jsonb_build_object(
+        'id', a.id, 'kind', a.kind, 'text', a.text, 'tenant_name', t.client_name,
+        'to', t.escalation_phone, 'email', t.client_email, 'channels', to_jsonb(channels),
+        'template', CASE WHEN t.alert_template_name IS NOT NULL THEN jsonb_build_object(
+                        'name', t.alert_template_name, 'language', t.alert_template_language) END)));
+    IF channels && ARRAY['whatsapp_text', 'whatsapp_template'] THEN
+        PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', 'alert.send', _alert_context.job_id);
+        context := context || jsonb_build_object('whatsapp', jsonb_build_object(
+            'phone_number_id', t.whatsapp_phone_number_id,
+            'access_token', alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token)));
+    END IF;
+    RETURN context;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    conversation_id bigint;
+    recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
+    body text := job.payload ->> 'text';
+BEGIN
+    IF job.kind = 'reply.send' THEN
+        SELECT m.conversation_id INTO conversation_id FROM alphadome.messages m
+         WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = (job.payload ->> 'inbound_message_id')::bigint;
+    ELSIF job.payload ? 'alert_id' THEN
+        SELECT s.escalation_phone, a.text INTO recipient, body
+          FROM alphadome.alerts a JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = a.bot_tenant_id
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+    END IF;
+    IF conversation_id IS NULL THEN
+        INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
+        VALUES (job.bot_tenant_id, recipient, CASE WHEN recipient ~ '^[0-9]+$' THEN recipient END)
+        ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
+        RETURNING cv.id INTO conversation_id;
+    END IF;
+    INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error, payload)
+    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', body,
+            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60)
+    RETURNS SETOF jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job record;
+    t record;
+    token text;
+    ai_key text;
+    claimed jsonb;
+BEGIN
+    IF coalesce(btrim(worker), '') = '' THEN
+        RAISE EXCEPTION 'worker is required: a name for this relay process' USING ERRCODE = '22004';
+    END IF;
+    IF max_jobs IS NULL OR max_jobs NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_jobs must be between 1 and 1000' USING ERRCODE = '22023';
+    END IF;
+    IF lease_seconds IS NULL OR lease_seconds NOT BETWEEN 1 AND 3600 THEN
+        RAISE EXCEPTION 'lease_seconds must be between 1 and 3600' USING ERRCODE = '22023';
+    END IF;
+
+    -- A job whose lease ran out after its last attempt goes to the dead letters (its alert fails).
+    WITH dead AS (
+        UPDATE alphadome.outbox o
+           SET status = 'dead', lease_until = NULL,
+               last_error = jsonb_build_object('class', 'lease_expired', 'message',
+                                'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
+         WHERE o.status = 'running' AND o.lease_until < now() AND o.attempts >= o.max_attempts
+        RETURNING o.bot_tenant_id, o.kind, o.payload, o.last_error
+    )
+    UPDATE alphadome.alerts a SET status = 'failed', last_error = d.last_error
+      FROM dead d
+     WHERE d.kind = 'alert.send' AND a.bot_tenant_id = d.bot_tenant_id AND a.id = (d.payload ->> 'alert_id')::bigint;
+
+    FOR job IN
+        WITH ready AS (
+            SELECT o.bot_tenant_id, o.id, o.run_at,
+                   row_number() OVER (PARTITION BY o.bot_tenant_id ORDER BY o.run_at, o.id) AS turn
+              FROM alphadome.outbox o
+              JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
+             WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+               AND bt.is_active
+               AND (bt.credential_status = 'ok' OR o.kind IN ('reply.generate', 'alert.send'))
+        ),
+        picked AS (
+            SELECT o.bot_tenant_id, o.id
+              FROM alphadome.outbox o
+              JOIN ready r ON r.bot_tenant_id = o.bot_tenant_id AND r.id = o.id
+             WHERE (o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now())
+             ORDER BY r.turn, r.run_at, r.id
+             LIMIT max_jobs
+               FOR UPDATE OF o SKIP LOCKED
+        )
+        UPDATE alphadome.outbox o
+           SET status = 'running', locked_by = worker, attempts = o.attempts + 1,
+               lease_until = now() + make_interval(secs => lease_seconds)
+          FROM picked
+         WHERE o.bot_tenant_id = picked.bot_tenant_id AND o.id = picked.id
+        RETURNING o.*
+    LOOP
+        SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
+               bt.ai_base_url, bt.ai_model
+          INTO t FROM alphadome.bot_tenants bt WHERE bt.id = job.bot_tenant_id;
+        -- One job's broken context (a credential that does not decrypt) must not stop the
+        -- queue: that job goes to the dead letters with the reason, the others go out.
+        BEGIN
+            IF job.kind = 'reply.generate' THEN
+                ai_key := NULL;
+                IF t.ai_api_key IS NOT NULL THEN
+                    PERFORM alphadome._audit_credential_access(t.id, 'ai_api_key', job.kind, job.id);
+                    ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
+                END IF;
+                claimed := jsonb_build_object(
+                    'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key,
+                               'request', alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text')));
+            ELSIF job.kind = 'alert.send' THEN
+                claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
+            ELSE
+                PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', job.kind, job.id);
+                token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
+                claimed := jsonb_build_object(
+                    'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE alphadome.outbox o
+               SET status = 'dead', lease_until = NULL,
+                   last_error = jsonb_build_object('class', 'context', 'sqlstate', SQLSTATE, 'message', SQLERRM)
+             WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+            CONTINUE;
+        END;
+        RETURN NEXT claimed || jsonb_build_object(
+            'id', job.id, 'tenant_id', t.id, 'tenant', t.slug, 'kind', job.kind, 'attempt', job.attempts,
+            'max_attempts', job.max_attempts, 'payload', job.payload);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job alphadome.outbox := alphadome._running_job(job_id);
+BEGIN
+    UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
+     WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+    IF job.kind = 'reply.generate' THEN
+        PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
+    ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+        UPDATE alphadome.alerts a
+           SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
+               sent_at = now(), attempts = a.attempts + 1,
+               channel = coalesce(complete_job.result ->> 'channel', 'whatsapp_text')
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+        IF complete_job.result ->> 'channel' LIKE 'whatsapp%' OR complete_job.result ? 'wamid' THEN
+            PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
+                                            coalesce(complete_job.result ->> 'status', 'sent'), NULL);
+        END IF;
+    ELSE
+        PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
+                                        coalesce(complete_job.result ->> 'status', 'sent'), NULL);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION alphadome.enqueue_credential_alerts(within interval DEFAULT '14 days') RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    queued integer := 0;
+    tenant record;
+BEGIN
+    FOR tenant IN
+        SELECT e.tenant_id, e.client_name, string_agg(e.reason, ', ' ORDER BY e.reason) AS reasons, min(e.token_expires_at) AS expires
+          FROM alphadome.expiring_credentials(enqueue_credential_alerts.within) e
+         GROUP BY e.tenant_id, e.client_name
+    LOOP
+        queued := queued + alphadome._alert(tenant.tenant_id, 'credentials',
+                      tenant.client_name || ': the WhatsApp access token needs attention (' || tenant.reasons || ')'
+                      || coalesce('; it expires ' || to_char(tenant.expires, 'YYYY-MM-DD'), '') || '.',
+                      'credentials:' || current_date);
+    END LOOP;
+    IF queued > 0 THEN
+        PERFORM alphadome._wake_worker();
+    END IF;
+    RETURN queued;
+END
+$$;
+
+REVOKE ALL ON FUNCTION alphadome._business_hours_problem(jsonb), alphadome._next_opening(jsonb, date[], text, timestamptz),
+    alphadome._opening_words(timestamptz, text, timestamptz), alphadome.next_opening(uuid, timestamptz),
+    alphadome._alert(uuid, text, text, text, timestamptz), alphadome._alert_context(uuid, bigint, jsonb)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alphadome._next_opening(jsonb, date[], text, timestamptz) TO alphadome_admin, alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.next_opening(uuid, timestamptz) TO alphadome_admin, alphadome_tenant;
+REVOKE ALL ON alphadome.alerts, alphadome.alerts_id_seq FROM PUBLIC;
+GRANT SELECT ON alphadome.alerts TO alphadome_admin, alphadome_tenant;
+GRANT UPDATE (alert_template_name, alert_template_language, timezone, business_hours, holidays, after_hours_message)
+    ON alphadome.bot_control_settings TO alphadome_admin, alphadome_tenant;
+
 -- Every public object described (comments.sql, repeated here).
 
 COMMENT ON SCHEMA alphadome IS 'AlphaDome: WhatsApp AI customer service for many businesses (tenants): their credentials (encrypted), templates, FAQ, switches, conversations and job queue, each tenant kept to its own rows by row-level security';
@@ -584,6 +1052,28 @@ COMMENT ON COLUMN alphadome.credential_audit.accessed_by IS 'The session user';
 COMMENT ON COLUMN alphadome.credential_audit.acting_role IS 'The role in effect (SET ROLE); none when not set';
 COMMENT ON COLUMN alphadome.credential_audit.accessed_at IS 'When';
 
+COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_name IS 'An approved WhatsApp template (one body text parameter) that carries alerts outside the 24-hour window; NULL: email and the operator instead';
+COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_language IS 'The template''s language code (en, en_US, sw, ...)';
+COMMENT ON COLUMN alphadome.bot_control_settings.timezone IS 'IANA time zone of the business hours';
+COMMENT ON COLUMN alphadome.bot_control_settings.business_hours IS 'Opening hours per day, {"mon": [["09:00", "18:00"]], ..., "sun": []}; NULL: always open';
+COMMENT ON COLUMN alphadome.bot_control_settings.holidays IS 'Dates the business is closed all day';
+COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The reply to a customer who asks for a person outside business hours; {opening} says when it opens';
+
+COMMENT ON TABLE alphadome.alerts IS 'Every alert to a person about a tenant: what it said, when it may go, by which channel it went, and whether it did';
+COMMENT ON COLUMN alphadome.alerts.id IS 'Row id';
+COMMENT ON COLUMN alphadome.alerts.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed';
+COMMENT ON COLUMN alphadome.alerts.text IS 'What it says';
+COMMENT ON COLUMN alphadome.alerts.channel IS 'How it went: whatsapp_text, whatsapp_template, email, operator, or email+operator';
+COMMENT ON COLUMN alphadome.alerts.status IS 'queued, sent, simulated (the relay in dry run), or failed (every channel failed, attempts used up)';
+COMMENT ON COLUMN alphadome.alerts.attempts IS 'Attempts made';
+COMMENT ON COLUMN alphadome.alerts.last_error IS 'Why the last attempt failed';
+COMMENT ON COLUMN alphadome.alerts.job_id IS 'The alert.send job that carries it';
+COMMENT ON COLUMN alphadome.alerts.dedupe_key IS 'At most one alert per key and tenant (one rate-limit alert an hour, one credential alert a day)';
+COMMENT ON COLUMN alphadome.alerts.created_at IS 'When it was raised';
+COMMENT ON COLUMN alphadome.alerts.due_at IS 'When it may go (an escalation outside business hours waits for the opening)';
+COMMENT ON COLUMN alphadome.alerts.sent_at IS 'When a channel took it';
+
 COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and the oldest pending job''s age';
 
 -- ---- functions --------------------------------------------------------------------------------
@@ -610,4 +1100,5 @@ COMMENT ON FUNCTION alphadome.webhook_verify_token_matches(text, text) IS 'Does 
 COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant routes: active tenants with when they changed, whether they have an app secret, and their verify token''s sha256';
 COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
+COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';

@@ -4,9 +4,10 @@
 -- Claims up to max_jobs runnable jobs for this worker: queued ones whose time has come and
 -- running ones whose lease expired (their worker died). Fair: every tenant's oldest job comes
 -- before any tenant's second. Sends of a tenant whose token Meta refused wait (paused) until
--- set_credentials gives a new one. Each job carries its context: the send target and the
--- decrypted WhatsApp token, or the assembled prompt and the LLM key; each decryption is
--- audited with the job's id.
+-- set_credentials gives a new one; its alerts do not (they go by email). Each job carries its
+-- context: the send target and the decrypted WhatsApp token, the assembled prompt and the LLM
+-- key, or an alert and its channels (_alert_context); each decryption is audited with the
+-- job's id.
 CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60)
     RETURNS SETOF jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -29,12 +30,18 @@ BEGIN
         RAISE EXCEPTION 'lease_seconds must be between 1 and 3600' USING ERRCODE = '22023';
     END IF;
 
-    -- A job whose lease ran out after its last attempt goes to the dead letters.
-    UPDATE alphadome.outbox o
-       SET status = 'dead', lease_until = NULL,
-           last_error = jsonb_build_object('class', 'lease_expired', 'message',
-                            'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
-     WHERE o.status = 'running' AND o.lease_until < now() AND o.attempts >= o.max_attempts;
+    -- A job whose lease ran out after its last attempt goes to the dead letters (its alert fails).
+    WITH dead AS (
+        UPDATE alphadome.outbox o
+           SET status = 'dead', lease_until = NULL,
+               last_error = jsonb_build_object('class', 'lease_expired', 'message',
+                                'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
+         WHERE o.status = 'running' AND o.lease_until < now() AND o.attempts >= o.max_attempts
+        RETURNING o.bot_tenant_id, o.kind, o.payload, o.last_error
+    )
+    UPDATE alphadome.alerts a SET status = 'failed', last_error = d.last_error
+      FROM dead d
+     WHERE d.kind = 'alert.send' AND a.bot_tenant_id = d.bot_tenant_id AND a.id = (d.payload ->> 'alert_id')::bigint;
 
     FOR job IN
         WITH ready AS (
@@ -44,7 +51,7 @@ BEGIN
               JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
              WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
                AND bt.is_active
-               AND (bt.credential_status = 'ok' OR o.kind = 'reply.generate')
+               AND (bt.credential_status = 'ok' OR o.kind IN ('reply.generate', 'alert.send'))
         ),
         picked AS (
             SELECT o.bot_tenant_id, o.id
@@ -77,6 +84,8 @@ BEGIN
                 claimed := jsonb_build_object(
                     'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key,
                                'request', alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text')));
+            ELSIF job.kind = 'alert.send' THEN
+                claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
             ELSE
                 PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', job.kind, job.id);
                 token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
@@ -94,6 +103,61 @@ BEGIN
             'id', job.id, 'tenant_id', t.id, 'tenant', t.slug, 'kind', job.kind, 'attempt', job.attempts,
             'max_attempts', job.max_attempts, 'payload', job.payload);
     END LOOP;
+END
+$$;
+
+-- What an alert.send job needs: the alert, and its channels in the order to try them. WhatsApp
+-- only while the tenant's token can be used (not refused by Meta, not expired) and there is an
+-- escalation phone: free-form text when that phone wrote to the tenant's number in the last 24
+-- hours (Meta delivers nothing else outside that window), else the tenant's approved template
+-- when it has one. Then email to the owner and the operator (the relay sends those it is
+-- configured for). The token is decrypted, and audited, only when a WhatsApp channel is listed.
+-- An alert.send queued by 0.1.0 (no alert row) goes by the same channels, its text from the job.
+CREATE FUNCTION alphadome._alert_context(tenant_id uuid, job_id bigint, payload jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    t record;
+    a record;
+    usable boolean;
+    window_open boolean;
+    channels text[] := '{}';
+    context jsonb;
+BEGIN
+    SELECT bt.id, bt.slug, bt.client_name, bt.client_email, bt.whatsapp_phone_number_id, bt.whatsapp_access_token,
+           bt.credential_status = 'ok' AND coalesce(bt.token_expires_at > now(), true) AS token_usable,
+           s.escalation_phone, s.alert_template_name, s.alert_template_language
+      INTO t
+      FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
+     WHERE bt.id = _alert_context.tenant_id;
+    SELECT al.id, al.kind, al.text INTO a FROM alphadome.alerts al
+     WHERE al.bot_tenant_id = _alert_context.tenant_id AND al.id = (_alert_context.payload ->> 'alert_id')::bigint;
+    IF a.id IS NULL THEN
+        SELECT NULL::bigint AS id, 'handoff' AS kind, _alert_context.payload ->> 'text' AS text INTO a;
+    END IF;
+    usable := t.token_usable AND t.escalation_phone IS NOT NULL;
+    window_open := EXISTS (SELECT FROM alphadome.conversations c
+                            WHERE c.bot_tenant_id = _alert_context.tenant_id AND c.customer_key = t.escalation_phone
+                              AND c.last_inbound_at > now() - interval '24 hours');
+    IF usable AND window_open THEN
+        channels := array_append(channels, 'whatsapp_text');
+    END IF;
+    IF usable AND t.alert_template_name IS NOT NULL THEN
+        channels := array_append(channels, 'whatsapp_template');
+    END IF;
+    channels := channels || ARRAY['email', 'operator'];
+    context := jsonb_build_object('alert', jsonb_strip_nulls(jsonb_build_object(
+        'id', a.id, 'kind', a.kind, 'text', a.text, 'tenant_name', t.client_name,
+        'to', t.escalation_phone, 'email', t.client_email, 'channels', to_jsonb(channels),
+        'template', CASE WHEN t.alert_template_name IS NOT NULL THEN jsonb_build_object(
+                        'name', t.alert_template_name, 'language', t.alert_template_language) END)));
+    IF channels && ARRAY['whatsapp_text', 'whatsapp_template'] THEN
+        PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', 'alert.send', _alert_context.job_id);
+        context := context || jsonb_build_object('whatsapp', jsonb_build_object(
+            'phone_number_id', t.whatsapp_phone_number_id,
+            'access_token', alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token)));
+    END IF;
+    RETURN context;
 END
 $$;
 
@@ -115,25 +179,32 @@ BEGIN
 END
 $$;
 
--- Logs an outbound message (a sent reply or alert, or a failed one) in its conversation.
+-- Logs an outbound WhatsApp message (a sent reply or alert, or a failed reply) in its
+-- conversation: an alert in the escalation phone's.
 CREATE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     conversation_id bigint;
+    recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
+    body text := job.payload ->> 'text';
 BEGIN
     IF job.kind = 'reply.send' THEN
         SELECT m.conversation_id INTO conversation_id FROM alphadome.messages m
          WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = (job.payload ->> 'inbound_message_id')::bigint;
+    ELSIF job.payload ? 'alert_id' THEN
+        SELECT s.escalation_phone, a.text INTO recipient, body
+          FROM alphadome.alerts a JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = a.bot_tenant_id
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
     END IF;
     IF conversation_id IS NULL THEN
         INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
-        VALUES (job.bot_tenant_id, coalesce(job.payload ->> 'to', job.payload ->> 'recipient'), job.payload ->> 'to')
+        VALUES (job.bot_tenant_id, recipient, CASE WHEN recipient ~ '^[0-9]+$' THEN recipient END)
         ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
         RETURNING cv.id INTO conversation_id;
     END IF;
     INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error, payload)
-    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', job.payload ->> 'text',
+    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', body,
             _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind));
 END
 $$;
@@ -157,8 +228,10 @@ END
 $$;
 
 -- Finishes a running job with its result: reply.generate {"content": "..."} queues the
--- reply.send of that text; reply.send and alert.send {"wamid": "...", "status": "sent" |
--- "simulated"} log the outbound message.
+-- reply.send of that text; reply.send {"wamid": "...", "status": "sent" | "simulated"} logs the
+-- outbound message; alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
+-- "operator" | "email+operator", "wamid"?} marks its alert sent by that channel (a WhatsApp one
+-- is logged like a reply).
 CREATE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -170,6 +243,16 @@ BEGIN
      WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
     IF job.kind = 'reply.generate' THEN
         PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
+    ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+        UPDATE alphadome.alerts a
+           SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
+               sent_at = now(), attempts = a.attempts + 1,
+               channel = coalesce(complete_job.result ->> 'channel', 'whatsapp_text')
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+        IF complete_job.result ->> 'channel' LIKE 'whatsapp%' OR complete_job.result ? 'wamid' THEN
+            PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
+                                            coalesce(complete_job.result ->> 'status', 'sent'), NULL);
+        END IF;
     ELSE
         PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
                                         coalesce(complete_job.result ->> 'status', 'sent'), NULL);
@@ -203,21 +286,28 @@ BEGIN
         UPDATE alphadome.outbox o
            SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
-        PERFORM alphadome._alert(job.bot_tenant_id,
+        PERFORM alphadome._alert(job.bot_tenant_id, 'token_refused',
                     client || ': Meta refused the WhatsApp access token; the bot is paused until a new token is set.',
                     'needs_reauth:' || current_date);
+        PERFORM alphadome._wake_worker();
     ELSIF retry_in_seconds IS NULL OR job.attempts >= job.max_attempts THEN
         UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
         IF job.kind = 'reply.generate' THEN
             PERFORM alphadome._send_answer(job, NULL);
-            PERFORM alphadome._alert(job.bot_tenant_id,
+            PERFORM alphadome._alert(job.bot_tenant_id, 'llm_failed',
                         client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
+        ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+            UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
+             WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
         ELSE
             PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);
         END IF;
     ELSE
+        UPDATE alphadome.alerts a SET attempts = a.attempts + 1, last_error = fail_job.error
+         WHERE job.kind = 'alert.send' AND a.bot_tenant_id = job.bot_tenant_id
+           AND a.id = (job.payload ->> 'alert_id')::bigint;
         UPDATE alphadome.outbox o
            SET status = 'queued', lease_until = NULL, last_error = fail_job.error,
                run_at = now() + make_interval(secs => retry_in_seconds)
@@ -226,7 +316,7 @@ BEGIN
 END
 $$;
 
--- Alerts for expiring_credentials(): at most one per tenant per day, to its escalation phone.
+-- Alerts for expiring_credentials(): at most one per tenant per day.
 -- The relay calls it on a schedule; returns how many alerts it queued.
 CREATE FUNCTION alphadome.enqueue_credential_alerts(within interval DEFAULT '14 days') RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -241,7 +331,7 @@ BEGIN
           FROM alphadome.expiring_credentials(enqueue_credential_alerts.within) e
          GROUP BY e.tenant_id, e.client_name
     LOOP
-        queued := queued + alphadome._alert(tenant.tenant_id,
+        queued := queued + alphadome._alert(tenant.tenant_id, 'credentials',
                       tenant.client_name || ': the WhatsApp access token needs attention (' || tenant.reasons || ')'
                       || coalesce('; it expires ' || to_char(tenant.expires, 'YYYY-MM-DD'), '') || '.',
                       'credentials:' || current_date);

@@ -130,7 +130,18 @@ CREATE TABLE alphadome.bot_control_settings (
     -- transaction that rolled back never matches again. Nobody else may set it (grants.sql).
     faq_version           bigint,
     created_at            timestamptz NOT NULL DEFAULT now(),
-    updated_at            timestamptz NOT NULL DEFAULT now()
+    updated_at            timestamptz NOT NULL DEFAULT now(),
+    -- 0.2.0: alerts outside the 24-hour window go as this approved WhatsApp template (its body's
+    -- one text parameter is the alert); without one they go by email and to the operator.
+    alert_template_name     text CHECK (alert_template_name ~ '^[a-z0-9_]+$' AND length(alert_template_name) <= 512),
+    alert_template_language text NOT NULL DEFAULT 'en' CHECK (alert_template_language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'),
+    -- 0.2.0: business hours in the tenant's time zone (NULL: always open), holidays (closed all
+    -- day), and what a customer who asks for a person outside them is told ({opening}: when).
+    timezone              text NOT NULL DEFAULT 'Africa/Nairobi',
+    business_hours        jsonb,
+    holidays              date[] NOT NULL DEFAULT '{}',
+    after_hours_message   text NOT NULL DEFAULT 'Thanks for your message! We are closed now and open again {opening}. A member of our team will get back to you then.'
+                          CHECK (length(after_hours_message) BETWEEN 1 AND 4096)
 );
 
 CREATE SEQUENCE alphadome._faq_version;
@@ -162,7 +173,7 @@ CREATE TRIGGER faq_truncated AFTER TRUNCATE ON alphadome.bot_training_data
 CREATE DOMAIN alphadome.message_direction AS text CHECK (VALUE IN ('inbound', 'outbound'));
 CREATE DOMAIN alphadome.message_decision AS text
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
-                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded'));
+                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours'));
 CREATE DOMAIN alphadome.job_kind AS text CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send'));
 CREATE DOMAIN alphadome.job_status AS text CHECK (VALUE IN ('queued', 'running', 'done', 'dead'));
 CREATE DOMAIN alphadome.customer_key AS text CHECK (length(VALUE) BETWEEN 1 AND 128);
@@ -249,6 +260,33 @@ CREATE INDEX outbox_runnable ON alphadome.outbox (run_at) WHERE status IN ('queu
 -- Finished jobs by age, for prune_history.
 CREATE INDEX outbox_finished ON alphadome.outbox (updated_at) WHERE status IN ('done', 'dead');
 
+-- ---- alerts --------------------------------------------------------------------------------------
+
+-- 0.2.0. Every alert to a person about a tenant (a customer asking for one, no answer, the hourly
+-- limit, a token that needs the operator, an LLM that failed): what it said, by which channel it
+-- went (WhatsApp text inside the 24-hour window, the tenant's template, email, the operator's
+-- webhook), and whether it did. An alert.send job carries it; due_at is when it may go (an
+-- escalation outside business hours waits for the opening). Written on the message path: its
+-- tenant is named without a foreign key, like the outbox's.
+CREATE TABLE alphadome.alerts (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
+                                               'token_refused', 'llm_failed')),
+    text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
+    channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
+    status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),
+    attempts      integer NOT NULL DEFAULT 0,
+    last_error    jsonb,
+    job_id        bigint,
+    dedupe_key    text CHECK (length(dedupe_key) BETWEEN 1 AND 200),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    due_at        timestamptz NOT NULL DEFAULT now(),
+    sent_at       timestamptz,
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, dedupe_key)
+);
+
 -- ---- tenant references on the message path ---------------------------------------------------
 -- Every webhook writes conversations, outbox and reply_counters. A foreign key to bot_tenants
 -- would make each of those writes lock the tenant's row (FOR KEY SHARE); concurrent webhooks of
@@ -311,6 +349,7 @@ BEGIN
     END LOOP;
     DELETE FROM alphadome.reply_counters r WHERE r.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.outbox o WHERE o.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.alerts a WHERE a.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
     RETURN OLD;
 END
@@ -322,7 +361,8 @@ CREATE FUNCTION alphadome._tenants_truncated() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations;
+    TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
+             alphadome.alerts;
     RETURN NULL;
 END
 $$;
@@ -380,6 +420,8 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.messages_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.credential_audit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.webhook_events_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.alerts_id_seq', '');
 
 -- Keep updated_at true for every writer, including tenant owners through PostgREST.
 CREATE FUNCTION alphadome._touch_updated_at() RETURNS trigger

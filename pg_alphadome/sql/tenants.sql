@@ -70,20 +70,30 @@ $$;
 CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client_email, country_code
     ON alphadome.bot_tenants FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_normalized();
 
--- The escalation phone, likewise, in its tenant's country. SECURITY DEFINER: a tenant owner
--- editing its settings reads its tenant's country_code through it.
+-- The escalation phone, likewise, in its tenant's country; the time zone and business hours
+-- checked, each refused by name. SECURITY DEFINER: a tenant owner editing its settings reads its
+-- tenant's country_code through it.
 CREATE FUNCTION alphadome._settings_normalized() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    problem text := alphadome._business_hours_problem(NEW.business_hours);
 BEGIN
     IF NEW.escalation_phone IS NOT NULL THEN
         NEW.escalation_phone := alphadome._tenant_phone(NEW.escalation_phone,
             (SELECT t.country_code FROM alphadome.bot_tenants t WHERE t.id = NEW.bot_tenant_id), 'escalation_phone');
     END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_timezone_names z WHERE z.name = NEW.timezone) THEN
+        RAISE EXCEPTION 'timezone: % is not a time zone', quote_literal(NEW.timezone) USING ERRCODE = '22023',
+            HINT = 'An IANA name, like Africa/Nairobi (SELECT name FROM pg_timezone_names lists them).';
+    END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone
+CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours
     ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
 
 -- 22023 for a token expiry that has passed already ('infinity': the token does not expire).

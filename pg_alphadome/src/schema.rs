@@ -7,11 +7,13 @@ extension_sql_file!(
     name = "security",
     requires = ["schema"]
 );
+extension_sql_file!("../sql/hours.sql", name = "hours", requires = ["security"]);
 extension_sql_file!(
     "../sql/tenants.sql",
     name = "tenants",
     requires = [
         "security",
+        "hours",
         phone::normalize_phone,
         credentials::_encrypt_credential,
         credentials::_decrypt_credential

@@ -50,6 +50,23 @@ pub struct ServeArgs {
         default_value = "https://api.openai.com/v1"
     )]
     pub llm_base_url: String,
+    /// SMTP server for alerts by email: smtp://user:pass@host:587 (STARTTLS, required except on
+    /// a loopback address), smtps://... (TLS from the start). Without it, no email is sent.
+    #[arg(long, env = "ALPHADOME_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From of alert emails.
+    #[arg(
+        long,
+        env = "ALPHADOME_ALERT_FROM",
+        default_value = "AlphaDome alerts <alerts@alphadome.invalid>"
+    )]
+    pub alert_from: String,
+    /// The operator's incoming webhook (Slack-style): alerts are POSTed as {"text", "tenant", "kind"}.
+    #[arg(long, env = "ALPHADOME_OPERATOR_WEBHOOK_URL", hide_env_values = true)]
+    pub operator_webhook_url: Option<String>,
+    /// The operator's email address for alerts.
+    #[arg(long, env = "ALPHADOME_OPERATOR_EMAIL")]
+    pub operator_email: Option<String>,
     /// Record outbound messages as simulated and send nothing to Meta or the LLM.
     #[arg(long, env = "ALPHADOME_DRY_RUN", default_value_t = false)]
     pub dry_run: bool,

@@ -69,7 +69,10 @@ pub enum Work {
     #[serde(rename = "reply.send")]
     ReplySend { whatsapp: WhatsApp, payload: Send },
     #[serde(rename = "alert.send")]
-    AlertSend { whatsapp: WhatsApp, payload: Send },
+    AlertSend {
+        alert: AlertCall,
+        whatsapp: Option<WhatsApp>,
+    },
     #[serde(rename = "reply.generate")]
     Generate { llm: LlmCall },
 }
@@ -104,6 +107,28 @@ pub struct Send {
     pub context_wamid: Option<String>,
 }
 
+/// An alert and the channels to try, in order (claim_jobs decides them from the 24-hour rule,
+/// the template and the token; email and operator are sent only when configured).
+#[derive(Debug, Deserialize)]
+pub struct AlertCall {
+    #[serde(deserialize_with = "non_empty")]
+    pub text: String,
+    pub kind: String,
+    pub tenant_name: String,
+    /// The escalation phone (WhatsApp channels).
+    pub to: Option<String>,
+    /// The owner's email address.
+    pub email: Option<String>,
+    pub channels: Vec<String>,
+    pub template: Option<Template>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+}
+
 /// The assembled chat-completions request and where to send it.
 #[derive(Debug, Deserialize)]
 pub struct LlmCall {
@@ -114,7 +139,7 @@ pub struct LlmCall {
 
 /// A claimed job as it came: typed when it reads as one, else its id and why not.
 pub enum Claimed {
-    Job(Job),
+    Job(Box<Job>),
     Malformed { id: Option<i64>, reason: String },
 }
 
@@ -129,7 +154,7 @@ impl Claimed {
     pub fn read(value: Value) -> Claimed {
         let id = value.get("id").and_then(Value::as_i64);
         match serde_json::from_value::<Job>(value) {
-            Ok(job) => Claimed::Job(job),
+            Ok(job) => Claimed::Job(Box::new(job)),
             Err(e) => Claimed::Malformed {
                 id,
                 reason: format!("the claimed job does not read as its kind requires: {e}"),
@@ -168,12 +193,11 @@ mod tests {
         );
         let generate = json!({"id": 8, "tenant": "k", "kind": "reply.generate", "attempt": 2,
                               "llm": {"base_url": null, "api_key": null, "request": {"model": "m"}}});
-        let Claimed::Job(Job {
-            work: Work::Generate { llm },
-            ..
-        }) = Claimed::read(generate)
-        else {
+        let Claimed::Job(job) = Claimed::read(generate) else {
             panic!("a generate job reads")
+        };
+        let Work::Generate { llm } = job.work else {
+            panic!("kind")
         };
         assert!(llm.api_key.is_none() && llm.request["model"] == "m");
     }

@@ -2,11 +2,13 @@
 //! calls Meta or the LLM, and reports each result back to the queue.
 use crate::backoff::Backoff;
 use crate::chores;
+use crate::clients::email::Email;
 use crate::clients::llm::Llm;
 use crate::clients::meta::{Meta, Outgoing};
+use crate::clients::operator::OperatorHook;
 use crate::clients::{Class, Failure};
 use crate::config::ServeArgs;
-use crate::contract::{Claimed, Job, LlmCall, Send, WhatsApp, Work};
+use crate::contract::{AlertCall, Claimed, Job, LlmCall, Send, WhatsApp, Work};
 use crate::db;
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
@@ -23,6 +25,9 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     meta: Meta,
     llm: Llm,
+    /// Alerts by email (ALPHADOME_SMTP_URL) and to the operator's webhook, when configured.
+    email: Option<Email>,
+    operator_hook: Option<OperatorHook>,
     wake: Notify,
     /// Raised by NOTIFY alphadome_tenants: the webhook routes are read again.
     pub tenants_changed: Arc<Notify>,
@@ -51,12 +56,23 @@ impl Worker {
             Duration::from_secs(args.meta_timeout_seconds),
         )?;
         let llm = Llm::new(Duration::from_secs(args.llm_timeout_seconds))?;
+        let timeout = Duration::from_secs(args.meta_timeout_seconds);
+        let email = match &args.smtp_url {
+            Some(url) => Some(Email::new(url, &args.alert_from, timeout)?),
+            None => None,
+        };
+        let operator_hook = match &args.operator_webhook_url {
+            Some(url) => Some(OperatorHook::new(url, timeout)?),
+            None => None,
+        };
         Ok(Worker {
             pool,
             args,
             metrics,
             meta,
             llm,
+            email,
+            operator_hook,
             wake: Notify::new(),
             tenants_changed,
             in_flight: Mutex::new(HashSet::new()),
@@ -237,8 +253,9 @@ impl Worker {
     /// One attempt of a job: the call it needs, and what to report.
     async fn attempt(&self, job: &Job) -> Report {
         let outcome = match &job.work {
-            Work::ReplySend { whatsapp, payload } | Work::AlertSend { whatsapp, payload } => {
-                self.send(whatsapp, payload).await
+            Work::ReplySend { whatsapp, payload } => self.send(whatsapp, payload).await,
+            Work::AlertSend { alert, whatsapp } => {
+                self.alert(&job.tenant, alert, whatsapp.as_ref()).await
             }
             Work::Generate { llm } => self.generate(llm).await,
         };
@@ -304,6 +321,113 @@ impl Worker {
         }
         let wamid = self.timed_meta(self.meta.send_text(&out)).await?;
         Ok(json!({"wamid": wamid, "status": "sent"}))
+    }
+
+    /// An alert, by the first channel that takes it: WhatsApp text or template in the order
+    /// given; failing those (or without them), email to the owner and to the operator, both.
+    /// A refused token stops at once (fail_job pauses the tenant; the next attempt goes by
+    /// email). Nothing is reported sent that was not.
+    async fn alert(
+        &self,
+        tenant: &str,
+        alert: &AlertCall,
+        whatsapp: Option<&WhatsApp>,
+    ) -> Result<Value, Failure> {
+        let wanted = |channel: &str| alert.channels.iter().any(|c| c == channel);
+        if self.args.dry_run {
+            let first = alert
+                .channels
+                .first()
+                .map(String::as_str)
+                .unwrap_or("operator");
+            return Ok(json!({"channel": first, "status": "simulated"}));
+        }
+        let mut failures: Vec<String> = Vec::new();
+        for channel in alert.channels.iter().filter(|c| c.starts_with("whatsapp_")) {
+            let (Some(whatsapp), Some(to)) = (whatsapp, alert.to.as_deref()) else {
+                continue;
+            };
+            let (id, token) = (
+                whatsapp.phone_number_id.as_str(),
+                whatsapp.access_token.expose(),
+            );
+            let sent = match (channel.as_str(), &alert.template) {
+                ("whatsapp_text", _) => {
+                    let out = Outgoing {
+                        phone_number_id: id,
+                        token,
+                        to: Some(to),
+                        recipient: None,
+                        text: &alert.text,
+                        context: None,
+                    };
+                    self.timed_meta(self.meta.send_text(&out)).await
+                }
+                ("whatsapp_template", Some(template)) => {
+                    self.timed_meta(
+                        self.meta
+                            .send_template(id, token, to, template, &alert.text),
+                    )
+                    .await
+                }
+                _ => continue,
+            };
+            match sent {
+                Ok(wamid) => {
+                    return Ok(json!({"channel": channel, "wamid": wamid, "status": "sent"}))
+                }
+                Err(f) if f.class == Class::Auth => return Err(f),
+                Err(f) => failures.push(format!("{channel}: {}", f.message)),
+            }
+        }
+        let subject = format!(
+            "[AlphaDome] {}: {}",
+            alert.tenant_name,
+            alert.kind.replace('_', " ")
+        );
+        let mut delivered: Vec<&str> = Vec::new();
+        if let (true, Some(email), Some(to)) =
+            (wanted("email"), &self.email, alert.email.as_deref())
+        {
+            match email.send(to, &subject, &alert.text).await {
+                Ok(()) => delivered.push("email"),
+                Err(f) => failures.push(format!("email: {}", f.message)),
+            }
+        }
+        if wanted("operator") {
+            let mut reached = false;
+            if let Some(hook) = &self.operator_hook {
+                match hook.post(&alert.text, tenant, &alert.kind).await {
+                    Ok(()) => reached = true,
+                    Err(f) => failures.push(format!("operator webhook: {}", f.message)),
+                }
+            }
+            if let (Some(email), Some(to)) = (&self.email, self.args.operator_email.as_deref()) {
+                match email
+                    .send(to, &format!("{subject} ({tenant})"), &alert.text)
+                    .await
+                {
+                    Ok(()) => reached = true,
+                    Err(f) => failures.push(format!("operator email: {}", f.message)),
+                }
+            }
+            if reached {
+                delivered.push("operator");
+            }
+        }
+        if !delivered.is_empty() {
+            return Ok(json!({"channel": delivered.join("+"), "status": "sent"}));
+        }
+        if failures.is_empty() {
+            return Err(Failure::new(
+                Class::Permanent,
+                "no channel can carry this alert: set the tenant's alert template, ALPHADOME_SMTP_URL or ALPHADOME_OPERATOR_WEBHOOK_URL",
+            ));
+        }
+        Err(Failure::new(
+            Class::Transient,
+            format!("every channel failed: {}", failures.join("; ")),
+        ))
     }
 
     /// A Graph API call, timed into the metrics by its result.

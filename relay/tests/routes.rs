@@ -357,10 +357,15 @@ fn the_worker_prunes_old_payloads_and_finished_jobs_on_its_schedule() {
 }
 
 #[test]
-fn expiring_tokens_alert_the_escalation_phone_once_a_day() {
+fn expiring_tokens_alert_the_owner_once_a_day() {
     let d = Deployment::start(&[("ALPHADOME_CREDENTIAL_CHECK_SECONDS", "1")]);
+    // Gideon wrote to his bot within 24 hours: his alerts can go as WhatsApp text.
     d.db()
-        .batch_execute("UPDATE alphadome.bot_tenants SET token_expires_at = now() + interval '10 days' WHERE slug = 'kassangas'")
+        .batch_execute(
+            "INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id, last_inbound_at)
+             SELECT id, '254702245555', '254702245555', now() FROM alphadome.bot_tenants WHERE slug = 'kassangas';
+             UPDATE alphadome.bot_tenants SET token_expires_at = now() + interval '10 days' WHERE slug = 'kassangas'",
+        )
         .unwrap();
     let alerts = |r: &[alphadome_e2e::mock::Recorded]| {
         r.iter()

@@ -117,4 +117,19 @@ UPDATE alphadome.bot_control_settings
        escalation_phone = alphadome.normalize_phone('0702245555')
  WHERE bot_tenant_id = :'tenant_id';
 
+-- Business hours came with 0.2.0; the seed also loads into a 0.1.0 database (before an update).
+SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'alphadome.bot_control_settings'::regclass
+                                          AND attname = 'business_hours') AS has_business_hours \gset
+\if :has_business_hours
+-- Open Monday-Saturday 9 AM - 6 PM, closed on Sundays and Kenya's public holidays.
+UPDATE alphadome.bot_control_settings
+   SET timezone = 'Africa/Nairobi',
+       business_hours = '{"mon": [["09:00", "18:00"]], "tue": [["09:00", "18:00"]], "wed": [["09:00", "18:00"]],
+                          "thu": [["09:00", "18:00"]], "fri": [["09:00", "18:00"]], "sat": [["09:00", "18:00"]],
+                          "sun": []}',
+       holidays = '{2026-12-12,2026-12-25,2026-12-26,2027-01-01,2027-03-26,2027-03-29,2027-05-01,2027-06-01,2027-10-10,2027-10-20,2027-12-12,2027-12-25,2027-12-26}',
+       after_hours_message = 'Thanks for your message! Kassangas Music Shop is closed now and opens again {opening} (Monday-Saturday 9 AM - 6 PM). Gideon or a member of the team will get back to you then.'
+ WHERE bot_tenant_id = :'tenant_id';
+\endif
+
 COMMIT;

@@ -13,6 +13,7 @@ pub use postgres::{Client, NoTls};
 pub mod kassangas;
 pub mod mock;
 pub mod relay;
+pub mod smtp;
 pub mod spec;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);

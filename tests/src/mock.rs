@@ -27,6 +27,8 @@ pub struct Scripted {
 enum Kind {
     Meta,
     Llm,
+    /// An incoming webhook (the operator's): records JSON bodies, answers 200.
+    Hook,
 }
 
 struct Inner {
@@ -52,6 +54,11 @@ impl Mock {
 
     pub fn llm() -> Mock {
         Mock::start(Kind::Llm, "/v1")
+    }
+
+    /// An operator's incoming webhook: records what is POSTed, answers 200 (or as scripted).
+    pub fn hook() -> Mock {
+        Mock::start(Kind::Hook, "/hooks/operator")
     }
 
     /// A mock Graph API that answers at once without checking bodies against the spec (for
@@ -192,6 +199,7 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         }
         Kind::Meta => crate::spec::meta_send_message().violations(&body),
         Kind::Llm => crate::spec::openai_chat_completion_request().violations(&body),
+        Kind::Hook => vec![],
     };
     state.requests.lock().unwrap().push(Recorded {
         path,
@@ -216,6 +224,7 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
     }
     let n = state.sent.fetch_add(1, Ordering::SeqCst) + 1;
     match state.kind {
+        Kind::Hook => axum::Json(json!({"ok": true})).into_response(),
         Kind::Meta => axum::Json(json!({
             "messaging_product": "whatsapp",
             "contacts": [{"input": body["to"], "wa_id": body["to"]}],

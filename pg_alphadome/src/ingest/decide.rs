@@ -16,6 +16,10 @@ pub struct Settings {
     pub opt_in_keywords: Vec<String>,
     pub handoff_keywords: Vec<String>,
     pub faq_confidence: f32,
+    /// The tenant keeps business hours (0.2.0; without them it is always open).
+    pub has_business_hours: bool,
+    /// The reply to a customer who asks for a person outside them; {opening} says when.
+    pub after_hours_message: String,
 }
 
 /// What the decision needs of the customer's conversation.
@@ -31,6 +35,17 @@ pub trait Facts {
     fn replies_this_hour(&mut self) -> (i64, String);
     /// The best FAQ or canned answer for the message's text (match_faq's first row), with its score.
     fn best_faq(&mut self) -> Option<(String, f32)>;
+    /// When the tenant, closed now, opens again: None while it is open. Asked only of a tenant
+    /// with business hours.
+    fn closed_until(&mut self) -> Option<Closed>;
+}
+
+/// A tenant closed now: when it opens again, in words and in Unix seconds (None: not within
+/// two weeks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Closed {
+    pub words: String,
+    pub opens_at: Option<f64>,
 }
 
 /// The `decision` recorded with the message.
@@ -47,6 +62,7 @@ pub enum Verdict {
     Llm,
     Fallback,
     Recorded,
+    AfterHours,
 }
 
 impl Verdict {
@@ -64,6 +80,7 @@ impl Verdict {
             Verdict::Llm => "llm",
             Verdict::Fallback => "fallback",
             Verdict::Recorded => "recorded",
+            Verdict::AfterHours => "after_hours",
         }
     }
 }
@@ -92,14 +109,28 @@ impl Reply {
     }
 }
 
-/// A message for the tenant's escalation phone; with a key, at most one per key.
-#[derive(Debug, PartialEq, Eq)]
+/// An alert for a person (alphadome.alerts); with a key, at most one per key; with `due`, not
+/// before then (Unix seconds).
+#[derive(Debug, PartialEq)]
 pub struct Alert {
+    pub kind: &'static str,
     pub text: String,
     pub key: Option<String>,
+    pub due: Option<f64>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+impl Alert {
+    fn now(kind: &'static str, text: String) -> Alert {
+        Alert {
+            kind,
+            text,
+            key: None,
+            due: None,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
 pub struct Plan {
     pub verdict: Verdict,
     pub reply: Option<Reply>,
@@ -186,11 +217,14 @@ pub fn plan_reply(
             verdict: Verdict::RateLimited,
             reply: None,
             alert: Some(Alert {
-                text: format!(
-                    "{client}: the bot reached its limit of {} replies an hour; customers are not being answered until the hour passes.",
-                    settings.max_messages_per_hour
-                ),
                 key: Some(format!("rate_limit:{hour}")),
+                ..Alert::now(
+                    "rate_limit",
+                    format!(
+                        "{client}: the bot reached its limit of {} replies an hour; customers are not being answered until the hour passes.",
+                        settings.max_messages_per_hour
+                    ),
+                )
             }),
         };
     }
@@ -209,6 +243,29 @@ pub fn plan_reply(
             .map(String::as_str)
             .collect();
         if has_keyword(said, &handoff) {
+            let asked = format!(
+                "{client}: customer +{customer} asked for a person: {}",
+                quote()
+            );
+            // Outside business hours: told when, and the alert waits for the opening.
+            if let Some(closed) = settings
+                .has_business_hours
+                .then(|| facts.closed_until())
+                .flatten()
+            {
+                return Plan {
+                    verdict: Verdict::AfterHours,
+                    reply: Some(Reply::Send(
+                        settings
+                            .after_hours_message
+                            .replace("{opening}", &closed.words),
+                    )),
+                    alert: Some(Alert {
+                        due: closed.opens_at,
+                        ..Alert::now("handoff", format!("{asked} (outside business hours)"))
+                    }),
+                };
+            }
             let call = match &settings.escalation_phone {
                 Some(phone) => format!(" shortly. You can also call +{phone}."),
                 None => " shortly.".to_string(),
@@ -218,13 +275,7 @@ pub fn plan_reply(
                 reply: Some(Reply::Send(format!(
                     "A member of the {client} team will get back to you{call}"
                 ))),
-                alert: Some(Alert {
-                    text: format!(
-                        "{client}: customer +{customer} asked for a person: {}",
-                        quote()
-                    ),
-                    key: None,
-                }),
+                alert: Some(Alert::now("handoff", asked)),
             };
         }
         // 7. A confident FAQ or canned answer costs no LLM call.
@@ -246,9 +297,11 @@ pub fn plan_reply(
     Plan {
         verdict: Verdict::Fallback,
         reply: Some(Reply::Send(settings.fallback_message.clone())),
-        alert: is_text.then(|| Alert {
-            text: format!("{client}: no answer for customer +{customer}: {}", quote()),
-            key: None,
+        alert: is_text.then(|| {
+            Alert::now(
+                "no_answer",
+                format!("{client}: no answer for customer +{customer}: {}", quote()),
+            )
         }),
     }
 }
@@ -261,6 +314,7 @@ mod unit {
     struct Known {
         replies: i64,
         faq: Option<(String, f32)>,
+        closed: Option<Closed>,
         asked_count: u32,
         asked_faq: u32,
     }
@@ -274,12 +328,16 @@ mod unit {
             self.asked_faq += 1;
             self.faq.clone()
         }
+        fn closed_until(&mut self) -> Option<Closed> {
+            self.closed.clone()
+        }
     }
 
     fn known(replies: i64, faq: Option<(&str, f32)>) -> Known {
         Known {
             replies,
             faq: faq.map(|(a, s)| (a.to_string(), s)),
+            closed: None,
             asked_count: 0,
             asked_faq: 0,
         }
@@ -301,6 +359,8 @@ mod unit {
             opt_in_keywords: words(&["START"]),
             handoff_keywords: words(&["human", "talk to a person"]),
             faq_confidence: 0.6,
+            has_business_hours: false,
+            after_hours_message: "Closed; we open {opening}.".into(),
         }
     }
 
@@ -540,6 +600,64 @@ mod unit {
         assert_eq!(
             facts.asked_faq, 0,
             "only typed text is looked up in the FAQ"
+        );
+    }
+
+    #[test]
+    fn outside_business_hours_a_request_for_a_person_is_told_when_and_its_alert_waits() {
+        let hours = Settings {
+            has_business_hours: true,
+            ..shop()
+        };
+        let mut facts = known(0, None);
+        facts.closed = Some(Closed {
+            words: "Monday at 09:00".into(),
+            opens_at: Some(1_796_018_400.0),
+        });
+        let closed = plan(&hours, &customer(), "text", "I want a human", &mut facts);
+        assert_eq!(closed.verdict, Verdict::AfterHours);
+        assert_eq!(
+            closed.reply,
+            Some(Reply::Send("Closed; we open Monday at 09:00.".into()))
+        );
+        let alert = closed.alert.unwrap();
+        assert_eq!((alert.kind, alert.due), ("handoff", Some(1_796_018_400.0)));
+        assert!(
+            alert.text.ends_with("(outside business hours)"),
+            "{}",
+            alert.text
+        );
+        // Open: the usual escalation. Without hours the question is never asked.
+        facts.closed = None;
+        assert_eq!(
+            plan_reply(&hours, &customer(), "text", Some("human"), &mut facts).verdict,
+            Verdict::Escalated
+        );
+        let mut closed_but_no_hours = known(0, None);
+        closed_but_no_hours.closed = facts.closed.clone().or(Some(Closed {
+            words: "x".into(),
+            opens_at: None,
+        }));
+        assert_eq!(
+            plan(
+                &shop(),
+                &customer(),
+                "text",
+                "human",
+                &mut closed_but_no_hours
+            )
+            .verdict,
+            Verdict::Escalated
+        );
+        // FAQ answers go on as usual at night.
+        let mut night = known(0, Some(("We open at 9.", 0.9)));
+        night.closed = Some(Closed {
+            words: "Monday at 09:00".into(),
+            opens_at: None,
+        });
+        assert_eq!(
+            plan(&hours, &customer(), "text", "opening hours?", &mut night).verdict,
+            Verdict::Faq
         );
     }
 

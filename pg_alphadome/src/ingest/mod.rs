@@ -373,6 +373,8 @@ impl Ingest<'_, '_> {
                 opt_in_keywords: row.get(10)?.unwrap_or_default(),
                 handoff_keywords: row.get(11)?.unwrap_or_default(),
                 faq_confidence: row.get(12)?.unwrap_or(1.0),
+                has_business_hours: row.get(14)?.unwrap_or(false),
+                after_hours_message: row.get(15)?.unwrap_or_default(),
             },
             faq_version: row.get(13)?,
         }))
@@ -522,7 +524,13 @@ impl Ingest<'_, '_> {
             let queued = self.client.update(
                 &self.prepared.alert,
                 Some(1),
-                &[arg(tenant), arg(alert.text), arg(alert.key)],
+                &[
+                    arg(tenant),
+                    arg(alert.kind),
+                    arg(alert.text),
+                    arg(alert.key),
+                    arg(alert.due),
+                ],
             )?;
             self.outcome.jobs += first::<i32>(queued, 1)?.unwrap_or(0);
         }
@@ -561,6 +569,27 @@ struct TenantFacts<'a, 'conn> {
 }
 
 impl Facts for TenantFacts<'_, '_> {
+    fn closed_until(&mut self) -> Option<decide::Closed> {
+        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
+        let closed = client
+            .update(&prepared.closed_until, Some(1), &[arg(tenant.id)])
+            .and_then(|rows| {
+                let Some(row) = rows.into_iter().next() else {
+                    return Ok(None);
+                };
+                Ok(Some(decide::Closed {
+                    opens_at: row.get(1)?,
+                    words: row.get(2)?.unwrap_or_default(),
+                }))
+            });
+        closed.unwrap_or_else(|error| {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("ingest_webhook: {error}"),
+            )
+        })
+    }
+
     fn replies_this_hour(&mut self) -> (i64, String) {
         self.replies_this_hour.clone()
     }

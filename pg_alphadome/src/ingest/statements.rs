@@ -5,15 +5,64 @@ use pgrx::pg_sys::{self, Oid, PgOid};
 use pgrx::spi::{OwnedPreparedStatement, Spi, SpiResult};
 use std::cell::OnceCell;
 
+/// The schema a session finds: this release's, or 0.1.0's until ALTER EXTENSION ... UPDATE runs
+/// (the library serves both; 0.1.0's lacks business hours and the alerts table).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Schema {
+    V0_1,
+    V0_2,
+}
+
+impl Schema {
+    /// Read at every call: a cheap catalog lookup, and an update in another session takes effect
+    /// in this one's next webhook.
+    pub fn installed() -> Schema {
+        if crate::catalog::relation(c"alerts") == pg_sys::InvalidOid {
+            Schema::V0_1
+        } else {
+            Schema::V0_2
+        }
+    }
+}
+
 /// The tenant that owns a phone_number_id, with its switches and its FAQ's version.
 pub const TENANT: (&str, &[Oid]) = (
     "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
             s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
-            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version
+            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version,
+            s.business_hours IS NOT NULL, s.after_hours_message
        FROM alphadome.bot_tenants t
        JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
       WHERE t.whatsapp_phone_number_id = $1",
     &[pg_sys::TEXTOID],
+);
+
+/// TENANT on a 0.1.0 schema: no business hours.
+pub const TENANT_0_1: (&str, &[Oid]) = (
+    "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
+            s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
+            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version,
+            false, ''::text
+       FROM alphadome.bot_tenants t
+       JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
+      WHERE t.whatsapp_phone_number_id = $1",
+    &[pg_sys::TEXTOID],
+);
+
+/// When a tenant with business hours opens again, in Unix seconds and in words; no row while
+/// it is open (_next_opening then gives now() itself).
+pub const CLOSED_UNTIL: (&str, &[Oid]) = (
+    "SELECT extract(epoch FROM o)::float8, alphadome._opening_words(o, s.timezone, now())
+       FROM alphadome.bot_control_settings s,
+            LATERAL alphadome._next_opening(s.business_hours, s.holidays, s.timezone, now()) o
+      WHERE s.bot_tenant_id = $1 AND o IS DISTINCT FROM now()",
+    &[pg_sys::UUIDOID],
+);
+
+/// CLOSED_UNTIL on a 0.1.0 schema: never asked (no tenant has hours there).
+pub const CLOSED_UNTIL_0_1: (&str, &[Oid]) = (
+    "SELECT 0::float8, ''::text WHERE $1 IS NULL",
+    &[pg_sys::UUIDOID],
 );
 
 /// The customer a business-scoped user id already belongs to.
@@ -115,10 +164,29 @@ pub const FAQ_ROWS: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID],
 );
 
-/// An alert to the escalation phone (ingest.sql); returns how many jobs it queued.
+/// An alert (ingest.sql: tenant, kind, text, dedupe key, due in Unix seconds or NULL for now);
+/// returns how many jobs it queued.
 pub const ALERT: (&str, &[Oid]) = (
-    "SELECT alphadome._alert($1, $2, $3)",
-    &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
+    "SELECT alphadome._alert($1, $2, $3, $4, coalesce(to_timestamp($5), now()))",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::FLOAT8OID,
+    ],
+);
+
+/// ALERT on a 0.1.0 schema: a free-form text to the escalation phone.
+pub const ALERT_0_1: (&str, &[Oid]) = (
+    "SELECT alphadome._alert($1, $3, $4)",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::TEXTOID,
+        pg_sys::FLOAT8OID,
+    ],
 );
 
 /// A status webhook ($3 at path $4 of the raw payload $2) for one of the tenant's sent
@@ -154,14 +222,15 @@ pub struct Statements {
     pub record_message: OwnedPreparedStatement,
     pub set_opted_out: OwnedPreparedStatement,
     pub faq_rows: OwnedPreparedStatement,
+    pub closed_until: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub apply_status: OwnedPreparedStatement,
     pub keep_event: OwnedPreparedStatement,
 }
 
 thread_local! {
-    // A backend is one thread; the plans live as long as the session.
-    static PREPARED: OnceCell<Statements> = const { OnceCell::new() };
+    // A backend is one thread; the plans live as long as the session, one set per schema.
+    static PREPARED: [OnceCell<Statements>; 2] = const { [OnceCell::new(), OnceCell::new()] };
 }
 
 fn prepare((sql, types): (&str, &[Oid])) -> SpiResult<OwnedPreparedStatement> {
@@ -170,25 +239,34 @@ fn prepare((sql, types): (&str, &[Oid])) -> SpiResult<OwnedPreparedStatement> {
     Spi::connect(|client| client.prepare_mut(sql, &types).map(|s| s.keep()))
 }
 
-fn prepare_all() -> SpiResult<Statements> {
+fn prepare_all(schema: Schema) -> SpiResult<Statements> {
+    let current = schema == Schema::V0_2;
     Ok(Statements {
-        tenant: prepare(TENANT)?,
+        tenant: prepare(if current { TENANT } else { TENANT_0_1 })?,
         customer_by_bsuid: prepare(CUSTOMER_BY_BSUID)?,
         upsert_conversation: prepare(UPSERT_CONVERSATION)?,
         record_message: prepare(RECORD_MESSAGE)?,
         set_opted_out: prepare(SET_OPTED_OUT)?,
         faq_rows: prepare(FAQ_ROWS)?,
-        alert: prepare(ALERT)?,
+        closed_until: prepare(if current {
+            CLOSED_UNTIL
+        } else {
+            CLOSED_UNTIL_0_1
+        })?,
+        alert: prepare(if current { ALERT } else { ALERT_0_1 })?,
         apply_status: prepare(APPLY_STATUS)?,
         keep_event: prepare(KEEP_EVENT)?,
     })
 }
 
-/// Runs `f` with the session's prepared statements, preparing them on first use.
+/// Runs `f` with the session's prepared statements for the installed schema, preparing them on
+/// first use.
 pub fn with<R>(f: impl FnOnce(&Statements) -> SpiResult<R>) -> SpiResult<R> {
-    PREPARED.with(|cell| {
+    let schema = Schema::installed();
+    PREPARED.with(|cells| {
+        let cell = &cells[schema as usize];
         if cell.get().is_none() {
-            let prepared = prepare_all()?;
+            let prepared = prepare_all(schema)?;
             let _ = cell.set(prepared);
         }
         f(cell.get().expect("prepared above"))

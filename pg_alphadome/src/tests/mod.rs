@@ -4,6 +4,7 @@
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
+mod alerts;
 mod credentials;
 mod faq_prompt;
 mod isolation;

@@ -350,7 +350,9 @@ mod tests {
                ($1::uuid, 'faq', 'What are your opening hours?', 'Monday-Saturday 9 AM - 6 PM')",
             &[t.as_str().into()],
         );
-        let text = |body: &str, wamid: &str| text(body, wamid).replace("106540352242922", "106540300000077");
+        let text = |body: &str, wamid: &str| {
+            text(body, wamid).replace("106540352242922", "106540300000077")
+        };
         let nul = text("hours?", "wamid.text.nul").replace("hours?", "hours\\u0000?");
         let result = one::<pgrx::JsonB>(
             "SELECT alphadome.ingest_webhook_text($1)",
@@ -419,7 +421,13 @@ mod tests {
     fn jobs() -> Vec<(String, String)> {
         Spi::connect(|client| {
             client
-                .select("SELECT kind, coalesce(payload ->> 'text', '') FROM alphadome.outbox ORDER BY id", None, &[])
+                .select(
+                    "SELECT o.kind, coalesce(o.payload ->> 'text', a.text, '') FROM alphadome.outbox o
+                       LEFT JOIN alphadome.alerts a ON a.bot_tenant_id = o.bot_tenant_id AND a.id = (o.payload ->> 'alert_id')::bigint
+                      ORDER BY o.id",
+                    None,
+                    &[],
+                )
                 .unwrap()
                 .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<String>(2).unwrap().unwrap()))
                 .collect()
@@ -725,11 +733,16 @@ mod tests {
             (Some(200), Some(1)),
             "200 replies and one alert for the hour"
         );
-        let alert_to = one::<String>(
-            "SELECT payload ->> 'to' FROM alphadome.outbox WHERE kind = 'alert.send'",
+        let alert = one::<String>(
+            "SELECT a.kind || ' ' || (a.job_id = o.id)::text FROM alphadome.alerts a
+               JOIN alphadome.outbox o ON o.bot_tenant_id = a.bot_tenant_id AND o.kind = 'alert.send'",
             &[],
         );
-        assert_eq!(alert_to.as_deref(), Some("254702245555"));
+        assert_eq!(
+            alert.as_deref(),
+            Some("rate_limit true"),
+            "an alert row, carried by the job"
+        );
         // A new hour, a new budget.
         run(
             "UPDATE alphadome.reply_counters SET hour = hour - interval '1 hour'",

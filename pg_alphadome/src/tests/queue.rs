@@ -272,9 +272,20 @@ mod tests {
             "What are your opening hours?",
             "w.b1",
         );
-        let claimed = claim(10);
-        assert_eq!(claimed.len(), 1, "only the other tenant's send goes out");
-        assert_eq!(claimed[0]["tenant"], "shop-b");
+        let claimed: Vec<(String, String)> = claim(10)
+            .iter()
+            .map(|j| {
+                (
+                    j["tenant"].as_str().unwrap().to_string(),
+                    j["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            claimed,
+            [("shop-a".to_string(), "alert.send".to_string()), ("shop-b".into(), "reply.send".into())],
+            "the other tenant's send goes out, and the paused tenant's alert (by email): its sends wait"
+        );
         assert_eq!(
             job_field(id, "attempts").as_deref(),
             Some("0"),
@@ -298,7 +309,13 @@ mod tests {
         let id = claim(1)[0]["id"].as_i64().unwrap();
         run("SELECT alphadome.fail_job($1, '{\"class\": \"transient\", \"message\": \"LLM timed out\"}')", &[id.into()]);
         let queued: Vec<(String, String)> = Spi::connect(|c| {
-            c.select("SELECT kind, payload ->> 'text' FROM alphadome.outbox WHERE status = 'queued' ORDER BY id", None, &[])
+            c.select(
+                "SELECT o.kind, coalesce(o.payload ->> 'text', a.text) FROM alphadome.outbox o
+                   LEFT JOIN alphadome.alerts a ON a.bot_tenant_id = o.bot_tenant_id AND a.id = (o.payload ->> 'alert_id')::bigint
+                  WHERE o.status = 'queued' ORDER BY o.id",
+                None,
+                &[],
+            )
                 .unwrap()
                 .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<String>(2).unwrap().unwrap()))
                 .collect()
@@ -437,7 +454,7 @@ mod tests {
             "not twice a day"
         );
         let text = one::<String>(
-            "SELECT payload ->> 'text' FROM alphadome.outbox WHERE kind = 'alert.send'",
+            "SELECT text FROM alphadome.alerts WHERE kind = 'credentials'",
             &[],
         )
         .unwrap();

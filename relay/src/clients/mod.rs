@@ -1,7 +1,9 @@
 //! Outbound HTTP: Meta's Graph API and an OpenAI-compatible LLM, with their errors sorted
 //! into what the queue should do about them.
+pub mod email;
 pub mod llm;
 pub mod meta;
+pub mod operator;
 
 use crate::backoff::Backoff;
 use std::time::Duration;
