@@ -50,11 +50,9 @@ COMMENT ON COLUMN alphadome.bot_training_data.answer IS 'The answer sent as it i
 COMMENT ON COLUMN alphadome.bot_training_data.category IS 'Business, Products, Payment, ... (its words count a little in matching)';
 COMMENT ON COLUMN alphadome.bot_training_data.is_active IS 'false: never matched';
 COMMENT ON COLUMN alphadome.bot_training_data.search IS 'Generated: the entry''s words for full-text search (question A, answer B, category C)';
-COMMENT ON COLUMN alphadome.bot_training_data.question_lexemes IS 'Generated: the question''s English stems, for match_faq';
-COMMENT ON COLUMN alphadome.bot_training_data.answer_lexemes IS 'Generated: the answer''s English stems, for match_faq';
-COMMENT ON COLUMN alphadome.bot_training_data.category_lexemes IS 'Generated: the category''s English stems, for match_faq';
 COMMENT ON COLUMN alphadome.bot_training_data.created_at IS 'When the row was created';
 COMMENT ON COLUMN alphadome.bot_training_data.updated_at IS 'When the row last changed';
+COMMENT ON COLUMN alphadome.bot_training_data.phrasings IS 'Other ways customers ask it (at most 50), matched like the question: "mnafungua saa ngapi?"';
 
 COMMENT ON TABLE alphadome.bot_control_settings IS 'A tenant''s switches; the owner changes all but max_messages_per_hour and prompt_budget_chars, which are the operator''s';
 COMMENT ON COLUMN alphadome.bot_control_settings.bot_tenant_id IS 'The tenant';
@@ -67,11 +65,14 @@ COMMENT ON COLUMN alphadome.bot_control_settings.fallback_message IS 'The reply 
 COMMENT ON COLUMN alphadome.bot_control_settings.opt_out_keywords IS 'A message that is exactly one of these opts the customer out (STOP)';
 COMMENT ON COLUMN alphadome.bot_control_settings.opt_in_keywords IS 'A message that is exactly one of these opts the customer back in (START)';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_keywords IS 'Words that mean the customer asks for a person: escalation';
-COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM';
+COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM (when no other entry scores nearly as well)';
 COMMENT ON COLUMN alphadome.bot_control_settings.prompt_budget_chars IS 'Most characters of an assembled prompt (operator''s setting: it is what the LLM costs)';
 COMMENT ON COLUMN alphadome.bot_control_settings.faq_version IS 'Set by a trigger at every FAQ change (never reused): sessions keep a copy of the FAQ by it';
 COMMENT ON COLUMN alphadome.bot_control_settings.created_at IS 'When the row was created';
 COMMENT ON COLUMN alphadome.bot_control_settings.updated_at IS 'When a setting last changed';
+COMMENT ON COLUMN alphadome.bot_control_settings.transcription_model IS 'The model that transcribes voice notes at the tenant''s AI endpoint; NULL: voice notes are not transcribed';
+COMMENT ON COLUMN alphadome.bot_control_settings.enable_media_understanding IS 'true: a photo without a caption goes to the LLM with the prompt';
+COMMENT ON COLUMN alphadome.bot_control_settings.type_replies IS 'Replies by message type: {"location": "...", "contacts", "order", "unsupported", "image", "video", "document", "audio"}';
 
 COMMENT ON TABLE alphadome.conversations IS 'One per tenant and customer: who it is, the 24-hour window, opt-out and hand-off';
 COMMENT ON COLUMN alphadome.conversations.id IS 'Row id';
@@ -100,6 +101,8 @@ COMMENT ON COLUMN alphadome.messages.error IS 'Why an outbound message failed (M
 COMMENT ON COLUMN alphadome.messages.created_at IS 'When the row was recorded';
 COMMENT ON COLUMN alphadome.messages.updated_at IS 'When its status last changed';
 COMMENT ON COLUMN alphadome.messages.decision IS 'Inbound: what the bot decided (docs/sql-api.md lists them)';
+COMMENT ON COLUMN alphadome.messages.media IS 'Inbound media: Meta''s id, mime_type and sha256; once fetched, its size and whether its sha256 matched (never the bytes)';
+COMMENT ON COLUMN alphadome.messages.transcript IS 'A voice note''s words, as transcribed';
 
 COMMENT ON TABLE alphadome.reply_counters IS 'Bot replies per tenant and clock hour, in 16 shards, for max_messages_per_hour';
 COMMENT ON COLUMN alphadome.reply_counters.bot_tenant_id IS 'The tenant';
@@ -179,7 +182,7 @@ COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-com
 COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
 COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
 COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer) IS 'Leases runnable jobs, fair across tenants, each with its context and credential (decrypted, audited)';
-COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a send is logged)';
+COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a transcript is answered like text; a send is logged)';
 COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';
 COMMENT ON FUNCTION alphadome.expiring_credentials(interval) IS 'Active tenants whose token expired, expires within the interval, is due for rotation or was refused';
 COMMENT ON FUNCTION alphadome.enqueue_credential_alerts(interval) IS 'Queues one alert per tenant and day for expiring_credentials(); returns how many';

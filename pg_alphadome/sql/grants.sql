@@ -6,9 +6,7 @@ GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_t
 
 GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant;
--- Pure helpers that match_faq (SECURITY INVOKER) calls as its caller.
-GRANT EXECUTE ON FUNCTION alphadome._faq_score(text[], text[], text[], text[]) TO alphadome_admin, alphadome_tenant;
--- And assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
+-- assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
 GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
 -- And next_opening (SECURITY INVOKER) reads the hours through it.
 GRANT EXECUTE ON FUNCTION alphadome._next_opening(jsonb, date[], text, timestamptz) TO alphadome_admin, alphadome_tenant;
@@ -56,7 +54,7 @@ GRANT INSERT, UPDATE, DELETE ON alphadome.bot_templates, alphadome.bot_training_
 GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               prompt_budget_chars, alert_template_name, alert_template_language, timezone, business_hours,
-              holidays, after_hours_message)
+              holidays, after_hours_message, transcription_model, enable_media_understanding, type_replies)
     ON alphadome.bot_control_settings TO alphadome_admin;
 GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_admin;
 
@@ -90,8 +88,8 @@ GRANT SELECT, DELETE ON alphadome.bot_templates, alphadome.bot_training_data TO 
 GRANT INSERT (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default, is_active),
       UPDATE (template_name, system_prompt, tone, triggers, is_default, is_active)
     ON alphadome.bot_templates TO alphadome_tenant;
-GRANT INSERT (bot_tenant_id, data_type, question, answer, category, is_active),
-      UPDATE (data_type, question, answer, category, is_active)
+GRANT INSERT (bot_tenant_id, data_type, question, answer, category, is_active, phrasings),
+      UPDATE (data_type, question, answer, category, is_active, phrasings)
     ON alphadome.bot_training_data TO alphadome_tenant;
 -- An owner runs the bot: its switches, words, fallback and escalation phone. The operator
 -- keeps what costs money or protects others: the hourly reply limit and the prompt budget.
@@ -99,7 +97,7 @@ GRANT SELECT ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT UPDATE (is_bot_enabled, enable_ai_responses, enable_payment_flow, escalation_phone,
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               alert_template_name, alert_template_language, timezone, business_hours, holidays,
-              after_hours_message)
+              after_hours_message, transcription_model, enable_media_understanding, type_replies)
     ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters,
                 alphadome.alerts

@@ -65,10 +65,10 @@ BEGIN
     IF retry_in_seconds < 0 THEN
         RAISE EXCEPTION 'retry_in_seconds must not be negative' USING ERRCODE = '22023';
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' OR job.kind = 'reply.generate' THEN
+    IF fail_job.error ->> 'class' = 'auth' OR job.kind IN ('reply.generate', 'media.transcribe') THEN
         client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' AND job.kind IN ('reply.send', 'alert.send') THEN
+    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send') OR job.payload ? 'media') THEN
         UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;
         UPDATE alphadome.outbox o
            SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
@@ -80,10 +80,20 @@ BEGIN
     ELSIF retry_in_seconds IS NULL OR job.attempts >= job.max_attempts THEN
         UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
-        IF job.kind = 'reply.generate' THEN
+        IF job.payload ? 'media' THEN
+            PERFORM alphadome._note_media(job, jsonb_build_object('error', fail_job.error));
+            UPDATE alphadome.messages m SET decision = 'fallback'
+             WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = (job.payload ->> 'inbound_message_id')::bigint;
+        END IF;
+        IF job.kind IN ('reply.generate', 'media.transcribe') THEN
             PERFORM alphadome._send_answer(job, NULL);
-            PERFORM alphadome._alert(job.bot_tenant_id, 'llm_failed',
-                        client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
+            PERFORM alphadome._alert(job.bot_tenant_id,
+                        CASE WHEN job.payload ? 'media' THEN 'media_failed' ELSE 'llm_failed' END,
+                        client || CASE WHEN job.kind = 'media.transcribe' THEN ': a voice note from customer +'
+                                       WHEN job.payload ? 'media' THEN ': a photo from customer +'
+                                       ELSE ': the AI could not answer customer +' END
+                        || coalesce(job.payload ->> 'customer', '?')
+                        || CASE WHEN job.payload ? 'media' THEN ' could not be read' ELSE '' END
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
         ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
             UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
@@ -119,6 +129,12 @@ ALTER TABLE alphadome.bot_control_settings
     ADD COLUMN holidays date[] NOT NULL DEFAULT '{}',
     ADD COLUMN after_hours_message text NOT NULL DEFAULT 'Thanks for your message! We are closed now and open again {opening}. A member of our team will get back to you then.'
         CHECK (length(after_hours_message) BETWEEN 1 AND 4096);
+-- Voice notes transcribed, photos looked at, replies by message type (a place, a contact card, an
+-- order, ...), checked by _settings_normalized.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN transcription_model text DEFAULT 'whisper-1' CHECK (length(transcription_model) BETWEEN 1 AND 200),
+    ADD COLUMN enable_media_understanding boolean NOT NULL DEFAULT false,
+    ADD COLUMN type_replies jsonb NOT NULL DEFAULT '{}';
 
 -- Phones and emails are normalised (or refused, naming the column) whoever writes them.
 -- A phone number of a tenant in the digits-only international form, local numbers read in the
@@ -186,10 +202,16 @@ BEGIN
         RAISE EXCEPTION 'timezone: % is not a time zone', quote_literal(NEW.timezone) USING ERRCODE = '22023',
             HINT = 'An IANA name, like Africa/Nairobi (SELECT name FROM pg_timezone_names lists them).';
     END IF;
+    problem := alphadome._type_replies_problem(NEW.type_replies);
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023',
+            HINT = 'An object of message type to reply text, like {"location": "Thanks for the pin! We are on Moi Avenue."}; '
+                   'the types: location, contacts, order, unsupported, image, video, document, audio.';
+    END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours
+CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours, type_replies
     ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
 
 CREATE FUNCTION alphadome._future_expiry(token_expires_at timestamptz) RETURNS timestamptz
@@ -410,14 +432,16 @@ BEGIN
 
     -- History, newest first while it fits; the message being answered is already logged as
     -- the newest inbound row, so it is skipped once. The customer is found however the number
-    -- is written. Replies recorded in dry run (status simulated) were never sent: not history.
+    -- is written; a voice note counts by its transcript. Replies recorded in dry run (status
+    -- simulated) were never sent: not history.
     FOR turn IN
-        SELECT m.direction, m.body
+        SELECT m.direction, coalesce(m.body, m.transcript) AS body
           FROM alphadome.conversations c
           JOIN alphadome.messages m ON m.bot_tenant_id = c.bot_tenant_id AND m.conversation_id = c.id
          WHERE c.bot_tenant_id = assemble_prompt.tenant_id
            AND c.customer_key = alphadome._customer_key(assemble_prompt.customer, tenant.country_code)
-           AND m.body IS NOT NULL AND m.status <> 'simulated' AND m.created_at > now() - interval '24 hours'
+           AND coalesce(m.body, m.transcript) IS NOT NULL AND m.status <> 'simulated'
+           AND m.created_at > now() - interval '24 hours'
          ORDER BY m.created_at DESC, m.id DESC
          LIMIT 20
     LOOP
@@ -473,13 +497,14 @@ GRANT EXECUTE ON FUNCTION alphadome.ingest_webhook_text(text, uuid) TO alphadome
 ALTER DOMAIN alphadome.message_decision DROP CONSTRAINT message_decision_check;
 ALTER DOMAIN alphadome.message_decision ADD CONSTRAINT message_decision_check
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
-                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours'));
+                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours',
+                     'transcribe', 'type_reply'));
 
 CREATE TABLE alphadome.alerts (
     id            bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
-                                               'token_refused', 'llm_failed')),
+                                               'token_refused', 'llm_failed', 'media_failed')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
     status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),
@@ -790,7 +815,8 @@ BEGIN
               JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
              WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
                AND bt.is_active
-               AND (bt.credential_status = 'ok' OR o.kind IN ('reply.generate', 'alert.send'))
+               AND (bt.credential_status = 'ok'
+                    OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
         ),
         picked AS (
             SELECT o.bot_tenant_id, o.id
@@ -809,20 +835,33 @@ BEGIN
         RETURNING o.*
     LOOP
         SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
-               bt.ai_base_url, bt.ai_model
-          INTO t FROM alphadome.bot_tenants bt WHERE bt.id = job.bot_tenant_id;
+               bt.ai_base_url, bt.ai_model, s.transcription_model
+          INTO t
+          FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
+         WHERE bt.id = job.bot_tenant_id;
         -- One job's broken context (a credential that does not decrypt) must not stop the
         -- queue: that job goes to the dead letters with the reason, the others go out.
         BEGIN
-            IF job.kind = 'reply.generate' THEN
+            IF job.kind IN ('reply.generate', 'media.transcribe') THEN
                 ai_key := NULL;
                 IF t.ai_api_key IS NOT NULL THEN
                     PERFORM alphadome._audit_credential_access(t.id, 'ai_api_key', job.kind, job.id);
                     ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
                 END IF;
                 claimed := jsonb_build_object(
-                    'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key,
-                               'request', alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text')));
+                    'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key)
+                           || CASE job.kind
+                                  WHEN 'reply.generate' THEN jsonb_build_object('request',
+                                      alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text'))
+                                  -- Switched off since the voice note came: heard with the default.
+                                  ELSE jsonb_build_object('model', coalesce(t.transcription_model, 'whisper-1'))
+                              END);
+                IF job.payload ? 'media' THEN
+                    PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', job.kind, job.id);
+                    token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
+                    claimed := claimed || jsonb_build_object(
+                        'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+                END IF;
             ELSIF job.kind = 'alert.send' THEN
                 claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
             ELSE
@@ -854,8 +893,13 @@ DECLARE
 BEGIN
     UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
      WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+    IF job.kind IN ('reply.generate', 'media.transcribe') THEN
+        PERFORM alphadome._note_media(job, complete_job.result -> 'media');
+    END IF;
     IF job.kind = 'reply.generate' THEN
         PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
+    ELSIF job.kind = 'media.transcribe' THEN
+        PERFORM alphadome._answer_transcript(job, complete_job.result ->> 'transcript');
     ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
@@ -907,6 +951,117 @@ GRANT EXECUTE ON FUNCTION alphadome.next_opening(uuid, timestamptz) TO alphadome
 REVOKE ALL ON alphadome.alerts, alphadome.alerts_id_seq FROM PUBLIC;
 GRANT SELECT ON alphadome.alerts TO alphadome_admin, alphadome_tenant;
 GRANT UPDATE (alert_template_name, alert_template_language, timezone, business_hours, holidays, after_hours_message)
+    ON alphadome.bot_control_settings TO alphadome_admin, alphadome_tenant;
+
+-- ---- understanding customers: media, captions, replies by type, an FAQ that knows paraphrases ---
+
+ALTER DOMAIN alphadome.job_kind DROP CONSTRAINT job_kind_check;
+ALTER DOMAIN alphadome.job_kind ADD CONSTRAINT job_kind_check
+    CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe'));
+
+-- match_faq ranks in Rust now (src/faq/), from each session's copy of the tenant's FAQ, with
+-- phrasings, rare words weighing more and typos forgiven; the stems it read are gone.
+DROP FUNCTION alphadome.match_faq(uuid, text, integer);
+DROP FUNCTION alphadome._faq_score(text[], text[], text[], text[]);
+ALTER TABLE alphadome.bot_training_data
+    DROP COLUMN question_lexemes,
+    DROP COLUMN answer_lexemes,
+    DROP COLUMN category_lexemes,
+    ADD COLUMN phrasings text[] NOT NULL DEFAULT '{}'
+        CHECK (cardinality(phrasings) <= 50 AND length(array_to_string(phrasings, '')) <= 20000);
+CREATE FUNCTION alphadome.match_faq(tenant_id uuid, message text, max_results integer DEFAULT 3)
+    RETURNS TABLE (id bigint, data_type text, question text, answer text, category text, score real)
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'match_faq_wrapper';
+
+ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text;
+
+CREATE FUNCTION alphadome._plan_transcript(tenant_id uuid, message_id bigint, transcript text) RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', '_plan_transcript_wrapper';
+
+CREATE FUNCTION alphadome._type_replies_problem(replies jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+RETURN CASE
+    WHEN jsonb_typeof(replies) IS DISTINCT FROM 'object' THEN 'type_replies must be a JSON object'
+    ELSE (SELECT CASE
+                     WHEN e.key <> ALL (ARRAY['location', 'contacts', 'order', 'unsupported',
+                                              'image', 'video', 'document', 'audio'])
+                         THEN pg_catalog.format('type_replies: %s is not a message type the bot answers by type', pg_catalog.quote_literal(e.key))
+                     ELSE pg_catalog.format('type_replies: the reply for %s must be a text of 1 to 4096 characters', e.key)
+                 END
+            FROM pg_catalog.jsonb_each(replies) e
+           WHERE e.key <> ALL (ARRAY['location', 'contacts', 'order', 'unsupported', 'image', 'video', 'document', 'audio'])
+              OR pg_catalog.jsonb_typeof(e.value) <> 'string'
+              OR pg_catalog.length(e.value #>> '{}') NOT BETWEEN 1 AND 4096
+           ORDER BY e.key
+           LIMIT 1)
+END;
+
+CREATE OR REPLACE FUNCTION alphadome._send_answer(job alphadome.outbox, answer text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    text_to_send text := left(btrim(coalesce(answer, '')), 4096);
+BEGIN
+    IF text_to_send = '' THEN
+        text_to_send := (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id);
+    END IF;
+    PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
+                (job.payload - 'text' - 'media') || jsonb_build_object('text', text_to_send, 'generated', answer IS NOT NULL));
+    PERFORM alphadome._wake_worker();
+END
+$$;
+
+CREATE FUNCTION alphadome._note_media(job alphadome.outbox, facts jsonb) RETURNS void
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    UPDATE alphadome.messages m
+       SET media = coalesce(m.media, '{}'::jsonb) || coalesce(_note_media.facts, '{}'::jsonb)
+     WHERE m.bot_tenant_id = (_note_media.job).bot_tenant_id
+       AND m.id = ((_note_media.job).payload ->> 'inbound_message_id')::bigint
+       AND jsonb_typeof(_note_media.facts) = 'object';
+END;
+
+CREATE FUNCTION alphadome._answer_transcript(job alphadome.outbox, transcript text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    message_id bigint := (job.payload ->> 'inbound_message_id')::bigint;
+    heard text := left(btrim(coalesce(transcript, '')), 4096);
+    plan jsonb;
+    alert jsonb;
+BEGIN
+    plan := alphadome._plan_transcript(job.bot_tenant_id, message_id, heard);
+    UPDATE alphadome.messages m SET transcript = heard, decision = plan ->> 'decision'
+     WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id;
+    IF jsonb_typeof(plan -> 'reply') = 'object' THEN
+        PERFORM alphadome._enqueue(job.bot_tenant_id, plan -> 'reply' ->> 'kind',
+                    (job.payload - 'text' - 'media') || jsonb_build_object('text', plan -> 'reply' ->> 'text'));
+        PERFORM alphadome._wake_worker();
+    END IF;
+    alert := plan -> 'alert';
+    IF jsonb_typeof(alert) = 'object' THEN
+        PERFORM alphadome._alert(job.bot_tenant_id, alert ->> 'kind', alert ->> 'text', alert ->> 'key',
+                                 coalesce(to_timestamp((alert ->> 'due')::float8), now()));
+    END IF;
+    IF plan ->> 'decision' IN ('opt_out', 'opt_in') THEN
+        UPDATE alphadome.conversations c
+           SET opted_out_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() END
+          FROM alphadome.messages m
+         WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id
+           AND c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome._plan_transcript(uuid, bigint, text),
+                       alphadome._type_replies_problem(jsonb), alphadome._note_media(alphadome.outbox, jsonb),
+                       alphadome._answer_transcript(alphadome.outbox, text)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer) TO alphadome_admin, alphadome_tenant;
+GRANT INSERT (phrasings), UPDATE (phrasings) ON alphadome.bot_training_data TO alphadome_tenant;
+GRANT UPDATE (transcription_model, enable_media_understanding, type_replies)
     ON alphadome.bot_control_settings TO alphadome_admin, alphadome_tenant;
 
 -- Every public object described (comments.sql, repeated here).
@@ -961,11 +1116,9 @@ COMMENT ON COLUMN alphadome.bot_training_data.answer IS 'The answer sent as it i
 COMMENT ON COLUMN alphadome.bot_training_data.category IS 'Business, Products, Payment, ... (its words count a little in matching)';
 COMMENT ON COLUMN alphadome.bot_training_data.is_active IS 'false: never matched';
 COMMENT ON COLUMN alphadome.bot_training_data.search IS 'Generated: the entry''s words for full-text search (question A, answer B, category C)';
-COMMENT ON COLUMN alphadome.bot_training_data.question_lexemes IS 'Generated: the question''s English stems, for match_faq';
-COMMENT ON COLUMN alphadome.bot_training_data.answer_lexemes IS 'Generated: the answer''s English stems, for match_faq';
-COMMENT ON COLUMN alphadome.bot_training_data.category_lexemes IS 'Generated: the category''s English stems, for match_faq';
 COMMENT ON COLUMN alphadome.bot_training_data.created_at IS 'When the row was created';
 COMMENT ON COLUMN alphadome.bot_training_data.updated_at IS 'When the row last changed';
+COMMENT ON COLUMN alphadome.bot_training_data.phrasings IS 'Other ways customers ask it (at most 50), matched like the question: "mnafungua saa ngapi?"';
 
 COMMENT ON TABLE alphadome.bot_control_settings IS 'A tenant''s switches; the owner changes all but max_messages_per_hour and prompt_budget_chars, which are the operator''s';
 COMMENT ON COLUMN alphadome.bot_control_settings.bot_tenant_id IS 'The tenant';
@@ -978,11 +1131,14 @@ COMMENT ON COLUMN alphadome.bot_control_settings.fallback_message IS 'The reply 
 COMMENT ON COLUMN alphadome.bot_control_settings.opt_out_keywords IS 'A message that is exactly one of these opts the customer out (STOP)';
 COMMENT ON COLUMN alphadome.bot_control_settings.opt_in_keywords IS 'A message that is exactly one of these opts the customer back in (START)';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_keywords IS 'Words that mean the customer asks for a person: escalation';
-COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM';
+COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM (when no other entry scores nearly as well)';
 COMMENT ON COLUMN alphadome.bot_control_settings.prompt_budget_chars IS 'Most characters of an assembled prompt (operator''s setting: it is what the LLM costs)';
 COMMENT ON COLUMN alphadome.bot_control_settings.faq_version IS 'Set by a trigger at every FAQ change (never reused): sessions keep a copy of the FAQ by it';
 COMMENT ON COLUMN alphadome.bot_control_settings.created_at IS 'When the row was created';
 COMMENT ON COLUMN alphadome.bot_control_settings.updated_at IS 'When a setting last changed';
+COMMENT ON COLUMN alphadome.bot_control_settings.transcription_model IS 'The model that transcribes voice notes at the tenant''s AI endpoint; NULL: voice notes are not transcribed';
+COMMENT ON COLUMN alphadome.bot_control_settings.enable_media_understanding IS 'true: a photo without a caption goes to the LLM with the prompt';
+COMMENT ON COLUMN alphadome.bot_control_settings.type_replies IS 'Replies by message type: {"location": "...", "contacts", "order", "unsupported", "image", "video", "document", "audio"}';
 
 COMMENT ON TABLE alphadome.conversations IS 'One per tenant and customer: who it is, the 24-hour window, opt-out and hand-off';
 COMMENT ON COLUMN alphadome.conversations.id IS 'Row id';
@@ -1011,6 +1167,8 @@ COMMENT ON COLUMN alphadome.messages.error IS 'Why an outbound message failed (M
 COMMENT ON COLUMN alphadome.messages.created_at IS 'When the row was recorded';
 COMMENT ON COLUMN alphadome.messages.updated_at IS 'When its status last changed';
 COMMENT ON COLUMN alphadome.messages.decision IS 'Inbound: what the bot decided (docs/sql-api.md lists them)';
+COMMENT ON COLUMN alphadome.messages.media IS 'Inbound media: Meta''s id, mime_type and sha256; once fetched, its size and whether its sha256 matched (never the bytes)';
+COMMENT ON COLUMN alphadome.messages.transcript IS 'A voice note''s words, as transcribed';
 
 COMMENT ON TABLE alphadome.reply_counters IS 'Bot replies per tenant and clock hour, in 16 shards, for max_messages_per_hour';
 COMMENT ON COLUMN alphadome.reply_counters.bot_tenant_id IS 'The tenant';
@@ -1090,7 +1248,7 @@ COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-com
 COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
 COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
 COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer) IS 'Leases runnable jobs, fair across tenants, each with its context and credential (decrypted, audited)';
-COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a send is logged)';
+COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a transcript is answered like text; a send is logged)';
 COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';
 COMMENT ON FUNCTION alphadome.expiring_credentials(interval) IS 'Active tenants whose token expired, expires within the interval, is due for rotation or was refused';
 COMMENT ON FUNCTION alphadome.enqueue_credential_alerts(interval) IS 'Queues one alert per tenant and day for expiring_credentials(); returns how many';

@@ -75,14 +75,16 @@ BEGIN
 
     -- History, newest first while it fits; the message being answered is already logged as
     -- the newest inbound row, so it is skipped once. The customer is found however the number
-    -- is written. Replies recorded in dry run (status simulated) were never sent: not history.
+    -- is written; a voice note counts by its transcript. Replies recorded in dry run (status
+    -- simulated) were never sent: not history.
     FOR turn IN
-        SELECT m.direction, m.body
+        SELECT m.direction, coalesce(m.body, m.transcript) AS body
           FROM alphadome.conversations c
           JOIN alphadome.messages m ON m.bot_tenant_id = c.bot_tenant_id AND m.conversation_id = c.id
          WHERE c.bot_tenant_id = assemble_prompt.tenant_id
            AND c.customer_key = alphadome._customer_key(assemble_prompt.customer, tenant.country_code)
-           AND m.body IS NOT NULL AND m.status <> 'simulated' AND m.created_at > now() - interval '24 hours'
+           AND coalesce(m.body, m.transcript) IS NOT NULL AND m.status <> 'simulated'
+           AND m.created_at > now() - interval '24 hours'
          ORDER BY m.created_at DESC, m.id DESC
          LIMIT 20
     LOOP

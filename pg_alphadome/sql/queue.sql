@@ -3,11 +3,12 @@
 
 -- Claims up to max_jobs runnable jobs for this worker: queued ones whose time has come and
 -- running ones whose lease expired (their worker died). Fair: every tenant's oldest job comes
--- before any tenant's second. Sends of a tenant whose token Meta refused wait (paused) until
--- set_credentials gives a new one; its alerts do not (they go by email). Each job carries its
--- context: the send target and the decrypted WhatsApp token, the assembled prompt and the LLM
--- key, or an alert and its channels (_alert_context); each decryption is audited with the
--- job's id.
+-- before any tenant's second. Sends, and jobs that fetch a customer's media, of a tenant whose
+-- token Meta refused wait (paused) until set_credentials gives a new one; its alerts do not
+-- (they go by email). Each job carries its context: the send target and the decrypted WhatsApp
+-- token, the assembled prompt and the LLM key (and the token when a photo is to be fetched),
+-- the voice note to fetch and the transcription model, or an alert and its channels
+-- (_alert_context); each decryption is audited with the job's id.
 CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60)
     RETURNS SETOF jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -51,7 +52,8 @@ BEGIN
               JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
              WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
                AND bt.is_active
-               AND (bt.credential_status = 'ok' OR o.kind IN ('reply.generate', 'alert.send'))
+               AND (bt.credential_status = 'ok'
+                    OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
         ),
         picked AS (
             SELECT o.bot_tenant_id, o.id
@@ -70,20 +72,33 @@ BEGIN
         RETURNING o.*
     LOOP
         SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
-               bt.ai_base_url, bt.ai_model
-          INTO t FROM alphadome.bot_tenants bt WHERE bt.id = job.bot_tenant_id;
+               bt.ai_base_url, bt.ai_model, s.transcription_model
+          INTO t
+          FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
+         WHERE bt.id = job.bot_tenant_id;
         -- One job's broken context (a credential that does not decrypt) must not stop the
         -- queue: that job goes to the dead letters with the reason, the others go out.
         BEGIN
-            IF job.kind = 'reply.generate' THEN
+            IF job.kind IN ('reply.generate', 'media.transcribe') THEN
                 ai_key := NULL;
                 IF t.ai_api_key IS NOT NULL THEN
                     PERFORM alphadome._audit_credential_access(t.id, 'ai_api_key', job.kind, job.id);
                     ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
                 END IF;
                 claimed := jsonb_build_object(
-                    'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key,
-                               'request', alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text')));
+                    'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key)
+                           || CASE job.kind
+                                  WHEN 'reply.generate' THEN jsonb_build_object('request',
+                                      alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text'))
+                                  -- Switched off since the voice note came: heard with the default.
+                                  ELSE jsonb_build_object('model', coalesce(t.transcription_model, 'whisper-1'))
+                              END);
+                IF job.payload ? 'media' THEN
+                    PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', job.kind, job.id);
+                    token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
+                    claimed := claimed || jsonb_build_object(
+                        'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+                END IF;
             ELSIF job.kind = 'alert.send' THEN
                 claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
             ELSE
@@ -222,13 +237,62 @@ BEGIN
         text_to_send := (SELECT s.fallback_message FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = job.bot_tenant_id);
     END IF;
     PERFORM alphadome._enqueue(job.bot_tenant_id, 'reply.send',
-                (job.payload - 'text') || jsonb_build_object('text', text_to_send, 'generated', answer IS NOT NULL));
+                (job.payload - 'text' - 'media') || jsonb_build_object('text', text_to_send, 'generated', answer IS NOT NULL));
     PERFORM alphadome._wake_worker();
 END
 $$;
 
--- Finishes a running job with its result: reply.generate {"content": "..."} queues the
--- reply.send of that text; reply.send {"wamid": "...", "status": "sent" | "simulated"} logs the
+-- What the relay learnt of a job's media (its size, whether its sha256 matched the webhook's,
+-- or why it could not be used), kept with the inbound message.
+CREATE FUNCTION alphadome._note_media(job alphadome.outbox, facts jsonb) RETURNS void
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    UPDATE alphadome.messages m
+       SET media = coalesce(m.media, '{}'::jsonb) || coalesce(_note_media.facts, '{}'::jsonb)
+     WHERE m.bot_tenant_id = (_note_media.job).bot_tenant_id
+       AND m.id = ((_note_media.job).payload ->> 'inbound_message_id')::bigint
+       AND jsonb_typeof(_note_media.facts) = 'object';
+END;
+
+-- A voice note's transcript: kept with its message, then decided like a typed question
+-- (_plan_transcript, src/ingest/transcript.rs) and the plan carried out: the reply queued, the
+-- alert raised, an opt-out or opt-in recorded. The reply needs no new place in the hour's
+-- budget: the voice note took one when it came.
+CREATE FUNCTION alphadome._answer_transcript(job alphadome.outbox, transcript text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    message_id bigint := (job.payload ->> 'inbound_message_id')::bigint;
+    heard text := left(btrim(coalesce(transcript, '')), 4096);
+    plan jsonb;
+    alert jsonb;
+BEGIN
+    plan := alphadome._plan_transcript(job.bot_tenant_id, message_id, heard);
+    UPDATE alphadome.messages m SET transcript = heard, decision = plan ->> 'decision'
+     WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id;
+    IF jsonb_typeof(plan -> 'reply') = 'object' THEN
+        PERFORM alphadome._enqueue(job.bot_tenant_id, plan -> 'reply' ->> 'kind',
+                    (job.payload - 'text' - 'media') || jsonb_build_object('text', plan -> 'reply' ->> 'text'));
+        PERFORM alphadome._wake_worker();
+    END IF;
+    alert := plan -> 'alert';
+    IF jsonb_typeof(alert) = 'object' THEN
+        PERFORM alphadome._alert(job.bot_tenant_id, alert ->> 'kind', alert ->> 'text', alert ->> 'key',
+                                 coalesce(to_timestamp((alert ->> 'due')::float8), now()));
+    END IF;
+    IF plan ->> 'decision' IN ('opt_out', 'opt_in') THEN
+        UPDATE alphadome.conversations c
+           SET opted_out_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() END
+          FROM alphadome.messages m
+         WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id
+           AND c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id;
+    END IF;
+END
+$$;
+
+-- Finishes a running job with its result: reply.generate {"content": "...", "media"?: {...}}
+-- queues the reply.send of that text; media.transcribe {"transcript": "...", "media": {...}}
+-- answers the transcript (_answer_transcript); reply.send {"wamid": "...", "status": "sent" | "simulated"} logs the
 -- outbound message; alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
 -- "operator" | "email+operator", "wamid"?} marks its alert sent by that channel (a WhatsApp one
 -- is logged like a reply).
@@ -241,8 +305,13 @@ DECLARE
 BEGIN
     UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
      WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+    IF job.kind IN ('reply.generate', 'media.transcribe') THEN
+        PERFORM alphadome._note_media(job, complete_job.result -> 'media');
+    END IF;
     IF job.kind = 'reply.generate' THEN
         PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
+    ELSIF job.kind = 'media.transcribe' THEN
+        PERFORM alphadome._answer_transcript(job, complete_job.result ->> 'transcript');
     ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
@@ -264,9 +333,10 @@ $$;
 -- "code": <Meta or HTTP code>, "message": "..."}. retry_in_seconds NULL: a permanent failure
 -- (dead letter); else the next attempt runs that many seconds from now, until max_attempts.
 -- How long to wait is the caller's policy (the relay's backoff with jitter, or Retry-After).
--- class "auth" on a send: Meta refused the tenant's token, so the tenant is marked
--- needs_reauth, its sends pause (this one waits, not counted), and an alert is recorded.
--- A reply.generate that fails for good still answers: the fallback text, and an alert.
+-- class "auth" on a send or a media fetch: Meta refused the tenant's token, so the tenant is
+-- marked needs_reauth, its sends pause (this one waits, not counted), and an alert is recorded.
+-- A reply.generate or media.transcribe that fails for good still answers: the fallback text,
+-- and an alert; a media job's failure is kept with its message.
 CREATE FUNCTION alphadome.fail_job(job_id bigint, error jsonb, retry_in_seconds integer DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -278,10 +348,10 @@ BEGIN
     IF retry_in_seconds < 0 THEN
         RAISE EXCEPTION 'retry_in_seconds must not be negative' USING ERRCODE = '22023';
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' OR job.kind = 'reply.generate' THEN
+    IF fail_job.error ->> 'class' = 'auth' OR job.kind IN ('reply.generate', 'media.transcribe') THEN
         client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' AND job.kind IN ('reply.send', 'alert.send') THEN
+    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send') OR job.payload ? 'media') THEN
         UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;
         UPDATE alphadome.outbox o
            SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
@@ -293,10 +363,20 @@ BEGIN
     ELSIF retry_in_seconds IS NULL OR job.attempts >= job.max_attempts THEN
         UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
-        IF job.kind = 'reply.generate' THEN
+        IF job.payload ? 'media' THEN
+            PERFORM alphadome._note_media(job, jsonb_build_object('error', fail_job.error));
+            UPDATE alphadome.messages m SET decision = 'fallback'
+             WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = (job.payload ->> 'inbound_message_id')::bigint;
+        END IF;
+        IF job.kind IN ('reply.generate', 'media.transcribe') THEN
             PERFORM alphadome._send_answer(job, NULL);
-            PERFORM alphadome._alert(job.bot_tenant_id, 'llm_failed',
-                        client || ': the AI could not answer customer +' || coalesce(job.payload ->> 'customer', '?')
+            PERFORM alphadome._alert(job.bot_tenant_id,
+                        CASE WHEN job.payload ? 'media' THEN 'media_failed' ELSE 'llm_failed' END,
+                        client || CASE WHEN job.kind = 'media.transcribe' THEN ': a voice note from customer +'
+                                       WHEN job.payload ? 'media' THEN ': a photo from customer +'
+                                       ELSE ': the AI could not answer customer +' END
+                        || coalesce(job.payload ->> 'customer', '?')
+                        || CASE WHEN job.payload ? 'media' THEN ' could not be read' ELSE '' END
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
         ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
             UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error

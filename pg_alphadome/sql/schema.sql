@@ -96,12 +96,12 @@ CREATE TABLE alphadome.bot_training_data (
                       setweight(to_tsvector('english'::regconfig, question), 'A')
                    || setweight(to_tsvector('english'::regconfig, answer), 'B')
                    || setweight(to_tsvector('english'::regconfig, category), 'C')) STORED,
-    -- The same words as arrays, for match_faq's scoring (matching.rs).
-    question_lexemes text[] GENERATED ALWAYS AS (tsvector_to_array(to_tsvector('english'::regconfig, question))) STORED,
-    answer_lexemes   text[] GENERATED ALWAYS AS (tsvector_to_array(to_tsvector('english'::regconfig, answer))) STORED,
-    category_lexemes text[] GENERATED ALWAYS AS (tsvector_to_array(to_tsvector('english'::regconfig, category))) STORED,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
+    -- 0.2.0: other ways customers ask the same question ("mnafungua saa ngapi?"), matched like
+    -- the question itself (src/faq/).
+    phrasings     text[] NOT NULL DEFAULT '{}'
+                  CHECK (cardinality(phrasings) <= 50 AND length(array_to_string(phrasings, '')) <= 20000),
     PRIMARY KEY (bot_tenant_id, id),
     UNIQUE (bot_tenant_id, data_type, question)
 );
@@ -124,8 +124,7 @@ CREATE TABLE alphadome.bot_control_settings (
     faq_confidence        real NOT NULL DEFAULT 0.6 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
     -- Upper bound on the characters of an assembled prompt (about 4 characters a token).
     prompt_budget_chars   integer NOT NULL DEFAULT 12000 CHECK (prompt_budget_chars BETWEEN 1000 AND 200000),
-    -- The version of the tenant's FAQ, for the copy each session of ingest keeps (src/ingest/
-    -- faq_cache.rs): every change to its bot_training_data rows sets a new value from a sequence
+    -- The version of the tenant's FAQ, for the copy each session keeps (src/faq/copy.rs): every change to its bot_training_data rows sets a new value from a sequence
     -- (trigger below; NULL until the first). Values are never reused, so a copy made in a
     -- transaction that rolled back never matches again. Nobody else may set it (grants.sql).
     faq_version           bigint,
@@ -141,7 +140,15 @@ CREATE TABLE alphadome.bot_control_settings (
     business_hours        jsonb,
     holidays              date[] NOT NULL DEFAULT '{}',
     after_hours_message   text NOT NULL DEFAULT 'Thanks for your message! We are closed now and open again {opening}. A member of our team will get back to you then.'
-                          CHECK (length(after_hours_message) BETWEEN 1 AND 4096)
+                          CHECK (length(after_hours_message) BETWEEN 1 AND 4096),
+    -- 0.2.0: voice notes are transcribed with this model of the tenant's OpenAI-compatible
+    -- endpoint (NULL: they are not, and get the reply for audio or the fallback); a photo
+    -- without a caption goes to the LLM when enable_media_understanding is on; type_replies
+    -- answers a place, a contact card, an order, ... ({"location": "..."}; checked by
+    -- _settings_normalized).
+    transcription_model        text DEFAULT 'whisper-1' CHECK (length(transcription_model) BETWEEN 1 AND 200),
+    enable_media_understanding boolean NOT NULL DEFAULT false,
+    type_replies               jsonb NOT NULL DEFAULT '{}'
 );
 
 CREATE SEQUENCE alphadome._faq_version;
@@ -173,8 +180,9 @@ CREATE TRIGGER faq_truncated AFTER TRUNCATE ON alphadome.bot_training_data
 CREATE DOMAIN alphadome.message_direction AS text CHECK (VALUE IN ('inbound', 'outbound'));
 CREATE DOMAIN alphadome.message_decision AS text
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
-                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours'));
-CREATE DOMAIN alphadome.job_kind AS text CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send'));
+                     'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours',
+                     'transcribe', 'type_reply'));
+CREATE DOMAIN alphadome.job_kind AS text CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe'));
 CREATE DOMAIN alphadome.job_status AS text CHECK (VALUE IN ('queued', 'running', 'done', 'dead'));
 CREATE DOMAIN alphadome.customer_key AS text CHECK (length(VALUE) BETWEEN 1 AND 128);
 CREATE DOMAIN alphadome.attempt_limit AS integer CHECK (VALUE BETWEEN 1 AND 100);
@@ -221,6 +229,9 @@ CREATE INDEX messages_history ON alphadome.messages (bot_tenant_id, conversation
 
 -- What ingest decided for an inbound message (docs/design.md section 1), for the log.
 ALTER TABLE alphadome.messages ADD COLUMN decision alphadome.message_decision;
+-- 0.2.0: what the webhook said of a message's media (Meta's id, mime_type, sha256; with the
+-- relay's size and check once fetched; never the bytes), and a voice note's transcript.
+ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text;
 
 -- Bot replies per tenant and clock hour, for max_messages_per_hour. Each session counts in a
 -- shard of its own (its pid modulo 16), so concurrent webhooks do not queue on one row; the
@@ -263,7 +274,8 @@ CREATE INDEX outbox_finished ON alphadome.outbox (updated_at) WHERE status IN ('
 -- ---- alerts --------------------------------------------------------------------------------------
 
 -- 0.2.0. Every alert to a person about a tenant (a customer asking for one, no answer, the hourly
--- limit, a token that needs the operator, an LLM that failed): what it said, by which channel it
+-- limit, a token that needs the operator, an LLM that failed, a voice note or photo that could not be
+-- fetched or transcribed): what it said, by which channel it
 -- went (WhatsApp text inside the 24-hour window, the tenant's template, email, the operator's
 -- webhook), and whether it did. An alert.send job carries it; due_at is when it may go (an
 -- escalation outside business hours waits for the opening). Written on the message path: its
@@ -272,7 +284,7 @@ CREATE TABLE alphadome.alerts (
     id            bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
-                                               'token_refused', 'llm_failed')),
+                                               'token_refused', 'llm_failed', 'media_failed')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
     status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),

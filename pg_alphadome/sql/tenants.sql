@@ -73,6 +73,27 @@ CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client
 -- The escalation phone, likewise, in its tenant's country; the time zone and business hours
 -- checked, each refused by name. SECURITY DEFINER: a tenant owner editing its settings reads its
 -- tenant's country_code through it.
+-- Why a type_replies value is not one, or NULL. The types are those the bot does not answer
+-- from words: a place, a contact card, an order, what WhatsApp cannot show, and a photo, video,
+-- document or voice note it does not read (without a caption, or with the switch off).
+CREATE FUNCTION alphadome._type_replies_problem(replies jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+RETURN CASE
+    WHEN jsonb_typeof(replies) IS DISTINCT FROM 'object' THEN 'type_replies must be a JSON object'
+    ELSE (SELECT CASE
+                     WHEN e.key <> ALL (ARRAY['location', 'contacts', 'order', 'unsupported',
+                                              'image', 'video', 'document', 'audio'])
+                         THEN pg_catalog.format('type_replies: %s is not a message type the bot answers by type', pg_catalog.quote_literal(e.key))
+                     ELSE pg_catalog.format('type_replies: the reply for %s must be a text of 1 to 4096 characters', e.key)
+                 END
+            FROM pg_catalog.jsonb_each(replies) e
+           WHERE e.key <> ALL (ARRAY['location', 'contacts', 'order', 'unsupported', 'image', 'video', 'document', 'audio'])
+              OR pg_catalog.jsonb_typeof(e.value) <> 'string'
+              OR pg_catalog.length(e.value #>> '{}') NOT BETWEEN 1 AND 4096
+           ORDER BY e.key
+           LIMIT 1)
+END;
+
 CREATE FUNCTION alphadome._settings_normalized() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -90,10 +111,16 @@ BEGIN
         RAISE EXCEPTION 'timezone: % is not a time zone', quote_literal(NEW.timezone) USING ERRCODE = '22023',
             HINT = 'An IANA name, like Africa/Nairobi (SELECT name FROM pg_timezone_names lists them).';
     END IF;
+    problem := alphadome._type_replies_problem(NEW.type_replies);
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023',
+            HINT = 'An object of message type to reply text, like {"location": "Thanks for the pin! We are on Moi Avenue."}; '
+                   'the types: location, contacts, order, unsupported, image, video, document, audio.';
+    END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours
+CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours, type_replies
     ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
 
 -- 22023 for a token expiry that has passed already ('infinity': the token does not expire).

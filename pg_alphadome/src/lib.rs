@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 mod catalog;
 mod credentials;
 mod errors;
+mod faq;
 mod guc;
 mod ingest;
 mod jsonb;

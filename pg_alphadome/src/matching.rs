@@ -1,5 +1,9 @@
-//! Matching a customer's message against a tenant's FAQ and keyword lists: small set
-//! arithmetic called once per FAQ row, so it is done here rather than in SQL subqueries.
+//! Keywords in a customer's message (opt-out, opt-in, handoff), and 0.1.0's FAQ score.
+//!
+//! 0.1.0's match_faq (SQL) scored each FAQ row with _faq_score; 0.2.0 ranks in Rust (crate::faq)
+//! and drops both. The function stays in the library, without SQL of its own, for a database
+//! whose schema is still 0.1.0: CREATE EXTENSION ... VERSION '0.1.0' and its match_faq need it
+//! until ALTER EXTENSION ... UPDATE.
 use pgrx::prelude::*;
 
 /// Score in [0, 1] of one FAQ entry for a message, from English lexemes (to_tsvector):
@@ -43,43 +47,14 @@ pub fn faq_score(message: &[&str], question: &[&str], answer: &[&str], category:
     ((score * 10_000.0).round() / 10_000.0) as f32
 }
 
-/// One FAQ or canned-reply row's words, for ranking.
-pub struct FaqWords<'a> {
-    pub id: i64,
-    pub question: &'a [&'a str],
-    pub answer: &'a [&'a str],
-    pub category: &'a [&'a str],
-}
-
-/// match_faq's first row, computed in Rust: the highest score above 0, the lowest id among
-/// equal scores. Returns the winner's position in `rows` and its score.
-pub fn best_faq<'a>(
-    message: &[&str],
-    rows: impl IntoIterator<Item = FaqWords<'a>>,
-) -> Option<(usize, f32)> {
-    let mut best: Option<(usize, f32, i64)> = None;
-    for (at, row) in rows.into_iter().enumerate() {
-        let score = faq_score(message, row.question, row.answer, row.category);
-        let better = match best {
-            None => score > 0.0,
-            Some((_, top, id)) => score > top || (score == top && row.id < id),
-        };
-        if better {
-            best = Some((at, score, row.id));
-        }
-    }
-    best.map(|(at, score, _)| (at, score))
-}
-
 /// The lexemes of a text[] without copying them (NULL elements, which to_tsvector never
 /// makes, are skipped).
 fn view<'a>(lexemes: &'a Array<'_, &str>) -> Vec<&'a str> {
     lexemes.iter().flatten().collect()
 }
 
-/// Called for every active FAQ row of the tenant (match_faq): the arrays are borrowed, not
-/// copied into Strings, as this runs a dozen times per message.
-#[pg_extern(immutable, parallel_safe, strict)]
+/// 0.1.0's match_faq calls it for every active FAQ row of the tenant.
+#[pg_extern(immutable, parallel_safe, strict, sql = false)]
 fn _faq_score(
     message: Array<&str>,
     question: Array<&str>,
@@ -158,46 +133,6 @@ mod unit {
             1.0,
             "repeated words count once"
         );
-    }
-
-    #[test]
-    fn best_faq_takes_the_top_score_then_the_lowest_id_and_never_a_zero() {
-        let hours = FaqWords {
-            id: 7,
-            question: &["open", "hour"],
-            answer: &[],
-            category: &[],
-        };
-        let same = FaqWords {
-            id: 3,
-            question: &["open", "hour"],
-            answer: &[],
-            category: &[],
-        };
-        let other = FaqWords {
-            id: 1,
-            question: &["deliv"],
-            answer: &["open"],
-            category: &[],
-        };
-        let none = FaqWords {
-            id: 0,
-            question: &["zebra"],
-            answer: &[],
-            category: &[],
-        };
-        assert_eq!(
-            best_faq(&["open", "hour"], [other, hours, same]),
-            Some((2, 1.0))
-        );
-        let none_again = FaqWords {
-            id: 0,
-            question: &["zebra"],
-            answer: &[],
-            category: &[],
-        };
-        assert_eq!(best_faq(&["open"], [none, none_again]), None);
-        assert_eq!(best_faq(&["open"], []), None);
     }
 
     #[test]

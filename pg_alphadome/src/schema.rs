@@ -20,14 +20,9 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
-    "../sql/faq.sql",
-    name = "faq",
-    requires = ["security", matching::_faq_score]
-);
-extension_sql_file!(
     "../sql/prompt.sql",
     name = "prompt",
-    requires = ["faq", phone::_customer_key]
+    requires = ["security", faq::match_faq, phone::_customer_key]
 );
 extension_sql_file!(
     "../sql/lifecycle.sql",
@@ -61,7 +56,8 @@ extension_sql_file!(
         "security_check",
         phone::normalize_phone,
         ingest::ingest_webhook,
-        ingest::ingest_webhook_text
+        ingest::ingest_webhook_text,
+        ingest::transcript::_plan_transcript
     ]
 );
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

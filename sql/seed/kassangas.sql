@@ -117,10 +117,11 @@ UPDATE alphadome.bot_control_settings
        escalation_phone = alphadome.normalize_phone('0702245555')
  WHERE bot_tenant_id = :'tenant_id';
 
--- Business hours came with 0.2.0; the seed also loads into a 0.1.0 database (before an update).
+-- Business hours and phrasings came with 0.2.0; the seed also loads into a 0.1.0 database
+-- (before an update).
 SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'alphadome.bot_control_settings'::regclass
-                                          AND attname = 'business_hours') AS has_business_hours \gset
-\if :has_business_hours
+                                          AND attname = 'business_hours') AS is_0_2 \gset
+\if :is_0_2
 -- Open Monday-Saturday 9 AM - 6 PM, closed on Sundays and Kenya's public holidays.
 UPDATE alphadome.bot_control_settings
    SET timezone = 'Africa/Nairobi',
@@ -128,8 +129,51 @@ UPDATE alphadome.bot_control_settings
                           "thu": [["09:00", "18:00"]], "fri": [["09:00", "18:00"]], "sat": [["09:00", "18:00"]],
                           "sun": []}',
        holidays = '{2026-12-12,2026-12-25,2026-12-26,2027-01-01,2027-03-26,2027-03-29,2027-05-01,2027-06-01,2027-10-10,2027-10-20,2027-12-12,2027-12-25,2027-12-26}',
-       after_hours_message = 'Thanks for your message! Kassangas Music Shop is closed now and opens again {opening} (Monday-Saturday 9 AM - 6 PM). Gideon or a member of the team will get back to you then.'
+       after_hours_message = 'Thanks for your message! Kassangas Music Shop is closed now and opens again {opening} (Monday-Saturday 9 AM - 6 PM). Gideon or a member of the team will get back to you then.',
+       type_replies = '{"location": "Thanks for sharing your location! Kassangas Music Shop is on Moi Avenue, Nairobi CBD; tell us what you are looking for and we will help.",
+                        "contacts": "Thanks for the contact! How can we help you or them?",
+                        "order": "Thank you for your order! A member of the Kassangas team will confirm availability, payment and delivery shortly."}'
  WHERE bot_tenant_id = :'tenant_id';
+
+-- How Kassangas's customers ask, in English, Swahili and Sheng (and the greetings and thanks).
+UPDATE alphadome.bot_training_data d
+   SET phrasings = p.phrasings
+  FROM (VALUES
+    ('faq', 'What are your opening hours?', ARRAY[
+        'when are you open', 'what time do you open', 'what time do you close', 'are you open today',
+        'are you open on Sunday', 'are you open on Saturday', 'working hours', 'business hours',
+        'mnafungua saa ngapi', 'mnafunga saa ngapi', 'saa ngapi mnafungua', 'mko open leo', 'mko wazi leo',
+        'mnafungua lini', 'mnafanya kazi siku gani']),
+    ('faq', 'Where is the shop located?', ARRAY[
+        'where are you', 'where are you located', 'where is your shop', 'location', 'your address',
+        'directions to the shop', 'how do I find you', 'mko wapi', 'duka liko wapi', 'mnapatikana wapi',
+        'location yenu ni wapi']),
+    ('faq', 'Do you repair instruments?', ARRAY[
+        'can you fix my guitar', 'my guitar is broken', 'repair my keyboard', 'service my amplifier',
+        'mnatengeneza gitaa', 'mnarekebisha vyombo', 'gitaa yangu imeharibika']),
+    ('faq', 'Which guitars do you sell?', ARRAY[
+        'do you sell guitars', 'do you have guitars', 'electric guitar', 'acoustic guitar', 'bass guitar',
+        'guitar strings', 'mnauza gitaa', 'mko na gitaa', 'gitaa']),
+    ('faq', 'Do you sell keyboards and pianos?', ARRAY[
+        'do you have keyboards', 'digital piano', 'mnauza piano', 'mko na keyboard', 'kinanda']),
+    ('faq', 'Do you deliver?', ARRAY[
+        'can you deliver to Mombasa', 'delivery', 'shipping', 'do you ship countrywide', 'courier',
+        'mnaleta', 'mnadeliver', 'mnatuma mzigo', 'mnaweza kuleta', 'mnafanya delivery']),
+    ('faq', 'How can I pay?', ARRAY[
+        'how do I pay', 'payment methods', 'do you accept M-Pesa', 'can I pay by card', 'do you take cash',
+        'nalipa aje', 'nitalipa vipi', 'malipo', 'njia za kulipa']),
+    ('faq', 'Do you offer installment payments?', ARRAY[
+        'can I pay in installments', 'pay in instalments', 'monthly payments', 'pay a deposit',
+        'lipa pole pole', 'lipa kidogo kidogo', 'mnakubali kulipa kwa awamu', 'hire purchase']),
+    ('canned_reply', 'Hello', ARRAY[
+        'hi', 'hey', 'hello there', 'good morning', 'good afternoon', 'good evening', 'habari',
+        'habari yako', 'hujambo', 'mambo', 'sasa', 'niaje', 'vipi', 'salaam', 'sema']),
+    ('canned_reply', 'Thank you', ARRAY[
+        'thanks', 'thank you very much', 'thanx', 'thx', 'asante', 'asante sana', 'shukran', 'nashukuru']),
+    ('canned_reply', 'M-Pesa paybill number', ARRAY[
+        'paybill', 'till number', 'mpesa number', 'lipa na mpesa', 'nambari ya paybill'])
+  ) AS p(data_type, question, phrasings)
+ WHERE d.bot_tenant_id = :'tenant_id' AND d.data_type = p.data_type AND d.question = p.question;
 \endif
 
 COMMIT;

@@ -10,7 +10,9 @@ use alphadome_e2e::Cluster;
 /// EXTENSION). What differs between two databases with the same schema is dropped: object
 /// ids, frozen-xid bookkeeping, the stored defaults of columns added by ALTER TABLE, sequence
 /// positions (data), the object ids of the extension's configuration tables (compared by
-/// name instead), and the order of entries in an access list.
+/// name instead), the order of entries in an access list, and the placeholders of dropped
+/// columns (pg_dump keeps their slots for pg_upgrade: an update that drops a column leaves
+/// one, a fresh install never had it).
 fn schema_of(cluster: &Cluster, database: &str) -> String {
     let out = cluster.tool(
         "pg_dump",
@@ -24,10 +26,26 @@ fn schema_of(cluster: &Cluster, database: &str) -> String {
     let text = String::from_utf8(out.stdout).unwrap();
     let mut kept = Vec::new();
     let mut in_xid_update = false;
-    for line in text.lines() {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut dropped_column_block = 0;
+    for (at, &line) in lines.iter().enumerate() {
         // UPDATE pg_catalog.pg_class SET relfrozenxid ... WHERE oid = ...; (three lines)
         if line.starts_with("UPDATE pg_catalog.pg_class") || in_xid_update {
             in_xid_update = !line.ends_with(';');
+            continue;
+        }
+        // A dropped column: its placeholder in CREATE TABLE, and the four lines that make it
+        // dropped again (UPDATE pg_catalog.pg_attribute ... WHERE attname = '...pg.dropped...').
+        if line.starts_with("UPDATE pg_catalog.pg_attribute")
+            && lines.get(at + 2).is_some_and(|l| l.contains("pg.dropped."))
+        {
+            dropped_column_block = 4;
+        }
+        if dropped_column_block > 0 {
+            dropped_column_block -= 1;
+            continue;
+        }
+        if line.contains("\"........pg.dropped.") {
             continue;
         }
         let noise = line.starts_with("--")

@@ -20,9 +20,18 @@ INSERT INTO alphadome.bot_templates (bot_tenant_id, template_name, system_prompt
   (:'kassangas', 'welcome', 'You are the friendly WhatsApp assistant of Kassangas Music Shop in Nairobi.', 'friendly', '{hello,hi}', true),
   (:'kassangas', 'product_inquiry', 'You are the product specialist of Kassangas Music Shop. Never invent a price.', 'professional', '{price,guitar}', false);
 
+-- Phrasings: other ways customers ask the same thing, matched like the question.
+UPDATE alphadome.bot_training_data SET phrasings = '{"what time do you open", "mnafungua saa ngapi"}'
+ WHERE bot_tenant_id = :'kassangas' AND question = 'What are your opening hours?';
+UPDATE alphadome.bot_training_data SET phrasings = '{"can I pay in installments", "lipa pole pole"}'
+ WHERE bot_tenant_id = :'kassangas' AND question = 'Do you offer installment payments?';
+
 -- match_faq ranks a tenant's entries for a message (score 0 to 1); ingest sends the best one
--- without the LLM when it scores at least faq_confidence (0.6).
+-- without the LLM when it scores at least faq_confidence (0.6) and 0.1 more than the next.
+-- Rare words weigh more than common ones, and a misspelt word counts for the one it resembles.
 SELECT question, score FROM alphadome.match_faq(:'kassangas', 'what time do you open on saturday?');
+SELECT question, score FROM alphadome.match_faq(:'kassangas', 'Mnafungua saa ngapi?');
+SELECT question, score FROM alphadome.match_faq(:'kassangas', 'Can I pay in instalments?');
 SELECT question, score FROM alphadome.match_faq(:'kassangas', 'Can you deliver to Mombasa?', 1);
 SELECT count(*) AS matches FROM alphadome.match_faq(:'kassangas', 'zebra crossing');
 

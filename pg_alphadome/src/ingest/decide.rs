@@ -1,7 +1,8 @@
-//! What to do about one inbound message: docs/design.md section 1's decision list, steps 3 to 9.
+//! What to do about one inbound message: docs/design.md section 1's decision list, steps 3 to 10.
 //! Decided before anything is written, so ingest records the message with its decision in one
-//! write and acts only when the message is new. Pure: the two facts it may need from the
-//! database, the hour's reply count and the best FAQ answer, are asked for only when reached.
+//! write and acts only when the message is new. Pure: the facts it may need from the database
+//! (the hour's reply count, the FAQ's answer, when the shop opens) are asked for only when
+//! reached. A voice note's transcript is decided here too, when it comes (transcript.rs).
 use crate::matching::has_keyword;
 
 /// A tenant's switches and words (bot_control_settings, with the tenant's name).
@@ -20,6 +21,13 @@ pub struct Settings {
     pub has_business_hours: bool,
     /// The reply to a customer who asks for a person outside them; {opening} says when.
     pub after_hours_message: String,
+    /// Replies by message type (location, contacts, order, unsupported; image, video, document
+    /// or audio that the bot does not read): `type_replies`.
+    pub type_replies: Vec<(String, String)>,
+    /// Voice notes are transcribed (`transcription_model` is set).
+    pub transcribes_voice: bool,
+    /// A photo without a caption goes to the LLM (`enable_media_understanding`).
+    pub understands_images: bool,
 }
 
 /// What the decision needs of the customer's conversation.
@@ -33,8 +41,9 @@ pub struct Conversation {
 pub trait Facts {
     /// The tenant's bot replies in the current clock hour, and that hour as `YYYY-MM-DDTHH`.
     fn replies_this_hour(&mut self) -> (i64, String);
-    /// The best FAQ or canned answer for the message's text (match_faq's first row), with its score.
-    fn best_faq(&mut self) -> Option<(String, f32)>;
+    /// The FAQ or canned answer that clearly fits the question (faq/rank.rs: match_faq's first
+    /// row, scoring at least `confidence` and standing out from the next), if there is one.
+    fn faq_answer(&mut self, question: &str, confidence: f32) -> Option<String>;
     /// When the tenant, closed now, opens again: None while it is open. Asked only of a tenant
     /// with business hours.
     fn closed_until(&mut self) -> Option<Closed>;
@@ -63,6 +72,8 @@ pub enum Verdict {
     Fallback,
     Recorded,
     AfterHours,
+    Transcribe,
+    TypeReply,
 }
 
 impl Verdict {
@@ -81,6 +92,8 @@ impl Verdict {
             Verdict::Fallback => "fallback",
             Verdict::Recorded => "recorded",
             Verdict::AfterHours => "after_hours",
+            Verdict::Transcribe => "transcribe",
+            Verdict::TypeReply => "type_reply",
         }
     }
 }
@@ -92,20 +105,32 @@ pub enum Reply {
     Send(String),
     /// `reply.generate`: the LLM answers this question; the prompt is assembled at claim time.
     Generate(String),
+    /// `reply.generate` of the message's photo: the LLM sees the image with the prompt.
+    LookAtImage,
+    /// `media.transcribe`: the voice note is fetched and transcribed, then decided as text.
+    Transcribe,
 }
 
 impl Reply {
     pub fn kind(&self) -> &'static str {
         match self {
             Reply::Send(_) => "reply.send",
-            Reply::Generate(_) => "reply.generate",
+            Reply::Generate(_) | Reply::LookAtImage => "reply.generate",
+            Reply::Transcribe => "media.transcribe",
         }
     }
 
+    /// The text the job carries: the reply, the question, or none yet.
     pub fn text(&self) -> &str {
         match self {
             Reply::Send(text) | Reply::Generate(text) => text,
+            Reply::LookAtImage | Reply::Transcribe => "",
         }
+    }
+
+    /// The job needs the message's media (the photo to look at, the voice note).
+    pub fn needs_media(&self) -> bool {
+        matches!(self, Reply::LookAtImage | Reply::Transcribe)
     }
 }
 
@@ -155,11 +180,31 @@ impl Plan {
     }
 }
 
-/// Types whose text a customer typed or chose; only these can be keywords or FAQ questions.
-const TEXT_TYPES: [&str; 3] = ["text", "button", "interactive"];
+/// Types whose words are a question: typed or chosen (a button, a list row), a photo's,
+/// video's or document's caption, a voice note's transcript.
+const QUESTION_TYPES: [&str; 7] = [
+    "text",
+    "button",
+    "interactive",
+    "image",
+    "video",
+    "document",
+    "audio",
+];
 
-/// Types that are logged and never answered: a reaction, or a notice such as a changed number.
-const SILENT_TYPES: [&str; 2] = ["reaction", "system"];
+/// Types that are logged and never answered: a reaction, a sticker, a notice such as a changed
+/// number.
+const SILENT_TYPES: [&str; 3] = ["reaction", "sticker", "system"];
+
+/// One inbound message as the decision sees it.
+pub struct Inbound<'a> {
+    /// Meta's `type`.
+    pub kind: &'a str,
+    /// Its words: the text, the chosen title, the caption, the transcript (message.rs).
+    pub text: Option<&'a str>,
+    /// It carries a media id (a photo, a voice note, ...).
+    pub has_media: bool,
+}
 
 /// How much of the customer's words an alert quotes.
 const QUOTE_CHARS: usize = 500;
@@ -167,13 +212,13 @@ const QUOTE_CHARS: usize = 500;
 pub fn plan_reply(
     settings: &Settings,
     conversation: &Conversation,
-    message_type: &str,
-    body: Option<&str>,
+    message: &Inbound,
     facts: &mut impl Facts,
 ) -> Plan {
     let client = &settings.client_name;
+    let (message_type, body) = (message.kind, message.text);
     let said = body.map(str::trim).unwrap_or_default();
-    let is_text = TEXT_TYPES.contains(&message_type) && !said.is_empty();
+    let is_text = QUESTION_TYPES.contains(&message_type) && !said.is_empty();
     let lowered = said.to_lowercase();
     let is_one_of =
         |words: &[String]| is_text && words.iter().any(|w| w.trim().to_lowercase() == lowered);
@@ -278,11 +323,9 @@ pub fn plan_reply(
                 alert: Some(Alert::now("handoff", asked)),
             };
         }
-        // 7. A confident FAQ or canned answer costs no LLM call.
-        if let Some((answer, score)) = facts.best_faq() {
-            if score >= settings.faq_confidence {
-                return Plan::send(Verdict::Faq, answer);
-            }
+        // 7. A clear FAQ or canned answer costs no LLM call.
+        if let Some(answer) = facts.faq_answer(said, settings.faq_confidence) {
+            return Plan::send(Verdict::Faq, answer);
         }
         // 8. The LLM writes the answer.
         if settings.enable_ai_responses {
@@ -293,7 +336,34 @@ pub fn plan_reply(
             };
         }
     }
-    // 9. Nothing matched and no AI, or not text (media, location, ...): the fallback text.
+    // 8b. Media without words: a voice note is heard, a photo looked at, when switched on.
+    if !is_text && message.has_media {
+        if message_type == "audio" && settings.transcribes_voice {
+            return Plan {
+                verdict: Verdict::Transcribe,
+                reply: Some(Reply::Transcribe),
+                alert: None,
+            };
+        }
+        if message_type == "image" && settings.understands_images && settings.enable_ai_responses {
+            return Plan {
+                verdict: Verdict::Llm,
+                reply: Some(Reply::LookAtImage),
+                alert: None,
+            };
+        }
+    }
+    // 9. The tenant's reply for this type of message (a place, a contact card, an order, ...).
+    if !is_text {
+        let own = settings
+            .type_replies
+            .iter()
+            .find(|(kind, _)| kind == message_type);
+        if let Some((_, text)) = own.filter(|(_, text)| !text.trim().is_empty()) {
+            return Plan::send(Verdict::TypeReply, text.clone());
+        }
+    }
+    // 10. Nothing matched and no AI, or nothing to read: the fallback text.
     Plan {
         verdict: Verdict::Fallback,
         reply: Some(Reply::Send(settings.fallback_message.clone())),
@@ -324,9 +394,12 @@ mod unit {
             self.asked_count += 1;
             (self.replies, "2026-11-28T23".to_string())
         }
-        fn best_faq(&mut self) -> Option<(String, f32)> {
+        fn faq_answer(&mut self, _question: &str, confidence: f32) -> Option<String> {
             self.asked_faq += 1;
-            self.faq.clone()
+            self.faq
+                .clone()
+                .filter(|(_, score)| *score >= confidence)
+                .map(|(answer, _)| answer)
         }
         fn closed_until(&mut self) -> Option<Closed> {
             self.closed.clone()
@@ -361,6 +434,12 @@ mod unit {
             faq_confidence: 0.6,
             has_business_hours: false,
             after_hours_message: "Closed; we open {opening}.".into(),
+            type_replies: vec![(
+                "location".into(),
+                "Thanks for the pin! Our shop is on Moi Avenue.".into(),
+            )],
+            transcribes_voice: true,
+            understands_images: false,
         }
     }
 
@@ -379,7 +458,21 @@ mod unit {
         body: &str,
         facts: &mut Known,
     ) -> Plan {
-        plan_reply(settings, conversation, kind, Some(body), facts)
+        let message = Inbound {
+            kind,
+            text: Some(body),
+            has_media: false,
+        };
+        plan_reply(settings, conversation, &message, facts)
+    }
+
+    fn media(kind: &str, caption: Option<&str>, settings: &Settings, facts: &mut Known) -> Plan {
+        let message = Inbound {
+            kind,
+            text: caption,
+            has_media: true,
+        };
+        plan_reply(settings, &customer(), &message, facts)
     }
 
     #[test]
@@ -579,27 +672,132 @@ mod unit {
     }
 
     #[test]
-    fn media_gets_the_fallback_without_an_alert_even_with_ai_on() {
-        let mut facts = known(0, Some(("We open at 9.", 1.0)));
-        for kind in ["image", "location", "audio", "unsupported"] {
-            let media = plan_reply(
-                &shop(),
-                &customer(),
-                kind,
-                Some("a caption about opening hours"),
-                &mut facts,
-            );
+    fn a_caption_or_a_chosen_button_is_a_question_like_typed_text() {
+        for kind in ["image", "video", "document", "button", "interactive"] {
+            let mut facts = known(0, Some(("We open at 9.", 0.9)));
+            let asked = media(kind, Some("opening hours?"), &shop(), &mut facts);
             assert_eq!(
-                media,
+                asked,
+                Plan::send(Verdict::Faq, "We open at 9.".into()),
+                "{kind}"
+            );
+        }
+        let mut facts = known(0, None);
+        assert_eq!(
+            media("image", Some("talk to a person"), &shop(), &mut facts).verdict,
+            Verdict::Escalated
+        );
+    }
+
+    #[test]
+    fn a_voice_note_is_transcribed_when_switched_on_and_its_transcript_decided_as_text() {
+        let mut facts = known(0, Some(("We open at 9.", 0.9)));
+        let heard = media("audio", None, &shop(), &mut facts);
+        assert_eq!(
+            (heard.verdict, heard.reply),
+            (Verdict::Transcribe, Some(Reply::Transcribe))
+        );
+        assert_eq!(facts.asked_faq, 0);
+        let transcript = media("audio", Some("mnafungua saa ngapi"), &shop(), &mut facts);
+        assert_eq!(transcript, Plan::send(Verdict::Faq, "We open at 9.".into()));
+        let deaf = Settings {
+            transcribes_voice: false,
+            ..shop()
+        };
+        assert_eq!(
+            media("audio", None, &deaf, &mut facts),
+            Plan::send(Verdict::Fallback, "Thanks! We will get back to you.".into()),
+            "no transcription: the fallback, and no alert (there is nothing to quote)"
+        );
+    }
+
+    #[test]
+    fn a_photo_without_a_caption_goes_to_the_llm_only_when_media_understanding_is_on() {
+        let mut facts = known(0, None);
+        let looking = Settings {
+            understands_images: true,
+            ..shop()
+        };
+        let seen = media("image", None, &looking, &mut facts);
+        assert_eq!(
+            (seen.verdict, seen.reply),
+            (Verdict::Llm, Some(Reply::LookAtImage))
+        );
+        assert!(Reply::LookAtImage.needs_media() && Reply::Transcribe.needs_media());
+        assert_eq!(
+            media("image", None, &shop(), &mut facts).verdict,
+            Verdict::Fallback
+        );
+        let no_ai = Settings {
+            enable_ai_responses: false,
+            ..looking
+        };
+        assert_eq!(
+            media("image", None, &no_ai, &mut facts).verdict,
+            Verdict::Fallback
+        );
+    }
+
+    #[test]
+    fn places_cards_and_orders_get_the_tenants_reply_for_their_type_or_the_fallback() {
+        let mut facts = known(0, Some(("We open at 9.", 1.0)));
+        let pin = plan(
+            &shop(),
+            &customer(),
+            "location",
+            "Philz Coffee, 101 Forest Ave",
+            &mut facts,
+        );
+        assert_eq!(
+            pin,
+            Plan::send(
+                Verdict::TypeReply,
+                "Thanks for the pin! Our shop is on Moi Avenue.".into()
+            )
+        );
+        for kind in ["contacts", "order", "unsupported", "unknown"] {
+            assert_eq!(
+                plan(&shop(), &customer(), kind, "opening hours", &mut facts),
                 Plan::send(Verdict::Fallback, "Thanks! We will get back to you.".into()),
                 "{kind}"
             );
         }
-        let empty = plan_reply(&shop(), &customer(), "text", None, &mut facts);
-        assert_eq!(empty.verdict, Verdict::Fallback);
         assert_eq!(
             facts.asked_faq, 0,
-            "only typed text is looked up in the FAQ"
+            "only questions are looked up in the FAQ"
+        );
+        let blank = Settings {
+            type_replies: vec![("order".into(), "  ".into())],
+            ..shop()
+        };
+        assert_eq!(
+            plan(&blank, &customer(), "order", "", &mut facts).verdict,
+            Verdict::Fallback
+        );
+    }
+
+    #[test]
+    fn stickers_reactions_and_notices_stay_silent_and_the_gates_still_hold() {
+        let mut facts = known(0, None);
+        for kind in ["sticker", "reaction", "system"] {
+            assert_eq!(
+                media(kind, None, &shop(), &mut facts),
+                Plan::only(Verdict::Recorded),
+                "{kind}"
+            );
+        }
+        let off = Settings {
+            is_bot_enabled: false,
+            ..shop()
+        };
+        assert_eq!(
+            media("audio", None, &off, &mut facts),
+            Plan::only(Verdict::BotDisabled)
+        );
+        let mut full = known(200, None);
+        assert_eq!(
+            media("audio", None, &shop(), &mut full).verdict,
+            Verdict::RateLimited
         );
     }
 
@@ -630,7 +828,7 @@ mod unit {
         // Open: the usual escalation. Without hours the question is never asked.
         facts.closed = None;
         assert_eq!(
-            plan_reply(&hours, &customer(), "text", Some("human"), &mut facts).verdict,
+            plan(&hours, &customer(), "text", "human", &mut facts).verdict,
             Verdict::Escalated
         );
         let mut closed_but_no_hours = known(0, None);
@@ -672,6 +870,7 @@ mod unit {
                 "interactive",
                 "image",
                 "audio",
+                "location",
                 "reaction",
                 "system",
                 "sticker",
@@ -699,20 +898,28 @@ mod unit {
                 enabled in any::<bool>(), ai in any::<bool>(), opted_out in any::<bool>(),
                 handed_off in any::<bool>(), replies in 0i64..400, limit in 0i32..300,
                 kind in kinds(), body in bodies(), faq_score in proptest::option::of(0.0f32..=1.0),
+                has_media in any::<bool>(), hears in any::<bool>(), looks in any::<bool>(),
             ) {
-                let settings = Settings { is_bot_enabled: enabled, enable_ai_responses: ai, max_messages_per_hour: limit, ..shop() };
+                let settings = Settings { is_bot_enabled: enabled, enable_ai_responses: ai, max_messages_per_hour: limit,
+                                          transcribes_voice: hears, understands_images: looks, ..shop() };
                 let conversation = Conversation { opted_out, handed_off, ..customer() };
                 let mut facts = known(replies, faq_score.map(|s| ("An answer", s)));
-                let plan = plan(&settings, &conversation, kind, &body, &mut facts);
+                let message = Inbound { kind, text: Some(&body), has_media };
+                let plan = plan_reply(&settings, &conversation, &message, &mut facts);
                 let confirms = matches!(plan.verdict, Verdict::OptOut | Verdict::OptIn);
                 if let Some(reply) = &plan.reply {
-                    prop_assert!(!reply.text().trim().is_empty(), "{plan:?}");
+                    prop_assert!(!reply.text().trim().is_empty() || reply.needs_media(), "{plan:?}");
                     prop_assert!(confirms || !opted_out, "an opted-out customer got {plan:?}");
                     prop_assert!(confirms || enabled, "a switched-off bot answered: {plan:?}");
                     prop_assert!(confirms || !handed_off, "a handed-off conversation got {plan:?}");
                     prop_assert!(confirms || replies < i64::from(limit), "over the limit: {plan:?}");
-                    prop_assert!(!matches!(kind, "reaction" | "system") || confirms, "{plan:?}");
-                    prop_assert!(matches!(reply, Reply::Send(_)) || (ai && plan.verdict == Verdict::Llm), "{plan:?}");
+                    prop_assert!(!matches!(kind, "reaction" | "system" | "sticker") || confirms, "{plan:?}");
+                    match reply {
+                        Reply::Send(_) => {}
+                        Reply::Generate(_) => prop_assert!(ai && plan.verdict == Verdict::Llm, "{plan:?}"),
+                        Reply::LookAtImage => prop_assert!(ai && looks && has_media && kind == "image", "{plan:?}"),
+                        Reply::Transcribe => prop_assert!(hears && has_media && kind == "audio", "{plan:?}"),
+                    }
                 }
                 if plan.verdict == Verdict::Faq {
                     prop_assert!(faq_score.is_some_and(|s| s >= settings.faq_confidence));

@@ -36,6 +36,35 @@ pub fn message_text(message: Json) -> Option<String> {
     }
 }
 
+/// Types whose message carries a media object (an id to fetch it by).
+const MEDIA_TYPES: [&str; 5] = ["image", "audio", "video", "document", "sticker"];
+
+/// What the webhook says of a message's media, as kept with the message (never the bytes):
+/// Meta's media id, mime type and sha256 (base64), whether an audio is a voice note, a
+/// document's file name. None for a type without media or a media object without an id.
+pub fn media(message: Json) -> Option<serde_json::Value> {
+    let kind = field(message, "type")?;
+    if !MEDIA_TYPES.contains(&kind.as_str()) {
+        return None;
+    }
+    let object = message.get(&kind)?;
+    // Bounded: these are kept and shown, and a webhook may be hostile.
+    let bounded = |name: &str, max: usize| {
+        field(object, name).filter(|v| !v.is_empty() && v.chars().count() <= max)
+    };
+    let id = bounded("id", 128)?;
+    let mut media = serde_json::json!({ "id": id });
+    for (name, max) in [("mime_type", 255), ("sha256", 128), ("filename", 255)] {
+        if let Some(value) = bounded(name, max) {
+            media[name] = value.into();
+        }
+    }
+    if object.get("voice").and_then(Json::text).as_deref() == Some("true") {
+        media["voice"] = true.into();
+    }
+    Some(media)
+}
+
 /// Why a message's sender cannot be taken as it is, or None. Meta's `from` is the customer's
 /// WhatsApp id (digits), `from_user_id` a business-scoped id such as
 /// `US.13491208655302741918`: anything else is refused, never made a customer.
@@ -68,6 +97,8 @@ pub fn is_message_id(wamid: &str) -> bool {
 #[cfg(test)]
 mod unit {
     use super::{is_message_id, sender_problem};
+
+    // media() reads jsonb in place: tested in-database (src/tests/media.rs).
 
     #[test]
     fn meta_senders_pass_and_strangers_do_not() {

@@ -8,14 +8,16 @@
 //! function (decide.rs).
 mod body;
 mod decide;
-mod faq_cache;
+mod facts;
 pub(crate) mod message;
 mod statements;
 pub(crate) mod tenant_cache;
+mod transcript;
 
 use crate::errors::raise;
 use crate::jsonb::{self, Json};
-use decide::{Conversation, Facts, Plan, Settings};
+use decide::{Conversation, Inbound, Plan, Settings};
+use facts::TenantFacts;
 use message::{field, is_message_id, message_text, sender_problem};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -345,39 +347,10 @@ impl Ingest<'_, '_> {
         let Some(phone_number_id) = phone_number_id else {
             return Ok(None);
         };
-        tenant_cache::tenant(phone_number_id, || self.read_tenant(phone_number_id))
-    }
-
-    fn read_tenant(&mut self, phone_number_id: &str) -> SpiResult<Option<Tenant>> {
-        let rows = self
-            .client
-            .update(&self.prepared.tenant, Some(1), &[arg(phone_number_id)])?;
-        let Some(row) = rows.into_iter().next() else {
-            return Ok(None);
-        };
-        let Some(id) = row.get::<pgrx::Uuid>(1)? else {
-            return Ok(None);
-        };
-        // Every column is NOT NULL but escalation_phone; the defaults are never used.
-        Ok(Some(Tenant {
-            id,
-            is_active: row.get(2)?.unwrap_or(false),
-            settings: Settings {
-                client_name: row.get(3)?.unwrap_or_default(),
-                is_bot_enabled: row.get(4)?.unwrap_or(false),
-                max_messages_per_hour: row.get(5)?.unwrap_or(0),
-                enable_ai_responses: row.get(6)?.unwrap_or(false),
-                escalation_phone: row.get(7)?,
-                fallback_message: row.get(8)?.unwrap_or_default(),
-                opt_out_keywords: row.get(9)?.unwrap_or_default(),
-                opt_in_keywords: row.get(10)?.unwrap_or_default(),
-                handoff_keywords: row.get(11)?.unwrap_or_default(),
-                faq_confidence: row.get(12)?.unwrap_or(1.0),
-                has_business_hours: row.get(14)?.unwrap_or(false),
-                after_hours_message: row.get(15)?.unwrap_or_default(),
-            },
-            faq_version: row.get(13)?,
-        }))
+        let (client, prepared) = (&mut *self.client, self.prepared);
+        tenant_cache::tenant(phone_number_id, || {
+            read_tenant(client, prepared, phone_number_id)
+        })
     }
 
     fn message(
@@ -441,7 +414,6 @@ impl Ingest<'_, '_> {
                         .and_then(|c| c.get("profile"))
                         .and_then(|p| field(p, "name"))),
                     arg(sent_at),
-                    arg(body.as_deref()),
                 ],
             )?
             .first();
@@ -456,7 +428,7 @@ impl Ingest<'_, '_> {
             row.get::<i64>(6)?.unwrap_or(0),
             row.get::<String>(7)?.unwrap_or_default(),
         );
-        let message_words: Vec<String> = row.get(8)?.unwrap_or_default();
+        let media = message::media(message);
 
         // Decide first, then record the message with its decision and its reply in one
         // statement; a duplicate (the unique wamid) records nothing and does nothing.
@@ -466,16 +438,15 @@ impl Ingest<'_, '_> {
                 prepared: self.prepared,
                 tenant,
                 replies_this_hour,
-                message_words,
             };
-            decide::plan_reply(
-                &tenant.settings,
-                &conversation,
-                message_type.as_deref().unwrap_or("unknown"),
-                body.as_deref(),
-                &mut facts,
-            )
+            let inbound = Inbound {
+                kind: message_type.as_deref().unwrap_or("unknown"),
+                text: body.as_deref(),
+                has_media: media.is_some(),
+            };
+            decide::plan_reply(&tenant.settings, &conversation, &inbound, &mut facts)
         };
+        let job_needs_media = plan.reply.as_ref().is_some_and(decide::Reply::needs_media);
         let recorded = self.client.update(
             &self.prepared.record_message,
             Some(1),
@@ -493,6 +464,8 @@ impl Ingest<'_, '_> {
                 arg(recipient),
                 arg(conversation.customer_key.as_str()),
                 arg(plan.reply.as_ref().map(|r| r.text())),
+                arg(media.map(JsonB)),
+                arg(job_needs_media),
             ],
         )?;
         if first::<i64>(recorded, 1)?.is_none() {
@@ -557,69 +530,51 @@ impl Ingest<'_, '_> {
     }
 }
 
-/// The decision's database facts, for one tenant and message.
-struct TenantFacts<'a, 'conn> {
-    client: &'a mut SpiClient<'conn>,
-    prepared: &'a Statements,
-    tenant: &'a Tenant,
-    /// Read with the conversation.
-    replies_this_hour: (i64, String),
-    /// The message's words as match_faq finds them, read with the conversation.
-    message_words: Vec<String>,
+/// The tenant that owns a phone_number_id, with its switches, as the decision needs it.
+fn read_tenant(
+    client: &mut SpiClient,
+    prepared: &Statements,
+    phone_number_id: &str,
+) -> SpiResult<Option<Tenant>> {
+    let rows = client.update(&prepared.tenant, Some(1), &[arg(phone_number_id)])?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let Some(id) = row.get::<pgrx::Uuid>(1)? else {
+        return Ok(None);
+    };
+    // Every column is NOT NULL but escalation_phone; the defaults are never used.
+    Ok(Some(Tenant {
+        id,
+        is_active: row.get(2)?.unwrap_or(false),
+        settings: Settings {
+            client_name: row.get(3)?.unwrap_or_default(),
+            is_bot_enabled: row.get(4)?.unwrap_or(false),
+            max_messages_per_hour: row.get(5)?.unwrap_or(0),
+            enable_ai_responses: row.get(6)?.unwrap_or(false),
+            escalation_phone: row.get(7)?,
+            fallback_message: row.get(8)?.unwrap_or_default(),
+            opt_out_keywords: row.get(9)?.unwrap_or_default(),
+            opt_in_keywords: row.get(10)?.unwrap_or_default(),
+            handoff_keywords: row.get(11)?.unwrap_or_default(),
+            faq_confidence: row.get(12)?.unwrap_or(1.0),
+            has_business_hours: row.get(14)?.unwrap_or(false),
+            after_hours_message: row.get(15)?.unwrap_or_default(),
+            type_replies: type_replies(row.get::<JsonB>(16)?),
+            transcribes_voice: row.get(17)?.unwrap_or(false),
+            understands_images: row.get(18)?.unwrap_or(false),
+        },
+        faq_version: row.get(13)?,
+    }))
 }
 
-impl Facts for TenantFacts<'_, '_> {
-    fn closed_until(&mut self) -> Option<decide::Closed> {
-        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
-        let closed = client
-            .update(&prepared.closed_until, Some(1), &[arg(tenant.id)])
-            .and_then(|rows| {
-                let Some(row) = rows.into_iter().next() else {
-                    return Ok(None);
-                };
-                Ok(Some(decide::Closed {
-                    opens_at: row.get(1)?,
-                    words: row.get(2)?.unwrap_or_default(),
-                }))
-            });
-        closed.unwrap_or_else(|error| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("ingest_webhook: {error}"),
-            )
-        })
-    }
-
-    fn replies_this_hour(&mut self) -> (i64, String) {
-        self.replies_this_hour.clone()
-    }
-
-    fn best_faq(&mut self) -> Option<(String, f32)> {
-        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
-        let best = faq_cache::best(
-            *tenant.id.as_bytes(),
-            tenant.faq_version,
-            &self.message_words,
-            || -> SpiResult<Vec<faq_cache::Entry>> {
-                let rows = client.update(&prepared.faq_rows, None, &[arg(tenant.id)])?;
-                rows.into_iter()
-                    .map(|row| {
-                        Ok(faq_cache::Entry {
-                            id: row.get(1)?.unwrap_or_default(),
-                            answer: row.get(2)?.unwrap_or_default(),
-                            question: row.get(3)?.unwrap_or_default(),
-                            answer_words: row.get(4)?.unwrap_or_default(),
-                            category: row.get(5)?.unwrap_or_default(),
-                        })
-                    })
-                    .collect()
-            },
-        );
-        best.unwrap_or_else(|error| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("ingest_webhook: {error}"),
-            )
-        })
-    }
+/// The tenant's replies by message type, from `type_replies` ({"location": "...", ...}).
+fn type_replies(value: Option<JsonB>) -> Vec<(String, String)> {
+    let Some(JsonB(Value::Object(replies))) = value else {
+        return Vec::new();
+    };
+    replies
+        .into_iter()
+        .filter_map(|(kind, text)| Some((kind, text.as_str()?.to_string())))
+        .collect()
 }

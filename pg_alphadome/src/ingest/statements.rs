@@ -30,19 +30,20 @@ pub const TENANT: (&str, &[Oid]) = (
     "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
             s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
             s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version,
-            s.business_hours IS NOT NULL, s.after_hours_message
+            s.business_hours IS NOT NULL, s.after_hours_message, s.type_replies,
+            s.transcription_model IS NOT NULL, s.enable_media_understanding
        FROM alphadome.bot_tenants t
        JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
       WHERE t.whatsapp_phone_number_id = $1",
     &[pg_sys::TEXTOID],
 );
 
-/// TENANT on a 0.1.0 schema: no business hours.
+/// TENANT on a 0.1.0 schema: no business hours, no replies by type, no media understanding.
 pub const TENANT_0_1: (&str, &[Oid]) = (
     "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
             s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
             s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version,
-            false, ''::text
+            false, ''::text, '{}'::jsonb, false, false
        FROM alphadome.bot_tenants t
        JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
       WHERE t.whatsapp_phone_number_id = $1",
@@ -74,9 +75,8 @@ pub const CUSTOMER_BY_BSUID: (&str, &[Oid]) = (
 );
 
 /// The customer's conversation, created or brought up to date ($6: Meta's Unix time, or now),
-/// with the tenant's bot replies in this clock hour and that hour (the rate-limit alert's key),
-/// and the words of the message's text $7 as match_faq finds them (English stems): read here
-/// rather than in statements of their own, as nearly every message needs them.
+/// with the tenant's bot replies in this clock hour and that hour (the rate-limit alert's key):
+/// read here rather than in a statement of its own, as nearly every message needs it.
 pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
     "INSERT INTO alphadome.conversations AS cv
             (bot_tenant_id, customer_key, wa_id, bsuid, customer_name, last_inbound_at)
@@ -89,8 +89,7 @@ pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
      RETURNING cv.id, cv.wa_id, cv.bsuid, cv.opted_out_at IS NOT NULL, cv.handoff_at IS NOT NULL,
                (SELECT coalesce(sum(r.replies), 0)::bigint FROM alphadome.reply_counters r
                  WHERE r.bot_tenant_id = $1 AND r.hour = date_trunc('hour', now())),
-               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24'),
-               tsvector_to_array(to_tsvector('english'::regconfig, coalesce($7, '')))",
+               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24')",
     &[
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,
@@ -98,7 +97,6 @@ pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
         pg_sys::TEXTOID,
         pg_sys::TEXTOID,
         pg_sys::FLOAT8OID,
-        pg_sys::TEXTOID,
     ],
 );
 
@@ -107,13 +105,21 @@ pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
 /// (reply_counters). One statement for the three writes every answered message makes.
 /// The message's JSON is taken from the raw payload ($6 at path $7), exactly as Meta sent it.
 /// Replies need no dedupe key: each comes from one newly recorded message. Who a reply goes
-/// to: the phone number when Meta gave one ($10), else the business-scoped id ($11).
+/// to: the phone number when Meta gave one ($10), else the business-scoped id ($11). What the
+/// webhook says of the message's media ($14) is kept with it (0.2.0), and given to a job that
+/// needs it ($15: a photo to look at, a voice note to transcribe).
 /// Returns the message's id; no row for a duplicate.
-pub const RECORD_MESSAGE: (&str, &[Oid]) = (
-    "WITH message AS (
+macro_rules! record_message {
+    ($media_column:literal, $media_value:literal) => {
+        concat!(
+            "WITH message AS (
          INSERT INTO alphadome.messages
-                (bot_tenant_id, conversation_id, direction, wamid, message_type, body, payload, decision)
-         VALUES ($1, $2, 'inbound', $3, $4, $5, $6 #> $7, $8)
+                (bot_tenant_id, conversation_id, direction, wamid, message_type, body, payload, decision",
+            $media_column,
+            ")
+         VALUES ($1, $2, 'inbound', $3, $4, $5, $6 #> $7, $8",
+            $media_value,
+            ")
          ON CONFLICT (bot_tenant_id, wamid) DO NOTHING
          RETURNING id
      ), reply AS (
@@ -121,6 +127,7 @@ pub const RECORD_MESSAGE: (&str, &[Oid]) = (
          SELECT $1, $9, jsonb_build_object('to', $10::text, 'recipient', $11::text, 'customer', $12::text,
                                            'context_wamid', $3::text, 'inbound_message_id', m.id,
                                            'text', $13::text)
+                        || CASE WHEN $15 THEN jsonb_build_object('media', $14) ELSE '{}' END
            FROM message m
           WHERE $9 IS NOT NULL
          RETURNING bot_tenant_id
@@ -129,23 +136,34 @@ pub const RECORD_MESSAGE: (&str, &[Oid]) = (
          SELECT q.bot_tenant_id, date_trunc('hour', now()), pg_backend_pid() % 16, 1 FROM reply q
          ON CONFLICT (bot_tenant_id, hour, shard) DO UPDATE SET replies = r.replies + 1
      )
-     SELECT m.id FROM message m",
-    &[
-        pg_sys::UUIDOID,
-        pg_sys::INT8OID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::JSONBOID,
-        pg_sys::TEXTARRAYOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-    ],
-);
+     SELECT m.id FROM message m"
+        )
+    };
+}
+
+const RECORD_MESSAGE_TYPES: &[Oid] = &[
+    pg_sys::UUIDOID,
+    pg_sys::INT8OID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::JSONBOID,
+    pg_sys::TEXTARRAYOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::JSONBOID,
+    pg_sys::BOOLOID,
+];
+
+pub const RECORD_MESSAGE: (&str, &[Oid]) =
+    (record_message!(", media", ", $14"), RECORD_MESSAGE_TYPES);
+
+/// RECORD_MESSAGE on a 0.1.0 schema: messages has no media column.
+pub const RECORD_MESSAGE_0_1: (&str, &[Oid]) = (record_message!("", ""), RECORD_MESSAGE_TYPES);
 
 /// Opt-out ($3 true) or opt-in (false) of a conversation.
 pub const SET_OPTED_OUT: (&str, &[Oid]) = (
@@ -155,14 +173,11 @@ pub const SET_OPTED_OUT: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::BOOLOID],
 );
 
-/// A tenant's active FAQ and canned-reply rows with their words, for the session's copy
-/// (faq_cache.rs); match_faq scores the same columns.
-pub const FAQ_ROWS: (&str, &[Oid]) = (
-    "SELECT d.id, d.answer, d.question_lexemes, d.answer_lexemes, d.category_lexemes
-       FROM alphadome.bot_training_data d
-      WHERE d.bot_tenant_id = $1 AND d.is_active",
-    &[pg_sys::UUIDOID],
-);
+/// A tenant's active FAQ and canned-reply rows, for the session's copy (crate::faq).
+pub const FAQ_ROWS: (&str, &[Oid]) = (crate::faq::ROWS, &[pg_sys::UUIDOID]);
+
+/// FAQ_ROWS on a 0.1.0 schema: no phrasings.
+pub const FAQ_ROWS_0_1: (&str, &[Oid]) = (crate::faq::ROWS_0_1, &[pg_sys::UUIDOID]);
 
 /// An alert (ingest.sql: tenant, kind, text, dedupe key, due in Unix seconds or NULL for now);
 /// returns how many jobs it queued.
@@ -245,9 +260,13 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         tenant: prepare(if current { TENANT } else { TENANT_0_1 })?,
         customer_by_bsuid: prepare(CUSTOMER_BY_BSUID)?,
         upsert_conversation: prepare(UPSERT_CONVERSATION)?,
-        record_message: prepare(RECORD_MESSAGE)?,
+        record_message: prepare(if current {
+            RECORD_MESSAGE
+        } else {
+            RECORD_MESSAGE_0_1
+        })?,
         set_opted_out: prepare(SET_OPTED_OUT)?,
-        faq_rows: prepare(FAQ_ROWS)?,
+        faq_rows: prepare(if current { FAQ_ROWS } else { FAQ_ROWS_0_1 })?,
         closed_until: prepare(if current {
             CLOSED_UNTIL
         } else {

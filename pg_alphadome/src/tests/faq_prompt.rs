@@ -31,13 +31,21 @@ mod tests {
         Spi::connect(|client| {
             client
                 .select(
-                    "SELECT f.id, d.bot_tenant_id::text, f.score FROM alphadome.match_faq($1::uuid, $2, 10) f
-                       JOIN alphadome.bot_training_data d ON d.id = f.id",
+                    "SELECT f.id, d.bot_tenant_id::text, f.score
+                       FROM alphadome.match_faq($1::uuid, $2, 10) WITH ORDINALITY f
+                       JOIN alphadome.bot_training_data d ON d.id = f.id
+                      ORDER BY f.ordinality",
                     None,
                     &[tenant.into(), message.into()],
                 )
                 .unwrap()
-                .map(|r| (r.get::<i64>(1).unwrap().unwrap(), r.get::<String>(2).unwrap().unwrap(), r.get::<f32>(3).unwrap().unwrap()))
+                .map(|r| {
+                    (
+                        r.get::<i64>(1).unwrap().unwrap(),
+                        r.get::<String>(2).unwrap().unwrap(),
+                        r.get::<f32>(3).unwrap().unwrap(),
+                    )
+                })
                 .collect()
         })
     }

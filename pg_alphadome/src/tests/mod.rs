@@ -10,6 +10,7 @@ mod faq_prompt;
 mod isolation;
 mod jsonb;
 mod lifecycle;
+mod media;
 mod operator;
 mod phone;
 mod pipeline;
@@ -69,6 +70,29 @@ pub fn one<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Opti
 
 pub fn run(query: &str, args: &[DatumWithOid]) {
     Spi::run_with_args(query, args).unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// A webhook to phone_number_id `number` carrying one message (its JSON, `from`, `id` and
+/// `timestamp` added), as Meta sends them.
+pub fn webhook_with(
+    number: &str,
+    from: &str,
+    wamid: &str,
+    mut message: serde_json::Value,
+) -> String {
+    message["from"] = from.into();
+    message["id"] = wamid.into();
+    message["timestamp"] = "1760000000".into();
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number, "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Wanjiku"}, "wa_id": from}],
+            "messages": [message]
+        }}]}]
+    })
+    .to_string()
 }
 
 pub const TOKEN_A: &str = "EAAtest-token-of-tenant-a-7c1e";

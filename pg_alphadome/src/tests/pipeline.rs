@@ -494,7 +494,7 @@ mod tests {
         );
     }
 
-    /// Ingest keeps each session's copy of a tenant's FAQ (faq_cache.rs): every change to the
+    /// Ingest keeps each session's copy of a tenant's FAQ (src/faq/copy.rs): every change to the
     /// FAQ, even in the same transaction, reaches the very next message.
     #[pg_test]
     fn every_faq_change_reaches_the_next_message() {
@@ -543,10 +543,10 @@ mod tests {
         assert_eq!(ask("w.c7"), llm);
     }
 
-    /// Ingest's copy ranks exactly as match_faq: same winner, ties to the lowest id, no
-    /// answer without a shared word.
+    /// Ingest's copy ranks exactly as match_faq, and answers only when the first entry stands
+    /// out: at least the confidence, and 0.1 above the second (two that fit alike go to the LLM).
     #[pg_test]
-    fn ingest_picks_match_faqs_first_answer() {
+    fn ingest_sends_match_faqs_first_answer_when_it_stands_out() {
         let t = shop();
         run(
             "UPDATE alphadome.bot_control_settings SET faq_confidence = 0.01;
@@ -558,25 +558,40 @@ mod tests {
             &[t.as_str().into()],
         );
         let messages = [
-            "What are your opening hours?",
-            "do you deliver on saturdays",
-            "guitars",
-            "Is the shop open on Saturday?",
-            "where do you deliver guitars",
-            "zebra",
+            ("What are your opening hours?", true),
+            ("do you deliver on saturdays", true),
+            ("guitars", false),
+            ("Is the shop open on Saturday?", false),
+            ("where do you deliver guitars", false),
+            ("zebra", false),
         ];
-        for (i, message) in messages.iter().enumerate() {
+        for (i, (message, stands_out)) in messages.iter().enumerate() {
             let wamid = format!("w.rank{i}");
-            let expected = one::<String>(
-                "SELECT (SELECT answer FROM alphadome.match_faq($1::uuid, $2, 1))",
-                &[t.as_str().into(), (*message).into()],
-            );
+            let first_two = Spi::connect(|c| {
+                c.select(
+                    "SELECT answer, score FROM alphadome.match_faq($1::uuid, $2, 2)",
+                    None,
+                    &[t.as_str().into(), (*message).into()],
+                )
+                .unwrap()
+                .map(|r| {
+                    (
+                        r.get::<String>(1).unwrap().unwrap(),
+                        r.get::<f32>(2).unwrap().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+            });
+            let margin =
+                first_two.first().map_or(0.0, |f| f.1) - first_two.get(1).map_or(0.0, |s| s.1);
+            assert_eq!(margin >= 0.1, *stands_out, "{message}: {first_two:?}");
             ingest(&text(message, &wamid));
             let sent = one::<String>(
                 "SELECT (SELECT payload ->> 'text' FROM alphadome.outbox
                           WHERE payload ->> 'context_wamid' = $1 AND kind = 'reply.send')",
                 &[wamid.as_str().into()],
             );
+            let expected = stands_out.then(|| first_two[0].0.clone());
             assert_eq!(sent, expected, "{message}");
         }
     }
@@ -783,9 +798,9 @@ mod tests {
     }
 
     #[pg_test]
-    fn media_gets_the_fallback_and_reactions_are_recorded_only() {
+    fn media_without_words_gets_the_fallback_and_reactions_and_stickers_are_recorded_only() {
         shop();
-        ingest(FIXTURES[4].1); // image
+        ingest(&FIXTURES[4].1.replace("\"caption\": \"Taj Mahal\",", "")); // image
         ingest(
             FIXTURES[3]
                 .1
@@ -795,10 +810,19 @@ mod tests {
                 )
                 .as_str(),
         );
+        let sticker: serde_json::Value = serde_json::from_str(FIXTURES[22].1).unwrap();
+        let sticker = sticker["entry"][0]["changes"][0]["value"]["messages"][0].clone();
+        ingest(&webhook_with(
+            "106540352242922",
+            "254711000001",
+            "w.sticker",
+            sticker,
+        ));
         let kinds: Vec<(String, String)> = jobs();
         assert_eq!(kinds.len(), 1, "{kinds:?}");
         assert_eq!(kinds[0].0, "reply.send");
         assert_eq!(decision("w.reaction").as_deref(), Some("recorded"));
+        assert_eq!(decision("w.sticker").as_deref(), Some("recorded"));
     }
 
     #[pg_test]

@@ -1,0 +1,414 @@
+//! Ranking a tenant's FAQ for a message: one implementation for match_faq and for ingest's
+//! decision, so the two always agree.
+//!
+//! An entry is its question, its alternate phrasings (`phrasings`: how customers also ask it),
+//! its answer and its category. Its score is
+//!
+//! ```text
+//! 0.7 × (how much of the message the entry covers) + 0.3 × (how much of its best-covered question the message covers)
+//! ```
+//!
+//! where a message word found in any of its questions counts 1, in the answer 0.6, in the category 0.3,
+//! a misspelt one the square root of its trigram similarity to the word it resembles (which
+//! must be at least 0.45, as pg_trgm reckons similarity), and every
+//! word weighs its rarity among the tenant's entries: ln(1 + entries / entries with the word).
+//! A word no entry has weighs three quarters of a word one entry has. Scores are rounded to
+//! four places, so ties are ties; among equal scores the lowest id comes first.
+//!
+//! An inverted index (word → entries) keeps a message from being scored against every entry:
+//! only entries sharing a word, or a word that resembles one, are scored.
+use super::text::{similarity, words};
+use std::collections::HashMap;
+
+/// A typo must resemble its word at least this much.
+const TYPO_SIMILARITY: f32 = 0.45;
+/// Words shorter than this are compared exactly (a trigram of "hi" says little).
+const TYPO_MIN_LEN: usize = 4;
+/// The weight of a word no entry has, against that of a word only one entry has: a word the
+/// FAQ does not know may be what the question is about ("a branch in Mombasa").
+const UNKNOWN_WEIGHT: f32 = 0.75;
+
+/// One active FAQ or canned-reply row as read from the table.
+pub struct Row {
+    pub id: i64,
+    pub data_type: String,
+    pub question: String,
+    pub phrasings: Vec<String>,
+    pub answer: String,
+    pub category: String,
+}
+
+struct Entry {
+    row: Row,
+    /// The question's words, then each phrasing's.
+    questions: Vec<Vec<usize>>,
+    answer: Vec<usize>,
+    category: Vec<usize>,
+}
+
+/// A tenant's FAQ, indexed for ranking.
+pub struct Faq {
+    entries: Vec<Entry>,
+    /// Every word of the entries, by number.
+    vocabulary: Vec<String>,
+    number: HashMap<String, usize>,
+    /// Rarity of each word of the vocabulary.
+    idf: Vec<f32>,
+    /// The weight of a word no entry has.
+    unknown_idf: f32,
+    /// Word → the entries that have it (sorted, distinct).
+    postings: Vec<Vec<u32>>,
+    /// Trigram → the words of the vocabulary (long enough for typos) that have it.
+    trigrams: HashMap<[char; 3], Vec<usize>>,
+}
+
+/// One message word as the entries know it: the vocabulary words it is (or resembles), with
+/// how much, and its weight.
+struct Said {
+    matches: Vec<(usize, f32)>,
+    idf: f32,
+}
+
+fn trigrams_of(word: &str) -> Vec<[char; 3]> {
+    let padded: Vec<char> = format!("  {word} ").chars().collect();
+    let mut grams: Vec<[char; 3]> = padded.windows(3).map(|g| [g[0], g[1], g[2]]).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+impl Faq {
+    pub fn build(rows: Vec<Row>) -> Faq {
+        let mut vocabulary: Vec<String> = Vec::new();
+        let mut number: HashMap<String, usize> = HashMap::new();
+        let mut intern = |text: &str| -> Vec<usize> {
+            words(text)
+                .into_iter()
+                .map(|w| {
+                    *number.entry(w.clone()).or_insert_with(|| {
+                        vocabulary.push(w);
+                        vocabulary.len() - 1
+                    })
+                })
+                .collect()
+        };
+        let entries: Vec<Entry> = rows
+            .into_iter()
+            .map(|row| {
+                let mut questions = vec![intern(&row.question)];
+                questions.extend(row.phrasings.iter().map(|p| intern(p)));
+                let answer = intern(&row.answer);
+                let category = intern(&row.category);
+                Entry {
+                    row,
+                    questions,
+                    answer,
+                    category,
+                }
+            })
+            .collect();
+        let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocabulary.len()];
+        for (at, entry) in entries.iter().enumerate() {
+            let all = entry
+                .questions
+                .iter()
+                .flatten()
+                .chain(&entry.answer)
+                .chain(&entry.category);
+            for &w in all {
+                if postings[w].last() != Some(&(at as u32)) {
+                    postings[w].push(at as u32);
+                }
+            }
+        }
+        let n = entries.len().max(1) as f32;
+        let idf: Vec<f32> = postings
+            .iter()
+            .map(|p| (1.0 + n / p.len().max(1) as f32).ln())
+            .collect();
+        let mut trigrams: HashMap<[char; 3], Vec<usize>> = HashMap::new();
+        for (w, word) in vocabulary.iter().enumerate() {
+            if word.chars().count() >= TYPO_MIN_LEN {
+                for gram in trigrams_of(word) {
+                    trigrams.entry(gram).or_default().push(w);
+                }
+            }
+        }
+        Faq {
+            entries,
+            vocabulary,
+            number,
+            idf,
+            unknown_idf: UNKNOWN_WEIGHT * (1.0 + n).ln(),
+            postings,
+            trigrams,
+        }
+    }
+
+    pub fn row(&self, at: usize) -> &Row {
+        &self.entries[at].row
+    }
+
+    /// The message's distinct words, each with the vocabulary words it is or resembles.
+    fn understand(&self, message: &str) -> Vec<Said> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut said = Vec::new();
+        for word in words(message) {
+            if seen.contains(&word) {
+                continue;
+            }
+            seen.push(word.clone());
+            if let Some(&w) = self.number.get(&word) {
+                said.push(Said {
+                    matches: vec![(w, 1.0)],
+                    idf: self.idf[w],
+                });
+                continue;
+            }
+            let mut resembles: Vec<(usize, f32)> = Vec::new();
+            if word.chars().count() >= TYPO_MIN_LEN {
+                let mut candidates: Vec<usize> = trigrams_of(&word)
+                    .iter()
+                    .filter_map(|g| self.trigrams.get(g))
+                    .flatten()
+                    .copied()
+                    .collect();
+                candidates.sort_unstable();
+                candidates.dedup();
+                // A misspelt word counts by the square root of its similarity: "delivr" (0.5
+                // like "deliver") counts 0.71 of it.
+                resembles = candidates
+                    .into_iter()
+                    .map(|w| (w, similarity(&word, &self.vocabulary[w])))
+                    .filter(|(_, s)| *s >= TYPO_SIMILARITY)
+                    .map(|(w, s)| (w, s.sqrt()))
+                    .collect();
+            }
+            let idf = resembles
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(self.unknown_idf, |&(w, _)| self.idf[w]);
+            said.push(Said {
+                matches: resembles,
+                idf,
+            });
+        }
+        said
+    }
+
+    fn score(&self, entry: &Entry, said: &[Said]) -> f32 {
+        let total: f32 = said.iter().map(|s| s.idf).sum();
+        if total == 0.0 {
+            return 0.0;
+        }
+        let found_in = |s: &Said, words: &[usize]| -> f32 {
+            s.matches
+                .iter()
+                .filter(|(w, _)| words.contains(w))
+                .map(|&(_, how)| how)
+                .fold(0.0, f32::max)
+        };
+        // How much of the message the entry covers: a word found in any of its questions
+        // counts 1, in its answer 0.6, in its category 0.3.
+        let covered: f32 = said
+            .iter()
+            .map(|s| {
+                let asked = entry
+                    .questions
+                    .iter()
+                    .map(|q| found_in(s, q))
+                    .fold(0.0, f32::max);
+                s.idf
+                    * asked
+                        .max(0.6 * found_in(s, &entry.answer))
+                        .max(0.3 * found_in(s, &entry.category))
+            })
+            .sum();
+        // How much of its best-covered question the message covers.
+        let mut question_covered = 0.0f32;
+        for question in &entry.questions {
+            let mut asked: Vec<usize> = question.clone();
+            asked.sort_unstable();
+            asked.dedup();
+            let asked_weight: f32 = asked.iter().map(|&w| self.idf[w]).sum();
+            if asked_weight == 0.0 {
+                continue;
+            }
+            let found: f32 = asked
+                .iter()
+                .map(|&w| {
+                    let how = said
+                        .iter()
+                        .flat_map(|s| s.matches.iter())
+                        .filter(|(m, _)| *m == w)
+                        .map(|&(_, how)| how)
+                        .fold(0.0, f32::max);
+                    self.idf[w] * how
+                })
+                .sum();
+            question_covered = question_covered.max(found / asked_weight);
+        }
+        let best = 0.7 * covered / total + 0.3 * question_covered;
+        (best * 10_000.0).round() / 10_000.0
+    }
+
+    /// The `max` best entries for a message, above a score of 0, best first (ties: lowest id).
+    pub fn rank(&self, message: &str, max: usize) -> Vec<(usize, f32)> {
+        let said = self.understand(message);
+        let mut candidates: Vec<u32> = said
+            .iter()
+            .flat_map(|s| s.matches.iter())
+            .flat_map(|&(w, _)| self.postings[w].iter().copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut ranked: Vec<(usize, f32)> = candidates
+            .into_iter()
+            .map(|at| (at as usize, self.score(&self.entries[at as usize], &said)))
+            .filter(|&(_, score)| score > 0.0)
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then(self.entries[a.0].row.id.cmp(&self.entries[b.0].row.id))
+        });
+        ranked.truncate(max);
+        ranked
+    }
+}
+
+/// The answer to send without the LLM, if the FAQ answers the message clearly: the best entry
+/// scores at least `confidence` and stands out from the next by `MARGIN`. Two entries that fit
+/// about as well mean the message is not understood well enough to answer without the LLM: a
+/// wrong answer sent with confidence is worse than none.
+pub fn clear_answer(ranked: &[(usize, f32)], confidence: f32) -> Option<(usize, f32)> {
+    const MARGIN: f32 = 0.1;
+    let &(best, score) = ranked.first()?;
+    let runner_up = ranked.get(1).map_or(0.0, |r| r.1);
+    (score >= confidence && score - runner_up >= MARGIN).then_some((best, score))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn row(id: i64, question: &str, phrasings: &[&str], answer: &str) -> Row {
+        Row {
+            id,
+            data_type: "faq".into(),
+            question: question.into(),
+            phrasings: phrasings.iter().map(|s| s.to_string()).collect(),
+            answer: answer.into(),
+            category: "Business".into(),
+        }
+    }
+
+    fn shop() -> Faq {
+        Faq::build(vec![
+            row(
+                1,
+                "What are your opening hours?",
+                &["mnafungua saa ngapi"],
+                "We are open Monday-Saturday 9 AM - 6 PM.",
+            ),
+            row(
+                2,
+                "How can I pay?",
+                &[],
+                "You can pay by M-Pesa, card or cash.",
+            ),
+            row(
+                3,
+                "Do you offer installment payments?",
+                &["can I pay in installments"],
+                "Yes, a deposit and up to three monthly payments.",
+            ),
+            row(
+                4,
+                "Do you deliver?",
+                &[],
+                "We deliver within Nairobi and countrywide by courier.",
+            ),
+            row(
+                5,
+                "Which guitars do you sell?",
+                &[],
+                "Acoustic, electric and bass guitars.",
+            ),
+            row(
+                6,
+                "Do you sell keyboards?",
+                &[],
+                "Yes, portable keyboards and digital pianos.",
+            ),
+        ])
+    }
+
+    fn best(faq: &Faq, message: &str) -> Option<i64> {
+        clear_answer(&faq.rank(message, 3), 0.6).map(|(at, _)| faq.row(at).id)
+    }
+
+    #[test]
+    fn rare_words_decide_and_phrasings_count_like_questions() {
+        let faq = shop();
+        assert_eq!(
+            best(&faq, "Can I pay in installments?"),
+            Some(3),
+            "installments, not payments"
+        );
+        assert_eq!(best(&faq, "How do I pay?"), Some(2));
+        assert_eq!(
+            best(&faq, "Mnafungua saa ngapi?"),
+            Some(1),
+            "a phrasing in Swahili"
+        );
+        assert_eq!(
+            best(&faq, "can you deliver to Mombasa"),
+            Some(4),
+            "an unknown place does not sink it"
+        );
+        assert_eq!(
+            best(&faq, "Do you sell cars?"),
+            None,
+            "one common word is not enough"
+        );
+        assert_eq!(best(&faq, "zebra crossing"), None);
+    }
+
+    #[test]
+    fn typos_find_their_word() {
+        let faq = shop();
+        assert_eq!(best(&faq, "Can I pay in instalments?"), Some(3));
+        assert_eq!(best(&faq, "do you delivr"), Some(4));
+        assert_eq!(best(&faq, "openning hours?"), Some(1));
+    }
+
+    #[test]
+    fn two_entries_that_fit_alike_are_not_a_clear_answer() {
+        assert_eq!(clear_answer(&[(0, 0.72), (1, 0.7)], 0.6), None);
+        assert_eq!(
+            clear_answer(&[(0, 1.0), (1, 0.95)], 0.6),
+            None,
+            "two entries that both fit"
+        );
+        assert_eq!(clear_answer(&[(0, 0.75), (1, 0.5)], 0.6), Some((0, 0.75)));
+        assert_eq!(clear_answer(&[(0, 0.55)], 0.6), None);
+        assert_eq!(clear_answer(&[], 0.6), None);
+    }
+
+    #[test]
+    fn ranking_is_by_score_then_lowest_id_and_never_zero() {
+        let faq = Faq::build(vec![
+            row(7, "open hours", &[], "x"),
+            row(3, "open hours", &[], "x"),
+            row(1, "delivery", &[], "open"),
+        ]);
+        let ranked: Vec<(i64, f32)> = faq
+            .rank("open hours", 5)
+            .into_iter()
+            .map(|(at, s)| (faq.row(at).id, s))
+            .collect();
+        assert_eq!(ranked.iter().map(|r| r.0).collect::<Vec<_>>(), [3, 7, 1]);
+        assert_eq!(ranked[0].1, 1.0);
+        assert!(faq.rank("zebra", 5).is_empty());
+    }
+}

@@ -1,0 +1,60 @@
+//! The decision's database facts (decide::Facts) for one tenant and message, read with the
+//! session's prepared statements.
+use super::decide::{self, Facts};
+use super::statements::Statements;
+use super::Tenant;
+use crate::errors::raise;
+use crate::faq;
+use pgrx::datum::DatumWithOid;
+use pgrx::spi::SpiClient;
+use pgrx::PgSqlErrorCode;
+
+pub struct TenantFacts<'a, 'conn> {
+    pub client: &'a mut SpiClient<'conn>,
+    pub prepared: &'a Statements,
+    pub tenant: &'a Tenant,
+    /// Read with the conversation (ingest), or already counted (a transcript's answer).
+    pub replies_this_hour: (i64, String),
+}
+
+fn failed(error: impl std::fmt::Display) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("ingest_webhook: {error}"),
+    )
+}
+
+impl Facts for TenantFacts<'_, '_> {
+    fn closed_until(&mut self) -> Option<decide::Closed> {
+        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
+        let id: DatumWithOid = tenant.id.into();
+        let closed = client
+            .update(&prepared.closed_until, Some(1), &[id])
+            .and_then(|rows| {
+                let Some(row) = rows.into_iter().next() else {
+                    return Ok(None);
+                };
+                Ok(Some(decide::Closed {
+                    opens_at: row.get(1)?,
+                    words: row.get(2)?.unwrap_or_default(),
+                }))
+            });
+        closed.unwrap_or_else(|error| failed(error))
+    }
+
+    fn replies_this_hour(&mut self) -> (i64, String) {
+        self.replies_this_hour.clone()
+    }
+
+    /// From the session's copy of the tenant's FAQ (faq/copy.rs), ranked as match_faq ranks.
+    fn faq_answer(&mut self, question: &str, confidence: f32) -> Option<String> {
+        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
+        let copy = faq::copy::faq(*tenant.id.as_bytes(), tenant.faq_version, || {
+            let id: DatumWithOid = tenant.id.into();
+            faq::rows(client.update(&prepared.faq_rows, None, &[id])?)
+        })
+        .unwrap_or_else(|error| failed(error));
+        let ranked = copy.rank(question, 2);
+        faq::rank::clear_answer(&ranked, confidence).map(|(at, _)| copy.row(at).answer.clone())
+    }
+}
