@@ -6,7 +6,7 @@
 //! until ALTER EXTENSION ... UPDATE.
 use pgrx::prelude::*;
 
-/// Score in [0, 1] of one FAQ entry for a message, from English lexemes (to_tsvector):
+/// 0.1.0's score in [0, 1] of one FAQ entry for a message, from English lexemes (to_tsvector):
 /// 0.7 × how much of the message the entry covers (a message word found in the question
 /// counts 1, in the answer 0.6, in the category 0.3) + 0.3 × how much of the question the
 /// message covers. Rounded to 4 places, so ties are ties.

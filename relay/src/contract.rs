@@ -73,8 +73,22 @@ pub enum Work {
         alert: AlertCall,
         whatsapp: Option<WhatsApp>,
     },
+    /// The LLM answers; with a photo to fetch (and the token to fetch it) when the customer
+    /// sent one without a caption.
     #[serde(rename = "reply.generate")]
-    Generate { llm: LlmCall },
+    Generate {
+        llm: LlmCall,
+        whatsapp: Option<WhatsApp>,
+        #[serde(default)]
+        payload: WithMedia,
+    },
+    /// A voice note to fetch from Meta and transcribe.
+    #[serde(rename = "media.transcribe")]
+    Transcribe {
+        llm: TranscriptionCall,
+        whatsapp: WhatsApp,
+        payload: MediaPayload,
+    },
 }
 
 impl Work {
@@ -83,8 +97,40 @@ impl Work {
             Work::ReplySend { .. } => "reply.send",
             Work::AlertSend { .. } => "alert.send",
             Work::Generate { .. } => "reply.generate",
+            Work::Transcribe { .. } => "media.transcribe",
         }
     }
+}
+
+/// What the webhook said of a customer's media (ingest keeps it with the message).
+#[derive(Debug, Deserialize)]
+pub struct Media {
+    #[serde(deserialize_with = "non_empty")]
+    pub id: String,
+    pub mime_type: Option<String>,
+    /// Base64 (Meta's webhooks) or hex.
+    pub sha256: Option<String>,
+}
+
+/// A job's payload that may name media.
+#[derive(Debug, Default, Deserialize)]
+pub struct WithMedia {
+    pub media: Option<Media>,
+}
+
+/// A job's payload that must name media.
+#[derive(Debug, Deserialize)]
+pub struct MediaPayload {
+    pub media: Media,
+}
+
+/// Where and with which model to transcribe (an OpenAI-compatible /audio/transcriptions).
+#[derive(Debug, Deserialize)]
+pub struct TranscriptionCall {
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    #[serde(deserialize_with = "non_empty")]
+    pub model: String,
 }
 
 /// The tenant's number and its token, decrypted for this job.
@@ -196,10 +242,40 @@ mod tests {
         let Claimed::Job(job) = Claimed::read(generate) else {
             panic!("a generate job reads")
         };
-        let Work::Generate { llm } = job.work else {
+        let Work::Generate {
+            llm,
+            whatsapp,
+            payload,
+        } = job.work
+        else {
             panic!("kind")
         };
         assert!(llm.api_key.is_none() && llm.request["model"] == "m");
+        assert!(
+            whatsapp.is_none() && payload.media.is_none(),
+            "no photo: no token"
+        );
+        let transcribe = json!({"id": 9, "tenant": "k", "kind": "media.transcribe", "attempt": 1,
+                                "llm": {"base_url": "http://llm/v1", "api_key": "sk-test-x", "model": "whisper-1"},
+                                "whatsapp": {"phone_number_id": "1098", "access_token": "EAAtest-x"},
+                                "payload": {"media": {"id": "123", "mime_type": "audio/ogg; codecs=opus", "sha256": "abc="}}});
+        let Claimed::Job(job) = Claimed::read(transcribe) else {
+            panic!("a transcribe job reads")
+        };
+        let Work::Transcribe { llm, payload, .. } = job.work else {
+            panic!("kind")
+        };
+        assert_eq!(
+            (llm.model.as_str(), payload.media.id.as_str()),
+            ("whisper-1", "123")
+        );
+        let no_media = json!({"id": 10, "tenant": "k", "kind": "media.transcribe", "attempt": 1,
+                              "llm": {"model": "whisper-1"}, "whatsapp": {"phone_number_id": "1", "access_token": "x"},
+                              "payload": {}});
+        let Claimed::Malformed { reason, .. } = Claimed::read(no_media) else {
+            panic!("a transcription without media is refused")
+        };
+        assert!(reason.contains("missing field `media`"), "{reason}");
     }
 
     #[test]

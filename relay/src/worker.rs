@@ -3,12 +3,15 @@
 use crate::backoff::Backoff;
 use crate::chores;
 use crate::clients::email::Email;
-use crate::clients::llm::Llm;
+use crate::clients::llm::{self, Llm};
+use crate::clients::media::Purpose;
 use crate::clients::meta::{Meta, Outgoing};
 use crate::clients::operator::OperatorHook;
 use crate::clients::{Class, Failure};
 use crate::config::ServeArgs;
-use crate::contract::{AlertCall, Claimed, Job, LlmCall, Send, WhatsApp, Work};
+use crate::contract::{
+    AlertCall, Claimed, Job, LlmCall, Media, Send, TranscriptionCall, WhatsApp, Work,
+};
 use crate::db;
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
@@ -257,7 +260,19 @@ impl Worker {
             Work::AlertSend { alert, whatsapp } => {
                 self.alert(&job.tenant, alert, whatsapp.as_ref()).await
             }
-            Work::Generate { llm } => self.generate(llm).await,
+            Work::Generate {
+                llm,
+                whatsapp,
+                payload,
+            } => {
+                self.generate(llm, whatsapp.as_ref(), payload.media.as_ref())
+                    .await
+            }
+            Work::Transcribe {
+                llm,
+                whatsapp,
+                payload,
+            } => self.transcribe(llm, whatsapp, &payload.media).await,
         };
         let (id, kind, attempt, tenant) =
             (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
@@ -442,19 +457,75 @@ impl Worker {
         result
     }
 
-    async fn generate(&self, llm: &LlmCall) -> Result<Value, Failure> {
+    /// The LLM's answer; with the customer's photo, fetched for this call only, when there is
+    /// one (its size and checksum go back with the result, never its bytes).
+    async fn generate(
+        &self,
+        llm: &LlmCall,
+        whatsapp: Option<&WhatsApp>,
+        media: Option<&Media>,
+    ) -> Result<Value, Failure> {
         if self.args.dry_run {
             return Ok(json!({"content": "(dry run: the AI would answer here)"}));
+        }
+        let mut request = std::borrow::Cow::Borrowed(&llm.request);
+        let mut facts = Value::Null;
+        if let Some(media) = media {
+            let whatsapp = whatsapp.ok_or_else(|| {
+                Failure::new(
+                    Class::Permanent,
+                    "the job names a photo but no token to fetch it",
+                )
+            })?;
+            let photo = self
+                .timed_meta(self.meta.fetch_media(whatsapp, media, Purpose::Image))
+                .await?;
+            request = std::borrow::Cow::Owned(llm::with_image(&llm.request, &photo));
+            facts = photo.facts();
         }
         let base = llm.base_url.as_deref().unwrap_or(&self.args.llm_base_url);
         let started = std::time::Instant::now();
         let result = self
             .llm
-            .complete(base, llm.api_key.as_ref().map(|k| k.expose()), &llm.request)
+            .complete(base, llm.api_key.as_ref().map(|k| k.expose()), &request)
             .await;
         let label = result.as_ref().map_or_else(Failure::label, |_| "ok");
         self.metrics.llm_call(label, started.elapsed());
-        Ok(json!({"content": result?}))
+        Ok(json!({"content": result?, "media": facts}))
+    }
+
+    /// A voice note's words: fetched from Meta, transcribed, the bytes dropped.
+    async fn transcribe(
+        &self,
+        llm: &TranscriptionCall,
+        whatsapp: &WhatsApp,
+        media: &Media,
+    ) -> Result<Value, Failure> {
+        if self.args.dry_run {
+            return Ok(
+                json!({"transcript": "(dry run: the voice note would be transcribed here)"}),
+            );
+        }
+        let voice = self
+            .timed_meta(
+                self.meta
+                    .fetch_media(whatsapp, media, Purpose::Transcription),
+            )
+            .await?;
+        let base = llm.base_url.as_deref().unwrap_or(&self.args.llm_base_url);
+        let started = std::time::Instant::now();
+        let result = self
+            .llm
+            .transcribe(
+                base,
+                llm.api_key.as_ref().map(|k| k.expose()),
+                &llm.model,
+                &voice,
+            )
+            .await;
+        let label = result.as_ref().map_or_else(Failure::label, |_| "ok");
+        self.metrics.llm_call(label, started.elapsed());
+        Ok(json!({"transcript": result?, "media": voice.facts()}))
     }
 
     /// LISTEN on a session of its own; after every (re)connect, LISTEN again and poll once.

@@ -1,16 +1,22 @@
 //! Mock Meta Graph API and mock OpenAI-compatible LLM: real HTTP servers on 127.0.0.1 that
-//! record every request, check its body against the published spec, and answer as scripted.
+//! record every request, check it against the published spec, and answer as scripted. Meta's
+//! also serves media (retrieval and download); the LLM's also transcribes.
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
+    pub method: String,
     pub path: String,
+    pub query: Vec<(String, String)>,
     pub authorization: Option<String>,
+    /// The JSON body; for a multipart body, its fields as an object (a file as "<n bytes>").
     pub body: Value,
+    /// A multipart body's file: (file name, content type, bytes).
+    pub upload: Option<(String, String, Vec<u8>)>,
     /// Where the body breaks the spec's request schema; empty when it conforms.
     pub violations: Vec<String>,
     pub received_at: Instant,
@@ -38,6 +44,18 @@ struct Inner {
     always: Mutex<Option<Scripted>>,
     sent: AtomicU64,
     unchecked: Mutex<bool>,
+    media: Mutex<HashMap<String, Served>>,
+}
+
+/// A media file the mock Graph API serves: its bytes, the mime type and size its retrieval
+/// answer states (which may differ from the truth, as a test wants).
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub bytes: Vec<u8>,
+    pub mime_type: String,
+    pub file_size: u64,
+    /// Sent in chunks without a Content-Length, as a server that does not say.
+    pub chunked: bool,
 }
 
 pub struct Mock {
@@ -77,6 +95,7 @@ impl Mock {
             always: Mutex::new(None),
             sent: AtomicU64::new(0),
             unchecked: Mutex::new(false),
+            media: Mutex::new(HashMap::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -126,11 +145,41 @@ impl Mock {
         self.inner.requests.lock().unwrap().clone()
     }
 
-    /// Message sends only (Meta), without read receipts.
+    /// Message sends only (Meta), without read receipts and media requests.
     pub fn sends(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| r.body.get("status").is_none())
+            .filter(|r| r.method == "POST" && r.body.get("status").is_none())
+            .collect()
+    }
+
+    /// Serves media `id` (Meta): its retrieval answer states `mime_type` and the true size.
+    pub fn serve_media(&self, id: &str, bytes: &[u8], mime_type: &str) {
+        self.serve(
+            id,
+            Served {
+                bytes: bytes.to_vec(),
+                mime_type: mime_type.into(),
+                file_size: bytes.len() as u64,
+                chunked: false,
+            },
+        );
+    }
+
+    /// Serves media `id` as described, stated size and all.
+    pub fn serve(&self, id: &str, served: Served) {
+        self.inner
+            .media
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), served);
+    }
+
+    /// The media downloads asked of the mock (Meta).
+    pub fn downloads(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.contains(DOWNLOAD))
             .collect()
     }
 
@@ -165,20 +214,149 @@ impl Drop for Mock {
     }
 }
 
+/// Where the mock Graph API serves media bytes (the url its retrieval answer gives).
+const DOWNLOAD: &str = "/media-download/";
+
 async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
-    let authorization = request
-        .headers()
+    let query: Vec<(String, String)> = reqwest::Url::parse(&format!(
+        "http://mock/?{}",
+        request.uri().query().unwrap_or("")
+    ))
+    .map(|u| {
+        u.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default();
+    let headers = request.headers().clone();
+    let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let unchecked = *state.unchecked.lock().unwrap();
+    let record = |body: Value, upload, violations: Vec<String>| Recorded {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        authorization: authorization.clone(),
+        body,
+        upload,
+        violations,
+        received_at: Instant::now(),
+    };
+    if state.kind == Kind::Meta && method == "GET" {
+        let downloading = path.contains(DOWNLOAD);
+        let operation = if downloading {
+            crate::spec::meta_download_media()
+        } else {
+            crate::spec::meta_retrieve_media()
+        };
+        let violations = if unchecked {
+            vec![]
+        } else {
+            operation.violations(&query, &headers)
+        };
+        state
+            .requests
+            .lock()
+            .unwrap()
+            .push(record(Value::Null, None, violations));
+        let id = path.rsplit('/').next().unwrap_or("").to_string();
+        let served = state.media.lock().unwrap().get(&id).cloned();
+        let Some(served) = served else {
+            let missing = meta_error(100, "Unsupported get request: media not found");
+            return (axum::http::StatusCode::NOT_FOUND, axum::Json(missing)).into_response();
+        };
+        if downloading {
+            let content_type = [(axum::http::header::CONTENT_TYPE, served.mime_type.clone())];
+            if served.chunked {
+                // A pause before each chunk: a body that is all there at once gets a length.
+                let chunks: Vec<Vec<u8>> =
+                    served.bytes.chunks(64 << 10).map(<[u8]>::to_vec).collect();
+                let stream =
+                    futures_util::stream::unfold(chunks.into_iter(), |mut rest| async move {
+                        let chunk = rest.next()?;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        Some((Ok::<_, std::io::Error>(chunk), rest))
+                    });
+                return (content_type, axum::body::Body::from_stream(stream)).into_response();
+            }
+            return (content_type, served.bytes).into_response();
+        }
+        let origin = format!(
+            "http://{}",
+            headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1")
+        );
+        let prefix = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+            &served.bytes,
+        ));
+        return axum::Json(json!({
+            "messaging_product": "whatsapp",
+            "url": format!("{origin}{prefix}{DOWNLOAD}{id}"),
+            "mime_type": served.mime_type,
+            "sha256": hex::encode(digest),
+            "file_size": served.file_size.to_string(),
+            "id": id,
+        }))
+        .into_response();
+    }
+    if state.kind == Kind::Llm && path.ends_with("/audio/transcriptions") {
+        use axum::extract::FromRequest;
+        let mut fields = serde_json::Map::new();
+        let mut upload = None;
+        let mut violations = Vec::new();
+        match axum::extract::Multipart::from_request(request, &()).await {
+            Ok(mut multipart) => {
+                while let Ok(Some(field)) = multipart.next_field().await {
+                    let name = field.name().unwrap_or("").to_string();
+                    let file_name = field.file_name().map(str::to_string);
+                    let content_type = field.content_type().unwrap_or("").to_string();
+                    let bytes = field.bytes().await.unwrap_or_default().to_vec();
+                    match file_name {
+                        Some(file_name) => {
+                            fields.insert(name, format!("<{} bytes>", bytes.len()).into());
+                            upload = Some((file_name, content_type, bytes));
+                        }
+                        None => {
+                            fields
+                                .insert(name, String::from_utf8_lossy(&bytes).into_owned().into());
+                        }
+                    }
+                }
+            }
+            Err(e) => violations.push(format!("not a multipart body: {e}")),
+        }
+        let body = Value::Object(fields);
+        if !unchecked {
+            violations.extend(crate::spec::openai_transcription_request().violations(&body));
+            if upload.is_none() {
+                violations.push("no file in the transcription request".into());
+            }
+        }
+        state
+            .requests
+            .lock()
+            .unwrap()
+            .push(record(body, upload, violations));
+        let scripted = state.script.lock().unwrap().pop_front();
+        if let Some(answer) = scripted {
+            let status = axum::http::StatusCode::from_u16(answer.status).unwrap();
+            return (status, axum::Json(answer.body)).into_response();
+        }
+        return axum::Json(json!({"text": "What are your opening hours?"})).into_response();
+    }
     let bytes = axum::body::to_bytes(request.into_body(), 8 << 20)
         .await
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let is_read_receipt = state.kind == Kind::Meta && body.get("status").is_some();
-    let unchecked = *state.unchecked.lock().unwrap();
     let violations = match state.kind {
         _ if unchecked => vec![],
         // Read receipts have an example in Meta's spec but no schema: check their exact shape.
@@ -201,13 +379,11 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         Kind::Llm => crate::spec::openai_chat_completion_request().violations(&body),
         Kind::Hook => vec![],
     };
-    state.requests.lock().unwrap().push(Recorded {
-        path,
-        authorization,
-        body: body.clone(),
-        violations,
-        received_at: Instant::now(),
-    });
+    state
+        .requests
+        .lock()
+        .unwrap()
+        .push(record(body.clone(), None, violations));
     if is_read_receipt {
         return axum::Json(json!({"success": true})).into_response();
     }

@@ -1,5 +1,6 @@
-//! Request bodies checked against the published OpenAPI specs in tests/specs/: Meta's
-//! send-message request (`Message`) and OpenAI's `CreateChatCompletionRequest`.
+//! Requests checked against the published OpenAPI specs in tests/specs/: Meta's send-message
+//! request (`Message`), its media retrieval and download (parameters), and OpenAI's
+//! `CreateChatCompletionRequest` and `CreateTranscriptionRequest`.
 //!
 //! OpenAPI's `allOf` of object schemas means "all these properties"; read as plain JSON Schema,
 //! an `additionalProperties: false` in one branch refuses the others' properties, and Meta's
@@ -159,4 +160,124 @@ pub fn meta_send_message() -> &'static Schema {
 pub fn openai_chat_completion_request() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| Schema::build("openai-openapi.yaml", "CreateChatCompletionRequest"))
+}
+
+/// The request body of OpenAI's audio transcription (multipart fields as a JSON object).
+pub fn openai_transcription_request() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::build("openai-openapi.yaml", "CreateTranscriptionRequest"))
+}
+
+/// A body-less operation of a spec (a GET): the query and header parameters it declares.
+pub struct Operation {
+    name: String,
+    /// (name, "query" or "header", required, a check of its value)
+    parameters: Vec<(String, String, bool, jsonschema::Validator)>,
+}
+
+impl Operation {
+    fn build(file: &str, path: &str, method: &str) -> Operation {
+        let spec = load(file);
+        let item = &spec["paths"][path];
+        let declared = item["parameters"]
+            .as_array()
+            .into_iter()
+            .chain(item[method]["parameters"].as_array())
+            .flatten();
+        let parameters = declared
+            .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let name = reference.rsplit('/').next().unwrap();
+                    spec["components"]["parameters"][name].clone()
+                }
+                None => p.clone(),
+            })
+            .filter(|p| p["in"] == "query" || p["in"] == "header")
+            .map(|p| {
+                let schema = p.get("schema").cloned().unwrap_or(Value::Bool(true));
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["in"].as_str().unwrap().to_string(),
+                    p["required"] == true,
+                    jsonschema::options()
+                        .should_validate_formats(false)
+                        .build(&schema)
+                        .expect("a valid parameter schema"),
+                )
+            })
+            .collect();
+        Operation {
+            name: format!("{} {path}", method.to_uppercase()),
+            parameters,
+        }
+    }
+
+    /// Where a request breaks the operation: a required parameter missing, a value its schema
+    /// refuses, a query parameter the operation does not declare.
+    pub fn violations(
+        &self,
+        query: &[(String, String)],
+        headers: &axum::http::HeaderMap,
+    ) -> Vec<String> {
+        let mut found = Vec::new();
+        for (name, location, required, check) in &self.parameters {
+            let value = match location.as_str() {
+                "query" => query
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone()),
+                _ => headers
+                    .get(name.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            };
+            match value {
+                None if *required => {
+                    found.push(format!("{}: {location} {name} is required", self.name))
+                }
+                Some(v) if !check.is_valid(&Value::String(v.clone())) => found.push(format!(
+                    "{}: {location} {name} does not match its schema",
+                    self.name
+                )),
+                _ => {}
+            }
+        }
+        for (key, _) in query {
+            if !self
+                .parameters
+                .iter()
+                .any(|(name, location, ..)| name == key && location == "query")
+            {
+                found.push(format!(
+                    "{}: query parameter {key} is not declared",
+                    self.name
+                ));
+            }
+        }
+        found
+    }
+}
+
+/// Meta's "Retrieve Media URL": GET /{Version}/{Media-ID}.
+pub fn meta_retrieve_media() -> &'static Operation {
+    static OPERATION: OnceLock<Operation> = OnceLock::new();
+    OPERATION.get_or_init(|| {
+        Operation::build(
+            "meta-business-messaging-api_v23.0.yaml",
+            "/{Version}/{Media-ID}",
+            "get",
+        )
+    })
+}
+
+/// Meta's "Download Media": GET of the url Retrieve Media URL gave.
+pub fn meta_download_media() -> &'static Operation {
+    static OPERATION: OnceLock<Operation> = OnceLock::new();
+    OPERATION.get_or_init(|| {
+        Operation::build(
+            "meta-business-messaging-api_v23.0.yaml",
+            "/{Version}/{Media-URL}",
+            "get",
+        )
+    })
 }

@@ -1,7 +1,10 @@
-//! An OpenAI-compatible chat completions endpoint.
+//! An OpenAI-compatible endpoint: chat completions (with a photo when there is one) and audio
+//! transcriptions.
+use super::media::Fetched;
 use super::{retry_after, Class, Failure};
+use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 pub struct Llm {
@@ -23,10 +26,51 @@ impl Llm {
         request: &Value,
     ) -> Result<String, Failure> {
         let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
-        let mut call = self.http.post(url).json(request);
-        if let Some(key) = api_key.filter(|k| !k.is_empty()) {
-            call = call.bearer_auth(key);
-        }
+        let answer = self
+            .call(self.http.post(url).json(request), api_key)
+            .await?;
+        Ok(answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_string())
+    }
+
+    /// POSTs the audio to /audio/transcriptions (multipart: the file, the model, JSON out);
+    /// returns its text.
+    pub async fn transcribe(
+        &self,
+        base_url: &str,
+        api_key: Option<&str>,
+        model: &str,
+        audio: &Fetched,
+    ) -> Result<String, Failure> {
+        let url = format!("{}/audio/transcriptions", base_url.trim_end_matches('/'));
+        let file = reqwest::multipart::Part::bytes(audio.bytes.clone())
+            .file_name(format!("voice-note.{}", audio.extension))
+            .mime_str(&audio.mime_type)
+            .map_err(|_| Failure::new(Class::Permanent, "the voice note's mime type is not one"))?;
+        let form = reqwest::multipart::Form::new()
+            .part("file", file)
+            .text("model", model.to_string())
+            .text("response_format", "json");
+        let answer = self
+            .call(self.http.post(url).multipart(form), api_key)
+            .await?;
+        answer["text"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Failure::new(Class::Transient, "the transcription answer has no text"))
+    }
+
+    async fn call(
+        &self,
+        call: reqwest::RequestBuilder,
+        api_key: Option<&str>,
+    ) -> Result<Value, Failure> {
+        let call = match api_key.filter(|k| !k.is_empty()) {
+            Some(key) => call.bearer_auth(key),
+            None => call,
+        };
         let response = call.send().await.map_err(Failure::from_transport)?;
         let status = response.status();
         let wait = retry_after(response.headers());
@@ -36,17 +80,38 @@ impl Llm {
             failure.retry_after = wait;
             return Err(failure);
         }
-        let answer: Value = serde_json::from_str(&text).map_err(|_| {
+        serde_json::from_str(&text).map_err(|_| {
             Failure::new(
                 Class::Transient,
                 "the LLM answered with a body that is not JSON",
             )
-        })?;
-        Ok(answer["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap_or("")
-            .to_string())
+        })
     }
+}
+
+/// The request with the photo added to the customer's message (the last one, `user`): its
+/// words, if any, then the image as a data URL.
+pub fn with_image(request: &Value, image: &Fetched) -> Value {
+    let mut request = request.clone();
+    let data_url = format!(
+        "data:{};base64,{}",
+        image.mime_type,
+        base64::engine::general_purpose::STANDARD.encode(&image.bytes)
+    );
+    if let Some(last) = request["messages"]
+        .as_array_mut()
+        .and_then(|m| m.last_mut())
+        .filter(|m| m["role"] == "user")
+    {
+        let words = last["content"].as_str().unwrap_or("").trim().to_string();
+        let mut parts = Vec::new();
+        if !words.is_empty() {
+            parts.push(json!({"type": "text", "text": words}));
+        }
+        parts.push(json!({"type": "image_url", "image_url": {"url": data_url}}));
+        last["content"] = Value::Array(parts);
+    }
+    request
 }
 
 /// 429 and 5xx are worth retrying, except an exhausted quota; 401, 403 and 400 are not.
@@ -78,6 +143,34 @@ pub fn classify(status: StatusCode, body: &str) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_photo_joins_the_customers_message_as_a_data_url() {
+        let request = json!({"model": "m", "messages": [
+            {"role": "system", "content": "You are a shop."},
+            {"role": "user", "content": ""}]});
+        let photo = Fetched {
+            bytes: vec![1, 2, 3],
+            mime_type: "image/png".into(),
+            extension: "png",
+            sha256_matched: None,
+        };
+        let seen = with_image(&request, &photo);
+        assert_eq!(
+            seen["messages"][0], request["messages"][0],
+            "the system prompt is untouched"
+        );
+        assert_eq!(
+            seen["messages"][1]["content"],
+            json!([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AQID"}}])
+        );
+        let asked = json!({"messages": [{"role": "user", "content": "Is this one in stock?"}]});
+        let parts = &with_image(&asked, &photo)["messages"][0]["content"];
+        assert_eq!(
+            parts[0],
+            json!({"type": "text", "text": "Is this one in stock?"})
+        );
+    }
 
     #[test]
     fn llm_errors_sort_into_classes() {

@@ -1,4 +1,5 @@
-//! Meta's Graph API: send a text (in reply to a message), mark a message read.
+//! Meta's Graph API: send a text (in reply to a message) or a template, mark a message read;
+//! fetching a customer's media is in media.rs.
 use super::{retry_after, Class, Failure};
 use crate::contract::Template;
 use reqwest::StatusCode;
@@ -8,6 +9,7 @@ use std::time::Duration;
 pub struct Meta {
     http: reqwest::Client,
     base: String,
+    base_url: reqwest::Url,
 }
 
 pub struct Outgoing<'a> {
@@ -24,10 +26,23 @@ pub struct Outgoing<'a> {
 impl Meta {
     pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Meta> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
+        let base = base.trim_end_matches('/').to_string();
+        let base_url = reqwest::Url::parse(&base)
+            .map_err(|e| anyhow::anyhow!("META_GRAPH_URL is not a URL: {e}"))?;
         Ok(Meta {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            base,
+            base_url,
         })
+    }
+
+    /// The Graph API's base (with its version), for media lookups (media.rs).
+    pub(super) fn base_url(&self) -> &reqwest::Url {
+        &self.base_url
+    }
+
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     async fn post(

@@ -2,6 +2,7 @@
 //! into what the queue should do about them.
 pub mod email;
 pub mod llm;
+pub mod media;
 pub mod meta;
 pub mod operator;
 

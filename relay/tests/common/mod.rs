@@ -179,3 +179,20 @@ pub fn text_webhook(number: &str, from: &str, text: &str, wamid: &str) -> Value 
 }
 
 pub const LONG: Duration = Duration::from_secs(30);
+
+/// A Meta-shaped webhook with one inbound message of any type (`message` without from, id and
+/// timestamp, which are added).
+pub fn message_webhook(number: &str, from: &str, wamid: &str, mut message: Value) -> Value {
+    message["from"] = json!(from);
+    message["id"] = json!(wamid);
+    message["timestamp"] = json!("1760000000");
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number, "phone_number_id": number},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": from}],
+            "messages": [message]
+        }}]}]
+    })
+}
