@@ -103,6 +103,7 @@ COMMENT ON COLUMN alphadome.messages.updated_at IS 'When its status last changed
 COMMENT ON COLUMN alphadome.messages.decision IS 'Inbound: what the bot decided (docs/sql-api.md lists them)';
 COMMENT ON COLUMN alphadome.messages.media IS 'Inbound media: Meta''s id, mime_type and sha256; once fetched, its size and whether its sha256 matched (never the bytes)';
 COMMENT ON COLUMN alphadome.messages.transcript IS 'A voice note''s words, as transcribed';
+COMMENT ON COLUMN alphadome.messages.pricing_category IS 'Outbound: the pricing category Meta''s status webhooks gave (service, utility, marketing, authentication)';
 
 COMMENT ON TABLE alphadome.reply_counters IS 'Bot replies per tenant and clock hour, in 16 shards, for max_messages_per_hour';
 COMMENT ON COLUMN alphadome.reply_counters.bot_tenant_id IS 'The tenant';
@@ -154,7 +155,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The rep
 COMMENT ON TABLE alphadome.alerts IS 'Every alert to a person about a tenant: what it said, when it may go, by which channel it went, and whether it did';
 COMMENT ON COLUMN alphadome.alerts.id IS 'Row id';
 COMMENT ON COLUMN alphadome.alerts.bot_tenant_id IS 'The tenant';
-COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed';
+COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed, media_failed';
 COMMENT ON COLUMN alphadome.alerts.text IS 'What it says';
 COMMENT ON COLUMN alphadome.alerts.channel IS 'How it went: whatsapp_text, whatsapp_template, email, operator, or email+operator';
 COMMENT ON COLUMN alphadome.alerts.status IS 'queued, sent, simulated (the relay in dry run), or failed (every channel failed, attempts used up)';
@@ -165,6 +166,27 @@ COMMENT ON COLUMN alphadome.alerts.dedupe_key IS 'At most one alert per key and 
 COMMENT ON COLUMN alphadome.alerts.created_at IS 'When it was raised';
 COMMENT ON COLUMN alphadome.alerts.due_at IS 'When it may go (an escalation outside business hours waits for the opening)';
 COMMENT ON COLUMN alphadome.alerts.sent_at IS 'When a channel took it';
+
+COMMENT ON TABLE alphadome.console_accounts IS 'Console logins: a tenant''s owner (bot_tenant_id) or an operator (NULL); the password as a bcrypt hash';
+COMMENT ON COLUMN alphadome.console_accounts.id IS 'Account id';
+COMMENT ON COLUMN alphadome.console_accounts.email IS 'The login';
+COMMENT ON COLUMN alphadome.console_accounts.password_hash IS 'bcrypt (pgcrypto crypt, cost 10); readable by nobody but the extension''s owner';
+COMMENT ON COLUMN alphadome.console_accounts.bot_tenant_id IS 'The tenant an owner runs; NULL for an operator';
+COMMENT ON COLUMN alphadome.console_accounts.created_at IS 'When the account was made';
+COMMENT ON COLUMN alphadome.console_accounts.password_changed_at IS 'When the password last changed';
+COMMENT ON TABLE alphadome.console_sessions IS 'Console sessions: only the sha256 of each token; idle 4 hours or 24 hours old, a session has ended';
+COMMENT ON COLUMN alphadome.console_sessions.token_sha256 IS 'sha256 of the session token (the token itself is only in the browser''s cookie)';
+COMMENT ON COLUMN alphadome.console_sessions.account_id IS 'The account';
+COMMENT ON COLUMN alphadome.console_sessions.client_address IS 'Where the login came from';
+COMMENT ON COLUMN alphadome.console_sessions.created_at IS 'When the session began';
+COMMENT ON COLUMN alphadome.console_sessions.last_seen_at IS 'Its last request (to the minute)';
+COMMENT ON TABLE alphadome.console_login_failures IS 'Failed console logins of the last day: 5 per account or 20 per address in 15 minutes throttle further attempts';
+COMMENT ON COLUMN alphadome.console_login_failures.id IS 'Row id';
+COMMENT ON COLUMN alphadome.console_login_failures.email IS 'The login tried (lower case)';
+COMMENT ON COLUMN alphadome.console_login_failures.client_address IS 'Where it came from';
+COMMENT ON COLUMN alphadome.console_login_failures.failed_at IS 'When';
+
+COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts';
 
 COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and the oldest pending job''s age';
 
@@ -193,4 +215,11 @@ COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant route
 COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
+COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
+COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password at least 10 characters, kept as bcrypt); returns the account id. Operator only';
+COMMENT ON FUNCTION alphadome.create_operator(text, text) IS 'A console login for an operator; returns the account id. Operator only';
+COMMENT ON FUNCTION alphadome.console_login(text, text, text) IS 'A console login: ok with a new session token, wrong, or throttled with the seconds to wait. The console''s';
+COMMENT ON FUNCTION alphadome.console_session(text) IS 'The account behind a session token; sets the transaction''s tenant context to its tenant. The console''s';
+COMMENT ON FUNCTION alphadome.console_logout(text) IS 'Ends a console session. The console''s';
+COMMENT ON FUNCTION alphadome.console_change_password(text, text, text) IS 'A new password for the session''s account, given the current one; its other sessions end. The console''s';
 COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';

@@ -2,14 +2,16 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alphadome FROM PUBLIC;
-GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant;
+GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console;
 
 GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant;
 -- assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
 GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
--- And next_opening (SECURITY INVOKER) reads the hours through it.
-GRANT EXECUTE ON FUNCTION alphadome._next_opening(jsonb, date[], text, timestamptz) TO alphadome_admin, alphadome_tenant;
+-- And next_opening and replay (SECURITY INVOKER) read the hours through these.
+GRANT EXECUTE ON FUNCTION alphadome._next_opening(jsonb, date[], text, timestamptz),
+                          alphadome._opening_words(timestamptz, text, timestamptz)
+    TO alphadome_admin, alphadome_tenant;
 
 -- The operator: every function of the API, reads everything; credentials only through the
 -- audited tenant_credential (the raw ciphertext columns are useless without the key file).
@@ -38,9 +40,18 @@ GRANT EXECUTE ON FUNCTION
     alphadome.fail_job(bigint, jsonb, integer),
     alphadome.enqueue_credential_alerts(interval),
     alphadome.prune_history(interval, integer),
-    alphadome.next_opening(uuid, timestamptz)
+    alphadome.next_opening(uuid, timestamptz),
+    alphadome.replay(timestamptz, timestamptz, integer, uuid),
+    alphadome.create_owner(uuid, text, text),
+    alphadome.create_operator(text, text)
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
+-- Console accounts without their password hashes; sessions and failed logins not at all. The
+-- operator removes an account by deleting it (its sessions go with it).
+REVOKE SELECT ON alphadome.console_accounts, alphadome.console_sessions, alphadome.console_login_failures
+    FROM alphadome_admin;
+GRANT SELECT (id, email, bot_tenant_id, created_at, password_changed_at), DELETE
+    ON alphadome.console_accounts TO alphadome_admin;
 -- A tenant's identity too (slug, numbers, country): the table's CHECKs, unique keys and
 -- triggers guard every write (phones and emails normalised, the id fixed). DELETE of a
 -- tenant is guarded by its trigger: inactive, committed, no older transaction (schema.sql).
@@ -107,5 +118,16 @@ GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, 
     ON alphadome.outbox TO alphadome_tenant;
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
 GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text),
-                          alphadome.next_opening(uuid, timestamptz)
+                          alphadome.next_opening(uuid, timestamptz),
+                          alphadome.replay(timestamptz, timestamptz, integer, uuid)
     TO alphadome_tenant;
+GRANT SELECT ON alphadome.usage_daily TO alphadome_tenant;
+
+-- The console's login (a member of alphadome_console, NOINHERIT): its sessions only, as itself;
+-- it acts as alphadome_tenant or alphadome_admin after console_session() (docs/security.md).
+GRANT EXECUTE ON FUNCTION
+    alphadome.console_login(text, text, text),
+    alphadome.console_session(text),
+    alphadome.console_logout(text),
+    alphadome.console_change_password(text, text, text)
+TO alphadome_console;

@@ -974,7 +974,7 @@ CREATE FUNCTION alphadome.match_faq(tenant_id uuid, message text, max_results in
     LANGUAGE c STABLE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'match_faq_wrapper';
 
-ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text;
+ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text, ADD COLUMN pricing_category text;
 
 CREATE FUNCTION alphadome._plan_transcript(tenant_id uuid, message_id bigint, transcript text) RETURNS jsonb
     LANGUAGE c VOLATILE PARALLEL UNSAFE
@@ -1063,6 +1063,475 @@ GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer) TO alphadome_
 GRANT INSERT (phrasings), UPDATE (phrasings) ON alphadome.bot_training_data TO alphadome_tenant;
 GRANT UPDATE (transcription_model, enable_media_understanding, type_replies)
     ON alphadome.bot_control_settings TO alphadome_admin, alphadome_tenant;
+
+-- ---- the console: accounts and sessions; usage metering; replay ---------------------------------
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'alphadome_console') THEN
+        CREATE ROLE alphadome_console NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-- ---- tables -------------------------------------------------------------------------------------
+
+CREATE TABLE alphadome.console_accounts (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email               text NOT NULL,
+    password_hash       text NOT NULL,
+    -- The tenant an owner runs; NULL for an operator.
+    bot_tenant_id       uuid REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    password_changed_at timestamptz NOT NULL DEFAULT now()
+);
+-- One account per email, however it is written.
+CREATE UNIQUE INDEX console_accounts_email ON alphadome.console_accounts (lower(email));
+CREATE INDEX console_accounts_tenant ON alphadome.console_accounts (bot_tenant_id);
+
+CREATE TABLE alphadome.console_sessions (
+    token_sha256   bytea PRIMARY KEY,
+    account_id     uuid NOT NULL REFERENCES alphadome.console_accounts (id) ON DELETE CASCADE,
+    client_address text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    last_seen_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX console_sessions_account ON alphadome.console_sessions (account_id);
+
+-- Failed logins of the last day, for throttling (by account and by client address).
+CREATE TABLE alphadome.console_login_failures (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email          text NOT NULL,
+    client_address text NOT NULL,
+    failed_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX console_login_failures_email ON alphadome.console_login_failures (email, failed_at);
+CREATE INDEX console_login_failures_address ON alphadome.console_login_failures (client_address, failed_at);
+
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_accounts', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures_id_seq', '');
+
+-- ---- passwords and tokens ------------------------------------------------------------------------
+
+-- pgcrypto, bound where it is when the extension is created (BEGIN ATOMIC): bcrypt at cost 10.
+CREATE FUNCTION alphadome._password_hash(password text) RETURNS text
+    LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+    SELECT crypt(password, gen_salt('bf', 10));
+END;
+
+CREATE FUNCTION alphadome._password_matches(password text, password_hash text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+BEGIN ATOMIC
+    SELECT crypt(password, password_hash) = password_hash;
+END;
+
+CREATE FUNCTION alphadome._random_token() RETURNS text
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    SELECT encode(gen_random_bytes(32), 'hex');
+END;
+
+-- 22023 unless a password is at least 10 characters (and at most 200).
+CREATE FUNCTION alphadome._new_password(password text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF password IS NULL OR length(password) < 10 THEN
+        RAISE EXCEPTION 'a password has at least 10 characters' USING ERRCODE = '22023';
+    ELSIF length(password) > 200 THEN
+        RAISE EXCEPTION 'a password has at most 200 characters' USING ERRCODE = '22023';
+    END IF;
+    RETURN password;
+END
+$$;
+
+-- ---- accounts (operator) -------------------------------------------------------------------------
+
+-- An owner's console login for a tenant; returns the account's id. 23505 when the email has one.
+CREATE FUNCTION alphadome.create_owner(tenant_id uuid, email text, password text) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    account uuid;
+BEGIN
+    IF NOT EXISTS (SELECT FROM alphadome.bot_tenants t WHERE t.id = create_owner.tenant_id) THEN
+        RAISE EXCEPTION 'no tenant with id %', create_owner.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+    INSERT INTO alphadome.console_accounts (email, password_hash, bot_tenant_id)
+    VALUES (alphadome._require(alphadome._email(create_owner.email, 'email'), 'email'),
+            alphadome._password_hash(alphadome._new_password(create_owner.password)), create_owner.tenant_id)
+    RETURNING id INTO account;
+    RETURN account;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a console account with email % exists already', create_owner.email USING ERRCODE = '23505';
+END
+$$;
+
+-- An operator's console login; returns the account's id.
+CREATE FUNCTION alphadome.create_operator(email text, password text) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    account uuid;
+BEGIN
+    INSERT INTO alphadome.console_accounts (email, password_hash)
+    VALUES (alphadome._require(alphadome._email(create_operator.email, 'email'), 'email'),
+            alphadome._password_hash(alphadome._new_password(create_operator.password)))
+    RETURNING id INTO account;
+    RETURN account;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a console account with email % exists already', create_operator.email USING ERRCODE = '23505';
+END
+$$;
+
+-- ---- sessions (the console) ----------------------------------------------------------------------
+
+-- A login. outcome: 'ok' with a new session token (shown once: only its sha256 is kept),
+-- 'wrong' (no such account, or the wrong password: the same answer, in about the same time), or
+-- 'throttled' with the seconds to wait: after 5 failures for the account, or 20 from the client
+-- address, in 15 minutes, no password is checked until the oldest of them is 15 minutes old.
+-- Returns its outcome rather than raising, so that a failure is recorded.
+CREATE FUNCTION alphadome.console_login(email text, password text, client_address text)
+    RETURNS TABLE (outcome text, session_token text, retry_after_seconds integer)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    login text := lower(btrim(coalesce(console_login.email, '')));
+    address text := coalesce(nullif(btrim(console_login.client_address), ''), 'unknown');
+    account alphadome.console_accounts;
+    wait_until timestamptz;
+    token text;
+BEGIN
+    DELETE FROM alphadome.console_login_failures f WHERE f.failed_at < now() - interval '1 day';
+    SELECT max(x.until) INTO wait_until FROM (
+        SELECT min(f.failed_at) + interval '15 minutes' AS until
+          FROM (SELECT f.failed_at FROM alphadome.console_login_failures f
+                 WHERE f.email = login AND f.failed_at > now() - interval '15 minutes'
+                 ORDER BY f.failed_at DESC LIMIT 5) f
+        HAVING count(*) >= 5
+        UNION ALL
+        SELECT min(f.failed_at) + interval '15 minutes'
+          FROM (SELECT f.failed_at FROM alphadome.console_login_failures f
+                 WHERE f.client_address = address AND f.failed_at > now() - interval '15 minutes'
+                 ORDER BY f.failed_at DESC LIMIT 20) f
+        HAVING count(*) >= 20) x;
+    IF wait_until > now() THEN
+        RETURN QUERY SELECT 'throttled'::text, NULL::text, ceil(extract(epoch FROM wait_until - now()))::integer;
+        RETURN;
+    END IF;
+    SELECT * INTO account FROM alphadome.console_accounts a WHERE lower(a.email) = login;
+    -- The same bcrypt work whether or not the account exists.
+    IF NOT coalesce(alphadome._password_matches(console_login.password,
+                        coalesce(account.password_hash, '$2a$10$6dwXBzAZ19AZTSbLBRLYn.PRmraDyOtHbfPgbiWJwleGmEllX0.km')),
+                    false)
+       OR account.id IS NULL THEN
+        INSERT INTO alphadome.console_login_failures (email, client_address) VALUES (login, address);
+        RETURN QUERY SELECT 'wrong'::text, NULL::text, NULL::integer;
+        RETURN;
+    END IF;
+    DELETE FROM alphadome.console_login_failures f WHERE f.email = login;
+    DELETE FROM alphadome.console_sessions s
+     WHERE s.last_seen_at < now() - interval '4 hours' OR s.created_at < now() - interval '24 hours';
+    token := alphadome._random_token();
+    INSERT INTO alphadome.console_sessions (token_sha256, account_id, client_address)
+    VALUES (sha256(convert_to(token, 'UTF8')), account.id, address);
+    RETURN QUERY SELECT 'ok'::text, token, NULL::integer;
+END
+$$;
+
+-- The account behind a session token, for one request: NULL columns (no row) when the token is
+-- unknown, idle for 4 hours, or older than 24 hours. It also sets the tenant context of the
+-- calling transaction to the owner's tenant ('' for an operator), so that the request that
+-- follows, run as alphadome_tenant, sees that tenant's rows only.
+CREATE FUNCTION alphadome.console_session(session_token text)
+    RETURNS TABLE (account_id uuid, email text, tenant_id uuid, tenant_name text, is_operator boolean)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    session alphadome.console_sessions;
+    account alphadome.console_accounts;
+BEGIN
+    PERFORM set_config('alphadome.tenant_id', '', true);
+    IF console_session.session_token IS NULL OR console_session.session_token !~ '^[0-9a-f]{64}$' THEN
+        RETURN;
+    END IF;
+    SELECT * INTO session FROM alphadome.console_sessions s
+     WHERE s.token_sha256 = sha256(convert_to(console_session.session_token, 'UTF8'))
+       AND s.last_seen_at > now() - interval '4 hours' AND s.created_at > now() - interval '24 hours';
+    IF session.account_id IS NULL THEN
+        RETURN;
+    END IF;
+    -- At most one write a minute per session.
+    IF session.last_seen_at < now() - interval '1 minute' THEN
+        UPDATE alphadome.console_sessions s SET last_seen_at = now() WHERE s.token_sha256 = session.token_sha256;
+    END IF;
+    SELECT * INTO account FROM alphadome.console_accounts a WHERE a.id = session.account_id;
+    PERFORM set_config('alphadome.tenant_id', coalesce(account.bot_tenant_id::text, ''), true);
+    RETURN QUERY
+        SELECT account.id, account.email, account.bot_tenant_id,
+               (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = account.bot_tenant_id),
+               account.bot_tenant_id IS NULL;
+END
+$$;
+
+-- Ends a session (its token no longer works).
+CREATE FUNCTION alphadome.console_logout(session_token text) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    DELETE FROM alphadome.console_sessions s
+     WHERE s.token_sha256 = sha256(convert_to(console_logout.session_token, 'UTF8'));
+END;
+
+-- A new password for the session's account, given the current one (28P01 when it is wrong);
+-- every other session of the account ends.
+CREATE FUNCTION alphadome.console_change_password(session_token text, current_password text, new_password text)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    token_hash bytea := sha256(convert_to(coalesce(console_change_password.session_token, ''), 'UTF8'));
+    account alphadome.console_accounts;
+BEGIN
+    SELECT a.* INTO account FROM alphadome.console_accounts a
+      JOIN alphadome.console_sessions s ON s.account_id = a.id
+     WHERE s.token_sha256 = token_hash
+       AND s.last_seen_at > now() - interval '4 hours' AND s.created_at > now() - interval '24 hours';
+    IF account.id IS NULL THEN
+        RAISE EXCEPTION 'the session has ended: log in again' USING ERRCODE = '28000';
+    END IF;
+    IF NOT alphadome._password_matches(coalesce(console_change_password.current_password, ''), account.password_hash) THEN
+        RAISE EXCEPTION 'the current password is wrong' USING ERRCODE = '28P01';
+    END IF;
+    UPDATE alphadome.console_accounts a
+       SET password_hash = alphadome._password_hash(alphadome._new_password(console_change_password.new_password)),
+           password_changed_at = now()
+     WHERE a.id = account.id;
+    DELETE FROM alphadome.console_sessions s WHERE s.account_id = account.id AND s.token_sha256 <> token_hash;
+END
+$$;
+
+ALTER TABLE alphadome.console_accounts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE alphadome.console_accounts FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_own_rows ON alphadome.console_accounts TO alphadome_tenant
+    USING (bot_tenant_id = (SELECT alphadome._current_tenant()))
+    WITH CHECK (bot_tenant_id = (SELECT alphadome._current_tenant()));
+CREATE POLICY operator_all_rows ON alphadome.console_accounts TO alphadome_admin USING (true) WITH CHECK (true);
+
+-- Usage metering (docs/sql-api.md): what each tenant's bot did and cost, per day in the tenant's
+-- time zone. security_invoker: a tenant owner sees his own days (row-level security of the
+-- tables underneath), the operator every tenant's.
+--
+-- LLM tokens come from the `usage` the LLM returned, kept in the job's result when it completed;
+-- finished jobs are kept for prune_history's `keep` (30 days by default), and so are these counts.
+-- Meta's pricing category is the one its status webhooks gave for each message sent.
+CREATE VIEW alphadome.usage_daily WITH (security_invoker = true) AS
+WITH zone AS (
+    SELECT s.bot_tenant_id, s.timezone FROM alphadome.bot_control_settings s
+), inbound AS (
+    SELECT m.bot_tenant_id, (m.created_at AT TIME ZONE z.timezone)::date AS day,
+           count(*) AS inbound_messages,
+           count(*) FILTER (WHERE m.decision = 'faq') AS faq_answers,
+           count(*) FILTER (WHERE m.decision = 'llm') AS llm_answers,
+           count(*) FILTER (WHERE m.decision IN ('escalated', 'after_hours')) AS escalations,
+           count(*) FILTER (WHERE m.decision IN ('fallback', 'type_reply')) AS fallbacks,
+           count(*) FILTER (WHERE m.decision IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
+                                                 'rate_limited', 'recorded', 'transcribe')) AS not_answered,
+           count(*) FILTER (WHERE m.message_type = 'audio') AS voice_notes
+      FROM alphadome.messages m JOIN zone z ON z.bot_tenant_id = m.bot_tenant_id
+     WHERE m.direction = 'inbound'
+     GROUP BY 1, 2
+), outbound AS (
+    SELECT m.bot_tenant_id, (m.created_at AT TIME ZONE z.timezone)::date AS day,
+           count(*) FILTER (WHERE m.status NOT IN ('failed', 'simulated')) AS messages_sent,
+           count(*) FILTER (WHERE m.status = 'failed') AS messages_failed,
+           count(*) FILTER (WHERE m.pricing_category = 'service') AS priced_service,
+           count(*) FILTER (WHERE m.pricing_category = 'utility') AS priced_utility,
+           count(*) FILTER (WHERE m.pricing_category = 'marketing') AS priced_marketing,
+           count(*) FILTER (WHERE m.pricing_category = 'authentication') AS priced_authentication
+      FROM alphadome.messages m JOIN zone z ON z.bot_tenant_id = m.bot_tenant_id
+     WHERE m.direction = 'outbound'
+     GROUP BY 1, 2
+), llm AS (
+    SELECT o.bot_tenant_id, (o.updated_at AT TIME ZONE z.timezone)::date AS day,
+           count(*) FILTER (WHERE o.kind = 'reply.generate') AS llm_calls,
+           count(*) FILTER (WHERE o.kind = 'media.transcribe') AS transcriptions,
+           coalesce(sum((o.result -> 'usage' ->> 'prompt_tokens')::bigint), 0) AS prompt_tokens,
+           coalesce(sum((o.result -> 'usage' ->> 'completion_tokens')::bigint), 0) AS completion_tokens
+      FROM alphadome.outbox o JOIN zone z ON z.bot_tenant_id = o.bot_tenant_id
+     WHERE o.kind IN ('reply.generate', 'media.transcribe') AND o.status = 'done'
+     GROUP BY 1, 2
+), raised AS (
+    SELECT a.bot_tenant_id, (a.created_at AT TIME ZONE z.timezone)::date AS day, count(*) AS alerts
+      FROM alphadome.alerts a JOIN zone z ON z.bot_tenant_id = a.bot_tenant_id
+     GROUP BY 1, 2
+), days AS (
+    SELECT bot_tenant_id, day FROM inbound UNION SELECT bot_tenant_id, day FROM outbound
+    UNION SELECT bot_tenant_id, day FROM llm UNION SELECT bot_tenant_id, day FROM raised
+)
+SELECT d.bot_tenant_id, d.day,
+       coalesce(i.inbound_messages, 0) AS inbound_messages,
+       coalesce(i.faq_answers, 0) AS faq_answers,
+       coalesce(i.llm_answers, 0) AS llm_answers,
+       coalesce(i.escalations, 0) AS escalations,
+       coalesce(i.fallbacks, 0) AS fallbacks,
+       coalesce(i.not_answered, 0) AS not_answered,
+       coalesce(i.voice_notes, 0) AS voice_notes,
+       coalesce(o.messages_sent, 0) AS messages_sent,
+       coalesce(o.messages_failed, 0) AS messages_failed,
+       coalesce(l.llm_calls, 0) AS llm_calls,
+       coalesce(l.transcriptions, 0) AS transcriptions,
+       coalesce(l.prompt_tokens, 0) AS prompt_tokens,
+       coalesce(l.completion_tokens, 0) AS completion_tokens,
+       coalesce(o.priced_service, 0) AS priced_service,
+       coalesce(o.priced_utility, 0) AS priced_utility,
+       coalesce(o.priced_marketing, 0) AS priced_marketing,
+       coalesce(o.priced_authentication, 0) AS priced_authentication,
+       coalesce(r.alerts, 0) AS alerts
+  FROM days d
+  LEFT JOIN inbound i ON i.bot_tenant_id = d.bot_tenant_id AND i.day = d.day
+  LEFT JOIN outbound o ON o.bot_tenant_id = d.bot_tenant_id AND o.day = d.day
+  LEFT JOIN llm l ON l.bot_tenant_id = d.bot_tenant_id AND l.day = d.day
+  LEFT JOIN raised r ON r.bot_tenant_id = d.bot_tenant_id AND r.day = d.day;
+
+CREATE FUNCTION alphadome.replay(since timestamptz, until timestamptz DEFAULT now(),
+                                 max_messages integer DEFAULT 200, tenant_id uuid DEFAULT NULL)
+    RETURNS TABLE (message_id bigint, received_at timestamptz, message_type text, message text,
+                   decision_then text, answer_then text, decision_now text, answer_now text, changed boolean)
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'replay_wrapper';
+
+CREATE OR REPLACE FUNCTION alphadome.security_check() RETURNS TABLE (check_name text, ok boolean, detail text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad text;
+BEGIN
+    -- 1. Every table with tenant rows (anywhere in the database) has RLS enabled and forced.
+    SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.oid::regclass::text) INTO bad
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND (c.oid = 'alphadome.bot_tenants'::regclass
+            OR EXISTS (SELECT FROM pg_attribute a
+                        WHERE a.attrelid = c.oid AND a.attname = 'bot_tenant_id' AND NOT a.attisdropped))
+       AND NOT (c.relrowsecurity AND c.relforcerowsecurity);
+    check_name := 'rls_forced_on_tenant_tables'; ok := bad IS NULL;
+    detail := coalesce('RLS not enabled and forced on: ' || bad, 'every table with bot_tenant_id has RLS enabled and forced');
+    RETURN NEXT;
+
+    -- 2. No SECURITY DEFINER function of the extension's schema is executable by PUBLIC.
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text) INTO bad
+      FROM pg_proc p
+     WHERE p.pronamespace = 'alphadome'::regnamespace AND p.prosecdef
+       AND EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                    WHERE acl.grantee = 0 AND acl.privilege_type = 'EXECUTE');
+    check_name := 'security_definer_not_public'; ok := bad IS NULL;
+    detail := coalesce('executable by PUBLIC: ' || bad, 'no SECURITY DEFINER function is executable by PUBLIC');
+    RETURN NEXT;
+
+    -- 3. Every SECURITY DEFINER function fixes its search_path.
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text) INTO bad
+      FROM pg_proc p
+     WHERE p.pronamespace = 'alphadome'::regnamespace AND p.prosecdef
+       AND NOT EXISTS (SELECT FROM unnest(p.proconfig) setting WHERE setting LIKE 'search_path=%');
+    check_name := 'security_definer_search_path'; ok := bad IS NULL;
+    detail := coalesce('no fixed search_path: ' || bad, 'every SECURITY DEFINER function sets search_path');
+    RETURN NEXT;
+
+    -- 4. The master key file: set, readable by the server, private to its OS user, valid.
+    bad := alphadome._master_key_file_problem();
+    check_name := 'master_key_file'; ok := bad IS NULL;
+    detail := coalesce(bad, 'set, readable by the server only, and holds valid keys');
+    RETURN NEXT;
+
+    -- 5. Tenant owners cannot read any credential column, not even their own.
+    SELECT string_agg(col, ', ') INTO bad
+      FROM unnest(ARRAY['whatsapp_access_token', 'ai_api_key', 'app_secret', 'webhook_verify_token']) col
+     WHERE has_column_privilege('alphadome_tenant', 'alphadome.bot_tenants'::regclass, col, 'SELECT');
+    check_name := 'tenant_cannot_read_credentials'; ok := bad IS NULL;
+    detail := coalesce('alphadome_tenant can read: ' || bad, 'no credential column is readable by alphadome_tenant');
+    RETURN NEXT;
+
+    -- 6. The relay group, and every role granted it (directly or through other roles), is
+    --    neither superuser nor BYPASSRLS.
+    WITH RECURSIVE relay_roles (oid) AS (
+        SELECT 'alphadome_relay'::regrole::oid
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN relay_roles g ON m.roleid = g.oid
+    )
+    SELECT string_agg(r.rolname || CASE WHEN r.rolsuper THEN ' (superuser)' ELSE ' (bypassrls)' END, ', ' ORDER BY r.rolname)
+      INTO bad
+      FROM pg_roles r JOIN relay_roles g ON g.oid = r.oid
+     WHERE r.rolsuper OR r.rolbypassrls;
+    check_name := 'relay_role_least_privilege'; ok := bad IS NULL;
+    detail := coalesce('relay roles with too much privilege: ' || bad, 'no relay role is superuser or BYPASSRLS');
+    RETURN NEXT;
+
+    -- 7. The console's login, and every role granted alphadome_console, is neither superuser
+    --    nor BYPASSRLS, and a login that may act as the operator or an owner does not inherit
+    --    those rights (NOINHERIT): it has them only after the SET ROLE the console makes per
+    --    request, once console_session() has set the tenant context.
+    WITH RECURSIVE console_roles (oid) AS (
+        SELECT 'alphadome_console'::regrole::oid
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN console_roles g ON m.roleid = g.oid
+    )
+    SELECT string_agg(r.rolname || CASE WHEN r.rolsuper THEN ' (superuser)'
+                                        WHEN r.rolbypassrls THEN ' (bypassrls)'
+                                        ELSE ' (inherits the rights it acts with: make it NOINHERIT)' END,
+                      ', ' ORDER BY r.rolname)
+      INTO bad
+      FROM pg_roles r JOIN console_roles g ON g.oid = r.oid
+     WHERE r.rolsuper OR r.rolbypassrls
+        OR (r.rolcanlogin AND r.rolinherit
+            AND (pg_has_role(r.oid, 'alphadome_admin', 'MEMBER') OR pg_has_role(r.oid, 'alphadome_tenant', 'MEMBER')));
+    check_name := 'console_role_least_privilege'; ok := bad IS NULL;
+    detail := coalesce('console roles with too much privilege: ' || bad,
+                       'no console role is superuser or BYPASSRLS or inherits the operator''s or an owner''s rights');
+    RETURN NEXT;
+END
+$$;
+
+REVOKE ALL ON alphadome.console_accounts, alphadome.console_sessions, alphadome.console_login_failures,
+              alphadome.console_login_failures_id_seq, alphadome.usage_daily
+    FROM PUBLIC;
+REVOKE ALL ON FUNCTION alphadome._password_hash(text), alphadome._password_matches(text, text), alphadome._random_token(),
+                       alphadome._new_password(text), alphadome.create_owner(uuid, text, text),
+                       alphadome.create_operator(text, text), alphadome.console_login(text, text, text),
+                       alphadome.console_session(text), alphadome.console_logout(text),
+                       alphadome.console_change_password(text, text, text),
+                       alphadome.replay(timestamptz, timestamptz, integer, uuid)
+    FROM PUBLIC;
+GRANT USAGE ON SCHEMA alphadome TO alphadome_console;
+GRANT EXECUTE ON FUNCTION alphadome._opening_words(timestamptz, text, timestamptz) TO alphadome_admin, alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid),
+                          alphadome.create_owner(uuid, text, text), alphadome.create_operator(text, text)
+    TO alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) TO alphadome_tenant;
+GRANT SELECT ON alphadome.usage_daily TO alphadome_admin, alphadome_tenant;
+GRANT SELECT (id, email, bot_tenant_id, created_at, password_changed_at), DELETE
+    ON alphadome.console_accounts TO alphadome_admin;
+GRANT EXECUTE ON FUNCTION
+    alphadome.console_login(text, text, text),
+    alphadome.console_session(text),
+    alphadome.console_logout(text),
+    alphadome.console_change_password(text, text, text)
+TO alphadome_console;
 
 -- Every public object described (comments.sql, repeated here).
 
@@ -1169,6 +1638,7 @@ COMMENT ON COLUMN alphadome.messages.updated_at IS 'When its status last changed
 COMMENT ON COLUMN alphadome.messages.decision IS 'Inbound: what the bot decided (docs/sql-api.md lists them)';
 COMMENT ON COLUMN alphadome.messages.media IS 'Inbound media: Meta''s id, mime_type and sha256; once fetched, its size and whether its sha256 matched (never the bytes)';
 COMMENT ON COLUMN alphadome.messages.transcript IS 'A voice note''s words, as transcribed';
+COMMENT ON COLUMN alphadome.messages.pricing_category IS 'Outbound: the pricing category Meta''s status webhooks gave (service, utility, marketing, authentication)';
 
 COMMENT ON TABLE alphadome.reply_counters IS 'Bot replies per tenant and clock hour, in 16 shards, for max_messages_per_hour';
 COMMENT ON COLUMN alphadome.reply_counters.bot_tenant_id IS 'The tenant';
@@ -1220,7 +1690,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The rep
 COMMENT ON TABLE alphadome.alerts IS 'Every alert to a person about a tenant: what it said, when it may go, by which channel it went, and whether it did';
 COMMENT ON COLUMN alphadome.alerts.id IS 'Row id';
 COMMENT ON COLUMN alphadome.alerts.bot_tenant_id IS 'The tenant';
-COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed';
+COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed, media_failed';
 COMMENT ON COLUMN alphadome.alerts.text IS 'What it says';
 COMMENT ON COLUMN alphadome.alerts.channel IS 'How it went: whatsapp_text, whatsapp_template, email, operator, or email+operator';
 COMMENT ON COLUMN alphadome.alerts.status IS 'queued, sent, simulated (the relay in dry run), or failed (every channel failed, attempts used up)';
@@ -1231,6 +1701,27 @@ COMMENT ON COLUMN alphadome.alerts.dedupe_key IS 'At most one alert per key and 
 COMMENT ON COLUMN alphadome.alerts.created_at IS 'When it was raised';
 COMMENT ON COLUMN alphadome.alerts.due_at IS 'When it may go (an escalation outside business hours waits for the opening)';
 COMMENT ON COLUMN alphadome.alerts.sent_at IS 'When a channel took it';
+
+COMMENT ON TABLE alphadome.console_accounts IS 'Console logins: a tenant''s owner (bot_tenant_id) or an operator (NULL); the password as a bcrypt hash';
+COMMENT ON COLUMN alphadome.console_accounts.id IS 'Account id';
+COMMENT ON COLUMN alphadome.console_accounts.email IS 'The login';
+COMMENT ON COLUMN alphadome.console_accounts.password_hash IS 'bcrypt (pgcrypto crypt, cost 10); readable by nobody but the extension''s owner';
+COMMENT ON COLUMN alphadome.console_accounts.bot_tenant_id IS 'The tenant an owner runs; NULL for an operator';
+COMMENT ON COLUMN alphadome.console_accounts.created_at IS 'When the account was made';
+COMMENT ON COLUMN alphadome.console_accounts.password_changed_at IS 'When the password last changed';
+COMMENT ON TABLE alphadome.console_sessions IS 'Console sessions: only the sha256 of each token; idle 4 hours or 24 hours old, a session has ended';
+COMMENT ON COLUMN alphadome.console_sessions.token_sha256 IS 'sha256 of the session token (the token itself is only in the browser''s cookie)';
+COMMENT ON COLUMN alphadome.console_sessions.account_id IS 'The account';
+COMMENT ON COLUMN alphadome.console_sessions.client_address IS 'Where the login came from';
+COMMENT ON COLUMN alphadome.console_sessions.created_at IS 'When the session began';
+COMMENT ON COLUMN alphadome.console_sessions.last_seen_at IS 'Its last request (to the minute)';
+COMMENT ON TABLE alphadome.console_login_failures IS 'Failed console logins of the last day: 5 per account or 20 per address in 15 minutes throttle further attempts';
+COMMENT ON COLUMN alphadome.console_login_failures.id IS 'Row id';
+COMMENT ON COLUMN alphadome.console_login_failures.email IS 'The login tried (lower case)';
+COMMENT ON COLUMN alphadome.console_login_failures.client_address IS 'Where it came from';
+COMMENT ON COLUMN alphadome.console_login_failures.failed_at IS 'When';
+
+COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts';
 
 COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and the oldest pending job''s age';
 
@@ -1259,4 +1750,11 @@ COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant route
 COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
+COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
+COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password at least 10 characters, kept as bcrypt); returns the account id. Operator only';
+COMMENT ON FUNCTION alphadome.create_operator(text, text) IS 'A console login for an operator; returns the account id. Operator only';
+COMMENT ON FUNCTION alphadome.console_login(text, text, text) IS 'A console login: ok with a new session token, wrong, or throttled with the seconds to wait. The console''s';
+COMMENT ON FUNCTION alphadome.console_session(text) IS 'The account behind a session token; sets the transaction''s tenant context to its tenant. The console''s';
+COMMENT ON FUNCTION alphadome.console_logout(text) IS 'Ends a console session. The console''s';
+COMMENT ON FUNCTION alphadome.console_change_password(text, text, text) IS 'A new password for the session''s account, given the current one; its other sessions end. The console''s';
 COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';

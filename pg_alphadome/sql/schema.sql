@@ -6,7 +6,7 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant'] LOOP
+    FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant', 'alphadome_console'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -230,8 +230,9 @@ CREATE INDEX messages_history ON alphadome.messages (bot_tenant_id, conversation
 -- What ingest decided for an inbound message (docs/design.md section 1), for the log.
 ALTER TABLE alphadome.messages ADD COLUMN decision alphadome.message_decision;
 -- 0.2.0: what the webhook said of a message's media (Meta's id, mime_type, sha256; with the
--- relay's size and check once fetched; never the bytes), and a voice note's transcript.
-ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text;
+-- relay's size and check once fetched; never the bytes), a voice note's transcript, and the
+-- pricing category Meta's status webhooks gave a message sent (usage_daily).
+ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text, ADD COLUMN pricing_category text;
 
 -- Bot replies per tenant and clock hour, for max_messages_per_hour. Each session counts in a
 -- shard of its own (its pid modulo 16), so concurrent webhooks do not queue on one row; the

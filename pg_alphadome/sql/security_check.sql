@@ -68,5 +68,28 @@ BEGIN
     check_name := 'relay_role_least_privilege'; ok := bad IS NULL;
     detail := coalesce('relay roles with too much privilege: ' || bad, 'no relay role is superuser or BYPASSRLS');
     RETURN NEXT;
+
+    -- 7. The console's login, and every role granted alphadome_console, is neither superuser
+    --    nor BYPASSRLS, and a login that may act as the operator or an owner does not inherit
+    --    those rights (NOINHERIT): it has them only after the SET ROLE the console makes per
+    --    request, once console_session() has set the tenant context.
+    WITH RECURSIVE console_roles (oid) AS (
+        SELECT 'alphadome_console'::regrole::oid
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN console_roles g ON m.roleid = g.oid
+    )
+    SELECT string_agg(r.rolname || CASE WHEN r.rolsuper THEN ' (superuser)'
+                                        WHEN r.rolbypassrls THEN ' (bypassrls)'
+                                        ELSE ' (inherits the rights it acts with: make it NOINHERIT)' END,
+                      ', ' ORDER BY r.rolname)
+      INTO bad
+      FROM pg_roles r JOIN console_roles g ON g.oid = r.oid
+     WHERE r.rolsuper OR r.rolbypassrls
+        OR (r.rolcanlogin AND r.rolinherit
+            AND (pg_has_role(r.oid, 'alphadome_admin', 'MEMBER') OR pg_has_role(r.oid, 'alphadome_tenant', 'MEMBER')));
+    check_name := 'console_role_least_privilege'; ok := bad IS NULL;
+    detail := coalesce('console roles with too much privilege: ' || bad,
+                       'no console role is superuser or BYPASSRLS or inherits the operator''s or an owner''s rights');
+    RETURN NEXT;
 END
 $$;

@@ -3,9 +3,14 @@ use pgrx::prelude::*;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!(
+    "../sql/console.sql",
+    name = "console",
+    requires = ["schema"]
+);
+extension_sql_file!(
     "../sql/security.sql",
     name = "security",
-    requires = ["schema"]
+    requires = ["schema", "console"]
 );
 extension_sql_file!("../sql/hours.sql", name = "hours", requires = ["security"]);
 extension_sql_file!(
@@ -48,16 +53,19 @@ extension_sql_file!(
     name = "queue",
     requires = ["ingest", "lifecycle", credentials::_decrypt_credential]
 );
+extension_sql_file!("../sql/usage.sql", name = "usage", requires = ["queue"]);
 extension_sql_file!(
     "../sql/comments.sql",
     name = "comments",
     requires = [
         "queue",
+        "usage",
         "security_check",
         phone::normalize_phone,
         ingest::ingest_webhook,
         ingest::ingest_webhook_text,
-        ingest::transcript::_plan_transcript
+        ingest::transcript::_plan_transcript,
+        ingest::replay::replay
     ]
 );
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

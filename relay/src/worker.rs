@@ -491,7 +491,8 @@ impl Worker {
             .await;
         let label = result.as_ref().map_or_else(Failure::label, |_| "ok");
         self.metrics.llm_call(label, started.elapsed());
-        Ok(json!({"content": result?, "media": facts}))
+        let (content, usage) = result?;
+        Ok(json!({"content": content, "usage": usage, "media": facts}))
     }
 
     /// A voice note's words: fetched from Meta, transcribed, the bytes dropped.

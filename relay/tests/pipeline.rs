@@ -231,6 +231,11 @@ fn kassangas_answers_from_the_faq_without_the_llm_and_otherwise_asks_the_llm_onc
         logged, 2,
         "both replies are in the message log with Meta's ids"
     );
+    // The LLM's usage (the mock's: 10 prompt, 8 completion tokens) is metered.
+    let metered = d.count(
+        "SELECT sum(prompt_tokens * 1000 + completion_tokens)::bigint FROM alphadome.usage_daily",
+    );
+    assert_eq!(metered, 10_008);
     d.assert_no_secret_in_logs();
 }
 

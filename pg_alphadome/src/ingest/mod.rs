@@ -10,6 +10,7 @@ mod body;
 mod decide;
 mod facts;
 pub(crate) mod message;
+mod replay;
 mod statements;
 pub(crate) mod tenant_cache;
 mod transcript;
@@ -537,9 +538,11 @@ fn read_tenant(
     phone_number_id: &str,
 ) -> SpiResult<Option<Tenant>> {
     let rows = client.update(&prepared.tenant, Some(1), &[arg(phone_number_id)])?;
-    let Some(row) = rows.into_iter().next() else {
-        return Ok(None);
-    };
+    rows.into_iter().next().map_or(Ok(None), tenant_from_row)
+}
+
+/// A row of statements::tenant_select.
+fn tenant_from_row(row: pgrx::spi::SpiHeapTupleData) -> SpiResult<Option<Tenant>> {
     let Some(id) = row.get::<pgrx::Uuid>(1)? else {
         return Ok(None);
     };

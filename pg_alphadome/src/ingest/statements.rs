@@ -25,30 +25,48 @@ impl Schema {
     }
 }
 
-/// The tenant that owns a phone_number_id, with its switches and its FAQ's version.
-pub const TENANT: (&str, &[Oid]) = (
-    "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
+/// A tenant with its switches and its FAQ's version (read by ingest::tenant_from_row), where
+/// `$filter`; `$settings` are the columns 0.2.0 added.
+macro_rules! tenant_select {
+    ($settings:expr, $filter:literal) => {
+        concat!(
+            "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
             s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
-            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version,
-            s.business_hours IS NOT NULL, s.after_hours_message, s.type_replies,
-            s.transcription_model IS NOT NULL, s.enable_media_understanding
+            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version, ",
+            $settings,
+            "
        FROM alphadome.bot_tenants t
        JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
-      WHERE t.whatsapp_phone_number_id = $1",
+      WHERE ",
+            $filter
+        )
+    };
+}
+
+macro_rules! settings_0_2 {
+    () => {
+        "s.business_hours IS NOT NULL, s.after_hours_message, s.type_replies,
+            s.transcription_model IS NOT NULL, s.enable_media_understanding"
+    };
+}
+
+/// The tenant that owns a phone_number_id.
+pub const TENANT: (&str, &[Oid]) = (
+    tenant_select!(settings_0_2!(), "t.whatsapp_phone_number_id = $1"),
     &[pg_sys::TEXTOID],
 );
 
 /// TENANT on a 0.1.0 schema: no business hours, no replies by type, no media understanding.
 pub const TENANT_0_1: (&str, &[Oid]) = (
-    "SELECT t.id, t.is_active, t.client_name, s.is_bot_enabled, s.max_messages_per_hour,
-            s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
-            s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version,
-            false, ''::text, '{}'::jsonb, false, false
-       FROM alphadome.bot_tenants t
-       JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
-      WHERE t.whatsapp_phone_number_id = $1",
+    tenant_select!(
+        "false, ''::text, '{}'::jsonb, false, false",
+        "t.whatsapp_phone_number_id = $1"
+    ),
     &[pg_sys::TEXTOID],
 );
+
+/// The tenant with an id (0.2.0: replay).
+pub const TENANT_BY_ID: &str = tenant_select!(settings_0_2!(), "t.id = $1");
 
 /// When a tenant with business hours opens again, in Unix seconds and in words; no row while
 /// it is open (_next_opening then gives now() itself).
@@ -205,13 +223,29 @@ pub const ALERT_0_1: (&str, &[Oid]) = (
 );
 
 /// A status webhook ($3 at path $4 of the raw payload $2) for one of the tenant's sent
-/// messages; a late 'delivered' never overwrites 'read'.
-pub const APPLY_STATUS: (&str, &[Oid]) = (
-    "UPDATE alphadome.messages x
-        SET status = st.value ->> 'status', error = coalesce(st.value -> 'errors', x.error)
+/// messages; a late 'delivered' never overwrites 'read'. 0.2.0 keeps Meta's pricing category.
+macro_rules! apply_status {
+    ($pricing:literal) => {
+        concat!(
+            "UPDATE alphadome.messages x
+        SET status = st.value ->> 'status', error = coalesce(st.value -> 'errors', x.error)",
+            $pricing,
+            "
        FROM (SELECT $2 #> $3 AS value) st
       WHERE x.bot_tenant_id = $1 AND x.wamid = st.value ->> 'id' AND x.direction = 'outbound'
-        AND alphadome._status_rank(st.value ->> 'status') > alphadome._status_rank(x.status)",
+        AND alphadome._status_rank(st.value ->> 'status') > alphadome._status_rank(x.status)"
+        )
+    };
+}
+
+pub const APPLY_STATUS: (&str, &[Oid]) = (
+    apply_status!(",\n            pricing_category = coalesce(st.value #>> '{pricing,category}', x.pricing_category)"),
+    &[pg_sys::UUIDOID, pg_sys::JSONBOID, pg_sys::TEXTARRAYOID],
+);
+
+/// APPLY_STATUS on a 0.1.0 schema: no pricing category.
+pub const APPLY_STATUS_0_1: (&str, &[Oid]) = (
+    apply_status!(""),
     &[pg_sys::UUIDOID, pg_sys::JSONBOID, pg_sys::TEXTARRAYOID],
 );
 
@@ -273,7 +307,11 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
             CLOSED_UNTIL_0_1
         })?,
         alert: prepare(if current { ALERT } else { ALERT_0_1 })?,
-        apply_status: prepare(APPLY_STATUS)?,
+        apply_status: prepare(if current {
+            APPLY_STATUS
+        } else {
+            APPLY_STATUS_0_1
+        })?,
         keep_event: prepare(KEEP_EVENT)?,
     })
 }

@@ -5,6 +5,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
 mod alerts;
+mod console;
 mod credentials;
 mod faq_prompt;
 mod isolation;

@@ -27,13 +27,14 @@ mod tests {
     fn all_checks_pass_as_installed() {
         two_tenants();
         run(
-            "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login",
+            "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
+             CREATE ROLE console_login LOGIN NOINHERIT; GRANT alphadome_console, alphadome_tenant, alphadome_admin TO console_login",
             &[],
         );
         assert_eq!(failing_checks(), Vec::<String>::new());
         assert_eq!(
             one::<i64>("SELECT count(*) FROM alphadome.security_check()", &[]),
-            Some(6)
+            Some(7)
         );
     }
 
@@ -121,5 +122,23 @@ mod tests {
             &[],
         );
         only_failing("relay_role_least_privilege");
+    }
+
+    #[pg_test]
+    fn a_console_login_that_inherits_the_operators_rights_is_reported() {
+        run(
+            "CREATE ROLE console_inherits LOGIN; GRANT alphadome_console, alphadome_admin TO console_inherits",
+            &[],
+        );
+        only_failing("console_role_least_privilege");
+    }
+
+    #[pg_test]
+    fn a_bypassrls_console_login_is_reported() {
+        run(
+            "CREATE ROLE console_bypass LOGIN NOINHERIT BYPASSRLS; GRANT alphadome_console TO console_bypass",
+            &[],
+        );
+        only_failing("console_role_least_privilege");
     }
 }

@@ -18,21 +18,23 @@ impl Llm {
         })
     }
 
-    /// POSTs the assembled request body; returns the answer's text ("" when it has none).
+    /// POSTs the assembled request body; returns the answer's text ("" when it has none) and
+    /// the `usage` the endpoint reported (tokens; null when it reported none), for metering.
     pub async fn complete(
         &self,
         base_url: &str,
         api_key: Option<&str>,
         request: &Value,
-    ) -> Result<String, Failure> {
+    ) -> Result<(String, Value), Failure> {
         let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         let answer = self
             .call(self.http.post(url).json(request), api_key)
             .await?;
-        Ok(answer["choices"][0]["message"]["content"]
+        let content = answer["choices"][0]["message"]["content"]
             .as_str()
             .unwrap_or("")
-            .to_string())
+            .to_string();
+        Ok((content, answer["usage"].clone()))
     }
 
     /// POSTs the audio to /audio/transcriptions (multipart: the file, the model, JSON out);
