@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make run / make stop: a local PostgreSQL cluster in .run/ (git-ignored) with pg_alphadome and
-# the Kassangas seed, and alphadome-relay serving on ALPHADOME_LISTEN (127.0.0.1:8080). A second
-# `make run` reuses the cluster and restarts the relay. As root, the server runs as the postgres
+# the Kassangas seed, alphadome-relay serving on ALPHADOME_LISTEN (127.0.0.1:8080), and
+# alphadome-console on ALPHADOME_CONSOLE_LISTEN (127.0.0.1:8081) with a demo login for Kassangas's
+# owner (its random password is printed once and kept in .run/console-owner). A second
+# `make run` reuses the cluster and restarts the relay and the console. As root, the server runs as the postgres
 # OS user. Settings (environment): ALPHADOME_PG_PORT (54329), ALPHADOME_LISTEN; for the seed
 # WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN, CLIENT_EMAIL, AI_API_KEY; for the relay
 # META_APP_SECRET, META_VERIFY_TOKEN, META_GRAPH_URL, LLM_BASE_URL. The relay runs in dry-run
@@ -67,7 +69,61 @@ start_relay() {
   echo "run: relay serving on ${ALPHADOME_LISTEN:-127.0.0.1:8080} (dry run: $dry_run; log: $run_dir/relay.log)"
 }
 
+console_pid_file=$run_dir/console.pid
+console_running() { [ -f "$console_pid_file" ] && kill -0 "$(cat "$console_pid_file")" 2>/dev/null; }
+console_listen=${ALPHADOME_CONSOLE_LISTEN:-127.0.0.1:8081}
+
+stop_console() {
+  if console_running; then
+    kill -TERM "$(cat "$console_pid_file")"
+    for _ in $(seq 1 100); do console_running || break; sleep 0.1; done
+    echo "run: stopped the console"
+  fi
+  rm -f "$console_pid_file"
+}
+
+start_console() {
+  local target_dir
+  target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
+  if ! cargo build -q -p alphadome-console 2>"$run_dir/console-build.log"; then
+    cat "$run_dir/console-build.log" >&2
+    exit 1
+  fi
+  # The console's login acts as an owner or the operator only after SET ROLE (NOINHERIT).
+  psql_db -d "$db" -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'console_login') THEN CREATE ROLE console_login LOGIN NOINHERIT; END IF;
+    END \$\$; GRANT alphadome_console, alphadome_tenant, alphadome_admin TO console_login;"
+  local owner=gideon@kassangas.example
+  if [ ! -f "$run_dir/console-owner" ]; then
+    local password
+    password=$(openssl rand -base64 12 | tr -d '/+=')
+    psql_db -d "$db" -v owner="$owner" -v password="$password" >/dev/null <<'SQL'
+BEGIN;
+SET LOCAL log_statement = 'none';
+SET LOCAL log_min_error_statement = 'panic';
+SELECT alphadome.create_owner(alphadome.tenant_for_slug('kassangas'), :'owner', :'password');
+COMMIT;
+SQL
+    ( umask 077; printf '%s %s\n' "$owner" "$password" > "$run_dir/console-owner" )
+    console_login_message="log in as $owner with password $password (shown once; kept in $run_dir/console-owner)"
+  else
+    console_login_message="log in as $owner (the password is in $run_dir/console-owner)"
+  fi
+  stop_console
+  DATABASE_URL="host=$run_dir port=$port user=console_login dbname=$db" \
+  ALPHADOME_CONSOLE_LISTEN=$console_listen \
+    nohup "$target_dir/debug/alphadome-console" >>"$run_dir/console.log" 2>&1 &
+  echo $! > "$console_pid_file"
+  for _ in $(seq 1 100); do
+    curl -fsS "http://$console_listen/login" >/dev/null 2>&1 && break
+    console_running || { echo "run: the console did not start; see $run_dir/console.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "run: console serving on http://$console_listen (log: $run_dir/console.log)"
+}
+
 stop() {
+  stop_console
   stop_relay
   if running; then
     as_postgres "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
@@ -138,10 +194,13 @@ CONF
     echo "run: loaded sql/seed/kassangas.sql"
   fi
   start_relay
+  start_console
   cat <<MSG
 
 AlphaDome is running. Connect with:
   psql -h $run_dir -p $port -U postgres -d $db
+The console: http://$console_listen
+  $console_login_message
 Try:
   psql -h $run_dir -p $port -U postgres -d $db -f sql/verify/kassangas.sql
   scripts/simulate.sh "What are your opening hours?"

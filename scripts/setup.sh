@@ -9,7 +9,8 @@ PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 
 need_apt=()
 [ -d "$($PG_CONFIG --includedir-server 2>/dev/null)" ] && [ -f "$($PG_CONFIG --includedir-server)/postgres.h" ] || need_apt+=(postgresql-server-dev-$PG_MAJOR)
-for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl; do
+# chromium and its WebDriver: the console's browser tests.
+for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # pgcrypto ships in the server package on bookworm: check its control file.

@@ -2,7 +2,8 @@
 # Every test of the project, in the order their dependencies need:
 #   1. unit tests and in-database #[pg_test]s of pg_alphadome (a pgrx test cluster),
 #   2. scripts/install-extension.sh: the real (non-test) build, its scripts and the 0.1.0 baseline,
-#   3. the relay's tests and the end-to-end tests (throwaway clusters of their own),
+#   3. the relay's, the console's (a headless Chromium too) and the end-to-end tests (throwaway
+#      clusters of their own),
 # then a search of everything the run printed for the master key and the test tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ run() {
   cargo test -p pg_alphadome
   echo "test: installing the extension (the real build, for the end-to-end tests)"
   scripts/install-extension.sh >"$state/install.log" 2>&1 || { cat "$state/install.log"; exit 1; }
-  cargo test -p alphadome-relay -p alphadome-e2e
+  cargo test -p alphadome-relay -p alphadome-e2e -p alphadome-console
 }
 run 2>&1 | tee "$output"
 

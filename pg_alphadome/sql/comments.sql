@@ -216,6 +216,7 @@ COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way t
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
+COMMENT ON FUNCTION alphadome.try_message(text, uuid) IS 'What the bot would do now with a typed message: the decision and the answer it would send; nothing is recorded or sent';
 COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password at least 10 characters, kept as bcrypt); returns the account id. Operator only';
 COMMENT ON FUNCTION alphadome.create_operator(text, text) IS 'A console login for an operator; returns the account id. Operator only';
 COMMENT ON FUNCTION alphadome.console_login(text, text, text) IS 'A console login: ok with a new session token, wrong, or throttled with the seconds to wait. The console''s';

@@ -42,6 +42,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.prune_history(interval, integer),
     alphadome.next_opening(uuid, timestamptz),
     alphadome.replay(timestamptz, timestamptz, integer, uuid),
+    alphadome.try_message(text, uuid),
     alphadome.create_owner(uuid, text, text),
     alphadome.create_operator(text, text)
 TO alphadome_admin;
@@ -119,7 +120,8 @@ GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, 
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
 GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text),
                           alphadome.next_opening(uuid, timestamptz),
-                          alphadome.replay(timestamptz, timestamptz, integer, uuid)
+                          alphadome.replay(timestamptz, timestamptz, integer, uuid),
+                          alphadome.try_message(text, uuid)
     TO alphadome_tenant;
 GRANT SELECT ON alphadome.usage_daily TO alphadome_tenant;
 

@@ -1368,8 +1368,8 @@ WITH zone AS (
     SELECT o.bot_tenant_id, (o.updated_at AT TIME ZONE z.timezone)::date AS day,
            count(*) FILTER (WHERE o.kind = 'reply.generate') AS llm_calls,
            count(*) FILTER (WHERE o.kind = 'media.transcribe') AS transcriptions,
-           coalesce(sum((o.result -> 'usage' ->> 'prompt_tokens')::bigint), 0) AS prompt_tokens,
-           coalesce(sum((o.result -> 'usage' ->> 'completion_tokens')::bigint), 0) AS completion_tokens
+           coalesce(sum((o.result -> 'usage' ->> 'prompt_tokens')::bigint), 0)::bigint AS prompt_tokens,
+           coalesce(sum((o.result -> 'usage' ->> 'completion_tokens')::bigint), 0)::bigint AS completion_tokens
       FROM alphadome.outbox o JOIN zone z ON z.bot_tenant_id = o.bot_tenant_id
      WHERE o.kind IN ('reply.generate', 'media.transcribe') AND o.status = 'done'
      GROUP BY 1, 2
@@ -1412,6 +1412,10 @@ CREATE FUNCTION alphadome.replay(since timestamptz, until timestamptz DEFAULT no
                    decision_then text, answer_then text, decision_now text, answer_now text, changed boolean)
     LANGUAGE c STABLE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'replay_wrapper';
+CREATE FUNCTION alphadome.try_message(message text, tenant_id uuid DEFAULT NULL)
+    RETURNS TABLE (decision text, answer text)
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'try_message_wrapper';
 
 CREATE OR REPLACE FUNCTION alphadome.security_check() RETURNS TABLE (check_name text, ok boolean, detail text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1515,14 +1519,15 @@ REVOKE ALL ON FUNCTION alphadome._password_hash(text), alphadome._password_match
                        alphadome.create_operator(text, text), alphadome.console_login(text, text, text),
                        alphadome.console_session(text), alphadome.console_logout(text),
                        alphadome.console_change_password(text, text, text),
-                       alphadome.replay(timestamptz, timestamptz, integer, uuid)
+                       alphadome.replay(timestamptz, timestamptz, integer, uuid), alphadome.try_message(text, uuid)
     FROM PUBLIC;
 GRANT USAGE ON SCHEMA alphadome TO alphadome_console;
 GRANT EXECUTE ON FUNCTION alphadome._opening_words(timestamptz, text, timestamptz) TO alphadome_admin, alphadome_tenant;
 GRANT EXECUTE ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid),
                           alphadome.create_owner(uuid, text, text), alphadome.create_operator(text, text)
     TO alphadome_admin;
-GRANT EXECUTE ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) TO alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid), alphadome.try_message(text, uuid)
+    TO alphadome_admin, alphadome_tenant;
 GRANT SELECT ON alphadome.usage_daily TO alphadome_admin, alphadome_tenant;
 GRANT SELECT (id, email, bot_tenant_id, created_at, password_changed_at), DELETE
     ON alphadome.console_accounts TO alphadome_admin;
@@ -1751,6 +1756,7 @@ COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way t
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
+COMMENT ON FUNCTION alphadome.try_message(text, uuid) IS 'What the bot would do now with a typed message: the decision and the answer it would send; nothing is recorded or sent';
 COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password at least 10 characters, kept as bcrypt); returns the account id. Operator only';
 COMMENT ON FUNCTION alphadome.create_operator(text, text) IS 'A console login for an operator; returns the account id. Operator only';
 COMMENT ON FUNCTION alphadome.console_login(text, text, text) IS 'A console login: ok with a new session token, wrong, or throttled with the seconds to wait. The console''s';

@@ -36,8 +36,8 @@ WITH zone AS (
     SELECT o.bot_tenant_id, (o.updated_at AT TIME ZONE z.timezone)::date AS day,
            count(*) FILTER (WHERE o.kind = 'reply.generate') AS llm_calls,
            count(*) FILTER (WHERE o.kind = 'media.transcribe') AS transcriptions,
-           coalesce(sum((o.result -> 'usage' ->> 'prompt_tokens')::bigint), 0) AS prompt_tokens,
-           coalesce(sum((o.result -> 'usage' ->> 'completion_tokens')::bigint), 0) AS completion_tokens
+           coalesce(sum((o.result -> 'usage' ->> 'prompt_tokens')::bigint), 0)::bigint AS prompt_tokens,
+           coalesce(sum((o.result -> 'usage' ->> 'completion_tokens')::bigint), 0)::bigint AS completion_tokens
       FROM alphadome.outbox o JOIN zone z ON z.bot_tenant_id = o.bot_tenant_id
      WHERE o.kind IN ('reply.generate', 'media.transcribe') AND o.status = 'done'
      GROUP BY 1, 2

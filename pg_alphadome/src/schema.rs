@@ -65,7 +65,8 @@ extension_sql_file!(
         ingest::ingest_webhook,
         ingest::ingest_webhook_text,
         ingest::transcript::_plan_transcript,
-        ingest::replay::replay
+        ingest::replay::replay,
+        ingest::replay::try_message
     ]
 );
 extension_sql_file!("../sql/grants.sql", name = "grants", finalize);

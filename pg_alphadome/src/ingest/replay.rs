@@ -1,5 +1,5 @@
 //! replay(): a tenant's stored inbound messages decided again with today's FAQ, templates and
-//! switches, to see what a change would do before customers do. Reads only (STABLE: PostgreSQL
+//! switches, to see what a change would do before customers do; try_message(): one message. Reads only (STABLE: PostgreSQL
 //! refuses any write from it), as its caller: row-level security applies.
 //!
 //! Each message is decided as in a fresh conversation (not opted out, not handed over) and
@@ -96,32 +96,7 @@ fn replay(
         );
     }
     let replayed = Spi::connect(|client| -> SpiResult<Vec<Replayed>> {
-        let tenant = match tenant_id {
-            Some(id) => Some(id),
-            None => client
-                .select("SELECT alphadome._current_tenant()", Some(1), &[])?
-                .first()
-                .get::<pgrx::Uuid>(1)?,
-        };
-        let Some(tenant) = tenant else {
-            raise(
-                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                "replay: no tenant: set the tenant context (alphadome.tenant_id) or pass tenant_id",
-            );
-        };
-        let found = client.select(TENANT_BY_ID, Some(1), &[tenant.into()])?;
-        let Some(tenant) = found
-            .into_iter()
-            .next()
-            .map(tenant_from_row)
-            .transpose()?
-            .flatten()
-        else {
-            raise(
-                PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
-                format!("replay: no tenant with id {tenant} (that you may see)"),
-            );
-        };
+        let tenant = tenant_in(client, tenant_id, "replay")?;
         let answers: HashMap<i64, String> = client
             .select(ANSWERS, None, &[tenant.id.into(), since.into()])?
             .map(|row| Ok((row.get::<i64>(1)?, row.get::<String>(2)?)))
@@ -200,6 +175,38 @@ fn replay(
     }
 }
 
+/// The tenant given, else the one in context, with its switches; 22004 without either, P0002
+/// when the caller may not see it.
+fn tenant_in(client: &SpiClient, given: Option<pgrx::Uuid>, function: &str) -> SpiResult<Tenant> {
+    let tenant = match given {
+        Some(id) => Some(id),
+        None => client
+            .select("SELECT alphadome._current_tenant()", Some(1), &[])?
+            .first()
+            .get::<pgrx::Uuid>(1)?,
+    };
+    let Some(tenant) = tenant else {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{function}: no tenant: set the tenant context (alphadome.tenant_id) or pass tenant_id"),
+        );
+    };
+    let found = client.select(TENANT_BY_ID, Some(1), &[tenant.into()])?;
+    match found
+        .into_iter()
+        .next()
+        .map(tenant_from_row)
+        .transpose()?
+        .flatten()
+    {
+        Some(found) => Ok(found),
+        None => raise(
+            PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
+            format!("{function}: no tenant with id {tenant} (that you may see)"),
+        ),
+    }
+}
+
 /// The decision's facts for a message of the past: below the hourly limit, business hours at
 /// the message's time, today's FAQ.
 struct ReplayFacts<'a, 'conn> {
@@ -247,5 +254,56 @@ impl Facts for ReplayFacts<'_, '_> {
                 format!("replay: {e}"),
             )
         })
+    }
+}
+
+/// What the bot would do now with a customer's typed message: the decision and the answer it
+/// would send (NULL: the LLM would write it, or nothing is sent). Nothing is recorded or sent;
+/// for the tenant in context, or the one given (an operator).
+#[pg_extern(sql = r#"
+CREATE FUNCTION alphadome.try_message(message text, tenant_id uuid DEFAULT NULL)
+    RETURNS TABLE (decision text, answer text)
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'try_message_wrapper';
+"#)]
+fn try_message(
+    message: Option<&str>,
+    tenant_id: Option<pgrx::Uuid>,
+) -> TableIterator<'static, (name!(decision, String), name!(answer, Option<String>))> {
+    let tried = Spi::connect(|client| -> SpiResult<(String, Option<String>)> {
+        let tenant = tenant_in(client, tenant_id, "try_message")?;
+        let now = client
+            .select("SELECT now()", Some(1), &[])?
+            .first()
+            .get::<TimestampWithTimeZone>(1)?
+            .expect("now() is never NULL");
+        let mut facts = ReplayFacts {
+            client,
+            tenant: &tenant,
+            at: now,
+        };
+        let typed = Inbound {
+            kind: "text",
+            text: message,
+            has_media: false,
+        };
+        let fresh = Conversation {
+            customer_key: String::new(),
+            opted_out: false,
+            handed_off: false,
+        };
+        let plan = decide::plan_reply(&tenant.settings, &fresh, &typed, &mut facts);
+        let answer = match plan.reply {
+            Some(decide::Reply::Send(text)) => Some(text),
+            _ => None,
+        };
+        Ok((plan.verdict.as_str().to_string(), answer))
+    });
+    match tried {
+        Ok(row) => TableIterator::new(vec![row]),
+        Err(e) => raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("try_message: {e}"),
+        ),
     }
 }

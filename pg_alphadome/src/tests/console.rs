@@ -381,4 +381,43 @@ mod tests {
         act_as("alphadome_tenant", Context::Setting(&a));
         assert!(day(&a).is_some());
     }
+
+    #[pg_test]
+    fn try_message_says_what_the_bot_would_do_and_records_nothing() {
+        let (a, _) = shops();
+        faq(
+            &a,
+            "Do you sell drums?",
+            "Yes: acoustic and electronic kits.",
+        );
+        act_as("alphadome_tenant", Context::Setting(&a));
+        let before = everything();
+        let tried = |message: &str| {
+            Spi::connect(|c| {
+                let row = c
+                    .select(
+                        "SELECT decision, answer FROM alphadome.try_message($1)",
+                        None,
+                        &[message.into()],
+                    )
+                    .unwrap()
+                    .first();
+                (
+                    row.get::<String>(1).unwrap().unwrap(),
+                    row.get::<String>(2).unwrap(),
+                )
+            })
+        };
+        assert_eq!(
+            tried("do you sell drums"),
+            (
+                "faq".into(),
+                Some("Yes: acoustic and electronic kits.".into())
+            )
+        );
+        assert_eq!(tried("Which violin suits a child?"), ("llm".into(), None));
+        assert_eq!(tried("STOP").0, "opt_out");
+        act_as_superuser();
+        assert_eq!(everything(), before);
+    }
 }

@@ -1,0 +1,112 @@
+//! The page frame and small pieces every page uses. maud escapes every value it is given, so a
+//! customer's or an owner's text is shown as text, never run.
+use crate::session::Who;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+/// A whole page for a logged-in account.
+pub fn page(title: &str, who: &Who, body: Markup) -> Response {
+    let nav: &[(&str, &str)] = if who.operator {
+        &[
+            ("/operator", "Tenants"),
+            ("/operator/tenants/new", "New client"),
+            ("/operator/alerts", "Alerts"),
+            ("/account", "Account"),
+        ]
+    } else {
+        &[
+            ("/", "Overview"),
+            ("/settings", "Settings"),
+            ("/templates", "Templates"),
+            ("/faq", "FAQ"),
+            ("/conversations", "Conversations"),
+            ("/alerts", "Alerts"),
+            ("/usage", "Usage"),
+            ("/replay", "Replay"),
+            ("/account", "Account"),
+        ]
+    };
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                header {
+                    span.brand { "AlphaDome" @if let Some(name) = &who.tenant_name { " · " (name) } }
+                    nav { @for (href, label) in nav { a href=(href) { (label) } } }
+                    form.logout method="post" action="/logout" {
+                        (csrf(who))
+                        span.who { (who.email) }
+                        button type="submit" { "Log out" }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    };
+    Html(markup.into_string()).into_response()
+}
+
+/// A page without an account (login, errors).
+pub fn bare(title: &str, message: &str) -> Response {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" { (head(title)) body { main.narrow { h1 { (title) } p { (message) } p { a href="/" { "Back" } } } } }
+        }
+        .into_string(),
+    )
+    .into_response()
+}
+
+pub fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · AlphaDome" }
+            link rel="stylesheet" href="/static/console.css";
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf(who: &Who) -> Markup {
+    html! { input type="hidden" name="csrf" value=(who.csrf); }
+}
+
+/// A notice above a form: what went wrong, or what was done.
+pub fn notice(message: Option<&str>, ok: bool) -> Markup {
+    html! {
+        @if let Some(m) = message {
+            p class=(if ok { "notice ok" } else { "notice error" }) role="status" { (m) }
+        }
+    }
+}
+
+/// A checkbox that posts "on" when ticked.
+pub fn checkbox(name: &str, label: &str, checked: bool) -> Markup {
+    html! { label.check { input type="checkbox" name=(name) value="on" checked[checked]; " " (label) } }
+}
+
+/// A decision as the owner reads it.
+pub fn decision(name: Option<&str>) -> &'static str {
+    match name.unwrap_or("") {
+        "faq" => "FAQ answer",
+        "llm" => "AI answer",
+        "fallback" => "fallback",
+        "type_reply" => "reply for its type",
+        "escalated" => "sent to a person",
+        "after_hours" => "after hours",
+        "opt_out" => "opted out",
+        "opt_in" => "opted in",
+        "opted_out" => "opted out (silent)",
+        "bot_disabled" => "bot off",
+        "human_handoff" => "a person has it",
+        "rate_limited" => "hourly limit",
+        "recorded" => "recorded",
+        "transcribe" => "being transcribed",
+        "" => "-",
+        _ => "other",
+    }
+}

@@ -1,0 +1,12 @@
+//! alphadome-console: server-rendered pages for shop owners and the operator. Every owner request
+//! runs in one transaction as alphadome_tenant, its tenant context set by the database from the
+//! verified session (session.rs), so row-level security does the isolation; the console never
+//! takes a tenant id from the browser.
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod html;
+pub mod pages;
+pub mod server;
+pub mod session;
+pub mod svg;

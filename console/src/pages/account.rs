@@ -1,0 +1,190 @@
+//! Logging in and out, and changing one's password.
+use crate::error::AppError;
+use crate::html;
+use crate::pages::Nothing;
+use crate::server::App;
+use crate::session::{cookie, same_origin, Posted, Session, Who};
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::{html, DOCTYPE};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use tokio_postgres::Transaction;
+
+fn login_form(message: Option<&str>) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                (html::head("Log in"))
+                body { main.narrow {
+                    h1 { "AlphaDome console" }
+                    (html::notice(message, false))
+                    form method="post" action="/login" {
+                        label { "Email" input type="email" name="email" autocomplete="username" required; }
+                        label { "Password" input type="password" name="password" autocomplete="current-password" required; }
+                        button type="submit" { "Log in" }
+                    }
+                } }
+            }
+        }
+        .into_string(),
+    )
+}
+
+pub async fn login_page() -> Response {
+    login_form(None).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// console_login records a failure before it answers, so its transaction is committed
+/// whatever the outcome.
+pub async fn login(
+    State(app): State<App>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Login>,
+) -> Result<Response, AppError> {
+    if !same_origin(&headers) {
+        return Err(AppError::Forbidden);
+    }
+    let mut connection = app.pool.get().await?;
+    let tx = connection.transaction().await?;
+    tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
+    let row = tx
+        .query_one(
+            "SELECT outcome, session_token, retry_after_seconds FROM alphadome.console_login($1, $2, $3)",
+            &[&form.email, &form.password, &client.ip().to_string()],
+        )
+        .await?;
+    tx.commit().await?;
+    let (outcome, token, wait): (String, Option<String>, Option<i32>) =
+        (row.get(0), row.get(1), row.get(2));
+    Ok(match (outcome.as_str(), token) {
+        ("ok", Some(token)) => (
+            [(header::SET_COOKIE, cookie(Some(&token), app.secure_cookies))],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        ("throttled", _) => {
+            let minutes = (wait.unwrap_or(900) + 59) / 60;
+            let message = format!("Too many failed logins. Try again in {minutes} minutes.");
+            let retry = wait.unwrap_or(900).to_string();
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry)],
+                login_form(Some(&message)),
+            )
+                .into_response()
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            login_form(Some("Wrong email or password.")),
+        )
+            .into_response(),
+    })
+}
+
+pub async fn logout(
+    State(app): State<App>,
+    session: Session,
+    Posted(_): Posted<Nothing>,
+) -> Result<Response, AppError> {
+    if let Some(token) = &session.0 {
+        let mut connection = app.pool.get().await?;
+        let tx = connection.transaction().await?;
+        tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
+        tx.execute("SELECT alphadome.console_logout($1)", &[token])
+            .await?;
+        tx.commit().await?;
+    }
+    Ok((
+        [(header::SET_COOKIE, cookie(None, app.secure_cookies))],
+        Redirect::to("/login"),
+    )
+        .into_response())
+}
+
+fn account_page(who: &Who, message: Option<&str>, ok: bool) -> Response {
+    html::page(
+        "Account",
+        who,
+        html! {
+            p { "Logged in as " strong { (who.email) } "." }
+            h2 { "Change your password" }
+            (html::notice(message, ok))
+            form method="post" action="/account" {
+                (html::csrf(who))
+                label { "Current password" input type="password" name="current" autocomplete="current-password" required; }
+                label { "New password (at least 10 characters)" input type="password" name="new" autocomplete="new-password" minlength="10" required; }
+                label { "New password again" input type="password" name="repeat" autocomplete="new-password" required; }
+                button type="submit" { "Change password" }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+pub async fn page(
+    State(app): State<App>,
+    session: Session,
+    query: axum::extract::Query<Done>,
+) -> Response {
+    let changed = query.done.is_some();
+    app.run(&session, async |_: &Transaction<'_>, who: &Who| {
+        Ok(account_page(
+            who,
+            changed.then_some("Your password was changed; your other sessions have ended."),
+            true,
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ChangePassword {
+    current: String,
+    new: String,
+    repeat: String,
+}
+
+pub async fn change_password(
+    State(app): State<App>,
+    session: Session,
+    Posted(form): Posted<ChangePassword>,
+) -> Response {
+    let token = session.0.clone().unwrap_or_default();
+    app.run(&session, async |tx: &Transaction<'_>, who: &Who| {
+        if form.new != form.repeat {
+            return Ok(account_page(
+                who,
+                Some("The two new passwords differ."),
+                false,
+            ));
+        }
+        // The session functions are alphadome_console's: back to it for this call.
+        tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
+        let changed = crate::server::attempt(
+            tx,
+            "SELECT alphadome.console_change_password($1, $2, $3)",
+            &[&token, &form.current, &form.new],
+        )
+        .await?;
+        Ok(match changed {
+            Ok(_) => Redirect::to("/account?done=1").into_response(),
+            Err(message) => account_page(who, Some(&message), false),
+        })
+    })
+    .await
+}

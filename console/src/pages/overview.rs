@@ -1,0 +1,108 @@
+//! The owner's first page: is the bot on, what came in today, what needs a person.
+use crate::error::AppError;
+use crate::html;
+use crate::server::App;
+use crate::session::{Posted, Session, Who};
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use tokio_postgres::Transaction;
+
+pub async fn page(State(app): State<App>, session: Session) -> Response {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        let switches = tx
+            .query_one(
+                "SELECT is_bot_enabled, enable_ai_responses FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid",
+                &[&tenant],
+            )
+            .await?;
+        let (bot_on, ai_on): (bool, bool) = (switches.get(0), switches.get(1));
+        let today = tx
+            .query(
+                "SELECT m.decision::text, count(*)
+                   FROM alphadome.messages m, alphadome.bot_control_settings s
+                  WHERE s.bot_tenant_id = m.bot_tenant_id AND m.direction = 'inbound'
+                    AND m.created_at >= (date_trunc('day', now() AT TIME ZONE s.timezone) AT TIME ZONE s.timezone)
+                  GROUP BY 1 ORDER BY 2 DESC, 1",
+                &[],
+            )
+            .await?;
+        let total: i64 = today.iter().map(|r| r.get::<_, i64>(1)).sum();
+        let alerts = tx
+            .query(
+                "SELECT a.kind, a.text, a.status, to_char(a.created_at AT TIME ZONE s.timezone, 'YYYY-MM-DD HH24:MI')
+                   FROM alphadome.alerts a JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = a.bot_tenant_id
+                  WHERE a.status IN ('queued', 'failed') ORDER BY a.created_at DESC LIMIT 10",
+                &[],
+            )
+            .await?;
+        Ok(html::page(
+            "Overview",
+            who,
+            html! {
+                section.switches {
+                    (switch_form(who, "bot", "The bot", bot_on, "answers customers", "only records their messages"))
+                    (switch_form(who, "ai", "AI answers", ai_on, "the AI answers what the FAQ does not", "what the FAQ does not answer gets the fallback message"))
+                }
+                h2 { "Today" }
+                p { (total) " messages from customers." }
+                @if !today.is_empty() {
+                    table { thead { tr { th { "What the bot did" } th.num { "Messages" } } }
+                        tbody { @for row in &today { tr { td { (html::decision(row.get::<_, Option<&str>>(0))) } td.num { (row.get::<_, i64>(1)) } } } } }
+                }
+                h2 { "Alerts waiting or failed" }
+                @if alerts.is_empty() { p { "None." } } @else {
+                    table { thead { tr { th { "When" } th { "What" } th { "Status" } th { "Alert" } } }
+                        tbody { @for a in &alerts { tr {
+                            td { (a.get::<_, String>(3)) } td { (a.get::<_, String>(0).replace('_', " ")) }
+                            td { (a.get::<_, String>(2)) } td { (a.get::<_, String>(1)) } } } } }
+                }
+            },
+        ))
+    })
+    .await
+}
+
+fn switch_form(
+    who: &Who,
+    name: &str,
+    label: &str,
+    on: bool,
+    when_on: &str,
+    when_off: &str,
+) -> maud::Markup {
+    html! {
+        form.switch method="post" action="/switch" {
+            (html::csrf(who))
+            input type="hidden" name="switch" value=(name);
+            input type="hidden" name="on" value=(if on { "false" } else { "true" });
+            p { strong { (label) } " is " strong.state { (if on { "on" } else { "off" }) } ": " (if on { when_on } else { when_off }) "." }
+            button type="submit" id=(format!("switch-{name}")) { (if on { "Turn off" } else { "Turn on" }) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Switch {
+    switch: String,
+    on: String,
+}
+
+pub async fn switch(
+    State(app): State<App>,
+    session: Session,
+    Posted(form): Posted<Switch>,
+) -> Response {
+    app.owner(&session, async |tx: &Transaction<'_>, _: &Who, tenant: &str| {
+        let on = form.on == "true";
+        let sql = match form.switch.as_str() {
+            "bot" => "UPDATE alphadome.bot_control_settings SET is_bot_enabled = $1 WHERE bot_tenant_id = $2::text::uuid",
+            "ai" => "UPDATE alphadome.bot_control_settings SET enable_ai_responses = $1 WHERE bot_tenant_id = $2::text::uuid",
+            _ => return Err(AppError::NotFound),
+        };
+        tx.execute(sql, &[&on, &tenant]).await?;
+        Ok(Redirect::to("/").into_response())
+    })
+    .await
+}

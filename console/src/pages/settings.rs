@@ -1,0 +1,202 @@
+//! Every switch and text of the bot an owner may change (the hourly limit and the prompt budget
+//! are the operator's). The database checks each value and says what is wrong.
+use crate::html;
+use crate::pages::optional;
+use crate::server::{attempt, App};
+use crate::session::{Posted, Session, Who};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use tokio_postgres::Transaction;
+
+/// The form's fields, as text (checkboxes: present when ticked).
+#[derive(Deserialize, Default, Clone)]
+pub struct Settings {
+    is_bot_enabled: Option<String>,
+    enable_ai_responses: Option<String>,
+    enable_payment_flow: Option<String>,
+    enable_media_understanding: Option<String>,
+    #[serde(default)]
+    escalation_phone: String,
+    #[serde(default)]
+    fallback_message: String,
+    #[serde(default)]
+    opt_out_keywords: String,
+    #[serde(default)]
+    opt_in_keywords: String,
+    #[serde(default)]
+    handoff_keywords: String,
+    #[serde(default)]
+    faq_confidence: String,
+    #[serde(default)]
+    transcription_model: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    business_hours: String,
+    #[serde(default)]
+    holidays: String,
+    #[serde(default)]
+    after_hours_message: String,
+    #[serde(default)]
+    alert_template_name: String,
+    #[serde(default)]
+    alert_template_language: String,
+    #[serde(default)]
+    type_replies: String,
+}
+
+const READ: &str = "
+    SELECT is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
+           coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, ', '),
+           array_to_string(opt_in_keywords, ', '), array_to_string(handoff_keywords, ', '), faq_confidence::text,
+           coalesce(transcription_model, ''), timezone, coalesce(jsonb_pretty(business_hours), ''),
+           array_to_string(holidays, ', '), after_hours_message, coalesce(alert_template_name, ''),
+           alert_template_language, jsonb_pretty(type_replies)
+      FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid";
+
+/// Lists are written comma-separated; empty items are dropped.
+const SAVE: &str = "
+    UPDATE alphadome.bot_control_settings SET
+        is_bot_enabled = $2, enable_ai_responses = $3, enable_payment_flow = $4, enable_media_understanding = $5,
+        escalation_phone = $6, fallback_message = $7,
+        opt_out_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($8, ',')) k WHERE btrim(k) <> ''),
+        opt_in_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($9, ',')) k WHERE btrim(k) <> ''),
+        handoff_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($10, ',')) k WHERE btrim(k) <> ''),
+        faq_confidence = $11::text::real, transcription_model = $12, timezone = $13,
+        business_hours = $14::text::jsonb,
+        holidays = (SELECT coalesce(array_agg(btrim(d)::date ORDER BY btrim(d)::date), '{}') FROM unnest(string_to_array($15, ',')) d WHERE btrim(d) <> ''),
+        after_hours_message = $16, alert_template_name = $17, alert_template_language = $18,
+        type_replies = coalesce($19::text::jsonb, '{}')
+     WHERE bot_tenant_id = $1::text::uuid";
+
+async fn current(tx: &Transaction<'_>, tenant: &str) -> Result<Settings, tokio_postgres::Error> {
+    let r = tx.query_one(READ, &[&tenant]).await?;
+    let on = |i: usize| r.get::<_, bool>(i).then(|| "on".to_string());
+    Ok(Settings {
+        is_bot_enabled: on(0),
+        enable_ai_responses: on(1),
+        enable_payment_flow: on(2),
+        enable_media_understanding: on(3),
+        escalation_phone: r.get(4),
+        fallback_message: r.get(5),
+        opt_out_keywords: r.get(6),
+        opt_in_keywords: r.get(7),
+        handoff_keywords: r.get(8),
+        faq_confidence: r.get(9),
+        transcription_model: r.get(10),
+        timezone: r.get(11),
+        business_hours: r.get(12),
+        holidays: r.get(13),
+        after_hours_message: r.get(14),
+        alert_template_name: r.get(15),
+        alert_template_language: r.get(16),
+        type_replies: r.get(17),
+    })
+}
+
+fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
+    let text = |name: &str, label: &str, value: &str, help: &str| {
+        html! { label { (label) input type="text" name=(name) value=(value); small { (help) } } }
+    };
+    let area = |name: &str, label: &str, value: &str, help: &str| {
+        html! { label { (label) textarea name=(name) rows="4" { (value) } small { (help) } } }
+    };
+    html::page(
+        "Settings",
+        who,
+        html! {
+            (html::notice(message, ok))
+            form method="post" action="/settings" {
+                (html::csrf(who))
+                fieldset { legend { "Switches" }
+                    (html::checkbox("is_bot_enabled", "The bot answers customers", s.is_bot_enabled.is_some()))
+                    (html::checkbox("enable_ai_responses", "The AI answers what the FAQ does not", s.enable_ai_responses.is_some()))
+                    (html::checkbox("enable_payment_flow", "The AI may help customers choose how to pay", s.enable_payment_flow.is_some()))
+                    (html::checkbox("enable_media_understanding", "The AI looks at photos sent without a caption", s.enable_media_understanding.is_some()))
+                }
+                fieldset { legend { "Words" }
+                    (text("escalation_phone", "Escalation phone", &s.escalation_phone, "Who gets alerts; customers who ask for a person are given it."))
+                    (area("fallback_message", "Fallback message", &s.fallback_message, "Sent when nothing else answers."))
+                    (text("opt_out_keywords", "Opt-out words", &s.opt_out_keywords, "Comma-separated: a message that is exactly one of them stops the bot for that customer."))
+                    (text("opt_in_keywords", "Opt-in words", &s.opt_in_keywords, "Comma-separated: starts it again."))
+                    (text("handoff_keywords", "Words that ask for a person", &s.handoff_keywords, "Comma-separated."))
+                    (text("faq_confidence", "FAQ confidence", &s.faq_confidence, "0 to 1: how sure the FAQ must be to answer without the AI (0.6)."))
+                    (text("transcription_model", "Voice note transcription model", &s.transcription_model, "Empty: voice notes are not transcribed."))
+                    (area("type_replies", "Replies by message type", &s.type_replies, "JSON, e.g. {\"location\": \"Thanks for the pin!\"}; types: location, contacts, order, unsupported, image, video, document, audio."))
+                }
+                fieldset { legend { "Business hours" }
+                    (text("timezone", "Time zone", &s.timezone, "Like Africa/Nairobi."))
+                    (area("business_hours", "Hours", &s.business_hours, "JSON, e.g. {\"mon\": [[\"09:00\", \"18:00\"]], \"sun\": []}; empty: always open."))
+                    (text("holidays", "Holidays", &s.holidays, "Comma-separated dates, e.g. 2026-12-25, 2026-12-26."))
+                    (area("after_hours_message", "After-hours reply", &s.after_hours_message, "{opening} says when you open."))
+                }
+                fieldset { legend { "Alerts outside the 24-hour window" }
+                    (text("alert_template_name", "Approved WhatsApp template", &s.alert_template_name, "Its body's one parameter is the alert; empty: alerts go by email."))
+                    (text("alert_template_language", "Template language", &s.alert_template_language, "Like en or sw."))
+                }
+                button type="submit" { "Save settings" }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Saved>) -> Response {
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+            let s = current(tx, tenant).await?;
+            Ok(form(who, &s, q.saved.as_ref().map(|_| "Saved."), true))
+        },
+    )
+    .await
+}
+
+pub async fn save(
+    State(app): State<App>,
+    session: Session,
+    Posted(s): Posted<Settings>,
+) -> Response {
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+            let saved = attempt(
+                tx,
+                SAVE,
+                &[
+                    &tenant,
+                    &s.is_bot_enabled.is_some(),
+                    &s.enable_ai_responses.is_some(),
+                    &s.enable_payment_flow.is_some(),
+                    &s.enable_media_understanding.is_some(),
+                    &optional(&s.escalation_phone),
+                    &s.fallback_message.trim(),
+                    &s.opt_out_keywords,
+                    &s.opt_in_keywords,
+                    &s.handoff_keywords,
+                    &s.faq_confidence.trim(),
+                    &optional(&s.transcription_model),
+                    &s.timezone.trim(),
+                    &optional(&s.business_hours),
+                    &s.holidays,
+                    &s.after_hours_message.trim(),
+                    &optional(&s.alert_template_name),
+                    &s.alert_template_language.trim(),
+                    &optional(&s.type_replies),
+                ],
+            )
+            .await?;
+            Ok(match saved {
+                Ok(_) => Redirect::to("/settings?saved=1").into_response(),
+                Err(message) => form(who, &s, Some(&message), false),
+            })
+        },
+    )
+    .await
+}

@@ -1,0 +1,180 @@
+//! The bot's persona: templates (system prompt, tone, trigger words), and a preview of the prompt
+//! the AI would get for a message.
+use crate::error::AppError;
+use crate::html;
+use crate::pages::Nothing;
+use crate::server::{attempt, App};
+use crate::session::{Posted, Session, Who};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use tokio_postgres::Transaction;
+
+#[derive(Deserialize, Default)]
+pub struct Template {
+    #[serde(default)]
+    template_name: String,
+    #[serde(default)]
+    system_prompt: String,
+    #[serde(default)]
+    tone: String,
+    #[serde(default)]
+    triggers: String,
+    is_default: Option<String>,
+    is_active: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Preview {
+    preview: Option<String>,
+}
+
+const TONES: [&str; 6] = [
+    "friendly",
+    "professional",
+    "casual",
+    "formal",
+    "playful",
+    "concise",
+];
+
+fn editor(t: &Template, action: &str, csrf: &maud::Markup, button: &str) -> maud::Markup {
+    html! {
+        form.template method="post" action=(action) {
+            (csrf)
+            label { "Name" input type="text" name="template_name" value=(t.template_name) required; small { "Lower case letters, digits and _." } }
+            label { "Persona and instructions (the system prompt)" textarea name="system_prompt" rows="5" required { (t.system_prompt) } }
+            label { "Tone" select name="tone" { @for tone in TONES { option value=(tone) selected[t.tone == tone] { (tone) } } } }
+            label { "Trigger words" input type="text" name="triggers" value=(t.triggers); small { "Comma-separated: a message with one of them uses this template." } }
+            (html::checkbox("is_default", "The default template", t.is_default.is_some()))
+            (html::checkbox("is_active", "In use", t.is_active.is_some()))
+            button type="submit" { (button) }
+        }
+    }
+}
+
+async fn render(
+    tx: &Transaction<'_>,
+    who: &Who,
+    tenant: &str,
+    preview: Option<&str>,
+    message: Option<&str>,
+) -> Result<Response, AppError> {
+    let rows = tx
+        .query(
+            "SELECT id, template_name, system_prompt, tone, array_to_string(triggers, ', '), is_default, is_active
+               FROM alphadome.bot_templates ORDER BY is_default DESC, template_name",
+            &[],
+        )
+        .await?;
+    let prompt = match preview.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(text) => Some(
+            tx.query_one(
+                "SELECT jsonb_pretty(alphadome.assemble_prompt($1::text::uuid, '0', $2))",
+                &[&tenant, &text],
+            )
+            .await?
+            .get::<_, String>(0),
+        ),
+        None => None,
+    };
+    let csrf = html::csrf(who);
+    Ok(html::page(
+        "Templates",
+        who,
+        html! {
+            (html::notice(message, false))
+            @for r in &rows {
+                @let id: i64 = r.get(0);
+                @let t = Template { template_name: r.get(1), system_prompt: r.get(2), tone: r.get(3), triggers: r.get(4),
+                                    is_default: r.get::<_, bool>(5).then(String::new), is_active: r.get::<_, bool>(6).then(String::new) };
+                details open[rows.len() == 1] {
+                    summary { (t.template_name) @if t.is_default.is_some() { " (default)" } @if t.is_active.is_none() { " (not in use)" } }
+                    (editor(&t, &format!("/templates/{id}"), &csrf, "Save template"))
+                    form method="post" action=(format!("/templates/{id}/delete")) { (csrf) button.danger type="submit" { "Delete" } }
+                }
+            }
+            h2 { "New template" }
+            (editor(&Template { is_active: Some(String::new()), ..Template::default() }, "/templates", &csrf, "Add template"))
+            h2 { "Preview the prompt" }
+            form method="get" action="/templates" {
+                label { "A customer's message" input type="text" name="preview" value=(preview.unwrap_or("")); }
+                button type="submit" { "Show the prompt" }
+            }
+            @if let Some(p) = prompt { pre.prompt { (p) } }
+        },
+    ))
+}
+
+pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Preview>) -> Response {
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+            render(tx, who, tenant, q.preview.as_deref(), None).await
+        },
+    )
+    .await
+}
+
+const TRIGGER_WORDS: &str = "(SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($5, ',')) k WHERE btrim(k) <> '')";
+
+pub async fn add(
+    State(app): State<App>,
+    session: Session,
+    Posted(t): Posted<Template>,
+) -> Response {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        let sql = format!(
+            "INSERT INTO alphadome.bot_templates (template_name, system_prompt, tone, triggers, is_default, is_active, bot_tenant_id)
+             VALUES ($1, $2, coalesce(nullif(btrim($3), ''), 'friendly'), {TRIGGER_WORDS}, $6, $7, $4::text::uuid)"
+        );
+        let added = attempt(tx, &sql, &[&t.template_name.trim(), &t.system_prompt, &t.tone, &tenant, &t.triggers, &t.is_default.is_some(), &t.is_active.is_some()]).await?;
+        match added {
+            Ok(_) => Ok(Redirect::to("/templates").into_response()),
+            Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+        }
+    })
+    .await
+}
+
+pub async fn save(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    Posted(t): Posted<Template>,
+) -> Response {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        let sql = format!(
+            "UPDATE alphadome.bot_templates SET template_name = $1, system_prompt = $2, tone = coalesce(nullif(btrim($3), ''), 'friendly'),
+                    triggers = {TRIGGER_WORDS}, is_default = $6, is_active = $7
+              WHERE id = $4 AND bot_tenant_id = $8::text::uuid"
+        );
+        let saved = attempt(tx, &sql, &[&t.template_name.trim(), &t.system_prompt, &t.tone, &id, &t.triggers, &t.is_default.is_some(), &t.is_active.is_some(), &tenant]).await?;
+        match saved {
+            Ok(0) => Err(AppError::NotFound),
+            Ok(_) => Ok(Redirect::to("/templates").into_response()),
+            Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+        }
+    })
+    .await
+}
+
+pub async fn delete(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    Posted(_): Posted<Nothing>,
+) -> Response {
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, _: &Who, _: &str| match tx
+            .execute("DELETE FROM alphadome.bot_templates WHERE id = $1", &[&id])
+            .await?
+        {
+            0 => Err(AppError::NotFound),
+            _ => Ok(Redirect::to("/templates").into_response()),
+        },
+    )
+    .await
+}

@@ -1,0 +1,268 @@
+//! The console in a real browser (headless Chromium through chromedriver): Gideon logs in,
+//! switches AI answers off and on, teaches the FAQ a new answer, and a customer's question sent
+//! through the relay gets it and shows in his conversations. Every page is photographed into
+//! target/console-screenshots/ for people to look at.
+mod common;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Browser {
+    driver: Child,
+    client: Client,
+    base: String,
+    shots: std::path::PathBuf,
+}
+
+impl Browser {
+    async fn start(base: &str, profile: &std::path::Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let options = serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())]
+        });
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let client = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a browser session");
+        let shots = alphadome_e2e::repo_root().join("target/console-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            driver,
+            client,
+            base: base.to_string(),
+            shots,
+        }
+    }
+
+    async fn open(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css}"));
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn page(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_string()
+    }
+
+    /// Waits for the page to show `text` (after a click's navigation).
+    async fn shows(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.page().await.contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the page does not show {text:?}: {}",
+                self.page().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for the browser to arrive at `path` (a click's navigation takes its time).
+    async fn arrives_at(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.path().await != path {
+            assert!(
+                Instant::now() < deadline,
+                "still at {}, not {path}: {}",
+                self.path().await,
+                self.page().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn login(&self, email: &str) {
+        self.open("/login").await;
+        self.fill("input[name=email]", email).await;
+        self.fill("input[name=password]", PASSWORD).await;
+        self.click("button[type=submit]").await;
+    }
+
+    async fn close(mut self) {
+        self.client.close().await.unwrap();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+const ANSWER: &str = "Yes: soprano and concert ukuleles from KES 6,500.";
+
+#[test]
+fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
+    let shop = Shop::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-profile");
+    let browser = runtime.block_on(Browser::start(&shop.url, &profile));
+    let ai_on = || -> bool {
+        shop.db()
+            .query_one("SELECT enable_ai_responses FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid", &[&shop.kassangas])
+            .unwrap()
+            .get(0)
+    };
+
+    runtime.block_on(async {
+        browser.login(OWNER).await;
+        browser.arrives_at("/").await;
+        assert!(browser.page().await.contains("Kassangas Music Shop"));
+        browser.shot("01-overview").await;
+        browser.click("#switch-ai").await;
+        browser
+            .shows("what the FAQ does not answer gets the fallback message")
+            .await;
+    });
+    assert!(!ai_on(), "AI answers switched off from the browser");
+    runtime.block_on(async {
+        assert!(browser
+            .page()
+            .await
+            .contains("what the FAQ does not answer gets the fallback message"));
+        browser.click("#switch-ai").await;
+    });
+    assert!(ai_on(), "and on again");
+
+    runtime.block_on(async {
+        browser.open("/faq").await;
+        browser
+            .fill("form.entry input[name=question]", "Do you sell ukuleles?")
+            .await;
+        browser
+            .fill(
+                "form.entry textarea[name=phrasings]",
+                "mnauza ukulele\nukulele bei gani",
+            )
+            .await;
+        browser
+            .fill("form.entry textarea[name=answer]", ANSWER)
+            .await;
+        browser.click("form.entry button[type=submit]").await;
+        browser.arrives_at("/faq").await;
+        browser.shows(ANSWER).await;
+        browser.shot("03-faq").await;
+        browser.open("/faq?try=Mnauza+ukulele%3F").await;
+        let tried = browser.page().await;
+        assert!(
+            tried.contains(ANSWER) && tried.contains("Nothing was sent"),
+            "try a question"
+        );
+        browser.shot("04-faq-try").await;
+    });
+
+    // A customer asks in Swahili, through the relay: the new entry answers.
+    shop.customer_asks("254711000777", "Mnauza ukulele?", "wamid.console.ukulele");
+    shop.wait_for_reply(ANSWER);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shop
+        .db()
+        .query_one(
+            "SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound' AND body = $1",
+            &[&ANSWER],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the reply was not logged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    runtime.block_on(async {
+        browser.open("/conversations").await;
+        browser.shot("05-conversations").await;
+        browser.click("table.conversations a").await;
+        let thread = browser.page().await;
+        assert!(
+            thread.contains("Mnauza ukulele?") && thread.contains(ANSWER),
+            "the conversation shows question and answer"
+        );
+        assert!(thread.contains("FAQ answer"));
+        browser.shot("06-conversation").await;
+        for (path, name) in [
+            ("/settings", "02-settings"),
+            (
+                "/templates?preview=Do+you+have+a+Yamaha+keyboard%3F",
+                "07-templates",
+            ),
+            ("/alerts", "08-alerts"),
+            ("/usage", "09-usage"),
+            ("/replay", "10-replay"),
+            ("/account", "11-account"),
+        ] {
+            browser.open(path).await;
+            assert!(
+                !browser.page().await.contains("Something went wrong"),
+                "{path}"
+            );
+            browser.shot(name).await;
+        }
+        browser.click("form.logout button").await;
+        browser.arrives_at("/login").await;
+        browser.shot("00-login").await;
+        browser.login(OPERATOR).await;
+        browser.arrives_at("/operator").await;
+        assert!(browser.page().await.contains("Other Shop"));
+        browser.shot("12-operator-tenants").await;
+        browser.open("/operator/tenants/new").await;
+        browser.shot("13-operator-onboarding").await;
+        browser.open("/operator/alerts").await;
+        browser.shot("14-operator-alerts").await;
+    });
+    runtime.block_on(browser.close());
+    for secret in ["EAAtest", "sk-test-", PASSWORD] {
+        assert!(
+            !shop.console_log().contains(secret),
+            "a secret is in the console's log"
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! A shop for the console's tests: a throwaway cluster with the Kassangas seed and a second
+//! tenant, console logins for both owners and an operator, mock Meta and LLM, the relay, and the
+//! console between a browser and the database.
+#![allow(dead_code)]
+use alphadome_e2e::kassangas::{seed, SEED_NUMBER};
+use alphadome_e2e::mock::Mock;
+use alphadome_e2e::relay::Relay;
+use alphadome_e2e::{Client, Cluster};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const OWNER: &str = "gideon@kassangas.test";
+pub const OTHER_OWNER: &str = "owner@other-shop.test";
+pub const OPERATOR: &str = "ops@alphadome.test";
+pub const PASSWORD: &str = "console-test-password-1";
+pub const APP_SECRET: &str = "whsec-test-console-shared-app";
+pub const OTHER_NUMBER: &str = "1122334455667";
+
+pub struct Shop {
+    pub cluster: Cluster,
+    pub meta: Mock,
+    pub llm: Mock,
+    pub relay: Relay,
+    console: Child,
+    pub url: String,
+    pub log: PathBuf,
+    pub kassangas: String,
+    pub other: String,
+}
+
+/// A binary built beside the console's (cargo test -p alphadome-relay -p alphadome-console).
+fn sibling(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_alphadome-console")).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the console's tests with -p alphadome-relay too (make test does)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Shop {
+    pub fn start() -> Shop {
+        let cluster = Cluster::start(&[]);
+        let mut db = cluster.create_database("shop");
+        seed(&cluster, "shop");
+        let other: String = db
+            .query_one(
+                "SELECT alphadome.create_tenant('other-shop', 'Other Shop', '0733000001', $1, 'EAAtest-console-other-token')::text",
+                &[&OTHER_NUMBER],
+            )
+            .unwrap()
+            .get(0);
+        let kassangas: String = db
+            .query_one(
+                "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        db.batch_execute(
+            "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
+             CREATE ROLE console_login LOGIN NOINHERIT;
+             GRANT alphadome_console, alphadome_tenant, alphadome_admin TO console_login;
+             UPDATE alphadome.bot_control_settings SET business_hours = NULL;",
+        )
+        .unwrap();
+        for (tenant, email) in [(&kassangas, OWNER), (&other, OTHER_OWNER)] {
+            db.execute(
+                "SELECT alphadome.create_owner($1::text::uuid, $2, $3)",
+                &[tenant, &email, &PASSWORD],
+            )
+            .unwrap();
+        }
+        db.execute(
+            "SELECT alphadome.create_operator($1, $2)",
+            &[&OPERATOR, &PASSWORD],
+        )
+        .unwrap();
+        let meta = Mock::meta();
+        let llm = Mock::llm();
+        let relay = Relay::start(
+            &sibling("alphadome-relay"),
+            &[
+                ("DATABASE_URL", cluster.url("relay_login", "shop")),
+                ("META_GRAPH_URL", meta.base.clone()),
+                ("META_APP_SECRET", APP_SECRET.into()),
+                ("LLM_BASE_URL", llm.base.clone()),
+                ("ALPHADOME_POLL_MS", "200".into()),
+            ],
+            &cluster.dir.join("relay.log"),
+        );
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let log = cluster.dir.join("console.log");
+        let console = Command::new(env!("CARGO_BIN_EXE_alphadome-console"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("DATABASE_URL", cluster.url("console_login", "shop"))
+            .env("ALPHADOME_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start alphadome-console");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::blocking::get(format!("{url}/login"))
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the console did not come up; log: {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Shop {
+            cluster,
+            meta,
+            llm,
+            relay,
+            console,
+            url,
+            log,
+            kassangas,
+            other,
+        }
+    }
+
+    pub fn db(&self) -> Client {
+        self.cluster.connect("shop")
+    }
+
+    /// A customer's text message, signed and posted to the relay as Meta would.
+    pub fn customer_asks(&self, from: &str, text: &str, wamid: &str) {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": SEED_NUMBER, "phone_number_id": SEED_NUMBER},
+                "contacts": [{"profile": {"name": "Wanjiku"}, "wa_id": from}],
+                "messages": [{"from": from, "id": wamid, "timestamp": "1760000000", "type": "text", "text": {"body": text}}]
+            }}]}]
+        })
+        .to_string();
+        let signature =
+            alphadome_relay::http::signature::sign(APP_SECRET.as_bytes(), body.as_bytes());
+        let (status, _) = self
+            .relay
+            .post("/webhook", body.as_bytes(), Some(&signature));
+        assert_eq!(status, 200);
+    }
+
+    /// Waits for Meta to be asked to send a text with `body`.
+    pub fn wait_for_reply(&self, body: &str) {
+        self.meta
+            .wait_until(Duration::from_secs(30), "the reply", |r| {
+                r.iter().any(|x| x.body["text"]["body"] == body)
+            });
+    }
+
+    pub fn console_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let _ = self.console.kill();
+        let _ = self.console.wait();
+    }
+}
+
+/// A browser-like HTTP client: cookies kept, redirects not followed (the tests look at them).
+pub struct Visitor {
+    pub http: reqwest::blocking::Client,
+    pub base: String,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
+
+impl Visitor {
+    pub fn new(shop: &Shop) -> Visitor {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::blocking::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Visitor {
+            http,
+            base: shop.url.clone(),
+            jar,
+        }
+    }
+
+    /// The Cookie header this visitor sends (its session).
+    pub fn cookie(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Logs in; returns the status (303 on success).
+    pub fn login(&self, email: &str, password: &str) -> u16 {
+        self.http
+            .post(format!("{}/login", self.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
+    /// The CSRF token the console put in a page's forms.
+    pub fn csrf(&self) -> String {
+        let (_, page) = self.get("/account");
+        let at = page
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a csrf field")
+            + 19;
+        page[at..at + 64].to_string()
+    }
+
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+}
+
+pub fn value(v: &Value) -> String {
+    v.to_string()
+}
