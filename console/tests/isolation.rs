@@ -42,10 +42,23 @@ fn an_owner_gets_404_for_another_tenants_conversation_faq_entry_and_template_and
         )
         .unwrap()
         .get(0);
+    let alert: i64 = db
+        .query_one(
+            "SELECT id FROM alphadome.alerts WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.other],
+        )
+        .unwrap()
+        .get(0);
     let gideon = Visitor::new(&shop);
     assert_eq!(gideon.login(OWNER, PASSWORD), 303);
     assert_eq!(gideon.get(&format!("/conversations/{conversation}")).0, 404);
     assert_eq!(gideon.get(&format!("/faq/{faq}")).0, 404);
+    assert_eq!(gideon.get(&format!("/alerts/{alert}")).0, 404);
+    // The operator sees it.
+    let ops = Visitor::new(&shop);
+    assert_eq!(ops.login(OPERATOR, PASSWORD), 303);
+    let (status, page) = ops.get(&format!("/alerts/{alert}"));
+    assert!(status == 200 && page.contains("SECRET-ALERT-OF-OTHER-SHOP"));
     let csrf = gideon.csrf();
     let edit = [
         ("csrf", csrf.as_str()),

@@ -203,7 +203,7 @@ COMMENT ON FUNCTION alphadome.match_faq(uuid, text, integer) IS 'A tenant''s FAQ
 COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-completions request for a customer''s message: template, rules, best FAQ entries, recent history, within the budget; never a credential';
 COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
 COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
-COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer) IS 'Leases runnable jobs, fair across tenants, each with its context and credential (decrypted, audited)';
+COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) IS 'Leases runnable jobs (of the kinds given, else any), fair across tenants, each with its context and credential (decrypted, audited)';
 COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a transcript is answered like text; a send is logged)';
 COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';
 COMMENT ON FUNCTION alphadome.expiring_credentials(interval) IS 'Active tenants whose token expired, expires within the interval, is due for rotation or was refused';

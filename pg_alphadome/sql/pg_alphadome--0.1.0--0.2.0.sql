@@ -772,7 +772,10 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60)
+-- claim_jobs takes the kinds a relay's lane wants.
+DROP FUNCTION alphadome.claim_jobs(text, integer, integer);
+CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60,
+                                     kinds text[] DEFAULT NULL)
     RETURNS SETOF jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -814,6 +817,7 @@ BEGIN
               FROM alphadome.outbox o
               JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
              WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+               AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
                AND bt.is_active
                AND (bt.credential_status = 'ok'
                     OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
@@ -1538,6 +1542,9 @@ GRANT EXECUTE ON FUNCTION
     alphadome.console_change_password(text, text, text)
 TO alphadome_console;
 
+REVOKE ALL ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) TO alphadome_admin, alphadome_relay;
+
 -- Every public object described (comments.sql, repeated here).
 
 COMMENT ON SCHEMA alphadome IS 'AlphaDome: WhatsApp AI customer service for many businesses (tenants): their credentials (encrypted), templates, FAQ, switches, conversations and job queue, each tenant kept to its own rows by row-level security';
@@ -1743,7 +1750,7 @@ COMMENT ON FUNCTION alphadome.match_faq(uuid, text, integer) IS 'A tenant''s FAQ
 COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-completions request for a customer''s message: template, rules, best FAQ entries, recent history, within the budget; never a credential';
 COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
 COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
-COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer) IS 'Leases runnable jobs, fair across tenants, each with its context and credential (decrypted, audited)';
+COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) IS 'Leases runnable jobs (of the kinds given, else any), fair across tenants, each with its context and credential (decrypted, audited)';
 COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a transcript is answered like text; a send is logged)';
 COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';
 COMMENT ON FUNCTION alphadome.expiring_credentials(interval) IS 'Active tenants whose token expired, expires within the interval, is due for rotation or was refused';

@@ -8,8 +8,10 @@
 -- (they go by email). Each job carries its context: the send target and the decrypted WhatsApp
 -- token, the assembled prompt and the LLM key (and the token when a photo is to be fetched),
 -- the voice note to fetch and the transcription model, or an alert and its channels
--- (_alert_context); each decryption is audited with the job's id.
-CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60)
+-- (_alert_context); each decryption is audited with the job's id. With kinds, only jobs of those
+-- kinds (a relay's lanes: slow LLM calls apart from sends and alerts).
+CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60,
+                                     kinds text[] DEFAULT NULL)
     RETURNS SETOF jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -51,6 +53,7 @@ BEGIN
               FROM alphadome.outbox o
               JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
              WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+               AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
                AND bt.is_active
                AND (bt.credential_status = 'ok'
                     OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))

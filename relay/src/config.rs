@@ -73,9 +73,21 @@ pub struct ServeArgs {
     /// Name of this worker in the queue (leases, logs).
     #[arg(long, env = "ALPHADOME_WORKER", default_value_t = default_worker())]
     pub worker: String,
-    /// Jobs handled at once.
-    #[arg(long, env = "ALPHADOME_CONCURRENCY", default_value_t = 16)]
+    /// Sends and alerts handled at once (the fast lane).
+    #[arg(long, env = "ALPHADOME_CONCURRENCY", default_value_t = 32)]
     pub concurrency: usize,
+    /// LLM calls and transcriptions handled at once (the slow lane: they mostly wait).
+    #[arg(long, env = "ALPHADOME_LLM_CONCURRENCY", default_value_t = 256)]
+    pub llm_concurrency: usize,
+    /// Connections that commit webhooks (those arriving together are committed together).
+    #[arg(long, env = "ALPHADOME_INGEST_LANES", default_value_t = 4)]
+    pub ingest_lanes: usize,
+    /// Connections that commit job results (likewise).
+    #[arg(long, env = "ALPHADOME_REPORT_LANES", default_value_t = 2)]
+    pub report_lanes: usize,
+    /// Most statements committed together in one transaction.
+    #[arg(long, env = "ALPHADOME_BATCH_MAX", default_value_t = 32)]
+    pub batch_max: usize,
     /// Seconds a claimed job is leased: longer than the slowest HTTP call (timeouts below).
     #[arg(long, env = "ALPHADOME_LEASE_SECONDS", default_value_t = 120)]
     pub lease_seconds: i32,

@@ -1,5 +1,6 @@
 //! alphadome-relay as a library: the binary (main.rs) and the end-to-end tests use it.
 pub mod backoff;
+pub mod batch;
 pub mod check;
 pub mod chores;
 pub mod clients;

@@ -1,6 +1,6 @@
 //! GET /metrics (prometheus-client, OpenMetrics text): counters of webhooks, messages and jobs
-//! by result, and latency histograms of webhook handling, the ingest call, Meta calls and LLM
-//! calls.
+//! by result, latency histograms of webhook handling, the ingest call, Meta calls and LLM
+//! calls, and the sizes of the batches committed together.
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,6 +11,11 @@ use std::time::Duration;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Statement {
+    statement: &'static str,
 }
 
 type Counters = Family<Outcome, Counter>;
@@ -26,6 +31,12 @@ pub struct Metrics {
     ingest_seconds: Histogram,
     meta_seconds: Timings,
     llm_seconds: Timings,
+    batch_sizes: Family<Statement, Histogram, fn() -> Histogram>,
+}
+
+/// 1 to 64 statements.
+fn sizes() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 7))
 }
 
 /// 1 ms to about 33 s.
@@ -44,6 +55,14 @@ impl Default for Metrics {
         let ingest_seconds = seconds();
         let meta_seconds = Timings::new_with_constructor(seconds as fn() -> Histogram);
         let llm_seconds = Timings::new_with_constructor(seconds as fn() -> Histogram);
+        let batch_sizes = Family::<Statement, Histogram, fn() -> Histogram>::new_with_constructor(
+            sizes as fn() -> Histogram,
+        );
+        registry.register(
+            "batch_size",
+            "Statements committed together, by statement (ingest, report)",
+            batch_sizes.clone(),
+        );
         registry.register(
             "webhooks",
             "Webhook POSTs by how they were answered",
@@ -86,6 +105,7 @@ impl Default for Metrics {
             ingest_seconds,
             meta_seconds,
             llm_seconds,
+            batch_sizes,
         }
     }
 }
@@ -126,6 +146,13 @@ impl Metrics {
         self.llm_seconds
             .get_or_create(&Outcome { result })
             .observe(took.as_secs_f64());
+    }
+
+    /// A batch of `size` statements committed together (batch.rs).
+    pub fn batch(&self, statement: &'static str, size: usize) {
+        self.batch_sizes
+            .get_or_create(&Statement { statement })
+            .observe(size as f64);
     }
 
     /// The OpenMetrics text.

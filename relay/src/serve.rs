@@ -15,11 +15,21 @@ const ROUTES_REFRESH: Duration = Duration::from_secs(60);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
-    let pool = crate::db::pool(&args.database, args.concurrency + 8)?;
+    // Connections: the ingest and report lanes, two lanes' claims, fail_job, chores, readiness.
+    let pool = crate::db::pool(&args.database, args.ingest_lanes + args.report_lanes + 6)?;
     let routes = Arc::new(TenantRoutes::default());
     let tenants_changed = Arc::new(Notify::new());
+    let ingest = crate::batch::Batcher::start(
+        pool.clone(),
+        "SELECT alphadome.ingest_webhook_text($1, $2::text::uuid)",
+        args.ingest_lanes,
+        args.batch_max,
+        "ingest_webhook",
+        metrics.clone(),
+    );
     let state = Arc::new(AppState {
         pool: pool.clone(),
+        ingest,
         metrics: metrics.clone(),
         shared_app_secret: args.meta_app_secret.clone(),
         shared_verify_token: args.meta_verify_token.clone(),

@@ -1,6 +1,7 @@
 //! The outbound worker: wakes on NOTIFY alphadome_outbox (and polls anyway), claims jobs,
 //! calls Meta or the LLM, and reports each result back to the queue.
 use crate::backoff::Backoff;
+use crate::batch::{Batcher, Failed};
 use crate::chores;
 use crate::clients::email::Email;
 use crate::clients::llm::{self, Llm};
@@ -31,11 +32,28 @@ pub struct Worker {
     /// Alerts by email (ALPHADOME_SMTP_URL) and to the operator's webhook, when configured.
     email: Option<Email>,
     operator_hook: Option<OperatorHook>,
-    wake: Notify,
+    /// Jobs are claimed and run in lanes, so that slow LLM calls never hold up sends and alerts.
+    lanes: [Lane; 2],
+    /// complete_job calls that arrive together are committed together.
+    completions: Batcher,
     /// Raised by NOTIFY alphadome_tenants: the webhook routes are read again.
     pub tenants_changed: Arc<Notify>,
     in_flight: Mutex<HashSet<i64>>,
 }
+
+/// Jobs of some kinds, claimed and run with a concurrency of their own.
+struct Lane {
+    name: &'static str,
+    kinds: &'static [&'static str],
+    concurrency: usize,
+    /// Raised by NOTIFY alphadome_outbox (a permit is kept if the lane is busy: no wake-up lost).
+    wake: Notify,
+}
+
+/// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
+const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
+/// Calls that take milliseconds (Meta's sends, alerts).
+const FAST_KINDS: &[&str] = &["reply.send", "alert.send"];
 
 /// Retries of the worker's own database calls (claims, reports, the LISTEN session).
 const DATABASE_RETRY: Backoff = Backoff {
@@ -68,6 +86,28 @@ impl Worker {
             Some(url) => Some(OperatorHook::new(url, timeout)?),
             None => None,
         };
+        let completions = Batcher::start(
+            pool.clone(),
+            "SELECT alphadome.complete_job($1, $2)",
+            args.report_lanes,
+            args.batch_max,
+            "complete_job",
+            metrics.clone(),
+        );
+        let lanes = [
+            Lane {
+                name: "fast",
+                kinds: FAST_KINDS,
+                concurrency: args.concurrency.max(1),
+                wake: Notify::new(),
+            },
+            Lane {
+                name: "slow",
+                kinds: SLOW_KINDS,
+                concurrency: args.llm_concurrency.max(1),
+                wake: Notify::new(),
+            },
+        ];
         Ok(Worker {
             pool,
             args,
@@ -76,7 +116,8 @@ impl Worker {
             llm,
             email,
             operator_hook,
-            wake: Notify::new(),
+            lanes,
+            completions,
             tenants_changed,
             in_flight: Mutex::new(HashSet::new()),
         })
@@ -84,7 +125,7 @@ impl Worker {
 
     /// Runs until `shutdown` turns true; then stops claiming, gives in-flight jobs the grace
     /// period, and hands back (requeues) any still running.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let listener = tokio::spawn(self.clone().listen(shutdown.clone()));
         let credentials = tokio::spawn(chores::every(
             self.pool.clone(),
@@ -101,7 +142,30 @@ impl Worker {
             shutdown.clone(),
             move |client| chores::prune_history(client, keep_days),
         ));
-        let permits = Arc::new(Semaphore::new(self.args.concurrency.max(1)));
+        let lanes: Vec<_> = (0..self.lanes.len())
+            .map(|lane| tokio::spawn(self.clone().run_lane(lane, shutdown.clone())))
+            .collect();
+        let mut tasks = Vec::new();
+        for lane in lanes {
+            if let Ok(running) = lane.await {
+                tasks.push(running);
+            }
+        }
+        listener.abort();
+        credentials.abort();
+        retention.abort();
+        self.drain(tasks).await;
+    }
+
+    /// One lane: claims what its permits allow, runs each job, until shutdown; returns the
+    /// jobs still running then.
+    async fn run_lane(
+        self: Arc<Self>,
+        index: usize,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> JoinSet<()> {
+        let lane = &self.lanes[index];
+        let permits = Arc::new(Semaphore::new(lane.concurrency));
         let mut tasks = JoinSet::new();
         let mut failures = 0u32;
         while !*shutdown.borrow() {
@@ -109,7 +173,7 @@ impl Worker {
             let free = permits.available_permits();
             let mut claimed = 0;
             if free > 0 {
-                match self.claim(free).await {
+                match self.claim(lane.kinds, free).await {
                     Ok(jobs) => {
                         failures = 0;
                         claimed = jobs.len();
@@ -128,7 +192,11 @@ impl Worker {
                     }
                     Err(e) => {
                         failures += 1;
-                        tracing::warn!(error = format!("{e:#}"), "claiming jobs failed; retrying");
+                        tracing::warn!(
+                            lane = lane.name,
+                            error = format!("{e:#}"),
+                            "claiming jobs failed; retrying"
+                        );
                         let pause = DATABASE_RETRY.delay(failures);
                         tokio::select! {
                             _ = tokio::time::sleep(pause) => {}
@@ -143,25 +211,35 @@ impl Worker {
                 continue;
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = lane.wake.notified() => {}
                 _ = tokio::time::sleep(self.args.poll_interval()) => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = shutdown.changed() => {}
             }
         }
-        listener.abort();
-        credentials.abort();
-        retention.abort();
-        self.drain(tasks).await;
+        tasks
     }
 
-    async fn drain(&self, mut tasks: JoinSet<()>) {
+    /// New jobs may be waiting: every lane claims.
+    fn wake_all(&self) {
+        for lane in &self.lanes {
+            lane.wake.notify_one();
+        }
+    }
+
+    async fn drain(&self, mut lanes: Vec<JoinSet<()>>) {
         let grace = Duration::from_secs(self.args.shutdown_grace_seconds);
-        let finished =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        let finished = tokio::time::timeout(grace, async {
+            for tasks in lanes.iter_mut() {
+                while tasks.join_next().await.is_some() {}
+            }
+        })
+        .await;
         if finished.is_err() {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            for tasks in lanes.iter_mut() {
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+            }
         }
         let left: Vec<i64> = self
             .in_flight
@@ -186,15 +264,20 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
-    async fn claim(&self, max: usize) -> anyhow::Result<Vec<Claimed>> {
+    async fn claim(&self, kinds: &[&str], max: usize) -> anyhow::Result<Vec<Claimed>> {
         let client = self.pool.get().await?;
         let claim = client
-            .prepare_cached("SELECT alphadome.claim_jobs($1, $2, $3)")
+            .prepare_cached("SELECT alphadome.claim_jobs($1, $2, $3, $4)")
             .await?;
         let rows = client
             .query(
                 &claim,
-                &[&self.args.worker, &(max as i32), &self.args.lease_seconds],
+                &[
+                    &self.args.worker,
+                    &(max as i32),
+                    &self.args.lease_seconds,
+                    &kinds,
+                ],
             )
             .await?;
         let jobs: Vec<Claimed> = rows.iter().map(|r| Claimed::read(r.get(0))).collect();
@@ -290,24 +373,28 @@ impl Worker {
         }
     }
 
-    /// complete_job (Ok) or fail_job (Err with the error and the retry delay).
+    /// complete_job (Ok: committed together with other completions) or fail_job (Err with the
+    /// error and the retry delay).
     async fn report(&self, id: i64, result: &Report) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
         match result {
-            Ok(result) => {
-                let complete = client
-                    .prepare_cached("SELECT alphadome.complete_job($1, $2)")
-                    .await?;
-                client.execute(&complete, &[&id, result]).await?
-            }
+            Ok(result) => match self
+                .completions
+                .call(vec![Box::new(id), Box::new(result.clone())])
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(Failed::Refused(e)) => Err(anyhow::anyhow!(crate::db::describe(&e))),
+                Err(Failed::Unavailable(why)) => Err(anyhow::anyhow!(why)),
+            },
             Err((error, retry)) => {
+                let client = self.pool.get().await?;
                 let fail = client
                     .prepare_cached("SELECT alphadome.fail_job($1, $2, $3)")
                     .await?;
-                client.execute(&fail, &[&id, error, retry]).await?
+                client.execute(&fail, &[&id, error, retry]).await?;
+                Ok(())
             }
-        };
-        Ok(())
+        }
     }
 
     async fn send(&self, whatsapp: &WhatsApp, payload: &Send) -> Result<Value, Failure> {
@@ -546,7 +633,7 @@ impl Worker {
                                     worker.tenants_changed.notify_one()
                                 }
                                 Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
-                                    worker.wake.notify_one()
+                                    worker.wake_all()
                                 }
                                 Ok(_) => {}
                                 Err(e) => {
@@ -566,7 +653,7 @@ impl Worker {
                         Ok(()) => {
                             failures = 0;
                             // Whatever happened while away: poll once, read the routes again.
-                            self.wake.notify_one();
+                            self.wake_all();
                             self.tenants_changed.notify_one();
                             let _ = driver.await;
                         }

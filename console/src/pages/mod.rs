@@ -36,6 +36,7 @@ pub fn routes() -> Router<App> {
         .route("/conversations/{id}", get(conversations::thread))
         .route("/conversations/{id}/handoff", post(conversations::handoff))
         .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}", get(alerts::one))
         .route("/usage", get(usage::page))
         .route("/replay", get(replay::page))
         .route("/operator", get(operator::tenants))

@@ -390,8 +390,8 @@ mod tests {
             "Do you sell drums?",
             "Yes: acoustic and electronic kits.",
         );
-        act_as("alphadome_tenant", Context::Setting(&a));
         let before = everything();
+        act_as("alphadome_tenant", Context::Setting(&a));
         let tried = |message: &str| {
             Spi::connect(|c| {
                 let row = c

@@ -23,6 +23,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct AppState {
     pub pool: Pool,
+    /// Webhooks that arrive together are committed together (batch.rs).
+    pub ingest: crate::batch::Batcher,
     pub metrics: Arc<Metrics>,
     pub shared_app_secret: Option<String>,
     pub shared_verify_token: Option<String>,

@@ -3,6 +3,7 @@
 //! checked on the raw bytes, and only then is the database asked.
 use super::signature;
 use super::AppState;
+use crate::batch::Failed;
 use crate::contract::IngestCounts;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -167,25 +168,12 @@ async fn receive(
         let response = (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
         return answer(state, started, "malformed", response);
     };
-    let client = match state.pool.get().await {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "database unavailable: answering 503 so Meta retries"
-            );
-            return unavailable(state, started);
-        }
-    };
     let ingest_started = Instant::now();
-    // Prepared once per pooled connection: one round trip per webhook, and no parse.
-    let result = match client
-        .prepare_cached("SELECT alphadome.ingest_webhook_text($1, $2::text::uuid)")
-        .await
-    {
-        Ok(statement) => client.query_one(&statement, &[&text, &route]).await,
-        Err(e) => Err(e),
-    };
+    // Committed with the webhooks that arrive at the same time; answered after the commit.
+    let result = state
+        .ingest
+        .call(vec![Box::new(text.to_string()), Box::new(route)])
+        .await;
     state.metrics.ingest(ingest_started.elapsed());
     match result.map(|row| row.get::<_, serde_json::Value>(0)) {
         Ok(value) => {
@@ -211,7 +199,7 @@ async fn receive(
         }
         // Not JSON (22P02), not a webhook (22023): nothing in it can be recorded. Whatever
         // else a signed body holds is answered 200 by ingest, with what it refused.
-        Err(e)
+        Err(Failed::Refused(e))
             if e.code()
                 .is_some_and(|c| c.code() == "22023" || c.code() == "22P02") =>
         {
@@ -219,10 +207,17 @@ async fn receive(
             let response = (StatusCode::BAD_REQUEST, "not a WhatsApp webhook").into_response();
             answer(state, started, "malformed", response)
         }
-        Err(e) => {
+        Err(Failed::Refused(e)) => {
             tracing::error!(
                 error = crate::db::describe(&e),
                 "ingest failed: answering 503 so Meta retries"
+            );
+            unavailable(state, started)
+        }
+        Err(Failed::Unavailable(why)) => {
+            tracing::error!(
+                error = why,
+                "database unavailable: answering 503 so Meta retries"
             );
             unavailable(state, started)
         }
