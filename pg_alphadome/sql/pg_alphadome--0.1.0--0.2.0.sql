@@ -779,6 +779,7 @@ CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, l
     RETURNS SETOF jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     job record;
@@ -786,6 +787,11 @@ DECLARE
     token text;
     ai_key text;
     claimed jsonb;
+    start uuid := gen_random_uuid();
+    tenants uuid[];
+    share integer;
+    exhausted bigint[];
+    picked bigint[];
 BEGIN
     IF coalesce(btrim(worker), '') = '' THEN
         RAISE EXCEPTION 'worker is required: a name for this relay process' USING ERRCODE = '22004';
@@ -797,13 +803,50 @@ BEGIN
         RAISE EXCEPTION 'lease_seconds must be between 1 and 3600' USING ERRCODE = '22023';
     END IF;
 
-    -- A job whose lease ran out after its last attempt goes to the dead letters (its alert fails).
+    -- The tenants with jobs to run, at most max_jobs of them, from a random point of the tenant
+    -- order and wrapping round (_tenants_with_jobs). Each gets an equal share, its oldest
+    -- runnable jobs first, skipping those other workers hold: the work of a claim does not grow
+    -- with the depth of the queue.
+    tenants := alphadome._tenants_with_jobs(start, max_jobs);
+    IF cardinality(tenants) < max_jobs THEN
+        tenants := tenants || ARRAY(SELECT x FROM unnest(alphadome._tenants_with_jobs(NULL, max_jobs - cardinality(tenants))) x
+                                     WHERE x < start);
+    END IF;
+    IF cardinality(tenants) = 0 THEN
+        RETURN;
+    END IF;
+    share := ceil(max_jobs::numeric / cardinality(tenants))::integer;
+
+    -- A job whose lease ran out after its last attempt goes to the dead letters (its alert fails);
+    -- the others are claimed, every tenant's first before any tenant's second.
+    WITH candidates AS (
+        SELECT c.bot_tenant_id, c.id, c.run_at, c.exhausted,
+               row_number() OVER (PARTITION BY c.bot_tenant_id ORDER BY c.run_at, c.id) AS turn
+          FROM unnest(tenants) AS w (tenant)
+          JOIN alphadome.bot_tenants bt ON bt.id = w.tenant AND bt.is_active
+          CROSS JOIN LATERAL (
+              SELECT o.bot_tenant_id, o.id, o.run_at, o.status = 'running' AND o.attempts >= o.max_attempts AS exhausted
+                FROM alphadome.outbox o
+               WHERE o.bot_tenant_id = w.tenant AND o.status IN ('queued', 'running')
+                 AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                 AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
+                 AND (bt.credential_status = 'ok'
+                      OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
+               ORDER BY o.run_at, o.id
+               LIMIT share
+                 FOR UPDATE OF o SKIP LOCKED) c
+    )
+    SELECT array_agg(c.id) FILTER (WHERE c.exhausted),
+           (array_agg(c.id ORDER BY c.turn, c.run_at, c.id) FILTER (WHERE NOT c.exhausted))[1:max_jobs]
+      INTO exhausted, picked
+      FROM candidates c;
+
     WITH dead AS (
         UPDATE alphadome.outbox o
            SET status = 'dead', lease_until = NULL,
                last_error = jsonb_build_object('class', 'lease_expired', 'message',
                                 'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
-         WHERE o.status = 'running' AND o.lease_until < now() AND o.attempts >= o.max_attempts
+         WHERE o.id = ANY (exhausted) AND o.bot_tenant_id = ANY (tenants)
         RETURNING o.bot_tenant_id, o.kind, o.payload, o.last_error
     )
     UPDATE alphadome.alerts a SET status = 'failed', last_error = d.last_error
@@ -811,31 +854,10 @@ BEGIN
      WHERE d.kind = 'alert.send' AND a.bot_tenant_id = d.bot_tenant_id AND a.id = (d.payload ->> 'alert_id')::bigint;
 
     FOR job IN
-        WITH ready AS (
-            SELECT o.bot_tenant_id, o.id, o.run_at,
-                   row_number() OVER (PARTITION BY o.bot_tenant_id ORDER BY o.run_at, o.id) AS turn
-              FROM alphadome.outbox o
-              JOIN alphadome.bot_tenants bt ON bt.id = o.bot_tenant_id
-             WHERE ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
-               AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
-               AND bt.is_active
-               AND (bt.credential_status = 'ok'
-                    OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
-        ),
-        picked AS (
-            SELECT o.bot_tenant_id, o.id
-              FROM alphadome.outbox o
-              JOIN ready r ON r.bot_tenant_id = o.bot_tenant_id AND r.id = o.id
-             WHERE (o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now())
-             ORDER BY r.turn, r.run_at, r.id
-             LIMIT max_jobs
-               FOR UPDATE OF o SKIP LOCKED
-        )
         UPDATE alphadome.outbox o
            SET status = 'running', locked_by = worker, attempts = o.attempts + 1,
                lease_until = now() + make_interval(secs => lease_seconds)
-          FROM picked
-         WHERE o.bot_tenant_id = picked.bot_tenant_id AND o.id = picked.id
+         WHERE o.id = ANY (picked) AND o.bot_tenant_id = ANY (tenants)
         RETURNING o.*
     LOOP
         SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
@@ -1544,6 +1566,37 @@ TO alphadome_console;
 
 REVOKE ALL ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) TO alphadome_admin, alphadome_relay;
+
+CREATE FUNCTION alphadome._tenants_with_jobs(after uuid, how_many integer) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    RETURN (
+        WITH RECURSIVE scan (tenant, n) AS (
+            SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
+                     WHERE o.status IN ('queued', 'running')
+                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                       -- A bound the index can seek to (an OR here would scan every entry).
+                       AND o.bot_tenant_id >= coalesce(_tenants_with_jobs.after, '00000000-0000-0000-0000-000000000000')
+                     ORDER BY o.bot_tenant_id LIMIT 1), 1
+            UNION ALL
+            SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
+                     WHERE o.status IN ('queued', 'running')
+                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                       AND o.bot_tenant_id > s.tenant
+                     ORDER BY o.bot_tenant_id LIMIT 1), s.n + 1
+              FROM scan s WHERE s.tenant IS NOT NULL AND s.n < _tenants_with_jobs.how_many
+        )
+        SELECT coalesce(array_agg(s.tenant ORDER BY s.tenant), '{}') FROM scan s WHERE s.tenant IS NOT NULL);
+END
+$$;
+
+-- claim_jobs finds the tenants with work by index, one probe each, whatever the queue's depth.
+DROP INDEX alphadome.outbox_runnable;
+-- Every key of a tenant table holds the tenant (docs/scaling.md); jobs are still found by id.
+ALTER TABLE alphadome.outbox DROP CONSTRAINT outbox_pkey, ADD CONSTRAINT outbox_pkey PRIMARY KEY (id, bot_tenant_id);
+CREATE INDEX outbox_ready ON alphadome.outbox (bot_tenant_id, run_at, id) WHERE status IN ('queued', 'running');
+REVOKE ALL ON FUNCTION alphadome._tenants_with_jobs(uuid, integer) FROM PUBLIC;
 
 -- Every public object described (comments.sql, repeated here).
 

@@ -248,8 +248,9 @@ CREATE TABLE alphadome.reply_counters (
 -- ---- the outbound job queue -----------------------------------------------------------------
 
 CREATE TABLE alphadome.outbox (
-    -- The job's id alone is the key: the worker completes and fails jobs by id.
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The worker completes and fails jobs by id (the key leads with it); the key holds the
+    -- tenant too, as every key of a tenant table does (docs/scaling.md).
+    id            bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id uuid NOT NULL,
     kind          alphadome.job_kind NOT NULL,
     payload       jsonb NOT NULL,
@@ -264,11 +265,14 @@ CREATE TABLE alphadome.outbox (
     -- At most one job per key and tenant: alerts once per window, one reply per inbound message.
     dedupe_key    alphadome.dedupe_key,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (id, bot_tenant_id)
 );
 -- Only keyed jobs (alerts) are deduplicated; replies are unique by their inbound message.
 CREATE UNIQUE INDEX outbox_dedupe ON alphadome.outbox (bot_tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
-CREATE INDEX outbox_runnable ON alphadome.outbox (run_at) WHERE status IN ('queued', 'running');
+-- Jobs to run by tenant and age: claim_jobs finds the tenants with work through it (one probe
+-- each), then each tenant's oldest jobs.
+CREATE INDEX outbox_ready ON alphadome.outbox (bot_tenant_id, run_at, id) WHERE status IN ('queued', 'running');
 -- Finished jobs by age, for prune_history.
 CREATE INDEX outbox_finished ON alphadome.outbox (updated_at) WHERE status IN ('done', 'dead');
 

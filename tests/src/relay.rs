@@ -121,6 +121,11 @@ impl Relay {
         kib / 1024.0
     }
 
+    /// The relay's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// The address the relay listens on.
     pub fn addr(&self) -> String {
         self.url.trim_start_matches("http://").to_string()

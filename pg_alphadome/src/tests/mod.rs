@@ -16,6 +16,7 @@ mod operator;
 mod phone;
 mod pipeline;
 mod queue;
+mod schema_rules;
 mod security_check;
 
 extension_sql!(

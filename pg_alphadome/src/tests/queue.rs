@@ -406,6 +406,33 @@ mod tests {
         );
     }
 
+    /// However deep one tenant's backlog, the quiet tenant's one job comes in the first claim
+    /// (a claim reads a share of each tenant's jobs, not the queue: make bench measures it).
+    #[pg_test]
+    fn a_deep_backlog_does_not_starve_a_quiet_tenant_or_slow_a_claim() {
+        let busy = shop("busy", "0702245555", "1001", TOKEN_A);
+        shop("quiet", "0702245556", "1002", TOKEN_B);
+        run(
+            "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
+             SELECT $1::uuid, 'reply.send', jsonb_build_object('to', (254790000000 + n)::text, 'text', 'backlog')
+               FROM generate_series(1, 20000) n",
+            &[busy.as_str().into()],
+        );
+        inbound(
+            "1002",
+            "254700000999",
+            "What are your opening hours?",
+            "w.quiet",
+        );
+        let tenants: Vec<String> = claim(2)
+            .iter()
+            .map(|j| j["tenant"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(tenants.len(), 2);
+        assert!(tenants.contains(&"quiet".to_string()), "{tenants:?}");
+        assert_eq!(claim(1).len(), 1);
+    }
+
     #[pg_test]
     fn a_credential_that_does_not_decrypt_dead_letters_its_job_only() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);

@@ -1,34 +1,54 @@
-//! `make bench`: throughput and latency of the message path on one throwaway cluster, each
-//! figure beside a pgbench baseline run on the same cluster in the same run (these machines
-//! are noisy: compare ratios, not absolute numbers).
+//! `make bench`: every figure of docs/benchmarks.md on one throwaway cluster, each beside a
+//! baseline measured on the same cluster in the same run (these machines are noisy: compare
+//! ratios, not absolute numbers). Prints a table, writes target/bench/report.svg (latency
+//! distribution and throughput over time), and ends with one `BENCH <name> <value>` line per
+//! figure.
 //!
-//! 1. pgbench, 8 clients: a transaction inserting one 1 KB jsonb row with pg_notify; the same
-//!    without pg_notify; `SELECT alphadome.ingest_webhook(...)` of an FAQ question. Three
-//!    rounds of the three, interleaved, 5 s each; the medians are reported, and the range of
-//!    ingest's ratio over the rounds, since one round can be off by 15% here.
-//! 2. Signed webhooks/s through the relay (8 concurrent posters), the worker answering meanwhile.
-//! 3. FAQ-path replies at a steady 200 messages/s: replies/s, and p50/p99 from the webhook
-//!    POST to the reply's arrival at the mock Graph API.
-use alphadome_e2e::mock::Mock;
+//! 1. pgbench, 8 clients, three interleaved rounds of 5 s, medians: insert 1 KB jsonb + pg_notify
+//!    (the baseline), the same without pg_notify, ingest_webhook for tenants with 10, 1,000 and
+//!    10,000 FAQ entries; the queue (claim_jobs + complete_job) beside pgmq's pattern (a
+//!    SKIP LOCKED read and delete on a plain table).
+//! 2. The relay (release build): signed webhooks at saturation with the worker answering, the
+//!    FAQ replies that come of them, 200 msg/s paced, a quiet tenant beside a flood, LLM replies
+//!    with a mock LLM answering in 500 ms, and the relay's peak memory.
+//! 3. assemble_prompt with 1,000 FAQ entries (timed in the server).
+//! 4. ingest with 10,000 tenants and 1,000,000 stored messages beside the few-tenant rate.
+use alphadome_e2e::mock::{Mock, Scripted};
 use alphadome_e2e::relay::Relay;
 use alphadome_e2e::Cluster;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const NUMBER: &str = "106540352242922";
+const KASSANGAS: &str = "106540352242922";
+const QUIET: &str = "106540352242923";
+const FAQ_10: &str = "200000000000010";
+const FAQ_1000: &str = "200000000001000";
+const FAQ_10000: &str = "200000000010000";
 const SECRET: &str = "bench-app-secret";
-const SECONDS: u64 = 10;
 const CLIENTS: usize = 8;
+const POSTERS: usize = 16;
 const ROUNDS: usize = 3;
 const ROUND_SECONDS: u64 = 5;
+const SECONDS: u64 = 10;
+const OPENING_HOURS: &str = "What are your opening hours?";
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
-fn pgbench(cluster: &Cluster, script: &str) -> f64 {
-    let file = cluster.dir.join(format!("bench-{}.sql", script.len()));
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// Transactions per second of a pgbench script, 8 clients, one round.
+fn pgbench(cluster: &Cluster, name: &str, script: &str) -> f64 {
+    let file = cluster.dir.join(format!("bench-{name}.sql"));
     std::fs::write(&file, script).unwrap();
     let out = cluster.tool(
         "pgbench",
@@ -49,7 +69,7 @@ fn pgbench(cluster: &Cluster, script: &str) -> f64 {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "pgbench failed: {text}{}",
+        "pgbench {name} failed: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     text.lines()
@@ -61,19 +81,35 @@ fn pgbench(cluster: &Cluster, script: &str) -> f64 {
         .expect("pgbench prints tps")
 }
 
-fn webhook(customer: u64, wamid: &str) -> Vec<u8> {
+/// A pgbench script ingesting one FAQ question from a new customer to `number`: one literal
+/// (pgbench puts :r into it), as the relay sends one parameter.
+fn ingest_script(number: &str) -> String {
+    format!(
+        "\\set r random(1, 999999999999)\nSELECT alphadome.ingest_webhook('{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"id\":\"1\",\"changes\":[{{\"field\":\"messages\",\"value\":{{\"messaging_product\":\"whatsapp\",\"metadata\":{{\"display_phone_number\":\"{number}\",\"phone_number_id\":\"{number}\"}},\"contacts\":[{{\"profile\":{{\"name\":\"B\"}},\"wa_id\":\":r\"}}],\"messages\":[{{\"from\":\":r\",\"id\":\"wamid.pgbench.{number}.:r\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{{\"body\":\"{OPENING_HOURS}\"}}}}]}}}}]}}]}}');\n"
+    )
+}
+
+fn webhook(number: &str, customer: u64, wamid: &str, text: &str) -> Vec<u8> {
     serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
             "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": NUMBER, "phone_number_id": NUMBER},
+            "metadata": {"display_phone_number": number, "phone_number_id": number},
             "contacts": [{"profile": {"name": "Bench"}, "wa_id": customer.to_string()}],
             "messages": [{"from": customer.to_string(), "id": wamid, "timestamp": "1760000000", "type": "text",
-                          "text": {"body": "What are your opening hours?"}}]
+                          "text": {"body": text}}]
         }}]}]
     })
     .to_string()
     .into_bytes()
+}
+
+/// X-Hub-Signature-256 as Meta computes it.
+fn sign(body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn post(client: &reqwest::blocking::Client, url: &str, body: Vec<u8>) -> u16 {
@@ -88,106 +124,125 @@ fn post(client: &reqwest::blocking::Client, url: &str, body: Vec<u8>) -> u16 {
         .unwrap_or(0)
 }
 
-/// X-Hub-Signature-256 as Meta computes it.
-fn sign(body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn main() {
-    let cluster = Cluster::start(&[
-        "fsync=on",
-        "max_connections=200",
-        "log_min_messages=warning",
-    ]);
-    let mut db = cluster.create_database("bench");
-    cluster.seed_kassangas("bench", &[("whatsapp_phone_number_id", NUMBER)]);
-    db.batch_execute(
-        "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000;
-         CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
-         CREATE TABLE bench_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now());",
-    )
-    .unwrap();
-    let kilobyte = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1000));
-    eprintln!("bench: pgbench baselines and ingest_webhook, {CLIENTS} clients, {ROUNDS} rounds of {ROUND_SECONDS} s each");
-    let notify_script = format!("BEGIN;\nINSERT INTO bench_events (payload) VALUES ('{kilobyte}');\nSELECT pg_notify('bench', '');\nCOMMIT;\n");
-    let insert_script = format!("INSERT INTO bench_events (payload) VALUES ('{kilobyte}');\n");
-    // One literal, as the relay sends one parameter: pgbench puts :r into it (also inside
-    // quotes). Built with || instead, each call paid for planning three text || bigint
-    // concatenations (SQL functions, inlined by parsing their source), about a twentieth of
-    // an ingest, which is the script's cost, not ingest's.
-    let ingest_script = format!(
-        "\\set r random(1, 999999999999)\nSELECT alphadome.ingest_webhook('{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"id\":\"1\",\"changes\":[{{\"field\":\"messages\",\"value\":{{\"messaging_product\":\"whatsapp\",\"metadata\":{{\"display_phone_number\":\"{NUMBER}\",\"phone_number_id\":\"{NUMBER}\"}},\"contacts\":[{{\"profile\":{{\"name\":\"B\"}},\"wa_id\":\":r\"}}],\"messages\":[{{\"from\":\":r\",\"id\":\"wamid.pgbench.:r\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{{\"body\":\"What are your opening hours?\"}}}}]}}}}]}}]}}');\n"
-    );
-    let (mut notify_rates, mut insert_rates, mut ingest_rates, mut ingest_ratios) =
-        (vec![], vec![], vec![], vec![]);
-    for _ in 0..ROUNDS {
-        let (notify, insert, ingest) = (
-            pgbench(&cluster, &notify_script),
-            pgbench(&cluster, &insert_script),
-            pgbench(&cluster, &ingest_script),
-        );
-        ingest_ratios.push(ingest / notify);
-        notify_rates.push(notify);
-        insert_rates.push(insert);
-        ingest_rates.push(ingest);
-    }
-    let (with_notify, without_notify, ingest) = (
-        median(notify_rates),
-        median(insert_rates),
-        median(ingest_rates),
-    );
-    ingest_ratios.sort_by(f64::total_cmp);
-    db.batch_execute("TRUNCATE alphadome.outbox; DELETE FROM alphadome.messages; DELETE FROM alphadome.conversations;").unwrap();
-
-    let meta = Mock::meta_unchecked();
-    let relay_bin = std::env::current_exe()
-        .unwrap()
-        .with_file_name("alphadome-relay");
-    let env = [
-        ("DATABASE_URL", cluster.url("relay_login", "bench")),
-        ("META_GRAPH_URL", meta.base.clone()),
-        ("META_APP_SECRET", SECRET.to_string()),
-        ("ALPHADOME_CONCURRENCY", "32".to_string()),
-        ("RUST_LOG", "warn".to_string()),
-    ];
-    let relay = Relay::start(&relay_bin, &env, &cluster.dir.join("relay.log"));
-    let url = format!("{}/webhook", relay.url);
-
-    eprintln!("bench: signed webhooks through the relay, {CLIENTS} posters, {SECONDS} s");
-    let accepted = AtomicU64::new(0);
+/// Posts webhooks from POSTERS threads as fast as they are answered, for `seconds`; returns
+/// the wamids accepted with when each was posted.
+fn flood(
+    url: &str,
+    number: &str,
+    tag: &str,
+    text: &str,
+    seconds: u64,
+    first_customer: u64,
+) -> Vec<(String, Instant)> {
+    let accepted = Mutex::new(Vec::new());
     let next = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..CLIENTS {
-            s.spawn(|| {
+        for _ in 0..POSTERS {
+            let (accepted, next) = (&accepted, &next);
+            s.spawn(move || {
                 let client = reqwest::blocking::Client::new();
-                while started.elapsed() < Duration::from_secs(SECONDS) {
+                while started.elapsed() < Duration::from_secs(seconds) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
+                    let wamid = format!("wamid.{tag}.{n}");
+                    let at = Instant::now();
                     if post(
                         &client,
-                        &url,
-                        webhook(254_700_000_000 + n, &format!("wamid.load.{n}")),
+                        url,
+                        webhook(number, first_customer + n, &wamid, text),
                     ) == 200
                     {
-                        accepted.fetch_add(1, Ordering::Relaxed);
+                        accepted.lock().unwrap().push((wamid, at));
                     }
                 }
             });
         }
     });
-    let webhooks_per_second =
-        accepted.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    let drain = Instant::now();
+    accepted.into_inner().unwrap()
+}
+
+/// Posts `rate` webhooks a second for `seconds`, each from a new customer; returns the wamids
+/// with when each was posted.
+fn paced(
+    url: &str,
+    number: &str,
+    tag: &str,
+    rate: u64,
+    seconds: u64,
+    first_customer: u64,
+) -> Vec<(String, Instant)> {
+    let sent = Mutex::new(Vec::new());
+    let start = Instant::now();
+    let total = rate * seconds;
+    std::thread::scope(|s| {
+        let (jobs, queue) = std::sync::mpsc::channel::<u64>();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..8 {
+            let (queue, sent) = (queue.clone(), &sent);
+            s.spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                loop {
+                    let Ok(n) = queue.lock().unwrap().recv() else {
+                        return;
+                    };
+                    let wamid = format!("wamid.{tag}.{n}");
+                    let at = Instant::now();
+                    post(
+                        &client,
+                        url,
+                        webhook(number, first_customer + n, &wamid, OPENING_HOURS),
+                    );
+                    sent.lock().unwrap().push((wamid, at));
+                }
+            });
+        }
+        for n in 0..total {
+            let due = start + Duration::from_micros(n * 1_000_000 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            jobs.send(n).unwrap();
+        }
+    });
+    sent.into_inner().unwrap()
+}
+
+/// Waits until the mock Graph API has a reply to each of `wamids` (or 120 s pass); returns when
+/// each reply arrived, by wamid.
+fn replies(meta: &Mock, wamids: &[(String, Instant)]) -> HashMap<String, Instant> {
+    let wanted: std::collections::HashSet<&str> = wamids.iter().map(|(w, _)| w.as_str()).collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let arrived: HashMap<String, Instant> = meta
+            .requests()
+            .iter()
+            .filter_map(|r| {
+                let w = r.body["context"]["message_id"].as_str()?;
+                (wanted.contains(w) && r.body.get("text").is_some())
+                    .then(|| (w.to_string(), r.received_at))
+            })
+            .collect();
+        if arrived.len() >= wanted.len() || Instant::now() > deadline {
+            return arrived;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn latencies(sent: &[(String, Instant)], arrived: &HashMap<String, Instant>) -> Vec<Duration> {
+    let mut all: Vec<Duration> = sent
+        .iter()
+        .filter_map(|(w, at)| arrived.get(w).map(|r| *r - *at))
+        .collect();
+    all.sort();
+    all
+}
+
+fn drain(db: &mut postgres::Client) {
+    let started = Instant::now();
     while db
         .query_one(
-            "SELECT count(*) FROM alphadome.outbox WHERE status <> 'done'",
+            "SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'running')",
             &[],
         )
         .unwrap()
@@ -195,111 +250,429 @@ fn main() {
         > 0
     {
         assert!(
-            drain.elapsed() < Duration::from_secs(300),
+            started.elapsed() < Duration::from_secs(300),
             "the queue did not drain"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
 
-    eprintln!("bench: FAQ path at 200 messages/s for {SECONDS} s");
-    let rate = 200u64;
-    let total = rate * SECONDS;
-    let before = meta.requests().len();
-    let mut sent_at = std::collections::HashMap::new();
-    let client = reqwest::blocking::Client::new();
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<(String, Instant)>();
-        let url = &url;
-        // The pacer hands message numbers to posters, so a slow answer does not slow the rate.
-        let (job_tx, job_rx) = std::sync::mpsc::channel::<u64>();
-        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
-        for _ in 0..CLIENTS {
-            let tx = tx.clone();
-            let job_rx = job_rx.clone();
-            let client = client.clone();
-            s.spawn(move || loop {
-                let Ok(n) = job_rx.lock().unwrap().recv() else {
-                    return;
-                };
-                let wamid = format!("wamid.paced.{n}");
-                let at = Instant::now();
-                post(&client, url, webhook(254_710_000_000 + n, &wamid));
-                tx.send((wamid, at)).unwrap();
-            });
-        }
-        drop(tx);
-        for n in 0..total {
-            let due = start + Duration::from_micros(n * 1_000_000 / rate);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
+/// The relay's peak resident memory so far (VmHWM), in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// A tenant with `entries` FAQ entries: the opening-hours one and products.
+fn faq_tenant(db: &mut postgres::Client, slug: &str, phone: &str, number: &str, entries: i32) {
+    let id: String = db
+        .query_one(
+            "SELECT alphadome.create_tenant($1, $1, $2, $3, 'EAAbench-token-not-a-secret')::text",
+            &[&slug, &phone, &number],
+        )
+        .unwrap()
+        .get(0);
+    db.execute(
+        "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category, phrasings)
+         SELECT $1::text::uuid, 'faq', 'What are your opening hours?', 'Monday-Saturday 9 AM - 6 PM.', 'Business', '{mnafungua saa ngapi}'
+         UNION ALL
+         SELECT $1::text::uuid, 'faq', 'Do you stock item number ' || n || '?', 'Yes, item ' || n || ' costs KES ' || n * 10 || '.',
+                'Products', ARRAY['item ' || n]
+           FROM generate_series(1, $2 - 1) n",
+        &[&id, &entries],
+    )
+    .unwrap();
+    db.execute("UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000, business_hours = NULL WHERE bot_tenant_id = $1::text::uuid", &[&id]).unwrap();
+}
+
+struct Figure {
+    name: &'static str,
+    what: &'static str,
+    value: f64,
+    target: &'static str,
+    holds: bool,
+}
+
+fn main() {
+    let run_started = Instant::now();
+    let out_dir = alphadome_e2e::repo_root().join("target/bench");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let cluster = Cluster::start(&[
+        "fsync=on",
+        "max_connections=300",
+        "log_min_messages=warning",
+    ]);
+    let mut db = cluster.create_database("bench");
+    cluster.seed_kassangas("bench", &[("whatsapp_phone_number_id", KASSANGAS)]);
+    db.batch_execute(
+        "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000, business_hours = NULL;
+         CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
+         CREATE TABLE bench_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now());
+         CREATE TABLE bench_queue (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now());",
+    )
+    .unwrap();
+    faq_tenant(&mut db, "quiet", "0711000100", QUIET, 10);
+    faq_tenant(&mut db, "faq-10", "0711000101", FAQ_10, 10);
+    faq_tenant(&mut db, "faq-1000", "0711000102", FAQ_1000, 1000);
+    faq_tenant(&mut db, "faq-10000", "0711000103", FAQ_10000, 10000);
+    let kassangas: String = db
+        .query_one(
+            "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let mut figures: Vec<Figure> = Vec::new();
+
+    // ---- 1. pgbench ------------------------------------------------------------------------
+    eprintln!("bench: pgbench baselines, ingest by FAQ size, the queue; {CLIENTS} clients, {ROUNDS} rounds of {ROUND_SECONDS} s");
+    let kilobyte = format!(r#"{{"pad": "{}"}}"#, "x".repeat(1000));
+    let notify_script = format!("BEGIN;\nINSERT INTO bench_events (payload) VALUES ('{kilobyte}');\nSELECT pg_notify('bench', '');\nCOMMIT;\n");
+    let insert_script = format!("INSERT INTO bench_events (payload) VALUES ('{kilobyte}');\n");
+    let claim_script = "SELECT (j ->> 'id')::bigint AS id FROM alphadome.claim_jobs('bench-:client_id', 1, 60, '{reply.send}') j \\gset\n\
+                        SELECT alphadome.complete_job(:id, '{\"wamid\": \"wamid.bench.:id\", \"status\": \"sent\"}');\n";
+    let skiplocked_script = "DELETE FROM bench_queue q WHERE q.id = (SELECT x.id FROM bench_queue x ORDER BY x.id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING q.id, q.payload;\n";
+    let mut rates: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut ingest_ratios = Vec::new();
+    for _ in 0..ROUNDS {
+        // Enough queued jobs and rows for a round of either queue.
+        db.execute(
+            "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
+             SELECT $1::text::uuid, 'reply.send', jsonb_build_object('to', (254790000000 + n)::text, 'text', 'A bench reply.')
+               FROM generate_series(1, 40000) n",
+            &[&kassangas],
+        )
+        .unwrap();
+        db.batch_execute(&format!("INSERT INTO bench_queue (payload) SELECT '{kilobyte}' FROM generate_series(1, 100000); ANALYZE;")).unwrap();
+        let notify = pgbench(&cluster, "notify", &notify_script);
+        for (name, script) in [
+            ("insert", insert_script.clone()),
+            ("ingest", ingest_script(KASSANGAS)),
+            ("ingest_10", ingest_script(FAQ_10)),
+            ("ingest_1000", ingest_script(FAQ_1000)),
+            ("ingest_10000", ingest_script(FAQ_10000)),
+            ("queue", claim_script.to_string()),
+            ("skiplocked", skiplocked_script.to_string()),
+        ] {
+            let rate = pgbench(&cluster, name, &script);
+            eprintln!("  {name}: {rate:.0}/s (insert+notify {notify:.0}/s)");
+            if name == "ingest" {
+                ingest_ratios.push(rate / notify);
             }
-            job_tx.send(n).unwrap();
+            rates.entry(name).or_default().push(rate);
         }
-        drop(job_tx);
-        for (wamid, at) in rx {
-            sent_at.insert(wamid, at);
-        }
+        rates.entry("notify").or_default().push(notify);
+        db.batch_execute("DELETE FROM alphadome.outbox; TRUNCATE bench_queue;")
+            .unwrap();
+    }
+    let rate = |name: &str| median(rates[name].clone());
+    let with_notify = rate("notify");
+    ingest_ratios.sort_by(f64::total_cmp);
+    figures.push(Figure {
+        name: "ingest_vs_notify",
+        what: "pgbench ingest_webhook ÷ insert 1 KB + pg_notify",
+        value: rate("ingest") / with_notify,
+        target: "≥ 1.3",
+        holds: rate("ingest") / with_notify >= 1.3,
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let replies = loop {
-        let replies: Vec<_> = meta.requests()[before..]
-            .iter()
-            .filter(|r| r.body.get("text").is_some())
-            .cloned()
-            .collect();
-        if replies.len() as u64 >= total || Instant::now() > deadline {
-            break replies;
+    let queue_ratio = rate("queue") / rate("skiplocked");
+    figures.push(Figure {
+        name: "queue_vs_skiplocked",
+        what: "claim_jobs + complete_job ÷ SKIP LOCKED read+delete",
+        value: queue_ratio,
+        target: "≥ 2.0",
+        holds: queue_ratio >= 2.0,
+    });
+    let faq_1000 = rate("ingest_1000") / rate("ingest_10");
+    let faq_10000 = rate("ingest_10000") / rate("ingest_10");
+    figures.push(Figure {
+        name: "ingest_1000_faq_ratio",
+        what: "ingest with 1,000 FAQ entries ÷ with 10",
+        value: faq_1000,
+        target: "≥ 0.9",
+        holds: faq_1000 >= 0.9,
+    });
+    figures.push(Figure {
+        name: "ingest_10000_faq_ratio",
+        what: "ingest with 10,000 FAQ entries ÷ with 10",
+        value: faq_10000,
+        target: "≥ 0.8",
+        holds: faq_10000 >= 0.8,
+    });
+    db.batch_execute("DELETE FROM alphadome.messages; DELETE FROM alphadome.conversations; DELETE FROM alphadome.reply_counters;").unwrap();
+    db.batch_execute("VACUUM ANALYZE").unwrap();
+
+    // ---- 2. the relay --------------------------------------------------------------------------
+    let meta = Mock::meta_unchecked();
+    let llm = Mock::llm();
+    let relay_bin = std::env::current_exe()
+        .unwrap()
+        .with_file_name("alphadome-relay");
+    let env = [
+        ("DATABASE_URL", cluster.url("relay_login", "bench")),
+        ("META_GRAPH_URL", meta.base.clone()),
+        ("META_APP_SECRET", SECRET.to_string()),
+        ("LLM_BASE_URL", llm.base.clone()),
+        ("RUST_LOG", "warn".to_string()),
+    ];
+    let relay = Relay::start(&relay_bin, &env, &cluster.dir.join("relay.log"));
+    let relay_pid = relay.pid();
+    let url = format!("{}/webhook", relay.url);
+
+    eprintln!("bench: signed FAQ webhooks at saturation, {POSTERS} posters, {SECONDS} s");
+    let started = Instant::now();
+    let flooded = flood(
+        &url,
+        KASSANGAS,
+        "flood",
+        OPENING_HOURS,
+        SECONDS,
+        254_700_000_000,
+    );
+    let webhooks_per_second = flooded.len() as f64 / started.elapsed().as_secs_f64();
+    let arrived = replies(&meta, &flooded);
+    let last = arrived.values().max().copied().unwrap_or(started);
+    let faq_replies_per_second = arrived.len() as f64 / (last - started).as_secs_f64();
+    // Replies per half second, for the report.
+    let mut over_time = vec![0u32; ((last - started).as_millis() / 500 + 1) as usize];
+    for at in arrived.values() {
+        over_time[((*at - started).as_millis() / 500) as usize] += 1;
+    }
+    figures.push(Figure {
+        name: "relay_webhooks_vs_notify",
+        what: "signed webhooks/s accepted by the relay ÷ insert+notify",
+        value: webhooks_per_second / with_notify,
+        target: "≥ 1.0",
+        holds: webhooks_per_second / with_notify >= 1.0,
+    });
+    figures.push(Figure {
+        name: "faq_replies_vs_notify",
+        what: "FAQ replies/s end to end at saturation ÷ insert+notify",
+        value: faq_replies_per_second / with_notify,
+        target: "≥ 0.8",
+        holds: faq_replies_per_second / with_notify >= 0.8,
+    });
+    drain(&mut db);
+
+    eprintln!("bench: FAQ path at 200 msg/s for {SECONDS} s");
+    let at_200 = paced(&url, KASSANGAS, "paced", 200, SECONDS, 254_710_000_000);
+    let at_200_latency = latencies(&at_200, &replies(&meta, &at_200));
+    let p99_200 = percentile(&at_200_latency, 0.99);
+    figures.push(Figure {
+        name: "faq_p99_ms_at_200",
+        what: "p99 webhook → reply at 200 msg/s, ms",
+        value: p99_200,
+        target: "< 50",
+        holds: p99_200 < 50.0,
+    });
+    drain(&mut db);
+
+    eprintln!("bench: a quiet tenant at 20 msg/s beside a flood, {SECONDS} s");
+    let quiet_sent = std::thread::scope(|s| {
+        let url = &url;
+        s.spawn(move || {
+            flood(
+                url,
+                KASSANGAS,
+                "noise",
+                OPENING_HOURS,
+                SECONDS,
+                254_720_000_000,
+            )
+        });
+        paced(url, QUIET, "quiet", 20, SECONDS, 254_730_000_000)
+    });
+    let quiet_p99 = percentile(&latencies(&quiet_sent, &replies(&meta, &quiet_sent)), 0.99);
+    figures.push(Figure {
+        name: "quiet_tenant_p99_ms",
+        what: "p99 of a tenant at 20 msg/s while another floods, ms",
+        value: quiet_p99,
+        target: "< 100",
+        holds: quiet_p99 < 100.0,
+    });
+    drain(&mut db);
+
+    eprintln!("bench: LLM replies with a mock LLM answering in 500 ms");
+    llm.always(Some(Scripted {
+        status: 200,
+        body: serde_json::json!({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000, "model": "gpt-4o-mini",
+                                 "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "A considered answer.", "refusal": null}}],
+                                 "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}),
+        delay: Duration::from_millis(500),
+    }));
+    let llm_started = Instant::now();
+    let asked = flood(
+        &url,
+        KASSANGAS,
+        "llm",
+        "Which violin suits a child of seven?",
+        5,
+        254_740_000_000,
+    );
+    let answered = replies(&meta, &asked);
+    let llm_last = answered.values().max().copied().unwrap_or(llm_started);
+    let llm_per_second = answered.len() as f64 / (llm_last - llm_started).as_secs_f64();
+    figures.push(Figure {
+        name: "llm_replies_per_s_500ms",
+        what: "LLM replies/s, mock LLM answering in 500 ms, default settings",
+        value: llm_per_second,
+        target: "≥ 200",
+        holds: llm_per_second >= 200.0,
+    });
+    drain(&mut db);
+    let rss = peak_rss_mb(relay_pid);
+    figures.push(Figure {
+        name: "relay_rss_mb",
+        what: "peak RSS of the relay through the relay rows, MB",
+        value: rss,
+        target: "< 50",
+        holds: rss < 50.0,
+    });
+    drop(relay);
+
+    // ---- 3. assemble_prompt ----------------------------------------------------------------------
+    eprintln!("bench: assemble_prompt with 1,000 FAQ entries");
+    db.batch_execute(
+        "CREATE FUNCTION bench_prompt_ms(tenant uuid, n integer) RETURNS SETOF float8 LANGUAGE plpgsql AS $$
+         DECLARE t0 timestamptz;
+         BEGIN
+             FOR i IN 1..n LOOP
+                 t0 := clock_timestamp();
+                 PERFORM alphadome.assemble_prompt(tenant, '254700000001', 'Do you stock item number ' || i || ' in red?');
+                 RETURN NEXT extract(epoch FROM clock_timestamp() - t0) * 1000;
+             END LOOP;
+         END $$;",
+    )
+    .unwrap();
+    let prompt_p50: f64 = db
+        .query_one(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)
+               FROM bench_prompt_ms((SELECT id FROM alphadome.bot_tenants WHERE slug = 'faq-1000'), 300) ms",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    figures.push(Figure {
+        name: "prompt_p50_ms_1000_faq",
+        what: "assemble_prompt p50 with 1,000 FAQ entries, ms",
+        value: prompt_p50,
+        target: "< 0.5",
+        holds: prompt_p50 < 0.5,
+    });
+
+    // ---- 4. many tenants ---------------------------------------------------------------------------
+    eprintln!("bench: 10,000 tenants and 1,000,000 stored messages");
+    db.batch_execute(
+        "SELECT alphadome.create_tenant('many-' || n, 'Many ' || n, (254750000000 + n)::text, (300000000000 + n)::text, 'EAAbench-token-not-a-secret')
+           FROM generate_series(1, 10000) n;
+         INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id, last_inbound_at)
+         SELECT t.id, (254760000000 + c)::text, (254760000000 + c)::text, now()
+           FROM alphadome.bot_tenants t, generate_series(1, 10) c WHERE t.slug LIKE 'many-%';
+         INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, decision)
+         SELECT c.bot_tenant_id, c.id, 'inbound', 'wamid.many.' || c.id || '.' || m, 'What are your opening hours?', 'faq'
+           FROM alphadome.conversations c, generate_series(1, 10) m;",
+    )
+    .unwrap();
+    db.batch_execute("VACUUM ANALYZE").unwrap();
+    let crowded = median(
+        (0..ROUNDS)
+            .map(|_| pgbench(&cluster, "ingest_crowded", &ingest_script(FAQ_10)))
+            .collect(),
+    );
+    let crowded_ratio = crowded / rate("ingest_10");
+    figures.push(Figure {
+        name: "ingest_10k_tenants_ratio",
+        what: "ingest with 10,000 tenants, 1,000,000 messages ÷ with a few",
+        value: crowded_ratio,
+        target: "≥ 0.9",
+        holds: crowded_ratio >= 0.9,
+    });
+
+    // ---- the report ----------------------------------------------------------------------------------
+    report(&out_dir, &at_200_latency, &over_time);
+    println!();
+    println!("AlphaDome benchmark: one cluster, fsync on, {CLIENTS} pgbench clients (medians of {ROUNDS} interleaved {ROUND_SECONDS} s rounds), {POSTERS} relay posters, {:.0} s in all", run_started.elapsed().as_secs_f64());
+    println!(
+        "{:<26} {:<62} {:>10} {:>8} {:>5}",
+        "name", "what", "value", "target", ""
+    );
+    for f in &figures {
+        println!(
+            "{:<26} {:<62} {:>10.2} {:>8} {:>5}",
+            f.name,
+            f.what,
+            f.value,
+            f.target,
+            if f.holds { "ok" } else { "MISS" }
+        );
+    }
+    println!();
+    println!(
+        "baselines per second: insert+notify {:.0}, plain insert {:.0}, SKIP LOCKED read+delete {:.0}; ingest {:.0} (rounds {:.2}..{:.2}x), ingest by FAQ size 10/1,000/10,000: {:.0}/{:.0}/{:.0}; queue {:.0} jobs/s; relay {:.0} webhooks/s, {:.0} FAQ replies/s; at 200 msg/s p50 {:.1} ms",
+        with_notify, rate("insert"), rate("skiplocked"), rate("ingest"), ingest_ratios[0], ingest_ratios[ROUNDS - 1],
+        rate("ingest_10"), rate("ingest_1000"), rate("ingest_10000"), rate("queue"), webhooks_per_second, faq_replies_per_second,
+        percentile(&at_200_latency, 0.5)
+    );
+    println!("report: {}", out_dir.join("report.svg").display());
+    for f in &figures {
+        println!("BENCH {} {:.3}", f.name, f.value);
+    }
+}
+
+/// target/bench/report.svg: the latency distribution at 200 msg/s, and FAQ replies per half
+/// second through the saturation run.
+fn report(dir: &std::path::Path, latency: &[Duration], over_time: &[u32]) {
+    let (w, h) = (760.0_f64, 260.0_f64);
+    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {}\" font-family=\"sans-serif\" font-size=\"11\">\n", 2.0 * h + 20.0);
+    // Latency histogram, 1 ms buckets up to 50 ms (the last holds the rest).
+    let mut buckets = [0u32; 51];
+    for l in latency {
+        buckets[(l.as_secs_f64() * 1000.0).floor().min(50.0) as usize] += 1;
+    }
+    let top = (*buckets.iter().max().unwrap_or(&1)).max(1) as f64;
+    svg += &format!("<text x=\"10\" y=\"16\" font-size=\"13\">FAQ path at 200 msg/s: webhook → reply latency, {} replies (ms; the last bar is 50 and over)</text>\n", latency.len());
+    for (i, n) in buckets.iter().enumerate() {
+        let bh = *n as f64 / top * (h - 60.0);
+        svg += &format!("<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"{bh:.1}\" fill=\"#0b6e4f\"><title>{i} ms: {n}</title></rect>\n", 40.0 + i as f64 * 14.0, h - 30.0 - bh);
+        if i % 5 == 0 {
+            svg += &format!(
+                "<text x=\"{:.1}\" y=\"{}\">{i}</text>\n",
+                40.0 + i as f64 * 14.0,
+                h - 15.0
+            );
         }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut latencies: Vec<Duration> = replies
+    }
+    // Replies per half second.
+    let top = (*over_time.iter().max().unwrap_or(&1)).max(1) as f64;
+    let step = (w - 60.0) / over_time.len().max(1) as f64;
+    let points: Vec<String> = over_time
         .iter()
-        .filter_map(|r| {
-            r.body["context"]["message_id"]
-                .as_str()
-                .and_then(|w| sent_at.get(w))
-                .map(|at| r.received_at - *at)
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "{:.1},{:.1}",
+                40.0 + i as f64 * step,
+                2.0 * h - 10.0 - *n as f64 / top * (h - 60.0)
+            )
         })
         .collect();
-    latencies.sort();
-    let span = replies.iter().map(|r| r.received_at).max().unwrap() - start;
-    let replies_per_second = replies.len() as f64 / span.as_secs_f64();
-
-    println!();
-    println!("AlphaDome benchmark ({CLIENTS} clients, one cluster, fsync on; pgbench: medians of {ROUNDS} interleaved {ROUND_SECONDS} s rounds; relay: {SECONDS} s)");
-    println!(
-        "{:<58} {:>10} {:>16} {:>16}",
-        "what", "per second", "vs insert+notify", "vs plain insert"
+    svg += &format!("<text x=\"10\" y=\"{}\" font-size=\"13\">FAQ replies per half second through the saturation run (peak {} per 0.5 s)</text>\n", h + 26.0, top);
+    svg += &format!(
+        "<polyline fill=\"none\" stroke=\"#3d7fd6\" stroke-width=\"2\" points=\"{}\"/>\n",
+        points.join(" ")
     );
-    let row = |what: &str, rate: f64| {
-        println!(
-            "{what:<58} {rate:>10.0} {:>15.2}x {:>15.2}x",
-            rate / with_notify,
-            rate / without_notify
-        );
-    };
-    row(
-        "pgbench: insert 1 KB jsonb + pg_notify (baseline)",
-        with_notify,
+    svg += &format!(
+        "<line x1=\"40\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#999\"/>\n",
+        2.0 * h - 10.0,
+        w - 20.0
     );
-    row("pgbench: insert 1 KB jsonb, no notify", without_notify);
-    row("pgbench: alphadome.ingest_webhook (FAQ question)", ingest);
-    println!(
-        "{:<58} {:>10} {:>16}",
-        "  ingest / insert+notify, per round (lowest..highest)",
-        "",
-        format!("{:.2}..{:.2}x", ingest_ratios[0], ingest_ratios[ROUNDS - 1])
-    );
-    row(
-        "relay: signed webhooks accepted (worker running)",
-        webhooks_per_second,
-    );
-    println!(
-        "relay: FAQ path at {rate} msg/s: {} of {total} replies, {replies_per_second:.0} replies/s, webhook→Graph p50 {:.1} ms, p99 {:.1} ms",
-        replies.len(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.99).as_secs_f64() * 1000.0
-    );
-    drop(relay);
+    svg += "</svg>\n";
+    std::fs::write(dir.join("report.svg"), svg).unwrap();
 }
