@@ -169,6 +169,8 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
             .await
             .contains("what the FAQ does not answer gets the fallback message"));
         browser.click("#switch-ai").await;
+        // The click only starts the POST: wait for the page it answers with.
+        browser.shows("the AI answers what the FAQ does not").await;
     });
     assert!(ai_on(), "and on again");
 
