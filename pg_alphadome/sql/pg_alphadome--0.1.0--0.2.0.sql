@@ -747,6 +747,8 @@ $$;
 CREATE OR REPLACE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
+-- ON CONFLICT names the column wamid, not the parameter.
+#variable_conflict use_column
 DECLARE
     conversation_id bigint;
     recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
@@ -766,9 +768,11 @@ BEGIN
         ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
         RETURNING cv.id INTO conversation_id;
     END IF;
+    -- Once per wamid: a status webhook may have logged this send already (_sent_by_status).
     INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error, payload)
     VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', body,
-            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind));
+            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind))
+    ON CONFLICT (bot_tenant_id, wamid) DO NOTHING;
 END
 $$;
 
@@ -828,7 +832,7 @@ BEGIN
               SELECT o.bot_tenant_id, o.id, o.run_at, o.status = 'running' AND o.attempts >= o.max_attempts AS exhausted
                 FROM alphadome.outbox o
                WHERE o.bot_tenant_id = w.tenant AND o.status IN ('queued', 'running')
-                 AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                 AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                  AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
                  AND (bt.credential_status = 'ok'
                       OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
@@ -915,8 +919,15 @@ CREATE OR REPLACE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    job alphadome.outbox := alphadome._running_job(job_id);
+    job alphadome.outbox;
 BEGIN
+    -- Its status webhook came first (_sent_by_status): the same send, reported twice.
+    IF EXISTS (SELECT FROM alphadome.outbox o
+                WHERE o.id = complete_job.job_id AND o.status = 'done'
+                  AND o.result ->> 'by' = 'status_webhook' AND o.result ->> 'wamid' = complete_job.result ->> 'wamid') THEN
+        RETURN;
+    END IF;
+    job := alphadome._running_job(job_id);
     UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
      WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
     IF job.kind IN ('reply.generate', 'media.transcribe') THEN
@@ -1575,14 +1586,14 @@ BEGIN
         WITH RECURSIVE scan (tenant, n) AS (
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
-                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                        -- A bound the index can seek to (an OR here would scan every entry).
                        AND o.bot_tenant_id >= coalesce(_tenants_with_jobs.after, '00000000-0000-0000-0000-000000000000')
                      ORDER BY o.bot_tenant_id LIMIT 1), 1
             UNION ALL
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
-                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                        AND o.bot_tenant_id > s.tenant
                      ORDER BY o.bot_tenant_id LIMIT 1), s.n + 1
               FROM scan s WHERE s.tenant IS NOT NULL AND s.n < _tenants_with_jobs.how_many
@@ -1597,6 +1608,37 @@ DROP INDEX alphadome.outbox_runnable;
 ALTER TABLE alphadome.outbox DROP CONSTRAINT outbox_pkey, ADD CONSTRAINT outbox_pkey PRIMARY KEY (id, bot_tenant_id);
 CREATE INDEX outbox_ready ON alphadome.outbox (bot_tenant_id, run_at, id) WHERE status IN ('queued', 'running');
 REVOKE ALL ON FUNCTION alphadome._tenants_with_jobs(uuid, integer) FROM PUBLIC;
+
+CREATE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN kind IN ('reply.send', 'alert.send') THEN interval '15 seconds' ELSE interval '0' END;
+
+CREATE FUNCTION alphadome._sent_by_status(tenant_id uuid, job_id bigint, wamid text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    job alphadome.outbox;
+BEGIN
+    UPDATE alphadome.outbox o
+       SET status = 'done', lease_until = NULL,
+           result = jsonb_build_object('wamid', _sent_by_status.wamid, 'status', 'sent', 'by', 'status_webhook')
+     WHERE o.id = _sent_by_status.job_id AND o.bot_tenant_id = _sent_by_status.tenant_id
+       AND o.status IN ('queued', 'running') AND o.kind IN ('reply.send', 'alert.send')
+    RETURNING o.* INTO job;
+    IF job.id IS NULL THEN
+        RETURN false;
+    END IF;
+    IF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+        UPDATE alphadome.alerts a SET status = 'sent', sent_at = now(), attempts = a.attempts + 1,
+               channel = coalesce(a.channel, 'whatsapp_text')
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+    END IF;
+    PERFORM alphadome._log_outbound(job, _sent_by_status.wamid, 'sent', NULL);
+    RETURN true;
+END
+$$;
+
+REVOKE ALL ON FUNCTION alphadome._resend_wait(text), alphadome._sent_by_status(uuid, bigint, text) FROM PUBLIC;
 
 -- Every public object described (comments.sql, repeated here).
 

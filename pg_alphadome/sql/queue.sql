@@ -1,6 +1,13 @@
 -- The outbound job queue (docs/design.md sections 1 and 5): leases, attempts, backoff with jitter,
 -- dead letters, claims fair across tenants, each job handed out with what it needs.
 
+-- How long a send whose lease ran out waits before it is sent again: its relay may have died
+-- after Meta took it, and the status webhook naming the job (_sent_by_status) is on its way.
+-- Other jobs are taken again at once.
+CREATE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN kind IN ('reply.send', 'alert.send') THEN interval '15 seconds' ELSE interval '0' END;
+
 -- Up to how_many tenants with a job to run now (queued and due, or running with its lease run
 -- out), in uuid order from `after` (NULL: from the first): a loose index scan over outbox_ready,
 -- a probe per tenant, however many jobs each has.
@@ -14,14 +21,14 @@ BEGIN
         WITH RECURSIVE scan (tenant, n) AS (
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
-                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                        -- A bound the index can seek to (an OR here would scan every entry).
                        AND o.bot_tenant_id >= coalesce(_tenants_with_jobs.after, '00000000-0000-0000-0000-000000000000')
                      ORDER BY o.bot_tenant_id LIMIT 1), 1
             UNION ALL
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
-                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                       AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                        AND o.bot_tenant_id > s.tenant
                      ORDER BY o.bot_tenant_id LIMIT 1), s.n + 1
               FROM scan s WHERE s.tenant IS NOT NULL AND s.n < _tenants_with_jobs.how_many
@@ -93,7 +100,7 @@ BEGIN
               SELECT o.bot_tenant_id, o.id, o.run_at, o.status = 'running' AND o.attempts >= o.max_attempts AS exhausted
                 FROM alphadome.outbox o
                WHERE o.bot_tenant_id = w.tenant AND o.status IN ('queued', 'running')
-                 AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now()))
+                 AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                  AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
                  AND (bt.credential_status = 'ok'
                       OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
@@ -253,6 +260,8 @@ $$;
 CREATE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
+-- ON CONFLICT names the column wamid, not the parameter.
+#variable_conflict use_column
 DECLARE
     conversation_id bigint;
     recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
@@ -272,9 +281,40 @@ BEGIN
         ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
         RETURNING cv.id INTO conversation_id;
     END IF;
+    -- Once per wamid: a status webhook may have logged this send already (_sent_by_status).
     INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error, payload)
     VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', body,
-            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind));
+            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind))
+    ON CONFLICT (bot_tenant_id, wamid) DO NOTHING;
+END
+$$;
+
+-- A status webhook that names a send job (biz_opaque_callback_data "job:<id>", which the relay
+-- puts on every send) proves the send happened: the job is done even if its relay died before
+-- reporting it, and it is never sent again. Nothing for a job done already. Returns whether it
+-- completed the job.
+CREATE FUNCTION alphadome._sent_by_status(tenant_id uuid, job_id bigint, wamid text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    job alphadome.outbox;
+BEGIN
+    UPDATE alphadome.outbox o
+       SET status = 'done', lease_until = NULL,
+           result = jsonb_build_object('wamid', _sent_by_status.wamid, 'status', 'sent', 'by', 'status_webhook')
+     WHERE o.id = _sent_by_status.job_id AND o.bot_tenant_id = _sent_by_status.tenant_id
+       AND o.status IN ('queued', 'running') AND o.kind IN ('reply.send', 'alert.send')
+    RETURNING o.* INTO job;
+    IF job.id IS NULL THEN
+        RETURN false;
+    END IF;
+    IF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+        UPDATE alphadome.alerts a SET status = 'sent', sent_at = now(), attempts = a.attempts + 1,
+               channel = coalesce(a.channel, 'whatsapp_text')
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+    END IF;
+    PERFORM alphadome._log_outbound(job, _sent_by_status.wamid, 'sent', NULL);
+    RETURN true;
 END
 $$;
 
@@ -355,8 +395,15 @@ CREATE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}')
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    job alphadome.outbox := alphadome._running_job(job_id);
+    job alphadome.outbox;
 BEGIN
+    -- Its status webhook came first (_sent_by_status): the same send, reported twice.
+    IF EXISTS (SELECT FROM alphadome.outbox o
+                WHERE o.id = complete_job.job_id AND o.status = 'done'
+                  AND o.result ->> 'by' = 'status_webhook' AND o.result ->> 'wamid' = complete_job.result ->> 'wamid') THEN
+        RETURN;
+    END IF;
+    job := alphadome._running_job(job_id);
     UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
      WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
     IF job.kind IN ('reply.generate', 'media.transcribe') THEN

@@ -339,9 +339,10 @@ impl Worker {
     /// One attempt of a job: the call it needs, and what to report.
     async fn attempt(&self, job: &Job) -> Report {
         let outcome = match &job.work {
-            Work::ReplySend { whatsapp, payload } => self.send(whatsapp, payload).await,
+            Work::ReplySend { whatsapp, payload } => self.send(job.id, whatsapp, payload).await,
             Work::AlertSend { alert, whatsapp } => {
-                self.alert(&job.tenant, alert, whatsapp.as_ref()).await
+                self.alert(job.id, &job.tenant, alert, whatsapp.as_ref())
+                    .await
             }
             Work::Generate {
                 llm,
@@ -397,11 +398,13 @@ impl Worker {
         }
     }
 
-    async fn send(&self, whatsapp: &WhatsApp, payload: &Send) -> Result<Value, Failure> {
+    async fn send(&self, job: i64, whatsapp: &WhatsApp, payload: &Send) -> Result<Value, Failure> {
         if self.args.dry_run {
             return Ok(json!({"status": "simulated"}));
         }
+        let callback = format!("job:{job}");
         let out = Outgoing {
+            callback: Some(&callback),
             phone_number_id: &whatsapp.phone_number_id,
             token: whatsapp.access_token.expose(),
             to: payload.to.as_deref(),
@@ -431,10 +434,12 @@ impl Worker {
     /// email). Nothing is reported sent that was not.
     async fn alert(
         &self,
+        job: i64,
         tenant: &str,
         alert: &AlertCall,
         whatsapp: Option<&WhatsApp>,
     ) -> Result<Value, Failure> {
+        let callback = format!("job:{job}");
         let wanted = |channel: &str| alert.channels.iter().any(|c| c == channel);
         if self.args.dry_run {
             let first = alert
@@ -462,14 +467,19 @@ impl Worker {
                         recipient: None,
                         text: &alert.text,
                         context: None,
+                        callback: Some(&callback),
                     };
                     self.timed_meta(self.meta.send_text(&out)).await
                 }
                 ("whatsapp_template", Some(template)) => {
-                    self.timed_meta(
-                        self.meta
-                            .send_template(id, token, to, template, &alert.text),
-                    )
+                    self.timed_meta(self.meta.send_template(
+                        id,
+                        token,
+                        to,
+                        template,
+                        &alert.text,
+                        &callback,
+                    ))
                     .await
                 }
                 _ => continue,

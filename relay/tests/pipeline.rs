@@ -175,6 +175,18 @@ fn kassangas_answers_from_the_faq_without_the_llm_and_otherwise_asks_the_llm_onc
     assert_eq!(send.body["text"]["body"], OPENING_HOURS_ANSWER);
     assert_eq!(send.body["to"], "254711111111");
     assert_eq!(send.body["context"]["message_id"], "wamid.e2e.hours");
+    // The send names its job, which Meta echoes in the status webhooks (relay.md: sending once).
+    let job: i64 = d
+        .db()
+        .query_one(
+            "SELECT o.id FROM alphadome.outbox o JOIN alphadome.messages m
+                 ON m.bot_tenant_id = o.bot_tenant_id AND m.id = (o.payload ->> 'inbound_message_id')::bigint
+              WHERE o.kind = 'reply.send' AND m.wamid = 'wamid.e2e.hours'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(send.body["biz_opaque_callback_data"], format!("job:{job}"));
     assert!(
         requests
             .iter()

@@ -317,8 +317,18 @@ impl Ingest<'_, '_> {
             }
             self.message(&tenant, message, &contacts, path(at, "messages", i))?;
         }
-        let statuses = value.items_in("statuses").count();
-        for i in 0..statuses {
+        for (i, status) in value.items_in("statuses").enumerate() {
+            // A status for a send whose relay died before reporting it completes the job first,
+            // so that the status itself then applies to the message it logged.
+            let job = field(status, "biz_opaque_callback_data")
+                .and_then(|data| data.strip_prefix("job:")?.parse::<i64>().ok());
+            if let (Some(job), Some(wamid)) = (job, field(status, "id")) {
+                self.client.update(
+                    &self.prepared.sent_by_status,
+                    None,
+                    &[arg(tenant.id), arg(job), arg(wamid)],
+                )?;
+            }
             self.client.update(
                 &self.prepared.apply_status,
                 None,

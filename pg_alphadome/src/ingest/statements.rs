@@ -249,6 +249,19 @@ pub const APPLY_STATUS_0_1: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::JSONBOID, pg_sys::TEXTARRAYOID],
 );
 
+/// A status webhook naming the send job it reports (biz_opaque_callback_data "job:<id>"):
+/// the job is done, whoever reported it (queue.sql's _sent_by_status).
+pub const SENT_BY_STATUS: (&str, &[Oid]) = (
+    "SELECT alphadome._sent_by_status($1, $2, $3)",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::TEXTOID],
+);
+
+/// SENT_BY_STATUS on a 0.1.0 schema: sends carry no job there.
+pub const SENT_BY_STATUS_0_1: (&str, &[Oid]) = (
+    "SELECT false WHERE $1::uuid IS NULL AND $2::int8 IS NULL AND $3::text IS NULL",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::TEXTOID],
+);
+
 /// The raw payload with what became of it: the counts ingest returns ($3), and notes ($4,
 /// NULL for none) on what it ignored or refused.
 pub const KEEP_EVENT: (&str, &[Oid]) = (
@@ -274,6 +287,7 @@ pub struct Statements {
     pub closed_until: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub apply_status: OwnedPreparedStatement,
+    pub sent_by_status: OwnedPreparedStatement,
     pub keep_event: OwnedPreparedStatement,
 }
 
@@ -311,6 +325,11 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
             APPLY_STATUS
         } else {
             APPLY_STATUS_0_1
+        })?,
+        sent_by_status: prepare(if current {
+            SENT_BY_STATUS
+        } else {
+            SENT_BY_STATUS_0_1
         })?,
         keep_event: prepare(KEEP_EVENT)?,
     })

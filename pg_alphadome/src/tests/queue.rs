@@ -362,8 +362,18 @@ mod tests {
         );
         let id = claim(1)[0]["id"].as_i64().unwrap();
         assert!(claim(1).is_empty());
+        // A send whose lease just ran out may have reached Meta: it waits 15 s for the status
+        // webhook that would name it before it is sent again.
         run(
-            "UPDATE alphadome.outbox SET lease_until = now() - interval '1 second' WHERE id = $1",
+            "UPDATE alphadome.outbox SET lease_until = now() - interval '10 seconds' WHERE id = $1",
+            &[id.into()],
+        );
+        assert!(
+            claim(1).is_empty(),
+            "not yet: its status webhook may be on its way"
+        );
+        run(
+            "UPDATE alphadome.outbox SET lease_until = now() - interval '16 seconds' WHERE id = $1",
             &[id.into()],
         );
         let again = claim(1);
@@ -372,9 +382,61 @@ mod tests {
             (Some(id), Some(2))
         );
         // A job whose last attempt's lease ran out is dead, not retried forever.
-        run("UPDATE alphadome.outbox SET attempts = max_attempts, lease_until = now() - interval '1 second' WHERE id = $1", &[id.into()]);
+        run("UPDATE alphadome.outbox SET attempts = max_attempts, lease_until = now() - interval '16 seconds' WHERE id = $1", &[id.into()]);
         assert!(claim(1).is_empty());
         assert_eq!(job_field(id, "status").as_deref(), Some("dead"));
+    }
+
+    /// Meta's status webhook names the job that sent the message (biz_opaque_callback_data):
+    /// it completes a job whose relay died before reporting, so it is never sent again, and the
+    /// relay's own late report of the same send changes nothing.
+    #[pg_test]
+    fn a_status_webhook_naming_its_job_completes_it_once() {
+        shop("shop-a", "0702245555", "1001", TOKEN_A);
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.cb",
+        );
+        let id = claim(1)[0]["id"].as_i64().unwrap();
+        let status = |state: &str| {
+            serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+                "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "1001", "phone_number_id": "1001"},
+                          "statuses": [{"id": "wamid.cb.sent", "status": state, "timestamp": "1760000001",
+                                        "recipient_id": "254700000001", "biz_opaque_callback_data": format!("job:{id}")}]}}]}]})
+            .to_string()
+        };
+        run(
+            "SELECT alphadome.ingest_webhook($1::jsonb)",
+            &[status("sent").as_str().into()],
+        );
+        assert_eq!(job_field(id, "status").as_deref(), Some("done"));
+        let logged = || {
+            one::<String>(
+                "SELECT string_agg(status, ',') FROM alphadome.messages WHERE wamid = 'wamid.cb.sent' AND direction = 'outbound'",
+                &[],
+            )
+        };
+        assert_eq!(logged().as_deref(), Some("sent"));
+        // The relay reports the same send late: nothing changes, no error.
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.complete_job($1[1]::bigint, '{\"wamid\": \"wamid.cb.sent\", \"status\": \"sent\"}')",
+                &[&id.to_string()]
+            ),
+            "ok 1"
+        );
+        run(
+            "SELECT alphadome.ingest_webhook($1::jsonb)",
+            &[status("delivered").as_str().into()],
+        );
+        assert_eq!(
+            logged().as_deref(),
+            Some("delivered"),
+            "one outbound row, moved on by the next status"
+        );
+        assert!(claim(1).is_empty(), "never sent again");
     }
 
     #[pg_test]

@@ -21,6 +21,9 @@ pub struct Outgoing<'a> {
     pub text: &'a str,
     /// The inbound message this answers: shown as quoted, and marked read first.
     pub context: Option<&'a str>,
+    /// The job sending it ("job:<id>", Meta's biz_opaque_callback_data): Meta echoes it in the
+    /// status webhooks, which complete the job even if this relay dies before reporting it.
+    pub callback: Option<&'a str>,
 }
 
 impl Meta {
@@ -94,6 +97,9 @@ impl Meta {
         if let Some(context) = out.context {
             body["context"] = json!({"message_id": context});
         }
+        if let Some(callback) = out.callback {
+            body["biz_opaque_callback_data"] = json!(callback);
+        }
         let answer = self.post(out.phone_number_id, out.token, &body).await?;
         answer["messages"][0]["id"]
             .as_str()
@@ -110,6 +116,7 @@ impl Meta {
         to: &str,
         template: &Template,
         text: &str,
+        callback: &str,
     ) -> Result<String, Failure> {
         // Meta bounds a body parameter; the alert's first 1024 characters carry its point.
         let text: String = text.chars().take(1024).collect();
@@ -123,6 +130,7 @@ impl Meta {
                 "language": {"policy": "deterministic", "code": template.language},
                 "components": [{"type": "body", "parameters": [{"type": "text", "text": text}]}],
             },
+            "biz_opaque_callback_data": callback,
         });
         let answer = self.post(phone_number_id, token, &body).await?;
         answer["messages"][0]["id"]
