@@ -292,6 +292,99 @@ impl Cluster {
         );
     }
 
+    /// A streaming standby of this cluster (pg_basebackup -R), running on its own port and
+    /// socket folder, with the same master key file (a standby must be able to decrypt once
+    /// promoted).
+    pub fn standby(&self) -> Cluster {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if is_root() {
+            check(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&dir)
+                    .output()
+                    .unwrap(),
+                "chown",
+            );
+        }
+        let data = dir.join("data");
+        check(
+            as_postgres(&pg_bin("pg_basebackup"))
+                .arg("-h")
+                .arg(&self.dir)
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                    // At once, not after a spread checkpoint (minutes on an idle cluster).
+                    "--checkpoint=fast",
+                    "-D",
+                ])
+                .arg(&data)
+                .output()
+                .unwrap(),
+            "pg_basebackup",
+        );
+        let port = free_port();
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c alphadome.master_key_file={}",
+            dir.display(),
+            self.dir.join("master.key").display()
+        );
+        check(
+            as_postgres(&pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.join("server.log"))
+                .args(["-o", &options, "-w", "start"])
+                .output()
+                .unwrap(),
+            "pg_ctl start (standby)",
+        );
+        Cluster {
+            dir,
+            port,
+            master_key_hex: self.master_key_hex.clone(),
+            options,
+            env: self.env.clone(),
+        }
+    }
+
+    /// Makes a standby the primary.
+    pub fn promote(&self) {
+        check(
+            as_postgres(&pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-w", "promote"])
+                .output()
+                .unwrap(),
+            "pg_ctl promote",
+        );
+    }
+
+    /// Stops the server as a crash would (immediate: no checkpoint, clients cut off).
+    pub fn crash(&self) {
+        check(
+            as_postgres(&pg_bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "immediate", "-w", "stop"])
+                .output()
+                .unwrap(),
+            "pg_ctl stop -m immediate",
+        );
+    }
+
     /// A libpq connection string for this cluster's socket.
     pub fn url(&self, user: &str, database: &str) -> String {
         format!(
@@ -385,6 +478,14 @@ impl Drop for Cluster {
 
 /// The repository root: the parent of the test package running (`tests/` or `relay/`), or the
 /// current folder for a binary run outside cargo (`make bench` runs from the root).
+/// A line for the test run's output even when the test passes (the test harness keeps what
+/// `println!` prints to itself unless a test fails; the stderr handle is not captured). For
+/// counts a reader of `make test` should see: the chaos run's duplicates, the failover's time.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 pub fn repo_root() -> PathBuf {
     // Read at run time: CI and local checkouts share one target folder, and cargo reuses a
     // test binary built in another checkout, whose compile-time path may no longer exist.

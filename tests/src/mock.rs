@@ -45,6 +45,23 @@ struct Inner {
     sent: AtomicU64,
     unchecked: Mutex<bool>,
     media: Mutex<HashMap<String, Served>>,
+    /// Failures and latency on purpose: (share of answers that fail, longest delay).
+    chaos: Mutex<Option<(f64, Duration)>>,
+    random: AtomicU64,
+    /// Meta's status webhooks after each accepted send: relay base URLs, app secret, and one
+    /// client for them all (a client per post loads the system's certificates every time).
+    statuses: Mutex<Option<StatusPoster>>,
+    /// Sends Meta accepted: (the inbound message answered, the new message's wamid).
+    accepted: Mutex<Vec<(Option<String>, String)>>,
+    /// Meta: recipients whose sends are refused for good (131026, undeliverable), by prefix.
+    refused: Mutex<Vec<String>>,
+}
+
+#[derive(Clone)]
+struct StatusPoster {
+    relays: Vec<String>,
+    app_secret: String,
+    client: reqwest::Client,
 }
 
 /// A media file the mock Graph API serves: its bytes, the mime type and size its retrieval
@@ -96,6 +113,11 @@ impl Mock {
             sent: AtomicU64::new(0),
             unchecked: Mutex::new(false),
             media: Mutex::new(HashMap::new()),
+            chaos: Mutex::new(None),
+            random: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
+            statuses: Mutex::new(None),
+            accepted: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -151,6 +173,34 @@ impl Mock {
             .into_iter()
             .filter(|r| r.method == "POST" && r.body.get("status").is_none())
             .collect()
+    }
+
+    /// From now on a `failure_rate` share of unscripted answers fail, half as overload and half
+    /// as throttling (Meta: 503 with its transient code 131000 or 429 with 130429; the LLM: 503
+    /// or 429 rate_limit_exceeded), and each waits a random time up to `max_delay`.
+    pub fn chaos(&self, failure_rate: f64, max_delay: Duration) {
+        *self.inner.chaos.lock().unwrap() = Some((failure_rate, max_delay));
+    }
+
+    /// Meta: every send to a number starting with `prefix` fails for good (131026, the message
+    /// is undeliverable), before any chaos.
+    pub fn refuse_recipients(&self, prefix: &str) {
+        self.inner.refused.lock().unwrap().push(prefix.to_string());
+    }
+
+    /// Meta: after each accepted send, a signed `sent` status webhook (with the send's
+    /// biz_opaque_callback_data) is posted to one of these relays, as Meta does.
+    pub fn send_statuses(&self, relays: Vec<String>, app_secret: &str) {
+        *self.inner.statuses.lock().unwrap() = Some(StatusPoster {
+            relays,
+            app_secret: app_secret.to_string(),
+            client: reqwest::Client::new(),
+        });
+    }
+
+    /// Sends Meta accepted: (the inbound message each answers, its wamid).
+    pub fn accepted(&self) -> Vec<(Option<String>, String)> {
+        self.inner.accepted.lock().unwrap().clone()
     }
 
     /// Serves media `id` (Meta): its retrieval answer states `mime_type` and the true size.
@@ -398,15 +448,63 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         let status = axum::http::StatusCode::from_u16(answer.status).unwrap();
         return (status, axum::Json(answer.body)).into_response();
     }
+    let to = body["to"].as_str().unwrap_or("");
+    if state.kind == Kind::Meta
+        && state
+            .refused
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|prefix| to.starts_with(prefix.as_str()))
+    {
+        let refusal = meta_error(131026, "Message undeliverable");
+        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response();
+    }
+    let chaos = *state.chaos.lock().unwrap();
+    if let Some((rate, max_delay)) = chaos {
+        tokio::time::sleep(max_delay.mul_f64(random(&state))).await;
+        let roll = random(&state);
+        if roll < rate {
+            let throttled = roll < rate / 2.0;
+            let body = match (state.kind, throttled) {
+                (Kind::Meta, false) => meta_error(131000, "Something went wrong"),
+                (Kind::Meta, true) => meta_error(130429, "Rate limit hit"),
+                (_, false) => {
+                    json!({"error": {"message": "The server is overloaded", "type": "server_error", "param": null, "code": null}})
+                }
+                (_, true) => {
+                    json!({"error": {"message": "Rate limit reached for requests", "type": "requests", "param": null, "code": "rate_limit_exceeded"}})
+                }
+            };
+            let status = if throttled { 429 } else { 503 };
+            return (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                axum::Json(body),
+            )
+                .into_response();
+        }
+    }
     let n = state.sent.fetch_add(1, Ordering::SeqCst) + 1;
     match state.kind {
         Kind::Hook => axum::Json(json!({"ok": true})).into_response(),
-        Kind::Meta => axum::Json(json!({
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-            "messages": [{"id": format!("wamid.mock.{n}")}]
-        }))
-        .into_response(),
+        Kind::Meta => {
+            let wamid = format!("wamid.mock.{n}");
+            let answered = body["context"]["message_id"].as_str().map(str::to_string);
+            state.accepted.lock().unwrap().push((answered, wamid.clone()));
+            let statuses = state.statuses.lock().unwrap().clone();
+            if let Some(poster) = statuses {
+                let number = path.trim_end_matches("/messages").rsplit('/').next().unwrap_or("").to_string();
+                let pause = Duration::from_millis(20 + (random(&state) * 180.0) as u64);
+                let first = n as usize;
+                tokio::spawn(post_status(poster, number, wamid.clone(), body.clone(), pause, first));
+            }
+            axum::Json(json!({
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                "messages": [{"id": wamid}]
+            }))
+            .into_response()
+        }
         Kind::Llm => axum::Json(json!({
             "id": format!("chatcmpl-mock-{n}"), "object": "chat.completion", "created": 1_700_000_000, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -414,6 +512,64 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
             "usage": {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}
         }))
         .into_response(),
+    }
+}
+
+/// A number in [0, 1), from the mock's own xorshift (tests need no reproducible sequence, only
+/// a spread).
+fn random(state: &Inner) -> f64 {
+    let mut x = state.random.load(Ordering::Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state.random.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Meta's `sent` status webhook for a send, signed with the app secret, posted to one of the
+/// relays after `pause` (another one if that fails: Meta retries too).
+async fn post_status(
+    poster: StatusPoster,
+    number: String,
+    wamid: String,
+    send: Value,
+    pause: Duration,
+    first: usize,
+) {
+    let StatusPoster {
+        relays,
+        app_secret,
+        client,
+    } = poster;
+    use hmac::{Hmac, Mac};
+    tokio::time::sleep(pause).await;
+    let mut status = json!({"id": wamid, "status": "sent", "timestamp": "1760000001", "recipient_id": send["to"]});
+    if let Some(callback) = send.get("biz_opaque_callback_data") {
+        status["biz_opaque_callback_data"] = callback.clone();
+    }
+    let webhook = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": number, "phone_number_id": number},
+        "statuses": [status]}}]}]})
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
+    mac.update(webhook.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    for attempt in 0..relays.len().max(1) * 3 {
+        let Some(relay) = relays.get((first + attempt) % relays.len().max(1)) else {
+            return;
+        };
+        let sent = client
+            .post(format!("{relay}/webhook"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", &signature)
+            .body(webhook.clone())
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
