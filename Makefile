@@ -3,10 +3,11 @@
 #   make run    a local cluster in .run/ with the extension and the Kassangas seed
 #   make stop   stops that cluster and its relay
 #   make bench  throughput and latency, as ratios to pgbench baselines of the same run
+#   make soak   ten minutes of mixed traffic: memory, connections, queue, table sizes each minute
 #   make count  instructions of one ingest_webhook call beside a plain insert (callgrind)
 SHELL := /bin/bash
 
-.PHONY: setup test run stop bench count
+.PHONY: setup test run stop bench soak count
 setup:
 	@scripts/setup.sh
 
@@ -21,6 +22,9 @@ stop:
 
 bench: setup
 	@scripts/bench.sh
+
+soak: setup
+	@scripts/soak.sh
 
 count: setup
 	@scripts/count-instructions.sh
