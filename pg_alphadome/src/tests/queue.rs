@@ -390,6 +390,48 @@ mod tests {
     /// Meta's status webhook names the job that sent the message (biz_opaque_callback_data):
     /// it completes a job whose relay died before reporting, so it is never sent again, and the
     /// relay's own late report of the same send changes nothing.
+    /// complete_job finds its job by its key however many jobs are finished: it reads no entry
+    /// of outbox_finished (it once read all of them: a check of a status webhook's completion
+    /// named the status, and the planner took that partial index).
+    #[pg_test]
+    fn completing_a_job_reads_none_of_the_finished_jobs() {
+        let t = shop("shop-a", "0702245555", "1001", TOKEN_A);
+        run(
+            "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, result)
+             SELECT $1::uuid, 'reply.send', jsonb_build_object('to', '254700000009', 'text', 'Old.'), 'done', '{}'
+               FROM generate_series(1, 2000)",
+            &[t.as_str().into()],
+        );
+        inbound(
+            "1001",
+            "254700000001",
+            "What are your opening hours?",
+            "w.finished",
+        );
+        let id = claim(1)[0]["id"].as_i64().unwrap();
+        let read = || {
+            one::<i64>(
+                "SELECT pg_stat_get_xact_tuples_returned('alphadome.outbox_finished'::regclass)",
+                &[],
+            )
+            .unwrap()
+        };
+        let before = read();
+        run(
+            "SELECT alphadome.complete_job($1, '{\"wamid\": \"wamid.out.finished\", \"status\": \"sent\"}')",
+            &[id.into()],
+        );
+        assert_eq!(read(), before, "finished jobs read to complete one");
+        assert_eq!(
+            one::<String>(
+                "SELECT status FROM alphadome.outbox WHERE id = $1",
+                &[id.into()]
+            )
+            .as_deref(),
+            Some("done")
+        );
+    }
+
     #[pg_test]
     fn a_status_webhook_naming_its_job_completes_it_once() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
