@@ -72,7 +72,10 @@ mod tests {
 
     fn use_key_file(contents: &str) {
         use std::os::unix::fs::PermissionsExt;
-        let path = std::env::temp_dir().join(format!("alphadome-rotation-{}", std::process::id()));
+        // In the test cluster's data directory, which the next test run removes (a file in
+        // /tmp was left behind by every run).
+        let data: String = one("SELECT current_setting('data_directory')", &[]).unwrap();
+        let path = std::path::Path::new(&data).join("alphadome-rotation-test.key");
         std::fs::write(&path, contents).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         run(
