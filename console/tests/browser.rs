@@ -223,6 +223,8 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
         browser.open("/conversations").await;
         browser.shot("05-conversations").await;
         browser.click("table.conversations a").await;
+        // Wait for the thread's page (the click only starts the navigation).
+        browser.shows("FAQ answer").await;
         let thread = browser.page().await;
         assert!(
             thread.contains("Mnauza ukulele?") && thread.contains(ANSWER),

@@ -88,14 +88,14 @@ fn the_faq_answers_paraphrases_right_or_leaves_them_to_the_llm_and_never_answers
         }
     }
     let must_not = set.len() - answerable;
-    println!(
+    alphadome_e2e::report(&format!(
         "FAQ paraphrases: {} questions ({answerable} the FAQ answers, {must_not} it must not): \
          {right} answered right, {} answered wrong, {left} left to the LLM; \
          {:.0}% of the answerable answered directly",
         set.len(),
         wrong.len(),
         100.0 * right as f64 / answerable as f64
-    );
+    ));
     assert!(
         set.len() >= 50 && must_not >= 10,
         "the set is the issue's: at least 50, with questions to refuse"
