@@ -696,7 +696,8 @@ fn main() {
            FROM alphadome.bot_tenants t, generate_series(1, 10) c WHERE t.slug LIKE 'many-%';
          INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, decision)
          SELECT c.bot_tenant_id, c.id, 'inbound', 'wamid.many.' || c.id || '.' || m, 'What are your opening hours?', 'faq'
-           FROM alphadome.conversations c, generate_series(1, 10) m;",
+           FROM alphadome.conversations c JOIN alphadome.bot_tenants t ON t.id = c.bot_tenant_id AND t.slug LIKE 'many-%',
+                generate_series(1, 10) m;",
     )
     .unwrap();
     db.batch_execute("VACUUM ANALYZE").unwrap();
