@@ -136,20 +136,7 @@ impl Cluster {
             tls,
             without_master_key,
         } = options;
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        if is_root() {
-            check(
-                Command::new("chown")
-                    .args(["postgres:postgres"])
-                    .arg(&dir)
-                    .output()
-                    .unwrap(),
-                "chown",
-            );
-        }
+        let dir = new_cluster_dir();
         let data = dir.join("data");
         check(
             as_postgres(&pg_bin("initdb"))
@@ -296,20 +283,7 @@ impl Cluster {
     /// socket folder, with the same master key file (a standby must be able to decrypt once
     /// promoted).
     pub fn standby(&self) -> Cluster {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        if is_root() {
-            check(
-                Command::new("chown")
-                    .args(["postgres:postgres"])
-                    .arg(&dir)
-                    .output()
-                    .unwrap(),
-                "chown",
-            );
-        }
+        let dir = new_cluster_dir();
         let data = dir.join("data");
         check(
             as_postgres(&pg_bin("pg_basebackup"))
@@ -478,6 +452,39 @@ impl Drop for Cluster {
 
 /// The repository root: the parent of the test package running (`tests/` or `relay/`), or the
 /// current folder for a binary run outside cargo (`make bench` runs from the root).
+/// A new, empty folder for a cluster of this process, owned by the postgres OS user.
+fn new_cluster_dir() -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("alphadome-e2e-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    if is_root() {
+        check(
+            Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .output()
+                .unwrap(),
+            "chown",
+        );
+    }
+    dir
+}
+
+/// A memory figure of a process from /proc/<pid>/status, in MB: "VmRSS" now, "VmHWM" its peak.
+/// NaN when the process is gone.
+pub fn process_memory_mb(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
 /// A line for the test run's output even when the test passes (the test harness keeps what
 /// `println!` prints to itself unless a test fails; the stderr handle is not captured). For
 /// counts a reader of `make test` should see: the chaos run's duplicates, the failover's time.
@@ -503,5 +510,19 @@ pub fn sqlstate(result: Result<impl Sized, postgres::Error>) -> String {
             .code()
             .map(|c| c.code().to_string())
             .unwrap_or_else(|| format!("not a database error: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    #[test]
+    fn process_memory_reads_this_process_and_nothing_for_a_gone_one() {
+        let me = std::process::id();
+        let now = super::process_memory_mb(me, "VmRSS");
+        let peak = super::process_memory_mb(me, "VmHWM");
+        assert!(now > 0.0 && peak >= now, "{now} MB now, {peak} MB at peak");
+        // A field named only by its prefix is not the field.
+        assert!(super::process_memory_mb(me, "VmR").is_nan());
+        assert!(super::process_memory_mb(u32::MAX, "VmRSS").is_nan());
     }
 }

@@ -272,17 +272,9 @@ fn drain(db: &mut postgres::Client) {
     }
 }
 
-/// The relay's peak resident memory so far (VmHWM), in MB.
+/// The relay's peak resident memory so far, in MB.
 fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    alphadome_e2e::process_memory_mb(pid, "VmHWM")
 }
 
 /// A tenant with `entries` FAQ entries: the opening-hours one and products.
