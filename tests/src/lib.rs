@@ -252,14 +252,19 @@ impl Cluster {
 
     /// Stops the server (fast shutdown), as an outage would.
     pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"], "pg_ctl stop");
+    }
+
+    /// pg_ctl on this cluster's data folder, as the postgres OS user.
+    fn pg_ctl(&self, args: &[&str], what: &str) {
         check(
             as_postgres(&pg_bin("pg_ctl"))
                 .arg("-D")
                 .arg(self.dir.join("data"))
-                .args(["-m", "fast", "-w", "stop"])
+                .args(args)
                 .output()
                 .unwrap(),
-            "pg_ctl stop",
+            what,
         );
     }
 
@@ -335,26 +340,13 @@ impl Cluster {
 
     /// Makes a standby the primary.
     pub fn promote(&self) {
-        check(
-            as_postgres(&pg_bin("pg_ctl"))
-                .arg("-D")
-                .arg(self.dir.join("data"))
-                .args(["-w", "promote"])
-                .output()
-                .unwrap(),
-            "pg_ctl promote",
-        );
+        self.pg_ctl(&["-w", "promote"], "pg_ctl promote");
     }
 
     /// Stops the server as a crash would (immediate: no checkpoint, clients cut off).
     pub fn crash(&self) {
-        check(
-            as_postgres(&pg_bin("pg_ctl"))
-                .arg("-D")
-                .arg(self.dir.join("data"))
-                .args(["-m", "immediate", "-w", "stop"])
-                .output()
-                .unwrap(),
+        self.pg_ctl(
+            &["-m", "immediate", "-w", "stop"],
             "pg_ctl stop -m immediate",
         );
     }
