@@ -193,29 +193,11 @@ fn three_relays_under_kills_a_database_restart_and_flaky_apis_lose_nothing() {
         posting.store(false, Ordering::Relaxed);
     });
     let posted_in = started.elapsed();
-    let draining = Instant::now();
 
     // Let the queue drain: sends whose relay died wait out their lease and the resend wait.
     let mut db = cluster.connect("shop");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let open: i64 = db
-            .query_one(
-                "SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'running')",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if open == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} jobs still open after 180 s"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let drained_in = draining.elapsed();
+    let drained_in = alphadome_e2e::wait_for_queue_to_drain(&mut db, Duration::from_secs(180))
+        .unwrap_or_else(|open| panic!("{open} jobs still open after 180 s"));
     // How hard the faults hit: jobs by the attempts they took, and the slowest one.
     let (attempts, slowest): (String, f64) = {
         let row = db

@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub use postgres::{Client, NoTls};
 
@@ -475,6 +476,28 @@ pub fn process_memory_mb(pid: u32, field: &str) -> f64 {
                 .and_then(|v| v.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Waits until no job is queued or running, polling every 200 ms: Ok(how long it took), or
+/// Err(the jobs still open) when `timeout` passes first.
+pub fn wait_for_queue_to_drain(db: &mut Client, timeout: Duration) -> Result<Duration, i64> {
+    let started = Instant::now();
+    loop {
+        let open: i64 = db
+            .query_one(
+                "SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'running')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > timeout {
+            return Err(open);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A line for the test run's output even when the test passes (the test harness keeps what

@@ -254,21 +254,8 @@ fn latencies(sent: &[(String, Instant)], arrived: &HashMap<String, Instant>) -> 
 }
 
 fn drain(db: &mut postgres::Client) {
-    let started = Instant::now();
-    while db
-        .query_one(
-            "SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'running')",
-            &[],
-        )
-        .unwrap()
-        .get::<_, i64>(0)
-        > 0
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the queue did not drain"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+    if let Err(open) = alphadome_e2e::wait_for_queue_to_drain(db, Duration::from_secs(300)) {
+        panic!("the queue did not drain: {open} jobs still open");
     }
 }
 

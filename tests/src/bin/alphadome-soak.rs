@@ -194,22 +194,7 @@ fn main() {
         running.store(false, Ordering::Relaxed);
     });
     let drain_started = Instant::now();
-    let drained = loop {
-        let open: i64 = db
-            .query_one(
-                "SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'running')",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if open == 0 {
-            break true;
-        }
-        if drain_started.elapsed() > Duration::from_secs(60) {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let drained = alphadome_e2e::wait_for_queue_to_drain(&mut db, Duration::from_secs(60)).is_ok();
     let end = sample(&mut db, pid, 0);
     let first = samples.first().expect("at least one minute");
     println!(
