@@ -21,6 +21,17 @@ pub fn seed(cluster: &Cluster, database: &str) {
     );
 }
 
+/// The seeded Kassangas tenant's id, as text.
+pub fn tenant_id(client: &mut postgres::Client) -> String {
+    client
+        .query_one(
+            "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
 /// A Meta webhook carrying one text message from `from` to phone_number_id `number`.
 pub fn text_webhook(number: &str, from: &str, wamid: &str, text: &str) -> Value {
     json!({

@@ -26,13 +26,7 @@ fn the_faq_answers_paraphrases_right_or_leaves_them_to_the_llm_and_never_answers
     let cluster = Cluster::start(&[]);
     let mut db = cluster.create_database("shop");
     seed(&cluster, "shop");
-    let tenant: String = db
-        .query_one(
-            "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let tenant = alphadome_e2e::kassangas::tenant_id(&mut db);
     let entries: HashMap<String, String> = db
         .query(
             "SELECT answer, question FROM alphadome.bot_training_data",

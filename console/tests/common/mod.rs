@@ -61,13 +61,7 @@ impl Shop {
             )
             .unwrap()
             .get(0);
-        let kassangas: String = db
-            .query_one(
-                "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
+        let kassangas = alphadome_e2e::kassangas::tenant_id(&mut db);
         db.batch_execute(
             "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
              CREATE ROLE console_login LOGIN NOINHERIT;

@@ -48,13 +48,7 @@ impl Deployment {
             )
             .unwrap()
             .get(0);
-        let kassangas: String = db
-            .query_one(
-                "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
+        let kassangas = alphadome_e2e::kassangas::tenant_id(&mut db);
         db.batch_execute("CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;")
             .unwrap();
         // Open at any hour: the seed's business hours would make the tests depend on the clock

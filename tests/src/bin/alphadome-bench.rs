@@ -316,13 +316,7 @@ fn main() {
     faq_tenant(&mut db, "faq-10", "0711000101", FAQ_10, 10);
     faq_tenant(&mut db, "faq-1000", "0711000102", FAQ_1000, 1000);
     faq_tenant(&mut db, "faq-10000", "0711000103", FAQ_10000, 10000);
-    let kassangas: String = db
-        .query_one(
-            "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let kassangas = alphadome_e2e::kassangas::tenant_id(&mut db);
     let mut figures: Vec<Figure> = Vec::new();
 
     // ---- 1. pgbench ------------------------------------------------------------------------
