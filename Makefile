@@ -7,6 +7,11 @@
 #   make count  instructions of one ingest_webhook call beside a plain insert (callgrind)
 SHELL := /bin/bash
 
+# The one place that names the PostgreSQL major: every script, the test harness and the image
+# builds read these (PG_MAJOR=17 make test builds and tests against PostgreSQL 17).
+export PG_MAJOR ?= 15
+export PG_CONFIG ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
+
 .PHONY: setup test run stop bench soak count
 setup:
 	@scripts/setup.sh

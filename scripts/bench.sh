@@ -5,7 +5,6 @@
 # baseline page of the same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 echo "bench: release builds (the first one takes minutes)"
 scripts/install-extension.sh --release >/tmp/alphadome-bench-install.log 2>&1 \
   || { cat /tmp/alphadome-bench-install.log; exit 1; }

@@ -7,11 +7,11 @@
 # ALPHADOME_COUNT_PROFILE=<file> keeps ingest's callgrind profile for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=/usr/lib/postgresql/15/bin
+BIN=$("${PG_CONFIG:-pg_config}" --bindir)
 N=${ALPHADOME_COUNT_CALLS:-200}
 command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
 echo "count: release build of the extension"
-PG_CONFIG="$BIN/pg_config" scripts/install-extension.sh --release >/tmp/alphadome-count-install.log 2>&1 \
+scripts/install-extension.sh --release >/tmp/alphadome-count-install.log 2>&1 \
   || { cat /tmp/alphadome-count-install.log; exit 1; }
 dir=$(mktemp -d /tmp/alphadome-count.XXXXXX)
 trap 'rm -rf "$dir"' EXIT

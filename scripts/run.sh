@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=$("${PG_CONFIG:-pg_config}" --bindir)
 run_dir=$(pwd)/.run
 data=$run_dir/data
 port=${ALPHADOME_PG_PORT:-54329}

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PGRX_VERSION=0.18.1
-PG_MAJOR=15
+: "${PG_MAJOR:?the Makefile names the PostgreSQL major: run make setup}"
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 
 need_apt=()

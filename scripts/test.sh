@@ -7,8 +7,8 @@
 # then a search of everything the run printed for the master key and the test tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+: "${PG_MAJOR:?the Makefile names the PostgreSQL major: run make test}"
 
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 state=${ALPHADOME_TEST_STATE:-/tmp/alphadome-test}
 install -d -m 755 -o postgres -g postgres "$state"
 rm -rf "$state/pgdata"
@@ -23,7 +23,7 @@ output="$state/test-output.log"
 run() {
   export CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$state/pgdata"
   export ALPHADOME_TEST_MASTER_KEY_FILE="$key_file"
-  cargo test -p pg_alphadome
+  cargo test -p pg_alphadome --features "pg$PG_MAJOR"
   echo "test: installing the extension (the real build, for the end-to-end tests)"
   scripts/install-extension.sh >"$state/install.log" 2>&1 || { cat "$state/install.log"; exit 1; }
   cargo test -p alphadome-relay -p alphadome-e2e -p alphadome-console

@@ -7,68 +7,29 @@
 -- context of the request's transaction from the account, after which the console acts as
 -- alphadome_tenant (row-level security) or alphadome_admin.
 
--- ---- tables -------------------------------------------------------------------------------------
-
-CREATE TABLE alphadome.console_accounts (
-    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    email               text NOT NULL,
-    password_hash       text NOT NULL,
-    -- The tenant an owner runs; NULL for an operator.
-    bot_tenant_id       uuid REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
-    created_at          timestamptz NOT NULL DEFAULT now(),
-    password_changed_at timestamptz NOT NULL DEFAULT now()
-);
--- One account per email, however it is written.
-CREATE UNIQUE INDEX console_accounts_email ON alphadome.console_accounts (lower(email));
-CREATE INDEX console_accounts_tenant ON alphadome.console_accounts (bot_tenant_id);
-
-CREATE TABLE alphadome.console_sessions (
-    token_sha256   bytea PRIMARY KEY,
-    account_id     uuid NOT NULL REFERENCES alphadome.console_accounts (id) ON DELETE CASCADE,
-    client_address text,
-    created_at     timestamptz NOT NULL DEFAULT now(),
-    last_seen_at   timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX console_sessions_account ON alphadome.console_sessions (account_id);
-
--- Failed logins of the last day, for throttling (by account and by client address).
-CREATE TABLE alphadome.console_login_failures (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    email          text NOT NULL,
-    client_address text NOT NULL,
-    failed_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX console_login_failures_email ON alphadome.console_login_failures (email, failed_at);
-CREATE INDEX console_login_failures_address ON alphadome.console_login_failures (client_address, failed_at);
-
-SELECT pg_catalog.pg_extension_config_dump('alphadome.console_accounts', '');
-SELECT pg_catalog.pg_extension_config_dump('alphadome.console_sessions', '');
-SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures', '');
-SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures_id_seq', '');
-
 -- ---- passwords and tokens ------------------------------------------------------------------------
 
 -- pgcrypto, bound where it is when the extension is created (BEGIN ATOMIC): bcrypt at cost 10.
-CREATE FUNCTION alphadome._password_hash(password text) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._password_hash(password text) RETURNS text
     LANGUAGE sql VOLATILE STRICT
 BEGIN ATOMIC
     SELECT crypt(password, gen_salt('bf', 10));
 END;
 
-CREATE FUNCTION alphadome._password_matches(password text, password_hash text) RETURNS boolean
+CREATE OR REPLACE FUNCTION alphadome._password_matches(password text, password_hash text) RETURNS boolean
     LANGUAGE sql STABLE STRICT
 BEGIN ATOMIC
     SELECT crypt(password, password_hash) = password_hash;
 END;
 
-CREATE FUNCTION alphadome._random_token() RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._random_token() RETURNS text
     LANGUAGE sql VOLATILE
 BEGIN ATOMIC
     SELECT encode(gen_random_bytes(32), 'hex');
 END;
 
 -- 22023 unless a password is at least 10 characters (and at most 200).
-CREATE FUNCTION alphadome._new_password(password text) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._new_password(password text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -84,7 +45,7 @@ $$;
 -- ---- accounts (operator) -------------------------------------------------------------------------
 
 -- An owner's console login for a tenant; returns the account's id. 23505 when the email has one.
-CREATE FUNCTION alphadome.create_owner(tenant_id uuid, email text, password text) RETURNS uuid
+CREATE OR REPLACE FUNCTION alphadome.create_owner(tenant_id uuid, email text, password text) RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET log_min_error_statement = 'panic'
@@ -106,7 +67,7 @@ END
 $$;
 
 -- An operator's console login; returns the account's id.
-CREATE FUNCTION alphadome.create_operator(email text, password text) RETURNS uuid
+CREATE OR REPLACE FUNCTION alphadome.create_operator(email text, password text) RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET log_min_error_statement = 'panic'
@@ -131,7 +92,7 @@ $$;
 -- 'throttled' with the seconds to wait: after 5 failures for the account, or 20 from the client
 -- address, in 15 minutes, no password is checked until the oldest of them is 15 minutes old.
 -- Returns its outcome rather than raising, so that a failure is recorded.
-CREATE FUNCTION alphadome.console_login(email text, password text, client_address text)
+CREATE OR REPLACE FUNCTION alphadome.console_login(email text, password text, client_address text)
     RETURNS TABLE (outcome text, session_token text, retry_after_seconds integer)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -185,7 +146,7 @@ $$;
 -- unknown, idle for 4 hours, or older than 24 hours. It also sets the tenant context of the
 -- calling transaction to the owner's tenant ('' for an operator), so that the request that
 -- follows, run as alphadome_tenant, sees that tenant's rows only.
-CREATE FUNCTION alphadome.console_session(session_token text)
+CREATE OR REPLACE FUNCTION alphadome.console_session(session_token text)
     RETURNS TABLE (account_id uuid, email text, tenant_id uuid, tenant_name text, is_operator boolean)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -218,7 +179,7 @@ END
 $$;
 
 -- Ends a session (its token no longer works).
-CREATE FUNCTION alphadome.console_logout(session_token text) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome.console_logout(session_token text) RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -228,7 +189,7 @@ END;
 
 -- A new password for the session's account, given the current one (28P01 when it is wrong);
 -- every other session of the account ends.
-CREATE FUNCTION alphadome.console_change_password(session_token text, current_password text, new_password text)
+CREATE OR REPLACE FUNCTION alphadome.console_change_password(session_token text, current_password text, new_password text)
     RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp

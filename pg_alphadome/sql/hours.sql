@@ -4,7 +4,7 @@
 -- timezone (an IANA name), after_hours_message. NULL hours: always open.
 
 -- What is wrong with a business_hours value, or NULL when it is right.
-CREATE FUNCTION alphadome._business_hours_problem(hours jsonb) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._business_hours_problem(hours jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
@@ -46,7 +46,7 @@ $$;
 -- The first moment at or after `at` when the tenant is open: `at` itself while it is open, NULL
 -- when it opens on none of the next 14 days. The opening minute is open, the closing minute is
 -- not.
-CREATE FUNCTION alphadome._next_opening(hours jsonb, holidays date[], tz text, at timestamptz)
+CREATE OR REPLACE FUNCTION alphadome._next_opening(hours jsonb, holidays date[], tz text, at timestamptz)
     RETURNS timestamptz
     LANGUAGE plpgsql STABLE
 AS $$
@@ -81,7 +81,7 @@ $$;
 
 -- When a tenant is next open, in words a customer reads: 'today at 14:00', 'tomorrow at 09:00',
 -- 'Monday at 09:00' (local time); 'soon' when it is not open in the next two weeks.
-CREATE FUNCTION alphadome._opening_words(opening timestamptz, tz text, at timestamptz) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._opening_words(opening timestamptz, tz text, at timestamptz) RETURNS text
     LANGUAGE sql STABLE
 RETURN CASE
     WHEN opening IS NULL THEN 'soon'
@@ -94,7 +94,7 @@ END;
 
 -- When the tenant is next open (at itself when open then; NULL: not in the next two weeks).
 -- SECURITY INVOKER: an owner asks about his own tenant, the operator about any.
-CREATE FUNCTION alphadome.next_opening(tenant_id uuid, at timestamptz DEFAULT now()) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION alphadome.next_opening(tenant_id uuid, at timestamptz DEFAULT now()) RETURNS timestamptz
     LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT alphadome._next_opening(s.business_hours, s.holidays, s.timezone, next_opening.at)

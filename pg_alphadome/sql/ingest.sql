@@ -9,24 +9,21 @@
 -- Every change to a tenant or its switches reaches each session's copy of them
 -- (src/ingest/tenant_cache.rs). ALWAYS: also in sessions with session_replication_role =
 -- replica (logical replication's apply, some restore tools).
-CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_tenants
+CREATE OR REPLACE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_tenants
     FOR EACH STATEMENT EXECUTE FUNCTION alphadome._tenants_changed();
-CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_control_settings
+CREATE OR REPLACE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_control_settings
     FOR EACH STATEMENT EXECUTE FUNCTION alphadome._tenants_changed();
 ALTER TABLE alphadome.bot_tenants ENABLE ALWAYS TRIGGER tenants_changed;
 ALTER TABLE alphadome.bot_control_settings ENABLE ALWAYS TRIGGER tenants_changed;
 
--- The clock of alphadome._wake_worker() (src/wake.rs): the last wake-up, in Unix milliseconds.
-CREATE SEQUENCE alphadome._wakeup_clock;
-
 -- Order of outbound statuses: a late 'delivered' never overwrites 'read'; 'failed' is final.
-CREATE FUNCTION alphadome._status_rank(status text) RETURNS integer
+CREATE OR REPLACE FUNCTION alphadome._status_rank(status text) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'played' THEN 4
                        WHEN 'failed' THEN 9 ELSE 0 END;
 
 -- Queues a job; with a dedupe key, at most one per key and tenant (NULL when it existed).
-CREATE FUNCTION alphadome._enqueue(tenant_id uuid, kind text, payload jsonb, dedupe_key text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION alphadome._enqueue(tenant_id uuid, kind text, payload jsonb, dedupe_key text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE
 AS $$
@@ -46,7 +43,7 @@ $$;
 -- job that delivers it when due_at comes. With a dedupe_key, at most one alert per key and
 -- tenant (an hour's rate-limit alert, a day's credential alert). Returns how many jobs it queued
 -- (0 for a duplicate). Which channel carries it is decided when the job is claimed (claim_jobs).
-CREATE FUNCTION alphadome._alert(tenant_id uuid, kind text, text text, dedupe_key text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION alphadome._alert(tenant_id uuid, kind text, text text, dedupe_key text DEFAULT NULL,
                                  due_at timestamptz DEFAULT now())
     RETURNS integer
     LANGUAGE plpgsql VOLATILE

@@ -4,7 +4,7 @@
 -- Tenants whose credentials need the operator: one row per (tenant, reason), reason being
 -- 'expired', 'expires_soon' (within the interval), 'rotation_due' (token older than 90 days)
 -- or 'needs_reauth' (Meta refused the token). Active tenants only.
-CREATE FUNCTION alphadome.expiring_credentials(within interval DEFAULT '14 days')
+CREATE OR REPLACE FUNCTION alphadome.expiring_credentials(within interval DEFAULT '14 days')
     RETURNS TABLE (tenant_id uuid, slug text, client_name text, reason text,
                    token_expires_at timestamptz, token_rotated_at timestamptz, credential_status text)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -22,7 +22,7 @@ BEGIN ATOMIC
 END;
 
 -- Re-encrypts one stored credential under the current master key, auditing the decryption.
-CREATE FUNCTION alphadome._reencrypt(tenant_id uuid, credential text, stored bytea) RETURNS bytea
+CREATE OR REPLACE FUNCTION alphadome._reencrypt(tenant_id uuid, credential text, stored bytea) RETURNS bytea
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -37,7 +37,7 @@ $$;
 -- of tenants at a time, and returns how many credentials it re-encrypted. Rows another
 -- transaction holds are skipped (SKIP LOCKED): call again until it returns 0. Readers keep
 -- decrypting throughout: the old key stays in the file until the operator removes it.
-CREATE FUNCTION alphadome.rotate_master_key(batch_size integer DEFAULT 1000) RETURNS bigint
+CREATE OR REPLACE FUNCTION alphadome.rotate_master_key(batch_size integer DEFAULT 1000) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -86,7 +86,7 @@ END
 $$;
 
 -- Sets or clears (NULL) a tenant's own webhook verify token; only its sha256 is stored.
-CREATE FUNCTION alphadome.set_webhook_verify_token(tenant_id uuid, webhook_verify_token text) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome.set_webhook_verify_token(tenant_id uuid, webhook_verify_token text) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET log_min_error_statement = 'panic'
@@ -103,7 +103,7 @@ $$;
 
 -- The GET handshake of /webhook/{slug}: does this token match the tenant's stored hash?
 -- False for an unknown slug, an inactive tenant, or a tenant without a verify token.
-CREATE FUNCTION alphadome.webhook_verify_token_matches(slug text, token text) RETURNS boolean
+CREATE OR REPLACE FUNCTION alphadome.webhook_verify_token_matches(slug text, token text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -117,7 +117,7 @@ END;
 -- The relay keeps them in memory and decrypts a tenant's app secret only when that row changed,
 -- so a webhook's signature is checked before the database or a credential is touched, and a
 -- stranger's requests write no audit rows.
-CREATE FUNCTION alphadome.webhook_routes()
+CREATE OR REPLACE FUNCTION alphadome.webhook_routes()
     RETURNS TABLE (slug text, tenant_id uuid, changed_at timestamptz, has_app_secret boolean,
                    verify_token_sha256 bytea)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -131,7 +131,7 @@ END;
 
 -- Tells the relay (LISTEN alphadome_tenants) that tenants changed, so its routes follow at once.
 -- ALWAYS: also under session_replication_role = replica (logical replication's apply).
-CREATE FUNCTION alphadome._notify_tenants_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION alphadome._notify_tenants_changed() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -139,12 +139,12 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER tenants_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_tenants
+CREATE OR REPLACE TRIGGER tenants_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON alphadome.bot_tenants
     FOR EACH STATEMENT EXECUTE FUNCTION alphadome._notify_tenants_changed();
 ALTER TABLE alphadome.bot_tenants ENABLE ALWAYS TRIGGER tenants_notify;
 
 -- The one way to remove audit rows: those older than older_than (at least 30 days).
-CREATE FUNCTION alphadome.prune_credential_audit(older_than interval DEFAULT '1 year') RETURNS bigint
+CREATE OR REPLACE FUNCTION alphadome.prune_credential_audit(older_than interval DEFAULT '1 year') RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$

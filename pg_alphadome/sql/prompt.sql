@@ -6,7 +6,7 @@
 -- the customer's message (at most a third of it) and the system prompt (template, tone,
 -- rules; at most half) come first, then the best FAQ entries, then the most recent history,
 -- each only while it fits.
-CREATE FUNCTION alphadome.assemble_prompt(tenant_id uuid, customer text, message text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION alphadome.assemble_prompt(tenant_id uuid, customer text, message text) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$

@@ -4,7 +4,7 @@
 -- How long a send whose lease ran out waits before it is sent again: its relay may have died
 -- after Meta took it, and the status webhook naming the job (_sent_by_status) is on its way.
 -- Other jobs are taken again at once.
-CREATE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
+CREATE OR REPLACE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN kind IN ('reply.send', 'alert.send') THEN interval '15 seconds' ELSE interval '0' END;
 
@@ -13,7 +13,7 @@ CREATE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
 -- a probe per tenant, however many jobs each has.
 -- PL/pgSQL rather than SQL: its plan is kept for the session (a SQL function's is made anew at
 -- every call, which cost a claim more than the scan itself).
-CREATE FUNCTION alphadome._tenants_with_jobs(after uuid, how_many integer) RETURNS uuid[]
+CREATE OR REPLACE FUNCTION alphadome._tenants_with_jobs(after uuid, how_many integer) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
@@ -46,7 +46,7 @@ $$;
 -- the voice note to fetch and the transcription model, or an alert and its channels
 -- (_alert_context); each decryption is audited with the job's id. With kinds, only jobs of those
 -- kinds (a relay's lanes: slow LLM calls apart from sends and alerts).
-CREATE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60,
+CREATE OR REPLACE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60,
                                      kinds text[] DEFAULT NULL)
     RETURNS SETOF jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -189,7 +189,7 @@ $$;
 -- when it has one. Then email to the owner and the operator (the relay sends those it is
 -- configured for). The token is decrypted, and audited, only when a WhatsApp channel is listed.
 -- An alert.send queued by 0.1.0 (no alert row) goes by the same channels, its text from the job.
-CREATE FUNCTION alphadome._alert_context(tenant_id uuid, job_id bigint, payload jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION alphadome._alert_context(tenant_id uuid, job_id bigint, payload jsonb) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -238,7 +238,7 @@ END
 $$;
 
 -- The running job, locked; a clear error when it is not running (finished, or never was).
-CREATE FUNCTION alphadome._running_job(job_id bigint) RETURNS alphadome.outbox
+CREATE OR REPLACE FUNCTION alphadome._running_job(job_id bigint) RETURNS alphadome.outbox
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -257,7 +257,7 @@ $$;
 
 -- Logs an outbound WhatsApp message (a sent reply or alert, or a failed reply) in its
 -- conversation: an alert in the escalation phone's.
-CREATE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
 -- ON CONFLICT names the column wamid, not the parameter.
@@ -293,7 +293,7 @@ $$;
 -- puts on every send) proves the send happened: the job is done even if its relay died before
 -- reporting it, and it is never sent again. Nothing for a job done already. Returns whether it
 -- completed the job.
-CREATE FUNCTION alphadome._sent_by_status(tenant_id uuid, job_id bigint, wamid text) RETURNS boolean
+CREATE OR REPLACE FUNCTION alphadome._sent_by_status(tenant_id uuid, job_id bigint, wamid text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -321,7 +321,7 @@ $$;
 -- Queues the reply.send that answers a reply.generate job's message with this text; no text
 -- (an empty answer, a refusal, a filter, an LLM that failed for good) sends the tenant's
 -- fallback message instead.
-CREATE FUNCTION alphadome._send_answer(job alphadome.outbox, answer text) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome._send_answer(job alphadome.outbox, answer text) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -338,7 +338,7 @@ $$;
 
 -- What the relay learnt of a job's media (its size, whether its sha256 matched the webhook's,
 -- or why it could not be used), kept with the inbound message.
-CREATE FUNCTION alphadome._note_media(job alphadome.outbox, facts jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome._note_media(job alphadome.outbox, facts jsonb) RETURNS void
     LANGUAGE sql VOLATILE
 BEGIN ATOMIC
     UPDATE alphadome.messages m
@@ -352,7 +352,7 @@ END;
 -- (_plan_transcript, src/ingest/transcript.rs) and the plan carried out: the reply queued, the
 -- alert raised, an opt-out or opt-in recorded. The reply needs no new place in the hour's
 -- budget: the voice note took one when it came.
-CREATE FUNCTION alphadome._answer_transcript(job alphadome.outbox, transcript text) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome._answer_transcript(job alphadome.outbox, transcript text) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -390,7 +390,7 @@ $$;
 -- outbound message; alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
 -- "operator" | "email+operator", "wamid"?} marks its alert sent by that channel (a WhatsApp one
 -- is logged like a reply).
-CREATE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
+CREATE OR REPLACE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -440,7 +440,7 @@ $$;
 -- marked needs_reauth, its sends pause (this one waits, not counted), and an alert is recorded.
 -- A reply.generate or media.transcribe that fails for good still answers: the fallback text,
 -- and an alert; a media job's failure is kept with its message.
-CREATE FUNCTION alphadome.fail_job(job_id bigint, error jsonb, retry_in_seconds integer DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION alphadome.fail_job(job_id bigint, error jsonb, retry_in_seconds integer DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -501,7 +501,7 @@ $$;
 
 -- Alerts for expiring_credentials(): at most one per tenant per day.
 -- The relay calls it on a schedule; returns how many alerts it queued.
-CREATE FUNCTION alphadome.enqueue_credential_alerts(within interval DEFAULT '14 days') RETURNS integer
+CREATE OR REPLACE FUNCTION alphadome.enqueue_credential_alerts(within interval DEFAULT '14 days') RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -531,7 +531,7 @@ $$;
 -- hours (only the current hour's count matters). At most batch rows of each per call, so a
 -- backlog goes in short transactions: call until every count is 0 (the relay does, hourly).
 -- Conversations and messages are the tenants' records and are not touched.
-CREATE FUNCTION alphadome.prune_history(keep interval DEFAULT '30 days', batch integer DEFAULT 10000)
+CREATE OR REPLACE FUNCTION alphadome.prune_history(keep interval DEFAULT '30 days', batch integer DEFAULT 10000)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -565,7 +565,7 @@ END
 $$;
 
 -- Queue depth per tenant, for the operator.
-CREATE VIEW alphadome.queue_status AS
+CREATE OR REPLACE VIEW alphadome.queue_status AS
 SELECT t.id AS tenant_id, t.slug,
        count(*) FILTER (WHERE o.status = 'queued') AS queued,
        count(*) FILTER (WHERE o.status = 'running') AS running,

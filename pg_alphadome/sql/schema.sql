@@ -1,36 +1,10 @@
--- pg_alphadome bootstrap: roles, tables, tenant context, row-level security.
+-- pg_alphadome's state: domains, tables, sequences, indexes, and which of them pg_dump keeps.
 -- Runs first in CREATE EXTENSION, with search_path = alphadome, <pgcrypto's schema>, pg_catalog.
+--
+-- Only state lives here: what an upgrade must change by hand (sql/upgrade/<from>--<to>.sql).
+-- Every other file of sql/ is code (functions, views, triggers, policies, comments, grants) that
+-- runs again, unchanged, in every generated upgrade script (docs/internals.md, "Upgrades").
 
--- Roles are cluster-wide: a second database, or a CREATE after DROP EXTENSION, finds them.
-DO $roles$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant', 'alphadome_console'] LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
-        END IF;
-    END LOOP;
-END
-$roles$;
-
-
--- pgcrypto wrappers. BEGIN ATOMIC binds pgp_sym_* at creation time, wherever pgcrypto lives,
--- so nothing later depends on a search_path. The password is derived per tenant and
--- credential in Rust (credentials.rs); it is a 256-bit random-looking value, so pgcrypto's
--- iterated S2K adds nothing and s2k-mode=1 (salted) is enough. No compression: it leaks length.
-CREATE FUNCTION alphadome._pgp_encrypt(plaintext text, password text) RETURNS bytea
-    LANGUAGE sql VOLATILE STRICT
-BEGIN ATOMIC
-    SELECT pgp_sym_encrypt(plaintext, password,
-        'cipher-algo=aes256, s2k-mode=1, s2k-digest-algo=sha256, compress-algo=0');
-END;
-
-CREATE FUNCTION alphadome._pgp_decrypt(ciphertext bytea, password text) RETURNS text
-    LANGUAGE sql VOLATILE STRICT
-BEGIN ATOMIC
-    SELECT pgp_sym_decrypt(ciphertext, password);
-END;
 
 -- ---- tenants ------------------------------------------------------------------------------
 
@@ -125,7 +99,7 @@ CREATE TABLE alphadome.bot_control_settings (
     -- Upper bound on the characters of an assembled prompt (about 4 characters a token).
     prompt_budget_chars   integer NOT NULL DEFAULT 12000 CHECK (prompt_budget_chars BETWEEN 1000 AND 200000),
     -- The version of the tenant's FAQ, for the copy each session keeps (src/faq/copy.rs): every change to its bot_training_data rows sets a new value from a sequence
-    -- (trigger below; NULL until the first). Values are never reused, so a copy made in a
+    -- (trigger faq_changed, base.sql; NULL until the first). Values are never reused, so a copy made in a
     -- transaction that rolled back never matches again. Nobody else may set it (grants.sql).
     faq_version           bigint,
     created_at            timestamptz NOT NULL DEFAULT now(),
@@ -153,23 +127,6 @@ CREATE TABLE alphadome.bot_control_settings (
 
 CREATE SEQUENCE alphadome._faq_version;
 
--- SECURITY DEFINER: tenant owners edit their FAQ but may not set faq_version themselves.
-CREATE FUNCTION alphadome._faq_changed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    UPDATE alphadome.bot_control_settings s
-       SET faq_version = nextval('alphadome._faq_version')
-     WHERE TG_OP = 'TRUNCATE'
-        OR s.bot_tenant_id = CASE TG_OP WHEN 'DELETE' THEN OLD.bot_tenant_id ELSE NEW.bot_tenant_id END;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER faq_changed AFTER INSERT OR UPDATE OR DELETE ON alphadome.bot_training_data
-    FOR EACH ROW EXECUTE FUNCTION alphadome._faq_changed();
-CREATE TRIGGER faq_truncated AFTER TRUNCATE ON alphadome.bot_training_data
-    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._faq_changed();
 
 -- ---- conversations and the per-tenant message log -------------------------------------------
 
@@ -188,8 +145,8 @@ CREATE DOMAIN alphadome.customer_key AS text CHECK (length(VALUE) BETWEEN 1 AND 
 CREATE DOMAIN alphadome.attempt_limit AS integer CHECK (VALUE BETWEEN 1 AND 100);
 CREATE DOMAIN alphadome.dedupe_key AS text CHECK (length(VALUE) BETWEEN 1 AND 200);
 
--- conversations, reply_counters and outbox name their tenant without a foreign key: see "tenant
--- references on the message path" below.
+-- conversations, reply_counters and outbox name their tenant without a foreign key: base.sql
+-- ("tenant references on the message path") says why and what stands in for one.
 CREATE TABLE alphadome.conversations (
     id               bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id    uuid NOT NULL,
@@ -304,87 +261,6 @@ CREATE TABLE alphadome.alerts (
     UNIQUE (bot_tenant_id, dedupe_key)
 );
 
--- ---- tenant references on the message path ---------------------------------------------------
--- Every webhook writes conversations, outbox and reply_counters. A foreign key to bot_tenants
--- would make each of those writes lock the tenant's row (FOR KEY SHARE); concurrent webhooks of
--- one tenant then pile their locks on that one row as multixacts (docs/internals.md has the
--- cost). What the foreign keys guaranteed,
--- that no such row outlives or lacks its tenant, holds by these rules instead:
--- - only the extension's functions write these tables (grants.sql), with a tenant id they have
---   just looked up;
--- - a tenant's id never changes;
--- - a tenant is deleted only when it is inactive, that change is committed, and no transaction
---   that could still have seen it active is running; its rows go with it (messages follow their
---   conversations through their foreign key);
--- - TRUNCATE of bot_tenants takes these tables with it.
-CREATE FUNCTION alphadome._tenant_id_fixed() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RAISE EXCEPTION 'the id of tenant % cannot change: its conversations, messages and jobs refer to it', OLD.id
-        USING ERRCODE = 'restrict_violation';
-END
-$$;
-CREATE TRIGGER id_fixed BEFORE UPDATE OF id ON alphadome.bot_tenants
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION alphadome._tenant_id_fixed();
-
--- SECURITY DEFINER: it must see every session's transaction start (pg_stat_activity shows other
--- roles' only to privileged ones) and delete the tenant's rows whoever deletes the tenant.
-CREATE FUNCTION alphadome._tenant_deleted() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    since timestamptz := clock_timestamp();
-    older integer[];
-BEGIN
-    -- updated_at is the start of the transaction that last changed the row: now() means this one.
-    IF OLD.is_active OR OLD.updated_at >= transaction_timestamp() THEN
-        RAISE EXCEPTION 'tenant % is still active', OLD.id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Set is_active = false and commit, then delete it: webhooks in flight may still write for an active tenant.';
-    END IF;
-    -- Transactions that began before now may have read the tenant while it was active.
-    IF NOT current_setting('track_activities')::boolean THEN
-        RAISE EXCEPTION 'tenant % cannot be deleted while track_activities is off', OLD.id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'The delete waits for older transactions, which it finds in pg_stat_activity.';
-    END IF;
-    LOOP
-        -- pg_stat_activity is read once per transaction unless told to read it again.
-        PERFORM pg_stat_clear_snapshot();
-        older := ARRAY(SELECT a.pid FROM pg_stat_activity a
-                        WHERE a.datname = current_database() AND a.backend_type = 'client backend'
-                          AND a.pid <> pg_backend_pid() AND a.xact_start < since
-                        ORDER BY a.pid);
-        EXIT WHEN cardinality(older) = 0;
-        IF clock_timestamp() > since + interval '30 seconds' THEN
-            RAISE EXCEPTION 'tenant % cannot be deleted yet: sessions % have been in a transaction since before the delete began', OLD.id, older
-                USING ERRCODE = 'object_in_use',
-                      HINT = 'Retry when they have finished (pg_stat_activity shows them).';
-        END IF;
-        PERFORM pg_sleep(0.01);
-    END LOOP;
-    DELETE FROM alphadome.reply_counters r WHERE r.bot_tenant_id = OLD.id;
-    DELETE FROM alphadome.outbox o WHERE o.bot_tenant_id = OLD.id;
-    DELETE FROM alphadome.alerts a WHERE a.bot_tenant_id = OLD.id;
-    DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
-    RETURN OLD;
-END
-$$;
-CREATE TRIGGER rows_deleted BEFORE DELETE ON alphadome.bot_tenants
-    FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_deleted();
-
-CREATE FUNCTION alphadome._tenants_truncated() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
-             alphadome.alerts;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER rows_truncated BEFORE TRUNCATE ON alphadome.bot_tenants
-    FOR EACH STATEMENT EXECUTE FUNCTION alphadome._tenants_truncated();
 
 -- Raw webhook payloads, for replay and support. Not tenant rows: one POST can carry several
 -- tenants; the operator reads them, tenants do not.
@@ -440,29 +316,44 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.webhook_events_id_seq', ''
 SELECT pg_catalog.pg_extension_config_dump('alphadome.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.alerts_id_seq', '');
 
--- Keep updated_at true for every writer, including tenant owners through PostgREST.
-CREATE FUNCTION alphadome._touch_updated_at() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
-END
-$$;
+-- ---- the web console's accounts and sessions (console.sql) ---------------------------------
 
-DO $touch$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['bot_tenants', 'bot_templates', 'bot_training_data',
-                             'conversations', 'messages', 'outbox'] LOOP
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER touch_updated_at BEFORE UPDATE ON alphadome.%I
-             FOR EACH ROW EXECUTE FUNCTION alphadome._touch_updated_at()', t);
-    END LOOP;
-END
-$touch$;
--- A new FAQ version is not a change of the settings.
-CREATE TRIGGER touch_updated_at BEFORE UPDATE ON alphadome.bot_control_settings
-    FOR EACH ROW WHEN (OLD.faq_version IS NOT DISTINCT FROM NEW.faq_version)
-    EXECUTE FUNCTION alphadome._touch_updated_at();
+CREATE TABLE alphadome.console_accounts (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email               text NOT NULL,
+    password_hash       text NOT NULL,
+    -- The tenant an owner runs; NULL for an operator.
+    bot_tenant_id       uuid REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    password_changed_at timestamptz NOT NULL DEFAULT now()
+);
+-- One account per email, however it is written.
+CREATE UNIQUE INDEX console_accounts_email ON alphadome.console_accounts (lower(email));
+CREATE INDEX console_accounts_tenant ON alphadome.console_accounts (bot_tenant_id);
+
+CREATE TABLE alphadome.console_sessions (
+    token_sha256   bytea PRIMARY KEY,
+    account_id     uuid NOT NULL REFERENCES alphadome.console_accounts (id) ON DELETE CASCADE,
+    client_address text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    last_seen_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX console_sessions_account ON alphadome.console_sessions (account_id);
+
+-- Failed logins of the last day, for throttling (by account and by client address).
+CREATE TABLE alphadome.console_login_failures (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email          text NOT NULL,
+    client_address text NOT NULL,
+    failed_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX console_login_failures_email ON alphadome.console_login_failures (email, failed_at);
+CREATE INDEX console_login_failures_address ON alphadome.console_login_failures (client_address, failed_at);
+
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_accounts', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures_id_seq', '');
+
+-- The clock of alphadome._wake_worker() (src/wake.rs): the last wake-up, in Unix milliseconds.
+CREATE SEQUENCE alphadome._wakeup_clock;

@@ -3,7 +3,7 @@
 -- The tenant of this transaction: `SET LOCAL alphadome.tenant_id = '<uuid>'`, else the
 -- `tenant_id` claim (top level, or in app_metadata) of `request.jwt.claims`, as PostgREST and
 -- Supabase set it. NULL means no context, and every policy then matches no row.
-CREATE FUNCTION alphadome._current_tenant() RETURNS uuid
+CREATE OR REPLACE FUNCTION alphadome._current_tenant() RETURNS uuid
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -44,6 +44,9 @@ BEGIN
         tenant_column := CASE t WHEN 'bot_tenants' THEN 'id' ELSE 'bot_tenant_id' END;
         EXECUTE pg_catalog.format('ALTER TABLE alphadome.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE alphadome.%I FORCE ROW LEVEL SECURITY', t);
+        -- Policies cannot be replaced in place: an upgrade runs this again and makes them anew.
+        EXECUTE pg_catalog.format('DROP POLICY IF EXISTS tenant_own_rows ON alphadome.%I', t);
+        EXECUTE pg_catalog.format('DROP POLICY IF EXISTS operator_all_rows ON alphadome.%I', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY tenant_own_rows ON alphadome.%I TO alphadome_tenant
                USING (%I = (SELECT alphadome._current_tenant()))

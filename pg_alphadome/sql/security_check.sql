@@ -1,6 +1,6 @@
 -- The deployment's isolation self-check (docs/design.md section 3): one row per check, ok or not,
 -- with what is wrong. `alphadome-relay check` prints it and fails when a row is not ok.
-CREATE FUNCTION alphadome.security_check() RETURNS TABLE (check_name text, ok boolean, detail text)
+CREATE OR REPLACE FUNCTION alphadome.security_check() RETURNS TABLE (check_name text, ok boolean, detail text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$

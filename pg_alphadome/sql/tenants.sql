@@ -8,7 +8,7 @@
 -- a call (log_statement = 'all') is the caller's to turn off: docs/security.md.
 
 -- Raises 22004 naming the argument when a required argument is NULL or blank.
-CREATE FUNCTION alphadome._require(value text, argument text) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._require(value text, argument text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -20,13 +20,13 @@ END
 $$;
 
 -- The sha256 the handshake compares against; the verify token itself is never stored.
-CREATE FUNCTION alphadome._verify_token_hash(token text) RETURNS bytea
+CREATE OR REPLACE FUNCTION alphadome._verify_token_hash(token text) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN pg_catalog.sha256(pg_catalog.convert_to(token, 'UTF8'));
 
 -- A phone number of a tenant in the digits-only international form, local numbers read in the
 -- tenant's country; 22023 naming the column when it is not a phone number.
-CREATE FUNCTION alphadome._tenant_phone(phone text, country_code text, what text) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._tenant_phone(phone text, country_code text, what text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -39,7 +39,7 @@ $$;
 
 -- An email address, trimmed, its domain in lower case; NULL for an empty one; 22023 for text
 -- that is not an address (a local part, @, a domain with a dot, at most 254 characters).
-CREATE FUNCTION alphadome._email(email text, what text) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._email(email text, what text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
@@ -58,7 +58,7 @@ $$;
 
 -- Whoever writes a tenant (create_tenant, an operator's UPDATE), its phone and email are stored
 -- normalised or refused with the column's name. SECURITY DEFINER: the helpers are the owner's.
-CREATE FUNCTION alphadome._tenant_normalized() RETURNS trigger
+CREATE OR REPLACE FUNCTION alphadome._tenant_normalized() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -67,7 +67,7 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client_email, country_code
+CREATE OR REPLACE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client_email, country_code
     ON alphadome.bot_tenants FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_normalized();
 
 -- The escalation phone, likewise, in its tenant's country; the time zone and business hours
@@ -76,7 +76,7 @@ CREATE TRIGGER tenant_normalized BEFORE INSERT OR UPDATE OF client_phone, client
 -- Why a type_replies value is not one, or NULL. The types are those the bot does not answer
 -- from words: a place, a contact card, an order, what WhatsApp cannot show, and a photo, video,
 -- document or voice note it does not read (without a caption, or with the switch off).
-CREATE FUNCTION alphadome._type_replies_problem(replies jsonb) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome._type_replies_problem(replies jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE
 RETURN CASE
     WHEN jsonb_typeof(replies) IS DISTINCT FROM 'object' THEN 'type_replies must be a JSON object'
@@ -94,7 +94,7 @@ RETURN CASE
            LIMIT 1)
 END;
 
-CREATE FUNCTION alphadome._settings_normalized() RETURNS trigger
+CREATE OR REPLACE FUNCTION alphadome._settings_normalized() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -120,11 +120,11 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours, type_replies
+CREATE OR REPLACE TRIGGER settings_normalized BEFORE INSERT OR UPDATE OF escalation_phone, timezone, business_hours, type_replies
     ON alphadome.bot_control_settings FOR EACH ROW EXECUTE FUNCTION alphadome._settings_normalized();
 
 -- 22023 for a token expiry that has passed already ('infinity': the token does not expire).
-CREATE FUNCTION alphadome._future_expiry(token_expires_at timestamptz) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION alphadome._future_expiry(token_expires_at timestamptz) RETURNS timestamptz
     LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
@@ -136,7 +136,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION alphadome.create_tenant(
+CREATE OR REPLACE FUNCTION alphadome.create_tenant(
     slug text,
     client_name text,
     client_phone text,
@@ -220,7 +220,7 @@ $$;
 -- ('infinity' for a token that does not expire; an expiry in the past is refused). A new access
 -- token resets credential_status to ok and restarts the 90-day rotation clock. Each credential
 -- set is recorded in credential_audit.
-CREATE FUNCTION alphadome.set_credentials(
+CREATE OR REPLACE FUNCTION alphadome.set_credentials(
     tenant_id uuid,
     whatsapp_access_token text DEFAULT NULL,
     ai_api_key text DEFAULT NULL,
@@ -262,7 +262,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION alphadome.tenant_for_phone_number_id(phone_number_id text) RETURNS uuid
+CREATE OR REPLACE FUNCTION alphadome.tenant_for_phone_number_id(phone_number_id text) RETURNS uuid
     LANGUAGE sql STABLE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -270,7 +270,7 @@ BEGIN ATOMIC
      WHERE t.whatsapp_phone_number_id = tenant_for_phone_number_id.phone_number_id;
 END;
 
-CREATE FUNCTION alphadome.tenant_for_client_phone(client_phone text) RETURNS uuid
+CREATE OR REPLACE FUNCTION alphadome.tenant_for_client_phone(client_phone text) RETURNS uuid
     LANGUAGE sql STABLE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -280,7 +280,7 @@ BEGIN ATOMIC
 END;
 
 -- The tenant behind /webhook/{slug} (NULL when none, or inactive).
-CREATE FUNCTION alphadome.tenant_for_slug(slug text) RETURNS uuid
+CREATE OR REPLACE FUNCTION alphadome.tenant_for_slug(slug text) RETURNS uuid
     LANGUAGE sql STABLE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -288,7 +288,7 @@ BEGIN ATOMIC
 END;
 
 -- Records one credential access. Internal: claim_jobs passes the job it decrypts for.
-CREATE FUNCTION alphadome._audit_credential_access(tenant_id uuid, credential text, purpose text, job_id bigint)
+CREATE OR REPLACE FUNCTION alphadome._audit_credential_access(tenant_id uuid, credential text, purpose text, job_id bigint)
     RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -300,7 +300,7 @@ END;
 
 -- Decrypts one credential of one tenant, and writes one audit row (who, which tenant, which
 -- credential, why). NULL when that credential was never set.
-CREATE FUNCTION alphadome.tenant_credential(tenant_id uuid, credential text, purpose text) RETURNS text
+CREATE OR REPLACE FUNCTION alphadome.tenant_credential(tenant_id uuid, credential text, purpose text) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$

@@ -5,7 +5,7 @@
 -- LLM tokens come from the `usage` the LLM returned, kept in the job's result when it completed;
 -- finished jobs are kept for prune_history's `keep` (30 days by default), and so are these counts.
 -- Meta's pricing category is the one its status webhooks gave for each message sent.
-CREATE VIEW alphadome.usage_daily WITH (security_invoker = true) AS
+CREATE OR REPLACE VIEW alphadome.usage_daily WITH (security_invoker = true) AS
 WITH zone AS (
     SELECT s.bot_tenant_id, s.timezone FROM alphadome.bot_control_settings s
 ), inbound AS (

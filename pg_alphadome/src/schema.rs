@@ -1,16 +1,21 @@
 //! The hand-written SQL of the extension, in the order CREATE EXTENSION runs it.
+//!
+//! `schema.sql` is the state (tables, domains, sequences, indexes): an upgrade changes it by hand
+//! in `sql/upgrade/<from>--<to>.sql`. Every other file is code that can run again: each generated
+//! upgrade script runs all of it after the hand part, in this order (scripts/upgrade-script.sh).
 use pgrx::prelude::*;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/base.sql", name = "base", requires = ["schema"]);
 extension_sql_file!(
     "../sql/console.sql",
     name = "console",
-    requires = ["schema"]
+    requires = ["base"]
 );
 extension_sql_file!(
     "../sql/security.sql",
     name = "security",
-    requires = ["schema", "console"]
+    requires = ["base", "console"]
 );
 extension_sql_file!("../sql/hours.sql", name = "hours", requires = ["security"]);
 extension_sql_file!(

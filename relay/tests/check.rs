@@ -1,5 +1,6 @@
 //! `alphadome-relay check` against a real cluster.
 use alphadome_e2e::Cluster;
+use alphadome_relay::check::EXTENSION_VERSION;
 use std::process::Command;
 
 fn check(cluster: &Cluster, user: &str, database: &str) -> (bool, String, String) {
@@ -34,7 +35,10 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
 
     let (ok, stdout, _) = check(&cluster, "relay_login", "shop");
     assert!(ok, "{stdout}");
-    assert!(stdout.contains("extension: pg_alphadome 0.2.0"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("extension: pg_alphadome {EXTENSION_VERSION}")),
+        "{stdout}"
+    );
     assert!(stdout.contains("member of alphadome_relay"), "{stdout}");
     // One line per rule of security_check(), each passing.
     let rules: i64 = client
@@ -94,7 +98,9 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
     let (ok, _, stderr) = check(&cluster, "relay_login", "old");
     assert!(!ok);
     assert!(
-        stderr.contains("pg_alphadome 0.1.0 is installed, this relay needs 0.2.0: ALTER EXTENSION pg_alphadome UPDATE"),
+        stderr.contains(&format!(
+            "pg_alphadome 0.1.0 is installed, this relay needs {EXTENSION_VERSION}: ALTER EXTENSION pg_alphadome UPDATE"
+        )),
         "{stderr}"
     );
 

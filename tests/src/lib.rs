@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use postgres::{Client, NoTls};
@@ -19,10 +20,23 @@ pub mod spec;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// A PostgreSQL program of the server the tests run: from ALPHADOME_PG_BIN, else the bindir of
+/// PG_CONFIG (the Makefile sets it from PG_MAJOR), else of the pg_config on the PATH.
 pub fn pg_bin(tool: &str) -> PathBuf {
-    let dir =
-        std::env::var("ALPHADOME_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
-    Path::new(&dir).join(tool)
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Ok(dir) = std::env::var("ALPHADOME_PG_BIN") {
+            return PathBuf::from(dir);
+        }
+        let pg_config = std::env::var("PG_CONFIG").unwrap_or_else(|_| "pg_config".into());
+        let out = Command::new(&pg_config)
+            .arg("--bindir")
+            .output()
+            .unwrap_or_else(|e| panic!("{pg_config} --bindir: {e} (set PG_CONFIG or ALPHADOME_PG_BIN)"));
+        assert!(out.status.success(), "{pg_config} --bindir failed");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .join(tool)
 }
 
 fn is_root() -> bool {

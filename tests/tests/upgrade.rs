@@ -1,5 +1,7 @@
-//! ALTER EXTENSION pg_alphadome UPDATE from 0.1.0, the release DBAs have installed: data kept,
-//! credentials still decrypt, the pipeline works, and the schema is exactly a fresh install's.
+//! ALTER EXTENSION pg_alphadome UPDATE from each release DBAs have installed (0.1.0 through the
+//! frozen 0.1.0→0.2.0 script and the generated one after it; 0.2.0 through the generated one):
+//! data kept, credentials still decrypt, the pipeline works, and the schema is exactly a fresh
+//! install's.
 use alphadome_e2e::kassangas::{
     ingest, ingest_question, seed, text_webhook, SEED_NUMBER, SEED_TOKEN,
 };
@@ -116,6 +118,15 @@ fn diff(cluster: &Cluster, a: &str, b: &str) -> String {
 
 #[test]
 fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
+    update_keeps_the_data_and_equals_a_fresh_install("0.1.0");
+}
+
+#[test]
+fn updating_0_2_0_keeps_the_data_and_equals_a_fresh_install() {
+    update_keeps_the_data_and_equals_a_fresh_install("0.2.0");
+}
+
+fn update_keeps_the_data_and_equals_a_fresh_install(from: &str) {
     let cluster = Cluster::start(&[]);
     cluster
         .connect("postgres")
@@ -123,10 +134,13 @@ fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
         .unwrap();
     let mut client = cluster.connect("upgraded");
     client
-        .batch_execute("CREATE EXTENSION pg_alphadome VERSION '0.1.0' CASCADE")
+        .batch_execute(&format!(
+            // CREATE EXTENSION takes no parameters; `from` is one of this file's constants.
+            "CREATE EXTENSION pg_alphadome VERSION '{from}' CASCADE"
+        ))
         .unwrap();
     seed(&cluster, "upgraded");
-    // 0.1.0's functions run on this release's library until the update.
+    // The old release's functions run on this release's library until the update.
     ingest_question(&mut client, SEED_NUMBER, "wamid.before.1");
     let before: i64 = client
         .query_one("SELECT count(*) FROM alphadome.messages", &[])
@@ -145,7 +159,14 @@ fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(version, "0.2.0");
+    let default: String = client
+        .query_one(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'pg_alphadome'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(version, default);
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM alphadome.bot_training_data), (SELECT count(*) FROM alphadome.messages),
@@ -209,7 +230,7 @@ fn updating_0_1_0_keeps_the_data_and_equals_a_fresh_install() {
     );
     assert!(
         upgraded == fresh,
-        "the updated schema differs from a fresh 0.2.0 install:\n{}",
+        "the schema updated from {from} differs from a fresh install:\n{}",
         diff(&cluster, &upgraded, &fresh)
     );
     assert_eq!(

@@ -1,0 +1,5 @@
+-- pg_alphadome 0.2.0 → 0.3.0, the hand part: what the code cannot say again by itself. New tables
+-- and columns, changed types and constraints, objects dropped or renamed, data to move, and the
+-- DROP of a function whose signature or result changed (CREATE OR REPLACE cannot change those).
+-- scripts/upgrade-script.sh appends all of the release's code after it; docs/internals.md
+-- ("Upgrades") has the procedure. Order: as in a fresh install (sql/schema.sql).
