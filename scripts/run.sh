@@ -92,7 +92,7 @@ start_console() {
   # The console's login acts as an owner or the operator only after SET ROLE (NOINHERIT).
   psql_db -d "$db" -c "DO \$\$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'console_login') THEN CREATE ROLE console_login LOGIN NOINHERIT; END IF;
-    END \$\$; GRANT alphadome_console, alphadome_tenant, alphadome_admin TO console_login;"
+    END \$\$; GRANT alphadome_console, alphadome_tenant, alphadome_agent, alphadome_admin TO console_login;"
   local owner=gideon@kassangas.example
   if [ ! -f "$run_dir/console-owner" ]; then
     local password

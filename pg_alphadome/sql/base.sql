@@ -7,10 +7,21 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant', 'alphadome_console'] LOOP
+    FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant', 'alphadome_console',
+                             'alphadome_agent'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
+    END LOOP;
+    -- 0.3.0: the console acts for a shop's staff as alphadome_agent. Its logins (members of
+    -- alphadome_console that may act as owners) get the new role too, so an update needs no
+    -- GRANT by hand; a new console login is granted it with the others (docs/console.md).
+    FOR r IN SELECT m.rolname FROM pg_catalog.pg_auth_members am
+               JOIN pg_catalog.pg_roles g ON g.oid = am.roleid AND g.rolname = 'alphadome_console'
+               JOIN pg_catalog.pg_roles m ON m.oid = am.member
+              WHERE pg_catalog.pg_has_role(m.oid, 'alphadome_tenant', 'MEMBER')
+                AND NOT pg_catalog.pg_has_role(m.oid, 'alphadome_agent', 'MEMBER') LOOP
+        EXECUTE pg_catalog.format('GRANT alphadome_agent TO %I', r);
     END LOOP;
 END
 $roles$;

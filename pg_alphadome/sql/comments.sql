@@ -224,3 +224,34 @@ COMMENT ON FUNCTION alphadome.console_session(text) IS 'The account behind a ses
 COMMENT ON FUNCTION alphadome.console_logout(text) IS 'Ends a console session. The console''s';
 COMMENT ON FUNCTION alphadome.console_change_password(text, text, text) IS 'A new password for the session''s account, given the current one; its other sessions end. The console''s';
 COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';
+
+-- 0.3.0: a person answers.
+COMMENT ON TABLE alphadome.whatsapp_templates IS 'A tenant''s message templates as Meta has them (read by a templates.sync job): what a person sends outside the 24-hour window';
+COMMENT ON COLUMN alphadome.whatsapp_templates.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.whatsapp_templates.name IS 'Meta''s template name';
+COMMENT ON COLUMN alphadome.whatsapp_templates.language IS 'Its language code (en, sw, en_US)';
+COMMENT ON COLUMN alphadome.whatsapp_templates.category IS 'Meta''s category: MARKETING, UTILITY or AUTHENTICATION';
+COMMENT ON COLUMN alphadome.whatsapp_templates.status IS 'Meta''s review status: APPROVED, PENDING, REJECTED, PAUSED, DISABLED';
+COMMENT ON COLUMN alphadome.whatsapp_templates.body IS 'The body text with its {{1}} ... parameters';
+COMMENT ON COLUMN alphadome.whatsapp_templates.components IS 'Meta''s components, as given';
+COMMENT ON COLUMN alphadome.whatsapp_templates.rejected_reason IS 'Why Meta rejected it, when it did';
+COMMENT ON COLUMN alphadome.whatsapp_templates.updated_at IS 'When it was last read from Meta';
+COMMENT ON COLUMN alphadome.conversations.waiting_since IS 'Since when the customer waits for a person (NULL: not waiting); the bot is silent meanwhile';
+COMMENT ON COLUMN alphadome.conversations.reminded_at IS 'When a reminder about the waiting customer went out';
+COMMENT ON COLUMN alphadome.conversations.resolved_at IS 'When a person marked the conversation resolved; the customer''s next message opens it again';
+COMMENT ON COLUMN alphadome.conversations.state IS 'bot, waiting (for a person), person (a person has it), resolved: from the columns above';
+COMMENT ON COLUMN alphadome.messages.sent_by IS 'Who wrote an outbound message: bot, person (the console) or app (the shop''s WhatsApp Business app)';
+COMMENT ON COLUMN alphadome.messages.sent_by_account IS 'The console account of a person''s reply';
+COMMENT ON COLUMN alphadome.alerts.conversation_id IS 'The conversation the alert is about (linked in the console)';
+COMMENT ON COLUMN alphadome.console_accounts.is_agent IS 'A member of the shop''s staff: answers customers, changes nothing else';
+COMMENT ON COLUMN alphadome.bot_control_settings.handoff_timeout IS 'How long a customer waits for a person (counted while open) before the bot tells him and answers again';
+COMMENT ON COLUMN alphadome.bot_control_settings.handoff_reminder IS 'How long a customer waits for a person (counted while open) before a reminder alert';
+COMMENT ON COLUMN alphadome.bot_control_settings.handoff_timeout_message IS 'What a customer is told when nobody answered within handoff_timeout';
+COMMENT ON FUNCTION alphadome.send_human_reply(bigint, text) IS 'A person''s text to a conversation''s customer from the shop''s number; 22023 outside the 24-hour window. Returns the job id';
+COMMENT ON FUNCTION alphadome.send_template(bigint, text, text, text[]) IS 'An approved template with its parameters to a conversation''s customer (outside the 24-hour window too). Returns the job id';
+COMMENT ON FUNCTION alphadome.resolve_conversation(bigint) IS 'A person marks a conversation resolved: the bot answers the customer''s next message';
+COMMENT ON FUNCTION alphadome.hand_back(bigint) IS 'A person gives a conversation back to the bot';
+COMMENT ON FUNCTION alphadome.take_over(bigint) IS 'A person takes a conversation over: the bot stays silent in it';
+COMMENT ON FUNCTION alphadome.sync_templates(uuid) IS 'Queues a read of the tenant''s message templates from the Graph API; NULL when one is queued already';
+COMMENT ON FUNCTION alphadome.handoff_chores(timestamptz) IS 'The hand-off clocks (reminders, timeouts), judged at the given time; the relay''s chore';
+COMMENT ON FUNCTION alphadome.create_agent(uuid, text, text) IS 'A console login for a member of a shop''s staff, who answers customers only. The operator, or the shop''s owner';

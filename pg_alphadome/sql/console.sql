@@ -147,7 +147,7 @@ $$;
 -- calling transaction to the owner's tenant ('' for an operator), so that the request that
 -- follows, run as alphadome_tenant, sees that tenant's rows only.
 CREATE OR REPLACE FUNCTION alphadome.console_session(session_token text)
-    RETURNS TABLE (account_id uuid, email text, tenant_id uuid, tenant_name text, is_operator boolean)
+    RETURNS TABLE (account_id uuid, email text, tenant_id uuid, tenant_name text, is_operator boolean, is_agent boolean)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -156,6 +156,7 @@ DECLARE
     account alphadome.console_accounts;
 BEGIN
     PERFORM set_config('alphadome.tenant_id', '', true);
+    PERFORM set_config('alphadome.console_account', '', true);
     IF console_session.session_token IS NULL OR console_session.session_token !~ '^[0-9a-f]{64}$' THEN
         RETURN;
     END IF;
@@ -171,10 +172,12 @@ BEGIN
     END IF;
     SELECT * INTO account FROM alphadome.console_accounts a WHERE a.id = session.account_id;
     PERFORM set_config('alphadome.tenant_id', coalesce(account.bot_tenant_id::text, ''), true);
+    -- Who writes a person's reply (send_human_reply), for the conversation's log.
+    PERFORM set_config('alphadome.console_account', account.id::text, true);
     RETURN QUERY
         SELECT account.id, account.email, account.bot_tenant_id,
                (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = account.bot_tenant_id),
-               account.bot_tenant_id IS NULL;
+               account.bot_tenant_id IS NULL, account.is_agent;
 END
 $$;
 

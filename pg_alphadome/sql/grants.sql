@@ -2,10 +2,10 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alphadome FROM PUBLIC;
-GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console;
+GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console, alphadome_agent;
 
 GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_agent;
 -- assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
 GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
 -- And next_opening and replay (SECURITY INVOKER) read the hours through these.
@@ -44,7 +44,10 @@ GRANT EXECUTE ON FUNCTION
     alphadome.replay(timestamptz, timestamptz, integer, uuid),
     alphadome.try_message(text, uuid),
     alphadome.create_owner(uuid, text, text),
-    alphadome.create_operator(text, text)
+    alphadome.create_operator(text, text),
+    alphadome.create_agent(uuid, text, text),
+    alphadome.sync_templates(uuid),
+    alphadome.handoff_chores(timestamptz)
 TO alphadome_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
 -- Console accounts without their password hashes; sessions and failed logins not at all. The
@@ -86,7 +89,8 @@ GRANT EXECUTE ON FUNCTION
     alphadome.complete_job(bigint, jsonb),
     alphadome.fail_job(bigint, jsonb, integer),
     alphadome.enqueue_credential_alerts(interval),
-    alphadome.prune_history(interval, integer)
+    alphadome.prune_history(interval, integer),
+    alphadome.handoff_chores(timestamptz)
 TO alphadome_relay;
 
 -- Tenant owners, under RLS: their own templates, FAQ and switches; their tenant row without
@@ -124,6 +128,34 @@ GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.as
                           alphadome.try_message(text, uuid)
     TO alphadome_tenant;
 GRANT SELECT ON alphadome.usage_daily TO alphadome_tenant;
+
+-- 0.3.0, the inbox: owners and their staff (alphadome_agent) answer customers through these
+-- functions, which check the conversation is the caller's; an owner also makes staff logins.
+GRANT EXECUTE ON FUNCTION
+    alphadome.send_human_reply(bigint, text),
+    alphadome.send_template(bigint, text, text, text[]),
+    alphadome.resolve_conversation(bigint),
+    alphadome.hand_back(bigint),
+    alphadome.take_over(bigint),
+    alphadome.sync_templates(uuid)
+TO alphadome_tenant, alphadome_agent;
+GRANT EXECUTE ON FUNCTION alphadome.create_agent(uuid, text, text) TO alphadome_tenant;
+GRANT SELECT ON alphadome.whatsapp_templates TO alphadome_tenant, alphadome_admin;
+GRANT UPDATE (handoff_timeout, handoff_reminder, handoff_timeout_message) ON alphadome.bot_control_settings
+    TO alphadome_tenant, alphadome_admin;
+GRANT SELECT (id, email, bot_tenant_id, created_at, password_changed_at, is_agent) ON alphadome.console_accounts
+    TO alphadome_admin;
+
+-- A member of the shop's staff (a console account with is_agent), under RLS: reads the
+-- conversations, their messages, the canned replies and the approved templates, and writes only
+-- through the functions above. No settings, FAQ, templates, logins or credentials.
+GRANT SELECT (id, slug, client_name) ON alphadome.bot_tenants TO alphadome_agent;
+GRANT SELECT (bot_tenant_id, timezone, business_hours, holidays) ON alphadome.bot_control_settings TO alphadome_agent;
+GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.whatsapp_templates TO alphadome_agent;
+GRANT SELECT (id, bot_tenant_id, data_type, question, answer, category, is_active)
+    ON alphadome.bot_training_data TO alphadome_agent;
+GRANT SELECT (id, bot_tenant_id, kind, payload, status, last_error, created_at, updated_at)
+    ON alphadome.outbox TO alphadome_agent;
 
 -- The console's login (a member of alphadome_console, NOINHERIT): its sessions only, as itself;
 -- it acts as alphadome_tenant or alphadome_admin after console_session() (docs/security.md).

@@ -41,10 +41,12 @@ $$;
 
 -- An alert about a tenant, for a person (0.2.0): a row of alphadome.alerts and the alert.send
 -- job that delivers it when due_at comes. With a dedupe_key, at most one alert per key and
--- tenant (an hour's rate-limit alert, a day's credential alert). Returns how many jobs it queued
--- (0 for a duplicate). Which channel carries it is decided when the job is claimed (claim_jobs).
+-- tenant (an hour's rate-limit alert, a day's credential alert). conversation_id (0.3.0): the
+-- conversation it is about, which the relay links to in the console. Returns how many jobs it
+-- queued (0 for a duplicate). Which channel carries it is decided when the job is claimed
+-- (claim_jobs).
 CREATE OR REPLACE FUNCTION alphadome._alert(tenant_id uuid, kind text, text text, dedupe_key text DEFAULT NULL,
-                                 due_at timestamptz DEFAULT now())
+                                 due_at timestamptz DEFAULT now(), conversation_id bigint DEFAULT NULL)
     RETURNS integer
     LANGUAGE plpgsql VOLATILE
 AS $$
@@ -52,8 +54,9 @@ DECLARE
     new_alert bigint;
     new_job bigint;
 BEGIN
-    INSERT INTO alphadome.alerts AS a (bot_tenant_id, kind, text, dedupe_key, due_at)
-    VALUES (_alert.tenant_id, _alert.kind, left(_alert.text, 4096), _alert.dedupe_key, coalesce(_alert.due_at, now()))
+    INSERT INTO alphadome.alerts AS a (bot_tenant_id, kind, text, dedupe_key, due_at, conversation_id)
+    VALUES (_alert.tenant_id, _alert.kind, left(_alert.text, 4096), _alert.dedupe_key, coalesce(_alert.due_at, now()),
+            _alert.conversation_id)
     ON CONFLICT ON CONSTRAINT alerts_bot_tenant_id_dedupe_key_key DO NOTHING
     RETURNING a.id INTO new_alert;
     IF new_alert IS NULL THEN

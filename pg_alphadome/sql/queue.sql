@@ -133,7 +133,7 @@ BEGIN
         RETURNING o.*
     LOOP
         SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
-               bt.ai_base_url, bt.ai_model, s.transcription_model
+               bt.ai_base_url, bt.ai_model, s.transcription_model, bt.whatsapp_business_account_id
           INTO t
           FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
          WHERE bt.id = job.bot_tenant_id;
@@ -166,7 +166,10 @@ BEGIN
                 PERFORM alphadome._audit_credential_access(t.id, 'whatsapp_access_token', job.kind, job.id);
                 token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
                 claimed := jsonb_build_object(
-                    'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+                    'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
+                                || CASE WHEN job.kind = 'templates.sync'
+                                        THEN jsonb_build_object('business_account_id', t.whatsapp_business_account_id)
+                                        ELSE '{}' END);
             END IF;
         EXCEPTION WHEN OTHERS THEN
             UPDATE alphadome.outbox o
@@ -206,10 +209,11 @@ BEGIN
       INTO t
       FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
      WHERE bt.id = _alert_context.tenant_id;
-    SELECT al.id, al.kind, al.text INTO a FROM alphadome.alerts al
+    SELECT al.id, al.kind, al.text, al.conversation_id INTO a FROM alphadome.alerts al
      WHERE al.bot_tenant_id = _alert_context.tenant_id AND al.id = (_alert_context.payload ->> 'alert_id')::bigint;
     IF a.id IS NULL THEN
-        SELECT NULL::bigint AS id, 'handoff' AS kind, _alert_context.payload ->> 'text' AS text INTO a;
+        SELECT NULL::bigint AS id, 'handoff' AS kind, _alert_context.payload ->> 'text' AS text,
+               NULL::bigint AS conversation_id INTO a;
     END IF;
     usable := t.token_usable AND t.escalation_phone IS NOT NULL;
     window_open := EXISTS (SELECT FROM alphadome.conversations c
@@ -223,7 +227,7 @@ BEGIN
     END IF;
     channels := channels || ARRAY['email', 'operator'];
     context := jsonb_build_object('alert', jsonb_strip_nulls(jsonb_build_object(
-        'id', a.id, 'kind', a.kind, 'text', a.text, 'tenant_name', t.client_name,
+        'id', a.id, 'kind', a.kind, 'text', a.text, 'tenant_name', t.client_name, 'conversation_id', a.conversation_id,
         'to', t.escalation_phone, 'email', t.client_email, 'channels', to_jsonb(channels),
         'template', CASE WHEN t.alert_template_name IS NOT NULL THEN jsonb_build_object(
                         'name', t.alert_template_name, 'language', t.alert_template_language) END)));
@@ -267,7 +271,9 @@ DECLARE
     recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
     body text := job.payload ->> 'text';
 BEGIN
-    IF job.kind = 'reply.send' THEN
+    IF job.kind = 'reply.send' AND job.payload ? 'conversation_id' THEN
+        conversation_id := (job.payload ->> 'conversation_id')::bigint;
+    ELSIF job.kind = 'reply.send' THEN
         SELECT m.conversation_id INTO conversation_id FROM alphadome.messages m
          WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = (job.payload ->> 'inbound_message_id')::bigint;
     ELSIF job.payload ? 'alert_id' THEN
@@ -282,9 +288,12 @@ BEGIN
         RETURNING cv.id INTO conversation_id;
     END IF;
     -- Once per wamid: a status webhook may have logged this send already (_sent_by_status).
-    INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error, payload)
-    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid, 'text', body,
-            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind))
+    INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error,
+                                    payload, sent_by, sent_by_account)
+    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid,
+            CASE WHEN job.payload ? 'template' THEN 'template' ELSE 'text' END, body,
+            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind),
+            coalesce(job.payload ->> 'sent_by', 'bot'), (job.payload ->> 'account')::uuid)
     ON CONFLICT (bot_tenant_id, wamid) DO NOTHING;
 END
 $$;
@@ -415,6 +424,8 @@ BEGIN
         PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
     ELSIF job.kind = 'media.transcribe' THEN
         PERFORM alphadome._answer_transcript(job, complete_job.result ->> 'transcript');
+    ELSIF job.kind = 'templates.sync' THEN
+        PERFORM alphadome._store_templates(job, complete_job.result);
     ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,

@@ -91,9 +91,9 @@ CREATE TABLE alphadome.bot_control_settings (
     escalation_phone      text CHECK (escalation_phone ~ '^[1-9][0-9]{7,14}$'),
     fallback_message      text NOT NULL DEFAULT 'Thanks for your message! A member of our team will get back to you shortly.'
                           CHECK (length(fallback_message) BETWEEN 1 AND 4096),
-    opt_out_keywords      text[] NOT NULL DEFAULT '{stop,unsubscribe}',
+    opt_out_keywords      text[] NOT NULL DEFAULT '{stop,unsubscribe,"stop please","please stop","stop messages","stop sending",acha,"acha kunitumia","sitaki messages","sitaki ujumbe",usinitumie,niondoe}',
     opt_in_keywords       text[] NOT NULL DEFAULT '{start}',
-    handoff_keywords      text[] NOT NULL DEFAULT '{human,agent,person,representative}',
+    handoff_keywords      text[] NOT NULL DEFAULT '{human,agent,person,representative,"customer care","customer service","speak to someone","talk to someone","real person",mtu,"nataka kuongea na mtu","niongee na mtu","nataka mtu","huduma kwa wateja","mhudumu","nipigie"}',
     -- match_faq score at or above which an answer is sent without the LLM.
     faq_confidence        real NOT NULL DEFAULT 0.6 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
     -- Upper bound on the characters of an assembled prompt (about 4 characters a token).
@@ -122,7 +122,16 @@ CREATE TABLE alphadome.bot_control_settings (
     -- _settings_normalized).
     transcription_model        text DEFAULT 'whisper-1' CHECK (length(transcription_model) BETWEEN 1 AND 200),
     enable_media_understanding boolean NOT NULL DEFAULT false,
-    type_replies               jsonb NOT NULL DEFAULT '{}'
+    type_replies               jsonb NOT NULL DEFAULT '{}',
+    -- 0.3.0: a customer waiting for a person is reminded about after handoff_reminder, and after
+    -- handoff_timeout the bot tells the customer (handoff_timeout_message) and answers again;
+    -- both clocks count while the shop is open (docs/design.md, "A person answers").
+    handoff_timeout            interval NOT NULL DEFAULT '2 hours'
+                               CHECK (handoff_timeout BETWEEN '5 minutes' AND '7 days'),
+    handoff_reminder           interval NOT NULL DEFAULT '15 minutes'
+                               CHECK (handoff_reminder BETWEEN '1 minute' AND '1 day'),
+    handoff_timeout_message    text NOT NULL DEFAULT 'Sorry for the wait: nobody from our team could answer yet. I am the shop''s assistant and can help you meanwhile, and a person will still get back to you.'
+                               CHECK (length(handoff_timeout_message) BETWEEN 1 AND 4096)
 );
 
 CREATE SEQUENCE alphadome._faq_version;
@@ -138,8 +147,12 @@ CREATE DOMAIN alphadome.message_direction AS text CHECK (VALUE IN ('inbound', 'o
 CREATE DOMAIN alphadome.message_decision AS text
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
                      'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours',
-                     'transcribe', 'type_reply'));
-CREATE DOMAIN alphadome.job_kind AS text CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe'));
+                     'transcribe', 'type_reply', 'waiting', 'history', 'opt_out_confirm'));
+CREATE DOMAIN alphadome.job_kind AS text
+    CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync'));
+-- 0.3.0: who wrote an outbound message: the bot, a person in the console, or the shop's own
+-- WhatsApp Business app (coexistence).
+CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person', 'app'));
 CREATE DOMAIN alphadome.job_status AS text CHECK (VALUE IN ('queued', 'running', 'done', 'dead'));
 CREATE DOMAIN alphadome.customer_key AS text CHECK (length(VALUE) BETWEEN 1 AND 128);
 CREATE DOMAIN alphadome.attempt_limit AS integer CHECK (VALUE BETWEEN 1 AND 100);
@@ -160,9 +173,24 @@ CREATE TABLE alphadome.conversations (
     handoff_at       timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
+    -- 0.3.0: the customer has waited for a person since waiting_since (NULL: not waiting; a
+    -- reminder about it went out at reminded_at); handoff_at is when a person last answered or
+    -- took the conversation over; resolved_at when a person marked it resolved (the customer's
+    -- next message opens it again). state says which holds, for the inbox.
+    waiting_since    timestamptz,
+    reminded_at      timestamptz,
+    resolved_at      timestamptz,
+    state            text NOT NULL GENERATED ALWAYS AS (
+                         CASE WHEN handoff_at IS NOT NULL THEN 'person'
+                              WHEN waiting_since IS NOT NULL THEN 'waiting'
+                              WHEN resolved_at IS NOT NULL THEN 'resolved'
+                              ELSE 'bot' END) STORED,
     PRIMARY KEY (bot_tenant_id, id),
     UNIQUE (bot_tenant_id, customer_key)
 );
+-- The inbox: who waits, longest first.
+CREATE INDEX conversations_waiting ON alphadome.conversations (bot_tenant_id, waiting_since)
+    WHERE waiting_since IS NOT NULL;
 
 CREATE TABLE alphadome.messages (
     id              bigint GENERATED ALWAYS AS IDENTITY,
@@ -190,6 +218,9 @@ ALTER TABLE alphadome.messages ADD COLUMN decision alphadome.message_decision;
 -- relay's size and check once fetched; never the bytes), a voice note's transcript, and the
 -- pricing category Meta's status webhooks gave a message sent (usage_daily).
 ALTER TABLE alphadome.messages ADD COLUMN media jsonb, ADD COLUMN transcript text, ADD COLUMN pricing_category text;
+-- 0.3.0: who wrote an outbound message (NULL for inbound ones), and the console account of a
+-- person's reply.
+ALTER TABLE alphadome.messages ADD COLUMN sent_by alphadome.message_sender, ADD COLUMN sent_by_account uuid;
 
 -- Bot replies per tenant and clock hour, for max_messages_per_hour. Each session counts in a
 -- shard of its own (its pid modulo 16), so concurrent webhooks do not queue on one row; the
@@ -246,7 +277,8 @@ CREATE TABLE alphadome.alerts (
     id            bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
-                                               'token_refused', 'llm_failed', 'media_failed')),
+                                               'token_refused', 'llm_failed', 'media_failed',
+                                               'handoff_reminder', 'handoff_timeout')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
     status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),
@@ -257,6 +289,8 @@ CREATE TABLE alphadome.alerts (
     created_at    timestamptz NOT NULL DEFAULT now(),
     due_at        timestamptz NOT NULL DEFAULT now(),
     sent_at       timestamptz,
+    -- 0.3.0: the conversation an alert is about, for a link to it.
+    conversation_id bigint,
     PRIMARY KEY (bot_tenant_id, id),
     UNIQUE (bot_tenant_id, dedupe_key)
 );
@@ -325,7 +359,9 @@ CREATE TABLE alphadome.console_accounts (
     -- The tenant an owner runs; NULL for an operator.
     bot_tenant_id       uuid REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
     created_at          timestamptz NOT NULL DEFAULT now(),
-    password_changed_at timestamptz NOT NULL DEFAULT now()
+    password_changed_at timestamptz NOT NULL DEFAULT now(),
+    -- 0.3.0: a member of the shop's staff, who answers customers and changes nothing else.
+    is_agent            boolean NOT NULL DEFAULT false CHECK (NOT is_agent OR bot_tenant_id IS NOT NULL)
 );
 -- One account per email, however it is written.
 CREATE UNIQUE INDEX console_accounts_email ON alphadome.console_accounts (lower(email));
@@ -357,3 +393,22 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.console_login_failures_id_
 
 -- The clock of alphadome._wake_worker() (src/wake.rs): the last wake-up, in Unix milliseconds.
 CREATE SEQUENCE alphadome._wakeup_clock;
+
+-- ---- 0.3.0: the tenant's message templates, as Meta approved them --------------------------------
+
+-- Read from the Graph API (GET /{waba-id}/message_templates) by a templates.sync job; a person
+-- sends an approved one to a customer outside the 24-hour window.
+CREATE TABLE alphadome.whatsapp_templates (
+    bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    name            text NOT NULL CHECK (name ~ '^[a-z0-9_]{1,512}$'),
+    language        text NOT NULL CHECK (language ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'),
+    category        text,
+    status          text NOT NULL,
+    -- The template's body text with its {{1}} ... parameters, and Meta's components as given.
+    body            text,
+    components      jsonb NOT NULL DEFAULT '[]',
+    rejected_reason text,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, name, language)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');

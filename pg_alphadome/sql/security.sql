@@ -40,7 +40,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['bot_tenants', 'bot_templates', 'bot_training_data', 'bot_control_settings',
                              'conversations', 'messages', 'credential_audit', 'outbox', 'reply_counters',
-                             'alerts', 'console_accounts'] LOOP
+                             'alerts', 'console_accounts', 'whatsapp_templates'] LOOP
         tenant_column := CASE t WHEN 'bot_tenants' THEN 'id' ELSE 'bot_tenant_id' END;
         EXECUTE pg_catalog.format('ALTER TABLE alphadome.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE alphadome.%I FORCE ROW LEVEL SECURITY', t);
@@ -48,7 +48,7 @@ BEGIN
         EXECUTE pg_catalog.format('DROP POLICY IF EXISTS tenant_own_rows ON alphadome.%I', t);
         EXECUTE pg_catalog.format('DROP POLICY IF EXISTS operator_all_rows ON alphadome.%I', t);
         EXECUTE pg_catalog.format(
-            'CREATE POLICY tenant_own_rows ON alphadome.%I TO alphadome_tenant
+            'CREATE POLICY tenant_own_rows ON alphadome.%I TO alphadome_tenant, alphadome_agent
                USING (%I = (SELECT alphadome._current_tenant()))
                WITH CHECK (%I = (SELECT alphadome._current_tenant()))', t, tenant_column, tenant_column);
         EXECUTE pg_catalog.format(

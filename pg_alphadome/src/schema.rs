@@ -58,6 +58,11 @@ extension_sql_file!(
     name = "queue",
     requires = ["ingest", "lifecycle", credentials::_decrypt_credential]
 );
+extension_sql_file!(
+    "../sql/inbox.sql",
+    name = "inbox",
+    requires = ["queue", "hours", "console"]
+);
 extension_sql_file!("../sql/usage.sql", name = "usage", requires = ["queue"]);
 extension_sql_file!(
     "../sql/comments.sql",
@@ -65,6 +70,7 @@ extension_sql_file!(
     requires = [
         "queue",
         "usage",
+        "inbox",
         "security_check",
         phone::normalize_phone,
         ingest::ingest_webhook,

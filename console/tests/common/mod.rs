@@ -65,7 +65,7 @@ impl Shop {
         db.batch_execute(
             "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
              CREATE ROLE console_login LOGIN NOINHERIT;
-             GRANT alphadome_console, alphadome_tenant, alphadome_admin TO console_login;
+             GRANT alphadome_console, alphadome_tenant, alphadome_agent, alphadome_admin TO console_login;
              UPDATE alphadome.bot_control_settings SET business_hours = NULL;",
         )
         .unwrap();

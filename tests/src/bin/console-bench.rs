@@ -20,7 +20,7 @@ fn main() {
     eprintln!("console bench: 1,000 FAQ entries, 10,000 conversations, 30,000 messages");
     db.batch_execute(
         "CREATE ROLE console_login LOGIN NOINHERIT;
-         GRANT alphadome_console, alphadome_tenant, alphadome_admin TO console_login;
+         GRANT alphadome_console, alphadome_tenant, alphadome_agent, alphadome_admin TO console_login;
          WITH t AS (SELECT id FROM alphadome.bot_tenants WHERE slug = 'kassangas')
          INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category, phrasings)
          SELECT t.id, 'faq', 'Do you stock item number ' || n || '?', 'Yes, item ' || n || ' is in stock at KES ' || n * 10 || '.',
