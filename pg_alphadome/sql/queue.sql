@@ -381,11 +381,20 @@ BEGIN
     alert := plan -> 'alert';
     IF jsonb_typeof(alert) = 'object' THEN
         PERFORM alphadome._alert(job.bot_tenant_id, alert ->> 'kind', alert ->> 'text', alert ->> 'key',
-                                 coalesce(to_timestamp((alert ->> 'due')::float8), now()));
+                                 coalesce(to_timestamp((alert ->> 'due')::float8), now()),
+                                 (SELECT m.conversation_id FROM alphadome.messages m
+                                   WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id));
     END IF;
     IF plan ->> 'decision' IN ('opt_out', 'opt_in') THEN
         UPDATE alphadome.conversations c
            SET opted_out_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() END
+          FROM alphadome.messages m
+         WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id
+           AND c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id;
+    ELSIF plan ->> 'decision' IN ('escalated', 'after_hours') THEN
+        -- Asked for a person: the customer waits, and the bot is silent for him (inbox.sql).
+        UPDATE alphadome.conversations c
+           SET waiting_since = coalesce(c.waiting_since, now()), reminded_at = NULL, resolved_at = NULL
           FROM alphadome.messages m
          WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id
            AND c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id;

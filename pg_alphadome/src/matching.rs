@@ -86,6 +86,67 @@ pub fn has_keyword(message: &str, keywords: &[&str]) -> bool {
     })
 }
 
+/// What a message says about stopping messages, by the tenant's opt-out words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOut {
+    /// Nothing, or a question that only mentions a word ("how do I stop the strings buzzing?").
+    No,
+    /// Plainly: an opt-out word or phrase with nothing but politeness around it ("stop please",
+    /// "Acha kunitumia messages").
+    Clear,
+    /// A short message about our messages holding an opt-out word among others ("I don't want
+    /// these adverts stop"): asked, not guessed.
+    Unsure,
+}
+
+/// Words that add nothing to "stop": politeness and filler, English, Swahili and Sheng.
+const FILLER: &[&str] = &[
+    "please", "pls", "plz", "kindly", "now", "thanks", "thank", "you", "ok", "okay", "anymore",
+    "tafadhali", "sasa", "asante", "bana", "tu", "hizi", "tena",
+];
+
+/// Words that say a message is about the messages the shop sends.
+const MESSAGING: &[&str] = &[
+    "message", "messages", "msg", "msgs", "sms", "texts", "spam", "adverts", "ads", "promotions",
+    "promos", "ujumbe", "jumbe", "tangazo", "matangazo", "notifications",
+];
+
+/// A message of more words than this is never read as an opt-out: it says something else.
+const OPT_OUT_MAX_WORDS: usize = 12;
+
+/// Whether `message` asks to stop messages, by `keywords` (single words and phrases). Clear:
+/// the message is a keyword once filler is left out, or a phrase of two or more words stands in
+/// a message of at most 8 words. Unsure: a keyword stands in a message of at most 12 words that
+/// speaks of messages and is not a question. Else No.
+pub fn opt_out(message: &str, keywords: &[&str]) -> OptOut {
+    let said = words(message);
+    let meant: Vec<&String> = said
+        .iter()
+        .filter(|w| !FILLER.contains(&w.as_str()))
+        .collect();
+    let phrases: Vec<Vec<String>> = keywords
+        .iter()
+        .map(|k| words(k))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if phrases
+        .iter()
+        .any(|p| p.len() == meant.len() && p.iter().zip(&meant).all(|(a, b)| a == *b))
+    {
+        return OptOut::Clear;
+    }
+    let holds = |p: &Vec<String>| said.windows(p.len()).any(|w| w == p.as_slice());
+    if said.len() <= 8 && phrases.iter().any(|p| p.len() >= 2 && holds(p)) {
+        return OptOut::Clear;
+    }
+    let question = message.trim_end().ends_with('?');
+    let about_messages = said.iter().any(|w| MESSAGING.contains(&w.as_str()));
+    if !question && about_messages && said.len() <= OPT_OUT_MAX_WORDS && phrases.iter().any(holds) {
+        return OptOut::Unsure;
+    }
+    OptOut::No
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -133,6 +194,61 @@ mod unit {
             1.0,
             "repeated words count once"
         );
+    }
+
+    const OPT_OUT_WORDS: [&str; 7] = [
+        "stop",
+        "unsubscribe",
+        "stop please",
+        "acha",
+        "acha kunitumia",
+        "sitaki messages",
+        "usinitumie",
+    ];
+
+    #[test]
+    fn a_plain_opt_out_is_clear_in_english_swahili_and_sheng() {
+        for message in [
+            "STOP",
+            "stop please",
+            "Please stop!",
+            "Acha kunitumia messages",
+            "acha tafadhali",
+            "sitaki messages hizi",
+            "Usinitumie tena",
+        ] {
+            assert_eq!(opt_out(message, &OPT_OUT_WORDS), OptOut::Clear, "{message}");
+        }
+    }
+
+    #[test]
+    fn a_word_among_others_is_asked_and_a_question_or_long_message_is_not_an_opt_out() {
+        assert_eq!(
+            opt_out("I don't want these adverts stop", &OPT_OUT_WORDS),
+            OptOut::Unsure
+        );
+        assert_eq!(
+            opt_out("acha kuniletea hizi ujumbe za matangazo", &OPT_OUT_WORDS),
+            OptOut::Unsure
+        );
+        assert_eq!(
+            opt_out("acha nikuulize bei ya gitaa", &OPT_OUT_WORDS),
+            OptOut::No
+        );
+        assert_eq!(
+            opt_out("How do I stop the strings buzzing?", &OPT_OUT_WORDS),
+            OptOut::No
+        );
+        assert_eq!(
+            opt_out(
+                "the delivery guy did not stop at my gate yesterday so I missed the parcel",
+                &OPT_OUT_WORDS
+            ),
+            OptOut::No
+        );
+        assert_eq!(opt_out("Do you sell drums", &OPT_OUT_WORDS), OptOut::No);
+        assert_eq!(opt_out("stopwatch", &OPT_OUT_WORDS), OptOut::No);
+        assert_eq!(opt_out("", &OPT_OUT_WORDS), OptOut::No);
     }
 
     #[test]

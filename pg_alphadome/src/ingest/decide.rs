@@ -3,7 +3,7 @@
 //! write and acts only when the message is new. Pure: the facts it may need from the database
 //! (the hour's reply count, the FAQ's answer, when the shop opens) are asked for only when
 //! reached. A voice note's transcript is decided here too, when it comes (transcript.rs).
-use crate::matching::has_keyword;
+use crate::matching::{has_keyword, opt_out, OptOut};
 
 /// A tenant's switches and words (bot_control_settings, with the tenant's name).
 pub struct Settings {
@@ -33,8 +33,23 @@ pub struct Settings {
 /// What the decision needs of the customer's conversation.
 pub struct Conversation {
     pub customer_key: String,
+    /// The name the customer gave WhatsApp (or the shop's app has for him), for alerts.
+    pub customer_name: Option<String>,
     pub opted_out: bool,
+    /// A person has the conversation (conversations.handoff_at).
     pub handed_off: bool,
+    /// The customer asked for a person and waits (conversations.waiting_since, 0.3.0).
+    pub waiting: bool,
+}
+
+impl Conversation {
+    /// The customer as an alert names him: "Jane (+254711000123)", or "+254711000123".
+    fn who(&self) -> String {
+        match self.customer_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => format!("{name} (+{})", self.customer_key),
+            _ => format!("+{}", self.customer_key),
+        }
+    }
 }
 
 /// Facts read from the database, only when the decision gets that far.
@@ -74,6 +89,8 @@ pub enum Verdict {
     AfterHours,
     Transcribe,
     TypeReply,
+    Waiting,
+    OptOutConfirm,
 }
 
 impl Verdict {
@@ -94,7 +111,15 @@ impl Verdict {
             Verdict::AfterHours => "after_hours",
             Verdict::Transcribe => "transcribe",
             Verdict::TypeReply => "type_reply",
+            Verdict::Waiting => "waiting",
+            Verdict::OptOutConfirm => "opt_out_confirm",
         }
+    }
+
+    /// The customer asked for a person: from now on he waits for one (ingest sets
+    /// conversations.waiting_since).
+    pub fn starts_waiting(self) -> bool {
+        matches!(self, Verdict::Escalated | Verdict::AfterHours)
     }
 }
 
@@ -222,9 +247,20 @@ pub fn plan_reply(
     let lowered = said.to_lowercase();
     let is_one_of =
         |words: &[String]| is_text && words.iter().any(|w| w.trim().to_lowercase() == lowered);
+    let opt_out_words: Vec<&str> = settings
+        .opt_out_keywords
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let stop = if is_text {
+        opt_out(said, &opt_out_words)
+    } else {
+        OptOut::No
+    };
 
-    // 3. Opt-out and opt-in words: confirm once, then silence until opt-in.
-    if is_one_of(&settings.opt_out_keywords) {
+    // 3. Opt-out and opt-in words: confirm once, then silence until opt-in. (A message that may
+    //    mean stop is asked about below, when the bot may speak.)
+    if stop == OptOut::Clear {
         if conversation.opted_out {
             return Plan::only(Verdict::OptedOut);
         }
@@ -251,6 +287,11 @@ pub fn plan_reply(
     if conversation.handed_off {
         return Plan::only(Verdict::HumanHandoff);
     }
+    // The customer asked for a person and waits: the bot does not talk over the person who
+    //    will answer (handoff_chores resumes it after handoff_timeout).
+    if conversation.waiting {
+        return Plan::only(Verdict::Waiting);
+    }
     if SILENT_TYPES.contains(&message_type) {
         return Plan::only(Verdict::Recorded);
     }
@@ -273,6 +314,15 @@ pub fn plan_reply(
             }),
         };
     }
+    if stop == OptOut::Unsure {
+        let word = opt_out_words
+            .first()
+            .map_or("STOP".to_string(), |w| w.trim().to_uppercase());
+        return Plan::send(
+            Verdict::OptOutConfirm,
+            format!("If you want no more messages from {client}, reply {word}. Otherwise, tell us how we can help."),
+        );
+    }
     let quote = || {
         body.unwrap_or_default()
             .chars()
@@ -289,7 +339,8 @@ pub fn plan_reply(
             .collect();
         if has_keyword(said, &handoff) {
             let asked = format!(
-                "{client}: customer +{customer} asked for a person: {}",
+                "{client}: {} asked for a person: «{}»",
+                conversation.who(),
                 quote()
             );
             // Outside business hours: told when, and the alert waits for the opening.
@@ -446,8 +497,10 @@ mod unit {
     fn customer() -> Conversation {
         Conversation {
             customer_key: "254711000001".into(),
+            customer_name: None,
             opted_out: false,
             handed_off: false,
+            waiting: false,
         }
     }
 
@@ -607,8 +660,17 @@ mod unit {
         );
         assert_eq!(
             asked.alert.unwrap().text,
-            "Kassangas Music Shop: customer +254711000001 asked for a person: Can I talk to a person please"
+            "Kassangas Music Shop: +254711000001 asked for a person: «Can I talk to a person please»"
         );
+        let named = Conversation {
+            customer_name: Some("Jane".into()),
+            ..customer()
+        };
+        assert!(plan(&shop(), &named, "text", "human", &mut facts)
+            .alert
+            .unwrap()
+            .text
+            .contains("Jane (+254711000001) asked for a person"));
         let no_phone = Settings {
             escalation_phone: None,
             ..shop()
@@ -621,6 +683,53 @@ mod unit {
             "{}",
             reply.text()
         );
+    }
+
+    #[test]
+    fn a_waiting_customer_gets_silence_but_still_opts_out() {
+        let mut facts = known(0, Some(("We open at 9.", 0.9)));
+        let waiting = Conversation {
+            waiting: true,
+            ..customer()
+        };
+        for message in ["Hello? Is anyone there?", "opening hours?", "human please"] {
+            assert_eq!(
+                plan(&shop(), &waiting, "text", message, &mut facts),
+                Plan::only(Verdict::Waiting),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            plan(&shop(), &waiting, "text", "stop please", &mut facts).verdict,
+            Verdict::OptOut
+        );
+        assert!(Verdict::Escalated.starts_waiting() && Verdict::AfterHours.starts_waiting());
+        assert!(!Verdict::Faq.starts_waiting());
+    }
+
+    #[test]
+    fn swahili_and_sheng_words_ask_for_a_person_and_to_stop() {
+        let settings = Settings {
+            handoff_keywords: words(&["human", "nataka kuongea na mtu", "niongee na mtu"]),
+            opt_out_keywords: words(&["stop", "acha kunitumia", "sitaki messages"]),
+            ..shop()
+        };
+        let mut facts = known(0, None);
+        assert_eq!(
+            plan(&settings, &customer(), "text", "Nataka kuongea na mtu tafadhali", &mut facts).verdict,
+            Verdict::Escalated
+        );
+        assert_eq!(
+            plan(&settings, &customer(), "text", "Acha kunitumia messages", &mut facts).verdict,
+            Verdict::OptOut
+        );
+        assert_eq!(
+            plan(&settings, &customer(), "text", "stop please", &mut facts).verdict,
+            Verdict::OptOut
+        );
+        let unsure = plan(&settings, &customer(), "text", "too many messages from you guys stop", &mut facts);
+        assert_eq!(unsure.verdict, Verdict::OptOutConfirm);
+        assert!(unsure.reply.unwrap().text().contains("reply STOP"));
     }
 
     #[test]
@@ -896,13 +1005,13 @@ mod unit {
             #[test]
             fn the_decision_list_keeps_its_promises(
                 enabled in any::<bool>(), ai in any::<bool>(), opted_out in any::<bool>(),
-                handed_off in any::<bool>(), replies in 0i64..400, limit in 0i32..300,
+                handed_off in any::<bool>(), waiting in any::<bool>(), replies in 0i64..400, limit in 0i32..300,
                 kind in kinds(), body in bodies(), faq_score in proptest::option::of(0.0f32..=1.0),
                 has_media in any::<bool>(), hears in any::<bool>(), looks in any::<bool>(),
             ) {
                 let settings = Settings { is_bot_enabled: enabled, enable_ai_responses: ai, max_messages_per_hour: limit,
                                           transcribes_voice: hears, understands_images: looks, ..shop() };
-                let conversation = Conversation { opted_out, handed_off, ..customer() };
+                let conversation = Conversation { opted_out, handed_off, waiting, ..customer() };
                 let mut facts = known(replies, faq_score.map(|s| ("An answer", s)));
                 let message = Inbound { kind, text: Some(&body), has_media };
                 let plan = plan_reply(&settings, &conversation, &message, &mut facts);
@@ -912,6 +1021,7 @@ mod unit {
                     prop_assert!(confirms || !opted_out, "an opted-out customer got {plan:?}");
                     prop_assert!(confirms || enabled, "a switched-off bot answered: {plan:?}");
                     prop_assert!(confirms || !handed_off, "a handed-off conversation got {plan:?}");
+                    prop_assert!(confirms || !waiting, "a customer waiting for a person got {plan:?}");
                     prop_assert!(confirms || replies < i64::from(limit), "over the limit: {plan:?}");
                     prop_assert!(!matches!(kind, "reaction" | "system" | "sticker") || confirms, "{plan:?}");
                     match reply {

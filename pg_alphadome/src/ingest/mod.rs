@@ -208,6 +208,13 @@ fn run(
     }
 }
 
+/// The webhook fields of a number the WhatsApp Business app and the Cloud API share (0.3.0).
+macro_rules! coexistence_fields {
+    () => {
+        "smb_message_echoes" | "smb_app_state_sync" | "history"
+    };
+}
+
 const NOT_A_WEBHOOK: &str =
     "not a WhatsApp webhook: expected a JSON object with an \"entry\" array";
 
@@ -280,7 +287,12 @@ impl Ingest<'_, '_> {
 
     fn change(&mut self, change: Json, at: &[usize; 2]) -> SpiResult<()> {
         let field_name = field(change, "field");
-        if field_name.as_deref() != Some("messages") {
+        let read = match field_name.as_deref() {
+            Some("messages") => true,
+            Some(coexistence_fields!()) => self.prepared.coexistence.is_some(),
+            _ => false,
+        };
+        if !read {
             let what = format!("field {}", field_name.as_deref().unwrap_or("(none)"));
             self.outcome.ignore(json!({ "ignored": what }));
             return Ok(());
@@ -305,6 +317,11 @@ impl Ingest<'_, '_> {
             self.outcome
                 .ignore(json!({ "inactive_tenant": tenant.id.to_string() }));
             return Ok(());
+        }
+        if let (Some(name @ coexistence_fields!()), Some(statement)) =
+            (field_name.as_deref(), &self.prepared.coexistence)
+        {
+            return self.coexistence(statement, &tenant, name, at);
         }
         let contacts: Vec<Json> = value.items_in("contacts").collect();
         for (i, message) in value.items_in("messages").enumerate() {
@@ -341,6 +358,34 @@ impl Ingest<'_, '_> {
                 .notes
                 .push(json!({"errors": to_serde(errors), "tenant": tenant.id.to_string()}));
         }
+        Ok(())
+    }
+
+    /// A change from the shop's WhatsApp Business app (its echoes, contacts, chat history): what
+    /// inbox.sql's _coexistence makes of it, counted like messages. Nothing is answered.
+    fn coexistence(
+        &mut self,
+        statement: &pgrx::spi::OwnedPreparedStatement,
+        tenant: &Tenant,
+        name: &str,
+        at: &[usize; 2],
+    ) -> SpiResult<()> {
+        let [e, c] = *at;
+        let value_path: Vec<String> = ["entry", &e.to_string(), "changes", &c.to_string(), "value"]
+            .map(String::from)
+            .to_vec();
+        let counts = self.client.update(
+            statement,
+            Some(1),
+            &[arg(tenant.id), arg(name), self.raw(), arg(value_path)],
+        )?;
+        let Some(JsonB(counts)) = first::<JsonB>(counts, 1)? else {
+            return Ok(());
+        };
+        let count = |key: &str| counts[key].as_i64().unwrap_or(0) as i32;
+        self.outcome.accepted += count("accepted");
+        self.outcome.duplicates += count("duplicates");
+        self.outcome.ignored += count("ignored");
         Ok(())
     }
 
@@ -432,8 +477,10 @@ impl Ingest<'_, '_> {
         let (to, recipient) = (row.get::<String>(2)?, row.get::<String>(3)?);
         let conversation = Conversation {
             customer_key: customer,
+            customer_name: row.get(8)?,
             opted_out: row.get(4)?.unwrap_or(false),
             handed_off: row.get(5)?.unwrap_or(false),
+            waiting: row.get(9)?.unwrap_or(false),
         };
         let replies_this_hour = (
             row.get::<i64>(6)?.unwrap_or(0),
@@ -504,7 +551,16 @@ impl Ingest<'_, '_> {
                 ],
             )?;
         }
+        if plan.verdict.starts_waiting() {
+            self.client.update(
+                &self.prepared.set_waiting,
+                None,
+                &[arg(tenant), arg(conversation_id)],
+            )?;
+        }
         if let Some(alert) = plan.alert {
+            // Alerts about one customer link to his conversation; the hour's limit is the shop's.
+            let about = (alert.kind != "rate_limit").then_some(conversation_id);
             let queued = self.client.update(
                 &self.prepared.alert,
                 Some(1),
@@ -514,6 +570,7 @@ impl Ingest<'_, '_> {
                     arg(alert.text),
                     arg(alert.key),
                     arg(alert.due),
+                    arg(about),
                 ],
             )?;
             self.outcome.jobs += first::<i32>(queued, 1)?.unwrap_or(0);

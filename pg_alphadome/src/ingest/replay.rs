@@ -136,8 +136,10 @@ fn replay(
             };
             let fresh = Conversation {
                 customer_key: String::new(),
+                customer_name: None,
                 opted_out: false,
                 handed_off: false,
+                waiting: false,
             };
             let plan = decide::plan_reply(&tenant.settings, &fresh, &message, &mut facts);
             let answer_now = match &plan.reply {
@@ -289,8 +291,10 @@ fn try_message(
         };
         let fresh = Conversation {
             customer_key: String::new(),
+            customer_name: None,
             opted_out: false,
             handed_off: false,
+            waiting: false,
         };
         let plan = decide::plan_reply(&tenant.settings, &fresh, &typed, &mut facts);
         let answer = match plan.reply {

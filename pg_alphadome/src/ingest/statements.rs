@@ -5,22 +5,26 @@ use pgrx::pg_sys::{self, Oid, PgOid};
 use pgrx::spi::{OwnedPreparedStatement, Spi, SpiResult};
 use std::cell::OnceCell;
 
-/// The schema a session finds: this release's, or 0.1.0's until ALTER EXTENSION ... UPDATE runs
-/// (the library serves both; 0.1.0's lacks business hours and the alerts table).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// The schema a session finds: this release's, or an older one's until ALTER EXTENSION ... UPDATE
+/// runs (the library serves them all: 0.1.0's lacks business hours and the alerts table, 0.2.0's
+/// the inbox).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Schema {
     V0_1,
     V0_2,
+    V0_3,
 }
 
 impl Schema {
     /// Read at every call: a cheap catalog lookup, and an update in another session takes effect
     /// in this one's next webhook.
     pub fn installed() -> Schema {
-        if crate::catalog::relation(c"alerts") == pg_sys::InvalidOid {
-            Schema::V0_1
-        } else {
+        if crate::catalog::relation(c"whatsapp_templates") != pg_sys::InvalidOid {
+            Schema::V0_3
+        } else if crate::catalog::relation(c"alerts") != pg_sys::InvalidOid {
             Schema::V0_2
+        } else {
+            Schema::V0_1
         }
     }
 }
@@ -94,29 +98,47 @@ pub const CUSTOMER_BY_BSUID: (&str, &[Oid]) = (
 
 /// The customer's conversation, created or brought up to date ($6: Meta's Unix time, or now),
 /// with the tenant's bot replies in this clock hour and that hour (the rate-limit alert's key):
-/// read here rather than in a statement of its own, as nearly every message needs it.
-pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
-    "INSERT INTO alphadome.conversations AS cv
+/// read here rather than in a statement of its own, as nearly every message needs it. 0.3.0: a
+/// message opens a resolved conversation again, and says whether the customer waits for a person.
+macro_rules! upsert_conversation {
+    ($reopen:literal, $waiting:literal) => {
+        concat!(
+            "INSERT INTO alphadome.conversations AS cv
             (bot_tenant_id, customer_key, wa_id, bsuid, customer_name, last_inbound_at)
      VALUES ($1, $2, $3, $4, $5, coalesce(to_timestamp($6), now()))
      ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE
         SET wa_id = coalesce(excluded.wa_id, cv.wa_id),
             bsuid = coalesce(excluded.bsuid, cv.bsuid),
             customer_name = coalesce(excluded.customer_name, cv.customer_name),
-            last_inbound_at = greatest(cv.last_inbound_at, excluded.last_inbound_at)
+            last_inbound_at = greatest(cv.last_inbound_at, excluded.last_inbound_at)",
+            $reopen,
+            "
      RETURNING cv.id, cv.wa_id, cv.bsuid, cv.opted_out_at IS NOT NULL, cv.handoff_at IS NOT NULL,
                (SELECT coalesce(sum(r.replies), 0)::bigint FROM alphadome.reply_counters r
                  WHERE r.bot_tenant_id = $1 AND r.hour = date_trunc('hour', now())),
-               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24')",
-    &[
-        pg_sys::UUIDOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::FLOAT8OID,
-    ],
+               to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24'), cv.customer_name, ",
+            $waiting
+        )
+    };
+}
+
+const UPSERT_CONVERSATION_TYPES: &[Oid] = &[
+    pg_sys::UUIDOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::FLOAT8OID,
+];
+
+pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
+    upsert_conversation!(",\n            resolved_at = NULL", "cv.waiting_since IS NOT NULL"),
+    UPSERT_CONVERSATION_TYPES,
 );
+
+/// UPSERT_CONVERSATION before 0.3.0: nobody waits.
+pub const UPSERT_CONVERSATION_0_2: (&str, &[Oid]) =
+    (upsert_conversation!("", "false"), UPSERT_CONVERSATION_TYPES);
 
 /// The inbound message with its decision, once per (tenant, wamid), and when it is new, its
 /// reply job ($9 its kind, NULL for none) counted in this session's shard of the tenant's hour
@@ -197,28 +219,57 @@ pub const FAQ_ROWS: (&str, &[Oid]) = (crate::faq::ROWS, &[pg_sys::UUIDOID]);
 /// FAQ_ROWS on a 0.1.0 schema: no phrasings.
 pub const FAQ_ROWS_0_1: (&str, &[Oid]) = (crate::faq::ROWS_0_1, &[pg_sys::UUIDOID]);
 
-/// An alert (ingest.sql: tenant, kind, text, dedupe key, due in Unix seconds or NULL for now);
-/// returns how many jobs it queued.
+/// An alert (ingest.sql: tenant, kind, text, dedupe key, due in Unix seconds or NULL for now,
+/// the conversation it is about or NULL); returns how many jobs it queued.
+const ALERT_TYPES: &[Oid] = &[
+    pg_sys::UUIDOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::FLOAT8OID,
+    pg_sys::INT8OID,
+];
+
 pub const ALERT: (&str, &[Oid]) = (
-    "SELECT alphadome._alert($1, $2, $3, $4, coalesce(to_timestamp($5), now()))",
-    &[
-        pg_sys::UUIDOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::FLOAT8OID,
-    ],
+    "SELECT alphadome._alert($1, $2, $3, $4, coalesce(to_timestamp($5), now()), $6)",
+    ALERT_TYPES,
+);
+
+/// ALERT on a 0.2.0 schema: alerts name no conversation.
+pub const ALERT_0_2: (&str, &[Oid]) = (
+    "SELECT alphadome._alert($1, $2, $3, $4, coalesce(to_timestamp($5), now())) WHERE $6::int8 IS NULL OR true",
+    ALERT_TYPES,
 );
 
 /// ALERT on a 0.1.0 schema: a free-form text to the escalation phone.
 pub const ALERT_0_1: (&str, &[Oid]) = (
-    "SELECT alphadome._alert($1, $3, $4)",
+    "SELECT alphadome._alert($1, $3, $4) WHERE $2::text IS NULL OR $5::float8 IS NULL OR $6::int8 IS NULL OR true",
+    ALERT_TYPES,
+);
+
+/// The customer asked for a person (0.3.0): he waits from now, and the bot is silent for him.
+pub const SET_WAITING: (&str, &[Oid]) = (
+    "UPDATE alphadome.conversations cv
+        SET waiting_since = coalesce(cv.waiting_since, now()), reminded_at = NULL, resolved_at = NULL
+      WHERE cv.bot_tenant_id = $1 AND cv.id = $2",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID],
+);
+
+/// SET_WAITING before 0.3.0: nobody waits.
+pub const SET_WAITING_0_2: (&str, &[Oid]) = (
+    "SELECT WHERE $1::uuid IS NULL AND $2::int8 IS NULL",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID],
+);
+
+/// The WhatsApp Business app beside the bot (0.3.0, inbox.sql's _coexistence): one change's
+/// value ($3 at path $4) of field $2; returns {accepted, duplicates, ignored}.
+pub const COEXISTENCE: (&str, &[Oid]) = (
+    "SELECT alphadome._coexistence($1, $2, $3 #> $4)",
     &[
         pg_sys::UUIDOID,
         pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::TEXTOID,
-        pg_sys::FLOAT8OID,
+        pg_sys::JSONBOID,
+        pg_sys::TEXTARRAYOID,
     ],
 );
 
@@ -286,6 +337,9 @@ pub struct Statements {
     pub faq_rows: OwnedPreparedStatement,
     pub closed_until: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
+    pub set_waiting: OwnedPreparedStatement,
+    /// None before 0.3.0: the app's webhooks are ignored there.
+    pub coexistence: Option<OwnedPreparedStatement>,
     pub apply_status: OwnedPreparedStatement,
     pub sent_by_status: OwnedPreparedStatement,
     pub keep_event: OwnedPreparedStatement,
@@ -293,7 +347,7 @@ pub struct Statements {
 
 thread_local! {
     // A backend is one thread; the plans live as long as the session, one set per schema.
-    static PREPARED: [OnceCell<Statements>; 2] = const { [OnceCell::new(), OnceCell::new()] };
+    static PREPARED: [OnceCell<Statements>; 3] = const { [OnceCell::new(), OnceCell::new(), OnceCell::new()] };
 }
 
 fn prepare((sql, types): (&str, &[Oid])) -> SpiResult<OwnedPreparedStatement> {
@@ -303,11 +357,16 @@ fn prepare((sql, types): (&str, &[Oid])) -> SpiResult<OwnedPreparedStatement> {
 }
 
 fn prepare_all(schema: Schema) -> SpiResult<Statements> {
-    let current = schema == Schema::V0_2;
+    let current = schema >= Schema::V0_2;
+    let inbox = schema >= Schema::V0_3;
     Ok(Statements {
         tenant: prepare(if current { TENANT } else { TENANT_0_1 })?,
         customer_by_bsuid: prepare(CUSTOMER_BY_BSUID)?,
-        upsert_conversation: prepare(UPSERT_CONVERSATION)?,
+        upsert_conversation: prepare(if inbox {
+            UPSERT_CONVERSATION
+        } else {
+            UPSERT_CONVERSATION_0_2
+        })?,
         record_message: prepare(if current {
             RECORD_MESSAGE
         } else {
@@ -320,7 +379,13 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             CLOSED_UNTIL_0_1
         })?,
-        alert: prepare(if current { ALERT } else { ALERT_0_1 })?,
+        alert: prepare(match schema {
+            Schema::V0_3 => ALERT,
+            Schema::V0_2 => ALERT_0_2,
+            Schema::V0_1 => ALERT_0_1,
+        })?,
+        set_waiting: prepare(if inbox { SET_WAITING } else { SET_WAITING_0_2 })?,
+        coexistence: inbox.then(|| prepare(COEXISTENCE)).transpose()?,
         apply_status: prepare(if current {
             APPLY_STATUS
         } else {

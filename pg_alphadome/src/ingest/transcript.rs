@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 const CONVERSATION: &str = "
     SELECT c.customer_key::text, c.opted_out_at IS NOT NULL, c.handoff_at IS NOT NULL,
            t.whatsapp_phone_number_id,
-           to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24')
+           to_char(date_trunc('hour', now()), 'YYYY-MM-DD\"T\"HH24'), c.customer_name,
+           -- Through to_jsonb: the column is 0.3.0's, and a voice note is rare enough.
+           (to_jsonb(c) ->> 'waiting_since') IS NOT NULL
       FROM alphadome.messages m
       JOIN alphadome.conversations c ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
       JOIN alphadome.bot_tenants t ON t.id = m.bot_tenant_id
@@ -50,8 +52,10 @@ fn _plan_transcript(
             };
             let conversation = Conversation {
                 customer_key: row.get(1)?.unwrap_or_default(),
+                customer_name: row.get(6)?,
                 opted_out: row.get(2)?.unwrap_or(false),
                 handed_off: row.get(3)?.unwrap_or(false),
+                waiting: row.get(7)?.unwrap_or(false),
             };
             let phone_number_id: String = row.get(4)?.unwrap_or_default();
             let hour: String = row.get(5)?.unwrap_or_default();

@@ -8,6 +8,7 @@ mod alerts;
 mod console;
 mod credentials;
 mod faq_prompt;
+mod inbox;
 mod isolation;
 mod jsonb;
 mod lifecycle;
