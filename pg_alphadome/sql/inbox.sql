@@ -102,7 +102,7 @@ $$;
 -- The numbered parameters ({{1}}, {{2}}, ...) a template's body takes.
 CREATE OR REPLACE FUNCTION alphadome._template_parameters(body text) RETURNS integer
     LANGUAGE sql IMMUTABLE
-    RETURN coalesce((SELECT max(m[1]::integer) FROM regexp_matches(coalesce(body, ''), '\{\{([0-9]+)\}\}', 'g') m), 0);
+    RETURN coalesce((SELECT max(m[1]::integer) FROM regexp_matches(coalesce(body, ''), '[{][{]([0-9]+)[}][}]', 'g') m), 0);
 
 -- One of the tenant's approved templates to a conversation's customer, with its parameters in
 -- order: what a person sends outside the 24-hour window. Returns the job's id.
@@ -239,7 +239,7 @@ BEGIN
              WHERE upper(c ->> 'type') = 'BODY' LIMIT 1),
            coalesce(d -> 'components', '[]'), nullif(d ->> 'rejected_reason', 'NONE'), now()
       FROM jsonb_array_elements(result -> 'data') d
-     WHERE d ->> 'name' ~ '^[a-z0-9_]{1,512}$' AND d ->> 'language' ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'
+     WHERE d ->> 'name' ~ '^[a-z0-9_]+$' AND length(d ->> 'name') <= 512 AND d ->> 'language' ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'
     ON CONFLICT (bot_tenant_id, name, language) DO UPDATE
        SET category = excluded.category, status = excluded.status, body = excluded.body,
            components = excluded.components, rejected_reason = excluded.rejected_reason, updated_at = now();

@@ -400,7 +400,7 @@ CREATE SEQUENCE alphadome._wakeup_clock;
 -- sends an approved one to a customer outside the 24-hour window.
 CREATE TABLE alphadome.whatsapp_templates (
     bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
-    name            text NOT NULL CHECK (name ~ '^[a-z0-9_]{1,512}$'),
+    name            text NOT NULL CHECK (name ~ '^[a-z0-9_]+$' AND length(name) <= 512),
     language        text NOT NULL CHECK (language ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'),
     category        text,
     status          text NOT NULL,

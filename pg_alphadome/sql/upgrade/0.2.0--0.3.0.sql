@@ -6,6 +6,13 @@
 
 -- ---- A person answers (issue 21): the inbox, the app beside the bot, staff logins -------------
 
+-- A domain's constraint cannot change while a function takes a row of a table that uses it:
+-- the queue's helpers that take an outbox row go first (the code makes them again).
+DROP FUNCTION alphadome._running_job(bigint);
+DROP FUNCTION alphadome._log_outbound(alphadome.outbox, text, text, jsonb);
+DROP FUNCTION alphadome._send_answer(alphadome.outbox, text);
+DROP FUNCTION alphadome._note_media(alphadome.outbox, jsonb);
+DROP FUNCTION alphadome._answer_transcript(alphadome.outbox, text);
 ALTER DOMAIN alphadome.message_decision DROP CONSTRAINT message_decision_check;
 ALTER DOMAIN alphadome.message_decision ADD CONSTRAINT message_decision_check
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
@@ -63,7 +70,7 @@ DROP FUNCTION alphadome.console_session(text);
 
 CREATE TABLE alphadome.whatsapp_templates (
     bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
-    name            text NOT NULL CHECK (name ~ '^[a-z0-9_]{1,512}$'),
+    name            text NOT NULL CHECK (name ~ '^[a-z0-9_]+$' AND length(name) <= 512),
     language        text NOT NULL CHECK (language ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'),
     category        text,
     status          text NOT NULL,

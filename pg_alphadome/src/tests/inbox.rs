@@ -270,9 +270,13 @@ mod tests {
 
         // A person who took a conversation and went quiet gives it back after the timeout.
         run(
-            "UPDATE alphadome.bot_control_settings SET business_hours = NULL WHERE bot_tenant_id = $1::uuid;
-             UPDATE alphadome.conversations SET waiting_since = NULL, handoff_at = timestamptz '2026-11-30 10:00 Africa/Nairobi'",
+            "UPDATE alphadome.bot_control_settings SET business_hours = NULL WHERE bot_tenant_id = $1::uuid",
             &[a.as_str().into()],
+        );
+        run(
+            "UPDATE alphadome.conversations SET waiting_since = NULL, handoff_at = timestamptz '2026-11-30 10:00 Africa/Nairobi'
+              WHERE customer_key = $1",
+            &[CUSTOMER.into()],
         );
         assert_eq!(chores_at(119), json!({"reminded": 0, "resumed": 0}));
         assert_eq!(chores_at(120), json!({"reminded": 0, "resumed": 1}));
