@@ -193,7 +193,13 @@ fn killing_the_relay_mid_batch_loses_no_acknowledged_webhook() {
                 }
             });
         }
-        std::thread::sleep(std::time::Duration::from_millis(600));
+        // Killed mid-stream: once webhooks are being acknowledged (on a busy machine the first
+        // may take a while), a little later.
+        let started = std::time::Instant::now();
+        while acknowledged.lock().unwrap().is_empty() && started.elapsed().as_secs() < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
         d.relay.kill();
     });
     let acknowledged = acknowledged.into_inner().unwrap();
