@@ -279,7 +279,7 @@ BEGIN
             IF item ->> 'type' IN ('edit', 'revoke') THEN
                 UPDATE alphadome.messages m
                    SET body = CASE item ->> 'type' WHEN 'revoke' THEN NULL
-                                   ELSE coalesce(item #>> '{edit,message,text,body}', m.body) END,
+                                   ELSE coalesce(alphadome._message_words(item #> '{edit,message}'), m.body) END,
                        payload = coalesce(m.payload, '{}') || jsonb_build_object(item ->> 'type', item)
                  WHERE m.bot_tenant_id = _coexistence.tenant_id
                    AND m.wamid = coalesce(item #>> ARRAY[item ->> 'type', 'original_message_id'], '');
@@ -307,19 +307,20 @@ BEGIN
     ELSIF field = 'smb_app_state_sync' THEN
         FOR item IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(value -> 'state_sync')
                                                         WHEN 'array' THEN value -> 'state_sync' ELSE '[]' END) LOOP
-            customer := alphadome._wa_id(regexp_replace(item #>> '{contact,phone_number}', '[^0-9]', '', 'g'));
+            customer := alphadome._wa_id(item #>> '{contact,phone_number}');
             IF item ->> 'type' IS DISTINCT FROM 'contact' OR customer IS NULL THEN
                 ignored := ignored + 1;
                 CONTINUE;
             END IF;
+            accepted := accepted + 1;
+            -- A contact removed from the app: the conversation keeps the name it had.
+            CONTINUE WHEN item ->> 'action' = 'remove';
             conversation := alphadome._coexistence_conversation(tenant_id, customer);
             UPDATE alphadome.conversations cv
-               SET customer_name = CASE WHEN item ->> 'action' = 'remove' THEN cv.customer_name
-                                        ELSE coalesce(nullif(left(btrim(coalesce(item #>> '{contact,full_name}',
-                                                                                 item #>> '{contact,first_name}')), 200), ''),
-                                                      cv.customer_name) END
+               SET customer_name = coalesce(nullif(left(btrim(coalesce(item #>> '{contact,full_name}',
+                                                                       item #>> '{contact,first_name}')), 200), ''),
+                                            cv.customer_name)
              WHERE cv.bot_tenant_id = tenant_id AND cv.id = conversation;
-            accepted := accepted + 1;
         END LOOP;
     ELSIF field = 'history' THEN
         FOR item IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(value -> 'history')
@@ -368,10 +369,12 @@ BEGIN
 END
 $$;
 
--- A customer's WhatsApp id as Meta writes it (digits only), or NULL for anything else.
+-- A customer's WhatsApp id from a number as the app's webhooks write it ("+16505551234",
+-- "16505551234"): its digits, or NULL when that cannot be one.
 CREATE OR REPLACE FUNCTION alphadome._wa_id(candidate text) RETURNS text
     LANGUAGE sql IMMUTABLE
-    RETURN CASE WHEN candidate ~ '^[1-9][0-9]{5,19}$' THEN candidate END;
+    RETURN CASE WHEN candidate ~ '^[+]?[0-9 ()-]{6,30}$' AND regexp_replace(candidate, '[^0-9]', '', 'g') ~ '^[1-9][0-9]{5,19}$'
+                THEN regexp_replace(candidate, '[^0-9]', '', 'g') END;
 
 -- The conversation of a customer the app names (its echoes, contacts, history), made when new.
 -- It does not count as the customer writing: last_inbound_at (the 24-hour window) is untouched.

@@ -352,6 +352,42 @@ mod tests {
         );
     }
 
+    /// Meta's documented payloads of the three coexistence fields (tests/fixtures/whatsapp 31-33).
+    const ECHO: &str = include_str!("../../../tests/fixtures/whatsapp/31_meta_smb_message_echoes.json");
+    const CONTACTS: &str = include_str!("../../../tests/fixtures/whatsapp/32_meta_smb_app_state_sync.json");
+    const HISTORY: &str = include_str!("../../../tests/fixtures/whatsapp/33_meta_history.json");
+
+    #[pg_test]
+    fn metas_documented_coexistence_payloads_are_read() {
+        tenant("meta-example", "0711000901", "106540352242922", TOKEN_A, None);
+        let counts = ingest(ECHO);
+        assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(1), Some(0)));
+        assert_eq!(state("16505551234").as_deref(), Some("person"), "+16505551234 is the customer 16505551234");
+        let counts = ingest(CONTACTS);
+        assert_eq!(counts["accepted"].as_i64(), Some(2));
+        assert_eq!(
+            one::<String>("SELECT customer_name FROM alphadome.conversations WHERE customer_key = '16505551234'", &[])
+                .as_deref(),
+            Some("Pablo Morales")
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM alphadome.conversations WHERE customer_key = '16505550000'"),
+            0,
+            "a removed contact makes no conversation"
+        );
+        let counts = ingest(HISTORY);
+        assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(2), Some(0)));
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(direction || ' ' || status, ', ' ORDER BY created_at) FROM alphadome.messages
+                  WHERE payload ? 'history_context'",
+                &[]
+            )
+            .as_deref(),
+            Some("inbound received, outbound delivered")
+        );
+    }
+
     #[pg_test]
     fn staff_answer_customers_and_change_nothing_else() {
         let (a, b) = two_tenants();
