@@ -93,7 +93,7 @@ CREATE TABLE alphadome.bot_control_settings (
                           CHECK (length(fallback_message) BETWEEN 1 AND 4096),
     opt_out_keywords      text[] NOT NULL DEFAULT '{stop,unsubscribe,"stop please","please stop","stop messages","stop sending",acha,"acha kunitumia","sitaki messages","sitaki ujumbe",usinitumie,niondoe}',
     opt_in_keywords       text[] NOT NULL DEFAULT '{start}',
-    handoff_keywords      text[] NOT NULL DEFAULT '{human,agent,person,representative,"customer care","customer service","speak to someone","talk to someone","real person",mtu,"nataka kuongea na mtu","niongee na mtu","nataka mtu","huduma kwa wateja","mhudumu","nipigie"}',
+    handoff_keywords      text[] NOT NULL DEFAULT '{human,agent,person,representative,"customer care","customer service","speak to someone","talk to someone","real person","nataka kuongea na mtu","niongee na mtu","nataka mtu","huduma kwa wateja","mhudumu","nipigie"}',
     -- match_faq score at or above which an answer is sent without the LLM.
     faq_confidence        real NOT NULL DEFAULT 0.6 CHECK (faq_confidence > 0 AND faq_confidence <= 1),
     -- Upper bound on the characters of an assembled prompt (about 4 characters a token).

@@ -27,7 +27,7 @@ CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person',
 -- defaults, and for tenants still on the old defaults, the new lists.
 ALTER TABLE alphadome.bot_control_settings
     ALTER COLUMN opt_out_keywords SET DEFAULT '{stop,unsubscribe,"stop please","please stop","stop messages","stop sending",acha,"acha kunitumia","sitaki messages","sitaki ujumbe",usinitumie,niondoe}',
-    ALTER COLUMN handoff_keywords SET DEFAULT '{human,agent,person,representative,"customer care","customer service","speak to someone","talk to someone","real person",mtu,"nataka kuongea na mtu","niongee na mtu","nataka mtu","huduma kwa wateja","mhudumu","nipigie"}',
+    ALTER COLUMN handoff_keywords SET DEFAULT '{human,agent,person,representative,"customer care","customer service","speak to someone","talk to someone","real person","nataka kuongea na mtu","niongee na mtu","nataka mtu","huduma kwa wateja","mhudumu","nipigie"}',
     ADD COLUMN handoff_timeout interval NOT NULL DEFAULT '2 hours'
         CHECK (handoff_timeout BETWEEN '5 minutes' AND '7 days'),
     ADD COLUMN handoff_reminder interval NOT NULL DEFAULT '15 minutes'
