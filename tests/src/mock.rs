@@ -55,6 +55,8 @@ struct Inner {
     accepted: Mutex<Vec<(Option<String>, String)>>,
     /// Meta: recipients whose sends are refused for good (131026, undeliverable), by prefix.
     refused: Mutex<Vec<String>>,
+    /// Meta: the WhatsApp Business account's message templates (GET /{waba-id}/message_templates).
+    templates: Mutex<Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -118,6 +120,7 @@ impl Mock {
             statuses: Mutex::new(None),
             accepted: Mutex::new(Vec::new()),
             refused: Mutex::new(Vec::new()),
+            templates: Mutex::new(Vec::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -217,6 +220,12 @@ impl Mock {
     }
 
     /// Serves media `id` as described, stated size and all.
+    /// The message templates the mock's WhatsApp Business accounts have (every account the same),
+    /// as Meta lists them: name, language, status, category, components.
+    pub fn serve_templates(&self, templates: Vec<Value>) {
+        *self.inner.templates.lock().unwrap() = templates;
+    }
+
     pub fn serve(&self, id: &str, served: Served) {
         self.inner
             .media
@@ -297,6 +306,21 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         violations,
         received_at: Instant::now(),
     };
+    if state.kind == Kind::Meta && method == "GET" && path.ends_with("/message_templates") {
+        let violations = if unchecked {
+            vec![]
+        } else {
+            crate::spec::meta_list_templates().violations(&query, &headers)
+        };
+        state
+            .requests
+            .lock()
+            .unwrap()
+            .push(record(Value::Null, None, violations));
+        let data = state.templates.lock().unwrap().clone();
+        return axum::Json(json!({"data": data, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}))
+            .into_response();
+    }
     if state.kind == Kind::Meta && method == "GET" {
         let downloading = path.contains(DOWNLOAD);
         let operation = if downloading {

@@ -286,6 +286,18 @@ pub fn meta_retrieve_media() -> &'static Operation {
     })
 }
 
+/// Meta's template list of a WhatsApp Business account: GET /{waba-id}/message_templates.
+pub fn meta_list_templates() -> &'static Operation {
+    static OPERATION: OnceLock<Operation> = OnceLock::new();
+    OPERATION.get_or_init(|| {
+        Operation::build(
+            "meta-business-messaging-api_v23.0.yaml",
+            "/{Version}/{WABA-ID}/message_templates",
+            "get",
+        )
+    })
+}
+
 /// Meta's "Download Media": GET of the url Retrieve Media URL gave.
 pub fn meta_download_media() -> &'static Operation {
     static OPERATION: OnceLock<Operation> = OnceLock::new();
