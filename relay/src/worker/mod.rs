@@ -1,20 +1,28 @@
-//! The outbound worker: wakes on NOTIFY alphadome_outbox (and polls anyway), claims jobs,
-//! calls Meta or the LLM, and reports each result back to the queue.
-mod alert;
-mod generate;
-mod outbound;
-mod outcome;
-mod queue;
-mod send;
-mod transcribe;
+//! The outbound worker: wakes on NOTIFY alphadome_outbox (and polls anyway), claims jobs in
+//! lanes, runs each by its kind, and reports each result back to the queue. This file: the
+//! claim loop, the dispatch by kind, shutdown.
+
+// One module per kind of job.
+mod alert; // alert.send
+mod generate; // reply.generate
+mod send; // reply.send
+mod transcribe; // media.transcribe
+
+// What the kinds share.
+mod lanes; // which kinds are claimed together, how many at once
+mod listen; // NOTIFY: wake the lanes, reread the routes
+mod outbound; // the clients the jobs call, timed into the metrics
+mod outcome; // what an attempt comes to, as the queue takes it
+mod queue; // claim_jobs, complete_job, fail_job
 
 use crate::backoff::DATABASE_RETRY;
 use crate::chores;
 use crate::config::ServeArgs;
 use crate::contract::{Claimed, Job, Work};
-use crate::db;
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
+use lanes::Lane;
+use listen::Wake;
 use outbound::Outbound;
 use outcome::Report;
 use queue::Queue;
@@ -35,20 +43,6 @@ pub struct Worker {
     pub tenants_changed: Arc<Notify>,
 }
 
-/// Jobs of some kinds, claimed and run with a concurrency of their own.
-struct Lane {
-    name: &'static str,
-    kinds: &'static [&'static str],
-    concurrency: usize,
-    /// Raised by NOTIFY alphadome_outbox (a permit is kept if the lane is busy: no wake-up lost).
-    wake: Notify,
-}
-
-/// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
-const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
-/// Calls that take milliseconds (Meta's sends, alerts).
-const FAST_KINDS: &[&str] = &["reply.send", "alert.send"];
-
 impl Worker {
     pub fn new(
         pool: Pool,
@@ -58,20 +52,7 @@ impl Worker {
     ) -> anyhow::Result<Worker> {
         let outbound = Outbound::new(&args, metrics.clone())?;
         let queue = Queue::new(pool.clone(), &args, metrics.clone());
-        let lanes = [
-            Lane {
-                name: "fast",
-                kinds: FAST_KINDS,
-                concurrency: args.concurrency.max(1),
-                wake: Notify::new(),
-            },
-            Lane {
-                name: "slow",
-                kinds: SLOW_KINDS,
-                concurrency: args.llm_concurrency.max(1),
-                wake: Notify::new(),
-            },
-        ];
+        let lanes = lanes::lanes(args.concurrency, args.llm_concurrency);
         Ok(Worker {
             pool,
             args,
@@ -86,7 +67,13 @@ impl Worker {
     /// Runs until `shutdown` turns true; then stops claiming, gives in-flight jobs the grace
     /// period, and hands back (requeues) any still running.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let listener = tokio::spawn(self.clone().listen(shutdown.clone()));
+        let worker = self.clone();
+        let listener = tokio::spawn(listen::listen(
+            self.args.database.clone(),
+            self.metrics.clone(),
+            Arc::new(move |wake| worker.wake(wake)),
+            shutdown.clone(),
+        ));
         let credentials = tokio::spawn(chores::every(
             self.pool.clone(),
             Duration::from_secs(self.args.credential_check_seconds.max(1)),
@@ -166,8 +153,7 @@ impl Worker {
                     }
                 }
             }
-            // A full batch may mean more are waiting: claim again at once.
-            if claimed > 0 && claimed == free {
+            if lanes::claim_again_at_once(claimed, free) {
                 continue;
             }
             tokio::select! {
@@ -180,23 +166,30 @@ impl Worker {
         tasks
     }
 
-    /// New jobs may be waiting: every lane claims.
-    fn wake_all(&self) {
-        for lane in &self.lanes {
-            lane.wake.notify_one();
+    /// What a notification (or a new LISTEN session) asks for.
+    fn wake(&self, wake: Wake) {
+        match wake {
+            Wake::Lanes => {
+                for lane in &self.lanes {
+                    lane.wake.notify_one();
+                }
+            }
+            Wake::Routes => self.tenants_changed.notify_one(),
         }
     }
 
-    async fn drain(&self, mut lanes: Vec<JoinSet<()>>) {
+    /// The running jobs get the grace period; those still running then are aborted and, like
+    /// any not reported, handed back.
+    async fn drain(&self, mut running: Vec<JoinSet<()>>) {
         let grace = Duration::from_secs(self.args.shutdown_grace_seconds);
         let finished = tokio::time::timeout(grace, async {
-            for tasks in lanes.iter_mut() {
+            for tasks in running.iter_mut() {
                 while tasks.join_next().await.is_some() {}
             }
         })
         .await;
         if finished.is_err() {
-            for tasks in lanes.iter_mut() {
+            for tasks in running.iter_mut() {
                 tasks.abort_all();
                 while tasks.join_next().await.is_some() {}
             }
@@ -205,6 +198,7 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
+    /// A claimed job, run (or failed for good when malformed) and reported.
     async fn execute(&self, claimed: Claimed) {
         let (id, report) = match claimed {
             Claimed::Job(job) => (job.id, self.attempt(&job).await),
@@ -257,64 +251,6 @@ impl Worker {
                 let base = Duration::from_secs(self.args.retry_base_seconds);
                 outcome::failed(&failure, attempt, base)
             }
-        }
-    }
-
-    /// LISTEN on a session of its own; after every (re)connect, LISTEN again and poll once.
-    async fn listen(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let mut failures = 0;
-        while !*shutdown.borrow() {
-            match db::connect(&self.args.database).await {
-                Ok((client, mut connection)) => {
-                    let worker = self.clone();
-                    let driver = tokio::spawn(async move {
-                        use futures_util::future::poll_fn;
-                        while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
-                            match message {
-                                Ok(tokio_postgres::AsyncMessage::Notification(n))
-                                    if n.channel() == "alphadome_tenants" =>
-                                {
-                                    worker.tenants_changed.notify_one()
-                                }
-                                Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
-                                    worker.wake_all()
-                                }
-                                Ok(_) => {}
-                                Err(e) => {
-                                    tracing::warn!(
-                                        error = crate::db::describe(&e),
-                                        "LISTEN connection lost"
-                                    );
-                                    break;
-                                }
-                            }
-                        }
-                    });
-                    match client
-                        .batch_execute("LISTEN alphadome_outbox; LISTEN alphadome_tenants")
-                        .await
-                    {
-                        Ok(()) => {
-                            failures = 0;
-                            // Whatever happened while away: poll once, read the routes again.
-                            self.wake_all();
-                            self.tenants_changed.notify_one();
-                            let _ = driver.await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = crate::db::describe(&e), "LISTEN failed");
-                            driver.abort();
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(
-                    error = format!("{e:#}"),
-                    "cannot connect for LISTEN; retrying"
-                ),
-            }
-            self.metrics.worker_reconnect();
-            failures += 1;
-            tokio::time::sleep(DATABASE_RETRY.delay(failures)).await;
         }
     }
 }
