@@ -20,6 +20,12 @@ impl Backoff {
     }
 }
 
+/// Retries of the worker's own database calls (claims, reports, the LISTEN session).
+pub const DATABASE_RETRY: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
+
 /// `d` × a random factor in [0.8, 1.2).
 pub fn spread(d: Duration) -> Duration {
     // RandomState is seeded per instance from the OS: a hash of nothing is a fresh random u64.
