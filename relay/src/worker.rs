@@ -9,11 +9,10 @@ use crate::clients::media::Purpose;
 use crate::clients::meta::{Meta, Outgoing};
 use crate::clients::operator::OperatorHook;
 use crate::clients::{Class, Failure};
-use crate::config::ServeArgs;
+use crate::config::{ServeArgs, APPLICATION_NAME};
 use crate::contract::{
     AlertCall, Claimed, Job, LlmCall, Media, Send, TranscriptionCall, WhatsApp, Work,
 };
-use crate::db;
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
 use serde_json::{json, Value};
@@ -384,7 +383,9 @@ impl Worker {
                 .await
             {
                 Ok(_) => Ok(()),
-                Err(Failed::Refused(e)) => Err(anyhow::anyhow!(crate::db::describe(&e))),
+                Err(Failed::Refused(e)) => {
+                    Err(anyhow::anyhow!(alphadome_service::database::describe(&e)))
+                }
                 Err(Failed::Unavailable(why)) => Err(anyhow::anyhow!(why)),
             },
             Err((error, retry)) => {
@@ -630,7 +631,7 @@ impl Worker {
     async fn listen(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let mut failures = 0;
         while !*shutdown.borrow() {
-            match db::connect(&self.args.database).await {
+            match self.args.database.connect(APPLICATION_NAME).await {
                 Ok((client, mut connection)) => {
                     let worker = self.clone();
                     let driver = tokio::spawn(async move {
@@ -648,7 +649,7 @@ impl Worker {
                                 Ok(_) => {}
                                 Err(e) => {
                                     tracing::warn!(
-                                        error = crate::db::describe(&e),
+                                        error = alphadome_service::database::describe(&e),
                                         "LISTEN connection lost"
                                     );
                                     break;
@@ -668,7 +669,10 @@ impl Worker {
                             let _ = driver.await;
                         }
                         Err(e) => {
-                            tracing::warn!(error = crate::db::describe(&e), "LISTEN failed");
+                            tracing::warn!(
+                                error = alphadome_service::database::describe(&e),
+                                "LISTEN failed"
+                            );
                             driver.abort();
                         }
                     }
