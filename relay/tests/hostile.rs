@@ -277,7 +277,7 @@ fn bodies_over_the_limit_unfinished_bodies_and_connections_beyond_the_cap_are_an
     hostile::a_body_over_the_limit_is_refused(&relay, alphadome_relay::http::BODY_LIMIT);
     // Webhooks of up to 4 MiB are taken by design: 40 half-sent 2 MB bodies are held until
     // their timeout.
-    hostile::unfinished_large_bodies_are_answered(&relay, 200.0);
+    hostile::unfinished_large_bodies_are_answered(&relay, 100.0);
     hostile::idle_connections_beyond_the_cap_wait(&relay, 20);
     assert_eq!(d.count("SELECT count(*) FROM alphadome.webhook_events"), 0);
 }

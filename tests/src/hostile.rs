@@ -162,6 +162,10 @@ pub fn unfinished_large_bodies_are_answered(service: &Service, max_growth_mib: f
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(service.get(&service.quick_path), 200);
     let after = crate::process_memory_mb(service.pid, "VmRSS");
+    crate::report(&format!(
+        "{}: RSS {before:.1} MiB, {after:.1} MiB after 40 unfinished 2 MB bodies",
+        service.addr
+    ));
     assert!(
         after < before + max_growth_mib,
         "RSS {after:.1} MiB after 40 unfinished 2 MB bodies (before: {before:.1})"
@@ -213,6 +217,10 @@ pub fn idle_connections_leave_it_quick_and_bounded(
     let took = started.elapsed();
     assert!(took < Duration::from_millis(500), "{took:?}");
     let during = crate::process_memory_mb(service.pid, "VmRSS");
+    crate::report(&format!(
+        "{}: RSS {before:.1} MiB, {during:.1} MiB with 1,000 idle connections; answered in {took:?}",
+        service.addr
+    ));
     assert!(
         during < max_rss_mib,
         "RSS {during:.1} MiB with 1,000 idle connections (before: {before:.1})"
