@@ -26,7 +26,7 @@ run() {
   cargo test -p pg_alphadome --features "pg$PG_MAJOR"
   echo "test: installing the extension (the real build, for the end-to-end tests)"
   scripts/install-extension.sh >"$state/install.log" 2>&1 || { cat "$state/install.log"; exit 1; }
-  cargo test -p alphadome-relay -p alphadome-e2e -p alphadome-console
+  cargo test -p alphadome-service -p alphadome-relay -p alphadome-e2e -p alphadome-console
 }
 run 2>&1 | tee "$output"
 

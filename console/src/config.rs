@@ -1,7 +1,12 @@
-//! Settings: flags with environment fallbacks. The connection string is hidden from --help.
+//! Settings: flags with environment fallbacks. The connection string is hidden from --help and
+//! never logged.
+use alphadome_service::database::DatabaseArgs;
+use alphadome_service::server::HttpArgs;
 use clap::Parser;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+
+/// The console's name in pg_stat_activity, unless the connection string gives another.
+pub const APPLICATION_NAME: &str = "alphadome-console";
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -10,13 +15,13 @@ use std::path::PathBuf;
     about = "AlphaDome's web console for shop owners and the operator"
 )]
 pub struct ConsoleArgs {
-    /// PostgreSQL connection string of the console's login: NOINHERIT, a member of
-    /// alphadome_console, alphadome_tenant and alphadome_admin (docs/security.md).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-    /// CA certificate (PEM) to trust for the database's TLS certificate, besides the system's.
-    #[arg(long, env = "DATABASE_CA_FILE")]
-    pub database_ca_file: Option<PathBuf>,
+    /// The console's login: NOINHERIT, a member of alphadome_console, alphadome_tenant and
+    /// alphadome_admin (docs/security.md).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Connection cap, header and body timeouts.
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Address the console listens on.
     #[arg(
         long,

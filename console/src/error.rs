@@ -1,6 +1,7 @@
 //! What a request can end in besides its page. A database error's details go to the log (they
-//! never carry a secret), not to the browser.
+//! never carry a secret), not to the browser; an error a person can fix is said on the form.
 use crate::html;
+use alphadome_service::database::describe;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -39,7 +40,7 @@ impl IntoResponse for AppError {
                 .into_response(),
             AppError::LoggedOut => Redirect::to("/login").into_response(),
             AppError::Database(e) => {
-                tracing::error!(error = crate::db::describe(&e), "database error");
+                tracing::error!(error = describe(&e), "database error");
                 (StatusCode::INTERNAL_SERVER_ERROR, html::bare("Something went wrong", "The database could not do this. Try again; if it keeps failing, tell the operator.")).into_response()
             }
             AppError::Pool(e) => {
@@ -48,4 +49,13 @@ impl IntoResponse for AppError {
             }
         }
     }
+}
+
+/// The message of an error a person can fix (a value refused by its check: 22xxx, 23xxx,
+/// 28P01, P0002), or None for anything else.
+pub fn user_error(e: &tokio_postgres::Error) -> Option<String> {
+    let db = e.as_db_error()?;
+    let code = db.code().code();
+    (code.starts_with("22") || code.starts_with("23") || code == "28P01" || code == "P0002")
+        .then(|| db.message().to_string())
 }

@@ -1,6 +1,6 @@
 //! The page frame and small pieces every page uses. maud escapes every value it is given, so a
 //! customer's or an owner's text is shown as text, never run.
-use crate::session::Who;
+use crate::who::Who;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 

@@ -3,28 +3,17 @@
 //! alphadome_console, lets console_session() check the token and set the tenant context, then
 //! acts as alphadome_tenant (an owner) or alphadome_admin (an operator).
 use crate::error::AppError;
+use crate::who::Who;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use subtle_compare::equal;
+use subtle::ConstantTimeEq;
 use tokio_postgres::Transaction;
 
 pub const COOKIE_NAME: &str = "alphadome_session";
-
-/// Who is asking, as the database found the session.
-#[derive(Debug, Clone)]
-pub struct Who {
-    pub email: String,
-    /// The owner's tenant; None for an operator.
-    pub tenant: Option<String>,
-    pub tenant_name: Option<String>,
-    pub operator: bool,
-    /// The CSRF token of this session, for every form.
-    pub csrf: String,
-}
 
 /// The session token of a request's cookie, if it has one.
 pub struct Session(pub Option<String>);
@@ -75,7 +64,7 @@ pub async fn begin(tx: &Transaction<'_>, session_token: &str) -> Result<Option<W
     tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
     let row = tx
         .query_opt(
-            "SELECT email, tenant_id::text, tenant_name, is_operator FROM alphadome.console_session($1)",
+            "SELECT email, tenant_id, tenant_name, is_operator FROM alphadome.console_session($1)",
             &[&session_token],
         )
         .await?;
@@ -89,12 +78,12 @@ pub async fn begin(tx: &Transaction<'_>, session_token: &str) -> Result<Option<W
         operator: row.get(3),
         csrf: csrf_for(session_token),
     };
-    let role = if who.operator {
-        "alphadome_admin"
+    let act_as = if who.operator {
+        "SET LOCAL ROLE alphadome_admin"
     } else {
-        "alphadome_tenant"
+        "SET LOCAL ROLE alphadome_tenant"
     };
-    tx.batch_execute(&format!("SET LOCAL ROLE {role}")).await?;
+    tx.batch_execute(act_as).await?;
     Ok(Some(who))
 }
 
@@ -122,7 +111,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Posted<T> {
             .map_err(|_| AppError::Forbidden)?;
         let field: CsrfField =
             serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Forbidden)?;
-        if !equal(field.csrf.as_bytes(), csrf_for(&session).as_bytes()) {
+        if !bool::from(field.csrf.as_bytes().ct_eq(csrf_for(&session).as_bytes())) {
             return Err(AppError::Forbidden);
         }
         serde_urlencoded::from_bytes(&body)
@@ -143,13 +132,6 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     origin
         .split_once("://")
         .is_some_and(|(_, rest)| rest == host)
-}
-
-mod subtle_compare {
-    /// Compares in time that does not depend on where the first difference is.
-    pub fn equal(a: &[u8], b: &[u8]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
 }
 
 #[cfg(test)]

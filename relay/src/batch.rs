@@ -101,7 +101,11 @@ async fn run(pool: &Pool, sql: &str, batch: Vec<Call>) {
     };
     let statement = match client.prepare_cached(sql).await {
         Ok(statement) => statement,
-        Err(e) => return answer_all(batch, || Failed::Unavailable(crate::db::describe(&e))),
+        Err(e) => {
+            return answer_all(batch, || {
+                Failed::Unavailable(alphadome_service::database::describe(&e))
+            })
+        }
     };
     if batch.len() > 1 {
         let together: Result<Vec<Row>, tokio_postgres::Error> = async {
@@ -123,7 +127,7 @@ async fn run(pool: &Pool, sql: &str, batch: Vec<Call>) {
             }
             // The connection is gone: everyone hears so (nothing was committed).
             Err(e) if client.is_closed() || e.as_db_error().is_none() => {
-                let why = crate::db::describe(&e);
+                let why = alphadome_service::database::describe(&e);
                 return answer_all(batch, || Failed::Unavailable(why.clone()));
             }
             // One statement failed: each again on its own.
@@ -134,7 +138,9 @@ async fn run(pool: &Pool, sql: &str, batch: Vec<Call>) {
         let result = match client.query_one(&statement, &refs(&call.params)).await {
             Ok(row) => Ok(row),
             Err(e) if e.as_db_error().is_some() => Err(Failed::Refused(e)),
-            Err(e) => Err(Failed::Unavailable(crate::db::describe(&e))),
+            Err(e) => Err(Failed::Unavailable(alphadome_service::database::describe(
+                &e,
+            ))),
         };
         let _ = call.reply.send(result);
     }

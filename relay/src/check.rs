@@ -1,6 +1,6 @@
 //! `alphadome-relay check`: can this relay work against this database, and is the deployment
 //! isolated? Prints one line per check; exits non-zero when any fails.
-use crate::config::DatabaseArgs;
+use crate::config::{DatabaseArgs, APPLICATION_NAME};
 use std::process::ExitCode;
 
 /// The extension version this relay speaks to: the relay and the extension are released together.
@@ -36,7 +36,8 @@ pub async fn run(args: &DatabaseArgs) -> ExitCode {
 
 async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
     use anyhow::Context;
-    let (client, connection) = crate::db::connect(args)
+    let (client, connection) = args
+        .connect(APPLICATION_NAME)
         .await
         .context("cannot connect to the database")?;
     tokio::spawn(connection);

@@ -1,7 +1,6 @@
 //! The worker's scheduled chores: credential alerts and history retention. Each runs at start
 //! and then once per period; a failure (the database down, say) is logged and tried again the
 //! next period, never fatal.
-use crate::db;
 use deadpool_postgres::{Object, Pool};
 use std::future::Future;
 use std::time::Duration;
@@ -24,7 +23,7 @@ pub async fn every<F, Fut>(
                 if let Err(e) = chore(client).await {
                     tracing::warn!(
                         chore = name,
-                        error = db::describe(&e),
+                        error = alphadome_service::database::describe(&e),
                         "scheduled chore failed"
                     );
                 }

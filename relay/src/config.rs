@@ -1,18 +1,13 @@
 //! Settings: flags with environment fallbacks (docs/design.md section 5). Secrets are hidden from
 //! `--help` and never logged.
+pub use alphadome_service::database::DatabaseArgs;
+use alphadome_service::server::HttpArgs;
 use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-#[derive(Args, Debug, Clone)]
-pub struct DatabaseArgs {
-    /// PostgreSQL connection string; sslmode is honoured (TLS through native-tls).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-    /// CA certificate (PEM) to trust for the database's TLS certificate, besides the system's.
-    #[arg(long, env = "DATABASE_CA_FILE")]
-    pub database_ca_file: Option<std::path::PathBuf>,
-}
+/// The relay's name in pg_stat_activity, unless the connection string gives another.
+pub const APPLICATION_NAME: &str = "alphadome-relay";
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -21,15 +16,9 @@ pub struct ServeArgs {
     /// Address the webhook server listens on.
     #[arg(long, env = "ALPHADOME_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Connections open at once (idle ones count); past it, new ones wait.
-    #[arg(long, env = "ALPHADOME_MAX_CONNECTIONS", default_value_t = 2048)]
-    pub max_connections: usize,
-    /// Seconds a client has to send a request's headers; an idle connection is closed after it.
-    #[arg(long, env = "ALPHADOME_HEADER_TIMEOUT", default_value_t = 10)]
-    pub header_timeout_seconds: u64,
-    /// Seconds a client has to send a webhook's body.
-    #[arg(long, env = "ALPHADOME_BODY_TIMEOUT", default_value_t = 10)]
-    pub body_timeout_seconds: u64,
+    /// Connection cap, header and body timeouts.
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Meta Graph API base, with its version.
     #[arg(
         long,

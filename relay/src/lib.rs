@@ -6,7 +6,6 @@ pub mod chores;
 pub mod clients;
 pub mod config;
 pub mod contract;
-pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod serve;

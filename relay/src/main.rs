@@ -27,13 +27,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    alphadome_service::logging::init();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Simulate(args) => simulate::run(args).await,

@@ -1,10 +1,11 @@
 //! `alphadome-relay serve`: the webhook server, the per-tenant routes and the worker, until
 //! SIGTERM or SIGINT.
-use crate::config::ServeArgs;
+use crate::config::{ServeArgs, APPLICATION_NAME};
 use crate::http::routes::TenantRoutes;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::worker::Worker;
+use alphadome_service::server::{self, shutdown_signal};
 use deadpool_postgres::Pool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,9 @@ const ROUTES_REFRESH: Duration = Duration::from_secs(60);
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     // Connections: the ingest and report lanes, two lanes' claims, fail_job, chores, readiness.
-    let pool = crate::db::pool(&args.database, args.ingest_lanes + args.report_lanes + 6)?;
+    let pool = args
+        .database
+        .pool(APPLICATION_NAME, args.ingest_lanes + args.report_lanes + 6)?;
     let routes = Arc::new(TenantRoutes::default());
     let tenants_changed = Arc::new(Notify::new());
     let ingest = crate::batch::Batcher::start(
@@ -34,7 +37,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shared_app_secret: args.meta_app_secret.clone(),
         shared_verify_token: args.meta_verify_token.clone(),
         routes: routes.clone(),
-        body_timeout: Duration::from_secs(args.body_timeout_seconds.max(1)),
+        body_timeout: args.http.body_timeout(),
     });
     // Routes first, so a tenant's webhook is not refused just after a start; a database that
     // is down does not stop the start (webhooks get 503 until it is back).
@@ -44,13 +47,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "reading the webhook routes failed; retrying"
         );
     }
-    let limits = http::server::Limits {
-        max_connections: args.max_connections,
-        header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
-    };
+    let limits = args.http.limits();
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, dry_run = args.dry_run, worker = %args.worker, "alphadome-relay serving");
+    tracing::info!(listen = %listener.local_addr()?, database = args.database.target(), dry_run = args.dry_run, worker = %args.worker, "alphadome-relay serving");
 
     let (stop, stopped) = watch::channel(false);
     let routes_task = tokio::spawn(follow_routes(
@@ -62,7 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let worker = Arc::new(Worker::new(pool, args, metrics, tenants_changed)?);
     let worker_task = tokio::spawn(worker.run(stopped.clone()));
 
-    let server_task = tokio::spawn(http::server::serve(
+    let server_task = tokio::spawn(server::serve(
         listener,
         http::router(state),
         limits,
@@ -104,15 +104,5 @@ async fn follow_routes(
                 Duration::from_secs(1)
             }
         };
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
     }
 }

@@ -2,7 +2,7 @@
 //! running relay, as a customer of a tenant, then prints the bot's reply as the database
 //! logged it. The tenant is named by its slug (or its phone number id); its own Meta app's
 //! route and secret are used when it has one, else the shared app's.
-use crate::config::DatabaseArgs;
+use crate::config::{DatabaseArgs, APPLICATION_NAME};
 use crate::http::signature;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -100,7 +100,9 @@ async fn target(client: &tokio_postgres::Client, args: &SimulateArgs) -> anyhow:
 }
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let (client, connection) = crate::db::connect(&args.database)
+    let (client, connection) = args
+        .database
+        .connect(APPLICATION_NAME)
         .await
         .context("cannot connect to the database")?;
     tokio::spawn(connection);

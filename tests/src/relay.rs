@@ -131,11 +131,7 @@ impl Relay {
         self.url.trim_start_matches("http://").to_string()
     }
 
-    /// Writes `head` (request line and headers) and then `body` in chunks of `chunk` bytes,
-    /// `pause` apart, stopping when the relay answers or closes; returns the status it
-    /// answered (None: it closed without one) and how long after the first byte that came.
-    /// For what a client library will not do: a body it never sends, sends slowly, or that
-    /// has no length.
+    /// hostile::raw against this relay.
     pub fn raw(
         &self,
         head: &str,
@@ -143,47 +139,7 @@ impl Relay {
         chunk: usize,
         pause: Duration,
     ) -> (Option<u16>, Duration) {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(self.addr()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let started = Instant::now();
-        let mut answer = Vec::new();
-        let read_some = |stream: &mut std::net::TcpStream, answer: &mut Vec<u8>| -> bool {
-            let mut buf = [0u8; 4096];
-            match stream.read(&mut buf) {
-                Ok(0) => true,
-                Ok(n) => {
-                    answer.extend_from_slice(&buf[..n]);
-                    answer.windows(4).any(|w| w == b"\r\n\r\n")
-                }
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.kind() == std::io::ErrorKind::TimedOut =>
-                {
-                    false
-                }
-                Err(_) => true,
-            }
-        };
-        let mut done = stream.write_all(head.as_bytes()).is_err();
-        for piece in body.chunks(chunk.max(1)) {
-            if done || read_some(&mut stream, &mut answer) {
-                break;
-            }
-            done = stream.write_all(piece).is_err();
-            std::thread::sleep(pause);
-        }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !read_some(&mut stream, &mut answer) && Instant::now() < deadline {}
-        let took = started.elapsed();
-        let status = std::str::from_utf8(&answer)
-            .ok()
-            .and_then(|a| a.strip_prefix("HTTP/1.1 "))
-            .and_then(|a| a.get(..3))
-            .and_then(|code| code.parse().ok());
-        (status, took)
+        crate::hostile::raw(&self.addr(), head, body, chunk, pause)
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {

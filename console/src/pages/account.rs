@@ -1,9 +1,10 @@
 //! Logging in and out, and changing one's password.
+use crate::app::{attempt, App};
 use crate::error::AppError;
+use crate::forms::Nothing;
 use crate::html;
-use crate::pages::Nothing;
-use crate::server::App;
-use crate::session::{cookie, same_origin, Posted, Session, Who};
+use crate::session::{cookie, same_origin, Posted, Session};
+use crate::who::Who;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -175,7 +176,7 @@ pub async fn change_password(
         }
         // The session functions are alphadome_console's: back to it for this call.
         tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
-        let changed = crate::server::attempt(
+        let changed = attempt(
             tx,
             "SELECT alphadome.console_change_password($1, $2, $3)",
             &[&token, &form.current, &form.new],

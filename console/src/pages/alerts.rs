@@ -1,13 +1,15 @@
 //! Alerts: what the bot told a person, and whether it reached them (an owner's; the operator's
 //! across tenants).
+use crate::app::App;
 use crate::error::AppError;
 use crate::html;
-use crate::server::App;
-use crate::session::{Session, Who};
+use crate::session::Session;
+use crate::who::Who;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::html;
 use tokio_postgres::{Row, Transaction};
+use uuid::Uuid;
 
 fn table(rows: &[Row], with_tenant: bool) -> maud::Markup {
     html! {
@@ -37,7 +39,7 @@ const ALERTS: &str = "
 pub async fn page(State(app): State<App>, session: Session) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, who: &Who, _: &str| {
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
             let rows = tx.query(ALERTS, &[]).await?;
             Ok(html::page("Alerts", who, table(&rows, false)))
         },

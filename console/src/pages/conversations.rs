@@ -1,15 +1,17 @@
 //! The shop's conversations: who wrote, and each thread with what the bot decided and how its
 //! replies fared; a person can take a conversation over (the bot then stays silent in it).
+use crate::app::App;
 use crate::error::AppError;
+use crate::forms::Paging;
 use crate::html;
-use crate::pages::Paging;
-use crate::server::App;
-use crate::session::{Posted, Session, Who};
+use crate::session::{Posted, Session};
+use crate::who::Who;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 const PER_PAGE: i64 = 50;
 
@@ -18,7 +20,7 @@ pub async fn page(
     session: Session,
     Query(paging): Query<Paging>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
         let total: i64 = tx.query_one("SELECT count(*) FROM alphadome.conversations", &[]).await?.get(0);
         let rows = tx
             .query(
@@ -57,7 +59,7 @@ pub async fn page(
 }
 
 pub async fn thread(State(app): State<App>, session: Session, Path(id): Path<i64>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
         let c = tx
             .query_opt(
                 "SELECT coalesce(c.customer_name, ''), c.customer_key, c.handoff_at IS NOT NULL, c.opted_out_at IS NOT NULL
@@ -116,7 +118,7 @@ pub async fn handoff(
     Path(id): Path<i64>,
     Posted(form): Posted<Handoff>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, _: &Who, _: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, _: &Who, _: Uuid| {
         let take = form.take == "true";
         let changed = tx
             .execute(

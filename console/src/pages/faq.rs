@@ -1,15 +1,17 @@
 //! The FAQ and canned replies: list, add, edit, delete, and "try a question" (what the bot would
 //! answer now, with the entries' scores; nothing is sent).
+use crate::app::{attempt, App};
 use crate::error::AppError;
+use crate::forms::{Nothing, Paging};
 use crate::html;
-use crate::pages::{Nothing, Paging};
-use crate::server::{attempt, App};
-use crate::session::{Posted, Session, Who};
+use crate::session::{Posted, Session};
+use crate::who::Who;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 const PER_PAGE: i64 = 100;
 
@@ -57,7 +59,7 @@ pub struct Listing {
 async fn list(
     tx: &Transaction<'_>,
     who: &Who,
-    tenant: &str,
+    tenant: Uuid,
     q: &Listing,
     message: Option<&str>,
     draft: Option<&Entry>,
@@ -89,7 +91,7 @@ async fn list(
                 .await?;
             let ranked = tx
                 .query(
-                    "SELECT question, score FROM alphadome.match_faq($1::text::uuid, $2, 3)",
+                    "SELECT question, score FROM alphadome.match_faq($1, $2, 3)",
                     &[&tenant, &question],
                 )
                 .await?;
@@ -153,27 +155,64 @@ async fn list(
 pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Listing>) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
             list(tx, who, tenant, &q, None, None).await
         },
     )
     .await
 }
 
-const PHRASINGS: &str = "(SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> '')";
+/// Phrasings ($5) are written one a line; empty lines are dropped.
+const ADD: &str = "
+    INSERT INTO alphadome.bot_training_data (data_type, question, answer, category, phrasings, is_active, bot_tenant_id)
+    VALUES ($1, btrim($2), btrim($3), coalesce(nullif(btrim($4), ''), 'Business'),
+            (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> ''),
+            $6, $7)";
+
+const SAVE: &str = "
+    UPDATE alphadome.bot_training_data
+       SET data_type = $1, question = btrim($2), answer = btrim($3), category = coalesce(nullif(btrim($4), ''), 'Business'),
+           phrasings = (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> ''),
+           is_active = $6
+     WHERE id = $7";
 
 pub async fn add(State(app): State<App>, session: Session, Posted(e): Posted<Entry>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
-        let sql = format!(
-            "INSERT INTO alphadome.bot_training_data (data_type, question, answer, category, phrasings, is_active, bot_tenant_id)
-             VALUES ($1, btrim($2), btrim($3), coalesce(nullif(btrim($4), ''), 'Business'), {PHRASINGS}, $6, $7::text::uuid)"
-        );
-        let added = attempt(tx, &sql, &[&e.data_type, &e.question, &e.answer, &e.category, &e.phrasings, &e.is_active.is_some(), &tenant]).await?;
-        match added {
-            Ok(_) => Ok(Redirect::to("/faq").into_response()),
-            Err(m) => list(tx, who, tenant, &Listing { page: 0, try_question: None }, Some(&m), Some(&e)).await,
-        }
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let added = attempt(
+                tx,
+                ADD,
+                &[
+                    &e.data_type,
+                    &e.question,
+                    &e.answer,
+                    &e.category,
+                    &e.phrasings,
+                    &e.is_active.is_some(),
+                    &tenant,
+                ],
+            )
+            .await?;
+            match added {
+                Ok(_) => Ok(Redirect::to("/faq").into_response()),
+                Err(m) => {
+                    list(
+                        tx,
+                        who,
+                        tenant,
+                        &Listing {
+                            page: 0,
+                            try_question: None,
+                        },
+                        Some(&m),
+                        Some(&e),
+                    )
+                    .await
+                }
+            }
+        },
+    )
     .await
 }
 
@@ -192,7 +231,7 @@ fn edit_page(who: &Who, id: i64, e: &Entry, message: Option<&str>) -> Response {
 }
 
 pub async fn edit(State(app): State<App>, session: Session, Path(id): Path<i64>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
         let row = tx
             .query_opt(
                 "SELECT data_type, question, answer, category, array_to_string(phrasings, E'\\n'), is_active
@@ -220,20 +259,30 @@ pub async fn save(
     Path(id): Path<i64>,
     Posted(e): Posted<Entry>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: &str| {
-        let sql = format!(
-            "UPDATE alphadome.bot_training_data
-                SET data_type = $1, question = btrim($2), answer = btrim($3), category = coalesce(nullif(btrim($4), ''), 'Business'),
-                    phrasings = {PHRASINGS}, is_active = $6
-              WHERE id = $7"
-        );
-        let saved = attempt(tx, &sql, &[&e.data_type, &e.question, &e.answer, &e.category, &e.phrasings, &e.is_active.is_some(), &id]).await?;
-        match saved {
-            Ok(0) => Err(AppError::NotFound),
-            Ok(_) => Ok(Redirect::to("/faq").into_response()),
-            Err(m) => Ok(edit_page(who, id, &e, Some(&m))),
-        }
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let saved = attempt(
+                tx,
+                SAVE,
+                &[
+                    &e.data_type,
+                    &e.question,
+                    &e.answer,
+                    &e.category,
+                    &e.phrasings,
+                    &e.is_active.is_some(),
+                    &id,
+                ],
+            )
+            .await?;
+            match saved {
+                Ok(0) => Err(AppError::NotFound),
+                Ok(_) => Ok(Redirect::to("/faq").into_response()),
+                Err(m) => Ok(edit_page(who, id, &e, Some(&m))),
+            }
+        },
+    )
     .await
 }
 
@@ -245,7 +294,7 @@ pub async fn delete(
 ) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, _: &Who, _: &str| match tx
+        async |tx: &Transaction<'_>, _: &Who, _: Uuid| match tx
             .execute(
                 "DELETE FROM alphadome.bot_training_data WHERE id = $1",
                 &[&id],

@@ -2,15 +2,17 @@
 //! rotating a token, giving an owner a login. Secrets go to the database as bind parameters, are
 //! never shown again, and never logged.
 
+use crate::app::{attempt, App};
+use crate::forms::optional;
 use crate::html;
-use crate::pages::optional;
-use crate::server::App;
-use crate::session::{Posted, Session, Who};
+use crate::session::{Posted, Session};
+use crate::who::Who;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 #[derive(Deserialize)]
 pub struct Done {
@@ -22,7 +24,7 @@ pub async fn tenants(State(app): State<App>, session: Session, Query(q): Query<D
     app.operator(&session, async |tx: &Transaction<'_>, who: &Who| {
         let rows = tx
             .query(
-                "SELECT t.id::text, t.slug, t.client_name, t.is_active, t.credential_status,
+                "SELECT t.id, t.slug, t.client_name, t.is_active, t.credential_status,
                         coalesce(to_char(t.token_expires_at, 'YYYY-MM-DD'), 'never'),
                         coalesce(q.queued, 0), coalesce(q.dead, 0),
                         (SELECT count(*) FROM alphadome.console_accounts a WHERE a.bot_tenant_id = t.id)
@@ -55,7 +57,7 @@ pub async fn tenants(State(app): State<App>, session: Session, Query(q): Query<D
                     } } }
                 }
                 @for r in &rows {
-                    @let id: String = r.get(0);
+                    @let id: Uuid = r.get(0);
                     details {
                         summary { (r.get::<_, String>(2)) ": rotate its token, give its owner a login" }
                         form method="post" action=(format!("/operator/tenants/{id}/token")) {
@@ -163,7 +165,7 @@ pub async fn create_tenant(
     Posted(t): Posted<NewTenant>,
 ) -> Response {
     app.operator(&session, async |tx: &Transaction<'_>, who: &Who| {
-        let created = crate::server::attempt(
+        let created = attempt(
             tx,
             "SELECT alphadome.create_tenant(slug => $1, client_name => $2, client_phone => $3, whatsapp_phone_number_id => $4,
                     whatsapp_access_token => $5, ai_api_key => $6, app_secret => $7, webhook_verify_token => $8,
@@ -208,9 +210,13 @@ pub async fn rotate_token(
     Posted(form): Posted<Token>,
 ) -> Response {
     app.operator(&session, async |tx: &Transaction<'_>, _: &Who| {
-        let rotated = crate::server::attempt(
+        // A malformed id is refused like any id the database refuses.
+        let Ok(id) = id.parse::<Uuid>() else {
+            return Ok(Redirect::to("/operator?error=token").into_response());
+        };
+        let rotated = attempt(
             tx,
-            "SELECT alphadome.set_credentials($1::text::uuid, whatsapp_access_token => $2,
+            "SELECT alphadome.set_credentials($1, whatsapp_access_token => $2,
                     token_expires_at => coalesce($3::text::timestamptz, 'infinity'))",
             &[&id, &form.token.trim(), &optional(&form.expires)],
         )
@@ -236,9 +242,13 @@ pub async fn create_owner(
     Posted(form): Posted<Owner>,
 ) -> Response {
     app.operator(&session, async |tx: &Transaction<'_>, _: &Who| {
-        let made = crate::server::attempt(
+        // A malformed id is refused like any id the database refuses.
+        let Ok(id) = id.parse::<Uuid>() else {
+            return Ok(Redirect::to("/operator?error=owner").into_response());
+        };
+        let made = attempt(
             tx,
-            "SELECT alphadome.create_owner($1::text::uuid, $2, $3)",
+            "SELECT alphadome.create_owner($1, $2, $3)",
             &[&id, &form.email, &form.password],
         )
         .await?;

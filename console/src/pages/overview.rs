@@ -1,19 +1,21 @@
 //! The owner's first page: is the bot on, what came in today, what needs a person.
+use crate::app::App;
 use crate::error::AppError;
 use crate::html;
-use crate::server::App;
-use crate::session::{Posted, Session, Who};
+use crate::session::{Posted, Session};
+use crate::who::Who;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 pub async fn page(State(app): State<App>, session: Session) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
         let switches = tx
             .query_one(
-                "SELECT is_bot_enabled, enable_ai_responses FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid",
+                "SELECT is_bot_enabled, enable_ai_responses FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1",
                 &[&tenant],
             )
             .await?;
@@ -94,11 +96,11 @@ pub async fn switch(
     session: Session,
     Posted(form): Posted<Switch>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, _: &Who, tenant: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, _: &Who, tenant: Uuid| {
         let on = form.on == "true";
         let sql = match form.switch.as_str() {
-            "bot" => "UPDATE alphadome.bot_control_settings SET is_bot_enabled = $1 WHERE bot_tenant_id = $2::text::uuid",
-            "ai" => "UPDATE alphadome.bot_control_settings SET enable_ai_responses = $1 WHERE bot_tenant_id = $2::text::uuid",
+            "bot" => "UPDATE alphadome.bot_control_settings SET is_bot_enabled = $1 WHERE bot_tenant_id = $2",
+            "ai" => "UPDATE alphadome.bot_control_settings SET enable_ai_responses = $1 WHERE bot_tenant_id = $2",
             _ => return Err(AppError::NotFound),
         };
         tx.execute(sql, &[&on, &tenant]).await?;

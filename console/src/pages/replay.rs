@@ -1,13 +1,15 @@
 //! Replay: last week's real messages decided again with today's FAQ and switches, to see what a
 //! change does before customers do. Nothing is sent or recorded.
+use crate::app::App;
 use crate::html;
-use crate::server::App;
-use crate::session::{Session, Who};
+use crate::session::Session;
+use crate::who::Who;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 #[derive(Deserialize)]
 pub struct Window {
@@ -16,7 +18,7 @@ pub struct Window {
 
 pub async fn page(State(app): State<App>, session: Session, Query(w): Query<Window>) -> Response {
     let days = w.days.unwrap_or(7).clamp(1, 90);
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
         let rows = tx
             .query(
                 "SELECT to_char(received_at, 'YYYY-MM-DD HH24:MI'), message_type, coalesce(message, ''), decision_then,

@@ -1,14 +1,16 @@
 //! Every switch and text of the bot an owner may change (the hourly limit and the prompt budget
 //! are the operator's). The database checks each value and says what is wrong.
+use crate::app::{attempt, App};
+use crate::forms::optional;
 use crate::html;
-use crate::pages::optional;
-use crate::server::{attempt, App};
-use crate::session::{Posted, Session, Who};
+use crate::session::{Posted, Session};
+use crate::who::Who;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 /// The form's fields, as text (checkboxes: present when ticked).
 #[derive(Deserialize, Default, Clone)]
@@ -54,7 +56,7 @@ const READ: &str = "
            coalesce(transcription_model, ''), timezone, coalesce(jsonb_pretty(business_hours), ''),
            array_to_string(holidays, ', '), after_hours_message, coalesce(alert_template_name, ''),
            alert_template_language, jsonb_pretty(type_replies)
-      FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid";
+      FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1";
 
 /// Lists are written comma-separated; empty items are dropped.
 const SAVE: &str = "
@@ -69,9 +71,9 @@ const SAVE: &str = "
         holidays = (SELECT coalesce(array_agg(btrim(d)::date ORDER BY btrim(d)::date), '{}') FROM unnest(string_to_array($15, ',')) d WHERE btrim(d) <> ''),
         after_hours_message = $16, alert_template_name = $17, alert_template_language = $18,
         type_replies = coalesce($19::text::jsonb, '{}')
-     WHERE bot_tenant_id = $1::text::uuid";
+     WHERE bot_tenant_id = $1";
 
-async fn current(tx: &Transaction<'_>, tenant: &str) -> Result<Settings, tokio_postgres::Error> {
+async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_postgres::Error> {
     let r = tx.query_one(READ, &[&tenant]).await?;
     let on = |i: usize| r.get::<_, bool>(i).then(|| "on".to_string());
     Ok(Settings {
@@ -150,7 +152,7 @@ pub struct Saved {
 pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Saved>) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
             let s = current(tx, tenant).await?;
             Ok(form(who, &s, q.saved.as_ref().map(|_| "Saved."), true))
         },
@@ -165,7 +167,7 @@ pub async fn save(
 ) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
             let saved = attempt(
                 tx,
                 SAVE,

@@ -1,15 +1,17 @@
 //! The bot's persona: templates (system prompt, tone, trigger words), and a preview of the prompt
 //! the AI would get for a message.
+use crate::app::{attempt, App};
 use crate::error::AppError;
+use crate::forms::Nothing;
 use crate::html;
-use crate::pages::Nothing;
-use crate::server::{attempt, App};
-use crate::session::{Posted, Session, Who};
+use crate::session::{Posted, Session};
+use crate::who::Who;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 #[derive(Deserialize, Default)]
 pub struct Template {
@@ -57,7 +59,7 @@ fn editor(t: &Template, action: &str, csrf: &maud::Markup, button: &str) -> maud
 async fn render(
     tx: &Transaction<'_>,
     who: &Who,
-    tenant: &str,
+    tenant: Uuid,
     preview: Option<&str>,
     message: Option<&str>,
 ) -> Result<Response, AppError> {
@@ -71,7 +73,7 @@ async fn render(
     let prompt = match preview.map(str::trim).filter(|p| !p.is_empty()) {
         Some(text) => Some(
             tx.query_one(
-                "SELECT jsonb_pretty(alphadome.assemble_prompt($1::text::uuid, '0', $2))",
+                "SELECT jsonb_pretty(alphadome.assemble_prompt($1, '0', $2))",
                 &[&tenant, &text],
             )
             .await?
@@ -110,31 +112,55 @@ async fn render(
 pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Preview>) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
             render(tx, who, tenant, q.preview.as_deref(), None).await
         },
     )
     .await
 }
 
-const TRIGGER_WORDS: &str = "(SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($5, ',')) k WHERE btrim(k) <> '')";
+/// Trigger words ($5) are written comma-separated; empty items are dropped.
+const ADD: &str = "
+    INSERT INTO alphadome.bot_templates (template_name, system_prompt, tone, triggers, is_default, is_active, bot_tenant_id)
+    VALUES ($1, $2, coalesce(nullif(btrim($3), ''), 'friendly'),
+            (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($5, ',')) k WHERE btrim(k) <> ''),
+            $6, $7, $4)";
+
+const SAVE: &str = "
+    UPDATE alphadome.bot_templates
+       SET template_name = $1, system_prompt = $2, tone = coalesce(nullif(btrim($3), ''), 'friendly'),
+           triggers = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($5, ',')) k WHERE btrim(k) <> ''),
+           is_default = $6, is_active = $7
+     WHERE id = $4 AND bot_tenant_id = $8";
 
 pub async fn add(
     State(app): State<App>,
     session: Session,
     Posted(t): Posted<Template>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
-        let sql = format!(
-            "INSERT INTO alphadome.bot_templates (template_name, system_prompt, tone, triggers, is_default, is_active, bot_tenant_id)
-             VALUES ($1, $2, coalesce(nullif(btrim($3), ''), 'friendly'), {TRIGGER_WORDS}, $6, $7, $4::text::uuid)"
-        );
-        let added = attempt(tx, &sql, &[&t.template_name.trim(), &t.system_prompt, &t.tone, &tenant, &t.triggers, &t.is_default.is_some(), &t.is_active.is_some()]).await?;
-        match added {
-            Ok(_) => Ok(Redirect::to("/templates").into_response()),
-            Err(m) => render(tx, who, tenant, None, Some(&m)).await,
-        }
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let added = attempt(
+                tx,
+                ADD,
+                &[
+                    &t.template_name.trim(),
+                    &t.system_prompt,
+                    &t.tone,
+                    &tenant,
+                    &t.triggers,
+                    &t.is_default.is_some(),
+                    &t.is_active.is_some(),
+                ],
+            )
+            .await?;
+            match added {
+                Ok(_) => Ok(Redirect::to("/templates").into_response()),
+                Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+            }
+        },
+    )
     .await
 }
 
@@ -144,19 +170,31 @@ pub async fn save(
     Path(id): Path<i64>,
     Posted(t): Posted<Template>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
-        let sql = format!(
-            "UPDATE alphadome.bot_templates SET template_name = $1, system_prompt = $2, tone = coalesce(nullif(btrim($3), ''), 'friendly'),
-                    triggers = {TRIGGER_WORDS}, is_default = $6, is_active = $7
-              WHERE id = $4 AND bot_tenant_id = $8::text::uuid"
-        );
-        let saved = attempt(tx, &sql, &[&t.template_name.trim(), &t.system_prompt, &t.tone, &id, &t.triggers, &t.is_default.is_some(), &t.is_active.is_some(), &tenant]).await?;
-        match saved {
-            Ok(0) => Err(AppError::NotFound),
-            Ok(_) => Ok(Redirect::to("/templates").into_response()),
-            Err(m) => render(tx, who, tenant, None, Some(&m)).await,
-        }
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let saved = attempt(
+                tx,
+                SAVE,
+                &[
+                    &t.template_name.trim(),
+                    &t.system_prompt,
+                    &t.tone,
+                    &id,
+                    &t.triggers,
+                    &t.is_default.is_some(),
+                    &t.is_active.is_some(),
+                    &tenant,
+                ],
+            )
+            .await?;
+            match saved {
+                Ok(0) => Err(AppError::NotFound),
+                Ok(_) => Ok(Redirect::to("/templates").into_response()),
+                Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+            }
+        },
+    )
     .await
 }
 
@@ -168,7 +206,7 @@ pub async fn delete(
 ) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, _: &Who, _: &str| match tx
+        async |tx: &Transaction<'_>, _: &Who, _: Uuid| match tx
             .execute("DELETE FROM alphadome.bot_templates WHERE id = $1", &[&id])
             .await?
         {

@@ -1,12 +1,14 @@
 //! Usage: the last 30 days of usage_daily, drawn.
+use crate::app::App;
 use crate::html;
-use crate::server::App;
-use crate::session::{Session, Who};
+use crate::session::Session;
 use crate::svg::stacked_bars;
+use crate::who::Who;
 use axum::extract::State;
 use axum::response::Response;
 use maud::html;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 /// The last 30 days (in the tenant's time zone), each with its usage or zeros.
 const DAYS: &str = "
@@ -20,11 +22,11 @@ const DAYS: &str = "
       FROM alphadome.bot_control_settings s
      CROSS JOIN LATERAL generate_series((now() AT TIME ZONE s.timezone)::date - 29, (now() AT TIME ZONE s.timezone)::date, interval '1 day') d
       LEFT JOIN alphadome.usage_daily u ON u.bot_tenant_id = s.bot_tenant_id AND u.day = d::date
-     WHERE s.bot_tenant_id = $1::text::uuid
+     WHERE s.bot_tenant_id = $1
      ORDER BY d";
 
 pub async fn page(State(app): State<App>, session: Session) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: &str| {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
         let rows = tx.query(DAYS, &[&tenant]).await?;
         let days: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         let column = |i: usize| rows.iter().map(|r| r.get::<_, i64>(i)).collect::<Vec<i64>>();

@@ -51,6 +51,11 @@ fn free_port() -> u16 {
 
 impl Shop {
     pub fn start() -> Shop {
+        Shop::start_with(&[])
+    }
+
+    /// A shop whose console has these settings besides its database and address.
+    pub fn start_with(console_env: &[(&str, &str)]) -> Shop {
         let cluster = Cluster::start(&[]);
         let mut db = cluster.create_database("shop");
         seed(&cluster, "shop");
@@ -103,6 +108,7 @@ impl Shop {
             .env("RUST_LOG", "info")
             .env("DATABASE_URL", cluster.url("console_login", "shop"))
             .env("ALPHADOME_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(console_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -163,6 +169,16 @@ impl Shop {
             .wait_until(Duration::from_secs(30), "the reply", |r| {
                 r.iter().any(|x| x.body["text"]["body"] == body)
             });
+    }
+
+    /// The console's process id.
+    pub fn pid(&self) -> u32 {
+        self.console.id()
+    }
+
+    /// The address the console listens on.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
     }
 
     pub fn console_log(&self) -> String {

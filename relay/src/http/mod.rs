@@ -1,20 +1,17 @@
 //! The HTTP side: Meta's webhooks in, health and metrics out (docs/design.md section 5).
 pub mod routes;
-pub mod server;
 pub mod signature;
 mod webhook;
 
 use crate::metrics::{self, Metrics};
+use alphadome_service::layers::{protect, Protection, NO_CONTENT_POLICY};
 use axum::extract::State;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use webhook::BODY_LIMIT;
 
@@ -34,7 +31,7 @@ pub struct AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/webhook",
             get(webhook::verify_shared).post(webhook::receive_shared),
@@ -46,14 +43,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
-        .with_state(state)
-        // A declared Content-Length over the limit is refused before the body is read.
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        // Spans name the method and the path only: a query string may hold a verify token.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
-        }))
+        .with_state(state);
+    protect(
+        routes,
+        Protection {
+            body_limit: BODY_LIMIT,
+            // The webhook handlers read bodies themselves, to count what they refuse.
+            body_timeout: None,
+            request_timeout: REQUEST_TIMEOUT,
+            content_security_policy: NO_CONTENT_POLICY,
+        },
+    )
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {

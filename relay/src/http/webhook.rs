@@ -5,6 +5,7 @@ use super::signature;
 use super::AppState;
 use crate::batch::Failed;
 use crate::contract::IngestCounts;
+use alphadome_service::body::{self, BodyError};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -107,38 +108,28 @@ fn answer(
     response
 }
 
-/// The body, within BODY_LIMIT and the body timeout; else the answer to give.
+/// The body, within BODY_LIMIT and the body timeout; else the metric's result and the answer.
 async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, (&'static str, Response)> {
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) if is_length_limit(&e) => Err((
-            "too_large",
-            (StatusCode::PAYLOAD_TOO_LARGE, "body over 4 MiB").into_response(),
-        )),
-        Ok(Err(_)) => Err((
-            "aborted",
-            (StatusCode::BAD_REQUEST, "the body did not arrive whole").into_response(),
-        )),
-        Err(_) => Err((
-            "aborted",
-            (
-                StatusCode::REQUEST_TIMEOUT,
-                "the body did not arrive in time",
-            )
-                .into_response(),
-        )),
-    }
-}
-
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if c.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+    body::read_body(body, BODY_LIMIT, timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => (
+                "too_large",
+                (StatusCode::PAYLOAD_TOO_LARGE, "body over 4 MiB").into_response(),
+            ),
+            BodyError::Aborted => (
+                "aborted",
+                (StatusCode::BAD_REQUEST, "the body did not arrive whole").into_response(),
+            ),
+            BodyError::TimedOut => (
+                "aborted",
+                (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
+                    .into_response(),
+            ),
+        })
 }
 
 async fn receive(
@@ -203,13 +194,16 @@ async fn receive(
             if e.code()
                 .is_some_and(|c| c.code() == "22023" || c.code() == "22P02") =>
         {
-            tracing::warn!(error = crate::db::describe(&e), "webhook body refused");
+            tracing::warn!(
+                error = alphadome_service::database::describe(&e),
+                "webhook body refused"
+            );
             let response = (StatusCode::BAD_REQUEST, "not a WhatsApp webhook").into_response();
             answer(state, started, "malformed", response)
         }
         Err(Failed::Refused(e)) => {
             tracing::error!(
-                error = crate::db::describe(&e),
+                error = alphadome_service::database::describe(&e),
                 "ingest failed: answering 503 so Meta retries"
             );
             unavailable(state, started)

@@ -1,8 +1,8 @@
 //! The worker's LISTEN session: NOTIFY alphadome_outbox wakes the lanes, NOTIFY
 //! alphadome_tenants has the webhook routes read again.
 use crate::backoff::DATABASE_RETRY;
-use crate::config::DatabaseArgs;
-use crate::db;
+use crate::config::{DatabaseArgs, APPLICATION_NAME};
+use alphadome_service::database::describe;
 use crate::metrics::Metrics;
 use futures_util::future::poll_fn;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub async fn listen(
 ) {
     let mut failures = 0;
     while !*shutdown.borrow() {
-        match db::connect(&database).await {
+        match database.connect(APPLICATION_NAME).await {
             Ok((client, mut connection)) => {
                 let on_notification = wake.clone();
                 let driver = tokio::spawn(async move {
@@ -48,7 +48,7 @@ pub async fn listen(
                             }
                             Ok(_) => {}
                             Err(e) => {
-                                tracing::warn!(error = db::describe(&e), "LISTEN connection lost");
+                                tracing::warn!(error = describe(&e), "LISTEN connection lost");
                                 break;
                             }
                         }
@@ -66,7 +66,7 @@ pub async fn listen(
                         let _ = driver.await;
                     }
                     Err(e) => {
-                        tracing::warn!(error = db::describe(&e), "LISTEN failed");
+                        tracing::warn!(error = describe(&e), "LISTEN failed");
                         driver.abort();
                     }
                 }

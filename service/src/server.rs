@@ -1,15 +1,46 @@
-//! The HTTP server under the router, with the limits a public URL needs: a bounded number of
+//! The HTTP server under a router, with the limits a public URL needs: a bounded number of
 //! connections, headers within a time limit (a connection that sends nothing, or dribbles its
 //! headers, is closed), and a graceful stop. axum::serve sets none of these.
+use axum::extract::ConnectInfo;
 use axum::Router;
+use clap::Args;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tower::ServiceExt;
+
+/// The settings of the server's limits; both binaries take them under the same names.
+#[derive(Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// Connections open at once (idle ones count); past it, new ones wait.
+    #[arg(long, env = "ALPHADOME_MAX_CONNECTIONS", default_value_t = 2048)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; an idle connection is closed after it.
+    #[arg(long, env = "ALPHADOME_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "ALPHADOME_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout_seconds: u64,
+}
+
+impl HttpArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+        }
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_seconds.max(1))
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -21,7 +52,7 @@ pub struct Limits {
 }
 
 /// Serves `router` on `listener` until `shutdown` turns true, then lets requests in progress
-/// finish for up to `grace`.
+/// finish for up to `grace`. Handlers may take the client's address (ConnectInfo<SocketAddr>).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -36,7 +67,7 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             _ = stopped(&mut shutdown) => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -49,7 +80,11 @@ pub async fn serve(
             _ = stopped(&mut shutdown) => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -73,4 +108,22 @@ pub async fn serve(
 
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// Waits for SIGTERM or SIGINT: the signals that ask a service to stop.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // Without signal handlers the default action (ending the process) still stops it.
+        _ => std::future::pending().await,
+    }
 }

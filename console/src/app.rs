@@ -1,0 +1,103 @@
+//! The console's state and the one way a page reaches the database: a transaction for a
+//! verified session (App::run), as an owner (App::owner) or the operator (App::operator), and
+//! writes a person's input may make fail (attempt).
+use crate::error::{user_error, AppError};
+use crate::session::{begin, Session};
+use crate::who::Who;
+use axum::response::{IntoResponse, Redirect, Response};
+use deadpool_postgres::Pool;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct App {
+    pub pool: Pool,
+    pub secure_cookies: bool,
+}
+
+impl App {
+    /// Runs a page's work for a logged-in account, in one transaction (committed when the work
+    /// succeeds); without a session, the login page.
+    pub async fn run(
+        &self,
+        session: &Session,
+        work: impl AsyncFnOnce(&Transaction<'_>, &Who) -> Result<Response, AppError>,
+    ) -> Response {
+        self.try_run(session, work)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    }
+
+    async fn try_run(
+        &self,
+        session: &Session,
+        work: impl AsyncFnOnce(&Transaction<'_>, &Who) -> Result<Response, AppError>,
+    ) -> Result<Response, AppError> {
+        let Some(token) = &session.0 else {
+            return Err(AppError::LoggedOut);
+        };
+        let mut connection = self.pool.get().await?;
+        let tx = connection.transaction().await?;
+        let Some(who) = begin(&tx, token).await? else {
+            return Err(AppError::LoggedOut);
+        };
+        let response = work(&tx, &who).await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    /// An owner's page, given the owner's tenant: the operator goes to his own pages instead.
+    pub async fn owner(
+        &self,
+        session: &Session,
+        work: impl AsyncFnOnce(&Transaction<'_>, &Who, Uuid) -> Result<Response, AppError>,
+    ) -> Response {
+        self.run(session, async |tx: &Transaction<'_>, who: &Who| {
+            match who.tenant {
+                Some(tenant) => work(tx, who, tenant).await,
+                None => Ok(Redirect::to("/operator").into_response()),
+            }
+        })
+        .await
+    }
+
+    /// An operator's page: 404 for an owner.
+    pub async fn operator(
+        &self,
+        session: &Session,
+        work: impl AsyncFnOnce(&Transaction<'_>, &Who) -> Result<Response, AppError>,
+    ) -> Response {
+        self.run(session, async |tx: &Transaction<'_>, who: &Who| {
+            if who.operator {
+                work(tx, who).await
+            } else {
+                Err(AppError::NotFound)
+            }
+        })
+        .await
+    }
+}
+
+/// Runs a write that a person's input may make fail (a value its check refuses): inside a
+/// savepoint, so the request can go on and say why. Ok(Err(message)) for such a failure.
+pub async fn attempt(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Result<u64, String>, AppError> {
+    tx.batch_execute("SAVEPOINT attempt").await?;
+    match tx.execute(sql, params).await {
+        Ok(n) => {
+            tx.batch_execute("RELEASE SAVEPOINT attempt").await?;
+            Ok(Ok(n))
+        }
+        Err(e) => match user_error(&e) {
+            Some(message) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT attempt").await?;
+                Ok(Err(message))
+            }
+            None => Err(e.into()),
+        },
+    }
+}

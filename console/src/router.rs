@@ -1,0 +1,73 @@
+//! Every path of the console, the stylesheet, and what every request goes through (body limit
+//! and time, request time, security headers).
+use crate::app::App;
+use crate::pages::{
+    account, alerts, conversations, faq, operator, overview, replay, settings, templates, usage,
+};
+use alphadome_service::layers::{protect, Protection};
+use axum::http::header;
+use axum::routing::{get, post};
+use axum::Router;
+use std::time::Duration;
+
+/// The largest form: a template's 8,000-character prompt, percent-encoded, with room to spare.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Longest a request may take, its database work included, before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// No script may run (there is none), styles only ours, forms only to us, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const STYLESHEET: &str = include_str!("../static/console.css");
+
+pub fn router(app: App, body_timeout: Duration) -> Router {
+    let stylesheet = get(|| async {
+        (
+            [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+            STYLESHEET,
+        )
+    });
+    let routes = Router::new()
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route(
+            "/account",
+            get(account::page).post(account::change_password),
+        )
+        .route("/", get(overview::page))
+        .route("/switch", post(overview::switch))
+        .route("/settings", get(settings::page).post(settings::save))
+        .route("/templates", get(templates::page).post(templates::add))
+        .route("/templates/{id}", post(templates::save))
+        .route("/templates/{id}/delete", post(templates::delete))
+        .route("/faq", get(faq::page).post(faq::add))
+        .route("/faq/{id}", get(faq::edit).post(faq::save))
+        .route("/faq/{id}/delete", post(faq::delete))
+        .route("/conversations", get(conversations::page))
+        .route("/conversations/{id}", get(conversations::thread))
+        .route("/conversations/{id}/handoff", post(conversations::handoff))
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}", get(alerts::one))
+        .route("/usage", get(usage::page))
+        .route("/replay", get(replay::page))
+        .route("/operator", get(operator::tenants))
+        .route("/operator/alerts", get(alerts::operator_page))
+        .route(
+            "/operator/tenants/new",
+            get(operator::new_tenant).post(operator::create_tenant),
+        )
+        .route("/operator/tenants/{id}/token", post(operator::rotate_token))
+        .route("/operator/tenants/{id}/owner", post(operator::create_owner))
+        .route("/static/console.css", stylesheet)
+        .with_state(app);
+    protect(
+        routes,
+        Protection {
+            body_limit: BODY_LIMIT,
+            body_timeout: Some(body_timeout),
+            request_timeout: REQUEST_TIMEOUT,
+            content_security_policy: CONTENT_SECURITY_POLICY,
+        },
+    )
+}

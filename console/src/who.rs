@@ -1,0 +1,13 @@
+//! Who is asking, as the database found the session (session.rs): what every page is drawn for.
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub email: String,
+    /// The owner's tenant; None for an operator.
+    pub tenant: Option<Uuid>,
+    pub tenant_name: Option<String>,
+    pub operator: bool,
+    /// The CSRF token of this session, for every form.
+    pub csrf: String,
+}

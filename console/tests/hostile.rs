@@ -1,0 +1,51 @@
+//! The console on a public URL: the same hostile clients as the relay's (relay/tests/hostile.rs,
+//! the checks in alphadome_e2e::hostile), at its login form.
+mod common;
+
+use alphadome_console::router::BODY_LIMIT;
+use alphadome_e2e::hostile::{self, Service};
+use common::*;
+
+/// The console as a hostile::Service: its login page, and a login to POST.
+fn service(shop: &Shop) -> Service {
+    Service {
+        addr: shop.addr(),
+        pid: shop.pid(),
+        quick_path: "/login".into(),
+        post_path: "/login".into(),
+        post_headers: "content-type: application/x-www-form-urlencoded\r\n".into(),
+        body: format!("email={OWNER}&password=not-the-password").into_bytes(),
+    }
+}
+
+#[test]
+fn slow_silent_unfinished_and_oversized_clients_are_answered_and_connections_capped() {
+    hostile::raise_open_files_limit(8192);
+    let shop = Shop::start_with(&[
+        ("ALPHADOME_HEADER_TIMEOUT", "1"),
+        ("ALPHADOME_BODY_TIMEOUT", "1"),
+        ("ALPHADOME_MAX_CONNECTIONS", "20"),
+    ]);
+    let console = service(&shop);
+    hostile::slow_and_missing_headers_are_cut_off(&console);
+    hostile::a_slow_body_gets_408(&console);
+    hostile::a_body_over_the_limit_is_refused(&console, BODY_LIMIT);
+    hostile::unfinished_large_bodies_are_answered(&console, 30.0);
+    hostile::idle_connections_beyond_the_cap_wait(&console, 20);
+    let failed_logins: i64 = shop
+        .db()
+        .query_one("SELECT count(*) FROM alphadome.console_login_failures", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(failed_logins, 0, "no unfinished login reached the database");
+}
+
+#[test]
+fn a_thousand_idle_connections_leave_the_login_page_quick_and_memory_bounded() {
+    hostile::raise_open_files_limit(8192);
+    let shop = Shop::start();
+    let visitor = Visitor::new(&shop);
+    hostile::idle_connections_leave_it_quick_and_bounded(&service(&shop), 50.0, || {
+        assert_eq!(visitor.get("/account").0, 303, "to the login page");
+    });
+}
