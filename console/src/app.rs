@@ -47,8 +47,25 @@ impl App {
         Ok(response)
     }
 
-    /// An owner's page, given the owner's tenant: the operator goes to his own pages instead.
+    /// An owner's page, given the owner's tenant: the operator goes to his own pages instead,
+    /// and the shop's staff may not see it (404, as for a page that is not theirs).
     pub async fn owner(
+        &self,
+        session: &Session,
+        work: impl AsyncFnOnce(&Transaction<'_>, &Who, Uuid) -> Result<Response, AppError>,
+    ) -> Response {
+        self.run(session, async |tx: &Transaction<'_>, who: &Who| {
+            match who.tenant {
+                Some(_) if who.agent => Err(AppError::NotFound),
+                Some(tenant) => work(tx, who, tenant).await,
+                None => Ok(Redirect::to("/operator").into_response()),
+            }
+        })
+        .await
+    }
+
+    /// A page of the shop's inbox: its owner and its staff.
+    pub async fn inbox(
         &self,
         session: &Session,
         work: impl AsyncFnOnce(&Transaction<'_>, &Who, Uuid) -> Result<Response, AppError>,

@@ -6,7 +6,19 @@ use maud::{html, Markup, DOCTYPE};
 
 /// A whole page for a logged-in account.
 pub fn page(title: &str, who: &Who, body: Markup) -> Response {
-    let nav: &[(&str, &str)] = if who.operator {
+    framed(title, who, body, None)
+}
+
+/// A page a person keeps open (the inbox): it reloads itself every `seconds` while nobody types
+/// in it (static/refresh.js), so a new customer message shows without a tap.
+pub fn refreshing_page(title: &str, who: &Who, body: Markup, seconds: u32) -> Response {
+    framed(title, who, body, Some(seconds))
+}
+
+fn framed(title: &str, who: &Who, body: Markup, refresh: Option<u32>) -> Response {
+    let nav: &[(&str, &str)] = if who.agent {
+        &[("/conversations", "Conversations"), ("/account", "Account")]
+    } else if who.operator {
         &[
             ("/operator", "Tenants"),
             ("/operator/tenants/new", "New client"),
@@ -40,7 +52,8 @@ pub fn page(title: &str, who: &Who, body: Markup) -> Response {
                         button type="submit" { "Log out" }
                     }
                 }
-                main { h1 { (title) } (body) }
+                main data-refresh=[refresh] { h1 { (title) } (body) }
+                @if refresh.is_some() { script src="/static/refresh.js" defer {} }
             }
         }
     };

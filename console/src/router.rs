@@ -16,10 +16,12 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 /// Longest a request may take, its database work included, before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// No script may run (there is none), styles only ours, forms only to us, no framing.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Our one small script (static/refresh.js) and no other, styles only ours, forms only to us,
+/// no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLESHEET: &str = include_str!("../static/console.css");
+const REFRESH_SCRIPT: &str = include_str!("../static/refresh.js");
 
 pub fn router(app: App, body_timeout: Duration) -> Router {
     let stylesheet = get(|| async {
@@ -47,6 +49,11 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/conversations", get(conversations::page))
         .route("/conversations/{id}", get(conversations::thread))
         .route("/conversations/{id}/handoff", post(conversations::handoff))
+        .route("/conversations/{id}/reply", post(conversations::reply))
+        .route("/conversations/{id}/template", post(conversations::template))
+        .route("/conversations/{id}/resolve", post(conversations::resolve))
+        .route("/conversations/{id}/handback", post(conversations::handback))
+        .route("/conversations/{id}/templates", post(conversations::sync_templates))
         .route("/alerts", get(alerts::page))
         .route("/alerts/{id}", get(alerts::one))
         .route("/usage", get(usage::page))
@@ -60,6 +67,15 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/operator/tenants/{id}/token", post(operator::rotate_token))
         .route("/operator/tenants/{id}/owner", post(operator::create_owner))
         .route("/static/console.css", stylesheet)
+        .route(
+            "/static/refresh.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    REFRESH_SCRIPT,
+                )
+            }),
+        )
         .with_state(app);
     protect(
         routes,

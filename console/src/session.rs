@@ -64,7 +64,7 @@ pub async fn begin(tx: &Transaction<'_>, session_token: &str) -> Result<Option<W
     tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
     let row = tx
         .query_opt(
-            "SELECT email, tenant_id, tenant_name, is_operator FROM alphadome.console_session($1)",
+            "SELECT account_id, email, tenant_id, tenant_name, is_operator, is_agent FROM alphadome.console_session($1)",
             &[&session_token],
         )
         .await?;
@@ -72,14 +72,18 @@ pub async fn begin(tx: &Transaction<'_>, session_token: &str) -> Result<Option<W
         return Ok(None);
     };
     let who = Who {
-        email: row.get(0),
-        tenant: row.get(1),
-        tenant_name: row.get(2),
-        operator: row.get(3),
+        account: row.get(0),
+        email: row.get(1),
+        tenant: row.get(2),
+        tenant_name: row.get(3),
+        operator: row.get(4),
+        agent: row.get(5),
         csrf: csrf_for(session_token),
     };
     let act_as = if who.operator {
         "SET LOCAL ROLE alphadome_admin"
+    } else if who.agent {
+        "SET LOCAL ROLE alphadome_agent"
     } else {
         "SET LOCAL ROLE alphadome_tenant"
     };

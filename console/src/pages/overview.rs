@@ -12,7 +12,13 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 pub async fn page(State(app): State<App>, session: Session) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+    app.inbox(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+        // The shop's staff have the inbox only.
+        if who.agent {
+            return Ok(Redirect::to("/conversations").into_response());
+        }
+        let waiting = tx.query_one(WAITING, &[]).await?;
+        let (waiting, longest): (i64, Option<i32>) = (waiting.get(0), waiting.get(1));
         let switches = tx
             .query_one(
                 "SELECT is_bot_enabled, enable_ai_responses FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1",
@@ -43,6 +49,16 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
             "Overview",
             who,
             html! {
+                @if waiting > 0 {
+                    p.waiting {
+                        a href="/conversations?state=waiting" {
+                            strong { (waiting) (if waiting == 1 { " customer waiting" } else { " customers waiting" }) " for a person" }
+                            @if let Some(minutes) = longest { ", longest " (crate::pages::conversations::minutes_words(minutes)) }
+                        }
+                    }
+                } @else {
+                    p { "Nobody is waiting for a person." }
+                }
                 section.switches {
                     (switch_form(who, "bot", "The bot", bot_on, "answers customers", "only records their messages"))
                     (switch_form(who, "ai", "AI answers", ai_on, "the AI answers what the FAQ does not", "what the FAQ does not answer gets the fallback message"))
@@ -65,6 +81,10 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
     })
     .await
 }
+
+/// How many customers wait for a person, and the longest wait in minutes (NULL: none waits).
+const WAITING: &str = "SELECT count(*), max(ceil(extract(epoch FROM now() - c.waiting_since) / 60))::int
+                         FROM alphadome.conversations c WHERE c.waiting_since IS NOT NULL";
 
 fn switch_form(
     who: &Who,
