@@ -37,6 +37,7 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
             "/account",
             get(account::page).post(account::change_password),
         )
+        .route("/account/staff", post(account::add_staff))
         .route("/", get(overview::page))
         .route("/switch", post(overview::switch))
         .route("/settings", get(settings::page).post(settings::save))

@@ -12,6 +12,7 @@ use maud::{html, DOCTYPE};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
 
 fn login_form(message: Option<&str>) -> Html<String> {
     Html(
@@ -127,8 +128,49 @@ fn account_page(who: &Who, message: Option<&str>, ok: bool) -> Response {
                 label { "New password again" input type="password" name="repeat" autocomplete="new-password" required; }
                 button type="submit" { "Change password" }
             }
+            @if who.tenant.is_some() && !who.agent {
+                h2 { "Staff logins" }
+                p.hint { "A login for someone who helps you answer customers: they see the conversations and reply, and cannot change settings, the FAQ, templates or logins." }
+                form method="post" action="/account/staff" {
+                    (html::csrf(who))
+                    label { "Their email" input type="email" name="email" autocomplete="off" required; }
+                    label { "A password for them (at least 10 characters)" input type="password" name="password" autocomplete="new-password" minlength="10" required; }
+                    button type="submit" { "Make the login" }
+                }
+            }
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct Staff {
+    email: String,
+    password: String,
+}
+
+/// The owner makes a login for his staff (create_agent).
+pub async fn add_staff(
+    State(app): State<App>,
+    session: Session,
+    Posted(form): Posted<Staff>,
+) -> Response {
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+        let made = attempt(
+            tx,
+            "SELECT alphadome.create_agent($1, $2, $3)",
+            &[&tenant, &form.email, &form.password],
+        )
+        .await?;
+        Ok(match made {
+            Ok(_) => account_page(
+                who,
+                Some(&format!("{} can log in now and answer customers.", form.email.trim())),
+                true,
+            ),
+            Err(message) => account_page(who, Some(&message), false),
+        })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
