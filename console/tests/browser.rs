@@ -18,6 +18,11 @@ struct Browser {
 
 impl Browser {
     async fn start(base: &str, profile: &std::path::Path) -> Browser {
+        Browser::sized(base, profile, (1280, 1000)).await
+    }
+
+    /// A browser whose window is `width` × `height` CSS pixels (390 × 844: a phone).
+    async fn sized(base: &str, profile: &std::path::Path, (width, height): (u32, u32)) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -37,7 +42,7 @@ impl Browser {
         let options = serde_json::json!({
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())]
+                     format!("--window-size={width},{height}"), format!("--user-data-dir={}", profile.display())]
         });
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".into(), options);
@@ -222,7 +227,7 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
     runtime.block_on(async {
         browser.open("/conversations").await;
         browser.shot("05-conversations").await;
-        browser.click("table.conversations a").await;
+        browser.click("ul.inbox a").await;
         // Wait for the thread's page (the click only starts the navigation).
         browser.shows("FAQ answer").await;
         let thread = browser.page().await;
@@ -269,4 +274,109 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
             "a secret is in the console's log"
         );
     }
+}
+
+/// The width of the page's content, for "no page wider than the screen".
+async fn content_width(browser: &Browser) -> i64 {
+    browser
+        .client
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
+    const CUSTOMER: &str = "254711000901";
+    const REPLY: &str = "Pole sana! Bring it to the shop and we will replace it today.";
+    let shop = Shop::start();
+    // A customer asks for a person: one acknowledgement, then the bot is silent for him.
+    shop.customer_asks(
+        CUSTOMER,
+        "I ordered a guitar last week and it arrived broken. I want to speak to a person please",
+        "wamid.inbox.1",
+    );
+    shop.wait_for_reply(
+        "A member of the Kassangas Music Shop team will get back to you shortly. You can also call +254702245555.",
+    );
+    shop.customer_asks(CUSTOMER, "Hello? Is anyone there?", "wamid.inbox.2");
+    let jobs_for = |customer: &str| -> i64 {
+        shop.db()
+            .query_one(
+                "SELECT count(*) FROM alphadome.outbox WHERE kind = 'reply.send' AND payload ->> 'customer' = $1",
+                &[&customer],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(jobs_for(CUSTOMER), 1, "one acknowledgement, nothing for 'Hello?'");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.shows("1 customer waiting for a person").await;
+        assert!(content_width(&phone).await <= 390, "the overview fits the phone");
+        phone.shot("15-phone-overview-waiting").await;
+        // Tap 1: who is waiting.
+        phone.click("p.waiting a").await;
+        phone.shows("Waiting 1").await;
+        assert!(content_width(&phone).await <= 390, "the inbox fits the phone");
+        phone.shot("16-phone-inbox").await;
+        // Tap 2: the customer.
+        phone.click("ul.inbox li.state-waiting a").await;
+        phone.shows("Waiting for a person").await;
+        assert!(phone.page().await.contains("Hello? Is anyone there?"));
+        assert!(content_width(&phone).await <= 390, "the conversation fits the phone");
+        phone.shot("17-phone-conversation").await;
+        phone.fill("#reply-text", REPLY).await;
+        // Tap 3: send.
+        phone.click("form.reply button[type=submit]").await;
+        phone.shows("Sending").await;
+    });
+    // Meta is asked to send it to that customer, from the shop's number, with its token.
+    shop.meta
+        .wait_until(Duration::from_secs(30), "the person's reply", |r| {
+            r.iter().any(|x| {
+                x.body["text"]["body"] == REPLY
+                    && x.body["to"] == CUSTOMER
+                    && x.authorization.as_deref()
+                        == Some(&format!("Bearer {}", alphadome_e2e::kassangas::SEED_TOKEN))
+            })
+        });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shop
+        .db()
+        .query_one(
+            "SELECT count(*) FROM alphadome.messages WHERE sent_by = 'person' AND body = $1 AND sent_by_account IS NOT NULL",
+            &[&REPLY],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the person's reply was not logged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The customer answers; the page he has open shows it by itself.
+    shop.customer_asks(CUSTOMER, "Asante sana, nitakuja saa nane", "wamid.inbox.3");
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !phone.page().await.contains("Asante sana, nitakuja saa nane") {
+            assert!(Instant::now() < deadline, "the page did not refresh itself");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        phone.shot("18-phone-conversation-answered").await;
+        // Done: back to the bot, which answers the customer's next question.
+        phone.click("form[action$='/handback'] button").await;
+        phone.shows("Given back to the bot").await;
+    });
+    assert_eq!(jobs_for(CUSTOMER), 1, "the bot stayed silent while a person had him");
+    shop.customer_asks(CUSTOMER, "What are your opening hours?", "wamid.inbox.4");
+    assert_eq!(jobs_for(CUSTOMER), 2, "the bot answers again");
+    runtime.block_on(phone.close());
 }

@@ -145,13 +145,18 @@ impl Shop {
 
     /// A customer's text message, signed and posted to the relay as Meta would.
     pub fn customer_asks(&self, from: &str, text: &str, wamid: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
                 "messaging_product": "whatsapp",
                 "metadata": {"display_phone_number": SEED_NUMBER, "phone_number_id": SEED_NUMBER},
                 "contacts": [{"profile": {"name": "Wanjiku"}, "wa_id": from}],
-                "messages": [{"from": from, "id": wamid, "timestamp": "1760000000", "type": "text", "text": {"body": text}}]
+                "messages": [{"from": from, "id": wamid, "timestamp": now, "type": "text", "text": {"body": text}}]
             }}]}]
         })
         .to_string();
