@@ -119,6 +119,9 @@ pub fn decision(name: Option<&str>) -> &'static str {
         "rate_limited" => "hourly limit",
         "recorded" => "recorded",
         "transcribe" => "being transcribed",
+        "waiting" => "waiting for a person",
+        "history" => "from the app's history",
+        "opt_out_confirm" => "asked if they want to stop",
         "" => "-",
         _ => "other",
     }
