@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// The operator's email address for alerts.
     #[arg(long, env = "ALPHADOME_OPERATOR_EMAIL")]
     pub operator_email: Option<String>,
+    /// The console's address (as the console has it): alerts about a customer link to the
+    /// conversation there.
+    #[arg(long, env = "ALPHADOME_CONSOLE_PUBLIC_URL")]
+    pub console_public_url: Option<String>,
     /// Record outbound messages as simulated and send nothing to Meta or the LLM.
     #[arg(long, env = "ALPHADOME_DRY_RUN", default_value_t = false)]
     pub dry_run: bool,

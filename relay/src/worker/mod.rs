@@ -6,6 +6,7 @@
 mod alert; // alert.send
 mod generate; // reply.generate
 mod send; // reply.send
+mod templates; // templates.sync
 mod transcribe; // media.transcribe
 
 // What the kinds share.
@@ -237,6 +238,7 @@ impl Worker {
                 whatsapp,
                 payload,
             } => transcribe::transcript(out, llm, whatsapp, &payload.media).await,
+            Work::TemplatesSync { whatsapp } => templates::sync(out, whatsapp).await,
         };
         let (id, kind, attempt, tenant) =
             (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
