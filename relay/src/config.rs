@@ -117,6 +117,9 @@ pub struct ServeArgs {
         default_value_t = 3600
     )]
     pub credential_check_seconds: u64,
+    /// Seconds between runs of the hand-off clocks (handoff_chores: reminders, timeouts).
+    #[arg(long, env = "ALPHADOME_HANDOFF_CHORE_SECONDS", default_value_t = 60)]
+    pub handoff_chore_seconds: u64,
     /// Seconds between retention runs (prune_history: raw payloads, finished jobs, past counters).
     #[arg(long, env = "ALPHADOME_PRUNE_SECONDS", default_value_t = 3600)]
     pub prune_seconds: u64,

@@ -75,21 +75,31 @@ impl Worker {
             Arc::new(move |wake| worker.wake(wake)),
             shutdown.clone(),
         ));
-        let credentials = tokio::spawn(chores::every(
-            self.pool.clone(),
-            Duration::from_secs(self.args.credential_check_seconds.max(1)),
-            "credential alerts",
-            shutdown.clone(),
-            chores::credential_alerts,
-        ));
+        let every = |seconds: u64| Duration::from_secs(seconds.max(1));
         let keep_days = self.args.keep_days;
-        let retention = tokio::spawn(chores::every(
-            self.pool.clone(),
-            Duration::from_secs(self.args.prune_seconds.max(1)),
-            "history retention",
-            shutdown.clone(),
-            move |client| chores::prune_history(client, keep_days),
-        ));
+        let chores = [
+            tokio::spawn(chores::every(
+                self.pool.clone(),
+                every(self.args.credential_check_seconds),
+                "credential alerts",
+                shutdown.clone(),
+                chores::credential_alerts,
+            )),
+            tokio::spawn(chores::every(
+                self.pool.clone(),
+                every(self.args.prune_seconds),
+                "history retention",
+                shutdown.clone(),
+                move |client| chores::prune_history(client, keep_days),
+            )),
+            tokio::spawn(chores::every(
+                self.pool.clone(),
+                every(self.args.handoff_chore_seconds),
+                "hand-off clocks",
+                shutdown.clone(),
+                chores::handoff_clocks,
+            )),
+        ];
         let lanes: Vec<_> = (0..self.lanes.len())
             .map(|lane| tokio::spawn(self.clone().run_lane(lane, shutdown.clone())))
             .collect();
@@ -100,8 +110,7 @@ impl Worker {
             }
         }
         listener.abort();
-        credentials.abort();
-        retention.abort();
+        chores.iter().for_each(|chore| chore.abort());
         self.drain(tasks).await;
     }
 
