@@ -6,9 +6,26 @@ use deadpool_postgres::{Object, Pool};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Starts `chore`: now, and every `seconds` (at least one) until `shutdown` turns true.
+pub fn start<F, Fut>(
+    pool: &Pool,
+    seconds: u64,
+    name: &'static str,
+    shutdown: &watch::Receiver<bool>,
+    chore: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Object) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    let period = Duration::from_secs(seconds.max(1));
+    tokio::spawn(every(pool.clone(), period, name, shutdown.clone(), chore))
+}
 
 /// Runs `chore` now and every `period` until `shutdown` turns true.
-pub async fn every<F, Fut>(
+async fn every<F, Fut>(
     pool: Pool,
     period: Duration,
     name: &'static str,

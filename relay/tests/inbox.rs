@@ -18,6 +18,11 @@ const BARAKA: &str = "254711000302";
 const WABA: &str = "102290129340398";
 const CONSOLE: &str = "https://console.kassangas.test/";
 
+/// The customer writes to Kassangas now; the relay takes it.
+fn writes(d: &Deployment, customer: &str, text: &str, wamid: &str) {
+    assert_eq!(d.post(&text_now(customer, text, wamid)).0, 200, "{wamid}");
+}
+
 /// Meta's sends to `to` (not read receipts).
 fn sends_to(requests: &[Recorded], to: &str) -> Vec<Recorded> {
     requests
@@ -122,7 +127,7 @@ fn a_customer_asks_for_a_person_and_the_owner_answers_then_gives_it_back() {
         (BARAKA, "Nataka kuongea na mtu tafadhali", "wamid.ask.sw"),
     ];
     for (customer, text, wamid) in asks {
-        assert_eq!(d.post(&text_now(customer, text, wamid)).0, 200);
+        writes(&d, customer, text, wamid);
     }
     for (customer, _, wamid) in asks {
         settled(&d, wamid);
@@ -134,15 +139,7 @@ fn a_customer_asks_for_a_person_and_the_owner_answers_then_gives_it_back() {
         );
     }
     // Waiting: the bot says nothing more.
-    assert_eq!(
-        d.post(&text_now(
-            WANJIRU,
-            "Hello? Is anyone there?",
-            "wamid.anyone"
-        ))
-        .0,
-        200
-    );
+    writes(&d, WANJIRU, "Hello? Is anyone there?", "wamid.anyone");
     settled(&d, "wamid.anyone");
     assert_eq!(
         sends_to(&d.meta.requests(), WANJIRU).len(),
@@ -209,15 +206,7 @@ fn a_customer_asks_for_a_person_and_the_owner_answers_then_gives_it_back() {
         db.execute("SELECT alphadome.hand_back($1)", &[&wanjiru])
     })
     .unwrap();
-    assert_eq!(
-        d.post(&text_now(
-            WANJIRU,
-            "What are your opening hours?",
-            "wamid.hours"
-        ))
-        .0,
-        200
-    );
+    writes(&d, WANJIRU, "What are your opening hours?", "wamid.hours");
     d.meta.wait_until(LONG, "the bot's answer", |r| {
         sends_to(r, WANJIRU)
             .iter()
@@ -229,11 +218,7 @@ fn a_customer_asks_for_a_person_and_the_owner_answers_then_gives_it_back() {
 #[test]
 fn outside_the_window_the_owner_sends_a_template_read_from_meta() {
     let d = Deployment::start(&[]);
-    assert_eq!(
-        d.post(&text_now(WANJIRU, "Is my violin repaired?", "wamid.q"))
-            .0,
-        200
-    );
+    writes(&d, WANJIRU, "Is my violin repaired?", "wamid.q");
     settled(&d, "wamid.q");
     let wanjiru = conversation(&d, WANJIRU);
     let mut db = d.db();
@@ -421,14 +406,11 @@ fn the_shops_whatsapp_app_beside_the_bot_is_recorded_and_never_answered() {
             "Here's the info you requested! https://www.meta.com/quest/quest-3/".into()
         )
     );
-    assert_eq!(
-        d.post(&text_now(
-            "16505551234",
-            "What are your opening hours?",
-            "wamid.after.echo"
-        ))
-        .0,
-        200
+    writes(
+        &d,
+        "16505551234",
+        "What are your opening hours?",
+        "wamid.after.echo",
     );
     settled(&d, "wamid.after.echo");
     assert!(
@@ -441,14 +423,11 @@ fn the_shops_whatsapp_app_beside_the_bot_is_recorded_and_never_answered() {
 #[test]
 fn a_customer_nobody_answers_is_told_when_the_hand_off_clock_runs_out() {
     let d = Deployment::start(&[("ALPHADOME_HANDOFF_CHORE_SECONDS", "1")]);
-    assert_eq!(
-        d.post(&text_now(
-            WANJIRU,
-            "I want to speak to a person please",
-            "wamid.ask"
-        ))
-        .0,
-        200
+    writes(
+        &d,
+        WANJIRU,
+        "I want to speak to a person please",
+        "wamid.ask",
     );
     settled(&d, "wamid.ask");
     assert_eq!(

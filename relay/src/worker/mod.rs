@@ -75,30 +75,30 @@ impl Worker {
             Arc::new(move |wake| worker.wake(wake)),
             shutdown.clone(),
         ));
-        let every = |seconds: u64| Duration::from_secs(seconds.max(1));
-        let keep_days = self.args.keep_days;
+        let (pool, args) = (&self.pool, &self.args);
+        let keep_days = args.keep_days;
         let chores = [
-            tokio::spawn(chores::every(
-                self.pool.clone(),
-                every(self.args.credential_check_seconds),
+            chores::start(
+                pool,
+                args.credential_check_seconds,
                 "credential alerts",
-                shutdown.clone(),
+                &shutdown,
                 chores::credential_alerts,
-            )),
-            tokio::spawn(chores::every(
-                self.pool.clone(),
-                every(self.args.prune_seconds),
+            ),
+            chores::start(
+                pool,
+                args.prune_seconds,
                 "history retention",
-                shutdown.clone(),
+                &shutdown,
                 move |client| chores::prune_history(client, keep_days),
-            )),
-            tokio::spawn(chores::every(
-                self.pool.clone(),
-                every(self.args.handoff_chore_seconds),
+            ),
+            chores::start(
+                pool,
+                args.handoff_chore_seconds,
                 "hand-off clocks",
-                shutdown.clone(),
+                &shutdown,
                 chores::handoff_clocks,
-            )),
+            ),
         ];
         let lanes: Vec<_> = (0..self.lanes.len())
             .map(|lane| tokio::spawn(self.clone().run_lane(lane, shutdown.clone())))

@@ -76,14 +76,22 @@ mod tests {
         }
     }
 
+    /// A text to a customer's phone, answering nothing.
+    fn text(text: &str) -> Send {
+        Send {
+            to: Some("254700000001".into()),
+            recipient: None,
+            text: text.into(),
+            context_wamid: None,
+            template: None,
+        }
+    }
+
     #[test]
     fn the_answer_goes_from_the_tenants_number_quoting_the_message_it_answers() {
         let payload = Send {
-            to: Some("254700000001".into()),
-            recipient: None,
-            text: "We open at 8.".into(),
             context_wamid: Some("wamid.in".into()),
-            template: None,
+            ..text("We open at 8.")
         };
         let (whatsapp, callback) = (whatsapp(), callback_data(7));
         let out = outgoing(&whatsapp, &payload, &callback);
@@ -101,9 +109,7 @@ mod tests {
         let payload = Send {
             to: None,
             recipient: Some("KE.bsuid".into()),
-            text: "hi".into(),
-            context_wamid: None,
-            template: None,
+            ..text("hi")
         };
         let (whatsapp, callback) = (whatsapp(), callback_data(8));
         let out = outgoing(&whatsapp, &payload, &callback);
@@ -114,15 +120,12 @@ mod tests {
     #[test]
     fn a_persons_template_goes_as_the_template_not_its_rendered_text() {
         let payload = Send {
-            to: Some("254700000001".into()),
-            recipient: None,
-            text: "Hello Wanjiru, your violin is ready.".into(),
-            context_wamid: None,
             template: Some(TemplateSend {
                 name: "order_ready".into(),
                 language: "en".into(),
                 parameters: vec!["Wanjiru".into(), "violin".into()],
             }),
+            ..text("Hello Wanjiru, your violin is ready.")
         };
         let (whatsapp, callback) = (whatsapp(), callback_data(9));
         let out = outgoing(&whatsapp, &payload, &callback);
