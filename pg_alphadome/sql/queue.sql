@@ -456,7 +456,7 @@ $$;
 -- "code": <Meta or HTTP code>, "message": "..."}. retry_in_seconds NULL: a permanent failure
 -- (dead letter); else the next attempt runs that many seconds from now, until max_attempts.
 -- How long to wait is the caller's policy (the relay's backoff with jitter, or Retry-After).
--- class "auth" on a send or a media fetch: Meta refused the tenant's token, so the tenant is
+-- class "auth" on a send, a media fetch or a templates.sync: Meta refused the tenant's token, so the tenant is
 -- marked needs_reauth, its sends pause (this one waits, not counted), and an alert is recorded.
 -- A reply.generate or media.transcribe that fails for good still answers: the fallback text,
 -- and an alert; a media job's failure is kept with its message.
@@ -474,7 +474,7 @@ BEGIN
     IF fail_job.error ->> 'class' = 'auth' OR job.kind IN ('reply.generate', 'media.transcribe') THEN
         client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send') OR job.payload ? 'media') THEN
+    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send', 'templates.sync') OR job.payload ? 'media') THEN
         UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;
         UPDATE alphadome.outbox o
            SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
@@ -504,7 +504,8 @@ BEGIN
         ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
             UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
              WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
-        ELSE
+        -- A message that never went; a templates.sync names no one (its error stays on the job).
+        ELSIF job.kind IN ('reply.send', 'alert.send') THEN
             PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);
         END IF;
     ELSE

@@ -1,13 +1,30 @@
-//! The worker's scheduled chores: credential alerts and history retention. Each runs at start
+//! The worker's scheduled chores: credential alerts, history retention and the hand-off clocks. Each runs at start
 //! and then once per period; a failure (the database down, say) is logged and tried again the
 //! next period, never fatal.
 use deadpool_postgres::{Object, Pool};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Starts `chore`: now, and every `seconds` (at least one) until `shutdown` turns true.
+pub fn start<F, Fut>(
+    pool: &Pool,
+    seconds: u64,
+    name: &'static str,
+    shutdown: &watch::Receiver<bool>,
+    chore: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Object) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    let period = Duration::from_secs(seconds.max(1));
+    tokio::spawn(every(pool.clone(), period, name, shutdown.clone(), chore))
+}
 
 /// Runs `chore` now and every `period` until `shutdown` turns true.
-pub async fn every<F, Fut>(
+async fn every<F, Fut>(
     pool: Pool,
     period: Duration,
     name: &'static str,
@@ -49,6 +66,21 @@ pub async fn credential_alerts(client: Object) -> Result<(), tokio_postgres::Err
         .get(0);
     if queued > 0 {
         tracing::info!(queued, "credential alerts queued");
+    }
+    Ok(())
+}
+
+/// The hand-off clocks (handoff_chores): reminders for customers waiting for a person, and
+/// timeouts that give the conversation back to the bot.
+pub async fn handoff_clocks(client: Object) -> Result<(), tokio_postgres::Error> {
+    let counts: serde_json::Value = client
+        .query_one("SELECT alphadome.handoff_chores()", &[])
+        .await?
+        .get(0);
+    let count = |key: &str| counts[key].as_i64().unwrap_or(0);
+    let (reminded, resumed) = (count("reminded"), count("resumed"));
+    if reminded > 0 || resumed > 0 {
+        tracing::info!(reminded, resumed, "hand-off clocks ran");
     }
     Ok(())
 }

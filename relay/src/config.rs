@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// The operator's email address for alerts.
     #[arg(long, env = "ALPHADOME_OPERATOR_EMAIL")]
     pub operator_email: Option<String>,
+    /// The console's address (as the console has it): alerts about a customer link to the
+    /// conversation there.
+    #[arg(long, env = "ALPHADOME_CONSOLE_PUBLIC_URL")]
+    pub console_public_url: Option<String>,
     /// Record outbound messages as simulated and send nothing to Meta or the LLM.
     #[arg(long, env = "ALPHADOME_DRY_RUN", default_value_t = false)]
     pub dry_run: bool,
@@ -102,6 +106,9 @@ pub struct ServeArgs {
         default_value_t = 3600
     )]
     pub credential_check_seconds: u64,
+    /// Seconds between runs of the hand-off clocks (handoff_chores: reminders, timeouts).
+    #[arg(long, env = "ALPHADOME_HANDOFF_CHORE_SECONDS", default_value_t = 60)]
+    pub handoff_chore_seconds: u64,
     /// Seconds between retention runs (prune_history: raw payloads, finished jobs, past counters).
     #[arg(long, env = "ALPHADOME_PRUNE_SECONDS", default_value_t = 3600)]
     pub prune_seconds: u64,

@@ -89,6 +89,9 @@ pub enum Work {
         whatsapp: WhatsApp,
         payload: MediaPayload,
     },
+    /// The tenant's message templates, to read from the Graph API (sync_templates).
+    #[serde(rename = "templates.sync")]
+    TemplatesSync { whatsapp: BusinessAccount },
 }
 
 impl Work {
@@ -98,6 +101,7 @@ impl Work {
             Work::AlertSend { .. } => "alert.send",
             Work::Generate { .. } => "reply.generate",
             Work::Transcribe { .. } => "media.transcribe",
+            Work::TemplatesSync { .. } => "templates.sync",
         }
     }
 }
@@ -141,16 +145,38 @@ pub struct WhatsApp {
     pub access_token: Secret,
 }
 
-/// A WhatsApp text to send.
+/// The tenant's WhatsApp Business account and its token (a templates.sync job).
+#[derive(Debug, Deserialize)]
+pub struct BusinessAccount {
+    #[serde(deserialize_with = "non_empty")]
+    pub business_account_id: String,
+    pub access_token: Secret,
+}
+
+/// A WhatsApp message to send: a text, or one of the tenant's templates (send_template).
 #[derive(Debug, Deserialize)]
 pub struct Send {
     /// The customer's phone (wa_id); without it, the business-scoped user id.
     pub to: Option<String>,
     pub recipient: Option<String>,
+    /// The text; for a template, its rendering, kept for the log and not sent.
     #[serde(deserialize_with = "non_empty")]
     pub text: String,
     /// The inbound message this answers: quoted, and marked read first.
     pub context_wamid: Option<String>,
+    /// Sent instead of the text when present.
+    pub template: Option<TemplateSend>,
+}
+
+/// An approved template with its body's parameters, in order.
+#[derive(Debug, Deserialize)]
+pub struct TemplateSend {
+    #[serde(deserialize_with = "non_empty")]
+    pub name: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub language: String,
+    #[serde(default)]
+    pub parameters: Vec<String>,
 }
 
 /// An alert and the channels to try, in order (claim_jobs decides them from the 24-hour rule,
@@ -167,6 +193,8 @@ pub struct AlertCall {
     pub email: Option<String>,
     pub channels: Vec<String>,
     pub template: Option<Template>,
+    /// The customer's conversation the alert is about, for a link to the console.
+    pub conversation_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,6 +304,41 @@ mod tests {
             panic!("a transcription without media is refused")
         };
         assert!(reason.contains("missing field `media`"), "{reason}");
+    }
+
+    #[test]
+    fn a_persons_template_and_a_templates_sync_read_with_what_they_need() {
+        let mut job = send_job();
+        job["payload"]["template"] = json!({"name": "order_ready", "language": "en",
+                                            "parameters": ["Wanjiru", "violin"]});
+        let Claimed::Job(job) = Claimed::read(job) else {
+            panic!("a template send reads")
+        };
+        let Work::ReplySend { payload, .. } = job.work else {
+            panic!("kind")
+        };
+        let template = payload.template.expect("the template");
+        assert_eq!(
+            (template.name.as_str(), template.parameters.len()),
+            ("order_ready", 2)
+        );
+        let sync = json!({"id": 11, "tenant": "k", "kind": "templates.sync", "attempt": 1, "payload": {},
+                          "whatsapp": {"phone_number_id": "1098", "access_token": "EAAtest-x",
+                                       "business_account_id": "102290129340398"}});
+        let Claimed::Job(job) = Claimed::read(sync.clone()) else {
+            panic!("a templates.sync reads")
+        };
+        assert_eq!(job.work.kind(), "templates.sync");
+        let Work::TemplatesSync { whatsapp } = job.work else {
+            panic!("kind")
+        };
+        assert_eq!(whatsapp.business_account_id, "102290129340398");
+        let mut no_account = sync;
+        no_account["whatsapp"]["business_account_id"] = Value::Null;
+        assert!(matches!(
+            Claimed::read(no_account),
+            Claimed::Malformed { id: Some(11), .. }
+        ));
     }
 
     #[test]

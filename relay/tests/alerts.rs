@@ -8,7 +8,7 @@ use alphadome_e2e::mock::{meta_error, Mock, Recorded};
 use alphadome_e2e::smtp::SmtpSink;
 use common::*;
 use serde_json::json;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const GIDEON: &str = "254702245555";
 
@@ -30,18 +30,6 @@ fn start() -> Alerting {
         .batch_execute("UPDATE alphadome.bot_tenants SET client_email = 'gideon@kassangas.test' WHERE slug = 'kassangas'")
         .unwrap();
     Alerting { d, smtp, hook }
-}
-
-/// A text message sent now (Meta's timestamp is what opens the 24-hour window).
-fn text_now(from: &str, text: &str, wamid: &str) -> Vec<u8> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
-    let mut webhook = text_webhook(KASSANGAS_NUMBER, from, text, wamid);
-    webhook["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = json!(now);
-    webhook.to_string().into_bytes()
 }
 
 fn alert_row(d: &Deployment, kind: &str) -> (String, Option<String>) {

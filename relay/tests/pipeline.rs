@@ -94,7 +94,7 @@ fn every_fixture_signed_and_posted_is_accepted_and_kept() {
         .query_one("SELECT count(*) FROM alphadome.webhook_events", &[])
         .unwrap()
         .get(0);
-    assert_eq!(events, 30, "a refused webhook stores nothing");
+    assert_eq!(events, 33, "a refused webhook stores nothing");
     // Malformed and oversized bodies.
     let not_json = b"{not json";
     assert_eq!(

@@ -55,7 +55,8 @@ struct Inner {
     accepted: Mutex<Vec<(Option<String>, String)>>,
     /// Meta: recipients whose sends are refused for good (131026, undeliverable), by prefix.
     refused: Mutex<Vec<String>>,
-    /// Meta: the WhatsApp Business account's message templates (GET /{waba-id}/message_templates).
+    /// Meta: the WhatsApp Business account's message templates (GET /{waba-id}/message_templates);
+    /// a scripted answer comes first.
     templates: Mutex<Vec<Value>>,
 }
 
@@ -317,6 +318,11 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
             .lock()
             .unwrap()
             .push(record(Value::Null, None, violations));
+        let scripted = state.script.lock().unwrap().pop_front();
+        if let Some(answer) = scripted {
+            let status = axum::http::StatusCode::from_u16(answer.status).unwrap();
+            return (status, axum::Json(answer.body)).into_response();
+        }
         let data = state.templates.lock().unwrap().clone();
         return axum::Json(json!({"data": data, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}))
             .into_response();

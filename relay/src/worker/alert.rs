@@ -5,7 +5,7 @@
 //! `Delivery` says what their results come to: a failed channel falls through to the next, and
 //! nothing is reported sent that was not.
 use super::outbound::{callback_data, Outbound};
-use crate::clients::meta::Outgoing;
+use crate::clients::meta::{Message, Outgoing};
 use crate::clients::{Class, Failure};
 use crate::contract::{AlertCall, Template, WhatsApp};
 use serde_json::{json, Value};
@@ -21,28 +21,31 @@ pub async fn deliver(
         return Ok(simulated(alert));
     }
     let plan = plan(alert, whatsapp, configured(out));
+    let link = conversation_link(out.console_url.as_deref(), alert.conversation_id);
     let mut delivery = Delivery::default();
     if let Some(by) = &plan.whatsapp {
         let callback = callback_data(job);
         for message in &by.messages {
-            let sent = send_whatsapp(out, by, message, &alert.text, &callback).await;
+            let sent =
+                send_whatsapp(out, by, message, &alert.text, link.as_deref(), &callback).await;
             if let Some(end) = delivery.whatsapp(message, sent) {
                 return end;
             }
         }
     }
+    let text = alert_text(&alert.text, link.as_deref(), usize::MAX);
     let subject = subject(alert);
     if let (Some(email), Some(to)) = (&out.email, plan.owner_email) {
-        delivery.owner_email(email.send(to, &subject, &alert.text).await);
+        delivery.owner_email(email.send(to, &subject, &text).await);
     }
     let hook = match (&out.operator_hook, plan.operator_hook) {
-        (Some(hook), true) => Some(hook.post(&alert.text, tenant, &alert.kind).await),
+        (Some(hook), true) => Some(hook.post(&text, tenant, &alert.kind).await),
         _ => None,
     };
     let email = match (&out.email, plan.operator_email) {
         (Some(email), Some(to)) => {
             let subject = operator_subject(&subject, tenant);
-            Some(email.send(to, &subject, &alert.text).await)
+            Some(email.send(to, &subject, &text).await)
         }
         _ => None,
     };
@@ -50,38 +53,62 @@ pub async fn deliver(
     delivery.verdict()
 }
 
+/// Meta's bounds: a text's body, a template's body parameter.
+const TEXT_CHARS: usize = 4096;
+const PARAMETER_CHARS: usize = 1024;
+
 async fn send_whatsapp(
     out: &Outbound,
     by: &ByWhatsApp<'_>,
     message: &WhatsAppAlert<'_>,
     text: &str,
+    link: Option<&str>,
     callback: &str,
 ) -> Result<String, Failure> {
-    let (id, token) = (
-        by.from.phone_number_id.as_str(),
-        by.from.access_token.expose(),
-    );
-    match message {
-        WhatsAppAlert::Text => {
-            let text = Outgoing {
-                phone_number_id: id,
-                token,
-                to: Some(by.to),
-                recipient: None,
-                text,
-                context: None,
-                callback: Some(callback),
-            };
-            out.timed_meta(out.meta.send_text(&text)).await
-        }
-        WhatsAppAlert::Template(template) => {
-            out.timed_meta(
-                out.meta
-                    .send_template(id, token, by.to, template, text, callback),
-            )
-            .await
-        }
+    // The alert's first characters carry its point; the link stays whole at the end.
+    let text = match message {
+        WhatsAppAlert::Text => alert_text(text, link, TEXT_CHARS),
+        WhatsAppAlert::Template(_) => alert_text(text, link, PARAMETER_CHARS),
+    };
+    let message = match message {
+        WhatsAppAlert::Text => Message::Text(&text),
+        WhatsAppAlert::Template(template) => Message::Template {
+            name: &template.name,
+            language: &template.language,
+            parameters: std::slice::from_ref(&text),
+        },
+    };
+    let outgoing = Outgoing {
+        phone_number_id: &by.from.phone_number_id,
+        token: by.from.access_token.expose(),
+        to: Some(by.to),
+        recipient: None,
+        message,
+        context: None,
+        callback: Some(callback),
+    };
+    out.timed_meta(out.meta.send(&outgoing)).await
+}
+
+/// The console's page of the customer's conversation an alert is about, when the relay knows
+/// the console's address (ALPHADOME_CONSOLE_PUBLIC_URL) and the alert names a conversation.
+fn conversation_link(console: Option<&str>, conversation: Option<i64>) -> Option<String> {
+    let console = console.map(|c| c.trim().trim_end_matches('/'))?;
+    match (console, conversation) {
+        ("", _) | (_, None) => None,
+        (console, Some(id)) => Some(format!("{console}/conversations/{id}")),
     }
+}
+
+/// The alert's text, at most `max_chars` long, ending with the link on a line of its own.
+fn alert_text(text: &str, link: Option<&str>, max_chars: usize) -> String {
+    let room = link.map_or(0, |link| link.chars().count() + 1);
+    let mut out: String = text.chars().take(max_chars.saturating_sub(room)).collect();
+    if let Some(link) = link {
+        out.push('\n');
+        out.push_str(link);
+    }
+    out
 }
 
 /// The relay's own alert channels, as configured.
@@ -289,6 +316,7 @@ mod tests {
                 name: "staff_alert".into(),
                 language: "en".into(),
             }),
+            conversation_id: Some(42),
         }
     }
 
@@ -504,6 +532,40 @@ mod tests {
             json!({"channel": "whatsapp_text", "status": "simulated"})
         );
         assert_eq!(simulated(&alert(&[], false))["channel"], "operator");
+    }
+
+    #[test]
+    fn an_alert_about_a_customer_ends_with_the_link_to_the_conversation() {
+        let link = conversation_link(Some("https://console.alphadome.test/"), Some(42));
+        assert_eq!(
+            link.as_deref(),
+            Some("https://console.alphadome.test/conversations/42")
+        );
+        assert_eq!(
+            alert_text("Wanjiru asks for a person", link.as_deref(), usize::MAX),
+            "Wanjiru asks for a person\nhttps://console.alphadome.test/conversations/42"
+        );
+        assert_eq!(conversation_link(None, Some(42)), None, "no console");
+        assert_eq!(conversation_link(Some(" "), Some(42)), None, "no console");
+        assert_eq!(
+            conversation_link(Some("https://c.test"), None),
+            None,
+            "not about a customer"
+        );
+        assert_eq!(
+            alert_text("Token expiring", None, usize::MAX),
+            "Token expiring"
+        );
+    }
+
+    #[test]
+    fn a_long_alert_is_cut_before_the_link_not_through_it() {
+        let link = "https://c.test/conversations/7";
+        let long = "x".repeat(2000);
+        let parameter = alert_text(&long, Some(link), PARAMETER_CHARS);
+        assert_eq!(parameter.chars().count(), PARAMETER_CHARS);
+        assert!(parameter.ends_with("x\nhttps://c.test/conversations/7"));
+        assert_eq!(alert_text(&long, None, TEXT_CHARS), long);
     }
 
     #[test]

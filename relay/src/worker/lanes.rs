@@ -11,8 +11,8 @@ pub struct Lane {
     pub wake: Notify,
 }
 
-/// Calls that take milliseconds (Meta's sends, alerts).
-const FAST_KINDS: &[&str] = &["reply.send", "alert.send"];
+/// Calls that take milliseconds (Meta's sends, alerts, the list of templates).
+const FAST_KINDS: &[&str] = &["reply.send", "alert.send", "templates.sync"];
 /// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
 const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
 
@@ -60,6 +60,7 @@ mod tests {
             "alert.send",
             "reply.generate",
             "media.transcribe",
+            "templates.sync",
         ];
         assert_eq!(
             seen,
@@ -74,6 +75,10 @@ mod tests {
         assert_eq!((fast.name, fast.concurrency), ("fast", 32));
         assert_eq!((slow.name, slow.concurrency), ("slow", 256));
         assert!(fast.kinds.contains(&"reply.send") && fast.kinds.contains(&"alert.send"));
+        assert!(
+            fast.kinds.contains(&"templates.sync"),
+            "cheap: a GET or a few"
+        );
         assert!(slow.kinds.contains(&"reply.generate") && slow.kinds.contains(&"media.transcribe"));
     }
 

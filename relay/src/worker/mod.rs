@@ -6,6 +6,7 @@
 mod alert; // alert.send
 mod generate; // reply.generate
 mod send; // reply.send
+mod templates; // templates.sync
 mod transcribe; // media.transcribe
 
 // What the kinds share.
@@ -74,21 +75,31 @@ impl Worker {
             Arc::new(move |wake| worker.wake(wake)),
             shutdown.clone(),
         ));
-        let credentials = tokio::spawn(chores::every(
-            self.pool.clone(),
-            Duration::from_secs(self.args.credential_check_seconds.max(1)),
-            "credential alerts",
-            shutdown.clone(),
-            chores::credential_alerts,
-        ));
-        let keep_days = self.args.keep_days;
-        let retention = tokio::spawn(chores::every(
-            self.pool.clone(),
-            Duration::from_secs(self.args.prune_seconds.max(1)),
-            "history retention",
-            shutdown.clone(),
-            move |client| chores::prune_history(client, keep_days),
-        ));
+        let (pool, args) = (&self.pool, &self.args);
+        let keep_days = args.keep_days;
+        let chores = [
+            chores::start(
+                pool,
+                args.credential_check_seconds,
+                "credential alerts",
+                &shutdown,
+                chores::credential_alerts,
+            ),
+            chores::start(
+                pool,
+                args.prune_seconds,
+                "history retention",
+                &shutdown,
+                move |client| chores::prune_history(client, keep_days),
+            ),
+            chores::start(
+                pool,
+                args.handoff_chore_seconds,
+                "hand-off clocks",
+                &shutdown,
+                chores::handoff_clocks,
+            ),
+        ];
         let lanes: Vec<_> = (0..self.lanes.len())
             .map(|lane| tokio::spawn(self.clone().run_lane(lane, shutdown.clone())))
             .collect();
@@ -99,8 +110,7 @@ impl Worker {
             }
         }
         listener.abort();
-        credentials.abort();
-        retention.abort();
+        chores.iter().for_each(|chore| chore.abort());
         self.drain(tasks).await;
     }
 
@@ -237,6 +247,7 @@ impl Worker {
                 whatsapp,
                 payload,
             } => transcribe::transcript(out, llm, whatsapp, &payload.media).await,
+            Work::TemplatesSync { whatsapp } => templates::sync(out, whatsapp).await,
         };
         let (id, kind, attempt, tenant) =
             (job.id, job.work.kind(), job.attempt, job.tenant.as_str());

@@ -22,6 +22,8 @@ pub struct Outbound {
     pub operator_email: Option<String>,
     /// The LLM base when the tenant names none.
     pub llm_base_url: String,
+    /// The console's address, for links in alerts (ALPHADOME_CONSOLE_PUBLIC_URL).
+    pub console_url: Option<String>,
     /// Call nobody: results are recorded as simulated.
     pub dry_run: bool,
     metrics: Arc<Metrics>,
@@ -47,6 +49,7 @@ impl Outbound {
             operator_hook,
             operator_email: args.operator_email.clone(),
             llm_base_url: args.llm_base_url.clone(),
+            console_url: args.console_public_url.clone(),
             dry_run: args.dry_run,
             metrics,
         })

@@ -1,6 +1,7 @@
-//! reply.send: an answer to the customer on WhatsApp, the message it answers marked read first.
+//! reply.send: an answer to the customer on WhatsApp (the bot's or a person's: a text, or one
+//! of the shop's templates), the message it answers marked read first.
 use super::outbound::{callback_data, Outbound};
-use crate::clients::meta::Outgoing;
+use crate::clients::meta::{Message, Outgoing};
 use crate::clients::{Class, Failure};
 use crate::contract::{Send, WhatsApp};
 use serde_json::{json, Value};
@@ -31,20 +32,28 @@ pub async fn reply(
             }
         }
     }
-    let wamid = out.timed_meta(out.meta.send_text(&message)).await?;
+    let wamid = out.timed_meta(out.meta.send(&message)).await?;
     Ok(json!({"wamid": wamid, "status": "sent"}))
 }
 
 /// The answer as Meta's client takes it: to the customer's phone (or business-scoped id),
-/// quoting the message it answers.
+/// quoting the message it answers; a template's rendered text stays in the log.
 fn outgoing<'a>(whatsapp: &'a WhatsApp, payload: &'a Send, callback: &'a str) -> Outgoing<'a> {
+    let message = match &payload.template {
+        Some(template) => Message::Template {
+            name: &template.name,
+            language: &template.language,
+            parameters: &template.parameters,
+        },
+        None => Message::Text(&payload.text),
+    };
     Outgoing {
         callback: Some(callback),
         phone_number_id: &whatsapp.phone_number_id,
         token: whatsapp.access_token.expose(),
         to: payload.to.as_deref(),
         recipient: payload.recipient.as_deref(),
-        text: &payload.text,
+        message,
         context: payload.context_wamid.as_deref(),
     }
 }
@@ -58,7 +67,7 @@ fn read_receipt_failure_stops_the_answer(failure: &Failure) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::Secret;
+    use crate::contract::{Secret, TemplateSend};
 
     fn whatsapp() -> WhatsApp {
         WhatsApp {
@@ -67,19 +76,28 @@ mod tests {
         }
     }
 
+    /// A text to a customer's phone, answering nothing.
+    fn text(text: &str) -> Send {
+        Send {
+            to: Some("254700000001".into()),
+            recipient: None,
+            text: text.into(),
+            context_wamid: None,
+            template: None,
+        }
+    }
+
     #[test]
     fn the_answer_goes_from_the_tenants_number_quoting_the_message_it_answers() {
         let payload = Send {
-            to: Some("254700000001".into()),
-            recipient: None,
-            text: "We open at 8.".into(),
             context_wamid: Some("wamid.in".into()),
+            ..text("We open at 8.")
         };
         let (whatsapp, callback) = (whatsapp(), callback_data(7));
         let out = outgoing(&whatsapp, &payload, &callback);
         assert_eq!(
-            (out.phone_number_id, out.token, out.text),
-            ("1098", "EAAtest-x", "We open at 8.")
+            (out.phone_number_id, out.token, out.message),
+            ("1098", "EAAtest-x", Message::Text("We open at 8."))
         );
         assert_eq!((out.to, out.recipient), (Some("254700000001"), None));
         assert_eq!(out.context, Some("wamid.in"));
@@ -91,13 +109,37 @@ mod tests {
         let payload = Send {
             to: None,
             recipient: Some("KE.bsuid".into()),
-            text: "hi".into(),
-            context_wamid: None,
+            ..text("hi")
         };
         let (whatsapp, callback) = (whatsapp(), callback_data(8));
         let out = outgoing(&whatsapp, &payload, &callback);
         assert_eq!((out.to, out.recipient), (None, Some("KE.bsuid")));
         assert_eq!(out.context, None, "nothing to quote, nothing to mark read");
+    }
+
+    #[test]
+    fn a_persons_template_goes_as_the_template_not_its_rendered_text() {
+        let payload = Send {
+            template: Some(TemplateSend {
+                name: "order_ready".into(),
+                language: "en".into(),
+                parameters: vec!["Wanjiru".into(), "violin".into()],
+            }),
+            ..text("Hello Wanjiru, your violin is ready.")
+        };
+        let (whatsapp, callback) = (whatsapp(), callback_data(9));
+        let out = outgoing(&whatsapp, &payload, &callback);
+        let Message::Template {
+            name,
+            language,
+            parameters,
+        } = out.message
+        else {
+            panic!("a template job sends the template")
+        };
+        assert_eq!((name, language), ("order_ready", "en"));
+        assert_eq!(parameters, ["Wanjiru", "violin"]);
+        assert_eq!(out.callback, Some("job:9"));
     }
 
     #[test]

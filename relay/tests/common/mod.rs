@@ -172,6 +172,18 @@ pub fn text_webhook(number: &str, from: &str, text: &str, wamid: &str) -> Value 
     })
 }
 
+/// A text message to Kassangas sent now (Meta's timestamp is what opens the 24-hour window).
+pub fn text_now(from: &str, text: &str, wamid: &str) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let mut webhook = text_webhook(KASSANGAS_NUMBER, from, text, wamid);
+    webhook["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = json!(now);
+    webhook.to_string().into_bytes()
+}
+
 pub const LONG: Duration = Duration::from_secs(30);
 
 /// A Meta-shaped webhook with one inbound message of any type (`message` without from, id and
