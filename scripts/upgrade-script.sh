@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the upgrade script of this release to standard output: the release's hand part
 # (pg_alphadome/sql/upgrade/FROM--TO.sql: new tables and columns, changed types, dropped or
-# renamed objects, data) and then all of the extension's code, taken from the install script pgrx
+# renamed objects, data; its --@ lines take new state from sql/schema.sql, scripts/hand-part.pl)
+# and then all of the extension's code, taken from the install script pgrx
 # generated, in the order CREATE EXTENSION runs it:
 #   - the blocks of sql/*.sql but the state (schema.sql, pgrx's bootstrap block), as they are:
 #     each of those files is written to run again (CREATE OR REPLACE, policies dropped and made
@@ -29,7 +30,7 @@ cat <<HEADER
 
 -- ==== the hand part: state ========================================================================
 HEADER
-cat "$hand_part"
+perl "$(dirname "$0")/hand-part.pl" "$(dirname "$0")/../pg_alphadome/sql/schema.sql" "$hand_part"
 printf '\n-- ==== the code of this release, made anew =======================================================\n'
 
 awk -v source="$install_script" '
