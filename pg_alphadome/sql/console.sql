@@ -50,19 +50,31 @@ CREATE OR REPLACE FUNCTION alphadome.create_owner(tenant_id uuid, email text, pa
     SET search_path = pg_catalog, pg_temp
     SET log_min_error_statement = 'panic'
 AS $$
+BEGIN
+    RETURN alphadome._create_tenant_account(create_owner.tenant_id, create_owner.email, create_owner.password, false);
+END
+$$;
+
+-- A console account of a tenant: its owner, or (is_agent) a member of its staff (inbox.sql's
+-- create_agent). P0002 for no such tenant, 23505 for an email that has an account.
+CREATE OR REPLACE FUNCTION alphadome._create_tenant_account(tenant_id uuid, email text, password text, is_agent boolean)
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE
+AS $$
 DECLARE
     account uuid;
 BEGIN
-    IF NOT EXISTS (SELECT FROM alphadome.bot_tenants t WHERE t.id = create_owner.tenant_id) THEN
-        RAISE EXCEPTION 'no tenant with id %', create_owner.tenant_id USING ERRCODE = 'P0002';
+    IF NOT EXISTS (SELECT FROM alphadome.bot_tenants t WHERE t.id = _create_tenant_account.tenant_id) THEN
+        RAISE EXCEPTION 'no tenant with id %', _create_tenant_account.tenant_id USING ERRCODE = 'P0002';
     END IF;
-    INSERT INTO alphadome.console_accounts (email, password_hash, bot_tenant_id)
-    VALUES (alphadome._require(alphadome._email(create_owner.email, 'email'), 'email'),
-            alphadome._password_hash(alphadome._new_password(create_owner.password)), create_owner.tenant_id)
+    INSERT INTO alphadome.console_accounts (email, password_hash, bot_tenant_id, is_agent)
+    VALUES (alphadome._require(alphadome._email(_create_tenant_account.email, 'email'), 'email'),
+            alphadome._password_hash(alphadome._new_password(_create_tenant_account.password)),
+            _create_tenant_account.tenant_id, _create_tenant_account.is_agent)
     RETURNING id INTO account;
     RETURN account;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'a console account with email % exists already', create_owner.email USING ERRCODE = '23505';
+    RAISE EXCEPTION 'a console account with email % exists already', _create_tenant_account.email USING ERRCODE = '23505';
 END
 $$;
 

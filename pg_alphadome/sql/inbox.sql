@@ -478,21 +478,10 @@ CREATE OR REPLACE FUNCTION alphadome.create_agent(tenant_id uuid, email text, pa
     SET search_path = pg_catalog, pg_temp
     SET log_min_error_statement = 'panic'
 AS $$
-DECLARE
-    account uuid;
 BEGIN
     IF alphadome._current_tenant() IS DISTINCT FROM create_agent.tenant_id AND NOT alphadome._caller_is_operator() THEN
         RAISE EXCEPTION 'no tenant with id %', create_agent.tenant_id USING ERRCODE = 'P0002';
     END IF;
-    IF NOT EXISTS (SELECT FROM alphadome.bot_tenants t WHERE t.id = create_agent.tenant_id) THEN
-        RAISE EXCEPTION 'no tenant with id %', create_agent.tenant_id USING ERRCODE = 'P0002';
-    END IF;
-    INSERT INTO alphadome.console_accounts (email, password_hash, bot_tenant_id, is_agent)
-    VALUES (alphadome._require(alphadome._email(create_agent.email, 'email'), 'email'),
-            alphadome._password_hash(alphadome._new_password(create_agent.password)), create_agent.tenant_id, true)
-    RETURNING id INTO account;
-    RETURN account;
-EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'a console account with email % exists already', create_agent.email USING ERRCODE = '23505';
+    RETURN alphadome._create_tenant_account(create_agent.tenant_id, create_agent.email, create_agent.password, true);
 END
 $$;

@@ -2,8 +2,8 @@
 //! decided and how every reply fared, and a reply box: a person answers from the shop's number
 //! (free text within Meta's 24-hour window, an approved template after it), then gives the
 //! conversation back to the bot or marks it resolved. The owner and his staff (agents) use it.
-use crate::app::App;
-use crate::error::{user_error, AppError};
+use crate::app::{attempt, App};
+use crate::error::AppError;
 use crate::forms::{Nothing, Paging};
 use crate::html;
 use crate::session::{Posted, Session};
@@ -442,33 +442,18 @@ pub async fn template(
     .await
 }
 
-/// Runs a call a person's input may make fail: inside a savepoint, Ok(Err(why)) in plain words.
+/// Runs a call a person's input may make fail (app::attempt): Ok(Err(why)) in plain words; a
+/// conversation that is not the shop's is a page that does not exist.
 async fn call(
     tx: &Transaction<'_>,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Result<(), String>, AppError> {
-    tx.batch_execute("SAVEPOINT person").await?;
-    match tx.execute(sql, params).await {
-        Ok(_) => {
-            tx.batch_execute("RELEASE SAVEPOINT person").await?;
-            Ok(Ok(()))
-        }
-        Err(e) => {
-            // Another tenant's id looks exactly like a missing one.
-            if e.code() == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND)
-                && e.as_db_error().is_some_and(|d| d.message().starts_with("no conversation"))
-            {
-                return Err(AppError::NotFound);
-            }
-            match user_error(&e) {
-                Some(message) => {
-                    tx.batch_execute("ROLLBACK TO SAVEPOINT person").await?;
-                    Ok(Err(message))
-                }
-                None => Err(e.into()),
-            }
-        }
+    match attempt(tx, sql, params).await? {
+        Ok(_) => Ok(Ok(())),
+        // Another tenant's id looks exactly like a missing one (inbox.sql's _own_conversation).
+        Err(why) if why.starts_with("no conversation ") => Err(AppError::NotFound),
+        Err(why) => Ok(Err(why)),
     }
 }
 
