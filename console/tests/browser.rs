@@ -392,5 +392,33 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
     assert_eq!(jobs_for(CUSTOMER), 1, "the bot stayed silent while a person had him");
     shop.customer_asks(CUSTOMER, "What are your opening hours?", "wamid.inbox.4");
     assert_eq!(jobs_for(CUSTOMER), 2, "the bot answers again");
+
+    // Amina, his staff, on her phone: the inbox and a reply, and nothing else.
+    shop.db()
+        .execute(
+            "SELECT alphadome.create_agent($1::text::uuid, 'amina@kassangas.test', $2)",
+            &[&shop.kassangas, &PASSWORD],
+        )
+        .unwrap();
+    shop.customer_asks("254711000903", "niongee na mtu please", "wamid.inbox.5");
+    runtime.block_on(async {
+        phone.click("form.logout button").await;
+        phone.arrives_at("/login").await;
+        phone.login("amina@kassangas.test").await;
+        phone.arrives_at("/conversations").await;
+        let inbox = phone.page().await;
+        assert!(!inbox.contains("href=\"/settings\"") && !inbox.contains("href=\"/faq\""), "staff see the inbox only");
+        phone.click("ul.inbox li.state-waiting a").await;
+        phone.shows("Waiting for a person").await;
+        phone.fill("#reply-text", "Habari! Mimi ni Amina. Nikusaidie aje?").await;
+        phone.click("form.reply button[type=submit]").await;
+        phone.shows("Sending").await;
+        phone.shot("19-phone-staff-reply").await;
+        for path in ["/settings", "/faq", "/templates"] {
+            phone.open(path).await;
+            phone.shows("There is no such page here.").await;
+        }
+    });
+    shop.wait_for_reply("Habari! Mimi ni Amina. Nikusaidie aje?");
     runtime.block_on(phone.close());
 }
