@@ -24,8 +24,10 @@ fn killed_mid_job_then_restarted_every_job_completes() {
             &format!("wamid.e2e.kill.{i}"),
         );
     }
+    // At least five: on a busy machine a lease may run out before the poll sees exactly five,
+    // and the job's second attempt is already in flight.
     d.llm
-        .wait_until(LONG, "five LLM calls in flight", |r| r.len() == 5);
+        .wait_until(LONG, "five LLM calls in flight", |r| r.len() >= 5);
     d.relay.kill();
     d.llm.always(None);
     d.relay.restart();
