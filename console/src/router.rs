@@ -51,10 +51,19 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/conversations/{id}", get(conversations::thread))
         .route("/conversations/{id}/handoff", post(conversations::handoff))
         .route("/conversations/{id}/reply", post(conversations::reply))
-        .route("/conversations/{id}/template", post(conversations::template))
+        .route(
+            "/conversations/{id}/template",
+            post(conversations::template),
+        )
         .route("/conversations/{id}/resolve", post(conversations::resolve))
-        .route("/conversations/{id}/handback", post(conversations::handback))
-        .route("/conversations/{id}/templates", post(conversations::sync_templates))
+        .route(
+            "/conversations/{id}/handback",
+            post(conversations::handback),
+        )
+        .route(
+            "/conversations/{id}/templates",
+            post(conversations::sync_templates),
+        )
         .route("/alerts", get(alerts::page))
         .route("/alerts/{id}", get(alerts::one))
         .route("/usage", get(usage::page))

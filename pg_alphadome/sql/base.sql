@@ -8,7 +8,7 @@ DECLARE
     r text;
 BEGIN
     FOREACH r IN ARRAY ARRAY['alphadome_admin', 'alphadome_relay', 'alphadome_tenant', 'alphadome_console',
-                             'alphadome_agent'] LOOP
+                             'alphadome_agent', 'alphadome_monitor'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -125,6 +125,11 @@ BEGIN
     DELETE FROM alphadome.outbox o WHERE o.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.alerts a WHERE a.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
+    -- 0.3.0: nothing of the tenant stays behind: its archived dead jobs, its credential audit
+    -- and the raw webhooks routed to it (its customers' numbers and texts).
+    DELETE FROM alphadome.dead_letters d WHERE d.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.credential_audit a WHERE a.bot_tenant_id = OLD.id;
+    DELETE FROM alphadome.webhook_events e WHERE e.route_tenant_id = OLD.id;
     RETURN OLD;
 END
 $$;
@@ -136,7 +141,7 @@ CREATE OR REPLACE FUNCTION alphadome._tenants_truncated() RETURNS trigger
 AS $$
 BEGIN
     TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
-             alphadome.alerts;
+             alphadome.alerts, alphadome.dead_letters;
     RETURN NULL;
 END
 $$;

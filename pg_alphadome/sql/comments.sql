@@ -188,7 +188,6 @@ COMMENT ON COLUMN alphadome.console_login_failures.failed_at IS 'When';
 
 COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts';
 
-COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and the oldest pending job''s age';
 
 -- ---- functions --------------------------------------------------------------------------------
 
@@ -255,3 +254,33 @@ COMMENT ON FUNCTION alphadome.take_over(bigint) IS 'A person takes a conversatio
 COMMENT ON FUNCTION alphadome.sync_templates(uuid) IS 'Queues a read of the tenant''s message templates from the Graph API; NULL when one is queued already';
 COMMENT ON FUNCTION alphadome.handoff_chores(timestamptz) IS 'The hand-off clocks (reminders, timeouts), judged at the given time; the relay''s chore';
 COMMENT ON FUNCTION alphadome.create_agent(uuid, text, text) IS 'A console login for a member of a shop''s staff, who answers customers only. The operator, or the shop''s owner';
+
+-- 0.3.0: operating many shops (issue 23).
+COMMENT ON VIEW alphadome.queue_status IS 'Per tenant: jobs queued, running, dead, done in the last hour, and how long the oldest runnable job (by run_at) has waited';
+COMMENT ON TABLE alphadome.tenant_pauses IS 'Tenants whose credentials do not decrypt with the master key file: their jobs but alerts wait, none is dead-lettered; claim_jobs tries again from probe_at';
+COMMENT ON COLUMN alphadome.tenant_pauses.bot_tenant_id IS 'The paused tenant';
+COMMENT ON COLUMN alphadome.tenant_pauses.reason IS 'Why: master_key (the key file cannot open its credentials)';
+COMMENT ON COLUMN alphadome.tenant_pauses.sqlstate IS 'The SQLSTATE of the last failure (F0000 key not in the file, 55000 no key file set, 58P01 file missing, XX001 does not open)';
+COMMENT ON COLUMN alphadome.tenant_pauses.detail IS 'The last failure''s message (names the credential and key id, never a secret)';
+COMMENT ON COLUMN alphadome.tenant_pauses.paused_at IS 'When the pause began';
+COMMENT ON COLUMN alphadome.tenant_pauses.probe_at IS 'From when a claim tries the tenant''s jobs again';
+COMMENT ON COLUMN alphadome.tenant_pauses.failures IS 'How many claims found the credentials unusable';
+COMMENT ON TABLE alphadome.dead_letters IS 'Dead jobs the operator archived (archive_dead), with their reason; out of the queue';
+COMMENT ON COLUMN alphadome.dead_letters.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.dead_letters.job_id IS 'The job''s id in the outbox';
+COMMENT ON COLUMN alphadome.dead_letters.kind IS 'The job''s kind';
+COMMENT ON COLUMN alphadome.dead_letters.payload IS 'The job''s payload';
+COMMENT ON COLUMN alphadome.dead_letters.attempts IS 'Attempts made before it died';
+COMMENT ON COLUMN alphadome.dead_letters.reason IS 'Its last error: class, code, message';
+COMMENT ON COLUMN alphadome.dead_letters.created_at IS 'When the job was queued';
+COMMENT ON COLUMN alphadome.dead_letters.died_at IS 'When it died (its last update)';
+COMMENT ON COLUMN alphadome.dead_letters.archived_at IS 'When it was archived';
+COMMENT ON COLUMN alphadome.dead_letters.archived_by IS 'The login that archived it';
+COMMENT ON TABLE alphadome.chore_runs IS 'When each scheduled chore last ran, and what it did';
+COMMENT ON COLUMN alphadome.chore_runs.chore IS 'The chore: prune_history';
+COMMENT ON COLUMN alphadome.chore_runs.last_run_at IS 'When it last ran';
+COMMENT ON COLUMN alphadome.chore_runs.last_result IS 'What it returned';
+COMMENT ON FUNCTION alphadome.requeue_dead(bigint[]) IS 'Puts dead jobs back in the queue as new; a row per job with what was done. The operator''s';
+COMMENT ON FUNCTION alphadome.requeue_dead(uuid, timestamptz) IS 'Puts a tenant''s jobs that died since a time back in the queue; a row per job with what was done. The operator''s';
+COMMENT ON FUNCTION alphadome.archive_dead(bigint[]) IS 'Moves dead jobs from the queue to dead_letters with their reason; returns how many. The operator''s';
+COMMENT ON FUNCTION alphadome.metrics() IS 'Per tenant: messages received in the last 5 minutes, queue depth, oldest runnable age, dead letters by reason, credential state and expiry, last prune. No credential, text or number; for alphadome_monitor';

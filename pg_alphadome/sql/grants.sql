@@ -2,7 +2,8 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alphadome FROM PUBLIC;
-GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console, alphadome_agent;
+GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console, alphadome_agent,
+                                   alphadome_monitor;
 
 GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_agent;
@@ -47,8 +48,17 @@ GRANT EXECUTE ON FUNCTION
     alphadome.create_operator(text, text),
     alphadome.create_agent(uuid, text, text),
     alphadome.sync_templates(uuid),
-    alphadome.handoff_chores(timestamptz)
+    alphadome.handoff_chores(timestamptz),
+    alphadome.requeue_dead(bigint[]),
+    alphadome.requeue_dead(uuid, timestamptz),
+    alphadome.archive_dead(bigint[])
 TO alphadome_admin;
+-- The archive of dead jobs is the operator's to empty.
+GRANT DELETE ON alphadome.dead_letters TO alphadome_admin;
+
+-- Monitoring (a pg_monitor login, a dashboard; the relay's /metrics): the figures of metrics()
+-- and nothing else of the extension: no table, no credential, no message text, no number.
+GRANT EXECUTE ON FUNCTION alphadome.metrics() TO alphadome_monitor, alphadome_admin, alphadome_relay;
 GRANT SELECT ON ALL TABLES IN SCHEMA alphadome TO alphadome_admin;
 -- Console accounts without their password hashes; sessions and failed logins not at all. The
 -- operator removes an account by deleting it (its sessions go with it).

@@ -8,6 +8,32 @@ CREATE OR REPLACE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN kind IN ('reply.send', 'alert.send') THEN interval '15 seconds' ELSE interval '0' END;
 
+-- A failure to open a stored credential that says the key file is wrong, missing or unreadable
+-- (F0000, 55000, 58P01, 58030) or that the ciphertext does not open with the key of its id
+-- (XX001): the tenant's credentials, not a job, are at fault.
+CREATE OR REPLACE FUNCTION alphadome._is_key_failure(sqlstate text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sqlstate IN ('F0000', '55000', '58P01', '58030', 'XX001');
+
+-- Pauses a tenant whose credential did not decrypt: its jobs but alerts wait a minute, then a
+-- claim tries them again; an alert (once a day) says why and what to do.
+CREATE OR REPLACE FUNCTION alphadome._pause_tenant(tenant_id uuid, sqlstate text, detail text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    INSERT INTO alphadome.tenant_pauses AS p (bot_tenant_id, reason, sqlstate, detail, probe_at)
+    VALUES (_pause_tenant.tenant_id, 'master_key', _pause_tenant.sqlstate, _pause_tenant.detail, now() + interval '1 minute')
+    ON CONFLICT (bot_tenant_id) DO UPDATE
+       SET sqlstate = excluded.sqlstate, detail = excluded.detail, probe_at = excluded.probe_at, failures = p.failures + 1;
+    PERFORM alphadome._alert(_pause_tenant.tenant_id, 'key_unavailable',
+                (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = _pause_tenant.tenant_id)
+                || ': its credentials do not decrypt with the master key file (' || _pause_tenant.detail
+                || '). Its replies are paused, not lost: they go out once alphadome.master_key_file names a file '
+                || 'holding that key (docs/security.md, "Keys and rotation").',
+                'key_unavailable:' || current_date);
+END
+$$;
+
 -- Up to how_many tenants with a job to run now (queued and due, or running with its lease run
 -- out), in uuid order from `after` (NULL: from the first): a loose index scan over outbox_ready,
 -- a probe per tenant, however many jobs each has.
@@ -46,6 +72,10 @@ $$;
 -- the voice note to fetch and the transcription model, or an alert and its channels
 -- (_alert_context); each decryption is audited with the job's id. With kinds, only jobs of those
 -- kinds (a relay's lanes: slow LLM calls apart from sends and alerts).
+-- A credential the master key file cannot open (a key or decryption failure) is not the job's
+-- fault: the job goes back to the queue uncounted, the tenant is paused (tenant_pauses) with a
+-- key_unavailable alert, and its jobs but alerts wait until probe_at; the first one that then
+-- decrypts ends the pause (_pause_tenant).
 CREATE OR REPLACE FUNCTION alphadome.claim_jobs(worker text, max_jobs integer DEFAULT 10, lease_seconds integer DEFAULT 60,
                                      kinds text[] DEFAULT NULL)
     RETURNS SETOF jsonb
@@ -64,6 +94,8 @@ DECLARE
     share integer;
     exhausted bigint[];
     picked bigint[];
+    was_paused uuid[];
+    paused_now uuid[] := '{}';
 BEGIN
     IF coalesce(btrim(worker), '') = '' THEN
         RAISE EXCEPTION 'worker is required: a name for this relay process' USING ERRCODE = '22004';
@@ -96,6 +128,7 @@ BEGIN
                row_number() OVER (PARTITION BY c.bot_tenant_id ORDER BY c.run_at, c.id) AS turn
           FROM unnest(tenants) AS w (tenant)
           JOIN alphadome.bot_tenants bt ON bt.id = w.tenant AND bt.is_active
+          LEFT JOIN alphadome.tenant_pauses p ON p.bot_tenant_id = w.tenant AND p.probe_at > now()
           CROSS JOIN LATERAL (
               SELECT o.bot_tenant_id, o.id, o.run_at, o.status = 'running' AND o.attempts >= o.max_attempts AS exhausted
                 FROM alphadome.outbox o
@@ -104,6 +137,7 @@ BEGIN
                  AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
                  AND (bt.credential_status = 'ok'
                       OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
+                 AND (p.bot_tenant_id IS NULL OR o.kind = 'alert.send')
                ORDER BY o.run_at, o.id
                LIMIT share
                  FOR UPDATE OF o SKIP LOCKED) c
@@ -125,6 +159,11 @@ BEGIN
       FROM dead d
      WHERE d.kind = 'alert.send' AND a.bot_tenant_id = d.bot_tenant_id AND a.id = (d.payload ->> 'alert_id')::bigint;
 
+    -- Paused tenants whose probe time came: a job of theirs that decrypts ends the pause.
+    IF EXISTS (SELECT FROM alphadome.tenant_pauses) THEN
+        was_paused := ARRAY(SELECT p.bot_tenant_id FROM alphadome.tenant_pauses p WHERE p.bot_tenant_id = ANY (tenants));
+    END IF;
+
     FOR job IN
         UPDATE alphadome.outbox o
            SET status = 'running', locked_by = worker, attempts = o.attempts + 1,
@@ -132,13 +171,21 @@ BEGIN
          WHERE o.id = ANY (picked) AND o.bot_tenant_id = ANY (tenants)
         RETURNING o.*
     LOOP
+        -- A tenant paused in this claim: its other jobs go back at once, without trying.
+        IF job.bot_tenant_id = ANY (paused_now) AND job.kind <> 'alert.send' THEN
+            UPDATE alphadome.outbox o
+               SET status = 'queued', attempts = o.attempts - 1, lease_until = NULL, locked_by = NULL
+             WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+            CONTINUE;
+        END IF;
         SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
                bt.ai_base_url, bt.ai_model, s.transcription_model, bt.whatsapp_business_account_id
           INTO t
           FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
          WHERE bt.id = job.bot_tenant_id;
-        -- One job's broken context (a credential that does not decrypt) must not stop the
-        -- queue: that job goes to the dead letters with the reason, the others go out.
+        -- One job's broken context must not stop the queue: that job goes to the dead letters
+        -- with the reason, the others go out. A credential that does not decrypt pauses its
+        -- tenant instead (a key or decryption failure: the key file, not the job).
         BEGIN
             IF job.kind IN ('reply.generate', 'media.transcribe') THEN
                 ai_key := NULL;
@@ -172,12 +219,27 @@ BEGIN
                                         ELSE '{}' END);
             END IF;
         EXCEPTION WHEN OTHERS THEN
+            IF alphadome._is_key_failure(SQLSTATE) THEN
+                UPDATE alphadome.outbox o
+                   SET status = 'queued', attempts = o.attempts - 1, lease_until = NULL, locked_by = NULL,
+                       last_error = jsonb_build_object('class', 'master_key', 'sqlstate', SQLSTATE, 'message', SQLERRM)
+                 WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+                IF job.kind <> 'alert.send' THEN
+                    paused_now := paused_now || job.bot_tenant_id;
+                END IF;
+                PERFORM alphadome._pause_tenant(job.bot_tenant_id, SQLSTATE, SQLERRM);
+                CONTINUE;
+            END IF;
             UPDATE alphadome.outbox o
                SET status = 'dead', lease_until = NULL,
                    last_error = jsonb_build_object('class', 'context', 'sqlstate', SQLSTATE, 'message', SQLERRM)
              WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
             CONTINUE;
         END;
+        IF job.bot_tenant_id = ANY (was_paused) AND job.kind <> 'alert.send' THEN
+            DELETE FROM alphadome.tenant_pauses p WHERE p.bot_tenant_id = job.bot_tenant_id;
+            was_paused := array_remove(was_paused, job.bot_tenant_id);
+        END IF;
         RETURN NEXT claimed || jsonb_build_object(
             'id', job.id, 'tenant_id', t.id, 'tenant', t.slug, 'kind', job.kind, 'attempt', job.attempts,
             'max_attempts', job.max_attempts, 'payload', job.payload);
@@ -204,7 +266,8 @@ DECLARE
     context jsonb;
 BEGIN
     SELECT bt.id, bt.slug, bt.client_name, bt.client_email, bt.whatsapp_phone_number_id, bt.whatsapp_access_token,
-           bt.credential_status = 'ok' AND coalesce(bt.token_expires_at > now(), true) AS token_usable,
+           bt.credential_status = 'ok' AND coalesce(bt.token_expires_at > now(), true)
+               AND NOT EXISTS (SELECT FROM alphadome.tenant_pauses p WHERE p.bot_tenant_id = bt.id) AS token_usable,
            s.escalation_phone, s.alert_template_name, s.alert_template_language
       INTO t
       FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
@@ -548,10 +611,11 @@ END
 $$;
 
 -- Retention for the message path's operational rows, which otherwise grow forever: raw webhook
--- payloads and finished jobs (done or dead) older than keep, and the reply counters of past
--- hours (only the current hour's count matters). At most batch rows of each per call, so a
--- backlog goes in short transactions: call until every count is 0 (the relay does, hourly).
--- Conversations and messages are the tenants' records and are not touched.
+-- payloads and done jobs older than keep, and the reply counters of past hours (only the
+-- current hour's count matters). Dead jobs stay until the operator requeues or archives them
+-- (requeue_dead, archive_dead). At most batch rows of each per call, so a backlog goes in short
+-- transactions: call until every count is 0 (the relay does, hourly). Conversations and
+-- messages are the tenants' records and are not touched. Each call is noted in chore_runs.
 CREATE OR REPLACE FUNCTION alphadome.prune_history(keep interval DEFAULT '30 days', batch integer DEFAULT 10000)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -561,6 +625,7 @@ DECLARE
     events bigint;
     jobs bigint;
     counters bigint;
+    counts jsonb;
 BEGIN
     IF keep IS NULL OR keep < interval '1 day' THEN
         RAISE EXCEPTION 'history is kept at least one day (keep = %)', keep USING ERRCODE = '22023';
@@ -573,7 +638,7 @@ BEGIN
     GET DIAGNOSTICS events = ROW_COUNT;
     DELETE FROM alphadome.outbox o
      WHERE o.id IN (SELECT x.id FROM alphadome.outbox x
-                     WHERE x.status IN ('done', 'dead') AND x.updated_at < now() - prune_history.keep
+                     WHERE x.status = 'done' AND x.updated_at < now() - prune_history.keep
                      LIMIT prune_history.batch);
     GET DIAGNOSTICS jobs = ROW_COUNT;
     DELETE FROM alphadome.reply_counters r
@@ -581,18 +646,178 @@ BEGIN
                SELECT x.bot_tenant_id, x.hour, x.shard FROM alphadome.reply_counters x
                 WHERE x.hour < date_trunc('hour', now()) LIMIT prune_history.batch);
     GET DIAGNOSTICS counters = ROW_COUNT;
-    RETURN jsonb_build_object('webhook_events', events, 'outbox', jobs, 'reply_counters', counters);
+    counts := jsonb_build_object('webhook_events', events, 'outbox', jobs, 'reply_counters', counters);
+    INSERT INTO alphadome.chore_runs AS c (chore, last_run_at, last_result) VALUES ('prune_history', now(), counts)
+    ON CONFLICT (chore) DO UPDATE SET last_run_at = excluded.last_run_at, last_result = excluded.last_result;
+    RETURN counts;
 END
 $$;
 
--- Queue depth per tenant, for the operator.
+
+-- ---- dead letters (issue 23) ---------------------------------------------------------------------
+
+-- Puts dead jobs back in the queue, as new: attempts from 0, due now (an alert's row queued
+-- again too). One row per job asked for, with what was done. A reply.generate or
+-- media.transcribe that died after its attempts was answered with the fallback message then:
+-- it stays dead (a second answer would confuse the customer); one that died before its call
+-- (class context or lease_expired) is requeued.
+CREATE OR REPLACE FUNCTION alphadome._requeue_dead(ids bigint[])
+    RETURNS TABLE (job_id bigint, tenant_id uuid, kind text, outcome text)
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    wanted bigint;
+    job alphadome.outbox;
+    requeued integer := 0;
+BEGIN
+    FOREACH wanted IN ARRAY ARRAY(SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL ORDER BY 1) LOOP
+        SELECT * INTO job FROM alphadome.outbox o WHERE o.id = wanted FOR UPDATE;
+        job_id := wanted;
+        tenant_id := job.bot_tenant_id;
+        kind := job.kind;
+        IF job.id IS NULL THEN
+            outcome := 'not found: archived, pruned or never queued';
+        ELSIF job.status <> 'dead' THEN
+            outcome := 'not dead: ' || job.status;
+        ELSIF job.kind IN ('reply.generate', 'media.transcribe')
+              AND coalesce(job.last_error ->> 'class', '') NOT IN ('context', 'lease_expired') THEN
+            outcome := 'kept dead: the customer got the fallback message when it died';
+        ELSE
+            UPDATE alphadome.outbox o
+               SET status = 'queued', attempts = 0, run_at = now(), lease_until = NULL, locked_by = NULL, result = NULL
+             WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+            UPDATE alphadome.alerts a SET status = 'queued', last_error = NULL
+             WHERE job.kind = 'alert.send' AND a.bot_tenant_id = job.bot_tenant_id
+               AND a.id = (job.payload ->> 'alert_id')::bigint;
+            outcome := 'requeued';
+            requeued := requeued + 1;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF requeued > 0 THEN
+        PERFORM alphadome._wake_worker();
+    END IF;
+END
+$$;
+
+-- The operator's requeue of dead jobs by id.
+CREATE OR REPLACE FUNCTION alphadome.requeue_dead(job_ids bigint[])
+    RETURNS TABLE (job_id bigint, tenant_id uuid, kind text, outcome text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF requeue_dead.job_ids IS NULL THEN
+        RAISE EXCEPTION 'job_ids is required: the ids of dead jobs (alphadome.outbox where status = ''dead'')'
+            USING ERRCODE = '22004';
+    END IF;
+    RETURN QUERY SELECT * FROM alphadome._requeue_dead(requeue_dead.job_ids);
+END
+$$;
+
+-- The operator's requeue of a tenant's jobs that died since a time (after a key-file mistake,
+-- an outage of Meta or the LLM).
+CREATE OR REPLACE FUNCTION alphadome.requeue_dead(tenant uuid, since timestamptz)
+    RETURNS TABLE (job_id bigint, tenant_id uuid, kind text, outcome text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF requeue_dead.tenant IS NULL OR requeue_dead.since IS NULL THEN
+        RAISE EXCEPTION 'tenant and since are required' USING ERRCODE = '22004';
+    END IF;
+    RETURN QUERY SELECT * FROM alphadome._requeue_dead(ARRAY(
+        SELECT o.id FROM alphadome.outbox o
+         WHERE o.bot_tenant_id = requeue_dead.tenant AND o.status = 'dead' AND o.updated_at >= requeue_dead.since));
+END
+$$;
+
+-- Moves dead jobs out of the queue into dead_letters, with their reason: the operator has seen
+-- them and will not requeue them. Returns how many moved (jobs not dead are left alone).
+CREATE OR REPLACE FUNCTION alphadome.archive_dead(job_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    moved integer;
+BEGIN
+    IF archive_dead.job_ids IS NULL THEN
+        RAISE EXCEPTION 'job_ids is required' USING ERRCODE = '22004';
+    END IF;
+    WITH gone AS (
+        DELETE FROM alphadome.outbox o WHERE o.id = ANY (archive_dead.job_ids) AND o.status = 'dead'
+        RETURNING o.*
+    )
+    INSERT INTO alphadome.dead_letters (bot_tenant_id, job_id, kind, payload, attempts, reason, created_at, died_at)
+    SELECT g.bot_tenant_id, g.id, g.kind, g.payload, g.attempts, g.last_error, g.created_at, g.updated_at FROM gone g;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    RETURN moved;
+END
+$$;
+
+-- ---- monitoring without decryption (issue 23) ------------------------------------------------------
+
+-- Per tenant, for alphadome_monitor and the relay's /metrics: messages received in the last
+-- five minutes, jobs queued and running, runnable now and the oldest of those by run_at (a job
+-- waiting for its retry is not stuck), dead letters in all and by reason class, credential
+-- status, pause and expiry, and when history was last pruned. No credential, message text or
+-- customer number. Each figure is an index probe per tenant (outbox_ready, outbox_dead) or a
+-- range of the recent messages (messages_time): its cost follows tenants and the queue
+-- now, not the history.
+CREATE OR REPLACE FUNCTION alphadome.metrics()
+    RETURNS TABLE (tenant_id uuid, slug text, is_active boolean, credential_status text, paused text,
+                   inbound_last_5m bigint, queued bigint, running bigint, runnable bigint,
+                   oldest_runnable_seconds double precision, dead bigint, dead_by_reason jsonb,
+                   credential_expires_in_days double precision, last_prune_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH recent AS (
+        SELECT m.bot_tenant_id, count(*) AS n FROM alphadome.messages m
+         WHERE m.created_at > now() - interval '5 minutes' AND m.direction = 'inbound'
+         GROUP BY m.bot_tenant_id
+    )
+    SELECT t.id, t.slug, t.is_active, t.credential_status, p.reason,
+           coalesce(r.n, 0), q.queued, q.running, q.runnable,
+           extract(epoch FROM now() - q.oldest_runnable)::double precision,
+           coalesce(d.total, 0), coalesce(d.by_reason, '{}'),
+           extract(epoch FROM t.token_expires_at - now())::double precision / 86400,
+           (SELECT c.last_run_at FROM alphadome.chore_runs c WHERE c.chore = 'prune_history')
+      FROM alphadome.bot_tenants t
+      LEFT JOIN alphadome.tenant_pauses p ON p.bot_tenant_id = t.id
+      LEFT JOIN recent r ON r.bot_tenant_id = t.id
+      CROSS JOIN LATERAL (
+          SELECT count(*) FILTER (WHERE o.status = 'queued') AS queued,
+                 count(*) FILTER (WHERE o.status = 'running') AS running,
+                 count(*) FILTER (WHERE o.status = 'queued' AND o.run_at <= now()) AS runnable,
+                 min(o.run_at) FILTER (WHERE o.status = 'queued' AND o.run_at <= now()) AS oldest_runnable
+            FROM alphadome.outbox o
+           WHERE o.bot_tenant_id = t.id AND o.status IN ('queued', 'running')) q
+      LEFT JOIN LATERAL (
+          SELECT sum(x.n) AS total, jsonb_object_agg(x.reason, x.n) AS by_reason
+            FROM (SELECT coalesce(o.last_error ->> 'class', 'unknown') AS reason, count(*) AS n
+                    FROM alphadome.outbox o
+                   WHERE o.bot_tenant_id = t.id AND o.status = 'dead'
+                   GROUP BY 1) x) d ON true
+     ORDER BY t.slug;
+$$;
+
+-- Queue depth per tenant, for the operator: the figures of metrics() by index probes, and
+-- done_last_hour from the finished jobs' index.
 CREATE OR REPLACE VIEW alphadome.queue_status AS
 SELECT t.id AS tenant_id, t.slug,
-       count(*) FILTER (WHERE o.status = 'queued') AS queued,
-       count(*) FILTER (WHERE o.status = 'running') AS running,
-       count(*) FILTER (WHERE o.status = 'dead') AS dead,
-       count(*) FILTER (WHERE o.status = 'done' AND o.updated_at > now() - interval '1 hour') AS done_last_hour,
-       now() - min(o.created_at) FILTER (WHERE o.status IN ('queued', 'running')) AS oldest_pending_age
+       q.queued, q.running, d.dead, f.done_last_hour,
+       now() - q.oldest_runnable AS oldest_pending_age
   FROM alphadome.bot_tenants t
-  LEFT JOIN alphadome.outbox o ON o.bot_tenant_id = t.id
- GROUP BY t.id, t.slug;
+ CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE o.status = 'queued') AS queued,
+              count(*) FILTER (WHERE o.status = 'running') AS running,
+              min(o.run_at) FILTER (WHERE o.status = 'queued' AND o.run_at <= now()
+                                       OR o.status = 'running') AS oldest_runnable
+         FROM alphadome.outbox o
+        WHERE o.bot_tenant_id = t.id AND o.status IN ('queued', 'running')) q
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS dead FROM alphadome.outbox o WHERE o.bot_tenant_id = t.id AND o.status = 'dead') d
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS done_last_hour FROM alphadome.outbox o
+        WHERE o.bot_tenant_id = t.id AND o.status = 'done' AND o.updated_at > now() - interval '1 hour') f;

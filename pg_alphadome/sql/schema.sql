@@ -278,7 +278,7 @@ CREATE TABLE alphadome.alerts (
     bot_tenant_id uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
                                                'token_refused', 'llm_failed', 'media_failed',
-                                               'handoff_reminder', 'handoff_timeout')),
+                                               'handoff_reminder', 'handoff_timeout', 'key_unavailable')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
     status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),
@@ -412,3 +412,49 @@ CREATE TABLE alphadome.whatsapp_templates (
     PRIMARY KEY (bot_tenant_id, name, language)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');
+
+-- ---- 0.3.0: operating many shops (issue 23) ------------------------------------------------------
+
+-- Dead letters by tenant, for metrics() and queue_status (a probe per tenant, not a scan).
+CREATE INDEX outbox_dead ON alphadome.outbox (bot_tenant_id) WHERE status = 'dead';
+-- Recent messages, for metrics()' inbound rate. BRIN, like webhook_events_time: an insert
+-- costs it almost nothing.
+CREATE INDEX messages_time ON alphadome.messages USING brin (created_at);
+
+-- A tenant whose credentials the master key file cannot open (a database restored without its
+-- alphadome.master_key_file, a key removed from the file too early). That is no job's fault:
+-- its jobs that need a credential wait, none is dead-lettered, and claim_jobs tries them again
+-- from probe_at; the first that decrypts ends the pause.
+CREATE TABLE alphadome.tenant_pauses (
+    bot_tenant_id uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    reason        text NOT NULL CHECK (reason IN ('master_key')),
+    sqlstate      text NOT NULL,
+    detail        text NOT NULL,
+    paused_at     timestamptz NOT NULL DEFAULT now(),
+    probe_at      timestamptz NOT NULL,
+    failures      integer NOT NULL DEFAULT 1
+);
+
+-- Dead jobs the operator archived (archive_dead): out of the queue, kept with their reason.
+-- Named without a foreign key, like the outbox; a tenant's go with it (base.sql).
+CREATE TABLE alphadome.dead_letters (
+    bot_tenant_id uuid NOT NULL,
+    job_id        bigint NOT NULL,
+    kind          text NOT NULL,
+    payload       jsonb NOT NULL,
+    attempts      integer NOT NULL,
+    reason        jsonb,
+    created_at    timestamptz NOT NULL,
+    died_at       timestamptz NOT NULL,
+    archived_at   timestamptz NOT NULL DEFAULT now(),
+    archived_by   name NOT NULL DEFAULT session_user,
+    PRIMARY KEY (bot_tenant_id, job_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.dead_letters', '');
+
+-- When each scheduled chore last ran and what it did (metrics() shows the last prune).
+CREATE TABLE alphadome.chore_runs (
+    chore       text PRIMARY KEY,
+    last_run_at timestamptz NOT NULL,
+    last_result jsonb
+);

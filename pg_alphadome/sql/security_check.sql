@@ -91,5 +91,75 @@ BEGIN
     detail := coalesce('console roles with too much privilege: ' || bad,
                        'no console role is superuser or BYPASSRLS or inherits the operator''s or an owner''s rights');
     RETURN NEXT;
+
+    -- 8. No owner's, staff's or monitor's login (a member of alphadome_tenant, alphadome_agent or
+    --    alphadome_monitor, directly or not) is superuser or BYPASSRLS: row-level security would
+    --    not keep it to its tenant. (The relay's and console's are checks 6 and 7.)
+    WITH RECURSIVE tenant_roles (oid) AS (
+        SELECT r.oid FROM pg_roles r WHERE r.rolname IN ('alphadome_tenant', 'alphadome_agent', 'alphadome_monitor')
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN tenant_roles g ON m.roleid = g.oid
+    )
+    SELECT string_agg(DISTINCT r.rolname || CASE WHEN r.rolsuper THEN ' (superuser)' ELSE ' (bypassrls)' END, ', ')
+      INTO bad
+      FROM pg_roles r JOIN tenant_roles g ON g.oid = r.oid
+     WHERE r.rolsuper OR r.rolbypassrls;
+    check_name := 'tenant_roles_least_privilege'; ok := bad IS NULL;
+    detail := coalesce('owner, staff or monitor roles that row-level security does not hold: ' || bad
+                       || '. Fix: ALTER ROLE ... NOSUPERUSER NOBYPASSRLS, or REVOKE the alphadome role from it',
+                       'no role granted alphadome_tenant, alphadome_agent or alphadome_monitor is superuser or BYPASSRLS');
+    RETURN NEXT;
+
+    -- 9. The extension's schema, tables, views, sequences, columns and functions are granted to
+    --    nobody but the extension's roles: not PUBLIC, not another role (a grant made by hand
+    --    bypasses the design's roles). normalize_phone is PUBLIC on purpose.
+    WITH acls (what, acl, owner) AS (
+        SELECT 'schema alphadome', n.nspacl, n.nspowner FROM pg_namespace n WHERE n.nspname = 'alphadome'
+        UNION ALL
+        SELECT c.oid::regclass::text, c.relacl, c.relowner FROM pg_class c
+         WHERE c.relnamespace = 'alphadome'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+        UNION ALL
+        SELECT c.oid::regclass::text || '.' || a.attname, a.attacl, c.relowner
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE c.relnamespace = 'alphadome'::regnamespace AND a.attacl IS NOT NULL AND a.attnum > 0
+        UNION ALL
+        SELECT p.oid::regprocedure::text, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner FROM pg_proc p
+         WHERE p.pronamespace = 'alphadome'::regnamespace
+           AND p.oid <> 'alphadome.normalize_phone(text, text)'::regprocedure
+    )
+    SELECT string_agg(DISTINCT x.what || ' to ' || CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE e.grantee::regrole::text END,
+                      ', ')
+      INTO bad
+      FROM acls x CROSS JOIN LATERAL aclexplode(x.acl) e
+     WHERE e.grantee <> x.owner
+       AND (e.grantee = 0 OR e.grantee::regrole::text NOT IN ('alphadome_admin', 'alphadome_relay', 'alphadome_tenant',
+                                                               'alphadome_console', 'alphadome_agent', 'alphadome_monitor'));
+    check_name := 'grants_only_to_extension_roles'; ok := bad IS NULL;
+    detail := coalesce('granted outside the extension''s roles: ' || bad
+                       || '. Fix: REVOKE the grant, and GRANT the matching alphadome_* role to the login instead',
+                       'nothing of the extension is granted to PUBLIC or to a role outside alphadome_*');
+    RETURN NEXT;
+
+    -- 10. A relay login is not also the operator: a relay holding alphadome_admin reads every
+    --     tenant's rows and calls tenant_credential, and a leaked relay password is then the
+    --     operator's.
+    WITH RECURSIVE relay_roles (oid) AS (
+        SELECT 'alphadome_relay'::regrole::oid
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN relay_roles g ON m.roleid = g.oid
+    ), admin_roles (oid) AS (
+        SELECT 'alphadome_admin'::regrole::oid
+        UNION
+        SELECT m.member FROM pg_auth_members m JOIN admin_roles g ON m.roleid = g.oid
+    )
+    SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) INTO bad
+      FROM pg_roles r
+     WHERE r.oid IN (SELECT oid FROM relay_roles) AND r.oid IN (SELECT oid FROM admin_roles)
+       AND r.rolname NOT IN ('alphadome_relay', 'alphadome_admin');
+    check_name := 'relay_is_not_operator'; ok := bad IS NULL;
+    detail := coalesce('relay roles that are also alphadome_admin: ' || bad
+                       || '. Fix: REVOKE alphadome_admin FROM the relay''s login; the operator gets a login of his own',
+                       'no relay role is a member of alphadome_admin');
+    RETURN NEXT;
 END
 $$;

@@ -129,6 +129,31 @@ fn extension_installs_in_two_databases_and_survives_drop_and_create() {
     second
         .batch_execute("DROP EXTENSION pg_alphadome CASCADE")
         .unwrap();
+    // What DROP EXTENSION leaves is what docs/operations.md ("Removing it") tells to drop.
+    let left: Vec<String> = second
+        .query(
+            "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'alphadome\\_%' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let operations = std::fs::read_to_string(repo_root().join("docs/operations.md")).unwrap();
+    let drop_line = operations
+        .lines()
+        .find(|l| l.starts_with("DROP ROLE "))
+        .expect("operations.md has a DROP ROLE line");
+    let mut documented: Vec<String> = drop_line["DROP ROLE ".len()..]
+        .trim_end_matches(';')
+        .split(", ")
+        .map(str::to_string)
+        .collect();
+    documented.sort();
+    assert_eq!(
+        left, documented,
+        "roles DROP EXTENSION leaves vs. the docs' DROP ROLE"
+    );
     second
         .batch_execute("CREATE EXTENSION pg_alphadome CASCADE")
         .unwrap();

@@ -46,3 +46,40 @@ DROP FUNCTION alphadome.console_session(text);
 
 --@ create alphadome.whatsapp_templates
 SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');
+
+-- ---- Operating many shops (issue 23): dead letters, pauses on a key failure, monitoring -----------
+
+ALTER TABLE alphadome.alerts DROP CONSTRAINT alerts_kind_check;
+ALTER TABLE alphadome.alerts ADD CONSTRAINT alerts_kind_check
+    CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials', 'token_refused', 'llm_failed',
+                    'media_failed', 'handoff_reminder', 'handoff_timeout', 'key_unavailable'));
+CREATE INDEX outbox_dead ON alphadome.outbox (bot_tenant_id) WHERE status = 'dead';
+CREATE INDEX messages_time ON alphadome.messages USING brin (created_at);
+CREATE TABLE alphadome.tenant_pauses (
+    bot_tenant_id uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    reason        text NOT NULL CHECK (reason IN ('master_key')),
+    sqlstate      text NOT NULL,
+    detail        text NOT NULL,
+    paused_at     timestamptz NOT NULL DEFAULT now(),
+    probe_at      timestamptz NOT NULL,
+    failures      integer NOT NULL DEFAULT 1
+);
+CREATE TABLE alphadome.dead_letters (
+    bot_tenant_id uuid NOT NULL,
+    job_id        bigint NOT NULL,
+    kind          text NOT NULL,
+    payload       jsonb NOT NULL,
+    attempts      integer NOT NULL,
+    reason        jsonb,
+    created_at    timestamptz NOT NULL,
+    died_at       timestamptz NOT NULL,
+    archived_at   timestamptz NOT NULL DEFAULT now(),
+    archived_by   name NOT NULL DEFAULT session_user,
+    PRIMARY KEY (bot_tenant_id, job_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.dead_letters', '');
+CREATE TABLE alphadome.chore_runs (
+    chore       text PRIMARY KEY,
+    last_run_at timestamptz NOT NULL,
+    last_result jsonb
+);

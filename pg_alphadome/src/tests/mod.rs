@@ -13,6 +13,7 @@ mod isolation;
 mod jsonb;
 mod lifecycle;
 mod media;
+mod operations;
 mod operator;
 mod phone;
 mod pipeline;

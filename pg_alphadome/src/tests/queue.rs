@@ -538,7 +538,7 @@ mod tests {
     }
 
     #[pg_test]
-    fn a_credential_that_does_not_decrypt_dead_letters_its_job_only() {
+    fn a_credential_that_does_not_decrypt_pauses_its_tenant_only() {
         let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
         let b = shop("shop-b", "0702245556", "1002", TOKEN_B);
         both_ask_opening_hours();
@@ -549,11 +549,23 @@ mod tests {
         let claimed = claim(10);
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0]["tenant"], "shop-b");
-        let dead = one::<String>(
-            "SELECT last_error ->> 'sqlstate' FROM alphadome.outbox WHERE bot_tenant_id = $1::uuid",
+        let waiting = one::<String>(
+            "SELECT status || ' ' || (last_error ->> 'sqlstate') FROM alphadome.outbox WHERE bot_tenant_id = $1::uuid",
             &[a.as_str().into()],
         );
-        assert_eq!(dead.as_deref(), Some("XX001"));
+        assert_eq!(
+            waiting.as_deref(),
+            Some("queued XX001"),
+            "not dead: its tenant waits"
+        );
+        assert_eq!(
+            one::<String>(
+                "SELECT sqlstate FROM alphadome.tenant_pauses WHERE bot_tenant_id = $1::uuid",
+                &[a.as_str().into()]
+            )
+            .as_deref(),
+            Some("XX001")
+        );
     }
 
     #[pg_test]
@@ -660,7 +672,8 @@ mod tests {
         );
         assert_eq!(
             prune(10),
-            serde_json::json!({"webhook_events": 1, "outbox": 1, "reply_counters": 1})
+            serde_json::json!({"webhook_events": 1, "outbox": 0, "reply_counters": 1}),
+            "the old dead job stays until it is requeued or archived"
         );
         assert_eq!(
             prune(10),
@@ -673,11 +686,20 @@ mod tests {
             "the ingest's and the 29-day-old"
         );
         assert_eq!(
-            left("SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' OR updated_at > now() - interval '30 days'"),
+            left("SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'dead') OR updated_at > now() - interval '30 days'"),
             left("SELECT count(*) FROM alphadome.outbox"),
-            "the old queued job and everything recent stay"
+            "the old queued and dead jobs and everything recent stay"
         );
         assert_eq!(left("SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' AND updated_at < now() - interval '30 days'"), 1);
+        assert_eq!(
+            left("SELECT count(*) FROM alphadome.outbox WHERE status = 'dead'"),
+            1
+        );
+        assert_eq!(
+            left("SELECT count(*) FROM alphadome.chore_runs WHERE chore = 'prune_history' AND last_run_at = now()"),
+            1,
+            "the last prune is noted for metrics()"
+        );
         assert_eq!(
             left("SELECT count(*) FROM alphadome.reply_counters WHERE hour = date_trunc('hour', now())"),
             left("SELECT count(*) FROM alphadome.reply_counters")

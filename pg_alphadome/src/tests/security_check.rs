@@ -23,6 +23,15 @@ mod tests {
         assert_eq!(failing_checks(), vec![check.to_string()]);
     }
 
+    /// The detail of a failing check: what is wrong and the fix.
+    fn detail(check: &str) -> String {
+        one::<String>(
+            "SELECT detail FROM alphadome.security_check() WHERE check_name = $1",
+            &[check.into()],
+        )
+        .unwrap()
+    }
+
     #[pg_test]
     fn all_checks_pass_as_installed() {
         two_tenants();
@@ -34,7 +43,7 @@ mod tests {
         assert_eq!(failing_checks(), Vec::<String>::new());
         assert_eq!(
             one::<i64>("SELECT count(*) FROM alphadome.security_check()", &[]),
-            Some(7)
+            Some(10)
         );
     }
 
@@ -62,7 +71,13 @@ mod tests {
             "GRANT EXECUTE ON FUNCTION alphadome.tenant_credential(uuid, text, text) TO PUBLIC",
             &[],
         );
-        only_failing("security_definer_not_public");
+        assert_eq!(
+            failing_checks(),
+            vec![
+                "grants_only_to_extension_roles",
+                "security_definer_not_public"
+            ]
+        );
     }
 
     #[pg_test]
@@ -102,7 +117,13 @@ mod tests {
     #[pg_test]
     fn a_table_grant_to_public_is_reported_too() {
         run("GRANT SELECT ON alphadome.bot_tenants TO PUBLIC", &[]);
-        only_failing("tenant_cannot_read_credentials");
+        assert_eq!(
+            failing_checks(),
+            vec![
+                "grants_only_to_extension_roles",
+                "tenant_cannot_read_credentials"
+            ]
+        );
     }
 
     #[pg_test]
@@ -140,5 +161,51 @@ mod tests {
             &[],
         );
         only_failing("console_role_least_privilege");
+    }
+
+    // Issue 23: the three holes security_check() did not see.
+
+    #[pg_test]
+    fn a_bypassrls_owner_login_is_reported() {
+        run(
+            "CREATE ROLE owner_bypass LOGIN BYPASSRLS; GRANT alphadome_tenant TO owner_bypass",
+            &[],
+        );
+        only_failing("tenant_roles_least_privilege");
+        assert!(detail("tenant_roles_least_privilege").contains("owner_bypass (bypassrls)"));
+    }
+
+    #[pg_test]
+    fn a_grant_to_public_on_a_table_without_credentials_is_reported() {
+        run("GRANT SELECT ON alphadome.webhook_events TO PUBLIC", &[]);
+        only_failing("grants_only_to_extension_roles");
+        let said = detail("grants_only_to_extension_roles");
+        assert!(
+            said.contains("alphadome.webhook_events to PUBLIC"),
+            "{said}"
+        );
+        assert!(said.contains("Fix: REVOKE"), "{said}");
+    }
+
+    #[pg_test]
+    fn a_grant_to_a_role_outside_the_extensions_is_reported() {
+        run(
+            "CREATE ROLE reporting_login LOGIN;
+             GRANT SELECT (body) ON alphadome.messages TO reporting_login",
+            &[],
+        );
+        only_failing("grants_only_to_extension_roles");
+        assert!(detail("grants_only_to_extension_roles")
+            .contains("alphadome.messages.body to reporting_login"));
+    }
+
+    #[pg_test]
+    fn a_relay_login_that_is_also_the_operator_is_reported() {
+        run(
+            "CREATE ROLE relay_and_admin LOGIN; GRANT alphadome_relay, alphadome_admin TO relay_and_admin",
+            &[],
+        );
+        only_failing("relay_is_not_operator");
+        assert!(detail("relay_is_not_operator").contains("relay_and_admin"));
     }
 }
