@@ -172,7 +172,10 @@ fn unsigned_requests_write_no_audit_rows_and_a_deactivated_tenant_is_closed_at_o
 fn health_readiness_and_metrics() {
     let d = Deployment::start(&[]);
     assert_eq!(d.relay.get("/healthz").0, 200);
-    assert_eq!(d.relay.get("/readyz").0, 200);
+    assert_eq!(d.relay.admin_get("/readyz").0, 200);
+    // Readiness and metrics are the operator's: not on the public webhook port.
+    assert_eq!(d.relay.get("/readyz").0, 404);
+    assert_eq!(d.relay.get("/metrics").0, 404);
     d.post_text(
         KASSANGAS_NUMBER,
         "254777000001",
@@ -184,7 +187,7 @@ fn health_readiness_and_metrics() {
         r.iter().any(|x| x.body.get("text").is_some())
     });
     d.wait_until_idle(LONG);
-    let (status, metrics) = d.relay.get("/metrics");
+    let (status, metrics) = d.relay.admin_get("/metrics");
     assert_eq!(status, 200);
     assert!(
         metrics.contains("alphadome_webhooks_total{result=\"accepted\"} 1"),
