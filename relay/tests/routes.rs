@@ -389,3 +389,29 @@ fn expiring_tokens_alert_the_owner_once_a_day() {
     assert_eq!(logged, 1, "recorded like any other message");
     d.assert_no_secret_in_logs();
 }
+
+/// Meta, or anyone who caught one, sending the same signed webhook again: its messages are
+/// duplicates, and its raw body is counted on the row kept the first time, not stored again.
+#[test]
+fn a_replayed_webhook_adds_no_raw_row() {
+    let d = Deployment::start(&[]);
+    let body = text_webhook(
+        KASSANGAS_NUMBER,
+        "254766000009",
+        "hello",
+        "wamid.e2e.replay",
+    )
+    .to_string();
+    for _ in 0..3 {
+        let (status, counts) = d.post(body.as_bytes());
+        assert_eq!(status, 200, "{counts}");
+    }
+    let row = d
+        .db()
+        .query_one(
+            "SELECT count(*), max(replays) FROM alphadome.webhook_events",
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (1, 2));
+}

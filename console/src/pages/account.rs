@@ -53,7 +53,7 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<Login>,
 ) -> Result<Response, AppError> {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, app.secure_cookies) {
         return Err(AppError::Forbidden);
     }
     let mut connection = app.pool.get().await?;
@@ -154,22 +154,28 @@ pub async fn add_staff(
     session: Session,
     Posted(form): Posted<Staff>,
 ) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-        let made = attempt(
-            tx,
-            "SELECT alphadome.create_agent($1, $2, $3)",
-            &[&tenant, &form.email, &form.password],
-        )
-        .await?;
-        Ok(match made {
-            Ok(_) => account_page(
-                who,
-                Some(&format!("{} can log in now and answer customers.", form.email.trim())),
-                true,
-            ),
-            Err(message) => account_page(who, Some(&message), false),
-        })
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let made = attempt(
+                tx,
+                "SELECT alphadome.create_agent($1, $2, $3)",
+                &[&tenant, &form.email, &form.password],
+            )
+            .await?;
+            Ok(match made {
+                Ok(_) => account_page(
+                    who,
+                    Some(&format!(
+                        "{} can log in now and answer customers.",
+                        form.email.trim()
+                    )),
+                    true,
+                ),
+                Err(message) => account_page(who, Some(&message), false),
+            })
+        },
+    )
     .await
 }
 

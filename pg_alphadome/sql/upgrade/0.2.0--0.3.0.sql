@@ -81,3 +81,12 @@ CREATE TABLE alphadome.whatsapp_templates (
     PRIMARY KEY (bot_tenant_id, name, language)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');
+
+-- ---- issue 20: a replayed webhook is counted, not stored again --------------------------------
+-- The sha256 of the payload (as jsonb's text) identifies a body; a replay of it bumps
+-- replays on the first row. Rows kept before 0.3.0 have no hash and are never matched.
+ALTER TABLE alphadome.webhook_events
+    ADD COLUMN payload_sha256 bytea,
+    ADD COLUMN replays integer NOT NULL DEFAULT 0,
+    ADD COLUMN last_replay_at timestamptz;
+CREATE UNIQUE INDEX webhook_events_payload_sha256 ON alphadome.webhook_events (payload_sha256);
