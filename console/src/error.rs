@@ -57,8 +57,6 @@ pub fn user_error(e: &tokio_postgres::Error) -> Option<String> {
     let db = e.as_db_error()?;
     let code = db.code().code();
     // 55000: not possible in this state (a shop without its WhatsApp Business account id).
-    (code.starts_with("22")
-        || code.starts_with("23")
-        || ["28P01", "P0002", "55000"].contains(&code))
-    .then(|| db.message().to_string())
+    (code.starts_with("22") || code.starts_with("23") || ["28P01", "P0002", "55000"].contains(&code))
+        .then(|| db.message().to_string())
 }

@@ -297,11 +297,7 @@ async fn fits(browser: &Browser, what: &str) {
         .await
         .unwrap();
     let (width, window) = (found[0].as_i64().unwrap(), found[1].as_i64().unwrap());
-    assert!(
-        width <= window,
-        "{what} is {width} px wide in a {window} px window: {}",
-        found[2]
-    );
+    assert!(width <= window, "{what} is {width} px wide in a {window} px window: {}", found[2]);
 }
 
 #[test]
@@ -329,11 +325,7 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
             .unwrap()
             .get(0)
     };
-    assert_eq!(
-        jobs_for(CUSTOMER),
-        1,
-        "the bot: one acknowledgement, nothing for 'Hello?'"
-    );
+    assert_eq!(jobs_for(CUSTOMER), 1, "the bot: one acknowledgement, nothing for 'Hello?'");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let profile = shop.cluster.dir.join("chromium-phone");
@@ -388,11 +380,7 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
     shop.customer_asks(CUSTOMER, "Asante sana, nitakuja saa nane", "wamid.inbox.3");
     runtime.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(40);
-        while !phone
-            .page()
-            .await
-            .contains("Asante sana, nitakuja saa nane")
-        {
+        while !phone.page().await.contains("Asante sana, nitakuja saa nane") {
             assert!(Instant::now() < deadline, "the page did not refresh itself");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -401,11 +389,7 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
         phone.click("form[action$='/handback'] button").await;
         phone.shows("Given back to the bot").await;
     });
-    assert_eq!(
-        jobs_for(CUSTOMER),
-        1,
-        "the bot stayed silent while a person had him"
-    );
+    assert_eq!(jobs_for(CUSTOMER), 1, "the bot stayed silent while a person had him");
     shop.customer_asks(CUSTOMER, "What are your opening hours?", "wamid.inbox.4");
     assert_eq!(jobs_for(CUSTOMER), 2, "the bot answers again");
     runtime.block_on(phone.close());

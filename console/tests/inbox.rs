@@ -27,10 +27,7 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
     let csrf = owner.csrf();
     let (status, page) = owner.get("/conversations?state=waiting");
     assert_eq!(status, 200);
-    assert!(
-        page.contains("waiting for a person") && page.contains(CUSTOMER),
-        "{page}"
-    );
+    assert!(page.contains("waiting for a person") && page.contains(CUSTOMER), "{page}");
     let (status, _) = owner.post(
         &format!("/conversations/{id}/reply"),
         &[("text", "Karibu, tunakusikiliza."), ("csrf", &csrf)],
@@ -58,10 +55,7 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
         &[("text", "Are you still there?"), ("csrf", &csrf)],
     );
     assert_eq!(status, 200);
-    assert!(
-        page.contains("outside the 24-hour window: send a template"),
-        "{page}"
-    );
+    assert!(page.contains("outside the 24-hour window: send a template"), "{page}");
     shop.db()
         .execute(
             "INSERT INTO alphadome.whatsapp_templates (bot_tenant_id, name, language, status, body)
@@ -70,19 +64,10 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
         )
         .unwrap();
     let (_, page) = owner.get(&format!("/conversations/{id}"));
-    assert!(
-        page.contains("More than 24 hours") && page.contains("order_update"),
-        "{page}"
-    );
+    assert!(page.contains("More than 24 hours") && page.contains("order_update"), "{page}");
     let (status, _) = owner.post(
         &format!("/conversations/{id}/template"),
-        &[
-            ("template", "order_update"),
-            ("language", "en"),
-            ("p1", "Wanjiku"),
-            ("p2", "KMS-7"),
-            ("csrf", &csrf),
-        ],
+        &[("template", "order_update"), ("language", "en"), ("p1", "Wanjiku"), ("p2", "KMS-7"), ("csrf", &csrf)],
     );
     assert_eq!(status, 303);
     let rendered: String = shop
@@ -98,10 +83,7 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
     assert_eq!(status, 303);
     let state: String = shop
         .db()
-        .query_one(
-            "SELECT state FROM alphadome.conversations WHERE id = $1",
-            &[&id],
-        )
+        .query_one("SELECT state FROM alphadome.conversations WHERE id = $1", &[&id])
         .unwrap()
         .get(0);
     assert_eq!(state, "resolved");
@@ -123,22 +105,14 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
 #[test]
 fn the_shops_staff_answer_customers_and_change_nothing_else() {
     let shop = Shop::start();
-    shop.customer_asks(
-        CUSTOMER,
-        "Nataka kuongea na mtu tafadhali",
-        "wamid.inbox.http.2",
-    );
+    shop.customer_asks(CUSTOMER, "Nataka kuongea na mtu tafadhali", "wamid.inbox.http.2");
     let id = conversation(&shop, CUSTOMER);
     // The owner makes the login from his account page.
     let owner = Visitor::new(&shop);
     assert_eq!(owner.login(OWNER, PASSWORD), 303);
     let (status, page) = owner.post(
         "/account/staff",
-        &[
-            ("email", AGENT),
-            ("password", PASSWORD),
-            ("csrf", &owner.csrf()),
-        ],
+        &[("email", AGENT), ("password", PASSWORD), ("csrf", &owner.csrf())],
     );
     assert_eq!(status, 200);
     assert!(page.contains("can log in now"), "{page}");
@@ -148,36 +122,16 @@ fn the_shops_staff_answer_customers_and_change_nothing_else() {
     let csrf = agent.csrf();
     let (status, page) = agent.get("/conversations");
     assert_eq!(status, 200);
-    assert!(
-        page.contains(CUSTOMER) && !page.contains("href=\"/settings\""),
-        "{page}"
-    );
-    assert_eq!(
-        agent.get("/").0,
-        303,
-        "the overview sends staff to the inbox"
-    );
-    for path in [
-        "/settings",
-        "/faq",
-        "/templates",
-        "/usage",
-        "/replay",
-        "/alerts",
-    ] {
+    assert!(page.contains(CUSTOMER) && !page.contains("href=\"/settings\""), "{page}");
+    assert_eq!(agent.get("/").0, 303, "the overview sends staff to the inbox");
+    for path in ["/settings", "/faq", "/templates", "/usage", "/replay", "/alerts"] {
         assert_eq!(agent.get(path).0, 404, "{path}");
     }
     for (path, form) in [
         ("/settings", vec![("enable_ai_responses", "off")]),
-        (
-            "/faq",
-            vec![("question", "Q?"), ("answer", "A."), ("data_type", "faq")],
-        ),
+        ("/faq", vec![("question", "Q?"), ("answer", "A."), ("data_type", "faq")]),
         ("/switch", vec![("switch", "ai"), ("on", "false")]),
-        (
-            "/account/staff",
-            vec![("email", "x@kassangas.test"), ("password", PASSWORD)],
-        ),
+        ("/account/staff", vec![("email", "x@kassangas.test"), ("password", PASSWORD)]),
     ] {
         let mut form = form;
         form.push(("csrf", &csrf));
@@ -185,10 +139,7 @@ fn the_shops_staff_answer_customers_and_change_nothing_else() {
     }
     let (status, _) = agent.post(
         &format!("/conversations/{id}/reply"),
-        &[
-            ("text", "Habari! Mimi ni Amina, nikusaidie aje?"),
-            ("csrf", &csrf),
-        ],
+        &[("text", "Habari! Mimi ni Amina, nikusaidie aje?"), ("csrf", &csrf)],
     );
     assert_eq!(status, 303);
     let row = shop
@@ -201,11 +152,7 @@ fn the_shops_staff_answer_customers_and_change_nothing_else() {
         )
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "person");
-    assert_eq!(
-        row.get::<_, String>(1),
-        AGENT,
-        "the reply names its account"
-    );
+    assert_eq!(row.get::<_, String>(1), AGENT, "the reply names its account");
     let enabled: bool = shop
         .db()
         .query_one(

@@ -101,44 +101,14 @@ pub enum OptOut {
 
 /// Words that add nothing to "stop": politeness and filler, English, Swahili and Sheng.
 const FILLER: &[&str] = &[
-    "please",
-    "pls",
-    "plz",
-    "kindly",
-    "now",
-    "thanks",
-    "thank",
-    "you",
-    "ok",
-    "okay",
-    "anymore",
-    "tafadhali",
-    "sasa",
-    "asante",
-    "bana",
-    "tu",
-    "hizi",
-    "tena",
+    "please", "pls", "plz", "kindly", "now", "thanks", "thank", "you", "ok", "okay", "anymore",
+    "tafadhali", "sasa", "asante", "bana", "tu", "hizi", "tena",
 ];
 
 /// Words that say a message is about the messages the shop sends.
 const MESSAGING: &[&str] = &[
-    "message",
-    "messages",
-    "msg",
-    "msgs",
-    "sms",
-    "texts",
-    "spam",
-    "adverts",
-    "ads",
-    "promotions",
-    "promos",
-    "ujumbe",
-    "jumbe",
-    "tangazo",
-    "matangazo",
-    "notifications",
+    "message", "messages", "msg", "msgs", "sms", "texts", "spam", "adverts", "ads", "promotions",
+    "promos", "ujumbe", "jumbe", "tangazo", "matangazo", "notifications",
 ];
 
 /// A message of more words than this is never read as an opt-out: it says something else.

@@ -7,7 +7,11 @@ use pgrx::prelude::*;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/base.sql", name = "base", requires = ["schema"]);
-extension_sql_file!("../sql/console.sql", name = "console", requires = ["base"]);
+extension_sql_file!(
+    "../sql/console.sql",
+    name = "console",
+    requires = ["base"]
+);
 extension_sql_file!(
     "../sql/security.sql",
     name = "security",

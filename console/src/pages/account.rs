@@ -154,28 +154,22 @@ pub async fn add_staff(
     session: Session,
     Posted(form): Posted<Staff>,
 ) -> Response {
-    app.owner(
-        &session,
-        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-            let made = attempt(
-                tx,
-                "SELECT alphadome.create_agent($1, $2, $3)",
-                &[&tenant, &form.email, &form.password],
-            )
-            .await?;
-            Ok(match made {
-                Ok(_) => account_page(
-                    who,
-                    Some(&format!(
-                        "{} can log in now and answer customers.",
-                        form.email.trim()
-                    )),
-                    true,
-                ),
-                Err(message) => account_page(who, Some(&message), false),
-            })
-        },
-    )
+    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+        let made = attempt(
+            tx,
+            "SELECT alphadome.create_agent($1, $2, $3)",
+            &[&tenant, &form.email, &form.password],
+        )
+        .await?;
+        Ok(match made {
+            Ok(_) => account_page(
+                who,
+                Some(&format!("{} can log in now and answer customers.", form.email.trim())),
+                true,
+            ),
+            Err(message) => account_page(who, Some(&message), false),
+        })
+    })
     .await
 }
 

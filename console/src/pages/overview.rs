@@ -83,8 +83,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
 }
 
 /// How many customers wait for a person, and the longest wait in minutes (NULL: none waits).
-const WAITING: &str =
-    "SELECT count(*), max(ceil(extract(epoch FROM now() - c.waiting_since) / 60))::int
+const WAITING: &str = "SELECT count(*), max(ceil(extract(epoch FROM now() - c.waiting_since) / 60))::int
                          FROM alphadome.conversations c WHERE c.waiting_since IS NOT NULL";
 
 fn switch_form(

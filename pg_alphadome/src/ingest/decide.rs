@@ -716,38 +716,18 @@ mod unit {
         };
         let mut facts = known(0, None);
         assert_eq!(
-            plan(
-                &settings,
-                &customer(),
-                "text",
-                "Nataka kuongea na mtu tafadhali",
-                &mut facts
-            )
-            .verdict,
+            plan(&settings, &customer(), "text", "Nataka kuongea na mtu tafadhali", &mut facts).verdict,
             Verdict::Escalated
         );
         assert_eq!(
-            plan(
-                &settings,
-                &customer(),
-                "text",
-                "Acha kunitumia messages",
-                &mut facts
-            )
-            .verdict,
+            plan(&settings, &customer(), "text", "Acha kunitumia messages", &mut facts).verdict,
             Verdict::OptOut
         );
         assert_eq!(
             plan(&settings, &customer(), "text", "stop please", &mut facts).verdict,
             Verdict::OptOut
         );
-        let unsure = plan(
-            &settings,
-            &customer(),
-            "text",
-            "too many messages from you guys stop",
-            &mut facts,
-        );
+        let unsure = plan(&settings, &customer(), "text", "too many messages from you guys stop", &mut facts);
         assert_eq!(unsure.verdict, Verdict::OptOutConfirm);
         assert!(unsure.reply.unwrap().text().contains("reply STOP"));
     }

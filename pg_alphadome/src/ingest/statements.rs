@@ -132,10 +132,7 @@ const UPSERT_CONVERSATION_TYPES: &[Oid] = &[
 ];
 
 pub const UPSERT_CONVERSATION: (&str, &[Oid]) = (
-    upsert_conversation!(
-        ",\n            resolved_at = NULL",
-        "cv.waiting_since IS NOT NULL"
-    ),
+    upsert_conversation!(",\n            resolved_at = NULL", "cv.waiting_since IS NOT NULL"),
     UPSERT_CONVERSATION_TYPES,
 );
 

@@ -184,10 +184,7 @@ mod tests {
             "the customer waits for the person, and the bot is silent for him"
         );
         // A person answered in the morning and gave the conversation back.
-        run(
-            "UPDATE alphadome.conversations SET waiting_since = NULL",
-            &[],
-        );
+        run("UPDATE alphadome.conversations SET waiting_since = NULL", &[]);
         // Open all day every day: the usual escalation.
         run(
             "UPDATE alphadome.bot_control_settings SET business_hours = (SELECT jsonb_object_agg(d, '[[\"00:00\", \"24:00\"]]'::jsonb)

@@ -20,17 +20,19 @@ mod tests {
     }
 
     fn ingest(body: &str) -> serde_json::Value {
-        one::<pgrx::JsonB>("SELECT alphadome.ingest_webhook($1::jsonb)", &[body.into()])
-            .unwrap()
-            .0
+        one::<pgrx::JsonB>(
+            "SELECT alphadome.ingest_webhook($1::jsonb)",
+            &[body.into()],
+        )
+        .unwrap()
+        .0
     }
 
     /// A change of `field` for tenant A's number, as Meta sends the coexistence webhooks.
     fn app_webhook(field: &str, value: serde_json::Value) -> String {
         let mut value = value;
         value["messaging_product"] = "whatsapp".into();
-        value["metadata"] =
-            json!({"display_phone_number": "254711000001", "phone_number_id": NUMBER_A});
+        value["metadata"] = json!({"display_phone_number": "254711000001", "phone_number_id": NUMBER_A});
         json!({"object": "whatsapp_business_account",
                "entry": [{"id": "102290129340398", "changes": [{"field": field, "value": value}]}]})
         .to_string()
@@ -85,11 +87,7 @@ mod tests {
         assert_eq!(decision("w.3").as_deref(), Some("waiting"));
         assert_eq!(count(replies), 1, "nothing more while the customer waits");
         // Swahili, from another customer; and opt-out stays absolute for a waiting one.
-        ingest(&text(
-            "254711000124",
-            "w.4",
-            "Nataka kuongea na mtu tafadhali",
-        ));
+        ingest(&text("254711000124", "w.4", "Nataka kuongea na mtu tafadhali"));
         assert_eq!(decision("w.4").as_deref(), Some("escalated"));
         ingest(&text("254711000124", "w.5", "Acha kunitumia messages"));
         assert_eq!(decision("w.5").as_deref(), Some("opt_out"));
@@ -116,10 +114,7 @@ mod tests {
         .unwrap();
         assert_eq!(state(CUSTOMER).as_deref(), Some("person"));
         assert_eq!(
-            outcome(
-                "SELECT alphadome.send_human_reply($1[1]::bigint, '')",
-                &[&id.to_string()]
-            ),
+            outcome("SELECT alphadome.send_human_reply($1[1]::bigint, '')", &[&id.to_string()]),
             "22023"
         );
         act_as_superuser();
@@ -133,10 +128,7 @@ mod tests {
         assert_eq!(payload["to"], CUSTOMER);
         assert_eq!(payload["sent_by"], "person");
         // Sent: logged in the conversation as the person's, with the account.
-        run(
-            "UPDATE alphadome.outbox SET status = 'running' WHERE id = $1",
-            &[job.into()],
-        );
+        run("UPDATE alphadome.outbox SET status = 'running' WHERE id = $1", &[job.into()]);
         run(
             "SELECT alphadome.complete_job($1, '{\"wamid\": \"wamid.person.1\", \"status\": \"sent\"}')",
             &[job.into()],
@@ -151,10 +143,7 @@ mod tests {
         // Another tenant cannot touch it.
         act_as("alphadome_tenant", Context::Setting(&b));
         assert_eq!(
-            outcome(
-                "SELECT alphadome.send_human_reply($1[1]::bigint, 'hi')",
-                &[&id.to_string()]
-            ),
+            outcome("SELECT alphadome.send_human_reply($1[1]::bigint, 'hi')", &[&id.to_string()]),
             "P0002"
         );
         act_as_superuser();
@@ -172,10 +161,7 @@ mod tests {
         );
         act_as("alphadome_tenant", Context::Setting(&a));
         assert_eq!(
-            outcome(
-                "SELECT alphadome.send_human_reply($1[1]::bigint, 'hi')",
-                &[&id.to_string()]
-            ),
+            outcome("SELECT alphadome.send_human_reply($1[1]::bigint, 'hi')", &[&id.to_string()]),
             "22023"
         );
         let message = one::<String>(
@@ -202,32 +188,20 @@ mod tests {
             );
         }
         assert_eq!(
-            outcome(
-                "SELECT alphadome.send_template($1[1]::bigint, 'sale', 'en')",
-                &[&id.to_string()]
-            ),
+            outcome("SELECT alphadome.send_template($1[1]::bigint, 'sale', 'en')", &[&id.to_string()]),
             "22023",
             "not approved"
         );
         assert_eq!(
-            outcome(
-                "SELECT alphadome.send_template($1[1]::bigint, 'nope', 'en')",
-                &[&id.to_string()]
-            ),
+            outcome("SELECT alphadome.send_template($1[1]::bigint, 'nope', 'en')", &[&id.to_string()]),
             "P0002"
         );
         act_as_superuser();
-        let payload = one::<pgrx::JsonB>(
-            "SELECT payload FROM alphadome.outbox WHERE id = $1",
-            &[sent.into()],
-        )
-        .unwrap()
-        .0;
+        let payload = one::<pgrx::JsonB>("SELECT payload FROM alphadome.outbox WHERE id = $1", &[sent.into()])
+            .unwrap()
+            .0;
         assert_eq!(payload["text"], "Hello Jane, your order KMS-104 is ready.");
-        assert_eq!(
-            payload["template"],
-            json!({"name": "order_ready", "language": "en", "parameters": ["Jane", "KMS-104"]})
-        );
+        assert_eq!(payload["template"], json!({"name": "order_ready", "language": "en", "parameters": ["Jane", "KMS-104"]}));
 
         // Resolved, then the customer writes again: the bot has him back.
         act_as("alphadome_tenant", Context::Setting(&a));
@@ -259,10 +233,7 @@ mod tests {
               WHERE customer_key = $1",
             &[CUSTOMER.into()],
         );
-        run(
-            "DELETE FROM alphadome.alerts; DELETE FROM alphadome.outbox",
-            &[],
-        );
+        run("DELETE FROM alphadome.alerts; DELETE FROM alphadome.outbox", &[]);
         assert_eq!(chores_at(14), json!({"reminded": 0, "resumed": 0}));
         assert_eq!(chores_at(15), json!({"reminded": 1, "resumed": 0}));
         assert_eq!(chores_at(16), json!({"reminded": 0, "resumed": 0}), "once");
@@ -294,11 +265,7 @@ mod tests {
               WHERE customer_key = $1",
             &[CUSTOMER.into()],
         );
-        assert_eq!(
-            chores_at(45),
-            json!({"reminded": 0, "resumed": 0}),
-            "closed at 10:45"
-        );
+        assert_eq!(chores_at(45), json!({"reminded": 0, "resumed": 0}), "closed at 10:45");
         assert_eq!(state(CUSTOMER).as_deref(), Some("waiting"));
 
         // A person who took a conversation and went quiet gives it back after the timeout.
@@ -325,16 +292,9 @@ mod tests {
                    "timestamp": "1764500000", "type": "text", "text": {"body": "Niko njiani, nakuja"}}]}),
         );
         let counts = ingest(&echo);
-        assert_eq!(
-            (counts["accepted"].as_i64(), counts["jobs"].as_i64()),
-            (Some(1), Some(0))
-        );
+        assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(1), Some(0)));
         assert_eq!(ingest(&echo)["duplicates"].as_i64(), Some(1));
-        assert_eq!(
-            state(CUSTOMER).as_deref(),
-            Some("person"),
-            "the owner has the customer"
-        );
+        assert_eq!(state(CUSTOMER).as_deref(), Some("person"), "the owner has the customer");
         assert_eq!(
             one::<String>(
                 "SELECT direction || ' ' || sent_by || ' ' || body FROM alphadome.messages WHERE wamid = 'wamid.app.1'",
@@ -344,11 +304,7 @@ mod tests {
             Some("outbound app Niko njiani, nakuja")
         );
         ingest(&text(CUSTOMER, "w.1", "What are your opening hours?"));
-        assert_eq!(
-            decision("w.1").as_deref(),
-            Some("human_handoff"),
-            "the bot does not talk over the owner"
-        );
+        assert_eq!(decision("w.1").as_deref(), Some("human_handoff"), "the bot does not talk over the owner");
         ingest(&app_webhook(
             "smb_message_echoes",
             json!({"message_echoes": [{"from": "254711000001", "to": CUSTOMER, "id": "wamid.app.2",
@@ -356,11 +312,7 @@ mod tests {
                                             "message": {"type": "text", "text": {"body": "Niko njiani"}}}}]}),
         ));
         assert_eq!(
-            one::<String>(
-                "SELECT body FROM alphadome.messages WHERE wamid = 'wamid.app.1'",
-                &[]
-            )
-            .as_deref(),
+            one::<String>("SELECT body FROM alphadome.messages WHERE wamid = 'wamid.app.1'", &[]).as_deref(),
             Some("Niko njiani")
         );
 
@@ -387,16 +339,8 @@ mod tests {
                         "text": {"body": "Ndio, KES 800"}, "history_context": {"status": "READ"}}]}]}]}),
         );
         assert_eq!(ingest(&history)["accepted"].as_i64(), Some(2));
-        assert_eq!(
-            ingest(&history)["duplicates"].as_i64(),
-            Some(2),
-            "imported once"
-        );
-        assert_eq!(
-            count("SELECT count(*) FROM alphadome.outbox"),
-            jobs_before,
-            "nothing answered"
-        );
+        assert_eq!(ingest(&history)["duplicates"].as_i64(), Some(2), "imported once");
+        assert_eq!(count("SELECT count(*) FROM alphadome.outbox"), jobs_before, "nothing answered");
         assert_eq!(
             one::<String>(
                 "SELECT string_agg(direction || ':' || coalesce(decision::text, sent_by), ' ' ORDER BY created_at)
@@ -409,31 +353,16 @@ mod tests {
     }
 
     /// Meta's documented payloads of the three coexistence fields (tests/fixtures/whatsapp 31-33).
-    const ECHO: &str =
-        include_str!("../../../tests/fixtures/whatsapp/31_meta_smb_message_echoes.json");
-    const CONTACTS: &str =
-        include_str!("../../../tests/fixtures/whatsapp/32_meta_smb_app_state_sync.json");
+    const ECHO: &str = include_str!("../../../tests/fixtures/whatsapp/31_meta_smb_message_echoes.json");
+    const CONTACTS: &str = include_str!("../../../tests/fixtures/whatsapp/32_meta_smb_app_state_sync.json");
     const HISTORY: &str = include_str!("../../../tests/fixtures/whatsapp/33_meta_history.json");
 
     #[pg_test]
     fn metas_documented_coexistence_payloads_are_read() {
-        tenant(
-            "meta-example",
-            "0711000901",
-            "106540352242922",
-            TOKEN_A,
-            None,
-        );
+        tenant("meta-example", "0711000901", "106540352242922", TOKEN_A, None);
         let counts = ingest(ECHO);
-        assert_eq!(
-            (counts["accepted"].as_i64(), counts["jobs"].as_i64()),
-            (Some(1), Some(0))
-        );
-        assert_eq!(
-            state("16505551234").as_deref(),
-            Some("person"),
-            "+16505551234 is the customer 16505551234"
-        );
+        assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(1), Some(0)));
+        assert_eq!(state("16505551234").as_deref(), Some("person"), "+16505551234 is the customer 16505551234");
         let counts = ingest(CONTACTS);
         assert_eq!(counts["accepted"].as_i64(), Some(2));
         assert_eq!(
@@ -442,17 +371,12 @@ mod tests {
             Some("Pablo Morales")
         );
         assert_eq!(
-            count(
-                "SELECT count(*) FROM alphadome.conversations WHERE customer_key = '16505550000'"
-            ),
+            count("SELECT count(*) FROM alphadome.conversations WHERE customer_key = '16505550000'"),
             0,
             "a removed contact makes no conversation"
         );
         let counts = ingest(HISTORY);
-        assert_eq!(
-            (counts["accepted"].as_i64(), counts["jobs"].as_i64()),
-            (Some(2), Some(0))
-        );
+        assert_eq!((counts["accepted"].as_i64(), counts["jobs"].as_i64()), (Some(2), Some(0)));
         assert_eq!(
             one::<String>(
                 "SELECT string_agg(direction || ' ' || status, ', ' ORDER BY created_at) FROM alphadome.messages
@@ -488,16 +412,8 @@ mod tests {
             "an owner makes staff for his own shop only"
         );
         act_as("alphadome_agent", Context::Setting(&a));
-        assert_eq!(
-            count("SELECT count(*) FROM alphadome.conversations"),
-            2,
-            "its own shop's"
-        );
-        assert!(one::<i64>(
-            "SELECT alphadome.send_human_reply($1, 'Karibu!')",
-            &[id.into()]
-        )
-        .is_some());
+        assert_eq!(count("SELECT count(*) FROM alphadome.conversations"), 2, "its own shop's");
+        assert!(one::<i64>("SELECT alphadome.send_human_reply($1, 'Karibu!')", &[id.into()]).is_some());
         for statement in [
             "UPDATE alphadome.bot_control_settings SET enable_ai_responses = false",
             "UPDATE alphadome.bot_training_data SET answer = 'x'",
@@ -507,10 +423,7 @@ mod tests {
             assert_eq!(outcome(statement, &[&a]), "42501", "{statement}");
         }
         act_as("alphadome_agent", Context::Setting(&b));
-        assert_eq!(
-            count("SELECT count(*) FROM alphadome.messages WHERE wamid = 'w.1'"),
-            0
-        );
+        assert_eq!(count("SELECT count(*) FROM alphadome.messages WHERE wamid = 'w.1'"), 0);
         act_as_superuser();
         assert_eq!(
             one::<bool>("SELECT is_agent FROM alphadome.console_accounts WHERE email = 'amina@kassangas.example'", &[]),

@@ -2,8 +2,8 @@
 //! alphadome_tenants has the webhook routes read again.
 use crate::backoff::DATABASE_RETRY;
 use crate::config::{DatabaseArgs, APPLICATION_NAME};
-use crate::metrics::Metrics;
 use alphadome_service::database::describe;
+use crate::metrics::Metrics;
 use futures_util::future::poll_fn;
 use std::sync::Arc;
 use tokio::sync::watch;

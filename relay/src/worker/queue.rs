@@ -126,9 +126,7 @@ impl Queue {
                 .await
             {
                 Ok(_) => Ok(()),
-                Err(Failed::Refused(e)) => {
-                    Err(anyhow::anyhow!(alphadome_service::database::describe(&e)))
-                }
+                Err(Failed::Refused(e)) => Err(anyhow::anyhow!(alphadome_service::database::describe(&e))),
                 Err(Failed::Unavailable(why)) => Err(anyhow::anyhow!(why)),
             },
             Err((error, retry)) => {
