@@ -112,6 +112,7 @@ SQL
   stop_console
   DATABASE_URL="host=$run_dir port=$port user=console_login dbname=$db" \
   ALPHADOME_CONSOLE_LISTEN=$console_listen \
+  ALPHADOME_CONSOLE_INSECURE_COOKIES=true \
     nohup "$target_dir/debug/alphadome-console" >>"$run_dir/console.log" 2>&1 &
   echo $! > "$console_pid_file"
   for _ in $(seq 1 100); do

@@ -2,8 +2,9 @@
 //! verified session (App::run), as an owner (App::owner) or the operator (App::operator), and
 //! writes a person's input may make fail (attempt).
 use crate::error::{user_error, AppError};
-use crate::session::{begin, Session};
+use crate::session::{begin, cookie, Session};
 use crate::who::Who;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
@@ -42,8 +43,12 @@ impl App {
         let Some(who) = begin(&tx, token).await? else {
             return Err(AppError::LoggedOut);
         };
-        let response = work(&tx, &who).await?;
+        let mut response = work(&tx, &who).await?;
         tx.commit().await?;
+        // The cookie lives as long as the session may idle, counted from this request.
+        if let Ok(again) = HeaderValue::from_str(&cookie(Some(token), self.secure_cookies)) {
+            response.headers_mut().append(header::SET_COOKIE, again);
+        }
         Ok(response)
     }
 

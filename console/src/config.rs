@@ -29,19 +29,25 @@ pub struct ConsoleArgs {
         default_value = "127.0.0.1:8081"
     )]
     pub listen: SocketAddr,
-    /// The URL people reach it at; https makes the session cookie Secure.
+    /// The URL people reach it at (links in alerts name it).
     #[arg(long, env = "ALPHADOME_CONSOLE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Only for plain-http use on this machine (make run): the session cookie without Secure
+    /// and the __Host- prefix, and forms expected from http:// rather than https://.
+    #[arg(
+        long,
+        env = "ALPHADOME_CONSOLE_INSECURE_COOKIES",
+        default_value_t = false
+    )]
+    pub insecure_cookies: bool,
     /// Database connections.
     #[arg(long, env = "ALPHADOME_CONSOLE_POOL", default_value_t = 8)]
     pub pool_size: usize,
 }
 
 impl ConsoleArgs {
-    /// Cookies are Secure when the console is served over https.
+    /// Cookies are Secure and __Host- unless plain http was asked for.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+        !self.insecure_cookies
     }
 }

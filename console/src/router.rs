@@ -86,7 +86,8 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
                 )
             }),
         )
-        .with_state(app);
+        .with_state(app)
+        .layer(axum::middleware::from_fn(no_nul_in_the_query));
     protect(
         routes,
         Protection {
@@ -96,4 +97,22 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
             content_security_policy: CONTENT_SECURITY_POLICY,
         },
     )
+}
+
+/// A query string with a NUL byte (%00) is no request a page of ours makes, and text with one
+/// cannot reach the database: 400 before any handler sees it.
+async fn no_nul_in_the_query(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let query = request.uri().query().unwrap_or("").as_bytes();
+    if query.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "a query parameter holds a NUL byte",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }

@@ -49,3 +49,40 @@ fn a_thousand_idle_connections_leave_the_login_page_quick_and_memory_bounded() {
         assert_eq!(visitor.get("/account").0, 303, "to the login page");
     });
 }
+
+/// By default (not plain http) a login sets a `__Host-`, Secure cookie that lives as long as
+/// the session may idle; a form from this host by another scheme is refused; a NUL byte in a
+/// query parameter is a 400, not a 500.
+#[test]
+fn cookies_are_secure_by_default_origins_have_a_scheme_and_a_nul_in_the_query_is_400() {
+    let shop = Shop::start_with(&[("ALPHADOME_CONSOLE_INSECURE_COOKIES", "false")]);
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |origin: &str| {
+        http.post(format!("{}/login", shop.url))
+            .header("origin", origin)
+            .form(&[("email", OWNER), ("password", PASSWORD)])
+            .send()
+            .unwrap()
+    };
+    let secure = format!("https://{}", shop.addr());
+    let answer = login(&secure);
+    assert_eq!(answer.status(), 303);
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-alphadome_session="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Max-Age=14400"),
+        "{cookie}"
+    );
+    assert_eq!(login(&format!("http://{}", shop.addr())).status(), 403);
+    for path in ["/faq?try=a%00b", "/templates?preview=%00"] {
+        let status = http
+            .get(format!("{}{path}", shop.url))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 400, "{path}");
+    }
+}

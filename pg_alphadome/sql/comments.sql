@@ -134,6 +134,9 @@ COMMENT ON COLUMN alphadome.webhook_events.received_at IS 'When it was ingested'
 COMMENT ON COLUMN alphadome.webhook_events.route_tenant_id IS 'The tenant whose route (/webhook/{slug}) it came by; NULL: the shared app';
 COMMENT ON COLUMN alphadome.webhook_events.payload IS 'The body as Meta sent it';
 COMMENT ON COLUMN alphadome.webhook_events.outcome IS 'The counts ingest returned, and notes on what it ignored or refused';
+COMMENT ON COLUMN alphadome.webhook_events.payload_sha256 IS 'sha256 of the payload (as jsonb''s text): the same body again is counted in replays, not kept again';
+COMMENT ON COLUMN alphadome.webhook_events.replays IS 'How many times the same payload came again after this row was kept';
+COMMENT ON COLUMN alphadome.webhook_events.last_replay_at IS 'When the same payload last came again';
 
 COMMENT ON TABLE alphadome.credential_audit IS 'Append-only: every decryption of a credential and every new credential set, who, which tenant, why';
 COMMENT ON COLUMN alphadome.credential_audit.id IS 'Row id';

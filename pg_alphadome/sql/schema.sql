@@ -303,10 +303,15 @@ CREATE TABLE alphadome.webhook_events (
     received_at     timestamptz NOT NULL DEFAULT now(),
     route_tenant_id uuid,
     payload         jsonb NOT NULL,
-    outcome         jsonb
+    outcome         jsonb,
+    payload_sha256  bytea,
+    replays         integer NOT NULL DEFAULT 0,
+    last_replay_at  timestamptz
 );
 -- BRIN: rows arrive in time order, and a BRIN entry costs an insert almost nothing.
 CREATE INDEX webhook_events_time ON alphadome.webhook_events USING brin (received_at);
+-- A replayed webhook (the same signed body again) is counted on its first row, not kept twice.
+CREATE UNIQUE INDEX webhook_events_payload_sha256 ON alphadome.webhook_events (payload_sha256);
 
 -- ---- credential audit (append-only: see grants.sql) ------------------------------------------
 

@@ -16,6 +16,13 @@ pub struct ServeArgs {
     /// Address the webhook server listens on.
     #[arg(long, env = "ALPHADOME_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Address of the admin listener: /readyz and /metrics (and /healthz), kept off the public
+    /// webhook port.
+    #[arg(long, env = "ALPHADOME_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+    /// Largest webhook body in bytes (413 above it); Meta documents payloads of up to 3 MB.
+    #[arg(long, env = "ALPHADOME_WEBHOOK_BODY_LIMIT", default_value_t = crate::http::BODY_LIMIT)]
+    pub webhook_body_limit: usize,
     /// Connection cap, header and body timeouts.
     #[command(flatten)]
     pub http: HttpArgs,

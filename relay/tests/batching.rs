@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 /// (batches, statements) the relay has committed for webhooks so far (its metrics).
 fn ingest_batches(d: &Deployment) -> (u64, u64) {
-    let (_, text) = d.relay.get("/metrics");
+    let (_, text) = d.relay.admin_get("/metrics");
     let read = |name: &str| -> u64 {
         text.lines()
             .find(|l| l.starts_with(name) && l.contains("statement=\"ingest_webhook\""))

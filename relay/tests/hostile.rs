@@ -253,7 +253,7 @@ fn slow_and_silent_clients_are_cut_off_and_a_broken_body_is_not_too_large() {
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let metrics = d.relay.get("/metrics").1;
+        let metrics = d.relay.admin_get("/metrics").1;
         if metrics.contains("alphadome_webhooks_total{result=\"aborted\"} 2") {
             assert!(!metrics.contains("too_large"), "{metrics}");
             break;
@@ -295,4 +295,42 @@ fn a_thousand_idle_connections_leave_health_and_webhooks_quick_and_memory_bounde
         );
         assert_eq!(status, 200);
     });
+}
+
+#[test]
+fn unsigned_and_unknown_route_posts_are_answered_before_their_body_is_sent() {
+    // The default body timeout (10 s): an answer within a second did not wait for the body.
+    let d = Deployment::start(&[]);
+    let signed = format!("x-hub-signature-256: {WRONG_SIGNATURE}\r\n");
+    let cases = [
+        ("no signature", "/webhook", "", 401),
+        (
+            "a signature that is no digest",
+            "/webhook",
+            "x-hub-signature-256: sha256=zz\r\n",
+            401,
+        ),
+        (
+            "no signature, a tenant's route",
+            "/webhook/other-shop",
+            "",
+            401,
+        ),
+        (
+            "no signature, a slug nobody has",
+            "/webhook/nobody",
+            "",
+            401,
+        ),
+        ("an unknown route", "/nothing/here", signed.as_str(), 404),
+    ];
+    for (what, path, extra, expected) in cases {
+        for length in [Some(3_000_000), None] {
+            let head = post_head(&d, path, length, extra);
+            let (status, took) = hostile::answer_before_the_body(&d.relay.addr(), &head);
+            assert_eq!(status, Some(expected), "{what}, {length:?}");
+            assert!(took < Duration::from_secs(1), "{what}: {took:?}");
+        }
+    }
+    assert_eq!(d.count("SELECT count(*) FROM alphadome.webhook_events"), 0);
 }

@@ -75,7 +75,7 @@ fn while_postgres_is_down_webhooks_get_503_and_nothing_acknowledged_is_lost() {
     )
     .to_string();
     assert_eq!(d.post(during.as_bytes()).0, 503, "Meta will retry");
-    assert_eq!(d.relay.get("/readyz").0, 503);
+    assert_eq!(d.relay.admin_get("/readyz").0, 503);
     d.cluster.restart();
     // Meta's retry of the refused webhook.
     let mut status = 0;

@@ -172,7 +172,10 @@ fn unsigned_requests_write_no_audit_rows_and_a_deactivated_tenant_is_closed_at_o
 fn health_readiness_and_metrics() {
     let d = Deployment::start(&[]);
     assert_eq!(d.relay.get("/healthz").0, 200);
-    assert_eq!(d.relay.get("/readyz").0, 200);
+    assert_eq!(d.relay.admin_get("/readyz").0, 200);
+    // Readiness and metrics are the operator's: not on the public webhook port.
+    assert_eq!(d.relay.get("/readyz").0, 404);
+    assert_eq!(d.relay.get("/metrics").0, 404);
     d.post_text(
         KASSANGAS_NUMBER,
         "254777000001",
@@ -184,7 +187,7 @@ fn health_readiness_and_metrics() {
         r.iter().any(|x| x.body.get("text").is_some())
     });
     d.wait_until_idle(LONG);
-    let (status, metrics) = d.relay.get("/metrics");
+    let (status, metrics) = d.relay.admin_get("/metrics");
     assert_eq!(status, 200);
     assert!(
         metrics.contains("alphadome_webhooks_total{result=\"accepted\"} 1"),
@@ -385,4 +388,30 @@ fn expiring_tokens_alert_the_owner_once_a_day() {
     let logged = d.count("SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound' AND body LIKE '%expires_soon%'");
     assert_eq!(logged, 1, "recorded like any other message");
     d.assert_no_secret_in_logs();
+}
+
+/// Meta, or anyone who caught one, sending the same signed webhook again: its messages are
+/// duplicates, and its raw body is counted on the row kept the first time, not stored again.
+#[test]
+fn a_replayed_webhook_adds_no_raw_row() {
+    let d = Deployment::start(&[]);
+    let body = text_webhook(
+        KASSANGAS_NUMBER,
+        "254766000009",
+        "hello",
+        "wamid.e2e.replay",
+    )
+    .to_string();
+    for _ in 0..3 {
+        let (status, counts) = d.post(body.as_bytes());
+        assert_eq!(status, 200, "{counts}");
+    }
+    let row = d
+        .db()
+        .query_one(
+            "SELECT count(*), max(replays) FROM alphadome.webhook_events",
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (1, 2));
 }

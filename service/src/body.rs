@@ -28,7 +28,8 @@ pub async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<By
     }
 }
 
-fn is_length_limit(e: &axum::Error) -> bool {
+/// Whether an error of a body stream is the body limit (RequestBodyLimitLayer) passed.
+pub fn is_length_limit(e: &axum::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {

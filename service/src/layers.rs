@@ -58,7 +58,16 @@ pub fn protect(router: Router, protection: Protection) -> Router {
 /// (same-origin: a browser still names this origin on our own forms, which a CSRF check
 /// wants), no sniffing, no caching (pages hold a shop's data).
 async fn security_headers(mut response: Response, csp: HeaderValue) -> Response {
+    // A body refused as too large or too slow was not read whole: the server closes the
+    // connection after this answer, and says so.
+    let closes = matches!(
+        response.status(),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    );
     let headers = response.headers_mut();
+    if closes {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     for (name, value) in [
         (header::X_FRAME_OPTIONS, "DENY"),

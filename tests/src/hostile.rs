@@ -270,3 +270,49 @@ pub fn raise_open_files_limit(to: u64) {
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
 }
+
+/// The status `head` (a request's line and headers, declaring a body) is answered with, and
+/// how long that took, while not one byte of the body is sent: a refusal that needs nothing of
+/// the body comes at once, not after the body timeout.
+pub fn answer_before_the_body(addr: &str, head: &str) -> (Option<u16>, Duration) {
+    raw(addr, head, b"", 1, Duration::ZERO)
+}
+
+/// The `q`-quantile (0..=1) of `samples` (sorted here).
+pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    let at = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples[at.min(samples.len() - 1)]
+}
+
+/// Samples `pid`'s resident memory every 50 ms while `during` runs; returns the highest.
+pub fn peak_rss_mib_while(pid: u32, during: impl FnOnce()) -> f64 {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak: f64 = 0.0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(crate::process_memory_mb(pid, "VmRSS"));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    };
+    during();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap()
+}
+
+/// Waits up to `within` for `pid`'s resident memory to come down under `below` MiB; returns
+/// the last reading.
+pub fn rss_mib_settled(pid: u32, below: f64, within: Duration) -> f64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let now = crate::process_memory_mb(pid, "VmRSS");
+        if now < below || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

@@ -5,29 +5,41 @@ use std::time::{Duration, Instant};
 
 pub struct Relay {
     child: Option<Child>,
+    /// The public listener: webhooks and /healthz.
     pub url: String,
+    /// The admin listener: /readyz and /metrics.
+    pub admin_url: String,
     pub log: PathBuf,
     binary: PathBuf,
     env: Vec<(String, String)>,
 }
 
 impl Relay {
-    /// Starts `alphadome-relay serve` with these settings (ALPHADOME_LISTEN is chosen here)
-    /// and waits until /healthz answers. Its log (stderr) goes to `log`.
+    /// Starts `alphadome-relay serve` with these settings (ALPHADOME_LISTEN and
+    /// ALPHADOME_ADMIN_LISTEN are chosen here) and waits until /healthz answers. Its log
+    /// (stderr) goes to `log`.
     pub fn start(binary: &Path, env: &[(&str, String)], log: &Path) -> Relay {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free_port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, admin_port) = (free_port(), free_port());
         let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         env.push(("ALPHADOME_LISTEN".into(), format!("127.0.0.1:{port}")));
+        env.push((
+            "ALPHADOME_ADMIN_LISTEN".into(),
+            format!("127.0.0.1:{admin_port}"),
+        ));
         let mut relay = Relay {
             child: None,
             url: format!("http://127.0.0.1:{port}"),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
             log: log.to_path_buf(),
             binary: binary.to_path_buf(),
             env,
@@ -142,18 +154,27 @@ impl Relay {
         crate::hostile::raw(&self.addr(), head, body, chunk, pause)
     }
 
+    /// A GET on the public listener.
     pub fn get(&self, path: &str) -> (u16, String) {
-        let response =
-            reqwest::blocking::get(format!("{}{path}", self.url)).expect("the relay answers");
-        (
-            response.status().as_u16(),
-            response.text().unwrap_or_default(),
-        )
+        get(&self.url, path)
+    }
+
+    /// A GET on the admin listener (/readyz, /metrics).
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        get(&self.admin_url, path)
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+fn get(base: &str, path: &str) -> (u16, String) {
+    let response = reqwest::blocking::get(format!("{base}{path}")).expect("the relay answers");
+    (
+        response.status().as_u16(),
+        response.text().unwrap_or_default(),
+    )
 }
 
 impl Drop for Relay {

@@ -53,7 +53,7 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<Login>,
 ) -> Result<Response, AppError> {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, app.secure_cookies) {
         return Err(AppError::Forbidden);
     }
     let mut connection = app.pool.get().await?;

@@ -108,6 +108,8 @@ impl Shop {
             .env("RUST_LOG", "info")
             .env("DATABASE_URL", cluster.url("console_login", "shop"))
             .env("ALPHADOME_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            // Plain http, as make run serves it; a test may ask for the default (false).
+            .env("ALPHADOME_CONSOLE_INSECURE_COOKIES", "true")
             .envs(console_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -48,38 +48,16 @@ DROP FUNCTION alphadome.console_session(text);
 SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');
 
 -- ---- Operating many shops (issue 23): dead letters, pauses on a key failure, monitoring -----------
-
-ALTER TABLE alphadome.alerts DROP CONSTRAINT alerts_kind_check;
-ALTER TABLE alphadome.alerts ADD CONSTRAINT alerts_kind_check
-    CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials', 'token_refused', 'llm_failed',
-                    'media_failed', 'handoff_reminder', 'handoff_timeout', 'key_unavailable'));
-CREATE INDEX outbox_dead ON alphadome.outbox (bot_tenant_id) WHERE status = 'dead';
-CREATE INDEX messages_time ON alphadome.messages USING brin (created_at);
-CREATE TABLE alphadome.tenant_pauses (
-    bot_tenant_id uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
-    reason        text NOT NULL CHECK (reason IN ('master_key')),
-    sqlstate      text NOT NULL,
-    detail        text NOT NULL,
-    paused_at     timestamptz NOT NULL DEFAULT now(),
-    probe_at      timestamptz NOT NULL,
-    failures      integer NOT NULL DEFAULT 1
-);
-CREATE TABLE alphadome.dead_letters (
-    bot_tenant_id uuid NOT NULL,
-    job_id        bigint NOT NULL,
-    kind          text NOT NULL,
-    payload       jsonb NOT NULL,
-    attempts      integer NOT NULL,
-    reason        jsonb,
-    created_at    timestamptz NOT NULL,
-    died_at       timestamptz NOT NULL,
-    archived_at   timestamptz NOT NULL DEFAULT now(),
-    archived_by   name NOT NULL DEFAULT session_user,
-    PRIMARY KEY (bot_tenant_id, job_id)
-);
+-- (alerts.kind's new value, key_unavailable, is in the CHECK made anew above.)
+--@ create outbox_dead
+--@ create messages_time
+--@ create alphadome.tenant_pauses
+--@ create alphadome.dead_letters
 SELECT pg_catalog.pg_extension_config_dump('alphadome.dead_letters', '');
-CREATE TABLE alphadome.chore_runs (
-    chore       text PRIMARY KEY,
-    last_run_at timestamptz NOT NULL,
-    last_result jsonb
-);
+--@ create alphadome.chore_runs
+
+-- ---- Hardening (issue 20): a replayed webhook is counted, not stored again -------------------
+-- The sha256 of the payload (as jsonb's text) identifies a body; a replay of it bumps replays on
+-- the first row. Rows kept before 0.3.0 have no hash and are never matched.
+--@ add-columns alphadome.webhook_events payload_sha256 replays last_replay_at
+--@ create webhook_events_payload_sha256

@@ -317,8 +317,25 @@ pub const SENT_BY_STATUS_0_1: (&str, &[Oid]) = (
 );
 
 /// The raw payload with what became of it: the counts ingest returns ($3), and notes ($4,
-/// NULL for none) on what it ignored or refused.
+/// NULL for none) on what it ignored or refused. A payload kept before (a replay of the same
+/// signed body) is counted on its row, not kept again: its id is returned.
 pub const KEEP_EVENT: (&str, &[Oid]) = (
+    "INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome, payload_sha256)
+     VALUES ($1, $2, $3 || jsonb_build_object('notes', coalesce($4, '[]'::jsonb)),
+             sha256(convert_to($2::text, 'UTF8')))
+     ON CONFLICT (payload_sha256) DO UPDATE
+        SET replays = webhook_events.replays + 1, last_replay_at = now()
+     RETURNING id",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::JSONBOID,
+        pg_sys::JSONBOID,
+        pg_sys::JSONBOID,
+    ],
+);
+
+/// KEEP_EVENT before 0.3.0: no payload hash, every body kept.
+pub const KEEP_EVENT_0_2: (&str, &[Oid]) = (
     "INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome)
      VALUES ($1, $2, $3 || jsonb_build_object('notes', coalesce($4, '[]'::jsonb)))
      RETURNING id",
@@ -399,7 +416,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             SENT_BY_STATUS_0_1
         })?,
-        keep_event: prepare(KEEP_EVENT)?,
+        keep_event: prepare(if inbox { KEEP_EVENT } else { KEEP_EVENT_0_2 })?,
     })
 }
 

@@ -1,4 +1,5 @@
-//! The HTTP side: Meta's webhooks in, health and metrics out (docs/design.md section 5).
+//! The HTTP side: Meta's webhooks and /healthz on the public listener; /readyz and /metrics
+//! on the admin listener, which only the operator's network reaches (docs/design.md section 5).
 pub mod routes;
 pub mod signature;
 mod webhook;
@@ -28,9 +29,27 @@ pub struct AppState {
     pub routes: Arc<routes::TenantRoutes>,
     /// Time to receive a webhook's body.
     pub body_timeout: Duration,
+    /// Largest webhook body (413 above it).
+    pub body_limit: usize,
+    /// Large stretches of bodies hashed at once on the blocking pool.
+    pub hashing: tokio::sync::Semaphore,
+    /// The key a route without an app secret is hashed under: random, known to nobody.
+    pub dummy_key: Vec<u8>,
+    /// A large body was read since the allocator was last asked to hand memory back.
+    pub large_body_seen: std::sync::atomic::AtomicBool,
 }
 
+impl AppState {
+    /// Hashing permits: half the processors (at least one), so hashing never takes them all.
+    pub fn hashing_permits() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    }
+}
+
+/// The public listener's routes: the webhooks and /healthz; any other path is answered 404 at
+/// once, its body unread.
 pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.body_limit;
     let routes = Router::new()
         .route(
             "/webhook",
@@ -41,14 +60,31 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(webhook::verify_tenant).post(webhook::receive_tenant),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { webhook::refused_unread(StatusCode::NOT_FOUND, "not found") })
+        .with_state(state);
+    protect(
+        routes,
+        Protection {
+            body_limit,
+            // The webhook handlers read bodies themselves, to count what they refuse.
+            body_timeout: None,
+            request_timeout: REQUEST_TIMEOUT,
+            content_security_policy: NO_CONTENT_POLICY,
+        },
+    )
+}
+
+/// The admin listener's routes (ALPHADOME_ADMIN_LISTEN): readiness and metrics.
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
         .with_state(state);
     protect(
         routes,
         Protection {
-            body_limit: BODY_LIMIT,
-            // The webhook handlers read bodies themselves, to count what they refuse.
+            body_limit: 0,
             body_timeout: None,
             request_timeout: REQUEST_TIMEOUT,
             content_security_policy: NO_CONTENT_POLICY,

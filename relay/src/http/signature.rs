@@ -1,26 +1,52 @@
 //! X-Hub-Signature-256: HMAC-SHA256 of the raw request bytes under the Meta app secret,
-//! compared in constant time.
+//! compared in constant time. The header is parsed before any of the body is read (a request
+//! without a well-formed one is refused at once), and the HMAC is computed as the body arrives.
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// The digest a well-formed header names: `sha256=` and 64 hex digits (either case); None for
+/// anything else.
+pub fn parse(header: Option<&str>) -> Option<[u8; 32]> {
+    let hex_digest = header?.trim().strip_prefix("sha256=")?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut digest).ok()?;
+    Some(digest)
+}
+
+/// The HMAC of a body under way, fed a piece at a time.
+#[derive(Clone)]
+pub struct Verifier(Hmac<Sha256>);
+
+impl Verifier {
+    pub fn new(secret: &[u8]) -> Verifier {
+        Verifier(Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length"))
+    }
+
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    /// True when the body fed in hashes to `expected` (constant time).
+    pub fn matches(self, expected: &[u8; 32]) -> bool {
+        self.0.verify_slice(expected).is_ok()
+    }
+}
+
 /// True when `header` is `sha256=<hex>` of `body` under `secret`.
 pub fn valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
-    let Some(hex_digest) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+    let Some(expected) = parse(header) else {
         return false;
     };
-    let Ok(expected) = hex::decode(hex_digest) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+    let mut verifier = Verifier::new(secret);
+    verifier.update(body);
+    verifier.matches(&expected)
 }
 
 /// The header value Meta would send for `body` (used by `simulate` and the tests).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    let mut verifier = Verifier::new(secret);
+    verifier.update(body);
+    format!("sha256={}", hex::encode(verifier.0.finalize().into_bytes()))
 }
 
 #[cfg(test)]

@@ -202,3 +202,20 @@ pub fn message_webhook(number: &str, from: &str, wamid: &str, mut message: Value
         }}]}]
     })
 }
+
+/// A well-formed X-Hub-Signature-256 that signs nothing anyone sent.
+pub const WRONG_SIGNATURE: &str =
+    "sha256=0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A POST's line and headers for `path`, declaring `length` bytes (None: chunked), with the
+/// extra header lines `extra` (each ending in \r\n).
+pub fn post_head(d: &Deployment, path: &str, length: Option<u64>, extra: &str) -> String {
+    let length = match length {
+        Some(n) => format!("content-length: {n}\r\n"),
+        None => "transfer-encoding: chunked\r\n".into(),
+    };
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n{extra}{length}\r\n",
+        d.relay.addr()
+    )
+}
