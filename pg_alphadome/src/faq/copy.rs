@@ -33,7 +33,7 @@ pub fn faq<E>(
     if let Some(faq) = known {
         return Ok(faq);
     }
-    let faq = Rc::new(Faq::build(load()?));
+    let faq = Rc::new(Faq::build(load()?, super::lexicon::Lexicon::shipped()));
     COPIES.with(|copies| {
         let mut copies = copies.borrow_mut();
         if copies.len() >= MAX_TENANTS {

@@ -2,6 +2,7 @@
 //! of its tenants' FAQs (copy.rs), and match_faq, which ranks from that copy exactly as the
 //! decision does.
 pub mod copy;
+pub mod lexicon;
 pub mod rank;
 pub mod text;
 
