@@ -33,9 +33,7 @@ pub fn pg_bin(tool: &str) -> PathBuf {
         let out = Command::new(&pg_config)
             .arg("--bindir")
             .output()
-            .unwrap_or_else(|e| {
-                panic!("{pg_config} --bindir: {e} (set PG_CONFIG or ALPHADOME_PG_BIN)")
-            });
+            .unwrap_or_else(|e| panic!("{pg_config} --bindir: {e} (set PG_CONFIG or ALPHADOME_PG_BIN)"));
         assert!(out.status.success(), "{pg_config} --bindir failed");
         PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
     })

@@ -324,10 +324,8 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
             return (status, axum::Json(answer.body)).into_response();
         }
         let data = state.templates.lock().unwrap().clone();
-        return axum::Json(
-            json!({"data": data, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}),
-        )
-        .into_response();
+        return axum::Json(json!({"data": data, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}))
+            .into_response();
     }
     if state.kind == Kind::Meta && method == "GET" {
         let downloading = path.contains(DOWNLOAD);
