@@ -81,3 +81,9 @@ CREATE TABLE alphadome.whatsapp_templates (
     PRIMARY KEY (bot_tenant_id, name, language)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');
+
+-- ---- issue 29: the tenant's words for the FAQ matcher (src/faq/lexicon.rs); the trigger that
+-- gives the FAQ a new version when they change is code (base.sql).
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN faq_synonyms jsonb NOT NULL DEFAULT '{}'
+        CHECK (jsonb_typeof(faq_synonyms) = 'object' AND length(faq_synonyms::text) <= 100000);
