@@ -58,12 +58,15 @@ impl Outcome {
         ));
     }
 
-    fn answers_80_percent_and_none_wrong(&self, name: &str) {
+    fn none_wrong(&self, name: &str) {
         assert!(
             self.wrong.is_empty(),
             "{name}: wrong answers sent: {:#?}",
             self.wrong
         );
+    }
+
+    fn answers_80_percent(&self, name: &str) {
         assert!(
             self.right * 100 >= self.answerable * 80,
             "{name}: {} of {} answered directly: under 80%",
@@ -157,7 +160,16 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
             && development.must_not() + held_out.must_not() >= 20,
         "the real-message set: at least 60, with 20 questions to refuse"
     );
-    paraphrases.answers_80_percent_and_none_wrong("paraphrases");
-    development.answers_80_percent_and_none_wrong("real messages, development part");
-    held_out.answers_80_percent_and_none_wrong("real messages, held-out part");
+    // Precision first: a wrong answer in any set fails before a missed one.
+    let sets = [
+        (&paraphrases, "paraphrases"),
+        (&development, "real messages, development part"),
+        (&held_out, "real messages, held-out part"),
+    ];
+    for (set, name) in sets {
+        set.none_wrong(name);
+    }
+    for (set, name) in sets {
+        set.answers_80_percent(name);
+    }
 }
