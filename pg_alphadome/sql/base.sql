@@ -60,6 +60,19 @@ CREATE OR REPLACE TRIGGER faq_changed AFTER INSERT OR UPDATE OR DELETE ON alphad
     FOR EACH ROW EXECUTE FUNCTION alphadome._faq_changed();
 CREATE OR REPLACE TRIGGER faq_truncated AFTER TRUNCATE ON alphadome.bot_training_data
     FOR EACH STATEMENT EXECUTE FUNCTION alphadome._faq_changed();
+-- The tenant's words for the matcher are part of its FAQ: a change is a new version too.
+CREATE OR REPLACE FUNCTION alphadome._faq_synonyms_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.faq_version := nextval('alphadome._faq_version');
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER faq_synonyms_changed BEFORE UPDATE OF faq_synonyms ON alphadome.bot_control_settings
+    FOR EACH ROW WHEN (OLD.faq_synonyms IS DISTINCT FROM NEW.faq_synonyms)
+    EXECUTE FUNCTION alphadome._faq_synonyms_changed();
 
 -- ---- tenant references on the message path ---------------------------------------------------
 -- Every webhook writes conversations, outbox and reply_counters. A foreign key to bot_tenants

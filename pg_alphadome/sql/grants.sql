@@ -79,7 +79,8 @@ GRANT INSERT, UPDATE, DELETE ON alphadome.bot_templates, alphadome.bot_training_
 GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable_payment_flow, escalation_phone,
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               prompt_budget_chars, alert_template_name, alert_template_language, timezone, business_hours,
-              holidays, after_hours_message, transcription_model, enable_media_understanding, type_replies)
+              holidays, after_hours_message, transcription_model, enable_media_understanding, type_replies,
+              faq_synonyms)
     ON alphadome.bot_control_settings TO alphadome_admin;
 GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_admin;
 
@@ -123,7 +124,7 @@ GRANT SELECT ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT UPDATE (is_bot_enabled, enable_ai_responses, enable_payment_flow, escalation_phone,
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               alert_template_name, alert_template_language, timezone, business_hours, holidays,
-              after_hours_message, transcription_model, enable_media_understanding, type_replies)
+              after_hours_message, transcription_model, enable_media_understanding, type_replies, faq_synonyms)
     ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters,
                 alphadome.alerts

@@ -131,7 +131,12 @@ CREATE TABLE alphadome.bot_control_settings (
     handoff_reminder           interval NOT NULL DEFAULT '15 minutes'
                                CHECK (handoff_reminder BETWEEN '1 minute' AND '1 day'),
     handoff_timeout_message    text NOT NULL DEFAULT 'Sorry for the wait: nobody from our team could answer yet. I am the shop''s assistant and can help you meanwhile, and a person will still get back to you.'
-                               CHECK (length(handoff_timeout_message) BETWEEN 1 AND 4096)
+                               CHECK (length(handoff_timeout_message) BETWEEN 1 AND 4096),
+    -- 0.3.0: the tenant's words for the FAQ matcher, added to the shipped lexicon
+    -- (src/faq/lexicon.rs): {"word": "the word it means"}, a key ending in "-" a Swahili verb
+    -- root ({"rekebish-": "repair"}). A change gives the FAQ a new faq_version (base.sql).
+    faq_synonyms               jsonb NOT NULL DEFAULT '{}'
+                               CHECK (jsonb_typeof(faq_synonyms) = 'object' AND length(faq_synonyms::text) <= 100000)
 );
 
 CREATE SEQUENCE alphadome._faq_version;

@@ -61,3 +61,7 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.dead_letters', '');
 -- the first row. Rows kept before 0.3.0 have no hash and are never matched.
 --@ add-columns alphadome.webhook_events payload_sha256 replays last_replay_at
 --@ create webhook_events_payload_sha256
+
+-- ---- FAQ recall (issue 29): the tenant's words for the matcher (src/faq/lexicon.rs); the trigger
+-- that gives the FAQ a new version when they change is code (base.sql).
+--@ add-columns alphadome.bot_control_settings faq_synonyms

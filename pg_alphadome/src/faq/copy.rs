@@ -1,6 +1,7 @@
 //! Each session's copy of its tenants' FAQs, indexed (rank.rs). Exact, not a time-limited
 //! cache: a copy is tagged with the tenant's `faq_version` (bot_control_settings), which every
 //! change to its FAQ rows replaces with a new value (a trigger, a sequence: never reused).
+use super::lexicon::Lexicon;
 use super::rank::{Faq, Row};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,12 +17,12 @@ thread_local! {
     static COPIES: RefCell<HashMap<[u8; 16], Copy>> = RefCell::new(HashMap::new());
 }
 
-/// The tenant's FAQ at `version`, from the session's copy; `load` reads the rows when the copy
-/// is missing or older.
+/// The tenant's FAQ at `version`, from the session's copy; `load` reads the rows and the
+/// tenant's words for the matcher (word, what it means) when the copy is missing or older.
 pub fn faq<E>(
     tenant: [u8; 16],
     version: Option<i64>,
-    load: impl FnOnce() -> Result<Vec<Row>, E>,
+    load: impl FnOnce() -> Result<(Vec<Row>, Vec<(String, String)>), E>,
 ) -> Result<Rc<Faq>, E> {
     let known = COPIES.with(|copies| {
         copies
@@ -33,7 +34,8 @@ pub fn faq<E>(
     if let Some(faq) = known {
         return Ok(faq);
     }
-    let faq = Rc::new(Faq::build(load()?));
+    let (rows, synonyms) = load()?;
+    let faq = Rc::new(Faq::build(rows, Lexicon::with(&synonyms)));
     COPIES.with(|copies| {
         let mut copies = copies.borrow_mut();
         if copies.len() >= MAX_TENANTS {
@@ -66,7 +68,7 @@ mod unit {
         let mut answer = |version: Option<i64>, text: &str| {
             let faq = faq::<()>(tenant, version, || {
                 loads += 1;
-                Ok(hours(text))
+                Ok((hours(text), Vec::new()))
             })
             .unwrap();
             faq.row(0).answer.clone()
@@ -84,7 +86,10 @@ mod unit {
             faq::<&str>([4; 16], Some(1), || Err("no")).err(),
             Some("no")
         );
-        let reread = faq([4; 16], Some(1), || Ok::<_, ()>(hours("9 to 6"))).unwrap();
+        let reread = faq([4; 16], Some(1), || {
+            Ok::<_, ()>((hours("9 to 6"), Vec::new()))
+        })
+        .unwrap();
         assert_eq!(
             reread.row(0).answer,
             "9 to 6",

@@ -2,6 +2,7 @@
 //! of its tenants' FAQs (copy.rs), and match_faq, which ranks from that copy exactly as the
 //! decision does.
 pub mod copy;
+pub mod lexicon;
 pub mod rank;
 pub mod text;
 
@@ -19,6 +20,28 @@ pub const ROWS_0_1: &str =
     "SELECT d.id, d.data_type, d.question, '{}'::text[], d.answer, d.category
                               FROM alphadome.bot_training_data d
                              WHERE d.bot_tenant_id = $1 AND d.is_active";
+
+/// A tenant's words for the matcher (bot_control_settings.faq_synonyms), for its copy.
+pub const SYNONYMS: &str = "SELECT w.key, w.value
+                              FROM alphadome.bot_control_settings s, jsonb_each_text(s.faq_synonyms) w
+                             WHERE s.bot_tenant_id = $1";
+
+/// SYNONYMS before 0.3.0: none.
+pub const SYNONYMS_0_2: &str = "SELECT NULL::text, NULL::text WHERE $1::uuid IS NULL AND false";
+
+/// The rows of SYNONYMS, read: (word, what it means).
+pub fn synonyms<'a>(
+    table: impl Iterator<Item = pgrx::spi::SpiHeapTupleData<'a>>,
+) -> SpiResult<Vec<(String, String)>> {
+    table
+        .map(|row| {
+            Ok((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
 
 /// The rows of ROWS, read.
 pub fn rows<'a>(
@@ -83,8 +106,11 @@ fn match_faq(
         else {
             return Ok(Vec::new());
         };
-        let faq = copy::faq(*tenant.as_bytes(), version, || {
-            rows(client.select(ROWS, None, &[tenant.into()])?)
+        let faq = copy::faq(*tenant.as_bytes(), version, || -> SpiResult<_> {
+            Ok((
+                rows(client.select(ROWS, None, &[tenant.into()])?)?,
+                synonyms(client.select(SYNONYMS, None, &[tenant.into()])?)?,
+            ))
         })?;
         Ok(faq
             .rank(message, max)

@@ -17,7 +17,8 @@
 //!
 //! An inverted index (word → entries) keeps a message from being scored against every entry:
 //! only entries sharing a word, or a word that resembles one, are scored.
-use super::text::{similarity, words};
+use super::lexicon::Lexicon;
+use super::text::{asked, similarity, words};
 use std::collections::HashMap;
 
 /// A typo must resemble its word at least this much.
@@ -49,6 +50,8 @@ struct Entry {
 /// A tenant's FAQ, indexed for ranking.
 pub struct Faq {
     entries: Vec<Entry>,
+    /// The shipped words and the tenant's, through which entries and messages are read.
+    lexicon: Lexicon,
     /// Every word of the entries, by number.
     vocabulary: Vec<String>,
     number: HashMap<String, usize>,
@@ -56,6 +59,8 @@ pub struct Faq {
     idf: Vec<f32>,
     /// The weight of a word no entry has.
     unknown_idf: f32,
+    /// Whether each word of the vocabulary is in an entry's question or phrasings.
+    in_questions: Vec<bool>,
     /// Word → the entries that have it (sorted, distinct).
     postings: Vec<Vec<u32>>,
     /// Trigram → the words of the vocabulary (long enough for typos) that have it.
@@ -78,11 +83,11 @@ fn trigrams_of(word: &str) -> Vec<[char; 3]> {
 }
 
 impl Faq {
-    pub fn build(rows: Vec<Row>) -> Faq {
+    pub fn build(rows: Vec<Row>, lexicon: Lexicon) -> Faq {
         let mut vocabulary: Vec<String> = Vec::new();
         let mut number: HashMap<String, usize> = HashMap::new();
         let mut intern = |text: &str| -> Vec<usize> {
-            words(text)
+            words(text, &lexicon)
                 .into_iter()
                 .map(|w| {
                     *number.entry(w.clone()).or_insert_with(|| {
@@ -107,6 +112,10 @@ impl Faq {
                 }
             })
             .collect();
+        let mut in_questions = vec![false; vocabulary.len()];
+        for &w in entries.iter().flat_map(|e| e.questions.iter().flatten()) {
+            in_questions[w] = true;
+        }
         let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocabulary.len()];
         for (at, entry) in entries.iter().enumerate() {
             let all = entry
@@ -136,10 +145,12 @@ impl Faq {
         }
         Faq {
             entries,
+            lexicon,
             vocabulary,
             number,
             idf,
             unknown_idf: UNKNOWN_WEIGHT * (1.0 + n).ln(),
+            in_questions,
             postings,
             trigrams,
         }
@@ -149,16 +160,31 @@ impl Faq {
         &self.entries[at].row
     }
 
-    /// The message's distinct words, each with the vocabulary words it is or resembles.
+    /// The message's distinct words, each with the vocabulary words it is or resembles: of its
+    /// question part, without the greetings before the question ("Hi, mnauza gitaa?" asks about
+    /// guitars). When nothing after the greetings is a word of an entry's questions, the
+    /// greetings are the message ("Good evening Kassangas!" greets).
     fn understand(&self, message: &str) -> Vec<Said> {
-        let mut seen: Vec<String> = Vec::new();
+        let asked = asked(message, &self.lexicon);
+        let after_greetings = self.said(&asked.words[asked.greeting..]);
+        let asks = after_greetings
+            .iter()
+            .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]));
+        if asks {
+            return after_greetings;
+        }
+        self.said(&asked.words)
+    }
+
+    fn said(&self, message: &[String]) -> Vec<Said> {
+        let mut seen: Vec<&String> = Vec::new();
         let mut said = Vec::new();
-        for word in words(message) {
+        for word in message {
             if seen.contains(&word) {
                 continue;
             }
-            seen.push(word.clone());
-            if let Some(&w) = self.number.get(&word) {
+            seen.push(word);
+            if let Some(&w) = self.number.get(word) {
                 said.push(Said {
                     matches: vec![(w, 1.0)],
                     idf: self.idf[w],
@@ -167,7 +193,7 @@ impl Faq {
             }
             let mut resembles: Vec<(usize, f32)> = Vec::new();
             if word.chars().count() >= TYPO_MIN_LEN {
-                let mut candidates: Vec<usize> = trigrams_of(&word)
+                let mut candidates: Vec<usize> = trigrams_of(word)
                     .iter()
                     .filter_map(|g| self.trigrams.get(g))
                     .flatten()
@@ -179,7 +205,7 @@ impl Faq {
                 // like "deliver") counts 0.71 of it.
                 resembles = candidates
                     .into_iter()
-                    .map(|w| (w, similarity(&word, &self.vocabulary[w])))
+                    .map(|w| (w, similarity(word, &self.vocabulary[w])))
                     .filter(|(_, s)| *s >= TYPO_SIMILARITY)
                     .map(|(w, s)| (w, s.sqrt()))
                     .collect();
@@ -254,7 +280,10 @@ impl Faq {
 
     /// The `max` best entries for a message, above a score of 0, best first (ties: lowest id).
     pub fn rank(&self, message: &str, max: usize) -> Vec<(usize, f32)> {
-        let said = self.understand(message);
+        self.rank_said(&self.understand(message), max)
+    }
+
+    fn rank_said(&self, said: &[Said], max: usize) -> Vec<(usize, f32)> {
         let mut candidates: Vec<u32> = said
             .iter()
             .flat_map(|s| s.matches.iter())
@@ -264,7 +293,7 @@ impl Faq {
         candidates.dedup();
         let mut ranked: Vec<(usize, f32)> = candidates
             .into_iter()
-            .map(|at| (at as usize, self.score(&self.entries[at as usize], &said)))
+            .map(|at| (at as usize, self.score(&self.entries[at as usize], said)))
             .filter(|&(_, score)| score > 0.0)
             .collect();
         ranked.sort_by(|a, b| {
@@ -303,44 +332,47 @@ mod unit {
     }
 
     fn shop() -> Faq {
-        Faq::build(vec![
-            row(
-                1,
-                "What are your opening hours?",
-                &["mnafungua saa ngapi"],
-                "We are open Monday-Saturday 9 AM - 6 PM.",
-            ),
-            row(
-                2,
-                "How can I pay?",
-                &[],
-                "You can pay by M-Pesa, card or cash.",
-            ),
-            row(
-                3,
-                "Do you offer installment payments?",
-                &["can I pay in installments"],
-                "Yes, a deposit and up to three monthly payments.",
-            ),
-            row(
-                4,
-                "Do you deliver?",
-                &[],
-                "We deliver within Nairobi and countrywide by courier.",
-            ),
-            row(
-                5,
-                "Which guitars do you sell?",
-                &[],
-                "Acoustic, electric and bass guitars.",
-            ),
-            row(
-                6,
-                "Do you sell keyboards?",
-                &[],
-                "Yes, portable keyboards and digital pianos.",
-            ),
-        ])
+        Faq::build(
+            vec![
+                row(
+                    1,
+                    "What are your opening hours?",
+                    &["mnafungua saa ngapi"],
+                    "We are open Monday-Saturday 9 AM - 6 PM.",
+                ),
+                row(
+                    2,
+                    "How can I pay?",
+                    &[],
+                    "You can pay by M-Pesa, card or cash.",
+                ),
+                row(
+                    3,
+                    "Do you offer installment payments?",
+                    &["can I pay in installments"],
+                    "Yes, a deposit and up to three monthly payments.",
+                ),
+                row(
+                    4,
+                    "Do you deliver?",
+                    &[],
+                    "We deliver within Nairobi and countrywide by courier.",
+                ),
+                row(
+                    5,
+                    "Which guitars do you sell?",
+                    &[],
+                    "Acoustic, electric and bass guitars.",
+                ),
+                row(
+                    6,
+                    "Do you sell keyboards?",
+                    &[],
+                    "Yes, portable keyboards and digital pianos.",
+                ),
+            ],
+            Lexicon::shipped(),
+        )
     }
 
     fn best(faq: &Faq, message: &str) -> Option<i64> {
@@ -397,11 +429,14 @@ mod unit {
 
     #[test]
     fn ranking_is_by_score_then_lowest_id_and_never_zero() {
-        let faq = Faq::build(vec![
-            row(7, "open hours", &[], "x"),
-            row(3, "open hours", &[], "x"),
-            row(1, "delivery", &[], "open"),
-        ]);
+        let faq = Faq::build(
+            vec![
+                row(7, "open hours", &[], "x"),
+                row(3, "open hours", &[], "x"),
+                row(1, "delivery", &[], "open"),
+            ],
+            Lexicon::shipped(),
+        );
         let ranked: Vec<(i64, f32)> = faq
             .rank("open hours", 5)
             .into_iter()

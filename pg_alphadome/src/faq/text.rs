@@ -1,10 +1,17 @@
 //! Words of a customer's message or an FAQ entry, as the matcher compares them: lower case,
 //! accents folded (café → cafe), split at anything that is not a letter or digit, without the
-//! words that say nothing about the topic (English and Swahili), and English plurals and verb
-//! endings taken off (guitars → guitar, opening → open). Swahili words pass as they are.
+//! words that say nothing about the topic (English and Swahili), read through the lexicon
+//! (lexicon.rs: mend → repair, mnatengeneza → repair) and with English plurals and verb endings
+//! taken off (guitars → guitar, opening → open).
+//!
+//! A customer's message is read for its question: of a message of several sentences, the ones
+//! that ask (end in "?"), and the greetings and politeness before the question are marked, so
+//! the matcher can leave them out (rank.rs).
+use super::lexicon::Lexicon;
 
 /// Words that carry no topic. Question words that do (where, when, how, much) are kept: a
 /// rare word weighs more than a common one anyway (mod.rs).
+#[rustfmt::skip]
 const STOPWORDS: &[&str] = &[
     // English
     "a", "an", "the", "is", "are", "am", "was", "were", "be", "been", "being", "do", "does", "did",
@@ -15,10 +22,14 @@ const STOPWORDS: &[&str] = &[
     "some", "what", "which", "who", "whom", "whose", "just", "also", "too", "very", "really",
     "about", "u", "ur", "r", "n", "need", "want", "wanted", "like", "looking", "get", "got",
     "know", "tell", "let", "help",
+    // Politeness, forms of address, requests and "things" (issue 29)
+    "kindly", "guys", "sir", "madam", "dear", "share", "show", "give", "thing", "things", "stuff",
     // What is left of a contraction split at its apostrophe (I'm, what's, don't, you're, ...)
-    "s", "t", "d", "m", "ll", "re", "ve", // Swahili
+    "s", "t", "d", "m", "ll", "re", "ve",
+    // Swahili
     "na", "ya", "wa", "za", "la", "kwa", "ni", "je", "hii", "hiyo", "huu", "pia", "tu", "sana",
     "mimi", "wewe", "nyinyi", "sisi", "yangu", "yako", "bro", "boss", "mpaka", "hadi",
+    "tafadhali", "naomba", "nipe", "ama", "vitu", "kitu",
 ];
 
 /// Chat shorthand, read as the word it stands for.
@@ -80,24 +91,125 @@ fn stem(word: &str) -> String {
     w.to_string()
 }
 
-/// The words of a text, in order, repeated as often as they occur.
-pub fn words(text: &str) -> Vec<String> {
-    let folded: String = text
-        .chars()
+/// A text in lower case with accents folded.
+pub fn lower(text: &str) -> String {
+    text.chars()
         .flat_map(char::to_lowercase)
         .map(fold)
-        .collect();
-    folded
+        .collect()
+}
+
+/// The raw words of a lower-cased text, chat shorthand read as the word it stands for.
+fn tokens(lowered: &str) -> impl Iterator<Item = &str> {
+    lowered
         .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
         .map(|w| {
             SHORTHAND
                 .iter()
                 .find(|(short, _)| *short == w)
                 .map_or(w, |(_, long)| long)
         })
-        .filter(|w| !w.is_empty() && !STOPWORDS.contains(w))
-        .map(stem)
+}
+
+/// Verbs of a sale, as the shop's entries say them: a customer's "I want to buy" is the shop's
+/// "sell", and "I want to sell my keyboard" is the shop's "buy" (not "do you sell keyboards").
+const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[("buy", "sell"), ("sell", "buy")];
+
+/// How far after "i" its verb may come ("i would like to sell": 4 words).
+const SUBJECT_REACH: usize = 4;
+
+/// The raw words of a lower-cased text, a sale verb of "i" turned to the shop's side.
+fn read(lowered: &str) -> Vec<&str> {
+    let mut read: Vec<&str> = Vec::new();
+    let mut since_i = usize::MAX;
+    for raw in tokens(lowered) {
+        let turned = FROM_THE_SHOPS_SIDE
+            .iter()
+            .find(|(customer, _)| *customer == raw && since_i <= SUBJECT_REACH)
+            .map_or(raw, |(_, shop)| shop);
+        since_i = if raw == "i" {
+            1
+        } else {
+            since_i.saturating_add(1)
+        };
+        read.push(turned);
+    }
+    read
+}
+
+/// One raw word as the matcher compares it, or None when it says nothing.
+fn normal(raw: &str, lexicon: &Lexicon) -> Option<String> {
+    if STOPWORDS.contains(&raw) {
+        return None;
+    }
+    let stemmed = stem(raw);
+    let word = match lexicon.meaning(raw).or_else(|| lexicon.meaning(&stemmed)) {
+        Some(meaning) if STOPWORDS.contains(&meaning) => return None,
+        Some(meaning) => stem(meaning),
+        None => stemmed,
+    };
+    Some(word)
+}
+
+/// The words of a text, in order, repeated as often as they occur.
+pub fn words(text: &str, lexicon: &Lexicon) -> Vec<String> {
+    read(&lower(text))
+        .into_iter()
+        .filter_map(|w| normal(w, lexicon))
         .collect()
+}
+
+/// A customer's message as the matcher reads it: the words of its question part, and how many
+/// of them, at the start, only greet.
+pub struct Asked {
+    pub words: Vec<String>,
+    pub greeting: usize,
+}
+
+/// The part of a message that asks: when it has several sentences and some end in "?", those;
+/// else all of it ("I'm in Nyeri. Can you deliver?" asks "Can you deliver?").
+pub fn question_part(text: &str) -> String {
+    let mut sentences: Vec<(&str, bool)> = Vec::new();
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?' | '\n') {
+            sentences.push((&text[start..at], c == '?'));
+            start = at + c.len_utf8();
+        }
+    }
+    sentences.push((&text[start..], false));
+    sentences.retain(|(s, _)| s.chars().any(char::is_alphanumeric));
+    if sentences.len() > 1 && sentences.iter().any(|&(_, asks)| asks) {
+        sentences
+            .iter()
+            .filter(|&&(_, asks)| asks)
+            .map(|&(s, _)| s)
+            .collect::<Vec<_>>()
+            .join(" ? ")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The words of a message's question part, with its leading greetings counted: "Hi there,
+/// mnauza gitaa?" is ["hi", "mnauza" → "sell", "guitar"] with one greeting.
+pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
+    let lowered = lower(&question_part(message));
+    let mut asked = Asked {
+        words: Vec::new(),
+        greeting: 0,
+    };
+    let mut greeting = true;
+    for raw in read(&lowered) {
+        let word = normal(raw, lexicon);
+        greeting = greeting && (word.is_none() || lexicon.is_greeting(raw));
+        if let Some(word) = word {
+            asked.greeting += usize::from(greeting);
+            asked.words.push(word);
+        }
+    }
+    asked
 }
 
 /// Trigram similarity of two words, as pg_trgm reckons it: the words padded with two spaces
@@ -125,24 +237,75 @@ pub fn similarity(a: &str, b: &str) -> f32 {
 mod unit {
     use super::*;
 
+    /// Each text with the words it must give, through the shipped lexicon.
+    fn read_as(cases: &[(&str, &[&str])]) {
+        let shipped = Lexicon::shipped();
+        for (text, expected) in cases {
+            assert_eq!(words(text, &shipped), *expected, "{text}");
+        }
+    }
+
     #[test]
     fn words_fold_case_accents_plurals_and_drop_what_says_nothing() {
-        assert_eq!(words("Do you sell GUITARS?"), ["sell", "guitar"]);
-        assert_eq!(words("What are your opening hours"), ["open", "hour"]);
-        assert_eq!(words("Café deliveries, please!"), ["cafe", "delivery"]);
-        assert_eq!(words("Where is the shop?"), ["where", "shop"]);
-        assert_eq!(words("Mnafungua saa ngapi?"), ["mnafungua", "saa", "ngapi"]);
-        assert_eq!(words("asante sana"), ["asante"]);
+        read_as(&[
+            ("Do you sell GUITARS?", &["sell", "guitar"]),
+            ("What are your opening hours", &["open", "hour"]),
+            ("Café deliveries, please!", &["cafe", "deliver"]),
+            ("Where is the shop?", &["where", "shop"]),
+            ("Mnafungua saa ngapi?", &["open", "saa", "ngapi"]),
+            ("asante sana", &["asante"]),
+            ("boxes classes glass bus", &["box", "class", "glass", "bus"]),
+            ("is it the?", &[]),
+            ("what's ur opening hrs", &["open", "hour"]),
+        ]);
+    }
+
+    #[test]
+    fn words_go_through_the_lexicon() {
+        read_as(&[
+            ("Can you mend it?", &["repair"]),
+            ("Mnaweza kuitengeneza gitaa yangu?", &["repair", "guitar"]),
+            ("Do you ship to Kisumu", &["deliver", "kisumu"]),
+            ("Kindly share your address", &["location"]),
+        ]);
+    }
+
+    #[test]
+    fn a_sale_said_of_i_is_read_from_the_shops_side() {
+        read_as(&[
+            (
+                "I want to sell my old keyboard",
+                &["buy", "old", "keyboard"],
+            ),
+            ("I'd like to buy a guitar", &["sell", "guitar"]),
+            ("Do you sell keyboards?", &["sell", "keyboard"]),
+            ("Do you buy used ones", &["buy", "used", "one"]),
+        ]);
+    }
+
+    #[test]
+    fn the_question_part_is_the_sentences_that_ask() {
         assert_eq!(
-            words("boxes classes glass bus"),
-            ["box", "class", "glass", "bus"]
+            question_part("I'm in Nyeri. Can you deliver?"),
+            " Can you deliver"
         );
-        assert!(words("is it the?").is_empty());
         assert_eq!(
-            words("what's ur opening hrs"),
-            ["open", "hour"],
-            "shorthand and contractions"
+            question_part("Good evening! what time"),
+            "Good evening! what time"
         );
+        assert_eq!(question_part("Open today?"), "Open today?");
+        assert_eq!(question_part("Hi. A? B. C?"), " A ?  C");
+    }
+
+    #[test]
+    fn leading_greetings_are_counted_and_only_leading_ones() {
+        let shipped = Lexicon::shipped();
+        let hi = asked("Hi there, good morning, mnauza gitaa?", &shipped);
+        assert_eq!(hi.words, ["hi", "good", "morn", "sell", "guitar"]);
+        assert_eq!(hi.greeting, 3);
+        let late = asked("mnauza gitaa, boss? hello", &shipped);
+        assert_eq!(late.greeting, 0);
+        assert_eq!(asked("Habari yako?", &shipped).greeting, 1);
     }
 
     #[test]

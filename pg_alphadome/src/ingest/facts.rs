@@ -49,10 +49,18 @@ impl Facts for TenantFacts<'_, '_> {
     /// From the session's copy of the tenant's FAQ (faq/copy.rs), ranked as match_faq ranks.
     fn faq_answer(&mut self, question: &str, confidence: f32) -> Option<String> {
         let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
-        let copy = faq::copy::faq(*tenant.id.as_bytes(), tenant.faq_version, || {
-            let id: DatumWithOid = tenant.id.into();
-            faq::rows(client.update(&prepared.faq_rows, None, &[id])?)
-        })
+        let copy = faq::copy::faq(
+            *tenant.id.as_bytes(),
+            tenant.faq_version,
+            || -> pgrx::spi::SpiResult<_> {
+                let id: DatumWithOid = tenant.id.into();
+                let rows = faq::rows(client.update(&prepared.faq_rows, None, &[id])?)?;
+                let id: DatumWithOid = tenant.id.into();
+                let synonyms =
+                    faq::synonyms(client.update(&prepared.faq_synonyms, None, &[id])?)?;
+                Ok((rows, synonyms))
+            },
+        )
         .unwrap_or_else(|error| failed(error));
         let ranked = copy.rank(question, 2);
         faq::rank::clear_answer(&ranked, confidence).map(|(at, _)| copy.row(at).answer.clone())

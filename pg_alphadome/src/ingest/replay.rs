@@ -224,9 +224,16 @@ impl Facts for ReplayFacts<'_, '_> {
 
     fn faq_answer(&mut self, question: &str, confidence: f32) -> Option<String> {
         let (client, tenant) = (self.client, self.tenant);
-        let copy = faq::copy::faq(*tenant.id.as_bytes(), tenant.faq_version, || {
-            faq::rows(client.select(faq::ROWS, None, &[tenant.id.into()])?)
-        })
+        let copy = faq::copy::faq(
+            *tenant.id.as_bytes(),
+            tenant.faq_version,
+            || -> pgrx::spi::SpiResult<_> {
+                Ok((
+                    faq::rows(client.select(faq::ROWS, None, &[tenant.id.into()])?)?,
+                    faq::synonyms(client.select(faq::SYNONYMS, None, &[tenant.id.into()])?)?,
+                ))
+            },
+        )
         .unwrap_or_else(|e| {
             raise(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,

@@ -222,6 +222,12 @@ pub const FAQ_ROWS: (&str, &[Oid]) = (crate::faq::ROWS, &[pg_sys::UUIDOID]);
 /// FAQ_ROWS on a 0.1.0 schema: no phrasings.
 pub const FAQ_ROWS_0_1: (&str, &[Oid]) = (crate::faq::ROWS_0_1, &[pg_sys::UUIDOID]);
 
+/// The tenant's words for the matcher, for the same copy.
+pub const FAQ_SYNONYMS: (&str, &[Oid]) = (crate::faq::SYNONYMS, &[pg_sys::UUIDOID]);
+
+/// FAQ_SYNONYMS before 0.3.0: none.
+pub const FAQ_SYNONYMS_0_2: (&str, &[Oid]) = (crate::faq::SYNONYMS_0_2, &[pg_sys::UUIDOID]);
+
 /// An alert (ingest.sql: tenant, kind, text, dedupe key, due in Unix seconds or NULL for now,
 /// the conversation it is about or NULL); returns how many jobs it queued.
 const ALERT_TYPES: &[Oid] = &[
@@ -355,6 +361,7 @@ pub struct Statements {
     pub record_message: OwnedPreparedStatement,
     pub set_opted_out: OwnedPreparedStatement,
     pub faq_rows: OwnedPreparedStatement,
+    pub faq_synonyms: OwnedPreparedStatement,
     pub closed_until: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub set_waiting: OwnedPreparedStatement,
@@ -394,6 +401,11 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         })?,
         set_opted_out: prepare(SET_OPTED_OUT)?,
         faq_rows: prepare(if current { FAQ_ROWS } else { FAQ_ROWS_0_1 })?,
+        faq_synonyms: prepare(if inbox {
+            FAQ_SYNONYMS
+        } else {
+            FAQ_SYNONYMS_0_2
+        })?,
         closed_until: prepare(if current {
             CLOSED_UNTIL
         } else {

@@ -111,6 +111,32 @@ mod tests {
             .all(|(id, _, _)| question_of(*id) != OPENING_HOURS));
     }
 
+    /// A tenant's own word (faq_synonyms) reaches the next match at once (a new faq_version),
+    /// and only that tenant's.
+    #[pg_test]
+    fn match_faq_reads_the_tenants_own_words() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        let other = kassangas_like("other-shop", "0702245556", "100000000000022", TOKEN_B);
+        let first = |tenant: &str| {
+            faq_ids(tenant, "mnaweza kunitumia kwa boda?")
+                .first()
+                .map(|(id, _, _)| question_of(*id))
+        };
+        assert_eq!(first(&k), first(&other), "no tenant word yet");
+        assert_ne!(first(&k).as_deref(), Some("Do you deliver on Saturday?"));
+        run(
+            "UPDATE alphadome.bot_control_settings SET faq_synonyms = '{\"boda\": \"deliver\"}'
+              WHERE bot_tenant_id = $1::uuid",
+            &[k.as_str().into()],
+        );
+        assert_eq!(
+            first(&k).as_deref(),
+            Some("Do you deliver on Saturday?"),
+            "the session's copy was made anew for the word"
+        );
+        assert_ne!(first(&other).as_deref(), Some("Do you deliver on Saturday?"));
+    }
+
     fn prompt(tenant: &str, customer: &str, message: &str) -> serde_json::Value {
         let body = one::<pgrx::JsonB>(
             "SELECT alphadome.assemble_prompt($1::uuid, $2, $3)",

@@ -1,0 +1,295 @@
+//! The words a shop's customers use for the same thing, so a message finds its entry when the
+//! entry's phrasings say it another way: English synonyms (mend → repair, courier → deliver),
+//! an item read as its category (synthesizer → keyboard), Swahili and Sheng words (duka → shop),
+//! and Swahili verb roots, which a customer writes with any subject, tense, object or negation
+//! prefix (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair).
+//!
+//! The shipped lexicon below is every shop's; a tenant adds words of its own
+//! (bot_control_settings.faq_synonyms), which win over the shipped ones. Entries and messages go
+//! through the same lexicon, so a phrasing "mnatengeneza gitaa" and a message "mnaweza
+//! kuitengeneza gitaa yangu?" meet at "repair guitar".
+use std::collections::HashMap;
+
+/// Words that mean another word, for every shop (English, Swahili, Sheng). Kept to words whose
+/// meaning does not depend on the shop: a word that means two things in a shop is left out.
+const SHIPPED_WORDS: &[(&str, &str)] = &[
+    // Repairs
+    ("fix", "repair"),
+    ("mend", "repair"),
+    ("broken", "broken"),
+    ("cracked", "broken"),
+    ("damaged", "broken"),
+    ("spoilt", "broken"),
+    ("spoiled", "broken"),
+    ("faulty", "broken"),
+    ("repairs", "repair"),
+    // Delivery
+    ("delivery", "deliver"),
+    ("deliveries", "deliver"),
+    ("ship", "deliver"),
+    ("shipping", "deliver"),
+    ("shipment", "deliver"),
+    ("courier", "deliver"),
+    ("send", "deliver"),
+    ("dispatch", "deliver"),
+    ("doorstep", "deliver"),
+    ("transport", "deliver"),
+    // Payment
+    ("payment", "pay"),
+    ("visa", "card"),
+    ("mastercard", "card"),
+    ("debit", "card"),
+    ("mpesa", "pesa"),
+    ("installment", "instalment"),
+    ("installments", "instalment"),
+    ("instalments", "instalment"),
+    ("deposit", "instalment"),
+    ("balance", "instalment"),
+    // Where the shop is
+    ("address", "location"),
+    ("located", "location"),
+    ("situated", "location"),
+    ("street", "location"),
+    ("road", "location"),
+    ("building", "location"),
+    ("direction", "location"),
+    ("directions", "location"),
+    ("area", "location"),
+    ("store", "shop"),
+    ("duka", "shop"),
+    ("dukani", "shop"),
+    // When it is open
+    ("timing", "hour"),
+    ("timings", "hour"),
+    ("wazi", "open"),
+    // Items read as their category
+    ("gitaa", "guitar"),
+    ("gita", "guitar"),
+    ("classical", "guitar"),
+    ("ukulele", "guitar"),
+    ("piano", "keyboard"),
+    ("pianos", "keyboard"),
+    ("kinanda", "keyboard"),
+    ("synth", "keyboard"),
+    ("synthesizer", "keyboard"),
+    ("amp", "amplifier"),
+    ("amps", "amplifier"),
+    // Swahili and Sheng
+    ("aje", "vipi"),
+    ("asanteni", "asante"),
+    ("naeza", "can"),
+    ("nitawezaje", "vipi"),
+];
+
+/// Swahili verb roots (and English verbs Sheng conjugates the Swahili way: mnadeliver), with
+/// what they mean. A word is the root with prefixes before it and an ending after it.
+const SHIPPED_ROOTS: &[(&str, &str)] = &[
+    ("tengenez", "repair"),
+    ("rekebish", "repair"),
+    ("haribik", "broken"),
+    ("vunjik", "broken"),
+    ("fungu", "open"),
+    ("fung", "close"),
+    ("let", "deliver"),
+    ("tum", "deliver"),
+    ("fikish", "deliver"),
+    ("deliver", "deliver"),
+    ("lip", "pay"),
+    ("uz", "sell"),
+    ("kubal", "accept"),
+    ("chuku", "take"),
+    ("ruhus", "accept"),
+    ("pat", "find"),
+    ("patikan", "find"),
+    ("wez", "can"),
+    ("fany", "do"),
+];
+
+/// What may come before a Swahili verb root: negation (ha-, si-), subject (ni-, u-, a-, tu-, m-,
+/// wa-, ...), tense (-na-, -li-, -ta-, -me-, ...), object (-ni-, -ku-, -i-, -zi-, ...), or the
+/// infinitive ku-; written together, in any number up to four.
+#[rustfmt::skip]
+const VERB_PREFIXES: &[&str] = &[
+    "ha", "hu", "si", "ni", "n", "u", "a", "tu", "m", "mu", "mw", "wa", "i", "zi", "ki", "vi",
+    "li", "ya", "ku", "kw", "na", "ta", "me", "nge", "ka", "ja", "sha", "ji",
+];
+
+/// What may end a Swahili verb: the final vowel, the passive (-wa, -iwa, -ewa) and causative
+/// (-isha, -esha) forms. Not the applicative (-ia: tumia is "use", not "send"). No ending: an
+/// English verb in Sheng (mnadeliver), for roots of at least ENGLISH_ROOT_LEN letters.
+#[rustfmt::skip]
+const VERB_ENDINGS: &[&str] = &[
+    "", "a", "e", "i", "wa", "iwa", "ewa", "isha", "esha", "ishwa", "eshwa", "ika", "eka",
+    "eni",
+];
+
+/// A root this long may stand without an ending (a shorter one would be too easy to find).
+const ENGLISH_ROOT_LEN: usize = 5;
+
+/// Greetings, politeness and forms of address: before a question they say nothing about it.
+/// Said alone they are the message (the canned "Hello" answers them).
+#[rustfmt::skip]
+const GREETINGS: &[&str] = &[
+    "hi", "hello", "hey", "hallo", "helo", "hae", "habari", "mambo", "niaje", "sasa", "vipi",
+    "salaam", "salam", "sema", "jambo", "hujambo", "shikamoo", "good", "morning", "afternoon",
+    "evening", "day", "asubuhi", "mchana", "jioni", "yako", "yenu", "poa", "fiti", "ok", "okay",
+    "dear", "sir", "madam", "boss", "bro", "buda", "msee", "guys", "team", "there", "quick",
+    "one", "question", "swali", "moja",
+];
+
+/// A tenant's words and the shipped ones, as the matcher reads them.
+#[derive(Default)]
+pub struct Lexicon {
+    /// A word (lower case, accents folded) → the word it means.
+    means: HashMap<String, String>,
+    /// A verb root → the word it means.
+    roots: HashMap<String, String>,
+    /// The longest root, in characters (bounds the search).
+    longest_root: usize,
+    greetings: Vec<String>,
+}
+
+impl Lexicon {
+    /// The shipped lexicon with a tenant's words: (word, what it means); a word ending in "-" is
+    /// a Swahili verb root ("tengenez-"). Keys are compared in lower case; empty ones are skipped.
+    pub fn with(tenant: &[(String, String)]) -> Lexicon {
+        let mut lexicon = Lexicon::default();
+        let shipped = SHIPPED_WORDS
+            .iter()
+            .map(|&(w, m)| (w.to_string(), m.to_string()));
+        let roots = SHIPPED_ROOTS
+            .iter()
+            .map(|&(r, m)| (format!("{r}-"), m.to_string()));
+        for (word, meaning) in shipped.chain(roots).chain(tenant.iter().cloned()) {
+            let key = super::text::lower(word.trim());
+            let meaning = super::text::lower(meaning.trim());
+            if meaning.is_empty() {
+                continue;
+            }
+            match key.strip_suffix('-') {
+                Some(root) if !root.is_empty() && root.chars().all(char::is_alphanumeric) => {
+                    lexicon.longest_root = lexicon.longest_root.max(root.len());
+                    lexicon.roots.insert(root.to_string(), meaning);
+                }
+                _ if !key.is_empty() && key.chars().all(char::is_alphanumeric) => {
+                    lexicon.means.insert(key, meaning);
+                }
+                _ => {}
+            }
+        }
+        lexicon.greetings = GREETINGS.iter().map(|g| g.to_string()).collect();
+        lexicon
+    }
+
+    /// The shipped lexicon alone.
+    #[cfg(test)]
+    pub fn shipped() -> Lexicon {
+        Lexicon::with(&[])
+    }
+
+    /// What a word (lower case) means, if the lexicon knows it: itself as a listed word, or
+    /// as a verb root with prefixes and an ending.
+    pub fn meaning(&self, word: &str) -> Option<&str> {
+        if let Some(m) = self.means.get(word) {
+            return Some(m);
+        }
+        if self.roots.is_empty() || !word.is_ascii() {
+            return None;
+        }
+        // Every split into prefixes + root + ending; the longest root wins.
+        let mut found: Option<(usize, &str)> = None;
+        for start in 0..word.len() {
+            if !is_prefix_chain(&word[..start], 4) {
+                continue;
+            }
+            let rest = &word[start..];
+            for ending in VERB_ENDINGS {
+                let Some(root) = rest.strip_suffix(ending) else {
+                    continue;
+                };
+                if root.len() > self.longest_root
+                    || (ending.is_empty() && root.len() < ENGLISH_ROOT_LEN)
+                {
+                    continue;
+                }
+                if let Some(m) = self.roots.get(root) {
+                    if found.is_none_or(|(len, _)| root.len() > len) {
+                        found = Some((root.len(), m));
+                    }
+                }
+            }
+        }
+        found.map(|(_, m)| m)
+    }
+
+    /// Whether a raw word (lower case) greets or is polite without asking anything.
+    pub fn is_greeting(&self, word: &str) -> bool {
+        self.greetings.iter().any(|g| g == word)
+    }
+}
+
+/// Whether `text` is up to `max` verb prefixes written together (the empty text is).
+fn is_prefix_chain(text: &str, max: usize) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    max > 0
+        && VERB_PREFIXES.iter().any(|p| {
+            text.strip_prefix(p)
+                .is_some_and(|rest| is_prefix_chain(rest, max - 1))
+        })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn verb_forms_find_their_root_with_any_prefixes_and_endings() {
+        let lexicon = Lexicon::shipped();
+        for (word, meaning) in [
+            ("mnatengeneza", "repair"),
+            ("kuitengeneza", "repair"),
+            ("hawatengenezi", "repair"),
+            ("mnarekebisha", "repair"),
+            ("mnafungua", "open"),
+            ("mnafunga", "close"),
+            ("mtakuwa", "-"),
+            ("letewa", "deliver"),
+            ("nitaletewa", "deliver"),
+            ("mnatuma", "deliver"),
+            ("kudeliver", "deliver"),
+            ("mnalipisha", "pay"),
+            ("sitalipa", "pay"),
+            ("mnauza", "sell"),
+            ("mnakubali", "accept"),
+            ("tumia", "-"),
+            ("meza", "-"),
+            ("tulip", "-"),
+        ] {
+            assert_eq!(lexicon.meaning(word).unwrap_or("-"), meaning, "{word}");
+        }
+    }
+
+    #[test]
+    fn a_tenants_words_add_to_the_shipped_ones_and_win() {
+        let lexicon = Lexicon::with(&[
+            ("Rekebisho".into(), "repair".into()),
+            ("send".into(), "send".into()),
+            ("pig-".into(), "call".into()),
+            (" ".into(), "nothing".into()),
+            ("two words".into(), "skipped".into()),
+            ("x".into(), "".into()),
+        ]);
+        assert_eq!(lexicon.meaning("rekebisho"), Some("repair"));
+        assert_eq!(lexicon.meaning("send"), Some("send"), "the tenant's wins");
+        assert_eq!(lexicon.meaning("nitakupigia"), None, "applicative ending");
+        assert_eq!(lexicon.meaning("nipigiwa"), Some("call"));
+        assert_eq!(
+            lexicon.meaning("mend"),
+            Some("repair"),
+            "shipped still there"
+        );
+        assert_eq!(lexicon.meaning("two words"), None);
+    }
+}
