@@ -423,10 +423,15 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
         phone.login("amina@kassangas.test").await;
         phone.arrives_at("/conversations").await;
         let inbox = phone.page().await;
-        assert!(!inbox.contains("href=\"/settings\"") && !inbox.contains("href=\"/faq\""), "staff see the inbox only");
+        assert!(
+            !inbox.contains("href=\"/settings\"") && !inbox.contains("href=\"/faq\""),
+            "staff see the inbox only"
+        );
         phone.click("ul.inbox li.state-waiting a").await;
         phone.shows("Waiting for a person").await;
-        phone.fill("#reply-text", "Habari! Mimi ni Amina. Nikusaidie aje?").await;
+        phone
+            .fill("#reply-text", "Habari! Mimi ni Amina. Nikusaidie aje?")
+            .await;
         phone.click("form.reply button[type=submit]").await;
         phone.shows("Sending").await;
         phone.shot("19-phone-staff-reply").await;

@@ -183,7 +183,8 @@ const CANNED: &str = "SELECT d.id, d.question, d.answer FROM alphadome.bot_train
                        WHERE d.data_type = 'canned_reply' AND d.is_active ORDER BY d.question LIMIT 30";
 
 /// The shop's approved templates: name, language, body.
-const TEMPLATES: &str = "SELECT w.name, w.language, coalesce(w.body, '') FROM alphadome.whatsapp_templates w
+const TEMPLATES: &str =
+    "SELECT w.name, w.language, coalesce(w.body, '') FROM alphadome.whatsapp_templates w
                           WHERE w.status = 'APPROVED' ORDER BY w.name, w.language";
 
 #[derive(Deserialize, Default)]
@@ -208,28 +209,41 @@ pub async fn thread(
     Path(id): Path<i64>,
     Query(query): Query<ThreadQuery>,
 ) -> Response {
-    app.inbox(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        let draft = match query.canned {
-            Some(canned) => tx
-                .query(CANNED, &[])
-                .await?
-                .iter()
-                .find(|r| r.get::<_, i64>(0) == canned)
-                .map(|r| r.get::<_, String>(2))
-                .unwrap_or_default(),
-            None => String::new(),
-        };
-        let notice = match query.done.as_deref() {
-            Some("sent") => Some(Notice::Done("Sending: it shows below once WhatsApp has it.")),
-            Some("template") => Some(Notice::Done("Template sending: it shows below once WhatsApp has it.")),
-            Some("synced") => Some(Notice::Done("Asked WhatsApp for the shop's templates: reload in a moment.")),
-            Some("resolved") => Some(Notice::Done("Marked resolved: the bot answers this customer's next message.")),
-            Some("back") => Some(Notice::Done("Given back to the bot.")),
-            Some("taken") => Some(Notice::Done("You have this conversation: the bot stays silent.")),
-            _ => None,
-        };
-        render(tx, who, id, notice, &draft).await
-    })
+    app.inbox(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let draft = match query.canned {
+                Some(canned) => tx
+                    .query(CANNED, &[])
+                    .await?
+                    .iter()
+                    .find(|r| r.get::<_, i64>(0) == canned)
+                    .map(|r| r.get::<_, String>(2))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let notice = match query.done.as_deref() {
+                Some("sent") => Some(Notice::Done(
+                    "Sending: it shows below once WhatsApp has it.",
+                )),
+                Some("template") => Some(Notice::Done(
+                    "Template sending: it shows below once WhatsApp has it.",
+                )),
+                Some("synced") => Some(Notice::Done(
+                    "Asked WhatsApp for the shop's templates: reload in a moment.",
+                )),
+                Some("resolved") => Some(Notice::Done(
+                    "Marked resolved: the bot answers this customer's next message.",
+                )),
+                Some("back") => Some(Notice::Done("Given back to the bot.")),
+                Some("taken") => Some(Notice::Done(
+                    "You have this conversation: the bot stays silent.",
+                )),
+                _ => None,
+            };
+            render(tx, who, id, notice, &draft).await
+        },
+    )
     .await
 }
 
@@ -244,14 +258,28 @@ async fn render(
         .query_opt(CONVERSATION, &[&id])
         .await?
         .ok_or(AppError::NotFound)?;
-    let (name, number, state, window_open, opted_out, waited): (String, String, String, bool, bool, Option<i32>) =
-        (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5));
+    let (name, number, state, window_open, opted_out, waited): (
+        String,
+        String,
+        String,
+        bool,
+        bool,
+        Option<i32>,
+    ) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5));
     let account = who.account;
     let messages = tx.query(MESSAGES, &[&id, &account]).await?;
     let pending = tx.query(PENDING, &[&id.to_string()]).await?;
     let canned = tx.query(CANNED, &[]).await?;
-    let templates = if window_open { Vec::new() } else { tx.query(TEMPLATES, &[]).await? };
-    let title = if name.is_empty() { format!("+{number}") } else { format!("{name} +{number}") };
+    let templates = if window_open {
+        Vec::new()
+    } else {
+        tx.query(TEMPLATES, &[]).await?
+    };
+    let title = if name.is_empty() {
+        format!("+{number}")
+    } else {
+        format!("{name} +{number}")
+    };
     // A page drawn for a refused POST must not reload: that would post again.
     let refused = matches!(notice, Some(Notice::Refused(_)));
     let body = html! {
@@ -401,12 +429,19 @@ pub async fn reply(
     Path(id): Path<i64>,
     Posted(form): Posted<Reply>,
 ) -> Response {
-    app.inbox(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        match call(tx, "SELECT alphadome.send_human_reply($1, $2)", &[&id, &form.text]).await? {
+    app.inbox(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| match call(
+            tx,
+            "SELECT alphadome.send_human_reply($1, $2)",
+            &[&id, &form.text],
+        )
+        .await?
+        {
             Ok(()) => Ok(Redirect::to(&format!("/conversations/{id}?done=sent")).into_response()),
             Err(why) => render(tx, who, id, Some(Notice::Refused(why)), &form.text).await,
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -428,17 +463,22 @@ pub async fn template(
     Path(id): Path<i64>,
     Posted(form): Posted<TemplateForm>,
 ) -> Response {
-    app.inbox(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        let params: Vec<String> = [&form.p1, &form.p2, &form.p3, &form.p4, &form.p5, &form.p6]
-            .into_iter()
-            .map_while(|p| p.clone())
-            .collect();
-        let sql = "SELECT alphadome.send_template($1, $2, $3, $4)";
-        match call(tx, sql, &[&id, &form.template, &form.language, &params]).await? {
-            Ok(()) => Ok(Redirect::to(&format!("/conversations/{id}?done=template")).into_response()),
-            Err(why) => render(tx, who, id, Some(Notice::Refused(why)), "").await,
-        }
-    })
+    app.inbox(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let params: Vec<String> = [&form.p1, &form.p2, &form.p3, &form.p4, &form.p5, &form.p6]
+                .into_iter()
+                .map_while(|p| p.clone())
+                .collect();
+            let sql = "SELECT alphadome.send_template($1, $2, $3, $4)";
+            match call(tx, sql, &[&id, &form.template, &form.language, &params]).await? {
+                Ok(()) => {
+                    Ok(Redirect::to(&format!("/conversations/{id}?done=template")).into_response())
+                }
+                Err(why) => render(tx, who, id, Some(Notice::Refused(why)), "").await,
+            }
+        },
+    )
     .await
 }
 
@@ -459,26 +499,62 @@ async fn call(
 
 /// A person's one-button actions on a conversation, each an extension function that checks the
 /// conversation is the shop's, then back to the conversation with what was done.
-async fn act(app: App, session: Session, id: i64, sql: &'static str, done: &'static str) -> Response {
-    app.inbox(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        match call(tx, sql, &[&id]).await? {
+async fn act(
+    app: App,
+    session: Session,
+    id: i64,
+    sql: &'static str,
+    done: &'static str,
+) -> Response {
+    app.inbox(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| match call(tx, sql, &[&id]).await? {
             Ok(()) => Ok(Redirect::to(&format!("/conversations/{id}?done={done}")).into_response()),
             Err(why) => render(tx, who, id, Some(Notice::Refused(why)), "").await,
-        }
-    })
+        },
+    )
     .await
 }
 
-pub async fn resolve(State(app): State<App>, session: Session, Path(id): Path<i64>, _: Posted<Nothing>) -> Response {
-    act(app, session, id, "SELECT alphadome.resolve_conversation($1)", "resolved").await
+pub async fn resolve(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    _: Posted<Nothing>,
+) -> Response {
+    act(
+        app,
+        session,
+        id,
+        "SELECT alphadome.resolve_conversation($1)",
+        "resolved",
+    )
+    .await
 }
 
-pub async fn handback(State(app): State<App>, session: Session, Path(id): Path<i64>, _: Posted<Nothing>) -> Response {
+pub async fn handback(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    _: Posted<Nothing>,
+) -> Response {
     act(app, session, id, "SELECT alphadome.hand_back($1)", "back").await
 }
 
-pub async fn sync_templates(State(app): State<App>, session: Session, Path(id): Path<i64>, _: Posted<Nothing>) -> Response {
-    act(app, session, id, "SELECT alphadome.sync_templates() IS NULL AND $1::bigint IS NOT NULL", "synced").await
+pub async fn sync_templates(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    _: Posted<Nothing>,
+) -> Response {
+    act(
+        app,
+        session,
+        id,
+        "SELECT alphadome.sync_templates() IS NULL AND $1::bigint IS NOT NULL",
+        "synced",
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -134,7 +134,10 @@ mod tests {
             Some("Do you deliver on Saturday?"),
             "the session's copy was made anew for the word"
         );
-        assert_ne!(first(&other).as_deref(), Some("Do you deliver on Saturday?"));
+        assert_ne!(
+            first(&other).as_deref(),
+            Some("Do you deliver on Saturday?")
+        );
     }
 
     fn prompt(tenant: &str, customer: &str, message: &str) -> serde_json::Value {
