@@ -444,6 +444,9 @@ CREATE TABLE alphadome.tenant_pauses (
     probe_at      timestamptz NOT NULL,
     failures      integer NOT NULL DEFAULT 1
 );
+-- Kept by pg_dump like every table: a pause restored onto a server whose key works ends at the
+-- first claim after its probe_at.
+SELECT pg_catalog.pg_extension_config_dump('alphadome.tenant_pauses', '');
 
 -- Dead jobs the operator archived (archive_dead): out of the queue, kept with their reason.
 -- Named without a foreign key, like the outbox; a tenant's go with it (base.sql).
@@ -468,3 +471,4 @@ CREATE TABLE alphadome.chore_runs (
     last_run_at timestamptz NOT NULL,
     last_result jsonb
 );
+SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');

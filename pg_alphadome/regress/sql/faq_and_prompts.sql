@@ -43,3 +43,7 @@ SELECT jsonb_pretty(alphadome.assemble_prompt(:'kassangas', '254711000001', 'How
 \pset format aligned
 \pset tuples_only off
 RESET ROLE;
+-- A tenant's own words for the matcher (docs/sql-api.md).
+UPDATE alphadome.bot_control_settings
+   SET faq_synonyms = '{"boda": "deliver", "nyanyua": "deliver", "rekebisho": "repair", "tun-": "repair"}'
+ WHERE bot_tenant_id = :'kassangas';

@@ -52,9 +52,11 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_templates', '');
 --@ create outbox_dead
 --@ create messages_time
 --@ create alphadome.tenant_pauses
+SELECT pg_catalog.pg_extension_config_dump('alphadome.tenant_pauses', '');
 --@ create alphadome.dead_letters
 SELECT pg_catalog.pg_extension_config_dump('alphadome.dead_letters', '');
 --@ create alphadome.chore_runs
+SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
 
 -- ---- Hardening (issue 20): a replayed webhook is counted, not stored again -------------------
 -- The sha256 of the payload (as jsonb's text) identifies a body; a replay of it bumps replays on
