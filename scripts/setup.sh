@@ -5,7 +5,7 @@ set -euo pipefail
 
 PGRX_VERSION=0.18.1
 : "${PG_MAJOR:?the Makefile names the PostgreSQL major: run make setup}"
-PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 
 need_apt=()
 [ -d "$($PG_CONFIG --includedir-server 2>/dev/null)" ] && [ -f "$($PG_CONFIG --includedir-server)/postgres.h" ] || need_apt+=(postgresql-server-dev-$PG_MAJOR)
