@@ -90,7 +90,8 @@ fn ingest_webhook(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
             NOT_A_WEBHOOK,
         );
     };
-    run(raw, route_tenant, Vec::new())
+    // The body's hash for the raw row's dedupe is taken from its text in SQL (a rare path).
+    run(raw, route_tenant, Vec::new(), None)
 }
 
 /// The body of one webhook POST as text, as the relay receives it: what ingest_webhook does,
@@ -154,7 +155,10 @@ fn ingest_webhook_text(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Interna
         )
     }
     .expect("jsonb_in returns a datum");
-    run(raw, route_tenant, refused)
+    // The raw row's dedupe key: the sha256 of the body as the relay received it, hashed here
+    // rather than from the stored jsonb's text in SQL (that costs a serialisation per webhook).
+    let body_sha256 = <sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()).to_vec();
+    run(raw, route_tenant, refused, Some(body_sha256))
 }
 
 /// Ingests the webhook in `raw` (a jsonb datum valid for this call); the messages at the
@@ -163,6 +167,7 @@ fn run(
     raw: pg_sys::Datum,
     route_tenant: Option<pgrx::Uuid>,
     refused: Vec<[usize; 3]>,
+    body_sha256: Option<Vec<u8>>,
 ) -> pgrx::datum::Internal {
     // SAFETY: a non-null jsonb datum, valid for this call; read (and expanded, if it comes
     // compressed) here, in the call's memory context, not in SPI's.
@@ -181,6 +186,7 @@ fn run(
                 raw,
                 route_tenant,
                 refused,
+                body_sha256,
                 outcome: Outcome::default(),
             };
             if field(payload, "object").as_deref() == Some("whatsapp_business_account") {
@@ -238,6 +244,8 @@ struct Ingest<'a, 'conn> {
     route_tenant: Option<pgrx::Uuid>,
     /// Messages (entry, change, index) refused before reading: they held a \u0000.
     refused: Vec<[usize; 3]>,
+    /// The sha256 of the body as received (None: taken from the payload's text in SQL).
+    body_sha256: Option<Vec<u8>>,
     outcome: Outcome,
 }
 
@@ -588,7 +596,13 @@ impl Ingest<'_, '_> {
         let event = self.client.update(
             &self.prepared.keep_event,
             Some(1),
-            &[arg(self.route_tenant), self.raw(), counts, arg(notes)],
+            &[
+                arg(self.route_tenant),
+                self.raw(),
+                counts,
+                arg(notes),
+                arg(self.body_sha256.take()),
+            ],
         )?;
         let event_id = first::<i64>(event, 1)?;
         if self.outcome.jobs > 0 {

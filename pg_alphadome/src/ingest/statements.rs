@@ -328,16 +328,11 @@ pub const SENT_BY_STATUS_0_1: (&str, &[Oid]) = (
 pub const KEEP_EVENT: (&str, &[Oid]) = (
     "INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome, payload_sha256)
      VALUES ($1, $2, $3 || jsonb_build_object('notes', coalesce($4, '[]'::jsonb)),
-             sha256(convert_to($2::text, 'UTF8')))
+             coalesce($5, sha256(convert_to($2::text, 'UTF8'))))
      ON CONFLICT (payload_sha256) DO UPDATE
         SET replays = webhook_events.replays + 1, last_replay_at = now()
      RETURNING id",
-    &[
-        pg_sys::UUIDOID,
-        pg_sys::JSONBOID,
-        pg_sys::JSONBOID,
-        pg_sys::JSONBOID,
-    ],
+    KEEP_EVENT_TYPES,
 );
 
 /// KEEP_EVENT before 0.3.0: no payload hash, every body kept.
@@ -345,13 +340,18 @@ pub const KEEP_EVENT_0_2: (&str, &[Oid]) = (
     "INSERT INTO alphadome.webhook_events (route_tenant_id, payload, outcome)
      VALUES ($1, $2, $3 || jsonb_build_object('notes', coalesce($4, '[]'::jsonb)))
      RETURNING id",
-    &[
-        pg_sys::UUIDOID,
-        pg_sys::JSONBOID,
-        pg_sys::JSONBOID,
-        pg_sys::JSONBOID,
-    ],
+    KEEP_EVENT_TYPES,
 );
+
+/// The route's tenant, the payload, the counts, the notes, and the body's sha256 (NULL: hashed
+/// from the payload's text).
+const KEEP_EVENT_TYPES: &[Oid] = &[
+    pg_sys::UUIDOID,
+    pg_sys::JSONBOID,
+    pg_sys::JSONBOID,
+    pg_sys::JSONBOID,
+    pg_sys::BYTEAOID,
+];
 
 /// All of them, prepared.
 pub struct Statements {
