@@ -135,7 +135,7 @@ COMMENT ON COLUMN alphadome.webhook_events.received_at IS 'When it was ingested'
 COMMENT ON COLUMN alphadome.webhook_events.route_tenant_id IS 'The tenant whose route (/webhook/{slug}) it came by; NULL: the shared app';
 COMMENT ON COLUMN alphadome.webhook_events.payload IS 'The body as Meta sent it';
 COMMENT ON COLUMN alphadome.webhook_events.outcome IS 'The counts ingest returned, and notes on what it ignored or refused';
-COMMENT ON COLUMN alphadome.webhook_events.payload_sha256 IS 'sha256 of the payload (as jsonb''s text): the same body again is counted in replays, not kept again';
+COMMENT ON COLUMN alphadome.webhook_events.payload_sha256 IS 'sha256 of the body as the relay received it (of the payload''s text for ingest_webhook(jsonb)): the same body again is counted in replays, not kept again';
 COMMENT ON COLUMN alphadome.webhook_events.replays IS 'How many times the same payload came again after this row was kept';
 COMMENT ON COLUMN alphadome.webhook_events.last_replay_at IS 'When the same payload last came again';
 

@@ -59,7 +59,7 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
 
 -- ---- Hardening (issue 20): a replayed webhook is counted, not stored again -------------------
--- The sha256 of the payload (as jsonb's text) identifies a body; a replay of it bumps replays on
+-- The sha256 of the body as received identifies it; a replay of it bumps replays on
 -- the first row. Rows kept before 0.3.0 have no hash and are never matched.
 --@ add-columns alphadome.webhook_events payload_sha256 replays last_replay_at
 --@ create webhook_events_payload_sha256
