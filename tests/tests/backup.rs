@@ -220,11 +220,16 @@ fn restored_without_the_key_file_only_decryption_fails() {
         .query("SELECT alphadome.claim_jobs('restored', 10, 60)", &[])
         .unwrap();
     assert!(
-        claimed.iter().all(|r| r.get::<_, serde_json::Value>(0)["whatsapp"].is_null()),
+        claimed
+            .iter()
+            .all(|r| r.get::<_, serde_json::Value>(0)["whatsapp"].is_null()),
         "no job leaves with a token"
     );
     let dead: i64 = client
-        .query_one("SELECT count(*) FROM alphadome.outbox WHERE status = 'dead'", &[])
+        .query_one(
+            "SELECT count(*) FROM alphadome.outbox WHERE status = 'dead'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(dead, 0, "nothing dead-lettered");

@@ -191,14 +191,19 @@ mod tests {
             &[id.into()],
         )
         .unwrap();
-        for (params, expected) in [("ARRAY['Jane']", "22023"), ("ARRAY['Jane', ' ']", "22023")] {
+        // Too few parameters, or an empty one: $1 is the conversation, the rest the parameters.
+        let id_text = id.to_string();
+        for params in [vec!["Jane"], vec!["Jane", " "]] {
+            let args: Vec<&str> = std::iter::once(id_text.as_str())
+                .chain(params.iter().copied())
+                .collect();
             assert_eq!(
                 outcome(
-                    &format!("SELECT alphadome.send_template($1[1]::bigint, 'order_ready', 'en', {params})"),
-                    &[&id.to_string()]
+                    "SELECT alphadome.send_template($1[1]::bigint, 'order_ready', 'en', $1[2:])",
+                    &args
                 ),
-                expected,
-                "{params}"
+                "22023",
+                "{params:?}"
             );
         }
         assert_eq!(
