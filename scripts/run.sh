@@ -57,6 +57,7 @@ start_relay() {
   stop_relay
   DATABASE_URL="host=$run_dir port=$port user=relay_login dbname=$db" \
   META_APP_SECRET=$app_secret \
+  ALPHADOME_CONSOLE_PUBLIC_URL=${ALPHADOME_CONSOLE_PUBLIC_URL:-http://127.0.0.1:8081} \
   ALPHADOME_DRY_RUN=$dry_run \
   ALPHADOME_LISTEN=${ALPHADOME_LISTEN:-127.0.0.1:8080} \
     nohup "$target_dir/debug/alphadome-relay" serve >>"$run_dir/relay.log" 2>&1 &

@@ -18,6 +18,10 @@
     return false;
   }
   window.setInterval(function () {
-    if (!typing() && !document.hidden) { window.location.reload(); }
+    if (typing() || document.hidden) { return; }
+    // What was just done ("?done=sent") was said once: not again at every refresh.
+    var url = new URL(window.location.href);
+    url.searchParams.delete("done");
+    window.location.replace(url.toString());
   }, seconds * 1000);
 })();

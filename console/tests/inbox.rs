@@ -62,6 +62,17 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
         page.contains("outside the 24-hour window: send a template"),
         "{page}"
     );
+    let (_, page) = owner.get(&format!("/conversations/{id}"));
+    assert!(
+        page.contains("Templates are not connected for this shop yet") && page.contains("tel:+"),
+        "without the WhatsApp Business account: who connects it, and the number to call: {page}"
+    );
+    shop.db()
+        .execute(
+            "UPDATE alphadome.bot_tenants SET whatsapp_business_account_id = '102290129340398' WHERE id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
     shop.db()
         .execute(
             "INSERT INTO alphadome.whatsapp_templates (bot_tenant_id, name, language, status, body)

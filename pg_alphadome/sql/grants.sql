@@ -160,7 +160,7 @@ GRANT SELECT (id, email, bot_tenant_id, created_at, password_changed_at, is_agen
 -- A member of the shop's staff (a console account with is_agent), under RLS: reads the
 -- conversations, their messages, the canned replies and the approved templates, and writes only
 -- through the functions above. No settings, FAQ, templates, logins or credentials.
-GRANT SELECT (id, slug, client_name) ON alphadome.bot_tenants TO alphadome_agent;
+GRANT SELECT (id, slug, client_name, whatsapp_business_account_id) ON alphadome.bot_tenants TO alphadome_agent;
 GRANT SELECT (bot_tenant_id, timezone, business_hours, holidays) ON alphadome.bot_control_settings TO alphadome_agent;
 GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.whatsapp_templates TO alphadome_agent;
 GRANT SELECT (id, bot_tenant_id, data_type, question, answer, category, is_active)

@@ -418,14 +418,15 @@ BEGIN
           FROM alphadome.conversations cv
           JOIN alphadome.bot_tenants t ON t.id = cv.bot_tenant_id AND t.is_active
           JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = cv.bot_tenant_id
-         WHERE (cv.waiting_since IS NOT NULL
+         WHERE cv.opted_out_at IS NULL
+           AND ((cv.waiting_since IS NOT NULL
                 AND (cv.waiting_since + s.handoff_timeout <= handoff_chores.at
                      OR (cv.reminded_at IS NULL AND cv.waiting_since + s.handoff_reminder <= handoff_chores.at)))
             OR (cv.handoff_at IS NOT NULL AND cv.handoff_at + s.handoff_timeout <= handoff_chores.at
                 AND NOT EXISTS (SELECT FROM alphadome.messages m
                                  WHERE m.bot_tenant_id = cv.bot_tenant_id AND m.conversation_id = cv.id
                                    AND m.direction = 'outbound' AND m.sent_by IN ('person', 'app')
-                                   AND m.created_at > handoff_chores.at - s.handoff_timeout))
+                                   AND m.created_at > handoff_chores.at - s.handoff_timeout)))
          ORDER BY cv.bot_tenant_id, cv.id
            FOR UPDATE OF cv SKIP LOCKED
     LOOP

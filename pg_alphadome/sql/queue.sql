@@ -450,7 +450,9 @@ BEGIN
     END IF;
     IF plan ->> 'decision' IN ('opt_out', 'opt_in') THEN
         UPDATE alphadome.conversations c
-           SET opted_out_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() END
+           SET opted_out_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() END,
+               waiting_since = CASE WHEN plan ->> 'decision' = 'opt_out' THEN NULL ELSE c.waiting_since END,
+               reminded_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN NULL ELSE c.reminded_at END
           FROM alphadome.messages m
          WHERE m.bot_tenant_id = job.bot_tenant_id AND m.id = message_id
            AND c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id;

@@ -51,8 +51,8 @@ pub struct Filter {
 }
 
 /// One page of the inbox, waiting customers first (longest first), then those a person has,
-/// then the others by their last message; each with its last message (read only for the rows
-/// shown). $1: a state to show only, or NULL.
+/// then the others by their last message; each with what the customer last wrote (read only for
+/// the rows shown). $1: a state to show only, or NULL.
 const INBOX: &str = "
     WITH shown AS (
         SELECT c.* FROM alphadome.conversations c
@@ -69,7 +69,7 @@ const INBOX: &str = "
       LEFT JOIN LATERAL (
           SELECT m.created_at, m.direction, coalesce(m.body, m.transcript, '(' || m.message_type || ')') AS words
             FROM alphadome.messages m
-           WHERE m.bot_tenant_id = c.bot_tenant_id AND m.conversation_id = c.id
+           WHERE m.bot_tenant_id = c.bot_tenant_id AND m.conversation_id = c.id AND m.direction = 'inbound'
            ORDER BY m.created_at DESC LIMIT 1) last ON true
      ORDER BY c.waiting_since IS NULL, c.waiting_since, c.handoff_at IS NULL,
               greatest(c.last_inbound_at, c.handoff_at) DESC NULLS LAST, c.id DESC";
@@ -154,8 +154,10 @@ pub async fn page(
 const CONVERSATION: &str = "
     SELECT coalesce(c.customer_name, ''), c.customer_key::text, c.state,
            coalesce(c.last_inbound_at > now() - interval '24 hours', false), c.opted_out_at IS NOT NULL,
-           ceil(extract(epoch FROM now() - c.waiting_since) / 60)::int
-      FROM alphadome.conversations c WHERE c.id = $1";
+           ceil(extract(epoch FROM now() - c.waiting_since) / 60)::int,
+           t.whatsapp_business_account_id IS NOT NULL
+      FROM alphadome.conversations c JOIN alphadome.bot_tenants t ON t.id = c.bot_tenant_id
+     WHERE c.id = $1";
 
 /// Its messages, oldest first: direction, words, decision, status, time, voice note, who wrote
 /// an outbound one and whether it was this account, Meta's error title for a failed one.
@@ -266,6 +268,7 @@ async fn render(
         bool,
         Option<i32>,
     ) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5));
+    let templates_connected: bool = c.get(6);
     let account = who.account;
     let messages = tx.query(MESSAGES, &[&id, &account]).await?;
     let pending = tx.query(PENDING, &[&id.to_string()]).await?;
@@ -346,11 +349,16 @@ async fn render(
                 }
             } @else {
                 p.notice { "More than 24 hours have passed since this customer last wrote. WhatsApp only lets the shop send one of its approved templates now; free text is possible again once the customer writes." }
-                @if templates.is_empty() {
-                    p { "The shop has no approved template yet (they are made in WhatsApp Manager and checked by Meta)." }
+                p { "You can also call them: " a href=(format!("tel:+{number}")) { "+" (number) } "." }
+                @if !templates_connected {
+                    p { "Templates are not connected for this shop yet: your AlphaDome operator connects the shop's WhatsApp Business account, then its approved templates show here." }
+                } @else {
+                    @if templates.is_empty() {
+                        p { "The shop has no approved template yet. Templates are made in Meta's WhatsApp Manager and checked by Meta; once approved, refresh them here." }
+                    }
+                    @for t in &templates { (template_form(who, id, &t.get::<_, String>(0), &t.get::<_, String>(1), &t.get::<_, String>(2))) }
+                    (action(who, id, "templates", "Refresh the templates from WhatsApp"))
                 }
-                @for t in &templates { (template_form(who, id, &t.get::<_, String>(0), &t.get::<_, String>(1), &t.get::<_, String>(2))) }
-                (action(who, id, "templates", "Refresh the templates from WhatsApp"))
             }
         }
     };

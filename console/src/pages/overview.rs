@@ -45,7 +45,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                 &[],
             )
             .await?;
-        Ok(html::page(
+        Ok(html::refreshing_page(
             "Overview",
             who,
             html! {
@@ -77,10 +77,14 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                             td { (a.get::<_, String>(2)) } td { (a.get::<_, String>(1)) } } } } }
                 }
             },
+            REFRESH_SECONDS,
         ))
     })
     .await
 }
+
+/// The overview reloads itself like the inbox (a new customer waiting shows without a tap).
+const REFRESH_SECONDS: u32 = 30;
 
 /// How many customers wait for a person, and the longest wait in minutes (NULL: none waits).
 const WAITING: &str =

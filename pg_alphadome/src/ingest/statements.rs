@@ -209,7 +209,18 @@ pub const RECORD_MESSAGE: (&str, &[Oid]) =
 pub const RECORD_MESSAGE_0_1: (&str, &[Oid]) = (record_message!("", ""), RECORD_MESSAGE_TYPES);
 
 /// Opt-out ($3 true) or opt-in (false) of a conversation.
+/// 0.3.0: a customer who opts out waits for nobody any more (no reminder, no timeout message).
 pub const SET_OPTED_OUT: (&str, &[Oid]) = (
+    "UPDATE alphadome.conversations cv
+        SET opted_out_at = CASE WHEN $3 THEN now() END,
+            waiting_since = CASE WHEN $3 THEN NULL ELSE cv.waiting_since END,
+            reminded_at = CASE WHEN $3 THEN NULL ELSE cv.reminded_at END
+      WHERE cv.bot_tenant_id = $1 AND cv.id = $2",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::BOOLOID],
+);
+
+/// SET_OPTED_OUT before 0.3.0: nobody waits.
+pub const SET_OPTED_OUT_0_2: (&str, &[Oid]) = (
     "UPDATE alphadome.conversations cv
         SET opted_out_at = CASE WHEN $3 THEN now() END
       WHERE cv.bot_tenant_id = $1 AND cv.id = $2",
@@ -399,7 +410,11 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             RECORD_MESSAGE_0_1
         })?,
-        set_opted_out: prepare(SET_OPTED_OUT)?,
+        set_opted_out: prepare(if inbox {
+            SET_OPTED_OUT
+        } else {
+            SET_OPTED_OUT_0_2
+        })?,
         faq_rows: prepare(if current { FAQ_ROWS } else { FAQ_ROWS_0_1 })?,
         faq_synonyms: prepare(if inbox {
             FAQ_SYNONYMS

@@ -93,6 +93,11 @@ mod tests {
         assert_eq!(decision("w.4").as_deref(), Some("escalated"));
         ingest(&text("254711000124", "w.5", "Acha kunitumia messages"));
         assert_eq!(decision("w.5").as_deref(), Some("opt_out"));
+        assert_eq!(
+            state("254711000124").as_deref(),
+            Some("bot"),
+            "an opted-out customer waits for nobody: no reminder, no timeout message"
+        );
     }
 
     #[pg_test]
