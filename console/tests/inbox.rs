@@ -27,6 +27,12 @@ fn a_reply_goes_within_the_window_and_a_template_is_offered_after_it() {
     let csrf = owner.csrf();
     let (status, page) = owner.get("/conversations?state=waiting");
     assert_eq!(status, 200);
+    for path in [
+        "/conversations?page=1",
+        "/conversations?state=waiting&page=0",
+    ] {
+        assert_eq!(owner.get(path).0, 200, "{path}: pages of the list");
+    }
     assert!(
         page.contains("waiting for a person") && page.contains(CUSTOMER),
         "{page}"

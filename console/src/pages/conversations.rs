@@ -42,12 +42,20 @@ fn state_words(state: &str) -> &'static str {
     }
 }
 
+/// `?state=waiting&page=N`. (Not Paging flattened in: serde's flatten reads a query's numbers
+/// as strings, and every ?page= answered 400.)
 #[derive(Deserialize, Default)]
 pub struct Filter {
     #[serde(default)]
     state: Option<String>,
-    #[serde(flatten)]
-    paging: Paging,
+    #[serde(default)]
+    page: i64,
+}
+
+impl Filter {
+    fn paging(&self) -> Paging {
+        Paging { page: self.page }
+    }
 }
 
 /// One page of the inbox, waiting customers first (longest first), then those a person has,
@@ -100,7 +108,7 @@ pub async fn page(
             None => all,
         };
         let rows = tx
-            .query(INBOX, &[&state, &PER_PAGE, &filter.paging.offset(PER_PAGE)])
+            .query(INBOX, &[&state, &PER_PAGE, &filter.paging().offset(PER_PAGE)])
             .await?;
         let pages = (total + PER_PAGE - 1) / PER_PAGE;
         let tab = |value: Option<&str>, label: String| {
@@ -137,7 +145,7 @@ pub async fn page(
                 } }
                 @if pages > 1 {
                     p.pages { @for p in 0..pages.min(200) {
-                        @if p == filter.paging.page { strong { (p + 1) } } @else {
+                        @if p == filter.page { strong { (p + 1) } } @else {
                             a href=(match state { Some(s) => format!("/conversations?state={s}&page={p}"), None => format!("/conversations?page={p}") }) { (p + 1) }
                         } " "
                     } }
