@@ -45,6 +45,25 @@ BEGIN
 END
 $$;
 
+-- Who has a conversation now: a person ('person': the bot stays silent), or the bot ('bot', or
+-- 'resolved': a person closed it). The customer waits for nobody either way.
+CREATE OR REPLACE FUNCTION alphadome._set_holder(tenant_id uuid, conversation_id bigint, holder text) RETURNS void
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    UPDATE alphadome.conversations cv
+       SET handoff_at = CASE _set_holder.holder WHEN 'person' THEN now() END,
+           waiting_since = NULL, reminded_at = NULL,
+           resolved_at = CASE _set_holder.holder WHEN 'resolved' THEN now() END
+     WHERE cv.bot_tenant_id = _set_holder.tenant_id AND cv.id = _set_holder.conversation_id;
+END;
+
+-- The items of a JSON array in a webhook, or none when Meta sent something else there.
+CREATE OR REPLACE FUNCTION alphadome._array_items(value jsonb) RETURNS SETOF jsonb
+    LANGUAGE sql IMMUTABLE
+BEGIN ATOMIC
+    SELECT jsonb_array_elements(CASE jsonb_typeof(_array_items.value) WHEN 'array' THEN _array_items.value ELSE '[]' END);
+END;
+
 -- Queues a person's message to a conversation's customer (a reply.send job, which the relay sends
 -- like the bot's) and stops the waiting clock: a person has the conversation now.
 CREATE OR REPLACE FUNCTION alphadome._queue_person_message(c alphadome.conversations, message jsonb) RETURNS bigint
@@ -64,9 +83,7 @@ BEGIN
                                'account', nullif(current_setting('alphadome.console_account', true), ''))
             || message)
     RETURNING o.id INTO job;
-    UPDATE alphadome.conversations cv
-       SET handoff_at = now(), waiting_since = NULL, reminded_at = NULL, resolved_at = NULL
-     WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
+    PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'person');
     PERFORM alphadome._wake_worker();
     RETURN job;
 END
@@ -155,9 +172,7 @@ AS $$
 DECLARE
     c alphadome.conversations := alphadome._own_conversation(resolve_conversation.conversation_id);
 BEGIN
-    UPDATE alphadome.conversations cv
-       SET handoff_at = NULL, waiting_since = NULL, reminded_at = NULL, resolved_at = now()
-     WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
+    PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'resolved');
 END
 $$;
 
@@ -168,9 +183,7 @@ AS $$
 DECLARE
     c alphadome.conversations := alphadome._own_conversation(hand_back.conversation_id);
 BEGIN
-    UPDATE alphadome.conversations cv
-       SET handoff_at = NULL, waiting_since = NULL, reminded_at = NULL, resolved_at = NULL
-     WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
+    PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'bot');
 END
 $$;
 
@@ -183,9 +196,7 @@ AS $$
 DECLARE
     c alphadome.conversations := alphadome._own_conversation(take_over.conversation_id);
 BEGIN
-    UPDATE alphadome.conversations cv
-       SET handoff_at = now(), waiting_since = NULL, reminded_at = NULL, resolved_at = NULL
-     WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
+    PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'person');
 END
 $$;
 
@@ -269,8 +280,7 @@ DECLARE
     ignored integer := 0;
 BEGIN
     IF field = 'smb_message_echoes' THEN
-        FOR item IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(value -> 'message_echoes')
-                                                        WHEN 'array' THEN value -> 'message_echoes' ELSE '[]' END) LOOP
+        FOR item IN SELECT * FROM alphadome._array_items(value -> 'message_echoes') LOOP
             customer := alphadome._wa_id(item ->> 'to');
             IF customer IS NULL OR coalesce(item ->> 'id', '') = '' THEN
                 ignored := ignored + 1;
@@ -300,13 +310,10 @@ BEGIN
                 CONTINUE;
             END IF;
             accepted := accepted + 1;
-            UPDATE alphadome.conversations cv
-               SET handoff_at = now(), waiting_since = NULL, reminded_at = NULL, resolved_at = NULL
-             WHERE cv.bot_tenant_id = tenant_id AND cv.id = conversation;
+            PERFORM alphadome._set_holder(tenant_id, conversation, 'person');
         END LOOP;
     ELSIF field = 'smb_app_state_sync' THEN
-        FOR item IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(value -> 'state_sync')
-                                                        WHEN 'array' THEN value -> 'state_sync' ELSE '[]' END) LOOP
+        FOR item IN SELECT * FROM alphadome._array_items(value -> 'state_sync') LOOP
             customer := alphadome._wa_id(item #>> '{contact,phone_number}');
             IF item ->> 'type' IS DISTINCT FROM 'contact' OR customer IS NULL THEN
                 ignored := ignored + 1;
@@ -323,18 +330,15 @@ BEGIN
              WHERE cv.bot_tenant_id = tenant_id AND cv.id = conversation;
         END LOOP;
     ELSIF field = 'history' THEN
-        FOR item IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(value -> 'history')
-                                                        WHEN 'array' THEN value -> 'history' ELSE '[]' END) LOOP
-            FOR thread IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(item -> 'threads')
-                                                               WHEN 'array' THEN item -> 'threads' ELSE '[]' END) LOOP
+        FOR item IN SELECT * FROM alphadome._array_items(value -> 'history') LOOP
+            FOR thread IN SELECT * FROM alphadome._array_items(item -> 'threads') LOOP
                 customer := alphadome._wa_id(thread ->> 'id');
                 IF customer IS NULL THEN
                     ignored := ignored + 1;
                     CONTINUE;
                 END IF;
                 conversation := alphadome._coexistence_conversation(tenant_id, customer);
-                FOR message IN SELECT * FROM jsonb_array_elements(CASE jsonb_typeof(thread -> 'messages')
-                                                                    WHEN 'array' THEN thread -> 'messages' ELSE '[]' END) LOOP
+                FOR message IN SELECT * FROM alphadome._array_items(thread -> 'messages') LOOP
                     IF coalesce(message ->> 'id', '') = '' THEN
                         ignored := ignored + 1;
                         CONTINUE;
@@ -414,7 +418,7 @@ DECLARE
     who text;
 BEGIN
     FOR c IN
-        SELECT cv.*, t.client_name, s.handoff_reminder, s.handoff_timeout, s.handoff_timeout_message
+        SELECT cv.*, t.client_name, s.handoff_reminder, s.handoff_timeout, s.handoff_timeout_message, s.timezone
           FROM alphadome.conversations cv
           JOIN alphadome.bot_tenants t ON t.id = cv.bot_tenant_id AND t.is_active
           JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = cv.bot_tenant_id
@@ -445,23 +449,19 @@ BEGIN
                                c.client_name, who, c.handoff_timeout),
                         'handoff_timeout:' || c.id || ':' || extract(epoch FROM c.waiting_since)::bigint,
                         handoff_chores.at, c.id);
-            UPDATE alphadome.conversations cv SET waiting_since = NULL, reminded_at = NULL
-             WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
+            PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'bot');
             resumed := resumed + 1;
         ELSIF c.waiting_since IS NOT NULL THEN
             PERFORM alphadome._alert(c.bot_tenant_id, 'handoff_reminder',
                         format('%s: %s has been waiting for a person since %s.', c.client_name, who,
-                               to_char(c.waiting_since AT TIME ZONE
-                                       (SELECT s.timezone FROM alphadome.bot_control_settings s
-                                         WHERE s.bot_tenant_id = c.bot_tenant_id), 'HH24:MI')),
+                               to_char(c.waiting_since AT TIME ZONE c.timezone, 'HH24:MI')),
                         'handoff_reminder:' || c.id || ':' || extract(epoch FROM c.waiting_since)::bigint,
                         handoff_chores.at, c.id);
             UPDATE alphadome.conversations cv SET reminded_at = handoff_chores.at
              WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
             reminded := reminded + 1;
         ELSE
-            UPDATE alphadome.conversations cv SET handoff_at = NULL
-             WHERE cv.bot_tenant_id = c.bot_tenant_id AND cv.id = c.id;
+            PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'bot');
             resumed := resumed + 1;
         END IF;
     END LOOP;
