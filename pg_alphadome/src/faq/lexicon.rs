@@ -8,6 +8,7 @@
 //! (bot_control_settings.faq_synonyms), which win over the shipped ones. Entries and messages go
 //! through the same lexicon, so a phrasing "mnatengeneza gitaa" and a message "mnaweza
 //! kuitengeneza gitaa yangu?" meet at "repair guitar".
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Words that mean another word, for every shop (English, Swahili, Sheng). Kept to words whose
@@ -148,7 +149,13 @@ pub struct Lexicon {
     /// The longest root, in characters (bounds the search).
     longest_root: usize,
     greetings: Vec<String>,
+    /// What raw words read as (text::normal), remembered: an FAQ's phrasings repeat their words,
+    /// and so do customers. Emptied past MEMO_WORDS words, so a session's copy stays small.
+    memo: RefCell<HashMap<String, Option<String>>>,
 }
+
+/// The most words Lexicon::remembered keeps.
+const MEMO_WORDS: usize = 20_000;
 
 impl Lexicon {
     /// The shipped lexicon with a tenant's words: (word, what it means); a word ending in "-" is
@@ -199,10 +206,7 @@ impl Lexicon {
         }
         // Every split into prefixes + root + ending; the longest root wins.
         let mut found: Option<(usize, &str)> = None;
-        for start in 0..word.len() {
-            if !is_prefix_chain(&word[..start], 4) {
-                continue;
-            }
+        for start in prefix_chain_ends(word, MAX_PREFIXES) {
             let rest = &word[start..];
             for ending in VERB_ENDINGS {
                 let Some(root) = rest.strip_suffix(ending) else {
@@ -223,22 +227,48 @@ impl Lexicon {
         found.map(|(_, m)| m)
     }
 
+    /// What `raw` reads as: remembered from an earlier call, else `read()`'s answer, remembered.
+    pub fn remembered(&self, raw: &str, read: impl FnOnce() -> Option<String>) -> Option<String> {
+        if let Some(known) = self.memo.borrow().get(raw) {
+            return known.clone();
+        }
+        let answer = read();
+        let mut memo = self.memo.borrow_mut();
+        if memo.len() >= MEMO_WORDS {
+            memo.clear();
+        }
+        memo.insert(raw.to_string(), answer.clone());
+        answer
+    }
+
     /// Whether a raw word (lower case) greets or is polite without asking anything.
     pub fn is_greeting(&self, word: &str) -> bool {
         self.greetings.iter().any(|g| g == word)
     }
 }
 
-/// Whether `text` is up to `max` verb prefixes written together (the empty text is).
-fn is_prefix_chain(text: &str, max: usize) -> bool {
-    if text.is_empty() {
-        return true;
+/// How many verb prefixes may be written together before a root.
+const MAX_PREFIXES: usize = 4;
+
+/// The byte offsets of `word` (an ASCII word) at which up to `max` verb prefixes written together
+/// end, in increasing order; 0 (no prefix) first. One pass over the word: the fewest prefixes
+/// that reach each offset (trying every split again for every offset cost most of an ingest's
+/// matching, make count).
+fn prefix_chain_ends(word: &str, max: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut fewest = vec![usize::MAX; word.len() + 1];
+    fewest[0] = 0;
+    for at in 0..word.len() {
+        if fewest[at] >= max {
+            continue;
+        }
+        for prefix in VERB_PREFIXES {
+            if word[at..].starts_with(prefix) {
+                let end = at + prefix.len();
+                fewest[end] = fewest[end].min(fewest[at] + 1);
+            }
+        }
     }
-    max > 0
-        && VERB_PREFIXES.iter().any(|p| {
-            text.strip_prefix(p)
-                .is_some_and(|rest| is_prefix_chain(rest, max - 1))
-        })
+    (0..word.len()).filter(move |&at| fewest[at] <= max)
 }
 
 #[cfg(test)]

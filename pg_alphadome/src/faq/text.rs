@@ -140,6 +140,10 @@ fn read(lowered: &str) -> Vec<&str> {
 
 /// One raw word as the matcher compares it, or None when it says nothing.
 fn normal(raw: &str, lexicon: &Lexicon) -> Option<String> {
+    lexicon.remembered(raw, || read_word(raw, lexicon))
+}
+
+fn read_word(raw: &str, lexicon: &Lexicon) -> Option<String> {
     if STOPWORDS.contains(&raw) {
         return None;
     }
