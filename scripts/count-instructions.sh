@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make count: CPU instructions of one ingest_webhook call (an FAQ question from a new customer,
+# make count: CPU instructions of one ingest_webhook_text call (an FAQ question from a new customer,
 # as in make bench) beside one 1 KB jsonb insert, counted by valgrind's callgrind in a
 # single-user postgres, after 1,000 such ingests and an ANALYZE. Unlike make bench's rates, the
 # counts repeat exactly from run to run, so they show what a change costs or saves even on a
@@ -31,9 +31,10 @@ psql=(psql -h "$dir" -p 54402 -U postgres -q -v ON_ERROR_STOP=1)
 "${psql[@]}" -d count -c "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000;
   CREATE TABLE bench_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now())"
 
-# One ingest statement: an FAQ question from customer $2, message id wamid.count.$1.$2.
+# One ingest statement: an FAQ question from customer $2, message id wamid.count.$1.$2, the body
+# given as text, as the relay gives it (ingest_webhook_text).
 ingest_statement() {
-  printf '%s\n\n' "SELECT alphadome.ingest_webhook('{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\"106540352242922\",\"phone_number_id\":\"106540352242922\"},\"contacts\":[{\"profile\":{\"name\":\"B\"},\"wa_id\":\"$2\"}],\"messages\":[{\"from\":\"$2\",\"id\":\"wamid.count.$1.$2\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{\"body\":\"What are your opening hours?\"}}]}}]}]}'::jsonb);"
+  printf '%s\n\n' "SELECT alphadome.ingest_webhook_text('{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\"106540352242922\",\"phone_number_id\":\"106540352242922\"},\"contacts\":[{\"profile\":{\"name\":\"B\"},\"wa_id\":\"$2\"}],\"messages\":[{\"from\":\"$2\",\"id\":\"wamid.count.$1.$2\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{\"body\":\"What are your opening hours?\"}}]}}]}]}');"
 }
 pad=$(printf 'x%.0s' $(seq 1000))
 for i in $(seq "$N"); do
@@ -71,4 +72,4 @@ ingest=$(per_call ingest)
 if [ -n "${ALPHADOME_COUNT_PROFILE:-}" ]; then cp "$dir/callgrind.out" "$ALPHADOME_COUNT_PROFILE"; fi
 printf '%-48s %12s %8s\n' "what" "instructions" "ratio"
 printf '%-48s %12d %7.2fx\n' "insert 1 KB jsonb (one statement)" "$insert" 1
-printf '%-48s %12d %7.2fx\n' "ingest_webhook (FAQ question, new customer)" "$ingest" "$(awk "BEGIN {print $ingest / $insert}")"
+printf '%-48s %12d %7.2fx\n' "ingest_webhook_text (FAQ question, new customer)" "$ingest" "$(awk "BEGIN {print $ingest / $insert}")"
