@@ -77,13 +77,51 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Keywords or phrases, each as its whole lower-case words: read once, when a tenant's settings
+/// are loaded, not again for every message compared with them (make count).
+#[derive(Debug, Clone, Default)]
+pub struct Phrases(Vec<Vec<String>>);
+
+impl Phrases {
+    pub fn new<S: AsRef<str>>(keywords: &[S]) -> Phrases {
+        Phrases(
+            keywords
+                .iter()
+                .map(|k| words(k.as_ref()))
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )
+    }
+
+    /// The first keyword, its words in lower case.
+    pub fn first(&self) -> Option<String> {
+        self.0.first().map(|p| p.join(" "))
+    }
+}
+
+/// A message with its lower-case words, read once for every list it is compared with.
+pub struct Said<'a> {
+    text: &'a str,
+    words: Vec<String>,
+}
+
+impl<'a> Said<'a> {
+    pub fn new(text: &'a str) -> Said<'a> {
+        Said {
+            text,
+            words: words(text),
+        }
+    }
+
+    /// Whether the phrase stands in the message as whole words.
+    fn holds(&self, phrase: &[String]) -> bool {
+        self.words.windows(phrase.len()).any(|w| w == phrase)
+    }
+}
+
 /// Does the message contain one of the keywords (or phrases) as whole words, ignoring case?
-pub fn has_keyword(message: &str, keywords: &[&str]) -> bool {
-    let said = words(message);
-    keywords.iter().any(|k| {
-        let phrase = words(k);
-        !phrase.is_empty() && said.windows(phrase.len()).any(|w| w == phrase.as_slice())
-    })
+pub fn has_keyword(said: &Said, keywords: &Phrases) -> bool {
+    keywords.0.iter().any(|p| said.holds(p))
 }
 
 /// What a message says about stopping messages, by the tenant's opt-out words.
@@ -148,30 +186,30 @@ const OPT_OUT_MAX_WORDS: usize = 12;
 /// the message is a keyword once filler is left out, or a phrase of two or more words stands in
 /// a message of at most 8 words. Unsure: a keyword stands in a message of at most 12 words that
 /// speaks of messages and is not a question. Else No.
-pub fn opt_out(message: &str, keywords: &[&str]) -> OptOut {
-    let said = words(message);
+pub fn opt_out(said: &Said, keywords: &Phrases) -> OptOut {
     let meant: Vec<&String> = said
+        .words
         .iter()
         .filter(|w| !FILLER.contains(&w.as_str()))
         .collect();
-    let phrases: Vec<Vec<String>> = keywords
-        .iter()
-        .map(|k| words(k))
-        .filter(|p| !p.is_empty())
-        .collect();
+    let phrases = &keywords.0;
     if phrases
         .iter()
         .any(|p| p.len() == meant.len() && p.iter().zip(&meant).all(|(a, b)| a == *b))
     {
         return OptOut::Clear;
     }
-    let holds = |p: &Vec<String>| said.windows(p.len()).any(|w| w == p.as_slice());
-    if said.len() <= 8 && phrases.iter().any(|p| p.len() >= 2 && holds(p)) {
+    let count = said.words.len();
+    if count <= 8 && phrases.iter().any(|p| p.len() >= 2 && said.holds(p)) {
         return OptOut::Clear;
     }
-    let question = message.trim_end().ends_with('?');
-    let about_messages = said.iter().any(|w| MESSAGING.contains(&w.as_str()));
-    if !question && about_messages && said.len() <= OPT_OUT_MAX_WORDS && phrases.iter().any(holds) {
+    let question = said.text.trim_end().ends_with('?');
+    let about_messages = said.words.iter().any(|w| MESSAGING.contains(&w.as_str()));
+    if !question
+        && about_messages
+        && count <= OPT_OUT_MAX_WORDS
+        && phrases.iter().any(|p| said.holds(p))
+    {
         return OptOut::Unsure;
     }
     OptOut::No
@@ -226,6 +264,14 @@ mod unit {
         );
     }
 
+    fn stop(message: &str) -> OptOut {
+        opt_out(&Said::new(message), &Phrases::new(&OPT_OUT_WORDS))
+    }
+
+    fn keyword(message: &str, keywords: &[&str]) -> bool {
+        has_keyword(&Said::new(message), &Phrases::new(keywords))
+    }
+
     const OPT_OUT_WORDS: [&str; 7] = [
         "stop",
         "unsubscribe",
@@ -247,50 +293,35 @@ mod unit {
             "sitaki messages hizi",
             "Usinitumie tena",
         ] {
-            assert_eq!(opt_out(message, &OPT_OUT_WORDS), OptOut::Clear, "{message}");
+            assert_eq!(stop(message), OptOut::Clear, "{message}");
         }
     }
 
     #[test]
     fn a_word_among_others_is_asked_and_a_question_or_long_message_is_not_an_opt_out() {
+        assert_eq!(stop("I don't want these adverts stop"), OptOut::Unsure);
         assert_eq!(
-            opt_out("I don't want these adverts stop", &OPT_OUT_WORDS),
+            stop("acha kuniletea hizi ujumbe za matangazo"),
             OptOut::Unsure
         );
+        assert_eq!(stop("acha nikuulize bei ya gitaa"), OptOut::No);
+        assert_eq!(stop("How do I stop the strings buzzing?"), OptOut::No);
         assert_eq!(
-            opt_out("acha kuniletea hizi ujumbe za matangazo", &OPT_OUT_WORDS),
-            OptOut::Unsure
-        );
-        assert_eq!(
-            opt_out("acha nikuulize bei ya gitaa", &OPT_OUT_WORDS),
+            stop("the delivery guy did not stop at my gate yesterday so I missed the parcel"),
             OptOut::No
         );
-        assert_eq!(
-            opt_out("How do I stop the strings buzzing?", &OPT_OUT_WORDS),
-            OptOut::No
-        );
-        assert_eq!(
-            opt_out(
-                "the delivery guy did not stop at my gate yesterday so I missed the parcel",
-                &OPT_OUT_WORDS
-            ),
-            OptOut::No
-        );
-        assert_eq!(opt_out("Do you sell drums", &OPT_OUT_WORDS), OptOut::No);
-        assert_eq!(opt_out("stopwatch", &OPT_OUT_WORDS), OptOut::No);
-        assert_eq!(opt_out("", &OPT_OUT_WORDS), OptOut::No);
+        assert_eq!(stop("Do you sell drums"), OptOut::No);
+        assert_eq!(stop("stopwatch"), OptOut::No);
+        assert_eq!(stop(""), OptOut::No);
     }
 
     #[test]
     fn keywords_match_whole_words_and_phrases_only() {
-        assert!(has_keyword("Can I talk to a HUMAN please?", &["human"]));
-        assert!(has_keyword(
-            "I want to talk to a person",
-            &["talk to a person"]
-        ));
-        assert!(!has_keyword("Is the price humane?", &["human"]));
-        assert!(!has_keyword("agents", &["agent"]));
-        assert!(!has_keyword("anything", &["", "  "]));
-        assert!(has_keyword("STOP", &["stop"]));
+        assert!(keyword("Can I talk to a HUMAN please?", &["human"]));
+        assert!(keyword("I want to talk to a person", &["talk to a person"]));
+        assert!(!keyword("Is the price humane?", &["human"]));
+        assert!(!keyword("agents", &["agent"]));
+        assert!(!keyword("anything", &["", "  "]));
+        assert!(keyword("STOP", &["stop"]));
     }
 }

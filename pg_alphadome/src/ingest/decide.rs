@@ -3,7 +3,7 @@
 //! write and acts only when the message is new. Pure: the facts it may need from the database
 //! (the hour's reply count, the FAQ's answer, when the shop opens) are asked for only when
 //! reached. A voice note's transcript is decided here too, when it comes (transcript.rs).
-use crate::matching::{has_keyword, opt_out, OptOut};
+use crate::matching::{has_keyword, opt_out, OptOut, Phrases, Said};
 
 /// A tenant's switches and words (bot_control_settings, with the tenant's name).
 pub struct Settings {
@@ -13,9 +13,9 @@ pub struct Settings {
     pub enable_ai_responses: bool,
     pub escalation_phone: Option<String>,
     pub fallback_message: String,
-    pub opt_out_keywords: Vec<String>,
+    pub opt_out_keywords: Phrases,
     pub opt_in_keywords: Vec<String>,
-    pub handoff_keywords: Vec<String>,
+    pub handoff_keywords: Phrases,
     pub faq_confidence: f32,
     /// The tenant keeps business hours (0.2.0; without them it is always open).
     pub has_business_hours: bool,
@@ -247,13 +247,9 @@ pub fn plan_reply(
     let lowered = said.to_lowercase();
     let is_one_of =
         |words: &[String]| is_text && words.iter().any(|w| w.trim().to_lowercase() == lowered);
-    let opt_out_words: Vec<&str> = settings
-        .opt_out_keywords
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let words = Said::new(said);
     let stop = if is_text {
-        opt_out(said, &opt_out_words)
+        opt_out(&words, &settings.opt_out_keywords)
     } else {
         OptOut::No
     };
@@ -315,9 +311,10 @@ pub fn plan_reply(
         };
     }
     if stop == OptOut::Unsure {
-        let word = opt_out_words
+        let word = settings
+            .opt_out_keywords
             .first()
-            .map_or("STOP".to_string(), |w| w.trim().to_uppercase());
+            .map_or("STOP".to_string(), |w| w.to_uppercase());
         return Plan::send(
             Verdict::OptOutConfirm,
             format!("If you want no more messages from {client}, reply {word}. Otherwise, tell us how we can help."),
@@ -332,12 +329,7 @@ pub fn plan_reply(
     let customer = &conversation.customer_key;
     // 6. The customer asks for a person.
     if is_text {
-        let handoff: Vec<&str> = settings
-            .handoff_keywords
-            .iter()
-            .map(String::as_str)
-            .collect();
-        if has_keyword(said, &handoff) {
+        if has_keyword(&words, &settings.handoff_keywords) {
             let asked = format!(
                 "{client}: {} asked for a person: «{}»",
                 conversation.who(),
@@ -479,9 +471,9 @@ mod unit {
             enable_ai_responses: true,
             escalation_phone: Some("254702245555".into()),
             fallback_message: "Thanks! We will get back to you.".into(),
-            opt_out_keywords: words(&["STOP", "unsubscribe"]),
+            opt_out_keywords: Phrases::new(&["STOP", "unsubscribe"]),
             opt_in_keywords: words(&["START"]),
-            handoff_keywords: words(&["human", "talk to a person"]),
+            handoff_keywords: Phrases::new(&["human", "talk to a person"]),
             faq_confidence: 0.6,
             has_business_hours: false,
             after_hours_message: "Closed; we open {opening}.".into(),
@@ -710,8 +702,8 @@ mod unit {
     #[test]
     fn swahili_and_sheng_words_ask_for_a_person_and_to_stop() {
         let settings = Settings {
-            handoff_keywords: words(&["human", "nataka kuongea na mtu", "niongee na mtu"]),
-            opt_out_keywords: words(&["stop", "acha kunitumia", "sitaki messages"]),
+            handoff_keywords: Phrases::new(&["human", "nataka kuongea na mtu", "niongee na mtu"]),
+            opt_out_keywords: Phrases::new(&["stop", "acha kunitumia", "sitaki messages"]),
             ..shop()
         };
         let mut facts = known(0, None);

@@ -17,6 +17,7 @@ mod transcript;
 
 use crate::errors::raise;
 use crate::jsonb::{self, Json};
+use crate::matching::Phrases;
 use decide::{Conversation, Inbound, Plan, Settings};
 use facts::TenantFacts;
 use message::{field, is_message_id, message_text, sender_problem};
@@ -638,9 +639,9 @@ fn tenant_from_row(row: pgrx::spi::SpiHeapTupleData) -> SpiResult<Option<Tenant>
             enable_ai_responses: row.get(6)?.unwrap_or(false),
             escalation_phone: row.get(7)?,
             fallback_message: row.get(8)?.unwrap_or_default(),
-            opt_out_keywords: row.get(9)?.unwrap_or_default(),
+            opt_out_keywords: Phrases::new(&row.get::<Vec<String>>(9)?.unwrap_or_default()),
             opt_in_keywords: row.get(10)?.unwrap_or_default(),
-            handoff_keywords: row.get(11)?.unwrap_or_default(),
+            handoff_keywords: Phrases::new(&row.get::<Vec<String>>(11)?.unwrap_or_default()),
             faq_confidence: row.get(12)?.unwrap_or(1.0),
             has_business_hours: row.get(14)?.unwrap_or(false),
             after_hours_message: row.get(15)?.unwrap_or_default(),
