@@ -134,7 +134,13 @@ fn an_announced_oversized_body_gets_413_not_100_continue_and_closing_refusals_sa
         format!("POST /login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\n{headers}\r\n")
     };
     let over = BODY_LIMIT + 1;
-    for path in ["/login", "/account", "/faq", "/operator/tenants/new", "/nowhere"] {
+    for path in [
+        "/login",
+        "/account",
+        "/faq",
+        "/operator/tenants/new",
+        "/nowhere",
+    ] {
         let (head, closed) = answer_and_close(
             &addr,
             format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\nexpect: 100-continue\r\ncontent-length: {over}\r\n\r\n").as_bytes(),
@@ -161,16 +167,28 @@ fn an_announced_oversized_body_gets_413_not_100_continue_and_closing_refusals_sa
         ),
         (
             "a broken chunk",
-            [post("transfer-encoding: chunked\r\n").into_bytes(), b"zz\r\nabc\r\n0\r\n\r\n".to_vec()].concat(),
+            [
+                post("transfer-encoding: chunked\r\n").into_bytes(),
+                b"zz\r\nabc\r\n0\r\n\r\n".to_vec(),
+            ]
+            .concat(),
         ),
         (
             "a body that stops half-way (408)",
-            [post("content-length: 100\r\n").into_bytes(), b"email=".to_vec()].concat(),
+            [
+                post("content-length: 100\r\n").into_bytes(),
+                b"email=".to_vec(),
+            ]
+            .concat(),
         ),
         (
             "a form from another site (403), its body read",
             [
-                post(&format!("origin: https://evil.example\r\ncontent-length: {}\r\n", form.len())).into_bytes(),
+                post(&format!(
+                    "origin: https://evil.example\r\ncontent-length: {}\r\n",
+                    form.len()
+                ))
+                .into_bytes(),
                 form.clone().into_bytes(),
             ]
             .concat(),
@@ -190,7 +208,8 @@ fn an_announced_oversized_body_gets_413_not_100_continue_and_closing_refusals_sa
         (
             "an unknown path with a body",
             [
-                format!("POST /nowhere HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 5\r\n\r\n").into_bytes(),
+                format!("POST /nowhere HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 5\r\n\r\n")
+                    .into_bytes(),
                 b"hello".to_vec(),
             ]
             .concat(),
@@ -200,6 +219,9 @@ fn an_announced_oversized_body_gets_413_not_100_continue_and_closing_refusals_sa
         let (head, closed) = answer_and_close(&addr, &request);
         assert!(head.starts_with("http/1.1 4"), "{case}: {head}");
         let says_close = head.contains("\r\nconnection: close");
-        assert_eq!(says_close, closed, "{case}: closed {closed}, but the answer said: {head}");
+        assert_eq!(
+            says_close, closed,
+            "{case}: closed {closed}, but the answer said: {head}"
+        );
     }
 }

@@ -208,7 +208,10 @@ fn read_secrets(source: &SecretSource) -> anyhow::Result<Secrets> {
     }
     // An empty value is a variable set by mistake, not a credential.
     for (slot, (name, _)) in SECRETS.iter().enumerate() {
-        if secrets[slot].as_deref().is_some_and(|v| v.trim().is_empty()) {
+        if secrets[slot]
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
             bail!("{name} is empty");
         }
     }

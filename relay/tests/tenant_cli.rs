@@ -49,7 +49,11 @@ struct Seen {
 }
 
 /// Reads every process's command line and every session's query, over and over, until `stop`.
-fn watch(cluster_url: String, seen: Arc<Seen>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn watch(
+    cluster_url: String,
+    seen: Arc<Seen>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut db = alphadome_e2e::Client::connect(&cluster_url, alphadome_e2e::NoTls).unwrap();
         while !stop.load(Ordering::Relaxed) {
@@ -71,7 +75,10 @@ fn watch(cluster_url: String, seen: Arc<Seen>, stop: Arc<AtomicBool>) -> std::th
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            if queries.iter().any(|q| SECRETS.iter().any(|s| q.contains(s))) {
+            if queries
+                .iter()
+                .any(|q| SECRETS.iter().any(|s| q.contains(s)))
+            {
                 seen.secret_in_a_query.store(true, Ordering::Relaxed);
             }
             seen.queries_sampled.fetch_add(1, Ordering::Relaxed);
@@ -116,15 +123,31 @@ fn onboarding_with_the_cli_shows_no_secret_in_ps_pg_stat_activity_or_the_log() {
         ],
         "",
     );
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let id = String::from_utf8(created.stdout).unwrap().trim().to_string();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let id = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
     let rotated = tenant(
         &url,
-        &["set-credentials", "--slug", "mama-jikoni", "--secrets-on-stdin"],
+        &[
+            "set-credentials",
+            "--slug",
+            "mama-jikoni",
+            "--secrets-on-stdin",
+        ],
         &[],
         &format!("# the rotated token\nWHATSAPP_ACCESS_TOKEN={NEW_TOKEN}\n"),
     );
-    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&rotated.stdout).trim(),
         "mama-jikoni: set whatsapp_access_token"
@@ -132,24 +155,40 @@ fn onboarding_with_the_cli_shows_no_secret_in_ps_pg_stat_activity_or_the_log() {
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
 
-    assert!(seen.cli_seen.load(Ordering::Relaxed) > 0, "the watcher saw the CLI run");
+    assert!(
+        seen.cli_seen.load(Ordering::Relaxed) > 0,
+        "the watcher saw the CLI run"
+    );
     assert!(seen.queries_sampled.load(Ordering::Relaxed) > 0);
-    assert!(!seen.secret_in_a_command_line.load(Ordering::Relaxed), "a secret was on a command line");
-    assert!(!seen.secret_in_a_query.load(Ordering::Relaxed), "a secret was in a statement's text");
+    assert!(
+        !seen.secret_in_a_command_line.load(Ordering::Relaxed),
+        "a secret was on a command line"
+    );
+    assert!(
+        !seen.secret_in_a_query.load(Ordering::Relaxed),
+        "a secret was in a statement's text"
+    );
     log_holds_no_secret(&cluster);
     let log = cluster.server_log();
-    assert!(log.contains("alphadome.create_tenant(slug => $1"), "the statements carry parameters");
+    assert!(
+        log.contains("alphadome.create_tenant(slug => $1"),
+        "the statements carry parameters"
+    );
     assert!(log.contains("alphadome.set_credentials($1::text::uuid"));
 
     // The credentials are the ones given.
     let mut stored = |credential: &str| -> String {
         db.query_one(
             "SELECT alphadome.tenant_credential($1::text::uuid, $2, 'test') = $3",
-            &[&id, &credential, &match credential {
-                "whatsapp_access_token" => NEW_TOKEN,
-                "ai_api_key" => AI_KEY,
-                _ => APP_SECRET,
-            }],
+            &[
+                &id,
+                &credential,
+                &match credential {
+                    "whatsapp_access_token" => NEW_TOKEN,
+                    "ai_api_key" => AI_KEY,
+                    _ => APP_SECRET,
+                },
+            ],
         )
         .unwrap()
         .get::<_, bool>(0)
@@ -173,8 +212,15 @@ fn the_cli_refuses_where_the_server_would_log_its_parameters() {
         tenant(
             &url,
             &[
-                "create", "--slug", "shop", "--name", "Shop", "--client-phone", "0711000001",
-                "--phone-number-id", phone_number_id,
+                "create",
+                "--slug",
+                "shop",
+                "--name",
+                "Shop",
+                "--client-phone",
+                "0711000001",
+                "--phone-number-id",
+                phone_number_id,
             ],
             &[("WHATSAPP_ACCESS_TOKEN", TOKEN)],
             "",
@@ -189,20 +235,34 @@ fn the_cli_refuses_where_the_server_would_log_its_parameters() {
     db.batch_execute("ALTER ROLE onboarding SET log_parameter_max_length = 0")
         .unwrap();
     let created = create("100000000000003");
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     // A value create_tenant refuses: its error, not the statement, reaches the log and stderr.
     let failed = tenant(
         &url,
         &[
-            "create", "--slug", "other", "--name", "Other", "--client-phone", "not a phone",
-            "--phone-number-id", "100000000000004",
+            "create",
+            "--slug",
+            "other",
+            "--name",
+            "Other",
+            "--client-phone",
+            "not a phone",
+            "--phone-number-id",
+            "100000000000004",
         ],
         &[("WHATSAPP_ACCESS_TOKEN", TOKEN)],
         "",
     );
     assert!(!failed.status.success());
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("22"), "a SQLSTATE and its message: {stderr}");
+    assert!(
+        stderr.contains("22"),
+        "a SQLSTATE and its message: {stderr}"
+    );
     assert!(!SECRETS.iter().any(|s| stderr.contains(s)));
     log_holds_no_secret(&cluster);
 }

@@ -68,7 +68,13 @@ fn a_burst_of_wrong_logins_gets_no_more_checks_than_the_limits() {
     assert_eq!(count(&outcomes, "throttled"), BURST - 5, "{outcomes:?}");
     // Many accounts from one address: 20 checked, the rest throttled.
     let outcomes = burst(&cluster, |i, db| {
-        login(db, &format!("guess{i}@burst.test"), "a wrong guess!", "10.2.0.1").0
+        login(
+            db,
+            &format!("guess{i}@burst.test"),
+            "a wrong guess!",
+            "10.2.0.1",
+        )
+        .0
     });
     assert_eq!(count(&outcomes, "wrong"), 20, "{outcomes:?}");
     assert_eq!(count(&outcomes, "throttled"), BURST - 20, "{outcomes:?}");

@@ -136,9 +136,7 @@ fn the_seed_runs_as_an_operator() {
     cluster.create_database("shop");
     cluster
         .connect("shop")
-        .batch_execute(
-            "CREATE ROLE operator LOGIN IN ROLE alphadome_admin;",
-        )
+        .batch_execute("CREATE ROLE operator LOGIN IN ROLE alphadome_admin;")
         .unwrap();
     let seed = alphadome_e2e::repo_root().join("sql/seed/kassangas.sql");
     let out = cluster.tool(

@@ -168,10 +168,17 @@ mod tests {
     fn wrong_current_passwords_are_recorded_and_throttled_like_logins() {
         let (a, _) = two_tenants();
         owner(&a, "gideon@kassangas.test");
-        let token = login("gideon@kassangas.test", PASSWORD, "10.0.1.1").1.unwrap();
+        let token = login("gideon@kassangas.test", PASSWORD, "10.0.1.1")
+            .1
+            .unwrap();
         for _ in 0..5 {
             assert_eq!(
-                change_password(&token, "a wrong guess!", "a new long passphrase", "10.0.1.2"),
+                change_password(
+                    &token,
+                    "a wrong guess!",
+                    "a new long passphrase",
+                    "10.0.1.2"
+                ),
                 "wrong"
             );
         }
@@ -196,7 +203,9 @@ mod tests {
             login(&format!("guess{i}@x.test"), "whatever password", "10.0.9.9");
         }
         owner(&a, "wanjiku@kassangas.test");
-        let other = login("wanjiku@kassangas.test", PASSWORD, "10.0.1.5").1.unwrap();
+        let other = login("wanjiku@kassangas.test", PASSWORD, "10.0.1.5")
+            .1
+            .unwrap();
         assert_eq!(
             change_password(&other, PASSWORD, "a new long passphrase", "10.0.9.9"),
             "throttled"
@@ -210,7 +219,9 @@ mod tests {
     /// The SQLSTATE of making an owner, a staff login and an operator with this password, and of
     /// changing the password of a logged-in account (gideon@kassangas.test) to it.
     fn everywhere(tenant: &str, password: &str, email: &str) -> [String; 4] {
-        let token = login("gideon@kassangas.test", PASSWORD, "10.0.2.1").1.unwrap();
+        let token = login("gideon@kassangas.test", PASSWORD, "10.0.2.1")
+            .1
+            .unwrap();
         [
             outcome(
                 "SELECT alphadome.create_owner($1[1]::uuid, $1[2], $1[3])",
@@ -220,7 +231,10 @@ mod tests {
                 "SELECT alphadome.create_agent($1[1]::uuid, $1[2], $1[3])",
                 &[tenant, email, password],
             ),
-            outcome("SELECT alphadome.create_operator($1[1], $1[2])", &[email, password]),
+            outcome(
+                "SELECT alphadome.create_operator($1[1], $1[2])",
+                &[email, password],
+            ),
             outcome(
                 "SELECT alphadome.console_change_password($1[1], $1[2], $1[3], '10.0.2.1')",
                 &[&token, PASSWORD, password],
@@ -269,7 +283,11 @@ mod tests {
             "iloveyou123",
             "0987654321",
         ] {
-            assert_eq!(everywhere(&a, password, "new@kassangas.test"), REFUSED, "{password:?}");
+            assert_eq!(
+                everywhere(&a, password, "new@kassangas.test"),
+                REFUSED,
+                "{password:?}"
+            );
         }
         assert_eq!(
             everywhere(&a, "drums under the mango tree", "new@kassangas.test")[0],
