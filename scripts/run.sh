@@ -5,7 +5,8 @@
 # owner (its random password is printed once and kept in .run/console-owner). A second
 # `make run` reuses the cluster and restarts the relay and the console. As root, the server runs as the postgres
 # OS user. Settings (environment): ALPHADOME_PG_PORT (54329), ALPHADOME_LISTEN; for the seed
-# WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN, CLIENT_EMAIL, AI_API_KEY; for the relay
+# WHATSAPP_PHONE_NUMBER_ID, CLIENT_EMAIL, and WHATSAPP_ACCESS_TOKEN, AI_API_KEY (given to the
+# tenant with `alphadome-relay tenant set-credentials`, from the environment); for the relay
 # META_APP_SECRET, META_VERIFY_TOKEN, META_GRAPH_URL, LLM_BASE_URL. The relay runs in dry-run
 # mode (records replies, sends nothing) unless META_APP_SECRET, WHATSAPP_ACCESS_TOKEN and
 # AI_API_KEY are all given.
@@ -35,13 +36,17 @@ stop_relay() {
   rm -f "$relay_pid_file"
 }
 
-start_relay() {
-  local target_dir
-  target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
+target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
+
+build_relay() {
   if ! cargo build -q -p alphadome-relay 2>"$run_dir/relay-build.log"; then
     cat "$run_dir/relay-build.log" >&2
     exit 1
   fi
+}
+
+start_relay() {
+  build_relay
   psql_db -d "$db" -c "DO \$\$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'relay_login') THEN CREATE ROLE relay_login LOGIN; END IF;
     END \$\$; GRANT alphadome_relay TO relay_login;"
@@ -98,7 +103,10 @@ start_console() {
   if [ ! -f "$run_dir/console-owner" ]; then
     local password
     password=$(openssl rand -base64 12 | tr -d '/+=')
-    psql_db -d "$db" -v owner="$owner" -v password="$password" >/dev/null <<'SQL'
+    # The password through psql's standard input, not its command line (ps would show it).
+    psql_db -d "$db" >/dev/null <<SQL
+\\set owner '$owner'
+\\set password '$password'
 BEGIN;
 SET LOCAL log_statement = 'none';
 SET LOCAL log_min_error_statement = 'panic';
@@ -188,12 +196,18 @@ CONF
   seeded=$(psql_db -d "$db" -tAc "SELECT count(*) FROM alphadome.bot_tenants WHERE slug = 'kassangas'")
   local vars=()
   [ -n "${WHATSAPP_PHONE_NUMBER_ID:-}" ] && vars+=(-v "whatsapp_phone_number_id=$WHATSAPP_PHONE_NUMBER_ID")
-  [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] && vars+=(-v "whatsapp_access_token=$WHATSAPP_ACCESS_TOKEN")
   [ -n "${CLIENT_EMAIL:-}" ] && vars+=(-v "client_email=$CLIENT_EMAIL")
-  [ -n "${AI_API_KEY:-}" ] && vars+=(-v "ai_api_key=$AI_API_KEY")
   if [ "$seeded" = "0" ] || [ ${#vars[@]} -gt 0 ]; then
     psql_db -d "$db" "${vars[@]}" -f sql/seed/kassangas.sql
     echo "run: loaded sql/seed/kassangas.sql"
+  fi
+  # Real credentials go from the environment to the database as bind parameters, never on a
+  # command line (ps) or in a statement's text (pg_stat_activity, the server log).
+  if [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] || [ -n "${AI_API_KEY:-}" ]; then
+    build_relay
+    # (META_APP_SECRET is the shared app's, for the relay: not this tenant's own.)
+    DATABASE_URL="host=$run_dir port=$port user=postgres dbname=$db" \
+      env -u META_APP_SECRET "$target_dir/debug/alphadome-relay" tenant set-credentials --slug kassangas
   fi
   start_relay
   start_console

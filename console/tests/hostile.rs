@@ -86,3 +86,142 @@ fn cookies_are_secure_by_default_origins_have_a_scheme_and_a_nul_in_the_query_is
         assert_eq!(status, 400, "{path}");
     }
 }
+
+/// What the console answers to `request` (sent whole, as raw bytes): the head of its first
+/// answer (lower case), and whether it then closes the connection (within 3 s: an idle kept-alive
+/// connection stays open for the header timeout, 10 s).
+fn answer_and_close(addr: &str, request: &[u8]) -> (String, bool) {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    // The client may stop writing when the server has answered and closed.
+    let _ = stream.write_all(request);
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        if Instant::now() > deadline {
+            break false;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break true,
+        }
+    };
+    let text = String::from_utf8_lossy(&received).to_lowercase();
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    (head, closed)
+}
+
+/// A client that asks before it sends a body (`Expect: 100-continue`) with a length over the
+/// limit is told 413 at once, not invited to send it; and every refusal after which the console
+/// closes a kept-alive connection says so (`Connection: close`), while one after which it keeps
+/// the connection does not.
+#[test]
+fn an_announced_oversized_body_gets_413_not_100_continue_and_closing_refusals_say_so() {
+    let shop = Shop::start_with(&[("ALPHADOME_BODY_TIMEOUT", "1")]);
+    let addr = shop.addr();
+    let post = |headers: &str| {
+        format!("POST /login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\n{headers}\r\n")
+    };
+    let over = BODY_LIMIT + 1;
+    for path in [
+        "/login",
+        "/account",
+        "/faq",
+        "/operator/tenants/new",
+        "/nowhere",
+    ] {
+        let (head, closed) = answer_and_close(
+            &addr,
+            format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\nexpect: 100-continue\r\ncontent-length: {over}\r\n\r\n").as_bytes(),
+        );
+        assert!(head.starts_with("http/1.1 413"), "{path}: {head}");
+        assert!(head.contains("\r\nconnection: close"), "{path}: {head}");
+        assert!(closed, "{path}");
+    }
+
+    let form = format!("email={OWNER}&password=not-the-password");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a declared length over the limit",
+            post(&format!("content-length: {over}\r\n")).into_bytes(),
+        ),
+        (
+            "a chunked body over the limit",
+            [
+                post("transfer-encoding: chunked\r\n").into_bytes(),
+                format!("{over:x}\r\n").into_bytes(),
+                vec![b'a'; over],
+            ]
+            .concat(),
+        ),
+        (
+            "a broken chunk",
+            [
+                post("transfer-encoding: chunked\r\n").into_bytes(),
+                b"zz\r\nabc\r\n0\r\n\r\n".to_vec(),
+            ]
+            .concat(),
+        ),
+        (
+            "a body that stops half-way (408)",
+            [
+                post("content-length: 100\r\n").into_bytes(),
+                b"email=".to_vec(),
+            ]
+            .concat(),
+        ),
+        (
+            "a form from another site (403), its body read",
+            [
+                post(&format!(
+                    "origin: https://evil.example\r\ncontent-length: {}\r\n",
+                    form.len()
+                ))
+                .into_bytes(),
+                form.clone().into_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "a wrong password (401), its body read",
+            [
+                post(&format!("content-length: {}\r\n", form.len())).into_bytes(),
+                form.clone().into_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "a header line that is not one",
+            [post("content-length: 0\r\nnot a header\r\n").into_bytes()].concat(),
+        ),
+        (
+            "an unknown path with a body",
+            [
+                format!("POST /nowhere HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 5\r\n\r\n")
+                    .into_bytes(),
+                b"hello".to_vec(),
+            ]
+            .concat(),
+        ),
+    ];
+    for (case, request) in cases {
+        let (head, closed) = answer_and_close(&addr, &request);
+        assert!(head.starts_with("http/1.1 4"), "{case}: {head}");
+        let says_close = head.contains("\r\nconnection: close");
+        assert_eq!(
+            says_close, closed,
+            "{case}: closed {closed}, but the answer said: {head}"
+        );
+    }
+}

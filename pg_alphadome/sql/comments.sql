@@ -184,7 +184,7 @@ COMMENT ON COLUMN alphadome.console_sessions.account_id IS 'The account';
 COMMENT ON COLUMN alphadome.console_sessions.client_address IS 'Where the login came from';
 COMMENT ON COLUMN alphadome.console_sessions.created_at IS 'When the session began';
 COMMENT ON COLUMN alphadome.console_sessions.last_seen_at IS 'Its last request (to the minute)';
-COMMENT ON TABLE alphadome.console_login_failures IS 'Failed console logins of the last day: 5 per account or 20 per address in 15 minutes throttle further attempts';
+COMMENT ON TABLE alphadome.console_login_failures IS 'Failed console logins and wrong current passwords of a password change, of the last day: 5 per account or 20 per address in 15 minutes throttle further attempts';
 COMMENT ON COLUMN alphadome.console_login_failures.id IS 'Row id';
 COMMENT ON COLUMN alphadome.console_login_failures.email IS 'The login tried (lower case)';
 COMMENT ON COLUMN alphadome.console_login_failures.client_address IS 'Where it came from';
@@ -220,12 +220,12 @@ COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: de
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
 COMMENT ON FUNCTION alphadome.try_message(text, uuid) IS 'What the bot would do now with a typed message: the decision and the answer it would send; nothing is recorded or sent';
-COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password at least 10 characters, kept as bcrypt); returns the account id. Operator only';
+COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password of 10 characters to 72 bytes, not a common one nor the email, kept as bcrypt); returns the account id. Operator only';
 COMMENT ON FUNCTION alphadome.create_operator(text, text) IS 'A console login for an operator; returns the account id. Operator only';
 COMMENT ON FUNCTION alphadome.console_login(text, text, text) IS 'A console login: ok with a new session token, wrong, or throttled with the seconds to wait. The console''s';
 COMMENT ON FUNCTION alphadome.console_session(text) IS 'The account behind a session token; sets the transaction''s tenant context to its tenant. The console''s';
 COMMENT ON FUNCTION alphadome.console_logout(text) IS 'Ends a console session. The console''s';
-COMMENT ON FUNCTION alphadome.console_change_password(text, text, text) IS 'A new password for the session''s account, given the current one; its other sessions end. The console''s';
+COMMENT ON FUNCTION alphadome.console_change_password(text, text, text, text) IS 'A new password for the session''s account, given the current one: changed (its other sessions end), wrong or throttled like a login. The console''s';
 COMMENT ON FUNCTION alphadome.security_check() IS 'The deployment''s isolation self-check: one row per check, ok or not, with what is wrong';
 
 -- 0.3.0: a person answers.

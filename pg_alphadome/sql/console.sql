@@ -28,15 +28,145 @@ BEGIN ATOMIC
     SELECT encode(gen_random_bytes(32), 'hex');
 END;
 
--- 22023 unless a password is at least 10 characters (and at most 200).
-CREATE OR REPLACE FUNCTION alphadome._new_password(password text) RETURNS text
+-- Words that make most of the passwords people choose: a password that is one of them with
+-- digits or signs before or after it ('Password123!', '2024welcome') is refused. Lower case,
+-- each beginning and ending with a letter.
+CREATE OR REPLACE FUNCTION alphadome._common_password_words() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+SELECT ARRAY[
+    'password', 'passw0rd', 'p@ssword', 'p@ssw0rd', 'pass', 'passwd', 'pwd', 'secret', 'letmein',
+    'welcome', 'admin', 'administrator', 'root', 'user', 'login', 'guest', 'test', 'testing',
+    'default', 'changeme', 'master', 'access', 'qwerty', 'qwertyuiop', 'qwertyui', 'asdfgh',
+    'asdfghjkl', 'zxcvbn', 'zxcvbnm', 'qazwsx', 'qweasd', 'qweasdzxc', 'qaz2wsx', 'qaz2wsx3edc',
+    'trustno', 'abc', 'abcd', 'abcdef', 'iloveyou', 'iloveu', 'loveyou', 'love', 'lovely',
+    'mylove', 'baby', 'babygirl', 'princess', 'angel', 'sunshine', 'monkey', 'dragon', 'shadow',
+    'freedom', 'whatever', 'starwars', 'pokemon', 'batman', 'superman', 'spiderman', 'football',
+    'soccer', 'baseball', 'basketball', 'hockey', 'arsenal', 'chelsea', 'liverpool', 'manchester',
+    'manutd', 'barcelona', 'realmadrid', 'gormahia', 'afcleopards', 'harambee', 'michael',
+    'jennifer', 'jessica', 'charlie', 'daniel', 'thomas', 'jordan', 'hunter', 'ashley', 'nicole',
+    'michelle', 'samuel', 'joseph', 'david', 'john', 'peter', 'mary', 'grace', 'faith', 'mercy',
+    'joy', 'hope', 'blessed', 'blessing', 'blessings', 'jesus', 'jesuschrist', 'christ', 'god',
+    'godisgood', 'godislove', 'amen', 'hallelujah', 'computer', 'internet', 'google', 'facebook',
+    'whatsapp', 'instagram', 'samsung', 'iphone', 'apple', 'nokia', 'safaricom', 'mpesa',
+    'airtel', 'telkom', 'kenya', 'nairobi', 'mombasa', 'kisumu', 'nakuru', 'eldoret', 'africa',
+    'jambo', 'karibu', 'asante', 'hakunamatata', 'mambo', 'music', 'guitar', 'piano', 'keyboard',
+    'drums', 'shop', 'myshop', 'business', 'money', 'cash', 'dollar', 'million', 'success',
+    'winner', 'champion', 'killer', 'ninja', 'summer', 'winter', 'spring', 'autumn', 'monday',
+    'friday', 'sunday', 'january', 'august', 'december', 'flower', 'cookie', 'chocolate',
+    'banana', 'orange', 'cheese', 'pepper', 'ginger', 'coffee', 'tigger', 'buster', 'maggie',
+    'bailey', 'lucky', 'family', 'mother', 'father', 'mummy', 'daddy', 'sister', 'brother',
+    'friend', 'friends', 'forever', 'myname', 'nothing', 'secure', 'security', 'private',
+    'mypassword', 'newpassword', 'oldpassword', 'thepassword', 'passpass', 'console', 'alphadome',
+    'kassangas', 'customer', 'service', 'support', 'office', 'company', 'manager', 'owner',
+    'staff', 'starlight', 'matrix', 'mustang', 'ferrari', 'toyota', 'mercedes', 'porsche',
+    'harley', 'yamaha', 'hello', 'helloworld', 'hellokitty', 'goodluck', 'open', 'opensesame',
+    'zaq', 'zaq12wsx', 'xsw2zaq', 'azerty', 'qwertz', 'asdf', 'asdfasdf', 'qwer', 'qwerqwer',
+    'aaaa', 'abcabc', 'abcdabcd', 'abc123abc', 'abcde'
+];
+END;
+
+-- Whole passwords that are common and not a word with digits: keyboard walks, counts, phrases.
+CREATE OR REPLACE FUNCTION alphadome._common_passwords() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+SELECT ARRAY[
+    '1234567890', '0123456789', '9876543210', '0987654321', '1234512345', '1234567891',
+    '1234567899', '12345678910', '123456789a', 'a123456789', '123456789q', 'q123456789',
+    '123456789z', '1234567890a', '1234567890q', '0000000001', '1000000000', '1122334455',
+    '1122334455667788', '1212121212', '1231231231', '123123123123', '1357924680', '2468013579',
+    '0102030405', '01020304050607', '1020304050', '1029384756', '5647382910', '9999999999',
+    '0712345678', '0722000000', '0700000000', '0123456789a', 'qwertyuiop', 'qwertyuiop1',
+    'poiuytrewq', 'asdfghjkl;', 'asdfghjkl1', 'zxcvbnm123', 'zxcvbnm,./', '1qaz2wsx3e',
+    '1qaz2wsx3edc', '1qaz@wsx3edc', '!qaz2wsx3edc', '!qaz@wsx#edc', 'qazwsxedcrfv',
+    'qazwsxedc123', 'qweasdzxc1', 'qweasdzxc123', '1q2w3e4r5t', '1q2w3e4r5t6y', 'q1w2e3r4t5',
+    'q1w2e3r4t5y6', 'zaq12wsxcde3', 'zaq1xsw2cde3', '!@#$%^&*()', ')(*&^%$#@!', '!@#$%^&*()_+',
+    'qwertyuiopasdfghjkl', 'iloveyou123', 'iloveyoubaby', 'iloveyousomuch', 'iloveyouforever',
+    'iloveyoutoo', 'iloveyoumum', 'iloveyoumom', 'iloveyoudad', 'iloveyouall', 'iloveme123',
+    'iloveyouall1', 'iloveyoujesus', 'ilovejesus', 'ilovemusic', 'ilovemyself', 'ilovemymom',
+    'ilovemyfamily', 'ilovemyshop', 'ilovekenya', 'ilovenairobi', 'godisgreat', 'godisfaithful',
+    'jesusislord', 'jesusisking', 'jesuslovesme', 'praisethelord', 'thelordismyshepherd',
+    'trustinthelord', 'letmeinnow', 'letmeinplease', 'opensesame1', 'changeme123', 'changemenow',
+    'pleasechangeme', 'passwordpassword', 'password123456', 'mypassword1', 'mysecretpassword',
+    'thisismypassword', 'thisisapassword', 'isthispassword', 'notapassword', 'nopassword',
+    'thepassword1', 'yourpassword', 'userpassword', 'adminpassword', 'adminadmin', 'adminadmin1',
+    'administrator1', 'rootpassword', 'test123456', 'testing123', 'welcomewelcome', 'welcomehome',
+    'welcometokenya', 'helloworld1', 'hellohello', 'hellothere', 'goodmorning', 'happybirthday',
+    'beautiful1', 'sweetheart', 'sweetheart1', 'lovelylove', 'myloveforever', 'babygirl12',
+    'babyboy123', 'princess12', 'superstar1', 'rockstar123', 'iamthebest', 'iamthebest1',
+    'youarethebest', 'thebest123', 'number1one', 'onetwothree', 'onetwothreefour', 'abcdefghij',
+    'abcdefghijk', 'abcdefghijkl', 'abcdefghijklmnopqrstuvwxyz', 'abcdefg123', 'abcdef1234',
+    'abcde12345', 'abcd123456', 'abc1234567', 'abc123456789', 'abcd1234abcd', 'a1b2c3d4e5',
+    'a1b2c3d4e5f6', 'aa123456789', 'aaa1234567', 'qwerty1234', 'qwerty12345', 'qwerty123456',
+    'qwertyqwerty', 'qwerty123!', 'asdf123456', 'asdfasdfasdf', 'asdfghjkl123', 'zxcvbnmasdf',
+    'football12', 'liverpool1', 'manchesterunited', 'manunited1', 'chelseafc1', 'arsenalfc1',
+    'barcelona1', 'realmadrid1', 'harambeestars', 'hakunamatata1', 'nairobikenya', 'kenya254254',
+    'nairobi254', 'mombasa254', 'safaricom1', 'safaricom254', 'mpesa12345', 'whatsapp12',
+    'facebook12', 'instagram1', 'samsung123', 'iphone1234', 'computer12', 'internet12',
+    'password!!', 'password!!!', 'password@1', 'password#1', 'p@ssw0rd123', 'p@55w0rd123',
+    'pa55word123', 'passw0rd123', 'pass@word1', 'pass@word123', 'letmein123!', 'welcome@123',
+    'admin@1234', 'admin@12345', 'admin#1234', 'kassangas1', 'kassangas123', 'kassangasmusic',
+    'kassangasmusicshop', 'musicshop1', 'musicshop123', 'mymusicshop', 'alphadome1',
+    'alphadome123', 'whatsappbot', 'chatbot123', 'customerservice', 'customercare',
+    'customercare1', 'shopowner1', 'myshop1234', 'mybusiness1', 'business123', 'company123',
+    'office1234', 'manager123', 'support123', 'service123', 'staff12345', 'owner12345',
+    'secret1234', 'secret12345', 'topsecret1', 'verysecret', 'supersecret', 'supersecret1',
+    'secretpassword', 'privatepassword'
+];
+END;
+
+-- Why a new password is refused, in words for the person choosing it; NULL when it is fine.
+-- bcrypt reads only the first 72 bytes: a longer password would be checked on its first 72
+-- alone, so it is refused rather than cut. Common ones, one character or a short group over
+-- and over, a run of the keyboard or the alphabet, and the account's own email (or the part
+-- before its @) are refused.
+CREATE OR REPLACE FUNCTION alphadome._password_problem(password text, email text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
 AS $$
+DECLARE
+    folded text := lower(btrim(coalesce(password, '')));
+    run text;
 BEGIN
     IF password IS NULL OR length(password) < 10 THEN
-        RAISE EXCEPTION 'a password has at least 10 characters' USING ERRCODE = '22023';
-    ELSIF length(password) > 200 THEN
-        RAISE EXCEPTION 'a password has at most 200 characters' USING ERRCODE = '22023';
+        RETURN 'a password has at least 10 characters';
+    ELSIF octet_length(password) > 72 THEN
+        RETURN 'a password has at most 72 bytes: 72 plain letters, digits or signs (an accented '
+               'letter or an emoji takes two to four); what comes after would not be checked';
+    ELSIF folded IN (lower(btrim(email)), split_part(lower(btrim(email)), '@', 1)) THEN
+        RETURN 'a password cannot be the login''s own email address: choose something else';
+    END IF;
+    -- One character, or a group of up to four, repeated ('aaaaaaaaaa', ten spaces, 'abcabcabca').
+    FOR size IN 1..4 LOOP
+        IF folded = '' OR left(repeat(left(folded, size), length(folded) / size + 1), length(folded)) = folded THEN
+            RETURN 'this password is one character or a short group repeated: choose one that is harder to guess';
+        END IF;
+    END LOOP;
+    -- A stretch of the digits, the alphabet or a keyboard row, either way round.
+    FOREACH run IN ARRAY ARRAY['01234567890123456789', 'abcdefghijklmnopqrstuvwxyz',
+                               'qwertyuiopasdfghjklzxcvbnm', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p']
+    LOOP
+        IF strpos(run, folded) > 0 OR strpos(reverse(run), folded) > 0 THEN
+            RETURN 'this password is a row of the keyboard or the alphabet: choose one that is harder to guess';
+        END IF;
+    END LOOP;
+    IF folded = ANY (alphadome._common_passwords())
+       OR regexp_replace(folded, '^[^a-z]+|[^a-z]+$', '', 'g') = ANY (alphadome._common_password_words()) THEN
+        RETURN 'this password is one of the most common ones and is guessed first: choose one of your own, '
+               'for example a few words that go together only for you';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- The password, or 22023 with why it is refused (_password_problem).
+CREATE OR REPLACE FUNCTION alphadome._new_password(password text, email text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    problem text := alphadome._password_problem(_new_password.password, _new_password.email);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = '22023';
     END IF;
     RETURN password;
 END
@@ -69,7 +199,8 @@ BEGIN
     END IF;
     INSERT INTO alphadome.console_accounts (email, password_hash, bot_tenant_id, is_agent)
     VALUES (alphadome._require(alphadome._email(_create_tenant_account.email, 'email'), 'email'),
-            alphadome._password_hash(alphadome._new_password(_create_tenant_account.password)),
+            alphadome._password_hash(alphadome._new_password(_create_tenant_account.password,
+                                                             _create_tenant_account.email)),
             _create_tenant_account.tenant_id, _create_tenant_account.is_agent)
     RETURNING id INTO account;
     RETURN account;
@@ -89,7 +220,7 @@ DECLARE
 BEGIN
     INSERT INTO alphadome.console_accounts (email, password_hash)
     VALUES (alphadome._require(alphadome._email(create_operator.email, 'email'), 'email'),
-            alphadome._password_hash(alphadome._new_password(create_operator.password)))
+            alphadome._password_hash(alphadome._new_password(create_operator.password, create_operator.email)))
     RETURNING id INTO account;
     RETURN account;
 EXCEPTION WHEN unique_violation THEN
@@ -99,24 +230,22 @@ $$;
 
 -- ---- sessions (the console) ----------------------------------------------------------------------
 
--- A login. outcome: 'ok' with a new session token (shown once: only its sha256 is kept),
--- 'wrong' (no such account, or the wrong password: the same answer, in about the same time), or
--- 'throttled' with the seconds to wait: after 5 failures for the account, or 20 from the client
--- address, in 15 minutes, no password is checked until the oldest of them is 15 minutes old.
--- Returns its outcome rather than raising, so that a failure is recorded.
-CREATE OR REPLACE FUNCTION alphadome.console_login(email text, password text, client_address text)
-    RETURNS TABLE (outcome text, session_token text, retry_after_seconds integer)
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    SET log_min_error_statement = 'panic'
+-- The throttle of console_login and console_change_password: after 5 failures for the account,
+-- or 20 from the client address, in 15 minutes, no password is checked until the oldest of them
+-- is 15 minutes old. Returns until when (NULL: go on). It first takes a lock on the account and
+-- one on the address, held to the end of the caller's transaction: a parallel attempt waits until
+-- this one has checked its password and recorded any failure (_console_failure), then sees it,
+-- so a burst of guesses gets no more checks than the limit. The account's lock first, then the
+-- address's, in every caller: two attempts never wait on each other in a circle. Under READ
+-- COMMITTED (the default), so that the statement after the lock sees what the holder committed.
+CREATE OR REPLACE FUNCTION alphadome._console_throttle(login text, address text) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    login text := lower(btrim(coalesce(console_login.email, '')));
-    address text := coalesce(nullif(btrim(console_login.client_address), ''), 'unknown');
-    account alphadome.console_accounts;
     wait_until timestamptz;
-    token text;
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('alphadome console account ' || login, 0));
+    PERFORM pg_advisory_xact_lock(hashtextextended('alphadome console address ' || address, 0));
     DELETE FROM alphadome.console_login_failures f WHERE f.failed_at < now() - interval '1 day';
     SELECT max(x.until) INTO wait_until FROM (
         SELECT min(f.failed_at) + interval '15 minutes' AS until
@@ -130,7 +259,37 @@ BEGIN
                  WHERE f.client_address = address AND f.failed_at > now() - interval '15 minutes'
                  ORDER BY f.failed_at DESC LIMIT 20) f
         HAVING count(*) >= 20) x;
-    IF wait_until > now() THEN
+    RETURN CASE WHEN wait_until > now() THEN wait_until END;
+END
+$$;
+
+-- Records a wrong password (of a login or of a password change), for _console_throttle.
+CREATE OR REPLACE FUNCTION alphadome._console_failure(login text, address text) RETURNS void
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    INSERT INTO alphadome.console_login_failures (email, client_address)
+    VALUES (_console_failure.login, _console_failure.address);
+END;
+
+-- A login. outcome: 'ok' with a new session token (shown once: only its sha256 is kept),
+-- 'wrong' (no such account, or the wrong password: the same answer, in about the same time), or
+-- 'throttled' with the seconds to wait (_console_throttle). Returns its outcome rather than
+-- raising, so that a failure is recorded.
+CREATE OR REPLACE FUNCTION alphadome.console_login(email text, password text, client_address text)
+    RETURNS TABLE (outcome text, session_token text, retry_after_seconds integer)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    login text := lower(btrim(coalesce(console_login.email, '')));
+    address text := coalesce(nullif(btrim(console_login.client_address), ''), 'unknown');
+    account alphadome.console_accounts;
+    wait_until timestamptz;
+    token text;
+BEGIN
+    wait_until := alphadome._console_throttle(login, address);
+    IF wait_until IS NOT NULL THEN
         RETURN QUERY SELECT 'throttled'::text, NULL::text, ceil(extract(epoch FROM wait_until - now()))::integer;
         RETURN;
     END IF;
@@ -140,7 +299,7 @@ BEGIN
                         coalesce(account.password_hash, '$2a$10$6dwXBzAZ19AZTSbLBRLYn.PRmraDyOtHbfPgbiWJwleGmEllX0.km')),
                     false)
        OR account.id IS NULL THEN
-        INSERT INTO alphadome.console_login_failures (email, client_address) VALUES (login, address);
+        PERFORM alphadome._console_failure(login, address);
         RETURN QUERY SELECT 'wrong'::text, NULL::text, NULL::integer;
         RETURN;
     END IF;
@@ -202,17 +361,26 @@ BEGIN ATOMIC
      WHERE s.token_sha256 = sha256(convert_to(console_logout.session_token, 'UTF8'));
 END;
 
--- A new password for the session's account, given the current one (28P01 when it is wrong);
--- every other session of the account ends.
-CREATE OR REPLACE FUNCTION alphadome.console_change_password(session_token text, current_password text, new_password text)
-    RETURNS void
+-- A new password for the session's account, given the current one. outcome: 'changed' (every
+-- other session of the account ends), 'wrong' (the current password is not it: recorded and
+-- throttled like a failed login, in the same table and under the same limits), or 'throttled'
+-- with the seconds to wait. Returns rather than raises for those two, so that the failure is
+-- recorded; 28000 when the session has ended, 22023 for a new password that is refused
+-- (checked before the current one, so a refused new password tells nothing about it).
+CREATE OR REPLACE FUNCTION alphadome.console_change_password(session_token text, current_password text,
+                                                             new_password text, client_address text)
+    RETURNS TABLE (outcome text, retry_after_seconds integer)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET log_min_error_statement = 'panic'
 AS $$
 DECLARE
     token_hash bytea := sha256(convert_to(coalesce(console_change_password.session_token, ''), 'UTF8'));
+    address text := coalesce(nullif(btrim(console_change_password.client_address), ''), 'unknown');
     account alphadome.console_accounts;
+    login text;
+    new_hash text;
+    wait_until timestamptz;
 BEGIN
     SELECT a.* INTO account FROM alphadome.console_accounts a
       JOIN alphadome.console_sessions s ON s.account_id = a.id
@@ -221,13 +389,24 @@ BEGIN
     IF account.id IS NULL THEN
         RAISE EXCEPTION 'the session has ended: log in again' USING ERRCODE = '28000';
     END IF;
-    IF NOT alphadome._password_matches(coalesce(console_change_password.current_password, ''), account.password_hash) THEN
-        RAISE EXCEPTION 'the current password is wrong' USING ERRCODE = '28P01';
+    login := lower(account.email);
+    PERFORM alphadome._new_password(console_change_password.new_password, account.email);
+    wait_until := alphadome._console_throttle(login, address);
+    IF wait_until IS NOT NULL THEN
+        RETURN QUERY SELECT 'throttled'::text, ceil(extract(epoch FROM wait_until - now()))::integer;
+        RETURN;
     END IF;
+    IF NOT alphadome._password_matches(coalesce(console_change_password.current_password, ''), account.password_hash) THEN
+        PERFORM alphadome._console_failure(login, address);
+        RETURN QUERY SELECT 'wrong'::text, NULL::integer;
+        RETURN;
+    END IF;
+    new_hash := alphadome._password_hash(console_change_password.new_password);
     UPDATE alphadome.console_accounts a
-       SET password_hash = alphadome._password_hash(alphadome._new_password(console_change_password.new_password)),
-           password_changed_at = now()
+       SET password_hash = new_hash, password_changed_at = now()
      WHERE a.id = account.id;
+    DELETE FROM alphadome.console_login_failures f WHERE f.email = login;
     DELETE FROM alphadome.console_sessions s WHERE s.account_id = account.id AND s.token_sha256 <> token_hash;
+    RETURN QUERY SELECT 'changed'::text, NULL::integer;
 END
 $$;

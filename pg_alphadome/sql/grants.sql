@@ -174,5 +174,5 @@ GRANT EXECUTE ON FUNCTION
     alphadome.console_login(text, text, text),
     alphadome.console_session(text),
     alphadome.console_logout(text),
-    alphadome.console_change_password(text, text, text)
+    alphadome.console_change_password(text, text, text, text)
 TO alphadome_console;

@@ -10,4 +10,5 @@ pub mod http;
 pub mod metrics;
 pub mod serve;
 pub mod simulate;
+pub mod tenant;
 pub mod worker;

@@ -1,6 +1,6 @@
 //! alphadome-relay: the HTTP sidecar of pg_alphadome (docs/design.md section 5). It takes Meta's
 //! webhooks in and hands them to SQL, and carries queued jobs out to Meta and the LLM.
-use alphadome_relay::{check, config, serve, simulate};
+use alphadome_relay::{check, config, serve, simulate, tenant};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -23,6 +23,10 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Check the configuration and the database: connection, extension, role, security_check.
     Check(config::DatabaseArgs),
+    /// Onboard a tenant or give it new credentials; the secrets come from environment variables
+    /// or standard input, never from the command line.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
 }
 
 #[tokio::main]
@@ -32,6 +36,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Check(args) => return check::run(&args).await,
+        Command::Tenant(command) => tenant::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 //! more than it may, or send it a byte at a time.
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
@@ -49,23 +49,22 @@ pub struct BodyRule {
 
 /// Middleware: reads every request's body whole, within its rule, before the handler runs, so
 /// no extractor waits on a slow client or holds a large body; answers 413, 400 or 408 instead.
+/// Those answers say `Connection: close`: a body not read whole leaves the connection unusable,
+/// and the server closes it after them.
 pub async fn whole_body(State(rule): State<BodyRule>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    match read_body(body, rule.limit, rule.timeout).await {
+    let (status, text) = match read_body(body, rule.limit, rule.timeout).await {
         Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
+            return next
+                .run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(BodyError::TooLarge) => {
-            (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large").into_response()
-        }
-        Err(BodyError::Aborted) => {
-            (StatusCode::BAD_REQUEST, "the body did not arrive whole").into_response()
-        }
+        Err(BodyError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"),
+        Err(BodyError::Aborted) => (StatusCode::BAD_REQUEST, "the body did not arrive whole"),
         Err(BodyError::TimedOut) => (
             StatusCode::REQUEST_TIMEOUT,
             "the body did not arrive in time",
-        )
-            .into_response(),
-    }
+        ),
+    };
+    (status, [(header::CONNECTION, "close")], text).into_response()
 }

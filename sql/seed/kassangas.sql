@@ -1,41 +1,31 @@
 -- The first client, Kassangas Music Shop, as the original plan set it up. Idempotent: a
--- second run updates the same tenant. Secrets come from psql variables, never from this file:
---   psql -v whatsapp_phone_number_id=... -v whatsapp_access_token=... \
---        -v client_email=... -v ai_api_key=... -f sql/seed/kassangas.sql
--- Without them it uses obvious placeholders, fine for `make run` in dry-run mode.
---
--- psql writes a variable's value into the statement's text before sending it, so the server
--- sees the secrets as literals. The transaction below therefore starts by turning off every
--- server setting that would write a statement's text to the log (on failure, for its duration,
--- or all of them). They are superuser settings: run the seed as a superuser, or as a role that
--- was granted SET on them (docs/operations.md). Without that right the seed stops at once,
--- before any secret is sent.
+-- second run updates the same tenant. No secret passes through here: psql writes a variable's
+-- value into the statement's text, which pg_stat_activity shows and the server may log, and
+-- `psql -v` puts it on a command line, which `ps` shows. The tenant is made with placeholder
+-- credentials (fine for `make run` in dry-run mode); the real ones are given afterwards with
+--   alphadome-relay tenant set-credentials --slug kassangas
+-- which reads them from the environment or standard input and sends them as bind parameters
+-- (docs/operations.md). Settings that are not secret may come as psql variables:
+--   psql -v whatsapp_phone_number_id=... -v client_email=... -f sql/seed/kassangas.sql
 \set ON_ERROR_STOP on
+\if :{?whatsapp_access_token}
+DO $$ BEGIN RAISE EXCEPTION 'the seed takes no secrets: give them with alphadome-relay tenant set-credentials --slug kassangas (docs/operations.md)' USING ERRCODE = '22023'; END $$;
+\endif
+\if :{?ai_api_key}
+DO $$ BEGIN RAISE EXCEPTION 'the seed takes no secrets: give them with alphadome-relay tenant set-credentials --slug kassangas (docs/operations.md)' USING ERRCODE = '22023'; END $$;
+\endif
 \if :{?whatsapp_phone_number_id}
 \else
 \set whatsapp_phone_number_id '100000000000001'
-\endif
-\if :{?whatsapp_access_token}
-\else
-\set whatsapp_access_token 'placeholder-whatsapp-access-token'
 \endif
 \if :{?client_email}
 \else
 \set client_email 'owner@kassangas.example'
 \endif
-\if :{?ai_api_key}
-\else
-\set ai_api_key 'placeholder-ai-api-key'
-\endif
 
 BEGIN;
-SET LOCAL log_statement = 'none';
-SET LOCAL log_min_error_statement = 'panic';
-SET LOCAL log_min_duration_statement = -1;
-SET LOCAL log_min_duration_sample = -1;
-SET LOCAL log_transaction_sample_rate = 0;
 
--- create_tenant on the first run; set_credentials on later runs, so the given values win.
+-- create_tenant on the first run, with placeholders for the credentials it requires.
 SELECT coalesce(
            alphadome.tenant_for_client_phone('0702245555'),
            alphadome.create_tenant(
@@ -43,11 +33,9 @@ SELECT coalesce(
                client_name => 'Kassangas Music Shop',
                client_phone => '0702245555',
                whatsapp_phone_number_id => :'whatsapp_phone_number_id',
-               whatsapp_access_token => :'whatsapp_access_token',
-               ai_api_key => :'ai_api_key')) AS tenant_id
+               whatsapp_access_token => 'placeholder-whatsapp-access-token',
+               ai_api_key => 'placeholder-ai-api-key')) AS tenant_id
 \gset
-SELECT alphadome.set_credentials(:'tenant_id', whatsapp_access_token => :'whatsapp_access_token',
-                                 ai_api_key => :'ai_api_key') \gset
 
 UPDATE alphadome.bot_tenants
    SET contact_name = 'Gideon',

@@ -404,11 +404,35 @@ impl Cluster {
         String::from_utf8(check(self.tool("psql", &all), "psql").stdout).unwrap()
     }
 
-    /// Loads sql/seed/kassangas.sql into `database` with these psql variables (name, value):
-    /// whatsapp_phone_number_id, whatsapp_access_token, ai_api_key, client_email; the seed
-    /// uses placeholders for those not given.
+    /// Loads sql/seed/kassangas.sql into `database` with these settings (name, value):
+    /// whatsapp_phone_number_id and client_email as psql variables, whatsapp_access_token and
+    /// ai_api_key (which the seed does not take) then given to set_credentials as bind
+    /// parameters, as a program does. The seed uses placeholders for those not given.
     pub fn seed_kassangas(&self, database: &str, variables: &[(&str, &str)]) -> String {
-        String::from_utf8(check(self.run_seed(database, variables), "the seed").stdout).unwrap()
+        let is_secret = |name: &str| matches!(name, "whatsapp_access_token" | "ai_api_key");
+        let settings: Vec<(&str, &str)> = variables
+            .iter()
+            .copied()
+            .filter(|(name, _)| !is_secret(name))
+            .collect();
+        let out = check(self.run_seed(database, &settings), "the seed").stdout;
+        let secret = |wanted: &str| {
+            variables
+                .iter()
+                .find(|(name, _)| *name == wanted)
+                .map(|(_, value)| value.to_string())
+        };
+        let (token, ai_key) = (secret("whatsapp_access_token"), secret("ai_api_key"));
+        if token.is_some() || ai_key.is_some() {
+            self.connect(database)
+                .execute(
+                    "SELECT alphadome.set_credentials(alphadome.tenant_for_slug('kassangas'),
+                            whatsapp_access_token => $1, ai_api_key => $2)",
+                    &[&token, &ai_key],
+                )
+                .expect("the seed's credentials");
+        }
+        String::from_utf8(out).unwrap()
     }
 
     /// The seed's psql run, which may fail.

@@ -1,6 +1,6 @@
 //! Logging in and out, and changing one's password.
 use crate::app::{attempt, App};
-use crate::error::AppError;
+use crate::error::{user_error, AppError};
 use crate::forms::Nothing;
 use crate::html;
 use crate::session::{cookie, same_origin, Posted, Session};
@@ -124,7 +124,7 @@ fn account_page(who: &Who, message: Option<&str>, ok: bool) -> Response {
             form method="post" action="/account" {
                 (html::csrf(who))
                 label { "Current password" input type="password" name="current" autocomplete="current-password" required; }
-                label { "New password (at least 10 characters)" input type="password" name="new" autocomplete="new-password" minlength="10" required; }
+                label { "New password (10 to 72 characters, not a common one)" input type="password" name="new" autocomplete="new-password" minlength="10" maxlength="72" required; }
                 label { "New password again" input type="password" name="repeat" autocomplete="new-password" required; }
                 button type="submit" { "Change password" }
             }
@@ -208,12 +208,16 @@ pub struct ChangePassword {
     repeat: String,
 }
 
+/// A wrong current password is recorded and throttled like a failed login (the transaction is
+/// committed with it); a refused new password is said on the form.
 pub async fn change_password(
     State(app): State<App>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     session: Session,
     Posted(form): Posted<ChangePassword>,
 ) -> Response {
     let token = session.0.clone().unwrap_or_default();
+    let address = client.ip().to_string();
     app.run(&session, async |tx: &Transaction<'_>, who: &Who| {
         if form.new != form.repeat {
             return Ok(account_page(
@@ -224,15 +228,40 @@ pub async fn change_password(
         }
         // The session functions are alphadome_console's: back to it for this call.
         tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
-        let changed = attempt(
-            tx,
-            "SELECT alphadome.console_change_password($1, $2, $3)",
-            &[&token, &form.current, &form.new],
-        )
-        .await?;
-        Ok(match changed {
-            Ok(_) => Redirect::to("/account?done=1").into_response(),
-            Err(message) => account_page(who, Some(&message), false),
+        tx.batch_execute("SAVEPOINT change_password").await?;
+        let changed = tx
+            .query_one(
+                "SELECT outcome, retry_after_seconds FROM alphadome.console_change_password($1, $2, $3, $4)",
+                &[&token, &form.current, &form.new, &address],
+            )
+            .await;
+        let row = match changed {
+            Ok(row) => row,
+            Err(e) => match user_error(&e) {
+                Some(message) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT change_password").await?;
+                    return Ok(account_page(who, Some(&message), false));
+                }
+                None => return Err(e.into()),
+            },
+        };
+        let (outcome, wait): (String, Option<i32>) = (row.get(0), row.get(1));
+        Ok(match outcome.as_str() {
+            "changed" => Redirect::to("/account?done=1").into_response(),
+            "throttled" => {
+                let wait = wait.unwrap_or(900);
+                let message = format!(
+                    "Too many wrong passwords. Try again in {} minutes.",
+                    (wait + 59) / 60
+                );
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, wait.to_string())],
+                    account_page(who, Some(&message), false),
+                )
+                    .into_response()
+            }
+            _ => account_page(who, Some("The current password is wrong."), false),
         })
     })
     .await

@@ -67,3 +67,9 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
 -- ---- FAQ recall (issue 29): the tenant's words for the matcher (src/faq/lexicon.rs); the trigger
 -- that gives the FAQ a new version when they change is code (base.sql).
 --@ add-columns alphadome.bot_control_settings faq_synonyms
+
+-- ---- Hardening (issue 20): console passwords ----------------------------------------------------
+-- A new password is checked against the account's email too; a password change takes the
+-- client's address (its wrong current passwords are throttled like logins) and says its outcome.
+DROP FUNCTION alphadome._new_password(text);
+DROP FUNCTION alphadome.console_change_password(text, text, text);

@@ -34,6 +34,15 @@ mod tests {
         })
     }
 
+    /// The outcome of a password change (changed, wrong, throttled).
+    fn change_password(token: &str, current: &str, new: &str, address: &str) -> String {
+        one::<String>(
+            "SELECT outcome FROM alphadome.console_change_password($1, $2, $3, $4)",
+            &[token.into(), current.into(), new.into(), address.into()],
+        )
+        .unwrap()
+    }
+
     fn session_tenant(token: &str) -> Option<String> {
         one::<String>(
             "SELECT (SELECT tenant_id::text FROM alphadome.console_session($1))",
@@ -130,25 +139,19 @@ mod tests {
         assert_eq!(session_tenant(&first), None, "25 hours old");
         let third = login("gideon@kassangas.test", PASSWORD, "c").1.unwrap();
         assert_eq!(
-            outcome(
-                "SELECT alphadome.console_change_password($1[1], 'not my password', 'another good password')",
-                &[&third]
-            ),
-            "28P01"
+            change_password(&third, "not my password", "another good password", "c"),
+            "wrong"
         );
         assert_eq!(
             outcome(
-                "SELECT alphadome.console_change_password($1[1], $1[2], 'short')",
+                "SELECT alphadome.console_change_password($1[1], $1[2], 'short', 'c')",
                 &[&third, PASSWORD]
             ),
             "22023"
         );
         assert_eq!(
-            outcome(
-                "SELECT alphadome.console_change_password($1[1], $1[2], 'another good password')",
-                &[&third, PASSWORD]
-            ),
-            "ok 1"
+            change_password(&third, PASSWORD, "another good password", "c"),
+            "changed"
         );
         assert_eq!(session_tenant(&second), None, "the other session ended");
         assert_eq!(session_tenant(&third), Some(a), "this one goes on");
@@ -156,6 +159,158 @@ mod tests {
         assert_eq!(
             login("gideon@kassangas.test", "another good password", "d").0,
             "ok"
+        );
+    }
+
+    /// A wrong current password is a failed login: recorded in the same table, under the same
+    /// limits, so that guessing through the password form is as slow as through the login.
+    #[pg_test]
+    fn wrong_current_passwords_are_recorded_and_throttled_like_logins() {
+        let (a, _) = two_tenants();
+        owner(&a, "gideon@kassangas.test");
+        let token = login("gideon@kassangas.test", PASSWORD, "10.0.1.1")
+            .1
+            .unwrap();
+        for _ in 0..5 {
+            assert_eq!(
+                change_password(
+                    &token,
+                    "a wrong guess!",
+                    "a new long passphrase",
+                    "10.0.1.2"
+                ),
+                "wrong"
+            );
+        }
+        let failures = one::<i64>(
+            "SELECT count(*) FROM alphadome.console_login_failures
+              WHERE email = 'gideon@kassangas.test' AND client_address = '10.0.1.2'",
+            &[],
+        );
+        assert_eq!(failures, Some(5));
+        assert_eq!(
+            change_password(&token, PASSWORD, "a new long passphrase", "10.0.1.3"),
+            "throttled",
+            "not even the right one is checked now"
+        );
+        assert_eq!(
+            login("gideon@kassangas.test", PASSWORD, "10.0.1.4").0,
+            "throttled",
+            "the account's logins are throttled too"
+        );
+        // Twenty from one address throttle it for password changes too.
+        for i in 0..20 {
+            login(&format!("guess{i}@x.test"), "whatever password", "10.0.9.9");
+        }
+        owner(&a, "wanjiku@kassangas.test");
+        let other = login("wanjiku@kassangas.test", PASSWORD, "10.0.1.5")
+            .1
+            .unwrap();
+        assert_eq!(
+            change_password(&other, PASSWORD, "a new long passphrase", "10.0.9.9"),
+            "throttled"
+        );
+        assert_eq!(
+            change_password(&other, PASSWORD, "a new long passphrase", "10.0.1.5"),
+            "changed"
+        );
+    }
+
+    /// The SQLSTATE of making an owner, a staff login and an operator with this password, and of
+    /// changing the password of a logged-in account (gideon@kassangas.test) to it.
+    fn everywhere(tenant: &str, password: &str, email: &str) -> [String; 4] {
+        let token = login("gideon@kassangas.test", PASSWORD, "10.0.2.1")
+            .1
+            .unwrap();
+        [
+            outcome(
+                "SELECT alphadome.create_owner($1[1]::uuid, $1[2], $1[3])",
+                &[tenant, email, password],
+            ),
+            outcome(
+                "SELECT alphadome.create_agent($1[1]::uuid, $1[2], $1[3])",
+                &[tenant, email, password],
+            ),
+            outcome(
+                "SELECT alphadome.create_operator($1[1], $1[2])",
+                &[email, password],
+            ),
+            outcome(
+                "SELECT alphadome.console_change_password($1[1], $1[2], $1[3], '10.0.2.1')",
+                &[&token, PASSWORD, password],
+            ),
+        ]
+    }
+
+    const REFUSED: [&str; 4] = ["22023", "22023", "22023", "22023"];
+
+    /// bcrypt reads 72 bytes: a longer password would let in anything with the same first 72.
+    #[pg_test]
+    fn passwords_over_72_bytes_are_refused_with_a_plain_reason() {
+        let (a, _) = two_tenants();
+        owner(&a, "gideon@kassangas.test");
+        let long = format!("{}-tail-one", "Z".repeat(72));
+        assert_eq!(everywhere(&a, &long, "new@kassangas.test"), REFUSED);
+        // 71 bytes and a two-byte letter: 73 bytes in 72 characters.
+        let accented = format!("{}é", "Zz".repeat(35) + "!");
+        assert_eq!(everywhere(&a, &accented, "new@kassangas.test"), REFUSED);
+        assert_eq!(
+            one::<String>("SELECT alphadome._password_problem($1, 'x@y.test')", &[long.as_str().into()]),
+            Some(
+                "a password has at most 72 bytes: 72 plain letters, digits or signs (an accented letter \
+                 or an emoji takes two to four); what comes after would not be checked"
+                    .into()
+            )
+        );
+        let exact = "Zz".repeat(35) + "!!";
+        assert_eq!(exact.len(), 72);
+        assert_eq!(everywhere(&a, &exact, "new@kassangas.test")[0], "ok 1");
+    }
+
+    #[pg_test]
+    fn common_passwords_are_refused() {
+        let (a, _) = two_tenants();
+        owner(&a, "gideon@kassangas.test");
+        for password in [
+            "aaaaaaaaaa",
+            "1234567890",
+            "password123",
+            "          ",
+            "Password123!",
+            "2024welcome",
+            "QWERTYUIOP",
+            "abcabcabcabc",
+            "iloveyou123",
+            "0987654321",
+        ] {
+            assert_eq!(
+                everywhere(&a, password, "new@kassangas.test"),
+                REFUSED,
+                "{password:?}"
+            );
+        }
+        assert_eq!(
+            everywhere(&a, "drums under the mango tree", "new@kassangas.test")[0],
+            "ok 1"
+        );
+    }
+
+    #[pg_test]
+    fn the_accounts_own_email_is_refused_as_its_password() {
+        let (a, _) = two_tenants();
+        owner(&a, "gideon@kassangas.test");
+        // Gideon's own email, in another case, for a new account of that email and as his new
+        // password; and the part before the @.
+        assert_eq!(
+            everywhere(&a, "GIDEON@Kassangas.TEST", "gideon@kassangas.test"),
+            REFUSED
+        );
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.create_owner($1[1]::uuid, 'shop.owner.nairobi@kassangas.test', 'Shop.Owner.Nairobi')",
+                &[&a]
+            ),
+            "22023"
         );
     }
 
