@@ -14,6 +14,8 @@ struct Browser {
     client: Client,
     base: String,
     shots: std::path::PathBuf,
+    /// A phone's screen (the page shows its "Menu" button instead of the row of pages).
+    phone: bool,
 }
 
 impl Browser {
@@ -64,6 +66,7 @@ impl Browser {
             client,
             base: base.to_string(),
             shots,
+            phone: width < 500,
         }
     }
 
@@ -139,6 +142,17 @@ impl Browser {
         self.fill("input[name=email]", email).await;
         self.fill("input[name=password]", PASSWORD).await;
         self.click("button[type=submit]").await;
+    }
+
+    /// Logs out as a person would: on a phone through the menu.
+    async fn log_out(&self) {
+        if self.phone {
+            self.click("details.menu summary").await;
+            self.click("details.menu form.logout button").await;
+        } else {
+            self.click("div.wide form.logout button").await;
+        }
+        self.arrives_at("/login").await;
     }
 
     async fn close(mut self) {
@@ -261,8 +275,7 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
             );
             browser.shot(name).await;
         }
-        browser.click("form.logout button").await;
-        browser.arrives_at("/login").await;
+        browser.log_out().await;
         browser.shot("00-login").await;
         browser.login(OPERATOR).await;
         browser.arrives_at("/operator").await;
@@ -282,7 +295,8 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
     }
 }
 
-/// Asserts the page is no wider than the window (a phone's 390 px): else names what sticks out.
+/// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
+/// what sticks out.
 async fn fits(browser: &Browser, what: &str) {
     let found = browser
         .client
@@ -302,6 +316,106 @@ async fn fits(browser: &Browser, what: &str) {
         "{what} is {width} px wide in a {window} px window: {}",
         found[2]
     );
+}
+
+/// axe-core, vendored with its licence (console/tests/assets/axe-core/README.md).
+const AXE: &str = include_str!("assets/axe-core/axe.min.js");
+
+/// Runs axe-core on the page: fails on any serious or critical violation, naming where.
+async fn accessible(browser: &Browser, what: &str) {
+    let loaded = browser
+        .client
+        .execute(&format!("{AXE}\nreturn typeof window.axe.run;"), vec![])
+        .await
+        .expect("axe-core injected");
+    assert_eq!(loaded, "function", "axe-core is not in the page");
+    let found = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(
+               r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at '
+                           + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))),
+               e => done(['axe-core failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let problems: Vec<String> = serde_json::from_value(found).unwrap();
+    assert!(problems.is_empty(), "{what}: {problems:#?}");
+}
+
+#[test]
+fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
+    let shop = Shop::start();
+    // Something on every page: a customer waiting for a person (a conversation, an alert), a
+    // question the FAQ answers (today's counts, the replay).
+    shop.customer_asks("254711000555", "I want to talk to a person please", "wamid.pages.1");
+    shop.customer_asks("254711000556", "What are your opening hours?", "wamid.pages.2");
+    let id = |sql: &str| -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: Option<i64> = shop
+                .db()
+                .query_one(sql, &[&shop.kassangas])
+                .unwrap()
+                .get(0);
+            if let Some(id) = found {
+                return id;
+            }
+            assert!(Instant::now() < deadline, "nothing for {sql}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let conversation = id("SELECT max(id) FROM alphadome.conversations WHERE bot_tenant_id = $1::text::uuid");
+    let entry = id("SELECT min(id) FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::text::uuid");
+    let alert = id("SELECT max(id) FROM alphadome.alerts WHERE bot_tenant_id = $1::text::uuid");
+    let pages = [
+        ("overview", "/".to_string()),
+        ("settings", "/settings".into()),
+        ("templates", "/templates?preview=Do+you+have+a+Yamaha+keyboard%3F".into()),
+        ("faq", "/faq".into()),
+        ("faq-try", "/faq?try=When+do+you+open%3F".into()),
+        ("faq-entry", format!("/faq/{entry}")),
+        ("conversations", "/conversations".into()),
+        ("conversation", format!("/conversations/{conversation}")),
+        ("alerts", "/alerts".into()),
+        ("alert", format!("/alerts/{alert}")),
+        ("usage", "/usage".into()),
+        ("replay", "/replay".into()),
+        ("account", "/account".into()),
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (size, window) in [("phone", (390, 844)), ("laptop", (1366, 900))] {
+        let profile = shop.cluster.dir.join(format!("chromium-{size}"));
+        let browser = runtime.block_on(Browser::sized(&shop.url, &profile, window));
+        runtime.block_on(async {
+            browser.login(OWNER).await;
+            browser.arrives_at("/").await;
+            for (name, path) in &pages {
+                browser.open(path).await;
+                let page = browser.page().await;
+                assert!(
+                    !page.contains("Something went wrong") && !page.contains("There is no such page"),
+                    "{path}: {page}"
+                );
+                let what = format!("{path} on a {size}");
+                fits(&browser, &what).await;
+                accessible(&browser, &what).await;
+                browser.shot(&format!("{size}-{name}")).await;
+            }
+            if browser.phone {
+                // The menu, open: every page one tap away, in one column.
+                browser.open("/").await;
+                browser.click("details.menu summary").await;
+                fits(&browser, "the open menu").await;
+                accessible(&browser, "the open menu").await;
+                browser.shot("phone-menu").await;
+            }
+        });
+        runtime.block_on(browser.close());
+    }
 }
 
 #[test]
@@ -418,8 +532,7 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
         .unwrap();
     shop.customer_asks("254711000903", "niongee na mtu please", "wamid.inbox.5");
     runtime.block_on(async {
-        phone.click("form.logout button").await;
-        phone.arrives_at("/login").await;
+        phone.log_out().await;
         phone.login("amina@kassangas.test").await;
         phone.arrives_at("/conversations").await;
         let inbox = phone.page().await;

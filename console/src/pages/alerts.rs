@@ -14,15 +14,15 @@ use uuid::Uuid;
 fn table(rows: &[Row], with_tenant: bool) -> maud::Markup {
     html! {
         @if rows.is_empty() { p { "No alerts." } } @else {
-            table.alerts {
+            table.alerts.cards {
                 thead { tr { th { "When" } @if with_tenant { th { "Tenant" } } th { "What" } th { "Status" } th { "By" } th { "Alert" } } }
                 tbody { @for r in rows { tr {
-                    td { (r.get::<_, String>(0)) }
-                    @if with_tenant { td { (r.get::<_, String>(5)) } }
-                    td { (r.get::<_, String>(1).replace('_', " ")) }
-                    td class=(format!("status {}", r.get::<_, String>(2))) { (r.get::<_, String>(2)) }
-                    td { (r.get::<_, Option<String>>(3).unwrap_or_default()) }
-                    td { a href=(format!("/alerts/{}", r.get::<_, i64>(6))) { (r.get::<_, String>(4)) } }
+                    td.lead { (r.get::<_, String>(0)) }
+                    @if with_tenant { td data-label="Tenant" { (r.get::<_, String>(5)) } }
+                    td data-label="What" { (r.get::<_, String>(1).replace('_', " ")) }
+                    td data-label="Status" class=(format!("status {}", r.get::<_, String>(2))) { (r.get::<_, String>(2)) }
+                    td data-label="By" { (r.get::<_, Option<String>>(3).unwrap_or_default()) }
+                    td data-label="Alert" { a href=(format!("/alerts/{}", r.get::<_, i64>(6))) { (r.get::<_, String>(4)) } }
                 } } }
             }
         }

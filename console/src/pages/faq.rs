@@ -131,14 +131,14 @@ async fn list(
             }
             h2 { "Entries (" (total) ")" }
             (html::notice(message, false))
-            table.entries {
-                thead { tr { th { "Question" } th { "Answer" } th { "Category" } th.num { "Phrasings" } th { "" } } }
+            table.entries.cards {
+                thead { tr { th { "Question" } th { "Answer" } th { "Category" } th.num { "Other ways asked" } th { "Change" } } }
                 tbody { @for r in &rows {
                     tr class=(if r.get::<_, bool>(6) { "" } else { "inactive" }) {
-                        td { (r.get::<_, String>(2)) @if r.get::<_, String>(1) == "canned_reply" { " " small { "(canned)" } } }
-                        td { (r.get::<_, String>(3)) }
-                        td { (r.get::<_, String>(4)) }
-                        td.num { (r.get::<_, Option<i32>>(5).unwrap_or(0)) }
+                        td.lead { (r.get::<_, String>(2)) @if r.get::<_, String>(1) == "canned_reply" { " " small { "(canned)" } } }
+                        td data-label="Answer" { (r.get::<_, String>(3)) }
+                        td data-label="Category" { (r.get::<_, String>(4)) }
+                        td.num data-label="Other ways asked" { (r.get::<_, Option<i32>>(5).unwrap_or(0)) }
                         td { a href=(format!("/faq/{}", r.get::<_, i64>(0))) { "Edit" } }
                     }
                 } }

@@ -71,10 +71,10 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                 }
                 h2 { "Alerts waiting or failed" }
                 @if alerts.is_empty() { p { "None." } } @else {
-                    table { thead { tr { th { "When" } th { "What" } th { "Status" } th { "Alert" } } }
+                    table.cards { thead { tr { th { "When" } th { "What" } th { "Status" } th { "Alert" } } }
                         tbody { @for a in &alerts { tr {
-                            td { (a.get::<_, String>(3)) } td { (a.get::<_, String>(0).replace('_', " ")) }
-                            td { (a.get::<_, String>(2)) } td { (a.get::<_, String>(1)) } } } } }
+                            td.lead { (a.get::<_, String>(3)) } td data-label="What" { (a.get::<_, String>(0).replace('_', " ")) }
+                            td data-label="Status" { (a.get::<_, String>(2)) } td data-label="Alert" { (a.get::<_, String>(1)) } } } } }
                 }
             },
             REFRESH_SECONDS,
@@ -104,8 +104,12 @@ fn switch_form(
             (html::csrf(who))
             input type="hidden" name="switch" value=(name);
             input type="hidden" name="on" value=(if on { "false" } else { "true" });
-            p { strong { (label) } " is " strong.state { (if on { "on" } else { "off" }) } ": " (if on { when_on } else { when_off }) "." }
-            button type="submit" id=(format!("switch-{name}")) { (if on { "Turn off" } else { "Turn on" }) }
+            p { strong { (label) } " is " strong class=(if on { "state on" } else { "state off" }) { (if on { "on" } else { "off" }) } ": " (if on { when_on } else { when_off }) "." }
+            @if on {
+                button.turn-off type="submit" id=(format!("switch-{name}")) { "Turn off" }
+            } @else {
+                button.turn-on type="submit" id=(format!("switch-{name}")) { "Turn on" }
+            }
         }
     }
 }
