@@ -295,6 +295,61 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
     }
 }
 
+/// The shop's settings as the database has them: AI answers on, the fallback message.
+fn ai_and_fallback(shop: &Shop) -> (bool, String) {
+    let row = shop
+        .db()
+        .query_one(
+            "SELECT enable_ai_responses, fallback_message FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn a_settings_page_opened_before_a_change_elsewhere_does_not_undo_it() {
+    const FALLBACK: &str = "Asante! Someone from the shop will answer you soon.";
+    let shop = Shop::start();
+    let (_, fallback_before) = ai_and_fallback(&shop);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-laptop");
+    let laptop = runtime.block_on(Browser::start(&shop.url, &profile));
+    runtime.block_on(async {
+        laptop.login(OWNER).await;
+        laptop.arrives_at("/").await;
+        laptop.open("/settings").await;
+    });
+    // Meanwhile, on his phone (another session), Gideon switches AI answers off.
+    let phone = Visitor::new(&shop);
+    assert_eq!(phone.login(OWNER, PASSWORD), 303);
+    let csrf = phone.csrf();
+    let (status, _) = phone.post("/switch", &[("csrf", &csrf), ("switch", "ai"), ("on", "false")]);
+    assert_eq!(status, 303);
+    assert!(!ai_and_fallback(&shop).0);
+    // The laptop's page still shows AI answers on; a change made there is saved.
+    runtime.block_on(async {
+        laptop.fill("textarea[name=fallback_message]", FALLBACK).await;
+        laptop.click("form[action='/settings'] button[type=submit]").await;
+        laptop.shows("This page was changed elsewhere").await;
+        laptop.shot("20-settings-changed-elsewhere").await;
+    });
+    assert_eq!(
+        ai_and_fallback(&shop),
+        (false, fallback_before),
+        "nothing saved from the outdated page: AI answers stay off"
+    );
+    // The page now shows the settings as they are: made again there, the change is saved.
+    runtime.block_on(async {
+        assert!(!laptop.page().await.contains(FALLBACK));
+        laptop.fill("textarea[name=fallback_message]", FALLBACK).await;
+        laptop.click("form[action='/settings'] button[type=submit]").await;
+        laptop.shows("Saved.").await;
+    });
+    assert_eq!(ai_and_fallback(&shop), (false, FALLBACK.to_string()));
+    runtime.block_on(laptop.close());
+}
+
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
 /// what sticks out.
 async fn fits(browser: &Browser, what: &str) {

@@ -2,7 +2,7 @@
 //! answer now, with the entries' scores; nothing is sent).
 use crate::app::{attempt, App};
 use crate::error::AppError;
-use crate::forms::{Nothing, Paging};
+use crate::forms::{Nothing, Paging, OUTDATED};
 use crate::html;
 use crate::session::{Posted, Session};
 use crate::who::Who;
@@ -29,12 +29,24 @@ pub struct Entry {
     #[serde(default)]
     phrasings: String,
     is_active: Option<String>,
+    /// The entry's version when the form was drawn (VERSION; empty for a new entry).
+    #[serde(default)]
+    version: String,
+}
+
+/// An entry's version: a digest of what its form edits, compared in SAVE's WHERE (as the
+/// settings' version is: settings.rs).
+macro_rules! version {
+    () => {
+        "md5(row(data_type, question, answer, category, phrasings, is_active)::text)"
+    };
 }
 
 fn editor(e: &Entry, action: &str, csrf: &Markup, button: &str) -> Markup {
     html! {
         form.entry method="post" action=(action) {
             (csrf)
+            @if !e.version.is_empty() { input type="hidden" name="version" value=(e.version); }
             label { "Kind" select name="data_type" {
                 option value="faq" selected[e.data_type != "canned_reply"] { "FAQ" }
                 option value="canned_reply" selected[e.data_type == "canned_reply"] { "Canned reply" } } }
@@ -169,12 +181,13 @@ const ADD: &str = "
             (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> ''),
             $6, $7)";
 
-const SAVE: &str = "
+/// $8: the version the form was read at; no row is changed when it is not the version now.
+const SAVE: &str = concat!("
     UPDATE alphadome.bot_training_data
        SET data_type = $1, question = btrim($2), answer = btrim($3), category = coalesce(nullif(btrim($4), ''), 'Business'),
            phrasings = (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> ''),
            is_active = $6
-     WHERE id = $7";
+     WHERE id = $7 AND ", version!(), " = $8");
 
 pub async fn add(State(app): State<App>, session: Session, Posted(e): Posted<Entry>) -> Response {
     app.owner(
@@ -230,24 +243,27 @@ fn edit_page(who: &Who, id: i64, e: &Entry, message: Option<&str>) -> Response {
     )
 }
 
+/// An entry as its form shows it, with its version; None: not the shop's, or gone.
+async fn entry(tx: &Transaction<'_>, id: i64) -> Result<Option<Entry>, AppError> {
+    const ENTRY: &str = concat!(
+        "SELECT data_type, question, answer, category, array_to_string(phrasings, E'\\n'), is_active, ",
+        version!(),
+        " FROM alphadome.bot_training_data WHERE id = $1"
+    );
+    Ok(tx.query_opt(ENTRY, &[&id]).await?.map(|row| Entry {
+        data_type: row.get(0),
+        question: row.get(1),
+        answer: row.get(2),
+        category: row.get(3),
+        phrasings: row.get(4),
+        is_active: row.get::<_, bool>(5).then(String::new),
+        version: row.get(6),
+    }))
+}
+
 pub async fn edit(State(app): State<App>, session: Session, Path(id): Path<i64>) -> Response {
     app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        let row = tx
-            .query_opt(
-                "SELECT data_type, question, answer, category, array_to_string(phrasings, E'\\n'), is_active
-                   FROM alphadome.bot_training_data WHERE id = $1",
-                &[&id],
-            )
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let e = Entry {
-            data_type: row.get(0),
-            question: row.get(1),
-            answer: row.get(2),
-            category: row.get(3),
-            phrasings: row.get(4),
-            is_active: row.get::<_, bool>(5).then(String::new),
-        };
+        let e = entry(tx, id).await?.ok_or(AppError::NotFound)?;
         Ok(edit_page(who, id, &e, None))
     })
     .await
@@ -273,11 +289,16 @@ pub async fn save(
                     &e.phrasings,
                     &e.is_active.is_some(),
                     &id,
+                    &e.version,
                 ],
             )
             .await?;
             match saved {
-                Ok(0) => Err(AppError::NotFound),
+                // Changed elsewhere since the form was drawn: shown as it is now.
+                Ok(0) => match entry(tx, id).await? {
+                    Some(now) => Ok(edit_page(who, id, &now, Some(OUTDATED))),
+                    None => Err(AppError::NotFound),
+                },
                 Ok(_) => Ok(Redirect::to("/faq").into_response()),
                 Err(m) => Ok(edit_page(who, id, &e, Some(&m))),
             }
