@@ -45,6 +45,8 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/templates/{id}", post(templates::save))
         .route("/templates/{id}/delete", post(templates::delete))
         .route("/faq", get(faq::page).post(faq::add))
+        .route("/faq/new", get(faq::new))
+        .route("/faq/undo/{id}", post(faq::undo))
         .route("/faq/{id}", get(faq::edit).post(faq::save))
         .route("/faq/{id}/delete", post(faq::delete))
         .route("/conversations", get(conversations::page))

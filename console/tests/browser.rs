@@ -94,7 +94,7 @@ impl Browser {
             .unwrap_or_else(|_| panic!("no {css}"))
             .click()
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
     async fn page(&self) -> String {
@@ -201,6 +201,8 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
 
     runtime.block_on(async {
         browser.open("/faq").await;
+        browser.click("a[href='/faq/new']").await;
+        browser.arrives_at("/faq/new").await;
         browser
             .fill("form.entry input[name=question]", "Do you sell ukuleles?")
             .await;
@@ -350,6 +352,89 @@ fn a_settings_page_opened_before_a_change_elsewhere_does_not_undo_it() {
     runtime.block_on(laptop.close());
 }
 
+/// What the bot would do with a message, as the database decides it for Kassangas.
+fn decision_for(shop: &Shop, message: &str) -> String {
+    shop.db()
+        .query_one(
+            "SELECT decision FROM alphadome.try_message($1, $2::text::uuid)",
+            &[&message, &shop.kassangas],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn on_his_phone_gideon_is_told_what_an_faq_change_does_and_can_undo_a_delete() {
+    const QUESTION: &str = "How much does a guitar repair cost?";
+    let shop = Shop::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-faq");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.open("/faq").await;
+        // Add an entry, one of whose phrasings is already another entry's.
+        phone.click("a[href='/faq/new']").await;
+        phone.arrives_at("/faq/new").await;
+        phone.fill("form.entry input[name=question]", QUESTION).await;
+        phone.fill("form.entry textarea[name=phrasings]", "can you fix my guitar").await;
+        phone.fill("form.entry textarea[name=answer]", "From KES 1,500, depending on the work.").await;
+        phone.click("form.entry button[type=submit]").await;
+        phone.shows("Added").await;
+        let page = phone.page().await;
+        assert!(
+            page.contains("\u{201c}can you fix my guitar\u{201d} also matches \u{201c}Do you repair instruments?\u{201d}"),
+            "the overlap is shown: {page}"
+        );
+        fits(&phone, "the FAQ with an overlap").await;
+        phone.shot("21-phone-faq-overlap").await;
+        // Those words now fit two entries about equally: the page says why the AI answers.
+        phone.fill("form.try input[name=try]", "can you fix my guitar").await;
+        phone.click("form.try button[type=submit]").await;
+        phone.shows("The AI writes the answer, because two entries fit about equally well").await;
+        phone.shot("22-phone-faq-try-why").await;
+        phone.open("/faq?try=Which+bicycles+do+you+rent%3F").await;
+        phone.shows("because no entry fits").await;
+    });
+    assert_eq!(decision_for(&shop, QUESTION), "faq");
+    let id: i64 = shop
+        .db()
+        .query_one("SELECT id FROM alphadome.bot_training_data WHERE question = $1", &[&QUESTION])
+        .unwrap()
+        .get(0);
+    runtime.block_on(async {
+        // Delete it: asked first, then undone.
+        phone.open("/faq").await;
+        phone.click(&format!("table.entries a[href='/faq/{id}']")).await;
+        phone.arrives_at(&format!("/faq/{id}")).await;
+        assert!(
+            !phone.client.find(Locator::Css("details.confirm button.danger")).await.unwrap().is_displayed().await.unwrap(),
+            "the delete button shows only once asked for"
+        );
+        phone.click("details.confirm summary").await;
+        phone.shot("23-phone-faq-delete-asked").await;
+        phone.click("details.confirm button.danger").await;
+        phone.shows("Deleted \u{201c}How much does a guitar repair cost?\u{201d}").await;
+        phone.shot("24-phone-faq-deleted-undo").await;
+    });
+    assert_ne!(decision_for(&shop, QUESTION), "faq", "deleted: the FAQ no longer answers it");
+    runtime.block_on(async {
+        phone.click("div.notice form.undo button").await;
+        phone.shows("Put back \u{201c}How much does a guitar repair cost?\u{201d}").await;
+        assert!(!phone.page().await.contains("Deleted in the last day"));
+    });
+    assert_eq!(decision_for(&shop, QUESTION), "faq", "put back: it answers again");
+    runtime.block_on(async {
+        // A template saved says so.
+        phone.open("/templates").await;
+        phone.click("main details summary").await;
+        phone.click("main details form.template button[type=submit]").await;
+        phone.shows("Template saved.").await;
+    });
+    runtime.block_on(phone.close());
+}
+
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
 /// what sticks out.
 async fn fits(browser: &Browser, what: &str) {
@@ -433,6 +518,7 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         ("faq", "/faq".into()),
         ("faq-try", "/faq?try=When+do+you+open%3F".into()),
         ("faq-entry", format!("/faq/{entry}")),
+        ("faq-new", "/faq/new".into()),
         ("conversations", "/conversations".into()),
         ("conversation", format!("/conversations/{conversation}")),
         ("alerts", "/alerts".into()),

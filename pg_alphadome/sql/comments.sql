@@ -288,3 +288,12 @@ COMMENT ON FUNCTION alphadome.requeue_dead(bigint[]) IS 'Puts dead jobs back in 
 COMMENT ON FUNCTION alphadome.requeue_dead(uuid, timestamptz) IS 'Puts a tenant''s jobs that died since a time back in the queue; a row per job with what was done. The operator''s';
 COMMENT ON FUNCTION alphadome.archive_dead(bigint[]) IS 'Moves dead jobs from the queue to dead_letters with their reason; returns how many. The operator''s';
 COMMENT ON FUNCTION alphadome.metrics() IS 'Per tenant: messages received in the last 5 minutes, queue depth, oldest runnable age, dead letters by reason, credential state and expiry, last prune. No credential, text or number; for alphadome_monitor';
+
+-- 0.3.0: FAQ deletes an owner can undo (issue 22).
+COMMENT ON TABLE alphadome.faq_deleted IS 'FAQ entries an owner deleted, kept a day so that they can be put back (undo_faq_delete); nothing answers from them';
+COMMENT ON COLUMN alphadome.faq_deleted.id IS 'Its id, to put it back by';
+COMMENT ON COLUMN alphadome.faq_deleted.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.faq_deleted.entry IS 'The entry as it was (bot_training_data''s columns, as jsonb)';
+COMMENT ON COLUMN alphadome.faq_deleted.deleted_at IS 'When it was deleted';
+COMMENT ON FUNCTION alphadome.delete_faq_entry(bigint) IS 'Deletes one of the caller''s FAQ entries, keeping it a day to be put back: the id to put it back by (NULL: no such entry)';
+COMMENT ON FUNCTION alphadome.undo_faq_delete(bigint) IS 'Puts a deleted FAQ entry back (under a new id), within a day of its deletion: the new id, or NULL when it cannot be';

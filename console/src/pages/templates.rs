@@ -41,6 +41,8 @@ macro_rules! version {
 #[derive(Deserialize)]
 pub struct Preview {
     preview: Option<String>,
+    /// What was just done: "added", "saved", "deleted".
+    done: Option<String>,
 }
 
 const TONES: [&str; 6] = [
@@ -74,6 +76,7 @@ async fn render(
     tenant: Uuid,
     preview: Option<&str>,
     message: Option<&str>,
+    ok: bool,
 ) -> Result<Response, AppError> {
     const TEMPLATES: &str = concat!(
         "SELECT id, template_name, system_prompt, tone, array_to_string(triggers, ', '), is_default, is_active, ",
@@ -97,7 +100,7 @@ async fn render(
         "Templates",
         who,
         html! {
-            (html::notice(message, false))
+            (html::notice(message, ok))
             @for r in &rows {
                 @let id: i64 = r.get(0);
                 @let t = Template { template_name: r.get(1), system_prompt: r.get(2), tone: r.get(3), triggers: r.get(4),
@@ -125,7 +128,13 @@ pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Prev
     app.owner(
         &session,
         async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-            render(tx, who, tenant, q.preview.as_deref(), None).await
+            let done = match q.done.as_deref() {
+                Some("added") => Some("Template added."),
+                Some("saved") => Some("Template saved."),
+                Some("deleted") => Some("Template deleted."),
+                _ => None,
+            };
+            render(tx, who, tenant, q.preview.as_deref(), done, true).await
         },
     )
     .await
@@ -169,8 +178,8 @@ pub async fn add(
             )
             .await?;
             match added {
-                Ok(_) => Ok(Redirect::to("/templates").into_response()),
-                Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+                Ok(_) => Ok(Redirect::to("/templates?done=added").into_response()),
+                Err(m) => render(tx, who, tenant, None, Some(&m), false).await,
             }
         },
     )
@@ -206,11 +215,11 @@ pub async fn save(
             match saved {
                 // Changed elsewhere since the form was drawn: the page shows it as it is now.
                 Ok(0) if tx.query_opt(exists, &[&id]).await?.is_some() => {
-                    render(tx, who, tenant, None, Some(OUTDATED)).await
+                    render(tx, who, tenant, None, Some(OUTDATED), false).await
                 }
                 Ok(0) => Err(AppError::NotFound),
-                Ok(_) => Ok(Redirect::to("/templates").into_response()),
-                Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+                Ok(_) => Ok(Redirect::to("/templates?done=saved").into_response()),
+                Err(m) => render(tx, who, tenant, None, Some(&m), false).await,
             }
         },
     )
@@ -230,7 +239,7 @@ pub async fn delete(
             .await?
         {
             0 => Err(AppError::NotFound),
-            _ => Ok(Redirect::to("/templates").into_response()),
+            _ => Ok(Redirect::to("/templates?done=deleted").into_response()),
         },
     )
     .await

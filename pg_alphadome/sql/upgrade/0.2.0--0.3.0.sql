@@ -67,3 +67,7 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
 -- ---- FAQ recall (issue 29): the tenant's words for the matcher (src/faq/lexicon.rs); the trigger
 -- that gives the FAQ a new version when they change is code (base.sql).
 --@ add-columns alphadome.bot_control_settings faq_synonyms
+
+-- ---- The owner on his phone (issue 22): a deleted FAQ entry can be put back for a day ----------
+--@ create alphadome.faq_deleted
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
