@@ -48,7 +48,11 @@ mod tests {
         act_as("alphadome_tenant", Context::Setting(&a));
         let id = one::<i64>(entry, &[]).unwrap();
         let kept = one::<i64>("SELECT alphadome.delete_faq_entry($1)", &[id.into()]).unwrap();
-        assert_eq!(one::<i64>(entry, &[]), None, "deleted");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.bot_training_data", &[]),
+            Some(0),
+            "deleted"
+        );
         act_as("alphadome_tenant", Context::Setting(&b));
         assert_eq!(
             one::<i64>("SELECT alphadome.undo_faq_delete($1)", &[kept.into()]),
