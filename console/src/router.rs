@@ -68,6 +68,7 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         )
         .route("/alerts", get(alerts::page))
         .route("/alerts/{id}", get(alerts::one))
+        .route("/alerts/{id}/done", post(alerts::done))
         .route("/usage", get(usage::page))
         .route("/replay", get(replay::page))
         .route("/operator", get(operator::tenants))

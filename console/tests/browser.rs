@@ -435,6 +435,66 @@ fn on_his_phone_gideon_is_told_what_an_faq_change_does_and_can_undo_a_delete() {
     runtime.block_on(phone.close());
 }
 
+#[test]
+fn on_his_phone_gideon_reads_an_alert_in_plain_words_opens_its_customer_and_marks_it_done() {
+    const CUSTOMER: &str = "254711000601";
+    let shop = Shop::start();
+    // Alerts go as an approved template, so this one reaches his phone.
+    shop.db()
+        .execute(
+            "UPDATE alphadome.bot_control_settings SET alert_template_name = 'staff_alert' WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
+    shop.customer_asks(CUSTOMER, "I want to talk to a person please", "wamid.alert.1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let conversation: i64 = loop {
+        let sent = shop
+            .db()
+            .query_opt("SELECT conversation_id FROM alphadome.alerts WHERE status = 'sent'", &[])
+            .unwrap();
+        if let Some(row) = sent {
+            break row.get(0);
+        }
+        assert!(Instant::now() < deadline, "the alert was not sent");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-alerts");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.open("/alerts").await;
+        let page = phone.page().await;
+        assert!(page.contains("A customer asked for a person"), "{page}");
+        assert!(
+            page.contains("Sent by WhatsApp (your approved template) to +254702245555."),
+            "where it went: {page}"
+        );
+        let words = phone.client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+        for jargon in ["handoff", "Due", "Attempts", "whatsapp_template"] {
+            assert!(!words.contains(jargon), "{jargon:?} on the alerts page: {words}");
+        }
+        phone.shot("25-phone-alerts").await;
+        phone.click("ul.alerts a.button").await;
+        phone.arrives_at(&format!("/conversations/{conversation}")).await;
+        phone.shows("I want to talk to a person please").await;
+        phone.open("/alerts").await;
+        phone.click("ul.alerts form[action$='/done'] button").await;
+        phone.arrives_at("/alerts").await;
+        phone.shows("class=\"tag\"").await;
+        phone.shot("26-phone-alert-done").await;
+    });
+    let done: bool = shop
+        .db()
+        .query_one("SELECT done_at IS NOT NULL FROM alphadome.alerts", &[])
+        .unwrap()
+        .get(0);
+    assert!(done, "marked done");
+    runtime.block_on(phone.close());
+}
+
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
 /// what sticks out.
 async fn fits(browser: &Browser, what: &str) {

@@ -246,6 +246,8 @@ COMMENT ON COLUMN alphadome.conversations.state IS 'bot, waiting (for a person),
 COMMENT ON COLUMN alphadome.messages.sent_by IS 'Who wrote an outbound message: bot, person (the console) or app (the shop''s WhatsApp Business app)';
 COMMENT ON COLUMN alphadome.messages.sent_by_account IS 'The console account of a person''s reply';
 COMMENT ON COLUMN alphadome.alerts.conversation_id IS 'The conversation the alert is about (linked in the console)';
+COMMENT ON COLUMN alphadome.alerts.sent_to IS 'Where it went when sent: the escalation phone (+ and digits) for WhatsApp, the shop''s email for email';
+COMMENT ON COLUMN alphadome.alerts.done_at IS 'When a person marked it done in the console (NULL: not yet)';
 COMMENT ON COLUMN alphadome.console_accounts.is_agent IS 'A member of the shop''s staff: answers customers, changes nothing else';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_timeout IS 'How long a customer waits for a person (counted while open) before the bot tells him and answers again';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_reminder IS 'How long a customer waits for a person (counted while open) before a reminder alert';

@@ -133,6 +133,8 @@ GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, 
               created_at, updated_at)
     ON alphadome.outbox TO alphadome_tenant;
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
+-- An owner (or the operator) marks an alert done (the console's "Done").
+GRANT UPDATE (done_at) ON alphadome.alerts TO alphadome_tenant, alphadome_admin;
 GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text),
                           alphadome.next_opening(uuid, timestamptz),
                           alphadome.replay(timestamptz, timestamptz, integer, uuid),

@@ -307,6 +307,10 @@ CREATE TABLE alphadome.alerts (
     sent_at       timestamptz,
     -- 0.3.0: the conversation an alert is about, for a link to it.
     conversation_id bigint,
+    -- 0.3.0 (issue 22): where it went, as sent (the escalation phone, the shop's email: for the
+    -- owner to see), and when a person marked it done in the console.
+    sent_to       text[],
+    done_at       timestamptz,
     PRIMARY KEY (bot_tenant_id, id),
     UNIQUE (bot_tenant_id, dedupe_key)
 );
