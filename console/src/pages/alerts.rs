@@ -70,7 +70,9 @@ fn how(channel: &str, sent_to: &[String]) -> String {
 }
 
 /// One alert as a card: what, when, what it said, what became of it, its conversation, "Done".
-fn card(who: &Who, r: &Row, with_tenant: bool, back: &str) -> Markup {
+/// Why sending failed, in the relay's technical words, only where asked for (the operator, the
+/// alert's own page).
+fn card(who: &Who, r: &Row, with_tenant: bool, back: &str, technical: bool) -> Markup {
     let id: i64 = r.get(0);
     let status: String = r.get(3);
     let done: bool = r.get(9);
@@ -89,7 +91,7 @@ fn card(who: &Who, r: &Row, with_tenant: bool, back: &str) -> Markup {
             p.what { strong { (what(&r.get::<_, String>(2))) } " " small { (r.get::<_, String>(1)) } @if with_tenant { " · " (r.get::<_, String>(6)) } }
             p.said { (r.get::<_, String>(5)) }
             p class=(format!("fate {status}")) { (fate) }
-            @if status == "failed" { p.hint { "Why: " (r.get::<_, String>(11)) } }
+            @if status == "failed" && technical { p.hint { "What the system said: " (r.get::<_, String>(11)) } }
             div.actions {
                 @if let Some(conversation) = r.get::<_, Option<i64>>(7) {
                     @if !who.operator { a.button href=(format!("/conversations/{conversation}")) { "Open the conversation" } }
@@ -111,7 +113,7 @@ fn card(who: &Who, r: &Row, with_tenant: bool, back: &str) -> Markup {
 pub fn list(who: &Who, rows: &[Row], with_tenant: bool, back: &str) -> Markup {
     html! {
         @if rows.is_empty() { p { "No alerts." } } @else {
-            ul.alerts { @for r in rows { (card(who, r, with_tenant, back)) } }
+            ul.alerts { @for r in rows { (card(who, r, with_tenant, back, who.operator)) } }
         }
     }
 }
@@ -160,7 +162,7 @@ pub async fn one(State(app): State<App>, session: Session, Path(id): Path<i64>) 
             "Alert",
             who,
             html! {
-                ul.alerts { (card(who, r, who.operator, back)) }
+                ul.alerts { (card(who, r, who.operator, back, true)) }
                 p.hint {
                     @let sent: String = facts.get(1);
                     @if !sent.is_empty() { "Sent at " (sent) ". " }

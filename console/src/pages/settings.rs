@@ -129,7 +129,7 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
         who,
         html! {
             (html::notice(message, ok))
-            form method="post" action="/settings" {
+            form.settings method="post" action="/settings" {
                 (html::csrf(who))
                 input type="hidden" name="version" value=(s.version);
                 fieldset { legend { "Switches" }
