@@ -326,13 +326,20 @@ fn a_settings_page_opened_before_a_change_elsewhere_does_not_undo_it() {
     let phone = Visitor::new(&shop);
     assert_eq!(phone.login(OWNER, PASSWORD), 303);
     let csrf = phone.csrf();
-    let (status, _) = phone.post("/switch", &[("csrf", &csrf), ("switch", "ai"), ("on", "false")]);
+    let (status, _) = phone.post(
+        "/switch",
+        &[("csrf", &csrf), ("switch", "ai"), ("on", "false")],
+    );
     assert_eq!(status, 303);
     assert!(!ai_and_fallback(&shop).0);
     // The laptop's page still shows AI answers on; a change made there is saved.
     runtime.block_on(async {
-        laptop.fill("textarea[name=fallback_message]", FALLBACK).await;
-        laptop.click("form[action='/settings'] button[type=submit]").await;
+        laptop
+            .fill("textarea[name=fallback_message]", FALLBACK)
+            .await;
+        laptop
+            .click("form[action='/settings'] button[type=submit]")
+            .await;
         laptop.shows("This page was changed elsewhere").await;
         laptop.shot("20-settings-changed-elsewhere").await;
     });
@@ -344,8 +351,12 @@ fn a_settings_page_opened_before_a_change_elsewhere_does_not_undo_it() {
     // The page now shows the settings as they are: made again there, the change is saved.
     runtime.block_on(async {
         assert!(!laptop.page().await.contains(FALLBACK));
-        laptop.fill("textarea[name=fallback_message]", FALLBACK).await;
-        laptop.click("form[action='/settings'] button[type=submit]").await;
+        laptop
+            .fill("textarea[name=fallback_message]", FALLBACK)
+            .await;
+        laptop
+            .click("form[action='/settings'] button[type=submit]")
+            .await;
         laptop.shows("Saved.").await;
     });
     assert_eq!(ai_and_fallback(&shop), (false, FALLBACK.to_string()));
@@ -400,36 +411,62 @@ fn on_his_phone_gideon_is_told_what_an_faq_change_does_and_can_undo_a_delete() {
     assert_eq!(decision_for(&shop, QUESTION), "faq");
     let id: i64 = shop
         .db()
-        .query_one("SELECT id FROM alphadome.bot_training_data WHERE question = $1", &[&QUESTION])
+        .query_one(
+            "SELECT id FROM alphadome.bot_training_data WHERE question = $1",
+            &[&QUESTION],
+        )
         .unwrap()
         .get(0);
     runtime.block_on(async {
         // Delete it: asked first, then undone.
         phone.open("/faq").await;
-        phone.click(&format!("table.entries a[href='/faq/{id}']")).await;
+        phone
+            .click(&format!("table.entries a[href='/faq/{id}']"))
+            .await;
         phone.arrives_at(&format!("/faq/{id}")).await;
         assert!(
-            !phone.client.find(Locator::Css("details.confirm button.danger")).await.unwrap().is_displayed().await.unwrap(),
+            !phone
+                .client
+                .find(Locator::Css("details.confirm button.danger"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap(),
             "the delete button shows only once asked for"
         );
         phone.click("details.confirm summary").await;
         phone.shot("23-phone-faq-delete-asked").await;
         phone.click("details.confirm button.danger").await;
-        phone.shows("Deleted \u{201c}How much does a guitar repair cost?\u{201d}").await;
+        phone
+            .shows("Deleted \u{201c}How much does a guitar repair cost?\u{201d}")
+            .await;
         phone.shot("24-phone-faq-deleted-undo").await;
     });
-    assert_ne!(decision_for(&shop, QUESTION), "faq", "deleted: the FAQ no longer answers it");
+    assert_ne!(
+        decision_for(&shop, QUESTION),
+        "faq",
+        "deleted: the FAQ no longer answers it"
+    );
     runtime.block_on(async {
         phone.click("div.notice form.undo button").await;
-        phone.shows("Put back \u{201c}How much does a guitar repair cost?\u{201d}").await;
+        phone
+            .shows("Put back \u{201c}How much does a guitar repair cost?\u{201d}")
+            .await;
         assert!(!phone.page().await.contains("Deleted in the last day"));
     });
-    assert_eq!(decision_for(&shop, QUESTION), "faq", "put back: it answers again");
+    assert_eq!(
+        decision_for(&shop, QUESTION),
+        "faq",
+        "put back: it answers again"
+    );
     runtime.block_on(async {
         // A template saved says so.
         phone.open("/templates").await;
         phone.click("main details summary").await;
-        phone.click("main details form.template button[type=submit]").await;
+        phone
+            .click("main details form.template button[type=submit]")
+            .await;
         phone.shows("Template saved.").await;
     });
     runtime.block_on(phone.close());
@@ -446,12 +483,19 @@ fn on_his_phone_gideon_reads_an_alert_in_plain_words_opens_its_customer_and_mark
             &[&shop.kassangas],
         )
         .unwrap();
-    shop.customer_asks(CUSTOMER, "I want to talk to a person please", "wamid.alert.1");
+    shop.customer_asks(
+        CUSTOMER,
+        "I want to talk to a person please",
+        "wamid.alert.1",
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let conversation: i64 = loop {
         let sent = shop
             .db()
-            .query_opt("SELECT conversation_id FROM alphadome.alerts WHERE status = 'sent'", &[])
+            .query_opt(
+                "SELECT conversation_id FROM alphadome.alerts WHERE status = 'sent'",
+                &[],
+            )
             .unwrap();
         if let Some(row) = sent {
             break row.get(0);
@@ -472,13 +516,25 @@ fn on_his_phone_gideon_reads_an_alert_in_plain_words_opens_its_customer_and_mark
             page.contains("Sent by WhatsApp (your approved template) to +254702245555."),
             "where it went: {page}"
         );
-        let words = phone.client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+        let words = phone
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         for jargon in ["handoff", "Due", "Attempts", "whatsapp_template"] {
-            assert!(!words.contains(jargon), "{jargon:?} on the alerts page: {words}");
+            assert!(
+                !words.contains(jargon),
+                "{jargon:?} on the alerts page: {words}"
+            );
         }
         phone.shot("25-phone-alerts").await;
         phone.click("ul.alerts a.button").await;
-        phone.arrives_at(&format!("/conversations/{conversation}")).await;
+        phone
+            .arrives_at(&format!("/conversations/{conversation}"))
+            .await;
         phone.shows("I want to talk to a person please").await;
         phone.open("/alerts").await;
         phone.click("ul.alerts form[action$='/done'] button").await;
@@ -551,16 +607,20 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
     let shop = Shop::start();
     // Something on every page: a customer waiting for a person (a conversation, an alert), a
     // question the FAQ answers (today's counts, the replay).
-    shop.customer_asks("254711000555", "I want to talk to a person please", "wamid.pages.1");
-    shop.customer_asks("254711000556", "What are your opening hours?", "wamid.pages.2");
+    shop.customer_asks(
+        "254711000555",
+        "I want to talk to a person please",
+        "wamid.pages.1",
+    );
+    shop.customer_asks(
+        "254711000556",
+        "What are your opening hours?",
+        "wamid.pages.2",
+    );
     let id = |sql: &str| -> i64 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let found: Option<i64> = shop
-                .db()
-                .query_one(sql, &[&shop.kassangas])
-                .unwrap()
-                .get(0);
+            let found: Option<i64> = shop.db().query_one(sql, &[&shop.kassangas]).unwrap().get(0);
             if let Some(id) = found {
                 return id;
             }
@@ -568,13 +628,18 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
             std::thread::sleep(Duration::from_millis(100));
         }
     };
-    let conversation = id("SELECT max(id) FROM alphadome.conversations WHERE bot_tenant_id = $1::text::uuid");
-    let entry = id("SELECT min(id) FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::text::uuid");
+    let conversation =
+        id("SELECT max(id) FROM alphadome.conversations WHERE bot_tenant_id = $1::text::uuid");
+    let entry =
+        id("SELECT min(id) FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::text::uuid");
     let alert = id("SELECT max(id) FROM alphadome.alerts WHERE bot_tenant_id = $1::text::uuid");
     let pages = [
         ("overview", "/".to_string()),
         ("settings", "/settings".into()),
-        ("templates", "/templates?preview=Do+you+have+a+Yamaha+keyboard%3F".into()),
+        (
+            "templates",
+            "/templates?preview=Do+you+have+a+Yamaha+keyboard%3F".into(),
+        ),
         ("faq", "/faq".into()),
         ("faq-try", "/faq?try=When+do+you+open%3F".into()),
         ("faq-entry", format!("/faq/{entry}")),

@@ -46,10 +46,16 @@ fn an_faq_entry_saved_from_an_outdated_page_keeps_the_change_made_since() {
     let (status, page) = edit("Open 8 to 5.");
     assert_eq!(status, 200);
     assert!(page.contains("This page was changed elsewhere"), "{page}");
-    assert!(page.contains("Open 9 to 6, Monday to Saturday."), "it shows the entry as it is now");
+    assert!(
+        page.contains("Open 9 to 6, Monday to Saturday."),
+        "it shows the entry as it is now"
+    );
     let answer: String = shop
         .db()
-        .query_one("SELECT answer FROM alphadome.bot_training_data WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT answer FROM alphadome.bot_training_data WHERE id = $1",
+            &[&id],
+        )
         .unwrap()
         .get(0);
     assert_eq!(answer, "Open 9 to 6, Monday to Saturday.");
@@ -88,14 +94,23 @@ fn a_template_saved_from_an_outdated_page_keeps_the_change_made_since() {
             ],
         )
     };
-    assert_eq!(edit("You are Kassangas Music Shop's assistant. Be brief.").0, 303);
+    assert_eq!(
+        edit("You are Kassangas Music Shop's assistant. Be brief.").0,
+        303
+    );
     let (status, page) = edit("You are a pirate.");
     assert_eq!(status, 200);
     assert!(page.contains("This page was changed elsewhere"), "{page}");
     let prompt: String = shop
         .db()
-        .query_one("SELECT system_prompt FROM alphadome.bot_templates WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT system_prompt FROM alphadome.bot_templates WHERE id = $1",
+            &[&id],
+        )
         .unwrap()
         .get(0);
-    assert_eq!(prompt, "You are Kassangas Music Shop's assistant. Be brief.");
+    assert_eq!(
+        prompt,
+        "You are Kassangas Music Shop's assistant. Be brief."
+    );
 }

@@ -64,7 +64,11 @@ fn how(channel: &str, sent_to: &[String]) -> String {
         said.push_str(&format!(" to {}", sent_to.join(" and ")));
     }
     if channel.split('+').any(|c| c == "operator") {
-        said.push_str(if said.is_empty() { "to your AlphaDome operator" } else { ", and to your AlphaDome operator" });
+        said.push_str(if said.is_empty() {
+            "to your AlphaDome operator"
+        } else {
+            ", and to your AlphaDome operator"
+        });
     }
     said.trim().to_string()
 }
@@ -79,7 +83,9 @@ fn card(who: &Who, r: &Row, with_tenant: bool, back: &str, technical: bool) -> M
     let sent_to: Vec<String> = r.get(8);
     let fate = match status.as_str() {
         "sent" => format!("Sent {}.", how(&r.get::<_, String>(4), &sent_to)),
-        "simulated" => "Not really sent: the bot runs in test mode, nothing leaves the computer.".to_string(),
+        "simulated" => {
+            "Not really sent: the bot runs in test mode, nothing leaves the computer.".to_string()
+        }
         "failed" => "Could not be sent. Tell your AlphaDome operator.".to_string(),
         _ => match r.get::<_, Option<String>>(10) {
             Some(later) => format!("Will be sent {later}, when the shop opens."),
@@ -123,7 +129,11 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
         &session,
         async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
             let rows = tx.query(ALERTS, &[&false, &None::<i64>]).await?;
-            Ok(html::page("Alerts", who, list(who, &rows, false, "/alerts")))
+            Ok(html::page(
+                "Alerts",
+                who,
+                list(who, &rows, false, "/alerts"),
+            ))
         },
     )
     .await

@@ -87,7 +87,10 @@ impl Listing {
         match (self.added, self.saved, self.restored, self.deleted) {
             (Some(id), ..) => Some(Notice::Changed { verb: "Added", id }),
             (_, Some(id), ..) => Some(Notice::Changed { verb: "Saved", id }),
-            (_, _, Some(id), _) => Some(Notice::Changed { verb: "Put back", id }),
+            (_, _, Some(id), _) => Some(Notice::Changed {
+                verb: "Put back",
+                id,
+            }),
             (.., Some(id)) => Some(Notice::Deleted(id)),
             _ => None,
         }
@@ -125,18 +128,31 @@ struct Tried {
     confidence: f32,
 }
 
-async fn try_question(tx: &Transaction<'_>, tenant: Uuid, question: &str) -> Result<Tried, AppError> {
+async fn try_question(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    question: &str,
+) -> Result<Tried, AppError> {
     let decided = tx
-        .query_one("SELECT decision, answer FROM alphadome.try_message($1)", &[&question])
+        .query_one(
+            "SELECT decision, answer FROM alphadome.try_message($1)",
+            &[&question],
+        )
         .await?;
     let ranked = tx
-        .query("SELECT question, score FROM alphadome.match_faq($1, $2, 3)", &[&tenant, &question])
+        .query(
+            "SELECT question, score FROM alphadome.match_faq($1, $2, 3)",
+            &[&tenant, &question],
+        )
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let confidence: f32 = tx
-        .query_one("SELECT faq_confidence FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1", &[&tenant])
+        .query_one(
+            "SELECT faq_confidence FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1",
+            &[&tenant],
+        )
         .await?
         .get(0);
     Ok(Tried {
@@ -153,7 +169,8 @@ async fn try_question(tx: &Transaction<'_>, tenant: Uuid, question: &str) -> Res
 /// (pg_alphadome's faq::rank::clear_answer); otherwise the AI answers, or the fallback message
 /// goes when AI answers are off.
 fn why(t: &Tried) -> String {
-    let not_the_faq = || match t.ranked.as_slice() {
+    let not_the_faq = || {
+        match t.ranked.as_slice() {
         [] => "no entry fits these words at all".to_string(),
         [(best, score), ..] if *score < t.confidence => format!(
             "no entry fits well enough: the best, \u{201c}{best}\u{201d}, fits {score:.2}, and the FAQ answers from {:.2} (your FAQ confidence setting)",
@@ -163,6 +180,7 @@ fn why(t: &Tried) -> String {
             "two entries fit about equally well (\u{201c}{first}\u{201d} {a:.2}, \u{201c}{second}\u{201d} {b:.2}), so the bot does not guess between them"
         ),
         [_] => "the FAQ is not sure enough".to_string(),
+    }
     };
     match t.decision.as_str() {
         "faq" => match t.ranked.first() {
@@ -206,7 +224,12 @@ async fn list(
             &[&PER_PAGE, &paging.offset(PER_PAGE)],
         )
         .await?;
-    let tried = match q.try_question.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let tried = match q
+        .try_question
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         Some(question) => Some(try_question(tx, tenant, question).await?),
         None => None,
     };
@@ -216,20 +239,37 @@ async fn list(
     let (done, overlaps): (Markup, Vec<(String, String)>) = match notice.or_else(|| q.notice()) {
         Some(Notice::Changed { verb, id }) => {
             let question: Option<String> = tx
-                .query_opt("SELECT question FROM alphadome.bot_training_data WHERE id = $1", &[&id])
+                .query_opt(
+                    "SELECT question FROM alphadome.bot_training_data WHERE id = $1",
+                    &[&id],
+                )
                 .await?
                 .map(|r| r.get(0));
-            let overlaps = tx.query(OVERLAPS, &[&id]).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
-            (html! { @if let Some(question) = question { p.notice.ok role="status" { (verb) " \u{201c}" (question) "\u{201d}." } } }, overlaps)
+            let overlaps = tx
+                .query(OVERLAPS, &[&id])
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            (
+                html! { @if let Some(question) = question { p.notice.ok role="status" { (verb) " \u{201c}" (question) "\u{201d}." } } },
+                overlaps,
+            )
         }
         Some(Notice::Deleted(id)) => {
-            let question: Option<String> = deleted.iter().find(|r| r.get::<_, i64>(0) == id).map(|r| r.get(1));
-            (html! { @if let Some(question) = question {
-                div.notice.ok role="status" {
-                    "Deleted \u{201c}" (question) "\u{201d}: customers who ask it get the AI's answer or the fallback now. "
-                    (undo_button(&csrf, id))
-                }
-            } }, Vec::new())
+            let question: Option<String> = deleted
+                .iter()
+                .find(|r| r.get::<_, i64>(0) == id)
+                .map(|r| r.get(1));
+            (
+                html! { @if let Some(question) = question {
+                    div.notice.ok role="status" {
+                        "Deleted \u{201c}" (question) "\u{201d}: customers who ask it get the AI's answer or the fallback now. "
+                        (undo_button(&csrf, id))
+                    }
+                } },
+                Vec::new(),
+            )
         }
         Some(Notice::Refused(why)) => (html::notice(Some(&why), false), Vec::new()),
         None => (html! {}, Vec::new()),
@@ -306,9 +346,7 @@ fn undo_button(csrf: &Markup, deleted: i64) -> Markup {
 pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Listing>) -> Response {
     app.owner(
         &session,
-        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-            list(tx, who, tenant, &q, None).await
-        },
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| list(tx, who, tenant, &q, None).await,
     )
     .await
 }
@@ -328,7 +366,10 @@ fn new_page(who: &Who, e: &Entry, message: Option<&str>) -> Response {
 
 pub async fn new(State(app): State<App>, session: Session) -> Response {
     app.owner(&session, async |_: &Transaction<'_>, who: &Who, _: Uuid| {
-        let empty = Entry { is_active: Some(String::new()), ..Entry::default() };
+        let empty = Entry {
+            is_active: Some(String::new()),
+            ..Entry::default()
+        };
         Ok(new_page(who, &empty, None))
     })
     .await
@@ -368,11 +409,13 @@ pub async fn add(State(app): State<App>, session: Session, Posted(e): Posted<Ent
                 ],
             )
             .await?;
-            Ok(match added.map(|rows| rows.first().map(|r| r.get::<_, i64>(0))) {
-                Ok(Some(id)) => Redirect::to(&format!("/faq?added={id}")).into_response(),
-                Ok(None) => new_page(who, &e, Some("The entry was not added: try again.")),
-                Err(m) => new_page(who, &e, Some(&m)),
-            })
+            Ok(
+                match added.map(|rows| rows.first().map(|r| r.get::<_, i64>(0))) {
+                    Ok(Some(id)) => Redirect::to(&format!("/faq?added={id}")).into_response(),
+                    Ok(None) => new_page(who, &e, Some("The entry was not added: try again.")),
+                    Err(m) => new_page(who, &e, Some(&m)),
+                },
+            )
         },
     )
     .await
@@ -416,10 +459,13 @@ async fn entry(tx: &Transaction<'_>, id: i64) -> Result<Option<Entry>, AppError>
 }
 
 pub async fn edit(State(app): State<App>, session: Session, Path(id): Path<i64>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        let e = entry(tx, id).await?.ok_or(AppError::NotFound)?;
-        Ok(edit_page(who, id, &e, None))
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let e = entry(tx, id).await?.ok_or(AppError::NotFound)?;
+            Ok(edit_page(who, id, &e, None))
+        },
+    )
     .await
 }
 
