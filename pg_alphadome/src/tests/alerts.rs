@@ -307,7 +307,10 @@ mod tests {
             )
         );
         assert_eq!(
-            one::<String>("SELECT array_to_string(sent_to, ', ') FROM alphadome.alerts", &[]),
+            one::<String>(
+                "SELECT array_to_string(sent_to, ', ') FROM alphadome.alerts",
+                &[]
+            ),
             Some("owner@shop-a.test".into()),
             "where it went, for the owner to read"
         );
