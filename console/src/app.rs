@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Transaction;
+use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -108,11 +108,27 @@ pub async fn attempt(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Result<u64, String>, AppError> {
+    within_savepoint(tx, tx.execute(sql, params)).await
+}
+
+/// attempt for a statement whose rows are wanted (INSERT ... RETURNING, a function's result).
+pub async fn attempt_query(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Result<Vec<Row>, String>, AppError> {
+    within_savepoint(tx, tx.query(sql, params)).await
+}
+
+async fn within_savepoint<T>(
+    tx: &Transaction<'_>,
+    work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<Result<T, String>, AppError> {
     tx.batch_execute("SAVEPOINT attempt").await?;
-    match tx.execute(sql, params).await {
-        Ok(n) => {
+    match work.await {
+        Ok(done) => {
             tx.batch_execute("RELEASE SAVEPOINT attempt").await?;
-            Ok(Ok(n))
+            Ok(Ok(done))
         }
         Err(e) => match user_error(&e) {
             Some(message) => {

@@ -21,3 +21,9 @@ impl Paging {
 pub fn optional(text: &str) -> Option<String> {
     Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }
+
+/// What a save from an outdated page is told (its form carried an older version of what it
+/// edits): nothing was saved, so nothing changed elsewhere is put back. The page shows the
+/// values as they are now.
+pub const OUTDATED: &str =
+    "This page was changed elsewhere: nothing was saved. It shows the changes now; make yours again and save.";

@@ -38,18 +38,29 @@ fn framed(title: &str, who: &Who, body: Markup, refresh: Option<u32>) -> Respons
             ("/account", "Account"),
         ]
     };
+    let links = html! { @for (href, label) in nav { a href=(href) { (label) } } };
+    let logout = html! {
+        form.logout method="post" action="/logout" {
+            (csrf(who))
+            span.who { (who.email) }
+            button type="submit" { "Log out" }
+        }
+    };
+    // A laptop shows the pages in a row; a phone one "Menu" button that opens them (no script:
+    // <details>). The stylesheet shows one of the two.
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
             (head(title))
             body {
                 header {
-                    span.brand { "AlphaDome" @if let Some(name) = &who.tenant_name { " · " (name) } }
-                    nav { @for (href, label) in nav { a href=(href) { (label) } } }
-                    form.logout method="post" action="/logout" {
-                        (csrf(who))
-                        span.who { (who.email) }
-                        button type="submit" { "Log out" }
+                    a.brand href="/" { @if let Some(name) = &who.tenant_name { (name) } @else { "AlphaDome" } }
+                    nav.wide aria-label="Pages" { (links) }
+                    div.wide { (logout) }
+                    details.menu {
+                        summary { "Menu" }
+                        nav aria-label="Menu" { (links) }
+                        (logout)
                     }
                 }
                 main data-refresh=[refresh] { h1 { (title) } (body) }

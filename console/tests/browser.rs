@@ -14,6 +14,8 @@ struct Browser {
     client: Client,
     base: String,
     shots: std::path::PathBuf,
+    /// A phone's screen (the page shows its "Menu" button instead of the row of pages).
+    phone: bool,
 }
 
 impl Browser {
@@ -64,6 +66,7 @@ impl Browser {
             client,
             base: base.to_string(),
             shots,
+            phone: width < 500,
         }
     }
 
@@ -91,7 +94,7 @@ impl Browser {
             .unwrap_or_else(|_| panic!("no {css}"))
             .click()
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
     async fn page(&self) -> String {
@@ -141,6 +144,17 @@ impl Browser {
         self.click("button[type=submit]").await;
     }
 
+    /// Logs out as a person would: on a phone through the menu.
+    async fn log_out(&self) {
+        if self.phone {
+            self.click("details.menu summary").await;
+            self.click("details.menu form.logout button").await;
+        } else {
+            self.click("div.wide form.logout button").await;
+        }
+        self.arrives_at("/login").await;
+    }
+
     async fn close(mut self) {
         self.client.close().await.unwrap();
         let _ = self.driver.kill();
@@ -187,6 +201,8 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
 
     runtime.block_on(async {
         browser.open("/faq").await;
+        browser.click("a[href='/faq/new']").await;
+        browser.arrives_at("/faq/new").await;
         browser
             .fill("form.entry input[name=question]", "Do you sell ukuleles?")
             .await;
@@ -261,8 +277,7 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
             );
             browser.shot(name).await;
         }
-        browser.click("form.logout button").await;
-        browser.arrives_at("/login").await;
+        browser.log_out().await;
         browser.shot("00-login").await;
         browser.login(OPERATOR).await;
         browser.arrives_at("/operator").await;
@@ -282,7 +297,262 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
     }
 }
 
-/// Asserts the page is no wider than the window (a phone's 390 px): else names what sticks out.
+/// The shop's settings as the database has them: AI answers on, the fallback message.
+fn ai_and_fallback(shop: &Shop) -> (bool, String) {
+    let row = shop
+        .db()
+        .query_one(
+            "SELECT enable_ai_responses, fallback_message FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn a_settings_page_opened_before_a_change_elsewhere_does_not_undo_it() {
+    const FALLBACK: &str = "Asante! Someone from the shop will answer you soon.";
+    let shop = Shop::start();
+    let (_, fallback_before) = ai_and_fallback(&shop);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-laptop");
+    let laptop = runtime.block_on(Browser::start(&shop.url, &profile));
+    runtime.block_on(async {
+        laptop.login(OWNER).await;
+        laptop.arrives_at("/").await;
+        laptop.open("/settings").await;
+    });
+    // Meanwhile, on his phone (another session), Gideon switches AI answers off.
+    let phone = Visitor::new(&shop);
+    assert_eq!(phone.login(OWNER, PASSWORD), 303);
+    let csrf = phone.csrf();
+    let (status, _) = phone.post(
+        "/switch",
+        &[("csrf", &csrf), ("switch", "ai"), ("on", "false")],
+    );
+    assert_eq!(status, 303);
+    assert!(!ai_and_fallback(&shop).0);
+    // The laptop's page still shows AI answers on; a change made there is saved.
+    runtime.block_on(async {
+        laptop
+            .fill("textarea[name=fallback_message]", FALLBACK)
+            .await;
+        laptop
+            .click("form[action='/settings'] button[type=submit]")
+            .await;
+        laptop.shows("This page was changed elsewhere").await;
+        laptop.shot("20-settings-changed-elsewhere").await;
+    });
+    assert_eq!(
+        ai_and_fallback(&shop),
+        (false, fallback_before),
+        "nothing saved from the outdated page: AI answers stay off"
+    );
+    // The page now shows the settings as they are: made again there, the change is saved.
+    runtime.block_on(async {
+        assert!(!laptop.page().await.contains(FALLBACK));
+        laptop
+            .fill("textarea[name=fallback_message]", FALLBACK)
+            .await;
+        laptop
+            .click("form[action='/settings'] button[type=submit]")
+            .await;
+        laptop.shows("Saved.").await;
+    });
+    assert_eq!(ai_and_fallback(&shop), (false, FALLBACK.to_string()));
+    runtime.block_on(laptop.close());
+}
+
+/// What the bot would do with a message, as the database decides it for Kassangas.
+fn decision_for(shop: &Shop, message: &str) -> String {
+    shop.db()
+        .query_one(
+            "SELECT decision FROM alphadome.try_message($1, $2::text::uuid)",
+            &[&message, &shop.kassangas],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn on_his_phone_gideon_is_told_what_an_faq_change_does_and_can_undo_a_delete() {
+    const QUESTION: &str = "How much does a guitar repair cost?";
+    let shop = Shop::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-faq");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.open("/faq").await;
+        // Add an entry, one of whose phrasings is already another entry's.
+        phone.click("a[href='/faq/new']").await;
+        phone.arrives_at("/faq/new").await;
+        phone.fill("form.entry input[name=question]", QUESTION).await;
+        phone.fill("form.entry textarea[name=phrasings]", "can you fix my guitar").await;
+        phone.fill("form.entry textarea[name=answer]", "From KES 1,500, depending on the work.").await;
+        phone.click("form.entry button[type=submit]").await;
+        phone.shows("Added").await;
+        let page = phone.page().await;
+        assert!(
+            page.contains("\u{201c}can you fix my guitar\u{201d} also matches \u{201c}Do you repair instruments?\u{201d}"),
+            "the overlap is shown: {page}"
+        );
+        fits(&phone, "the FAQ with an overlap").await;
+        phone.shot("21-phone-faq-overlap").await;
+        // Those words now fit two entries about equally: the page says why the AI answers.
+        phone.fill("form.try input[name=try]", "can you fix my guitar").await;
+        phone.click("form.try button[type=submit]").await;
+        phone.shows("The AI writes the answer, because two entries fit about equally well").await;
+        phone.shot("22-phone-faq-try-why").await;
+        phone.open("/faq?try=Which+bicycles+do+you+rent%3F").await;
+        phone.shows("because no entry fits").await;
+    });
+    assert_eq!(decision_for(&shop, QUESTION), "faq");
+    let id: i64 = shop
+        .db()
+        .query_one(
+            "SELECT id FROM alphadome.bot_training_data WHERE question = $1",
+            &[&QUESTION],
+        )
+        .unwrap()
+        .get(0);
+    runtime.block_on(async {
+        // Delete it: asked first, then undone.
+        phone.open("/faq").await;
+        phone
+            .click(&format!("table.entries a[href='/faq/{id}']"))
+            .await;
+        phone.arrives_at(&format!("/faq/{id}")).await;
+        assert!(
+            !phone
+                .client
+                .find(Locator::Css("details.confirm button.danger"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap(),
+            "the delete button shows only once asked for"
+        );
+        phone.click("details.confirm summary").await;
+        phone.shot("23-phone-faq-delete-asked").await;
+        phone.click("details.confirm button.danger").await;
+        phone
+            .shows("Deleted \u{201c}How much does a guitar repair cost?\u{201d}")
+            .await;
+        phone.shot("24-phone-faq-deleted-undo").await;
+    });
+    assert_ne!(
+        decision_for(&shop, QUESTION),
+        "faq",
+        "deleted: the FAQ no longer answers it"
+    );
+    runtime.block_on(async {
+        phone.click("div.notice form.undo button").await;
+        phone
+            .shows("Put back \u{201c}How much does a guitar repair cost?\u{201d}")
+            .await;
+        assert!(!phone.page().await.contains("Deleted in the last day"));
+    });
+    assert_eq!(
+        decision_for(&shop, QUESTION),
+        "faq",
+        "put back: it answers again"
+    );
+    runtime.block_on(async {
+        // A template saved says so.
+        phone.open("/templates").await;
+        phone.click("main details summary").await;
+        phone
+            .click("main details form.template button[type=submit]")
+            .await;
+        phone.shows("Template saved.").await;
+    });
+    runtime.block_on(phone.close());
+}
+
+#[test]
+fn on_his_phone_gideon_reads_an_alert_in_plain_words_opens_its_customer_and_marks_it_done() {
+    const CUSTOMER: &str = "254711000601";
+    let shop = Shop::start();
+    // Alerts go as an approved template, so this one reaches his phone.
+    shop.db()
+        .execute(
+            "UPDATE alphadome.bot_control_settings SET alert_template_name = 'staff_alert' WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
+    shop.customer_asks(
+        CUSTOMER,
+        "I want to talk to a person please",
+        "wamid.alert.1",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let conversation: i64 = loop {
+        let sent = shop
+            .db()
+            .query_opt(
+                "SELECT conversation_id FROM alphadome.alerts WHERE status = 'sent'",
+                &[],
+            )
+            .unwrap();
+        if let Some(row) = sent {
+            break row.get(0);
+        }
+        assert!(Instant::now() < deadline, "the alert was not sent");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-alerts");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.open("/alerts").await;
+        let page = phone.page().await;
+        assert!(page.contains("A customer asked for a person"), "{page}");
+        assert!(
+            page.contains("Sent by WhatsApp (your approved template) to +254702245555."),
+            "where it went: {page}"
+        );
+        let words = phone
+            .client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for jargon in ["handoff", "Due", "Attempts", "whatsapp_template"] {
+            assert!(
+                !words.contains(jargon),
+                "{jargon:?} on the alerts page: {words}"
+            );
+        }
+        phone.shot("25-phone-alerts").await;
+        phone.click("ul.alerts a.button").await;
+        phone
+            .arrives_at(&format!("/conversations/{conversation}"))
+            .await;
+        phone.shows("I want to talk to a person please").await;
+        phone.open("/alerts").await;
+        phone.click("ul.alerts form[action$='/done'] button").await;
+        phone.arrives_at("/alerts").await;
+        phone.shows("class=\"tag\"").await;
+        phone.shot("26-phone-alert-done").await;
+    });
+    let done: bool = shop
+        .db()
+        .query_one("SELECT done_at IS NOT NULL FROM alphadome.alerts", &[])
+        .unwrap()
+        .get(0);
+    assert!(done, "marked done");
+    runtime.block_on(phone.close());
+}
+
+/// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
+/// what sticks out.
 async fn fits(browser: &Browser, what: &str) {
     let found = browser
         .client
@@ -302,6 +572,118 @@ async fn fits(browser: &Browser, what: &str) {
         "{what} is {width} px wide in a {window} px window: {}",
         found[2]
     );
+}
+
+/// axe-core, vendored with its licence (console/tests/assets/axe-core/README.md).
+const AXE: &str = include_str!("assets/axe-core/axe.min.js");
+
+/// Runs axe-core on the page: fails on any serious or critical violation, naming where.
+async fn accessible(browser: &Browser, what: &str) {
+    let loaded = browser
+        .client
+        .execute(&format!("{AXE}\nreturn typeof window.axe.run;"), vec![])
+        .await
+        .expect("axe-core injected");
+    assert_eq!(loaded, "function", "axe-core is not in the page");
+    let found = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(
+               r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at '
+                           + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))),
+               e => done(['axe-core failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let problems: Vec<String> = serde_json::from_value(found).unwrap();
+    assert!(problems.is_empty(), "{what}: {problems:#?}");
+}
+
+#[test]
+fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
+    let shop = Shop::start();
+    // Something on every page: a customer waiting for a person (a conversation, an alert), a
+    // question the FAQ answers (today's counts, the replay).
+    shop.customer_asks(
+        "254711000555",
+        "I want to talk to a person please",
+        "wamid.pages.1",
+    );
+    shop.customer_asks(
+        "254711000556",
+        "What are your opening hours?",
+        "wamid.pages.2",
+    );
+    let id = |sql: &str| -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: Option<i64> = shop.db().query_one(sql, &[&shop.kassangas]).unwrap().get(0);
+            if let Some(id) = found {
+                return id;
+            }
+            assert!(Instant::now() < deadline, "nothing for {sql}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let conversation =
+        id("SELECT max(id) FROM alphadome.conversations WHERE bot_tenant_id = $1::text::uuid");
+    let entry =
+        id("SELECT min(id) FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::text::uuid");
+    let alert = id("SELECT max(id) FROM alphadome.alerts WHERE bot_tenant_id = $1::text::uuid");
+    let pages = [
+        ("overview", "/".to_string()),
+        ("settings", "/settings".into()),
+        (
+            "templates",
+            "/templates?preview=Do+you+have+a+Yamaha+keyboard%3F".into(),
+        ),
+        ("faq", "/faq".into()),
+        ("faq-try", "/faq?try=When+do+you+open%3F".into()),
+        ("faq-entry", format!("/faq/{entry}")),
+        ("faq-new", "/faq/new".into()),
+        ("conversations", "/conversations".into()),
+        ("conversation", format!("/conversations/{conversation}")),
+        ("alerts", "/alerts".into()),
+        ("alert", format!("/alerts/{alert}")),
+        ("usage", "/usage".into()),
+        ("replay", "/replay".into()),
+        ("account", "/account".into()),
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (size, window) in [("phone", (390, 844)), ("laptop", (1366, 900))] {
+        let profile = shop.cluster.dir.join(format!("chromium-{size}"));
+        let browser = runtime.block_on(Browser::sized(&shop.url, &profile, window));
+        runtime.block_on(async {
+            browser.login(OWNER).await;
+            browser.arrives_at("/").await;
+            for (name, path) in &pages {
+                browser.open(path).await;
+                let page = browser.page().await;
+                assert!(
+                    page.contains("<h1>")
+                        && !page.contains("Something went wrong")
+                        && !page.contains("There is no such page"),
+                    "{path}: {page}"
+                );
+                let what = format!("{path} on a {size}");
+                fits(&browser, &what).await;
+                accessible(&browser, &what).await;
+                browser.shot(&format!("{size}-{name}")).await;
+            }
+            if browser.phone {
+                // The menu, open: every page one tap away, in one column.
+                browser.open("/").await;
+                browser.click("details.menu summary").await;
+                fits(&browser, "the open menu").await;
+                accessible(&browser, "the open menu").await;
+                browser.shot("phone-menu").await;
+            }
+        });
+        runtime.block_on(browser.close());
+    }
 }
 
 #[test]
@@ -418,8 +800,7 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
         .unwrap();
     shop.customer_asks("254711000903", "niongee na mtu please", "wamid.inbox.5");
     runtime.block_on(async {
-        phone.click("form.logout button").await;
-        phone.arrives_at("/login").await;
+        phone.log_out().await;
         phone.login("amina@kassangas.test").await;
         phone.arrives_at("/conversations").await;
         let inbox = phone.page().await;

@@ -86,6 +86,13 @@ fn an_owner_gets_404_for_another_tenants_conversation_faq_entry_and_template_and
     );
     assert_eq!(
         gideon
+            .post(&format!("/alerts/{alert}/done"), &[("csrf", &csrf)])
+            .0,
+        404,
+        "no marking another tenant's alert done"
+    );
+    assert_eq!(
+        gideon
             .post(
                 &format!("/conversations/{conversation}/handoff"),
                 &[("csrf", &csrf), ("take", "true")]

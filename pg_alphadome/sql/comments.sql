@@ -246,6 +246,8 @@ COMMENT ON COLUMN alphadome.conversations.state IS 'bot, waiting (for a person),
 COMMENT ON COLUMN alphadome.messages.sent_by IS 'Who wrote an outbound message: bot, person (the console) or app (the shop''s WhatsApp Business app)';
 COMMENT ON COLUMN alphadome.messages.sent_by_account IS 'The console account of a person''s reply';
 COMMENT ON COLUMN alphadome.alerts.conversation_id IS 'The conversation the alert is about (linked in the console)';
+COMMENT ON COLUMN alphadome.alerts.sent_to IS 'Where it went when sent: the escalation phone (+ and digits) for WhatsApp, the shop''s email for email';
+COMMENT ON COLUMN alphadome.alerts.done_at IS 'When a person marked it done in the console (NULL: not yet)';
 COMMENT ON COLUMN alphadome.console_accounts.is_agent IS 'A member of the shop''s staff: answers customers, changes nothing else';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_timeout IS 'How long a customer waits for a person (counted while open) before the bot tells him and answers again';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_reminder IS 'How long a customer waits for a person (counted while open) before a reminder alert';
@@ -288,3 +290,12 @@ COMMENT ON FUNCTION alphadome.requeue_dead(bigint[]) IS 'Puts dead jobs back in 
 COMMENT ON FUNCTION alphadome.requeue_dead(uuid, timestamptz) IS 'Puts a tenant''s jobs that died since a time back in the queue; a row per job with what was done. The operator''s';
 COMMENT ON FUNCTION alphadome.archive_dead(bigint[]) IS 'Moves dead jobs from the queue to dead_letters with their reason; returns how many. The operator''s';
 COMMENT ON FUNCTION alphadome.metrics() IS 'Per tenant: messages received in the last 5 minutes, queue depth, oldest runnable age, dead letters by reason, credential state and expiry, last prune. No credential, text or number; for alphadome_monitor';
+
+-- 0.3.0: FAQ deletes an owner can undo (issue 22).
+COMMENT ON TABLE alphadome.faq_deleted IS 'FAQ entries an owner deleted, kept a day so that they can be put back (undo_faq_delete); nothing answers from them';
+COMMENT ON COLUMN alphadome.faq_deleted.id IS 'Its id, to put it back by';
+COMMENT ON COLUMN alphadome.faq_deleted.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.faq_deleted.entry IS 'The entry as it was (bot_training_data''s columns, as jsonb)';
+COMMENT ON COLUMN alphadome.faq_deleted.deleted_at IS 'When it was deleted';
+COMMENT ON FUNCTION alphadome.delete_faq_entry(bigint) IS 'Deletes one of the caller''s FAQ entries, keeping it a day to be put back: the id to put it back by (NULL: no such entry)';
+COMMENT ON FUNCTION alphadome.undo_faq_delete(bigint) IS 'Puts a deleted FAQ entry back (under a new id), within a day of its deletion: the new id, or NULL when it cannot be';

@@ -410,3 +410,48 @@ BEGIN
     RETURN QUERY SELECT 'changed'::text, NULL::integer;
 END
 $$;
+
+-- ---- FAQ deletes that can be undone (issue 22) ---------------------------------------------------
+-- SECURITY INVOKER: an owner deletes and puts back only his own entries (row-level security).
+
+-- How long a deleted entry can be put back.
+CREATE OR REPLACE FUNCTION alphadome._faq_undo_window() RETURNS interval
+    LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 day' $$;
+
+-- Deletes an FAQ entry, keeping it in faq_deleted for a day: the id to put it back by (NULL: no
+-- such entry). Entries deleted longer ago are removed for good.
+CREATE OR REPLACE FUNCTION alphadome.delete_faq_entry(entry_id bigint) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM alphadome.faq_deleted d WHERE d.deleted_at < now() - alphadome._faq_undo_window();
+    WITH gone AS (
+        DELETE FROM alphadome.bot_training_data e WHERE e.id = delete_faq_entry.entry_id RETURNING e.*)
+    INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry)
+    SELECT g.bot_tenant_id, to_jsonb(g) - 'search' - 'bot_tenant_id' FROM gone g
+    RETURNING id;
+$$;
+
+-- Puts a deleted FAQ entry back (a new id): the entry's id, or NULL when it cannot be (deleted
+-- more than a day ago, put back already, not the caller's).
+CREATE OR REPLACE FUNCTION alphadome.undo_faq_delete(deleted_id bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    back bigint;
+BEGIN
+    WITH kept AS (
+        DELETE FROM alphadome.faq_deleted d
+         WHERE d.id = undo_faq_delete.deleted_id AND d.deleted_at >= now() - alphadome._faq_undo_window()
+        RETURNING d.bot_tenant_id, d.entry)
+    INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer, category, is_active, phrasings)
+    SELECT k.bot_tenant_id, e.data_type, e.question, e.answer, e.category, e.is_active, e.phrasings
+      FROM kept k, jsonb_populate_record(NULL::alphadome.bot_training_data, k.entry) e
+    RETURNING id INTO back;
+    RETURN back;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'an entry with the same question exists now: the deleted one was not put back'
+        USING ERRCODE = 'unique_violation';
+END
+$$;

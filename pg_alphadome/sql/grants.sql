@@ -133,6 +133,8 @@ GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, 
               created_at, updated_at)
     ON alphadome.outbox TO alphadome_tenant;
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
+-- An owner (or the operator) marks an alert done (the console's "Done").
+GRANT UPDATE (done_at) ON alphadome.alerts TO alphadome_tenant, alphadome_admin;
 GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text),
                           alphadome.next_opening(uuid, timestamptz),
                           alphadome.replay(timestamptz, timestamptz, integer, uuid),
@@ -151,6 +153,11 @@ GRANT EXECUTE ON FUNCTION
     alphadome.sync_templates(uuid)
 TO alphadome_tenant, alphadome_agent;
 GRANT EXECUTE ON FUNCTION alphadome.create_agent(uuid, text, text) TO alphadome_tenant;
+-- An owner's FAQ deletes, kept a day to be undone (console.sql).
+GRANT EXECUTE ON FUNCTION alphadome.delete_faq_entry(bigint), alphadome.undo_faq_delete(bigint),
+                          alphadome._faq_undo_window()
+    TO alphadome_tenant, alphadome_admin;
+GRANT SELECT, INSERT (bot_tenant_id, entry), DELETE ON alphadome.faq_deleted TO alphadome_tenant, alphadome_admin;
 GRANT SELECT ON alphadome.whatsapp_templates TO alphadome_tenant, alphadome_admin;
 GRANT UPDATE (handoff_timeout, handoff_reminder, handoff_timeout_message) ON alphadome.bot_control_settings
     TO alphadome_tenant, alphadome_admin;

@@ -311,6 +311,19 @@ BEGIN
 END
 $$;
 
+-- Where an alert sent by these channels went, for the owner to read: the escalation phone for a
+-- WhatsApp channel, the shop's email for email (the operator's channel is the relay's own).
+CREATE OR REPLACE FUNCTION alphadome._alert_sent_to(tenant_id uuid, channel text) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_remove(ARRAY[
+               CASE WHEN _alert_sent_to.channel LIKE 'whatsapp%' THEN '+' || s.escalation_phone END,
+               CASE WHEN _alert_sent_to.channel ~ '(^|\+)email' THEN t.client_email END], NULL)
+      FROM alphadome.bot_tenants t JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
+     WHERE t.id = _alert_sent_to.tenant_id
+$$;
+
 -- The running job, locked; a clear error when it is not running (finished, or never was).
 CREATE OR REPLACE FUNCTION alphadome._running_job(job_id bigint) RETURNS alphadome.outbox
     LANGUAGE plpgsql VOLATILE
@@ -389,7 +402,8 @@ BEGIN
     END IF;
     IF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a SET status = 'sent', sent_at = now(), attempts = a.attempts + 1,
-               channel = coalesce(a.channel, 'whatsapp_text')
+               channel = coalesce(a.channel, 'whatsapp_text'),
+               sent_to = coalesce(a.sent_to, alphadome._alert_sent_to(a.bot_tenant_id, coalesce(a.channel, 'whatsapp_text')))
          WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
     END IF;
     PERFORM alphadome._log_outbound(job, _sent_by_status.wamid, 'sent', NULL);
@@ -511,7 +525,8 @@ BEGIN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
                sent_at = now(), attempts = a.attempts + 1,
-               channel = coalesce(complete_job.result ->> 'channel', 'whatsapp_text')
+               channel = coalesce(complete_job.result ->> 'channel', 'whatsapp_text'),
+               sent_to = alphadome._alert_sent_to(a.bot_tenant_id, coalesce(complete_job.result ->> 'channel', 'whatsapp_text'))
          WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
         IF complete_job.result ->> 'channel' LIKE 'whatsapp%' OR complete_job.result ? 'wamid' THEN
             PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',

@@ -81,6 +81,17 @@ CREATE TABLE alphadome.bot_training_data (
 );
 CREATE INDEX bot_training_data_search ON alphadome.bot_training_data USING gin (search);
 
+-- 0.3.0: FAQ entries an owner deleted, kept a day so that "Undo" can put them back
+-- (delete_faq_entry, undo_faq_delete: console.sql). Nothing answers from them.
+CREATE TABLE alphadome.faq_deleted (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    entry         jsonb NOT NULL,
+    deleted_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
+
 
 CREATE TABLE alphadome.bot_control_settings (
     bot_tenant_id         uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
@@ -296,6 +307,10 @@ CREATE TABLE alphadome.alerts (
     sent_at       timestamptz,
     -- 0.3.0: the conversation an alert is about, for a link to it.
     conversation_id bigint,
+    -- 0.3.0 (issue 22): where it went, as sent (the escalation phone, the shop's email: for the
+    -- owner to see), and when a person marked it done in the console.
+    sent_to       text[],
+    done_at       timestamptz,
     PRIMARY KEY (bot_tenant_id, id),
     UNIQUE (bot_tenant_id, dedupe_key)
 );

@@ -46,14 +46,14 @@ pub async fn tenants(State(app): State<App>, session: Session, Query(q): Query<D
             who,
             html! {
                 @if let Some((m, ok)) = notice { (html::notice(Some(m), ok)) }
-                table.tenants {
+                table.tenants.cards {
                     thead { tr { th { "Tenant" } th { "Active" } th { "Token" } th { "Expires" } th.num { "Queued" } th.num { "Dead" } th.num { "Logins" } } }
                     tbody { @for r in &rows { tr {
-                        td { strong { (r.get::<_, String>(2)) } br; small { (r.get::<_, String>(1)) } }
-                        td { (if r.get::<_, bool>(3) { "yes" } else { "no" }) }
-                        td class=(format!("status {}", r.get::<_, String>(4))) { (r.get::<_, String>(4)) }
-                        td { (r.get::<_, String>(5)) }
-                        td.num { (r.get::<_, i64>(6)) } td.num { (r.get::<_, i64>(7)) } td.num { (r.get::<_, i64>(8)) }
+                        td.lead { strong { (r.get::<_, String>(2)) } br; small { (r.get::<_, String>(1)) } }
+                        td data-label="Active" { (if r.get::<_, bool>(3) { "yes" } else { "no" }) }
+                        td data-label="Token" class=(format!("status {}", r.get::<_, String>(4))) { (r.get::<_, String>(4)) }
+                        td data-label="Expires" { (r.get::<_, String>(5)) }
+                        td.num data-label="Queued" { (r.get::<_, i64>(6)) } td.num data-label="Dead" { (r.get::<_, i64>(7)) } td.num data-label="Logins" { (r.get::<_, i64>(8)) }
                     } } }
                 }
                 @for r in &rows {

@@ -38,12 +38,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
             .await?;
         let total: i64 = today.iter().map(|r| r.get::<_, i64>(1)).sum();
         let alerts = tx
-            .query(
-                "SELECT a.kind, a.text, a.status, to_char(a.created_at AT TIME ZONE s.timezone, 'YYYY-MM-DD HH24:MI')
-                   FROM alphadome.alerts a JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = a.bot_tenant_id
-                  WHERE a.status IN ('queued', 'failed') ORDER BY a.created_at DESC LIMIT 10",
-                &[],
-            )
+            .query(crate::pages::alerts::ALERTS, &[&true, &None::<i64>])
             .await?;
         Ok(html::refreshing_page(
             "Overview",
@@ -69,13 +64,8 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     table { thead { tr { th { "What the bot did" } th.num { "Messages" } } }
                         tbody { @for row in &today { tr { td { (html::decision(row.get::<_, Option<&str>>(0))) } td.num { (row.get::<_, i64>(1)) } } } } }
                 }
-                h2 { "Alerts waiting or failed" }
-                @if alerts.is_empty() { p { "None." } } @else {
-                    table { thead { tr { th { "When" } th { "What" } th { "Status" } th { "Alert" } } }
-                        tbody { @for a in &alerts { tr {
-                            td { (a.get::<_, String>(3)) } td { (a.get::<_, String>(0).replace('_', " ")) }
-                            td { (a.get::<_, String>(2)) } td { (a.get::<_, String>(1)) } } } } }
-                }
+                h2 { "Alerts to look at" }
+                (crate::pages::alerts::list(who, &alerts, false, "/"))
             },
             REFRESH_SECONDS,
         ))
@@ -104,8 +94,12 @@ fn switch_form(
             (html::csrf(who))
             input type="hidden" name="switch" value=(name);
             input type="hidden" name="on" value=(if on { "false" } else { "true" });
-            p { strong { (label) } " is " strong.state { (if on { "on" } else { "off" }) } ": " (if on { when_on } else { when_off }) "." }
-            button type="submit" id=(format!("switch-{name}")) { (if on { "Turn off" } else { "Turn on" }) }
+            p { strong { (label) } " is " strong class=(if on { "state on" } else { "state off" }) { (if on { "on" } else { "off" }) } ": " (if on { when_on } else { when_off }) "." }
+            @if on {
+                button.turn-off type="submit" id=(format!("switch-{name}")) { "Turn off" }
+            } @else {
+                button.turn-on type="submit" id=(format!("switch-{name}")) { "Turn on" }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Every switch and text of the bot an owner may change (the hourly limit and the prompt budget
 //! are the operator's). The database checks each value and says what is wrong.
 use crate::app::{attempt, App};
-use crate::forms::optional;
+use crate::forms::{optional, OUTDATED};
 use crate::html;
 use crate::session::{Posted, Session};
 use crate::who::Who;
@@ -47,19 +47,37 @@ pub struct Settings {
     alert_template_language: String,
     #[serde(default)]
     type_replies: String,
+    /// The settings' version when the form was drawn (VERSION): a save from an older page is
+    /// refused instead of putting back what was changed since.
+    #[serde(default)]
+    version: String,
 }
 
-const READ: &str = "
+/// The version of what this form edits: a digest of exactly its columns, compared in SAVE's
+/// WHERE, so a change to any of them elsewhere (a switch on the overview, another tab or phone)
+/// outdates an open form, and the row's other changes (the FAQ's version, the operator's limits)
+/// do not. A macro: the same text goes into READ and SAVE.
+macro_rules! version {
+    () => {
+        "md5(row(is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
+                 escalation_phone, fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords,
+                 faq_confidence, transcription_model, timezone, business_hours, holidays,
+                 after_hours_message, alert_template_name, alert_template_language, type_replies)::text)"
+    };
+}
+
+const READ: &str = concat!("
     SELECT is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
            coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, ', '),
            array_to_string(opt_in_keywords, ', '), array_to_string(handoff_keywords, ', '), faq_confidence::text,
            coalesce(transcription_model, ''), timezone, coalesce(jsonb_pretty(business_hours), ''),
            array_to_string(holidays, ', '), after_hours_message, coalesce(alert_template_name, ''),
-           alert_template_language, jsonb_pretty(type_replies)
-      FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1";
+           alert_template_language, jsonb_pretty(type_replies), ", version!(), "
+      FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1");
 
-/// Lists are written comma-separated; empty items are dropped.
-const SAVE: &str = "
+/// Lists are written comma-separated; empty items are dropped. $20: the version the form was
+/// read at; no row is changed when it is not the version now.
+const SAVE: &str = concat!("
     UPDATE alphadome.bot_control_settings SET
         is_bot_enabled = $2, enable_ai_responses = $3, enable_payment_flow = $4, enable_media_understanding = $5,
         escalation_phone = $6, fallback_message = $7,
@@ -71,7 +89,7 @@ const SAVE: &str = "
         holidays = (SELECT coalesce(array_agg(btrim(d)::date ORDER BY btrim(d)::date), '{}') FROM unnest(string_to_array($15, ',')) d WHERE btrim(d) <> ''),
         after_hours_message = $16, alert_template_name = $17, alert_template_language = $18,
         type_replies = coalesce($19::text::jsonb, '{}')
-     WHERE bot_tenant_id = $1";
+     WHERE bot_tenant_id = $1 AND ", version!(), " = $20");
 
 async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_postgres::Error> {
     let r = tx.query_one(READ, &[&tenant]).await?;
@@ -95,6 +113,7 @@ async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_p
         alert_template_name: r.get(15),
         alert_template_language: r.get(16),
         type_replies: r.get(17),
+        version: r.get(18),
     })
 }
 
@@ -110,8 +129,9 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
         who,
         html! {
             (html::notice(message, ok))
-            form method="post" action="/settings" {
+            form.settings method="post" action="/settings" {
                 (html::csrf(who))
+                input type="hidden" name="version" value=(s.version);
                 fieldset { legend { "Switches" }
                     (html::checkbox("is_bot_enabled", "The bot answers customers", s.is_bot_enabled.is_some()))
                     (html::checkbox("enable_ai_responses", "The AI answers what the FAQ does not", s.enable_ai_responses.is_some()))
@@ -191,10 +211,12 @@ pub async fn save(
                     &optional(&s.alert_template_name),
                     &s.alert_template_language.trim(),
                     &optional(&s.type_replies),
+                    &s.version,
                 ],
             )
             .await?;
             Ok(match saved {
+                Ok(0) => form(who, &current(tx, tenant).await?, Some(OUTDATED), false),
                 Ok(_) => Redirect::to("/settings?saved=1").into_response(),
                 Err(message) => form(who, &s, Some(&message), false),
             })

@@ -2,7 +2,7 @@
 //! the AI would get for a message.
 use crate::app::{attempt, App};
 use crate::error::AppError;
-use crate::forms::Nothing;
+use crate::forms::{Nothing, OUTDATED};
 use crate::html;
 use crate::session::{Posted, Session};
 use crate::who::Who;
@@ -25,11 +25,24 @@ pub struct Template {
     triggers: String,
     is_default: Option<String>,
     is_active: Option<String>,
+    /// The template's version when the form was drawn (VERSION; empty for a new one).
+    #[serde(default)]
+    version: String,
+}
+
+/// A template's version: a digest of what its form edits, compared in SAVE's WHERE (as the
+/// settings' version is: settings.rs).
+macro_rules! version {
+    () => {
+        "md5(row(template_name, system_prompt, tone, triggers, is_default, is_active)::text)"
+    };
 }
 
 #[derive(Deserialize)]
 pub struct Preview {
     preview: Option<String>,
+    /// What was just done: "added", "saved", "deleted".
+    done: Option<String>,
 }
 
 const TONES: [&str; 6] = [
@@ -45,6 +58,7 @@ fn editor(t: &Template, action: &str, csrf: &maud::Markup, button: &str) -> maud
     html! {
         form.template method="post" action=(action) {
             (csrf)
+            @if !t.version.is_empty() { input type="hidden" name="version" value=(t.version); }
             label { "Name" input type="text" name="template_name" value=(t.template_name) required; small { "Lower case letters, digits and _." } }
             label { "Persona and instructions (the system prompt)" textarea name="system_prompt" rows="5" required { (t.system_prompt) } }
             label { "Tone" select name="tone" { @for tone in TONES { option value=(tone) selected[t.tone == tone] { (tone) } } } }
@@ -62,14 +76,14 @@ async fn render(
     tenant: Uuid,
     preview: Option<&str>,
     message: Option<&str>,
+    ok: bool,
 ) -> Result<Response, AppError> {
-    let rows = tx
-        .query(
-            "SELECT id, template_name, system_prompt, tone, array_to_string(triggers, ', '), is_default, is_active
-               FROM alphadome.bot_templates ORDER BY is_default DESC, template_name",
-            &[],
-        )
-        .await?;
+    const TEMPLATES: &str = concat!(
+        "SELECT id, template_name, system_prompt, tone, array_to_string(triggers, ', '), is_default, is_active, ",
+        version!(),
+        " FROM alphadome.bot_templates ORDER BY is_default DESC, template_name"
+    );
+    let rows = tx.query(TEMPLATES, &[]).await?;
     let prompt = match preview.map(str::trim).filter(|p| !p.is_empty()) {
         Some(text) => Some(
             tx.query_one(
@@ -86,11 +100,12 @@ async fn render(
         "Templates",
         who,
         html! {
-            (html::notice(message, false))
+            (html::notice(message, ok))
             @for r in &rows {
                 @let id: i64 = r.get(0);
                 @let t = Template { template_name: r.get(1), system_prompt: r.get(2), tone: r.get(3), triggers: r.get(4),
-                                    is_default: r.get::<_, bool>(5).then(String::new), is_active: r.get::<_, bool>(6).then(String::new) };
+                                    is_default: r.get::<_, bool>(5).then(String::new), is_active: r.get::<_, bool>(6).then(String::new),
+                                    version: r.get(7) };
                 details open[rows.len() == 1] {
                     summary { (t.template_name) @if t.is_default.is_some() { " (default)" } @if t.is_active.is_none() { " (not in use)" } }
                     (editor(&t, &format!("/templates/{id}"), &csrf, "Save template"))
@@ -113,7 +128,13 @@ pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Prev
     app.owner(
         &session,
         async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-            render(tx, who, tenant, q.preview.as_deref(), None).await
+            let done = match q.done.as_deref() {
+                Some("added") => Some("Template added."),
+                Some("saved") => Some("Template saved."),
+                Some("deleted") => Some("Template deleted."),
+                _ => None,
+            };
+            render(tx, who, tenant, q.preview.as_deref(), done, true).await
         },
     )
     .await
@@ -126,12 +147,13 @@ const ADD: &str = "
             (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($5, ',')) k WHERE btrim(k) <> ''),
             $6, $7, $4)";
 
-const SAVE: &str = "
+/// $9: the version the form was read at; no row is changed when it is not the version now.
+const SAVE: &str = concat!("
     UPDATE alphadome.bot_templates
        SET template_name = $1, system_prompt = $2, tone = coalesce(nullif(btrim($3), ''), 'friendly'),
            triggers = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($5, ',')) k WHERE btrim(k) <> ''),
            is_default = $6, is_active = $7
-     WHERE id = $4 AND bot_tenant_id = $8";
+     WHERE id = $4 AND bot_tenant_id = $8 AND ", version!(), " = $9");
 
 pub async fn add(
     State(app): State<App>,
@@ -156,8 +178,8 @@ pub async fn add(
             )
             .await?;
             match added {
-                Ok(_) => Ok(Redirect::to("/templates").into_response()),
-                Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+                Ok(_) => Ok(Redirect::to("/templates?done=added").into_response()),
+                Err(m) => render(tx, who, tenant, None, Some(&m), false).await,
             }
         },
     )
@@ -185,13 +207,19 @@ pub async fn save(
                     &t.is_default.is_some(),
                     &t.is_active.is_some(),
                     &tenant,
+                    &t.version,
                 ],
             )
             .await?;
+            let exists = "SELECT 1 FROM alphadome.bot_templates WHERE id = $1";
             match saved {
+                // Changed elsewhere since the form was drawn: the page shows it as it is now.
+                Ok(0) if tx.query_opt(exists, &[&id]).await?.is_some() => {
+                    render(tx, who, tenant, None, Some(OUTDATED), false).await
+                }
                 Ok(0) => Err(AppError::NotFound),
-                Ok(_) => Ok(Redirect::to("/templates").into_response()),
-                Err(m) => render(tx, who, tenant, None, Some(&m)).await,
+                Ok(_) => Ok(Redirect::to("/templates?done=saved").into_response()),
+                Err(m) => render(tx, who, tenant, None, Some(&m), false).await,
             }
         },
     )
@@ -211,7 +239,7 @@ pub async fn delete(
             .await?
         {
             0 => Err(AppError::NotFound),
-            _ => Ok(Redirect::to("/templates").into_response()),
+            _ => Ok(Redirect::to("/templates?done=deleted").into_response()),
         },
     )
     .await

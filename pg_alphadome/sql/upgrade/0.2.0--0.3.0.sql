@@ -73,3 +73,9 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
 -- client's address (its wrong current passwords are throttled like logins) and says its outcome.
 DROP FUNCTION alphadome._new_password(text);
 DROP FUNCTION alphadome.console_change_password(text, text, text);
+
+-- ---- The owner on his phone (issue 22): a deleted FAQ entry can be put back for a day ----------
+--@ create alphadome.faq_deleted
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
+-- An alert says where it went and can be marked done.
+--@ add-columns alphadome.alerts sent_to done_at

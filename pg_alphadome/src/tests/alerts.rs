@@ -285,6 +285,10 @@ mod tests {
     #[pg_test]
     fn an_alert_is_marked_sent_only_by_the_channel_that_took_it_and_failed_when_none_did() {
         let (a, _) = two_tenants();
+        run(
+            "UPDATE alphadome.bot_tenants SET client_email = 'owner@shop-a.test' WHERE id = $1::uuid",
+            &[a.as_str().into()],
+        );
         let job = alert_context(&a);
         run(
             "SELECT alphadome.complete_job($1, '{\"channel\": \"email+operator\"}')",
@@ -301,6 +305,14 @@ mod tests {
                 Some("email+operator".into()),
                 Some(true)
             )
+        );
+        assert_eq!(
+            one::<String>(
+                "SELECT array_to_string(sent_to, ', ') FROM alphadome.alerts",
+                &[]
+            ),
+            Some("owner@shop-a.test".into()),
+            "where it went, for the owner to read"
         );
         let logged = one::<i64>(
             "SELECT count(*) FROM alphadome.messages WHERE direction = 'outbound'",

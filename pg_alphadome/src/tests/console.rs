@@ -51,6 +51,47 @@ mod tests {
     }
 
     #[pg_test]
+    fn an_owner_puts_a_deleted_faq_entry_back_within_a_day_and_nobody_else_can() {
+        let (a, b) = two_tenants();
+        let entry = "SELECT id FROM alphadome.bot_training_data WHERE question = 'What are your opening hours?'";
+        act_as("alphadome_tenant", Context::Setting(&a));
+        let id = one::<i64>(entry, &[]).unwrap();
+        let kept = one::<i64>("SELECT alphadome.delete_faq_entry($1)", &[id.into()]).unwrap();
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.bot_training_data", &[]),
+            Some(0),
+            "deleted"
+        );
+        act_as("alphadome_tenant", Context::Setting(&b));
+        assert_eq!(
+            one::<i64>("SELECT alphadome.undo_faq_delete($1)", &[kept.into()]),
+            None,
+            "not by another tenant"
+        );
+        act_as("alphadome_tenant", Context::Setting(&a));
+        let back = one::<i64>("SELECT alphadome.undo_faq_delete($1)", &[kept.into()]).unwrap();
+        assert_eq!(one::<i64>(entry, &[]), Some(back), "put back");
+        assert_eq!(
+            one::<i64>("SELECT alphadome.undo_faq_delete($1)", &[kept.into()]),
+            None,
+            "once"
+        );
+        let kept = one::<i64>("SELECT alphadome.delete_faq_entry($1)", &[back.into()]).unwrap();
+        act_as_superuser();
+        run(
+            "UPDATE alphadome.faq_deleted SET deleted_at = now() - interval '25 hours' WHERE id = $1",
+            &[kept.into()],
+        );
+        act_as("alphadome_tenant", Context::Setting(&a));
+        assert_eq!(
+            one::<i64>("SELECT alphadome.undo_faq_delete($1)", &[kept.into()]),
+            None,
+            "not after a day"
+        );
+        act_as_superuser();
+    }
+
+    #[pg_test]
     fn an_owner_logs_in_and_the_session_sets_the_tenant_context_and_ends_at_logout() {
         let (a, _) = two_tenants();
         owner(&a, "Gideon@Kassangas.test");

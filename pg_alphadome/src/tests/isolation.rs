@@ -7,7 +7,7 @@ mod tests {
     use crate::tests::*;
 
     /// (table, tenant column, a column the tenant role may update if any, INSERT of one row for $1[1])
-    const TABLES: [(&str, &str, Option<&str>, &str); 9] = [
+    const TABLES: [(&str, &str, Option<&str>, &str); 10] = [
         ("bot_tenants", "id", None,
          "INSERT INTO alphadome.bot_tenants (id, slug, client_name, client_phone, whatsapp_phone_number_id, whatsapp_access_token)
           VALUES ($1[1]::uuid, 'intruder', 'x', '254799999999', '999', '\\x00')"),
@@ -27,6 +27,8 @@ mod tests {
          "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1[1]::uuid, 'alert.send', '{}')"),
         ("reply_counters", "bot_tenant_id", None,
          "INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard) VALUES ($1[1]::uuid, now(), 99)"),
+        ("faq_deleted", "bot_tenant_id", None,
+         "INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1[1]::uuid, '{}')"),
     ];
 
     fn count(table: &str, column: &str, tenant: &str) -> String {
@@ -87,7 +89,7 @@ mod tests {
                     )
                 });
                 let delete = format!("DELETE FROM alphadome.{table} WHERE {column} = $1[1]::uuid");
-                let deletable = matches!(table, "bot_templates" | "bot_training_data");
+                let deletable = matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted");
                 match &update {
                     Some(sql) => assert_eq!(
                         outcome(sql, &[&a]),

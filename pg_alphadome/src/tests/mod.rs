@@ -158,7 +158,8 @@ pub fn two_tenants() -> (String, String) {
         );
         run(
             "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1::uuid, 'alert.send', '{\"to\": \"1\"}');
-             INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES ($1::uuid, date_trunc('hour', now()), 0, 1)",
+             INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES ($1::uuid, date_trunc('hour', now()), 0, 1);
+             INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1::uuid, '{\"question\": \"Deleted?\"}')",
             &[t.as_str().into()],
         );
     }
