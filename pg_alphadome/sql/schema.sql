@@ -91,6 +91,7 @@ CREATE TABLE alphadome.faq_deleted (
     PRIMARY KEY (bot_tenant_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted_id_seq', '');
 
 
 CREATE TABLE alphadome.bot_control_settings (

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod contract;
 pub mod http;
+pub mod login;
 pub mod metrics;
 pub mod serve;
 pub mod simulate;

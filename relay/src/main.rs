@@ -1,6 +1,6 @@
 //! alphadome-relay: the HTTP sidecar of pg_alphadome (docs/design.md section 5). It takes Meta's
 //! webhooks in and hands them to SQL, and carries queued jobs out to Meta and the LLM.
-use alphadome_relay::{check, config, serve, simulate, tenant};
+use alphadome_relay::{check, config, login, serve, simulate, tenant};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -27,6 +27,9 @@ enum Command {
     /// or standard input, never from the command line.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// A console login for an operator or a shop's owner; the password comes from
+    /// ALPHADOME_CONSOLE_PASSWORD or standard input, never from the command line.
+    ConsoleLogin(login::LoginArgs),
 }
 
 #[tokio::main]
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Check(args) => return check::run(&args).await,
         Command::Tenant(command) => tenant::run(command).await,
+        Command::ConsoleLogin(args) => login::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -220,7 +220,7 @@ fn read_secrets(source: &SecretSource) -> anyhow::Result<Secrets> {
 
 /// Why a command failed: a database error (its SQLSTATE and message, which never carry a
 /// parameter's value) or a sentence of ours.
-enum Failure {
+pub(crate) enum Failure {
     Database(tokio_postgres::Error),
     Plain(String),
 }
@@ -235,7 +235,7 @@ impl From<tokio_postgres::Error> for Failure {
 /// that carry secrets cannot have their parameters logged: a superuser's (or a role granted SET
 /// on it) session gets log_parameter_max_length = 0 for the transaction; any other stops here
 /// when the server logs statements with their parameters.
-async fn in_transaction<T>(
+pub(crate) async fn in_transaction<T>(
     database: &DatabaseArgs,
     work: impl AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<T, Failure>,
 ) -> anyhow::Result<T> {

@@ -12,17 +12,33 @@ const TOKEN: &str = "EAAtest-cli-whatsapp-token-5d1e";
 const NEW_TOKEN: &str = "EAAtest-cli-whatsapp-token-rotated-77b0";
 const AI_KEY: &str = "sk-test-cli-ai-key-0c4f";
 const APP_SECRET: &str = "whsec-test-cli-app-secret-9a13";
-const SECRETS: [&str; 4] = [TOKEN, NEW_TOKEN, AI_KEY, APP_SECRET];
+const OPERATOR_PASSWORD: &str = "test-cli-operator-pw-31c9e";
+const OWNER_PASSWORD: &str = "test-cli-owner-pw-8d2f4a";
+const SECRETS: [&str; 6] = [
+    TOKEN,
+    NEW_TOKEN,
+    AI_KEY,
+    APP_SECRET,
+    OPERATOR_PASSWORD,
+    OWNER_PASSWORD,
+];
 
 /// `alphadome-relay tenant <args>` against `database_url`, with `env` and `stdin`.
 fn tenant(database_url: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let mut all = vec!["tenant"];
+    all.extend_from_slice(args);
+    relay(database_url, &all, env, stdin)
+}
+
+/// `alphadome-relay <args>` against `database_url`, with `env` and `stdin`.
+fn relay(database_url: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
-        .arg("tenant")
         .args(args)
         .env("DATABASE_URL", database_url)
         .env_remove("WHATSAPP_ACCESS_TOKEN")
         .env_remove("AI_API_KEY")
         .env_remove("META_APP_SECRET")
+        .env_remove("ALPHADOME_CONSOLE_PASSWORD")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -65,7 +81,9 @@ fn watch(
                 if SECRETS.iter().any(|s| cmdline.contains(s)) {
                     seen.secret_in_a_command_line.store(true, Ordering::Relaxed);
                 }
-                if cmdline.contains("alphadome-relay\0tenant") {
+                if cmdline.contains("alphadome-relay\0tenant")
+                    || cmdline.contains("alphadome-relay\0console-login")
+                {
                     seen.cli_seen.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -152,6 +170,37 @@ fn onboarding_with_the_cli_shows_no_secret_in_ps_pg_stat_activity_or_the_log() {
         String::from_utf8_lossy(&rotated.stdout).trim(),
         "mama-jikoni: set whatsapp_access_token"
     );
+    // The console's first logins: an operator's (password in the environment) and the owner's
+    // (password on standard input).
+    let operator = relay(
+        &url,
+        &["console-login", "--operator", "--email", "ops@example.test"],
+        &[("ALPHADOME_CONSOLE_PASSWORD", OPERATOR_PASSWORD)],
+        "",
+    );
+    assert!(
+        operator.status.success(),
+        "{}",
+        String::from_utf8_lossy(&operator.stderr)
+    );
+    let owner = relay(
+        &url,
+        &[
+            "console-login",
+            "--slug",
+            "mama-jikoni",
+            "--email",
+            "owner@example.test",
+            "--password-on-stdin",
+        ],
+        &[],
+        &format!("{OWNER_PASSWORD}\n"),
+    );
+    assert!(
+        owner.status.success(),
+        "{}",
+        String::from_utf8_lossy(&owner.stderr)
+    );
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
 
@@ -197,6 +246,38 @@ fn onboarding_with_the_cli_shows_no_secret_in_ps_pg_stat_activity_or_the_log() {
     for credential in ["whatsapp_access_token", "ai_api_key", "app_secret"] {
         assert_eq!(stored(credential), "true", "{credential}");
     }
+    // The logins open with their passwords; the owner's is the shop's.
+    for (email, password, shop) in [
+        ("ops@example.test", OPERATOR_PASSWORD, None),
+        ("owner@example.test", OWNER_PASSWORD, Some(id.as_str())),
+    ] {
+        let row = db
+            .query_one(
+                "SELECT a.password_hash = crypt($2, a.password_hash), a.bot_tenant_id::text
+                   FROM alphadome.console_accounts a WHERE a.email = $1",
+                &[&email, &password],
+            )
+            .unwrap();
+        assert!(row.get::<_, bool>(0), "{email}'s password");
+        assert_eq!(row.get::<_, Option<String>>(1).as_deref(), shop, "{email}");
+    }
+}
+
+#[test]
+fn a_console_login_without_a_password_says_how_to_give_one() {
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    let url = cluster.url("postgres", "shop");
+    let refused = relay(
+        &url,
+        &["console-login", "--operator", "--email", "ops@example.test"],
+        &[],
+        "",
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(
+        "no password given: set ALPHADOME_CONSOLE_PASSWORD or give it on standard input with --password-on-stdin"
+    ));
 }
 
 /// A role that may not turn parameter logging off, on a server that logs every statement, is

@@ -77,5 +77,6 @@ DROP FUNCTION alphadome.console_change_password(text, text, text);
 -- ---- The owner on his phone (issue 22): a deleted FAQ entry can be put back for a day ----------
 --@ create alphadome.faq_deleted
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted_id_seq', '');
 -- An alert says where it went and can be marked done.
 --@ add-columns alphadome.alerts sent_to done_at
