@@ -6,13 +6,14 @@
 use crate::config::DatabaseArgs;
 use crate::tenant::{in_transaction, Failure};
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{ArgGroup, Args};
 use std::io::BufRead;
 
 /// The environment variable that may carry the password.
 const PASSWORD_VARIABLE: &str = "ALPHADOME_CONSOLE_PASSWORD";
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("whose").required(true).args(["operator", "slug"])))]
 pub struct LoginArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -20,7 +21,7 @@ pub struct LoginArgs {
     #[arg(long)]
     pub email: String,
     /// An operator's login (every shop).
-    #[arg(long, conflicts_with = "slug", required_unless_present = "slug")]
+    #[arg(long)]
     pub operator: bool,
     /// The owner's login of the shop with this slug.
     #[arg(long)]

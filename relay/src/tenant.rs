@@ -144,12 +144,12 @@ async fn set_credentials(args: SetCredentialsArgs) -> anyhow::Result<()> {
     let slug = args.slug.clone();
     in_transaction(&args.database, async |tx| {
         let id: Option<String> = tx
-            .query_one(
+            .query_opt(
                 "SELECT t.id::text FROM alphadome.bot_tenants t WHERE t.slug = $1",
                 &[&slug],
             )
             .await?
-            .get(0);
+            .map(|row| row.get(0));
         let Some(id) = id else {
             return Err(Failure::Plain(format!("no tenant has the slug {slug:?}")));
         };
@@ -232,9 +232,11 @@ impl From<tokio_postgres::Error> for Failure {
 }
 
 /// Runs `work` in a transaction of a session of its own, after making sure that the statements
-/// that carry secrets cannot have their parameters logged: a superuser's (or a role granted SET
-/// on it) session gets log_parameter_max_length = 0 for the transaction; any other stops here
-/// when the server logs statements with their parameters.
+/// that carry secrets cannot have their parameters logged: never with an error
+/// (log_parameter_max_length_on_error, which any role may set), and not with the statement
+/// either: a superuser's session, or a role granted SET on it, gets log_parameter_max_length = 0
+/// for the transaction; any other stops here when the server logs statements with their
+/// parameters.
 pub(crate) async fn in_transaction<T>(
     database: &DatabaseArgs,
     work: impl AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<T, Failure>,
@@ -246,31 +248,34 @@ pub(crate) async fn in_transaction<T>(
     let driver = tokio::spawn(connection);
     let result = async {
         let tx = client.transaction().await?;
-        tx.batch_execute("SAVEPOINT quiet").await?;
-        if tx
-            .batch_execute("SET LOCAL log_parameter_max_length = 0")
-            .await
-            .is_err()
-        {
-            tx.batch_execute("ROLLBACK TO SAVEPOINT quiet").await?;
-            let logged: bool = tx
+        // A refused call logs its parameters with the error unless this is 0; any role may set it.
+        tx.batch_execute("SET LOCAL log_parameter_max_length_on_error = 0")
+            .await?;
+        // Asked first rather than tried: a refused SET is an ERROR in the server's log.
+        let (may_set, logged, role): (bool, bool, String) = {
+            let row = tx
                 .query_one(
-                    "SELECT current_setting('log_parameter_max_length')::int <> 0
-                        AND (current_setting('log_statement') = 'all'
-                             OR current_setting('log_min_duration_statement')::int >= 0
-                             OR current_setting('log_min_duration_sample')::int >= 0
-                             OR current_setting('log_transaction_sample_rate')::float8 > 0)",
+                    "SELECT current_setting('is_superuser') = 'on'
+                            OR has_parameter_privilege('log_parameter_max_length', 'SET'),
+                            current_setting('log_parameter_max_length')::int <> 0
+                            AND (current_setting('log_statement') = 'all'
+                                 OR current_setting('log_min_duration_statement')::int >= 0
+                                 OR current_setting('log_min_duration_sample')::int >= 0
+                                 OR current_setting('log_transaction_sample_rate')::float8 > 0),
+                            current_user::text",
                     &[],
                 )
-                .await?
-                .get(0);
-            if logged {
-                return Err(Failure::Plain(
-                    "the server logs statements with their parameters and this role may not turn that off: \
-                     as a superuser, ALTER ROLE <this role> SET log_parameter_max_length = 0 (docs/security.md)"
-                        .into(),
-                ));
-            }
+                .await?;
+            (row.get(0), row.get(1), row.get(2))
+        };
+        if may_set {
+            tx.batch_execute("SET LOCAL log_parameter_max_length = 0")
+                .await?;
+        } else if logged {
+            return Err(Failure::Plain(format!(
+                "the server logs statements with their parameters and the role {role} may not turn that off: \
+                 as a superuser, ALTER ROLE {role} SET log_parameter_max_length = 0 (docs/security.md)"
+            )));
         }
         let value = work(&tx).await?;
         tx.commit().await?;

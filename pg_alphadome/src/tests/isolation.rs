@@ -89,7 +89,8 @@ mod tests {
                     )
                 });
                 let delete = format!("DELETE FROM alphadome.{table} WHERE {column} = $1[1]::uuid");
-                let deletable = matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted");
+                let deletable =
+                    matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted");
                 match &update {
                     Some(sql) => assert_eq!(
                         outcome(sql, &[&a]),
