@@ -4,7 +4,7 @@
 //! input and goes to create_operator or create_owner as a bind parameter, as the tenant
 //! commands send their secrets (tenant.rs).
 use crate::config::DatabaseArgs;
-use crate::tenant::{in_transaction, Failure};
+use crate::tenant::{in_transaction, tenant_id};
 use anyhow::{bail, Context};
 use clap::{ArgGroup, Args};
 use std::io::BufRead;
@@ -45,16 +45,7 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
                 .await?;
             }
             Some(slug) => {
-                let id: Option<String> = tx
-                    .query_opt(
-                        "SELECT t.id::text FROM alphadome.bot_tenants t WHERE t.slug = $1",
-                        &[slug],
-                    )
-                    .await?
-                    .map(|row| row.get(0));
-                let Some(id) = id else {
-                    return Err(Failure::Plain(format!("no tenant has the slug {slug:?}")));
-                };
+                let id = tenant_id(tx, slug).await?;
                 tx.execute(
                     "SELECT alphadome.create_owner($1::text::uuid, $2, $3)",
                     &[&id, &email, &password],

@@ -143,16 +143,7 @@ async fn set_credentials(args: SetCredentialsArgs) -> anyhow::Result<()> {
     let [token, ai_key, app_secret] = &secrets;
     let slug = args.slug.clone();
     in_transaction(&args.database, async |tx| {
-        let id: Option<String> = tx
-            .query_opt(
-                "SELECT t.id::text FROM alphadome.bot_tenants t WHERE t.slug = $1",
-                &[&slug],
-            )
-            .await?
-            .map(|row| row.get(0));
-        let Some(id) = id else {
-            return Err(Failure::Plain(format!("no tenant has the slug {slug:?}")));
-        };
+        let id = tenant_id(tx, &slug).await?;
         tx.execute(
             "SELECT alphadome.set_credentials($1::text::uuid, whatsapp_access_token => $2,
                     ai_api_key => $3, app_secret => $4, token_expires_at => $5::text::timestamptz)",
@@ -170,6 +161,20 @@ async fn set_credentials(args: SetCredentialsArgs) -> anyhow::Result<()> {
         .collect();
     println!("{}: set {}", args.slug, given.join(", "));
     Ok(())
+}
+
+/// The id of the tenant with `slug`, or a failure that names the slug.
+pub(crate) async fn tenant_id(
+    tx: &tokio_postgres::Transaction<'_>,
+    slug: &str,
+) -> Result<String, Failure> {
+    tx.query_opt(
+        "SELECT t.id::text FROM alphadome.bot_tenants t WHERE t.slug = $1",
+        &[&slug],
+    )
+    .await?
+    .map(|row| row.get(0))
+    .ok_or_else(|| Failure::Plain(format!("no tenant has the slug {slug:?}")))
 }
 
 /// The secrets from standard input (`NAME=value` lines) or the environment. A value is never

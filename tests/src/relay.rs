@@ -19,36 +19,56 @@ impl Relay {
     /// ALPHADOME_ADMIN_LISTEN are chosen here) and waits until /healthz answers. Its log
     /// (stderr) goes to `log`.
     pub fn start(binary: &Path, env: &[(&str, String)], log: &Path) -> Relay {
-        let free_port = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (port, admin_port) = (free_port(), free_port());
-        let mut env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        env.push(("ALPHADOME_LISTEN".into(), format!("127.0.0.1:{port}")));
-        env.push((
-            "ALPHADOME_ADMIN_LISTEN".into(),
-            format!("127.0.0.1:{admin_port}"),
-        ));
-        let mut relay = Relay {
-            child: None,
-            url: format!("http://127.0.0.1:{port}"),
-            admin_url: format!("http://127.0.0.1:{admin_port}"),
-            log: log.to_path_buf(),
-            binary: binary.to_path_buf(),
-            env,
-        };
-        relay.spawn();
-        relay
+        // Ports chosen free may be taken by another test's process before the relay binds them:
+        // then it exits at once saying so, and it is started again on other ports.
+        for _attempt in 0..3 {
+            // Both listeners held together, so that the two ports differ.
+            let listeners: Vec<std::net::TcpListener> = (0..2)
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+                .collect();
+            let [port, admin_port] = [0, 1].map(|i| listeners[i].local_addr().unwrap().port());
+            drop(listeners);
+            let mut env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            env.push(("ALPHADOME_LISTEN".into(), format!("127.0.0.1:{port}")));
+            env.push((
+                "ALPHADOME_ADMIN_LISTEN".into(),
+                format!("127.0.0.1:{admin_port}"),
+            ));
+            let mut relay = Relay {
+                child: None,
+                url: format!("http://127.0.0.1:{port}"),
+                admin_url: format!("http://127.0.0.1:{admin_port}"),
+                log: log.to_path_buf(),
+                binary: binary.to_path_buf(),
+                env,
+            };
+            match relay.try_spawn() {
+                Ok(()) => return relay,
+                Err(status) => {
+                    let said = std::fs::read_to_string(log).unwrap_or_default();
+                    if !said.contains("Address already in use") {
+                        panic!("the relay exited ({status}); log: {}", log.display());
+                    }
+                }
+            }
+        }
+        panic!(
+            "the relay found no free port in three tries; log: {}",
+            log.display()
+        );
     }
 
     fn spawn(&mut self) {
+        if let Err(status) = self.try_spawn() {
+            panic!("the relay exited ({status}); log: {}", self.log.display());
+        }
+    }
+
+    /// Starts the relay and waits for /healthz; Err with its exit status if it stops first.
+    fn try_spawn(&mut self) -> Result<(), std::process::ExitStatus> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -77,10 +97,12 @@ impl Relay {
                 self.log.display()
             );
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("the relay exited ({status}); log: {}", self.log.display());
+                self.child = None;
+                return Err(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     /// The same relay again, with the same settings and port.
