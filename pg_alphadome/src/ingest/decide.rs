@@ -247,7 +247,8 @@ pub fn plan_reply(
     let lowered = said.to_lowercase();
     let is_one_of =
         |words: &[String]| is_text && words.iter().any(|w| w.trim().to_lowercase() == lowered);
-    let words = Said::new(said);
+    // Read into words only where they are compared: a text the bot may answer.
+    let words = Said::new(if is_text { said } else { "" });
     let stop = if is_text {
         opt_out(&words, &settings.opt_out_keywords)
     } else {
