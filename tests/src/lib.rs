@@ -77,6 +77,41 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts the server of `data` on a free port with the options `options_for(port)` gives, and
+/// returns both. A port free when chosen can be taken before the server binds it (other tests
+/// start servers and relays all the time): then the start is tried again on another port.
+fn start_on_a_free_port(
+    data: &Path,
+    log: &Path,
+    env: &[(String, String)],
+    options_for: impl Fn(u16) -> String,
+    what: &str,
+) -> (u16, String) {
+    for _ in 0..5 {
+        let port = free_port();
+        let options = options_for(port);
+        let logged_before = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+        let output = as_postgres(&pg_bin("pg_ctl"))
+            .arg("-D")
+            .arg(data)
+            .arg("-l")
+            .arg(log)
+            .args(["-o", &options, "-w", "start"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return (port, options);
+        }
+        let logged = std::fs::read(log).unwrap_or_default();
+        let this_start = String::from_utf8_lossy(&logged[(logged_before as usize).min(logged.len())..]).into_owned();
+        if !this_start.contains("Address already in use") {
+            check(output, what);
+        }
+    }
+    panic!("{what}: five free ports were taken before the server could bind them");
+}
+
 fn random_hex(bytes: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
@@ -210,48 +245,41 @@ impl Cluster {
                 "chmod",
             );
         }
-        let port = free_port();
-        let mut options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            dir.display(),
-        );
-        if !without_master_key {
-            options.push_str(&format!(
-                " -c alphadome.master_key_file={}",
-                key_file.display()
-            ));
-        }
-        if tls {
-            options.push_str(&format!(
-                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
-                dir.display()
-            ));
-        }
-        for s in settings {
-            options.push_str(" -c ");
-            options.push_str(s);
-        }
-        check(
-            as_postgres(&pg_bin("pg_ctl"))
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(dir.join("server.log"))
-                .args(["-o", &options, "-w", "start"])
-                .envs(env.iter().copied())
-                .output()
-                .unwrap(),
-            "pg_ctl start",
-        );
+        let options_for = |port: u16| {
+            let mut options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                dir.display(),
+            );
+            if !without_master_key {
+                options.push_str(&format!(
+                    " -c alphadome.master_key_file={}",
+                    key_file.display()
+                ));
+            }
+            if tls {
+                options.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                    dir.display()
+                ));
+            }
+            for s in settings {
+                options.push_str(" -c ");
+                options.push_str(s);
+            }
+            options
+        };
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (port, options) =
+            start_on_a_free_port(&data, &dir.join("server.log"), &env, options_for, "pg_ctl start");
         Cluster {
             dir,
             port,
             master_key_hex,
             options,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
         }
     }
 
@@ -330,21 +358,18 @@ impl Cluster {
                 .unwrap(),
             "pg_basebackup",
         );
-        let port = free_port();
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c alphadome.master_key_file={}",
-            dir.display(),
-            self.dir.join("master.key").display()
-        );
-        check(
-            as_postgres(&pg_bin("pg_ctl"))
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(dir.join("server.log"))
-                .args(["-o", &options, "-w", "start"])
-                .output()
-                .unwrap(),
+        let options_for = |port: u16| {
+            format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c alphadome.master_key_file={}",
+                dir.display(),
+                self.dir.join("master.key").display()
+            )
+        };
+        let (port, options) = start_on_a_free_port(
+            &data,
+            &dir.join("server.log"),
+            &[],
+            options_for,
             "pg_ctl start (standby)",
         );
         Cluster {

@@ -52,8 +52,21 @@ mod tests {
     }
 
     /// A key file the server can read, holding a key the tenant's credentials were not sealed
-    /// under: what a restore without the database's alphadome.master_key_file gives.
-    fn point_at_a_wrong_key_file() -> String {
+    /// under: what a restore without the database's alphadome.master_key_file gives. The file
+    /// goes when the guard does, passed or failed (each run used to leave one in /tmp).
+    struct WrongKeyFile {
+        path: std::path::PathBuf,
+        /// The setting before: the right key file.
+        right: String,
+    }
+
+    impl Drop for WrongKeyFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    fn point_at_a_wrong_key_file() -> WrongKeyFile {
         use std::os::unix::fs::PermissionsExt;
         let path = std::env::temp_dir().join(format!("alphadome-wrong-key-{}", std::process::id()));
         std::fs::write(&path, format!("k9:{}\n", "5a".repeat(32))).unwrap();
@@ -64,14 +77,14 @@ mod tests {
             "SELECT set_config('alphadome.master_key_file', $1, true)",
             &[path.to_string_lossy().as_ref().into()],
         );
-        right
+        WrongKeyFile { path, right }
     }
 
     #[pg_test]
     fn a_wrong_key_file_pauses_the_tenant_and_the_right_one_resumes_its_sends() {
         let t = shop();
         ask("w.ops-1");
-        let right = point_at_a_wrong_key_file();
+        let wrong = point_at_a_wrong_key_file();
 
         assert!(claim().is_empty(), "nothing can be sent");
         assert_eq!(
@@ -121,7 +134,7 @@ mod tests {
         // The key file is put right; once the pause's minute is over, the reply goes out.
         run(
             "SELECT set_config('alphadome.master_key_file', $1, true)",
-            &[right.as_str().into()],
+            &[wrong.right.as_str().into()],
         );
         assert!(claim().is_empty(), "paused until probe_at");
         run(
