@@ -5,6 +5,10 @@
 #   make bench  throughput and latency, as ratios to pgbench baselines of the same run
 #   make soak   ten minutes of mixed traffic: memory, connections, queue, table sizes each minute
 #   make count  instructions of one ingest_webhook call beside a plain insert (callgrind)
+#   make packages       Debian packages of the extension, the relay and the console (target/packages/)
+#   make test-packages  those packages installed and run in a clean Debian root (make test runs it)
+#   make test-images    the container images built on a local base and started (make test runs it)
+#   make test-pg17      the extension's tests on PostgreSQL 17, in a Debian trixie root (make test runs it)
 SHELL := /bin/bash
 
 # The one place that names the PostgreSQL major: every script, the test harness and the image
@@ -12,7 +16,7 @@ SHELL := /bin/bash
 export PG_MAJOR ?= 15
 export PG_CONFIG ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
 
-.PHONY: setup test run stop bench soak count
+.PHONY: setup test run stop bench soak count packages test-packages test-images test-pg17
 setup:
 	@scripts/setup.sh
 
@@ -33,3 +37,15 @@ soak: setup
 
 count: setup
 	@scripts/count-instructions.sh
+
+packages: setup
+	@scripts/packages.sh
+
+test-packages: packages
+	@scripts/test-packages.sh
+
+test-images: packages
+	@scripts/test-images.sh
+
+test-pg17: setup
+	@scripts/test-pg17.sh

@@ -10,7 +10,11 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 need_apt=()
 [ -d "$($PG_CONFIG --includedir-server 2>/dev/null)" ] && [ -f "$($PG_CONFIG --includedir-server)/postgres.h" ] || need_apt+=(postgresql-server-dev-$PG_MAJOR)
 # chromium and its WebDriver: the console's browser tests.
-for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl chromium chromium-driver; do
+# mmdebstrap, podman, buildah, runc, uidmap: the package and image tests (clean
+# Debian roots, images built and started here); docker-compose (1.29, no daemon needed) checks
+# compose.yaml against its schema; dpkg-dev: dpkg-shlibdeps for the packages.
+for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl chromium chromium-driver \
+           mmdebstrap podman buildah runc uidmap docker-compose dpkg-dev python3 curl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # pgcrypto ships in the server package on bookworm: check its control file.

@@ -4,6 +4,8 @@
 #   2. scripts/install-extension.sh: the real (non-test) build, its scripts and the 0.1.0 baseline,
 #   3. the relay's, the console's (a headless Chromium too) and the end-to-end tests (throwaway
 #      clusters of their own),
+#   4. the Debian packages of that same (debug) build installed in a clean Debian root, the
+#      container images built from them and started, the extension's tests on PostgreSQL 17,
 # then a search of everything the run printed for the master key and the test tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,15 @@ run() {
   echo "test: installing the extension (the real build, for the end-to-end tests)"
   scripts/install-extension.sh >"$state/install.log" 2>&1 || { cat "$state/install.log"; exit 1; }
   cargo test -p alphadome-service -p alphadome-relay -p alphadome-e2e -p alphadome-console
+  echo "test: Debian packages of this build, installed and run in a clean root"
+  scripts/packages.sh --debug
+  scripts/test-packages.sh
+  echo "test: container images built from those packages and started"
+  scripts/test-images.sh
+  if [ "$PG_MAJOR" = 15 ]; then
+    echo "test: PostgreSQL 17"
+    scripts/test-pg17.sh
+  fi
 }
 run 2>&1 | tee "$output"
 
