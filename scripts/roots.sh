@@ -25,6 +25,7 @@ mount_root() {
   mount --rbind /dev "$root/dev"
   mount --make-rslave "$root/dev"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
+  cp /etc/hosts "$root/etc/hosts"
 }
 
 # Every process whose root directory is ROOT (servers started in it), stopped.

@@ -6,12 +6,14 @@
 # (pgrx, PG_MAJOR=17), the real build installed, the extension-level end-to-end tests (upgrade,
 # backup and restore, the SQL API's golden tests, ...), and postgresql-17-alphadome packaged.
 # On a trixie machine none of this is needed: PG_MAJOR=17 make test.
-# Usage: scripts/test-pg17.sh [command run inside instead of the tests, e.g. make packages]
+# Usage: scripts/test-pg17.sh [a command run inside instead of the tests, e.g.
+#        scripts/packages.sh --only extension: postgresql-17-alphadome in target/packages/]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/roots.sh
 major=17
-tar=$(root_tar "trixie-pg$major" trixie "postgresql-$major,postgresql-server-dev-$major,ca-certificates,clang,libclang-dev,pkg-config,libssl-dev,gcc,libc6-dev,openssl")
+# (sudo: cargo pgrx installs the test build with it.)
+tar=$(root_tar "trixie-pg$major" trixie "postgresql-$major,postgresql-server-dev-$major,ca-certificates,clang,libclang-dev,pkg-config,libssl-dev,gcc,libc6-dev,openssl,sudo")
 root=$ROOTS_DIR/trixie-pg$major
 # The root is unpacked once per tar and kept: pgrx's set-up inside it (cargo pgrx init) stays.
 if [ "$(cat "$root/.from-tar" 2>/dev/null)" != "$(stat -c %Y "$tar")" ]; then
