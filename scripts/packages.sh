@@ -39,7 +39,10 @@ shlib_depends() {
   local dir="$work/shlibdeps"
   mkdir -p "$dir/debian"
   printf 'Source: alphadome\n\nPackage: any\nArchitecture: any\n' > "$dir/debian/control"
-  (cd "$dir" && dpkg-shlibdeps -O "$1" 2>/dev/null) | sed -n 's/^shlibs:Depends=//p'
+  local depends
+  depends=$(cd "$dir" && dpkg-shlibdeps -O "$1" 2>"$dir/errors" | sed -n 's/^shlibs:Depends=//p') || true
+  [ -n "$depends" ] || { echo "packages: dpkg-shlibdeps found no dependencies of $1 (dpkg-dev installed?)" >&2; cat "$dir/errors" >&2; exit 1; }
+  echo "$depends"
 }
 
 # build_deb NAME ROOT DEPENDS DESCRIPTION: control file, md5sums, conffiles, then dpkg-deb.

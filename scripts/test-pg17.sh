@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/roots.sh
 major=17
-# (sudo: cargo pgrx installs the test build with it.)
-tar=$(root_tar "trixie-pg$major" trixie "postgresql-$major,postgresql-server-dev-$major,ca-certificates,clang,libclang-dev,pkg-config,libssl-dev,gcc,libc6-dev,openssl,sudo")
+# (sudo: cargo pgrx installs the test build with it; dpkg-dev: dpkg-shlibdeps for the package.)
+tar=$(root_tar "trixie-pg$major" trixie "postgresql-$major,postgresql-server-dev-$major,ca-certificates,clang,libclang-dev,pkg-config,libssl-dev,gcc,libc6-dev,openssl,sudo,dpkg-dev")
 root=$ROOTS_DIR/trixie-pg$major
 # The root is unpacked once per tar and kept: pgrx's set-up inside it (cargo pgrx init) stays.
 if [ "$(cat "$root/.from-tar" 2>/dev/null)" != "$(stat -c %Y "$tar")" ]; then

@@ -36,12 +36,18 @@ fn schema_of(cluster: &Cluster, database: &str) -> String {
             in_xid_update = !line.ends_with(';');
             continue;
         }
-        // A dropped column: its placeholder in CREATE TABLE, and the four lines that make it
-        // dropped again (UPDATE pg_catalog.pg_attribute ... WHERE attname = '...pg.dropped...').
-        if line.starts_with("UPDATE pg_catalog.pg_attribute")
-            && lines.get(at + 2).is_some_and(|l| l.contains("pg.dropped."))
-        {
-            dropped_column_block = 4;
+        // A dropped column: its placeholder in CREATE TABLE, and the statement that makes it
+        // dropped again (UPDATE pg_catalog.pg_attribute ... '...pg.dropped...' ...;): four
+        // lines for one column in PostgreSQL 15; from 17 one statement lists a table's dropped
+        // columns together, a line each.
+        if line.starts_with("UPDATE pg_catalog.pg_attribute") {
+            let statement = lines[at..]
+                .iter()
+                .position(|l| l.ends_with(';'))
+                .map_or(lines.len() - at, |end| end + 1);
+            if lines[at..at + statement].iter().any(|l| l.contains("pg.dropped.")) {
+                dropped_column_block = statement;
+            }
         }
         if dropped_column_block > 0 {
             dropped_column_block -= 1;
