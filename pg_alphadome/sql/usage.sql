@@ -182,39 +182,40 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH sent AS (
-        -- Messages sent that Meta's status webhooks priced, each at its price in effect that day
-        -- for the recipient's country (the longest calling code that starts the number).
-        SELECT (m.created_at AT TIME ZONE settings.timezone)::date AS day,
-               p.price * alphadome._per_usd(settings.currency, (m.created_at AT TIME ZONE settings.timezone)::date)
-                       / alphadome._per_usd(p.currency, (m.created_at AT TIME ZONE settings.timezone)::date) AS cost
-          FROM alphadome.messages m
-          JOIN alphadome.conversations c ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+        -- Messages sent that Meta's status webhooks priced, by day, category and customer, each
+        -- group at the price in effect that day for the customer's country (the longest calling
+        -- code that starts the number).
+        SELECT x.day, x.messages,
+               x.messages * p.price * alphadome._per_usd(settings.currency, x.day) / alphadome._per_usd(p.currency, x.day) AS cost
+          FROM (SELECT (m.created_at AT TIME ZONE settings.timezone)::date AS day, m.pricing_category AS category,
+                       c.wa_id, count(*) AS messages
+                  FROM alphadome.messages m
+                  JOIN alphadome.conversations c ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+                 WHERE m.bot_tenant_id = usage_cost.tenant_id AND m.direction = 'outbound' AND m.pricing_category IS NOT NULL
+                   AND m.created_at >= first_day::timestamp AT TIME ZONE settings.timezone
+                   AND m.created_at < (last_day + 1)::timestamp AT TIME ZONE settings.timezone
+                 GROUP BY 1, 2, 3) x
           LEFT JOIN LATERAL (
               SELECT wp.price, wp.currency FROM alphadome.whatsapp_prices wp
-               WHERE wp.category = m.pricing_category AND starts_with(c.wa_id, wp.country_code)
-               ORDER BY length(wp.country_code) DESC,
-                        wp.effective_from <= (m.created_at AT TIME ZONE settings.timezone)::date DESC,
-                        CASE WHEN wp.effective_from <= (m.created_at AT TIME ZONE settings.timezone)::date
-                             THEN wp.effective_from END DESC,
-                        wp.effective_from
+               WHERE wp.category = x.category AND starts_with(x.wa_id, wp.country_code)
+               ORDER BY length(wp.country_code) DESC, wp.effective_from <= x.day DESC,
+                        CASE WHEN wp.effective_from <= x.day THEN wp.effective_from END DESC, wp.effective_from
                LIMIT 1) p ON true
-         WHERE m.bot_tenant_id = usage_cost.tenant_id AND m.direction = 'outbound' AND m.pricing_category IS NOT NULL
-           AND m.created_at >= first_day::timestamp AT TIME ZONE settings.timezone
-           AND m.created_at < (last_day + 1)::timestamp AT TIME ZONE settings.timezone
     ), calls AS (
-        -- LLM answers, at the price of the model they asked for (the tenant's model for jobs
-        -- done before the model was kept with the result).
-        SELECT x.day, x.prompt, x.completion,
+        -- LLM answers by day and model, at the price of the model they asked for (the tenant's
+        -- model for jobs done before the model was kept with the result).
+        SELECT x.day, x.calls, x.prompt, x.completion,
                (x.prompt * lp.input_per_million + x.completion * lp.output_per_million) / 1000000
                    * alphadome._per_usd(settings.currency, x.day) / alphadome._per_usd(lp.currency, x.day) AS cost
           FROM (SELECT (o.updated_at AT TIME ZONE settings.timezone)::date AS day,
-                       coalesce(o.result ->> 'model', t.ai_model) AS model,
-                       coalesce((o.result -> 'usage' ->> 'prompt_tokens')::bigint, 0) AS prompt,
-                       coalesce((o.result -> 'usage' ->> 'completion_tokens')::bigint, 0) AS completion
+                       coalesce(o.result ->> 'model', t.ai_model) AS model, count(*) AS calls,
+                       sum(coalesce((o.result -> 'usage' ->> 'prompt_tokens')::bigint, 0)) AS prompt,
+                       sum(coalesce((o.result -> 'usage' ->> 'completion_tokens')::bigint, 0)) AS completion
                   FROM alphadome.outbox o JOIN alphadome.bot_tenants t ON t.id = o.bot_tenant_id
                  WHERE o.bot_tenant_id = usage_cost.tenant_id AND o.kind = 'reply.generate' AND o.status = 'done'
                    AND o.updated_at >= first_day::timestamp AT TIME ZONE settings.timezone
-                   AND o.updated_at < (last_day + 1)::timestamp AT TIME ZONE settings.timezone) x
+                   AND o.updated_at < (last_day + 1)::timestamp AT TIME ZONE settings.timezone
+                 GROUP BY 1, 2) x
           LEFT JOIN LATERAL (
               SELECT l.input_per_million, l.output_per_million, l.currency FROM alphadome.llm_prices l
                WHERE l.model = x.model
@@ -227,15 +228,17 @@ BEGIN
                                                ELSE date_trunc('month', d)::date END AS start
           FROM generate_series(first_day, last_day, interval '1 day') d
     ), whatsapp AS (
-        SELECT pe.start, sum(s.cost) AS cost, count(*) FILTER (WHERE s.cost > 0) AS paid,
-               count(*) FILTER (WHERE s.cost = 0) AS free, count(*) FILTER (WHERE s.cost IS NULL) AS unpriced
+        SELECT pe.start, sum(s.cost) AS cost, coalesce(sum(s.messages) FILTER (WHERE s.cost > 0), 0)::bigint AS paid,
+               coalesce(sum(s.messages) FILTER (WHERE s.cost = 0), 0)::bigint AS free,
+               coalesce(sum(s.messages) FILTER (WHERE s.cost IS NULL), 0)::bigint AS unpriced
           FROM sent s JOIN periods pe ON pe.start = CASE usage_cost.period WHEN 'day' THEN s.day
                                                                            WHEN 'week' THEN date_trunc('week', s.day)::date
                                                                            ELSE date_trunc('month', s.day)::date END
          GROUP BY pe.start
     ), ai AS (
-        SELECT pe.start, sum(c.cost) AS cost, count(*) AS calls, sum(c.prompt)::bigint AS prompt,
-               sum(c.completion)::bigint AS completion, count(*) FILTER (WHERE c.cost IS NULL) AS unpriced
+        SELECT pe.start, sum(c.cost) AS cost, sum(c.calls)::bigint AS calls, sum(c.prompt)::bigint AS prompt,
+               sum(c.completion)::bigint AS completion,
+               coalesce(sum(c.calls) FILTER (WHERE c.cost IS NULL), 0)::bigint AS unpriced
           FROM calls c JOIN periods pe ON pe.start = CASE usage_cost.period WHEN 'day' THEN c.day
                                                                             WHEN 'week' THEN date_trunc('week', c.day)::date
                                                                             ELSE date_trunc('month', c.day)::date END
