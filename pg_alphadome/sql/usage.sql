@@ -77,7 +77,9 @@ SELECT d.bot_tenant_id, d.day,
 -- ---- What usage costs (issue 22): prices, rates, and usage_cost ----------------------------------
 --
 -- Meta charges per delivered message by the template's pricing category and the recipient's
--- country calling code (its status webhooks say the category: messages.pricing_category); the
+-- country calling code (its status webhooks say the category: messages.pricing_category; alerts
+-- sent as the tenant's template are not in the message log, and are priced by the template's
+-- category); the
 -- LLM by prompt and completion tokens (the usage it returned, kept in the reply.generate job's
 -- result, with the model it was asked for). Prices are in USD as published; exchange_rates turn
 -- them into the tenant's currency (bot_control_settings.currency). Each price and rate holds from
@@ -166,7 +168,7 @@ BEGIN
         RAISE EXCEPTION 'period is day, week or month, not %', coalesce(usage_cost.period, 'NULL')
             USING ERRCODE = '22023';
     END IF;
-    SELECT s.timezone, s.currency INTO settings
+    SELECT s.timezone, s.currency, s.alert_template_name, s.alert_template_language INTO settings
       FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = usage_cost.tenant_id;
     IF NOT FOUND THEN
         RETURN;
@@ -194,6 +196,21 @@ BEGIN
                  WHERE m.bot_tenant_id = usage_cost.tenant_id AND m.direction = 'outbound' AND m.pricing_category IS NOT NULL
                    AND m.created_at >= first_day::timestamp AT TIME ZONE settings.timezone
                    AND m.created_at < (last_day + 1)::timestamp AT TIME ZONE settings.timezone
+                 GROUP BY 1, 2, 3
+                UNION ALL
+                -- Alerts sent as the tenant's template to the escalation phone (outside its
+                -- 24-hour window, so charged): not in the message log; priced in the template's
+                -- category as Meta approved it (utility when unknown).
+                SELECT (a.sent_at AT TIME ZONE settings.timezone)::date,
+                       coalesce((SELECT lower(wt.category) FROM alphadome.whatsapp_templates wt
+                                  WHERE wt.bot_tenant_id = a.bot_tenant_id AND wt.name = settings.alert_template_name
+                                    AND wt.language = settings.alert_template_language
+                                    AND lower(wt.category) IN ('marketing', 'utility', 'authentication')), 'utility'),
+                       ltrim(a.sent_to[1], '+'), count(*)
+                  FROM alphadome.alerts a
+                 WHERE a.bot_tenant_id = usage_cost.tenant_id AND a.status = 'sent' AND a.channel LIKE 'whatsapp_template%'
+                   AND a.sent_at >= first_day::timestamp AT TIME ZONE settings.timezone
+                   AND a.sent_at < (last_day + 1)::timestamp AT TIME ZONE settings.timezone
                  GROUP BY 1, 2, 3) x
           LEFT JOIN LATERAL (
               SELECT wp.price, wp.currency FROM alphadome.whatsapp_prices wp

@@ -51,6 +51,14 @@ mod tests {
         answered(&a, "gpt-4o-mini", 120_000, 8_000);
         answered(&a, "gpt-4o-mini", 30_000, 2_000);
         answered(&a, "some-model-without-a-price", 1_000, 100);
+        // An alert sent to the escalation phone as the tenant's template (no approved template
+        // known: priced as utility), and one that went as free text inside the window.
+        run(
+            "INSERT INTO alphadome.alerts (bot_tenant_id, kind, text, channel, status, sent_at, sent_to)
+             VALUES ($1::uuid, 'handoff', 'A customer asked for a person', 'whatsapp_template', 'sent', now(), '{+254700000001}'),
+                    ($1::uuid, 'handoff', 'A customer asked for a person', 'whatsapp_text', 'sent', now(), '{+254700000001}')",
+            &[a.as_str().into()],
+        );
         // B's usage is not A's.
         sent(&b, "254711000003", "marketing", 50);
 
@@ -78,7 +86,7 @@ mod tests {
             "a reply inside the 24-hour window is free"
         );
         let whatsapp =
-            (3.0 * price("marketing") + 2.0 * price("utility") + price("authentication")) * kes;
+            (3.0 * price("marketing") + 3.0 * price("utility") + price("authentication")) * kes;
         let ai = (150_000.0 * input + 10_000.0 * output) / 1_000_000.0 * kes;
         let cents = |x: f64| (x * 100.0).round() as i64;
         assert!(
@@ -97,7 +105,7 @@ mod tests {
             )
         };
         let expected = format!(
-            "KES {} {} {} 6 paid 4 free 1 unpriced, 3 calls 151000+10100 tokens 1 unpriced",
+            "KES {} {} {} 7 paid 4 free 1 unpriced, 3 calls 151000+10100 tokens 1 unpriced",
             cents(whatsapp),
             cents(ai),
             cents(whatsapp) + cents(ai)
@@ -146,7 +154,7 @@ mod tests {
             "ok 1"
         );
         let doubled = format!(
-            "KES {} {} {} 6 paid 4 free 1 unpriced, 3 calls 151000+10100 tokens 1 unpriced",
+            "KES {} {} {} 7 paid 4 free 1 unpriced, 3 calls 151000+10100 tokens 1 unpriced",
             cents(2.0 * whatsapp),
             cents(2.0 * ai),
             cents(2.0 * whatsapp) + cents(2.0 * ai)
