@@ -62,12 +62,16 @@ fn gideon_forgets_his_password_gets_a_link_by_email_and_his_other_sessions_end()
         mails[0].to
     );
     let (link, token) = link_in(&mails[0]);
-    assert_eq!(link, format!("{}/reset?token={token}", shop.url));
+    assert!(
+        link == format!("{}/reset?token={token}", shop.url),
+        "the link names the console's public URL"
+    );
 
     let path = format!("/reset?token={token}");
     let (status, page) = visitor.get(&path);
     assert_eq!(status, 200);
-    assert!(page.contains("Choose a new password"), "{page}");
+    // (Pages holding the link's token are never printed.)
+    assert!(page.contains("Choose a new password"), "the reset form");
     let new_password = "three guitars on the wall";
     let (_, differ) = visitor.post(
         "/reset",
@@ -77,7 +81,10 @@ fn gideon_forgets_his_password_gets_a_link_by_email_and_his_other_sessions_end()
             ("repeat", "something else entirely"),
         ],
     );
-    assert!(differ.contains("The two new passwords differ"), "{differ}");
+    assert!(
+        differ.contains("The two new passwords differ"),
+        "the passwords differ"
+    );
     let (_, weak) = visitor.post(
         "/reset",
         &[
@@ -86,7 +93,10 @@ fn gideon_forgets_his_password_gets_a_link_by_email_and_his_other_sessions_end()
             ("repeat", "password123"),
         ],
     );
-    assert!(weak.contains("That password cannot be used"), "{weak}");
+    assert!(
+        weak.contains("That password cannot be used"),
+        "a weak password is refused"
+    );
     let response = visitor
         .http
         .post(format!("{}/reset", shop.url))
