@@ -4,9 +4,11 @@
 use crate::error::{user_error, AppError};
 use crate::session::{begin, cookie, Session};
 use crate::who::Who;
+use alphadome_service::email::Mailer;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use deadpool_postgres::Pool;
+use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
@@ -15,6 +17,10 @@ use uuid::Uuid;
 pub struct App {
     pub pool: Pool,
     pub secure_cookies: bool,
+    /// Password reset links go out through it (ALPHADOME_SMTP_URL); None: not configured.
+    pub mailer: Option<Arc<Mailer>>,
+    /// The console's address as people reach it, for links in emails (else the request's Host).
+    pub public_url: Option<String>,
 }
 
 impl App {

@@ -40,6 +40,17 @@ pub struct ConsoleArgs {
         default_value_t = false
     )]
     pub insecure_cookies: bool,
+    /// SMTP server for password reset links, the relay's for alerts (ALPHADOME_SMTP_URL, same
+    /// rules). Without it, "Forgot password" says to ask the operator.
+    #[arg(long, env = "ALPHADOME_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of the console's emails.
+    #[arg(
+        long,
+        env = "ALPHADOME_CONSOLE_MAIL_FROM",
+        default_value = "AlphaDome console <console@alphadome.invalid>"
+    )]
+    pub mail_from: String,
     /// Database connections.
     #[arg(long, env = "ALPHADOME_CONSOLE_POOL", default_value_t = 8)]
     pub pool_size: usize,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod forms;
 pub mod html;
+pub mod money;
 pub mod pages;
 pub mod router;
 pub mod serve;

@@ -2,7 +2,8 @@
 //! and time, request time, security headers).
 use crate::app::App;
 use crate::pages::{
-    account, alerts, conversations, faq, operator, overview, replay, settings, templates, usage,
+    account, alerts, conversations, faq, operator, overview, recovery, replay, settings, templates,
+    usage,
 };
 use alphadome_service::layers::{protect, Protection};
 use axum::http::header;
@@ -33,6 +34,8 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
     let routes = Router::new()
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
+        .route("/forgot", get(recovery::forgot_page).post(recovery::forgot))
+        .route("/reset", get(recovery::reset_page).post(recovery::reset))
         .route(
             "/account",
             get(account::page).post(account::change_password),
@@ -79,6 +82,10 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         )
         .route("/operator/tenants/{id}/token", post(operator::rotate_token))
         .route("/operator/tenants/{id}/owner", post(operator::create_owner))
+        .route(
+            "/operator/accounts/{id}/reset",
+            post(operator::send_reset_link),
+        )
         .route("/static/console.css", stylesheet)
         .route(
             "/static/refresh.js",

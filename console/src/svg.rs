@@ -3,54 +3,70 @@ use maud::{html, Markup};
 
 /// One bar per day, stacked series (name, class for its colour, values per day).
 pub fn stacked_bars(title: &str, days: &[String], series: &[(&str, &str, Vec<i64>)]) -> Markup {
-    let (width, height, left, bottom) = (720.0_f64, 200.0_f64, 40.0_f64, 20.0_f64);
+    bars(title, days, series, &|v| v.to_string())
+}
+
+/// stacked_bars of amounts in cents, read as "12.34" (with the currency in the title).
+pub fn stacked_amounts(title: &str, days: &[String], series: &[(&str, &str, Vec<i64>)]) -> Markup {
+    bars(title, days, series, &|cents| crate::money::amount(cents))
+}
+
+/// The bars are drawn in SVG; their labels (the scale, the dates) are HTML text under and over
+/// the drawing, so that they keep the page's font size when the drawing shrinks to a phone's width.
+fn bars(
+    title: &str,
+    days: &[String],
+    series: &[(&str, &str, Vec<i64>)],
+    show: &dyn Fn(i64) -> String,
+) -> Markup {
+    let (width, height) = (720.0_f64, 180.0_f64);
     let value = |s: &(&str, &str, Vec<i64>), d: usize| s.2.get(d).copied().unwrap_or(0);
     let totals: Vec<i64> = (0..days.len())
         .map(|d| series.iter().map(|s| value(s, d)).sum())
         .collect();
     let max = totals.iter().copied().max().unwrap_or(0).max(1);
-    let slot = (width - left) / days.len().max(1) as f64;
-    let scale = (height - bottom - 10.0) / max as f64;
-    // (x, y, w, h, class, tooltip) of every part of every bar; (x, label) under every 7th day.
-    let mut bars = Vec::new();
+    let slot = width / days.len().max(1) as f64;
+    let scale = (height - 4.0) / max as f64;
+    // (x, y, w, h, class, tooltip) of every part of every bar; the date under every 7th day.
+    let mut parts = Vec::new();
     let mut labels = Vec::new();
     for (d, day) in days.iter().enumerate() {
-        let x = left + d as f64 * slot + 1.0;
-        let mut base = height - bottom;
+        let x = d as f64 * slot + 1.0;
+        let mut base = height;
         for s in series {
             let v = value(s, d);
             if v > 0 {
                 let h = v as f64 * scale;
                 base -= h;
-                bars.push((
+                parts.push((
                     x,
                     base,
                     (slot - 2.0).max(1.0),
                     h,
                     s.1,
-                    format!("{day}: {v} {}", s.0),
+                    format!("{day}: {} {}", show(v), s.0),
                 ));
             }
         }
-        if d % 7 == 0 {
-            labels.push((x, day.get(5..).unwrap_or(day).to_string()));
+        // Five dates, the first and last days among them, spread as the HTML spreads them.
+        let last = days.len().saturating_sub(1);
+        if (0..5).any(|i| i * last / 4 == d) {
+            labels.push(day.get(5..).unwrap_or(day).to_string());
         }
     }
     html! {
         figure.chart {
             figcaption { (title) }
+            p.scale { "Highest day: " (show(max)) }
             svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(title) {
-                text x="0" y="12" class="axis" { (max) }
-                line x1=(left) y1=(height - bottom) x2=(width) y2=(height - bottom) class="axis" {}
-                @for (x, y, w, h, class, tip) in &bars {
+                line x1="0" y1=(height) x2=(width) y2=(height) class="axis" {}
+                @for (x, y, w, h, class, tip) in &parts {
                     rect x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{w:.1}")) height=(format!("{h:.1}")) class=(class) {
                         title { (tip) }
                     }
                 }
-                @for (x, label) in &labels {
-                    text x=(format!("{x:.1}")) y=(height - 4.0) class="axis" { (label) }
-                }
             }
+            p.dates { @for label in &labels { span { (label) } } }
             p.legend { @for (name, class, _) in series { span class=(format!("key {class}")) { (name) } " " } }
         }
     }
@@ -75,6 +91,16 @@ mod tests {
             "empty parts are not drawn"
         );
         assert_eq!(svg.matches("<rect").count(), 3);
-        assert!(svg.contains(">8</text>"), "the axis says the largest total");
+        assert!(
+            svg.contains("Highest day: 8<"),
+            "the scale says the largest total"
+        );
+        assert!(
+            svg.contains("<span>11-28</span>"),
+            "dates are HTML text: {svg}"
+        );
+        let cents = stacked_amounts("Cost", &days, &[("AI", "llm", vec![123456, 5])]).into_string();
+        assert!(cents.contains("2026-11-28: 1,234.56 AI"), "{cents}");
+        assert!(cents.contains("2026-11-29: 0.05 AI"), "{cents}");
     }
 }

@@ -604,7 +604,9 @@ async fn accessible(browser: &Browser, what: &str) {
 
 #[test]
 fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
-    let shop = Shop::start();
+    // With email, so that "Forgot password" shows its form.
+    let sink = alphadome_e2e::smtp::SmtpSink::start();
+    let shop = Shop::start_with(&[("ALPHADOME_SMTP_URL", sink.url.as_str())]);
     // Something on every page: a customer waiting for a person (a conversation, an alert), a
     // question the FAQ answers (today's counts, the replay).
     shop.customer_asks(
@@ -633,6 +635,32 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
     let entry =
         id("SELECT min(id) FROM alphadome.bot_training_data WHERE bot_tenant_id = $1::text::uuid");
     let alert = id("SELECT max(id) FROM alphadome.alerts WHERE bot_tenant_id = $1::text::uuid");
+    // Costs on the usage page: templates Meta charged for and AI answers with their tokens.
+    let mut db = shop.db();
+    db.execute(
+        "INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, status, pricing_category)
+         SELECT c.bot_tenant_id, c.id, 'outbound', 'wamid.pages.cost.' || i, 'delivered',
+                CASE WHEN i % 3 = 0 THEN 'marketing' ELSE 'utility' END
+           FROM alphadome.conversations c, generate_series(1, 30) i WHERE c.id = $1",
+        &[&conversation],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, result)
+         SELECT c.bot_tenant_id, 'reply.generate', '{}', 'done',
+                '{\"model\": \"gpt-4o-mini\", \"usage\": {\"prompt_tokens\": 2400, \"completion_tokens\": 90}}'
+           FROM alphadome.conversations c, generate_series(1, 400) WHERE c.id = $1",
+        &[&conversation],
+    )
+    .unwrap();
+    // A reset link to open (as if from the email).
+    let reset_token: String = db
+        .query_one(
+            "SELECT reset_token FROM alphadome.console_request_password_reset($1, 'browser test')",
+            &[&OWNER],
+        )
+        .unwrap()
+        .get(0);
     let pages = [
         ("overview", "/".to_string()),
         ("settings", "/settings".into()),
@@ -651,6 +679,9 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         ("usage", "/usage".into()),
         ("replay", "/replay".into()),
         ("account", "/account".into()),
+        ("login", "/login".into()),
+        ("forgot", "/forgot".into()),
+        ("reset", format!("/reset?token={reset_token}")),
     ];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (size, window) in [("phone", (390, 844)), ("laptop", (1366, 900))] {
@@ -662,13 +693,22 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
             for (name, path) in &pages {
                 browser.open(path).await;
                 let page = browser.page().await;
+                // The reset page's path and form hold a link's token: named, never printed.
+                let shown = if *name == "reset" {
+                    name.to_string()
+                } else {
+                    format!("{path}: {page}")
+                };
                 assert!(
                     page.contains("<h1>")
                         && !page.contains("Something went wrong")
                         && !page.contains("There is no such page"),
-                    "{path}: {page}"
+                    "{shown}"
                 );
-                let what = format!("{path} on a {size}");
+                let what = format!(
+                    "{name} ({}) on a {size}",
+                    if *name == "reset" { "/reset" } else { path }
+                );
                 fits(&browser, &what).await;
                 accessible(&browser, &what).await;
                 browser.shot(&format!("{size}-{name}")).await;

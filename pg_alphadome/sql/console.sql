@@ -455,3 +455,147 @@ EXCEPTION WHEN unique_violation THEN
         USING ERRCODE = 'unique_violation';
 END
 $$;
+
+-- ---- Getting back in (issue 22): password reset links and the tries left -------------------------
+-- A reset link carries a random token, of which only the sha256 is kept; it works once, for
+-- _reset_link_lifetime(), and a newer link for the account ends the older ones. Requests are
+-- throttled by the email asked for and by the client's address, whether or not an account has
+-- that email, and answered the same way either way (the console says "if an account has this
+-- address, a link is on its way"). The console emails the link itself (docs/console.md says why).
+
+CREATE OR REPLACE FUNCTION alphadome._reset_link_lifetime() RETURNS interval
+    LANGUAGE sql IMMUTABLE AS $$ SELECT interval '30 minutes' $$;
+
+-- A new link for an account: its token (shown once), the older unused links ended.
+CREATE OR REPLACE FUNCTION alphadome._issue_reset_link(account_id uuid, login text, address text, requested_by text)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    token text := alphadome._random_token();
+BEGIN
+    UPDATE alphadome.console_password_resets r SET expires_at = least(r.expires_at, now())
+     WHERE r.account_id = _issue_reset_link.account_id AND r.used_at IS NULL AND r.expires_at > now();
+    INSERT INTO alphadome.console_password_resets (email, client_address, account_id, token_sha256, requested_by, expires_at)
+    VALUES (_issue_reset_link.login, _issue_reset_link.address, _issue_reset_link.account_id,
+            sha256(convert_to(token, 'UTF8')), _issue_reset_link.requested_by, now() + alphadome._reset_link_lifetime());
+    RETURN token;
+END
+$$;
+
+-- "Forgot password": outcome 'sent' with the link's token and the account's email (for the
+-- console to send; the token is shown once), 'unknown' (no account has that email: nothing to
+-- send; the person is told the same as for 'sent'), or 'throttled' (3 requests an hour for one
+-- email, 10 from one address: nothing is recorded or sent).
+CREATE OR REPLACE FUNCTION alphadome.console_request_password_reset(email text, client_address text)
+    RETURNS TABLE (outcome text, reset_token text, account_email text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    login text := lower(btrim(coalesce(console_request_password_reset.email, '')));
+    address text := coalesce(nullif(btrim(console_request_password_reset.client_address), ''), 'unknown');
+    account alphadome.console_accounts;
+BEGIN
+    -- Parallel requests for one email or from one address are counted one after the other.
+    PERFORM pg_advisory_xact_lock(hashtextextended('alphadome password reset ' || login, 0));
+    PERFORM pg_advisory_xact_lock(hashtextextended('alphadome password reset address ' || address, 0));
+    DELETE FROM alphadome.console_password_resets r WHERE r.requested_at < now() - interval '1 day';
+    IF (SELECT count(*) FROM alphadome.console_password_resets r
+         WHERE r.email = login AND r.requested_by = 'owner' AND r.requested_at > now() - interval '1 hour') >= 3
+       OR (SELECT count(*) FROM alphadome.console_password_resets r
+            WHERE r.client_address = address AND r.requested_at > now() - interval '1 hour') >= 10 THEN
+        RETURN QUERY SELECT 'throttled'::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    SELECT * INTO account FROM alphadome.console_accounts a WHERE lower(a.email) = login;
+    IF account.id IS NULL THEN
+        INSERT INTO alphadome.console_password_resets (email, client_address) VALUES (login, address);
+        RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'sent'::text, alphadome._issue_reset_link(account.id, login, address, 'owner'), account.email;
+END
+$$;
+
+-- Whether a reset link's token still works (the reset page asks before showing its form).
+CREATE OR REPLACE FUNCTION alphadome.console_reset_link_works(reset_token text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+    SELECT EXISTS (SELECT FROM alphadome.console_password_resets r
+                    WHERE r.token_sha256 = sha256(convert_to(coalesce(console_reset_link_works.reset_token, ''), 'UTF8'))
+                      AND r.used_at IS NULL AND r.expires_at > now())
+$$;
+
+-- Sets a new password through a reset link: 'changed' (the link is used up, every session of
+-- the account ends, its failed logins are forgotten) or 'invalid' (unknown, used or expired);
+-- 22023 for a new password that is refused (_password_problem; the link still works).
+CREATE OR REPLACE FUNCTION alphadome.console_reset_password(reset_token text, new_password text)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    link alphadome.console_password_resets;
+    account alphadome.console_accounts;
+BEGIN
+    SELECT * INTO link FROM alphadome.console_password_resets r
+     WHERE r.token_sha256 = sha256(convert_to(coalesce(console_reset_password.reset_token, ''), 'UTF8'))
+       AND r.used_at IS NULL AND r.expires_at > now()
+       FOR UPDATE;
+    IF link.id IS NULL THEN
+        RETURN 'invalid';
+    END IF;
+    SELECT * INTO account FROM alphadome.console_accounts a WHERE a.id = link.account_id;
+    UPDATE alphadome.console_accounts a
+       SET password_hash = alphadome._password_hash(alphadome._new_password(console_reset_password.new_password, account.email)),
+           password_changed_at = now()
+     WHERE a.id = account.id;
+    UPDATE alphadome.console_password_resets r SET used_at = now() WHERE r.id = link.id;
+    DELETE FROM alphadome.console_sessions s WHERE s.account_id = account.id;
+    DELETE FROM alphadome.console_login_failures f WHERE f.email = lower(account.email);
+    RETURN 'changed';
+END
+$$;
+
+-- The operator sends an owner (or staff member) a reset link: its token, for the console to
+-- email to the account's own address (the operator never learns or sets the password). Not
+-- throttled; P0002 for no such account, 22023 for an operator's own kind of account.
+CREATE OR REPLACE FUNCTION alphadome.operator_password_reset(account_id uuid)
+    RETURNS TABLE (reset_token text, account_email text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    account alphadome.console_accounts;
+BEGIN
+    SELECT * INTO account FROM alphadome.console_accounts a WHERE a.id = operator_password_reset.account_id;
+    IF account.id IS NULL THEN
+        RAISE EXCEPTION 'no console account with id %', operator_password_reset.account_id USING ERRCODE = 'P0002';
+    ELSIF account.bot_tenant_id IS NULL THEN
+        RAISE EXCEPTION 'an operator''s password is not reset from the console' USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY SELECT alphadome._issue_reset_link(account.id, lower(account.email), 'operator', 'operator'), account.email;
+END
+$$;
+
+-- How many wrong passwords more may be tried for this email from this address before
+-- _console_throttle pauses logins (0: paused now), for the login page's warning.
+CREATE OR REPLACE FUNCTION alphadome.console_login_tries_left(email text, client_address text) RETURNS integer
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+    SELECT greatest(0, least(
+        5 - (SELECT count(*) FROM alphadome.console_login_failures f
+              WHERE f.email = lower(btrim(coalesce(console_login_tries_left.email, '')))
+                AND f.failed_at > now() - interval '15 minutes'),
+        20 - (SELECT count(*) FROM alphadome.console_login_failures f
+               WHERE f.client_address = coalesce(nullif(btrim(console_login_tries_left.client_address), ''), 'unknown')
+                 AND f.failed_at > now() - interval '15 minutes')))::integer
+$$;

@@ -183,3 +183,23 @@ GRANT EXECUTE ON FUNCTION
     alphadome.console_logout(text),
     alphadome.console_change_password(text, text, text, text)
 TO alphadome_console;
+
+-- ---- The owner on his phone (issue 22): what usage costs, getting back in -------------------------
+-- Prices and exchange rates: read by owners (their usage page), kept by the operator (all but
+-- the shipped rows: the tables' policies, usage.sql). The tenant's currency is the operator's
+-- to set, with the rate that goes with it.
+GRANT SELECT ON alphadome.whatsapp_prices, alphadome.llm_prices, alphadome.exchange_rates TO alphadome_tenant;
+GRANT INSERT, UPDATE, DELETE ON alphadome.whatsapp_prices, alphadome.llm_prices, alphadome.exchange_rates
+    TO alphadome_admin;
+GRANT UPDATE (currency) ON alphadome.bot_control_settings TO alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.usage_cost(uuid, text, date, date), alphadome._per_usd(text, date)
+    TO alphadome_tenant, alphadome_admin;
+-- Reset links are read and written only through the functions below, like sessions.
+REVOKE SELECT ON alphadome.console_password_resets FROM alphadome_admin;
+GRANT EXECUTE ON FUNCTION
+    alphadome.console_request_password_reset(text, text),
+    alphadome.console_reset_link_works(text),
+    alphadome.console_reset_password(text, text),
+    alphadome.console_login_tries_left(text, text)
+TO alphadome_console;
+GRANT EXECUTE ON FUNCTION alphadome.operator_password_reset(uuid) TO alphadome_admin;

@@ -488,3 +488,78 @@ CREATE TABLE alphadome.chore_runs (
     last_result jsonb
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
+
+-- ---- 0.3.0 (issue 22): what the bot costs, in the tenant's currency (usage.sql) --------------------
+
+-- Meta's charge per delivered message, by the recipient's country calling code and the pricing
+-- category Meta's status webhooks give (messages.pricing_category), from effective_from on;
+-- market is Meta's name for the rate card's row (a country, or a group such as "Rest of Africa").
+-- Rows the extension ships (shipped) are its own: they are not changed (a new rate card is a row
+-- with a later date) and not dumped (CREATE EXTENSION makes them again). The operator keeps the rest.
+CREATE TABLE alphadome.whatsapp_prices (
+    country_code   text NOT NULL CHECK (country_code ~ '^[1-9][0-9]{0,3}$'),
+    category       text NOT NULL CHECK (category IN ('marketing', 'utility', 'authentication', 'service')),
+    effective_from date NOT NULL,
+    market         text NOT NULL CHECK (length(btrim(market)) BETWEEN 1 AND 100),
+    currency       text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+    price          numeric(14,6) NOT NULL CHECK (price >= 0),
+    source         text NOT NULL CHECK (length(btrim(source)) BETWEEN 1 AND 1000),
+    note           text CHECK (length(note) <= 1000),
+    shipped        boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (country_code, category, effective_from)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_prices', 'WHERE NOT shipped');
+
+-- The LLM's price per million prompt (input) and completion (output) tokens, by model name as
+-- the tenant's bot_tenants.ai_model gives it, from effective_from on.
+CREATE TABLE alphadome.llm_prices (
+    model              text NOT NULL CHECK (length(model) BETWEEN 1 AND 200),
+    effective_from     date NOT NULL,
+    currency           text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
+    input_per_million  numeric(14,6) NOT NULL CHECK (input_per_million >= 0),
+    output_per_million numeric(14,6) NOT NULL CHECK (output_per_million >= 0),
+    source             text NOT NULL CHECK (length(btrim(source)) BETWEEN 1 AND 1000),
+    shipped            boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (model, effective_from)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.llm_prices', 'WHERE NOT shipped');
+
+-- How many units of a currency one US dollar buys, from effective_from on (prices are in USD,
+-- as Meta and the LLM vendors publish them).
+CREATE TABLE alphadome.exchange_rates (
+    currency       text NOT NULL CHECK (currency ~ '^[A-Z]{3}$' AND currency <> 'USD'),
+    effective_from date NOT NULL,
+    per_usd        numeric(14,6) NOT NULL CHECK (per_usd > 0),
+    source         text NOT NULL CHECK (length(btrim(source)) BETWEEN 1 AND 1000),
+    shipped        boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (currency, effective_from)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.exchange_rates', 'WHERE NOT shipped');
+
+-- The currency the tenant's costs are shown in.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN currency text NOT NULL DEFAULT 'KES' CHECK (currency ~ '^[A-Z]{3}$');
+
+-- ---- 0.3.0 (issue 22): getting back in: password reset links (console.sql) ---------------------
+
+-- Every request for a reset link of the last day, for its throttle (by the email asked for and
+-- by the client's address), whether or not an account has that email (account_id NULL: none);
+-- for an account, the link's token, of which only the sha256 is kept, until when it works, and
+-- when it was used.
+CREATE TABLE alphadome.console_password_resets (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email          text NOT NULL,
+    client_address text NOT NULL,
+    account_id     uuid REFERENCES alphadome.console_accounts (id) ON DELETE CASCADE,
+    token_sha256   bytea UNIQUE CHECK (octet_length(token_sha256) = 32),
+    requested_by   text NOT NULL DEFAULT 'owner' CHECK (requested_by IN ('owner', 'operator')),
+    requested_at   timestamptz NOT NULL DEFAULT now(),
+    expires_at     timestamptz,
+    used_at        timestamptz,
+    CHECK ((account_id IS NULL) = (token_sha256 IS NULL) AND (token_sha256 IS NULL) = (expires_at IS NULL))
+);
+CREATE INDEX console_password_resets_email ON alphadome.console_password_resets (email, requested_at);
+CREATE INDEX console_password_resets_address ON alphadome.console_password_resets (client_address, requested_at);
+CREATE INDEX console_password_resets_account ON alphadome.console_password_resets (account_id);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets_id_seq', '');

@@ -253,6 +253,12 @@ fn kassangas_answers_from_the_faq_without_the_llm_and_otherwise_asks_the_llm_onc
         "SELECT sum(prompt_tokens * 1000 + completion_tokens)::bigint FROM alphadome.usage_daily",
     );
     assert_eq!(metered, 10_008);
+    // With the model it asked for, which usage_cost prices the tokens by.
+    let priced_by_model = d.count(
+        "SELECT count(*) FROM alphadome.outbox o JOIN alphadome.bot_tenants t ON t.id = o.bot_tenant_id
+          WHERE o.kind = 'reply.generate' AND o.status = 'done' AND o.result ->> 'model' = t.ai_model",
+    );
+    assert_eq!(priced_by_model, 1);
     d.assert_no_secret_in_logs();
 }
 

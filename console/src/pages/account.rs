@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-fn login_form(message: Option<&str>) -> Html<String> {
+fn login_form(message: Option<&str>, ok: bool) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -22,12 +22,13 @@ fn login_form(message: Option<&str>) -> Html<String> {
                 (html::head("Log in"))
                 body { main.narrow {
                     h1 { "AlphaDome console" }
-                    (html::notice(message, false))
+                    (html::notice(message, ok))
                     form method="post" action="/login" {
                         label { "Email" input type="email" name="email" autocomplete="username" required; }
                         label { "Password" input type="password" name="password" autocomplete="current-password" required; }
                         button type="submit" { "Log in" }
                     }
+                    p { a href="/forgot" { "Forgot your password?" } }
                 } }
             }
         }
@@ -35,8 +36,37 @@ fn login_form(message: Option<&str>) -> Html<String> {
     )
 }
 
-pub async fn login_page() -> Response {
-    login_form(None).into_response()
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    reset: Option<String>,
+}
+
+pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> Response {
+    let message = q
+        .reset
+        .is_some()
+        .then_some("Your new password is set, and every other place you were logged in is logged out. Log in with it.");
+    login_form(message, true).into_response()
+}
+
+/// What a wrong password is told: with a warning when few tries are left before logins with
+/// this email (or from this address) are paused (console.sql's throttle: 5 and 20 in 15 minutes).
+fn wrong_password(tries_left: i32) -> String {
+    match tries_left {
+        0 => {
+            "Wrong email or password. That was the last try: logging in is paused for 15 minutes. \
+              If you forgot your password, ask for a link to choose a new one."
+                .to_string()
+        }
+        1 => "Wrong email or password. One more wrong try and logging in is paused for 15 minutes."
+            .to_string(),
+        2 => {
+            "Wrong email or password. Two more wrong tries and logging in is paused for 15 minutes."
+                .to_string()
+        }
+        _ => "Wrong email or password.".to_string(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,10 +89,11 @@ pub async fn login(
     let mut connection = app.pool.get().await?;
     let tx = connection.transaction().await?;
     tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
+    let address = client.ip().to_string();
     let row = tx
         .query_one(
             "SELECT outcome, session_token, retry_after_seconds FROM alphadome.console_login($1, $2, $3)",
-            &[&form.email, &form.password, &client.ip().to_string()],
+            &[&form.email, &form.password, &address],
         )
         .await?;
     tx.commit().await?;
@@ -81,15 +112,27 @@ pub async fn login(
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry)],
-                login_form(Some(&message)),
+                login_form(Some(&message), false),
             )
                 .into_response()
         }
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            login_form(Some("Wrong email or password.")),
-        )
-            .into_response(),
+        _ => {
+            let tx = connection.transaction().await?;
+            tx.batch_execute("SET LOCAL ROLE alphadome_console").await?;
+            let left: i32 = tx
+                .query_one(
+                    "SELECT alphadome.console_login_tries_left($1, $2)",
+                    &[&form.email, &address],
+                )
+                .await?
+                .get(0);
+            tx.commit().await?;
+            (
+                StatusCode::UNAUTHORIZED,
+                login_form(Some(&wrong_password(left)), false),
+            )
+                .into_response()
+        }
     })
 }
 

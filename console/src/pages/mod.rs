@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod faq;
 pub mod operator;
 pub mod overview;
+pub mod recovery;
 pub mod replay;
 pub mod settings;
 pub mod templates;

@@ -2,7 +2,7 @@
 //! rotating a token, giving an owner a login. Secrets go to the database as bind parameters, are
 //! never shown again, and never logged.
 
-use crate::app::{attempt, App};
+use crate::app::{attempt, attempt_query, App};
 use crate::forms::optional;
 use crate::html;
 use crate::session::{Posted, Session};
@@ -33,7 +33,16 @@ pub async fn tenants(State(app): State<App>, session: Session, Query(q): Query<D
                 &[],
             )
             .await?;
+        let accounts = tx
+            .query(
+                "SELECT a.id, a.email, a.bot_tenant_id, a.is_agent FROM alphadome.console_accounts a
+                  WHERE a.bot_tenant_id IS NOT NULL ORDER BY a.is_agent, lower(a.email)",
+                &[],
+            )
+            .await?;
         let notice = match (q.done.as_deref(), q.error.as_deref()) {
+            (Some("reset"), _) => Some(("A link to choose a new password was emailed to that login's address. It works once, for 30 minutes.", true)),
+            (_, Some("reset")) => Some(("No link was sent: this console cannot send emails (ALPHADOME_SMTP_URL and ALPHADOME_CONSOLE_PUBLIC_URL).", false)),
             (Some("token"), _) => Some(("The token was replaced; the tenant's sends go on.", true)),
             (Some("owner"), _) => Some(("The owner's login was made: give them the password by phone, not by email.", true)),
             (Some("tenant"), _) => Some(("The client was onboarded.", true)),
@@ -59,7 +68,19 @@ pub async fn tenants(State(app): State<App>, session: Session, Query(q): Query<D
                 @for r in &rows {
                     @let id: Uuid = r.get(0);
                     details {
-                        summary { (r.get::<_, String>(2)) ": rotate its token, give its owner a login" }
+                        summary { (r.get::<_, String>(2)) ": rotate its token, its logins" }
+                        @let logins: Vec<_> = accounts.iter().filter(|a| a.get::<_, Option<Uuid>>(2) == Some(id)).collect();
+                        @if !logins.is_empty() {
+                            ul.logins { @for a in &logins {
+                                li {
+                                    (a.get::<_, String>(1)) (if a.get::<_, bool>(3) { " (staff)" } else { " (owner)" })
+                                    form.inline method="post" action=(format!("/operator/accounts/{}/reset", a.get::<_, Uuid>(0))) {
+                                        (csrf)
+                                        button type="submit" { "Email a new-password link" }
+                                    }
+                                }
+                            } }
+                        }
                         form method="post" action=(format!("/operator/tenants/{id}/token")) {
                             (csrf)
                             label { "New WhatsApp access token" input type="password" name="token" autocomplete="off" required; }
@@ -256,6 +277,43 @@ pub async fn create_owner(
             Ok(_) => Redirect::to("/operator?done=owner").into_response(),
             Err(_) => Redirect::to("/operator?error=owner").into_response(),
         })
+    })
+    .await
+}
+
+/// The operator sends a login a link to choose a new password, to the login's own address:
+/// the operator never learns or sets the password (a temporary one would travel by phone or
+/// chat and stay in use), and the owner chooses his own through the same rules.
+pub async fn send_reset_link(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<String>,
+    Posted(_): Posted<crate::forms::Nothing>,
+) -> Response {
+    app.operator(&session, async |tx: &Transaction<'_>, _: &Who| {
+        let Ok(id) = id.parse::<Uuid>() else {
+            return Err(crate::error::AppError::NotFound);
+        };
+        if !app.can_send_links() {
+            return Ok(Redirect::to("/operator?error=reset").into_response());
+        }
+        let made = attempt_query(
+            tx,
+            "SELECT reset_token, account_email FROM alphadome.operator_password_reset($1)",
+            &[&id],
+        )
+        .await?;
+        match made.ok().and_then(|rows| rows.into_iter().next()) {
+            Some(row) => {
+                app.send_reset_link(
+                    row.get(1),
+                    row.get(0),
+                    crate::pages::recovery::Sender::Operator,
+                );
+                Ok(Redirect::to("/operator?done=reset").into_response())
+            }
+            None => Err(crate::error::AppError::NotFound),
+        }
     })
     .await
 }

@@ -110,6 +110,8 @@ impl Shop {
             .env("ALPHADOME_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
             // Plain http, as make run serves it; a test may ask for the default (false).
             .env("ALPHADOME_CONSOLE_INSECURE_COOKIES", "true")
+            // Links in its emails (password resets) name it; a test may give another.
+            .env("ALPHADOME_CONSOLE_PUBLIC_URL", &url)
             .envs(console_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

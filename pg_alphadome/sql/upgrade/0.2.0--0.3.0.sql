@@ -80,3 +80,20 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted_id_seq', '');
 -- An alert says where it went and can be marked done.
 --@ add-columns alphadome.alerts sent_to done_at
+
+-- ---- The owner on his phone (issue 22, points 4 and 8): what usage costs; password reset links -----
+-- The shipped prices and rates are code (usage.sql inserts them, every upgrade again).
+--@ create alphadome.whatsapp_prices
+SELECT pg_catalog.pg_extension_config_dump('alphadome.whatsapp_prices', 'WHERE NOT shipped');
+--@ create alphadome.llm_prices
+SELECT pg_catalog.pg_extension_config_dump('alphadome.llm_prices', 'WHERE NOT shipped');
+--@ create alphadome.exchange_rates
+SELECT pg_catalog.pg_extension_config_dump('alphadome.exchange_rates', 'WHERE NOT shipped');
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN currency text NOT NULL DEFAULT 'KES' CHECK (currency ~ '^[A-Z]{3}$');
+--@ create alphadome.console_password_resets
+--@ create console_password_resets_email
+--@ create console_password_resets_address
+--@ create console_password_resets_account
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets_id_seq', '');

@@ -13,11 +13,13 @@ mod isolation;
 mod jsonb;
 mod lifecycle;
 mod media;
+mod money;
 mod operations;
 mod operator;
 mod phone;
 mod pipeline;
 mod queue;
+mod recovery;
 mod schema_rules;
 mod security_check;
 

@@ -1,98 +1,25 @@
-//! Alerts by email, through the SMTP server named by ALPHADOME_SMTP_URL (lettre).
+//! Alerts by email, through the SMTP server named by ALPHADOME_SMTP_URL (the mailer the console
+//! shares, alphadome_service::email), its failures sorted for the queue.
 use super::{Class, Failure};
-use lettre::message::{header::ContentType, Mailbox};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use alphadome_service::email::Mailer;
 use std::time::Duration;
 
-pub struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-}
-
-/// The connection URL as lettre reads it, with STARTTLS required for a plain smtp:// URL unless
-/// it names a loopback address (a local relay or a test's sink). lettre's own default for
-/// smtp:// is no encryption at all.
-pub fn tls_by_default(url: &str) -> anyhow::Result<String> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|_| anyhow::anyhow!("ALPHADOME_SMTP_URL is not a URL"))?;
-    let loopback = matches!(
-        parsed.host_str(),
-        Some("localhost" | "127.0.0.1" | "::1" | "[::1]")
-    );
-    let has_tls = parsed.query_pairs().any(|(k, _)| k == "tls");
-    Ok(if parsed.scheme() == "smtp" && !has_tls && !loopback {
-        let joiner = if parsed.query().is_some() { '&' } else { '?' };
-        format!("{url}{joiner}tls=required")
-    } else {
-        url.to_string()
-    })
-}
+pub struct Email(Mailer);
 
 impl Email {
     pub fn new(url: &str, from: &str, timeout: Duration) -> anyhow::Result<Email> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&tls_by_default(url)?)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "ALPHADOME_SMTP_URL cannot be used: {}",
-                    e.to_string().replace(url, "<url>")
-                )
-            })?
-            .timeout(Some(timeout))
-            .build();
-        let from = from
-            .parse()
-            .map_err(|_| anyhow::anyhow!("ALPHADOME_ALERT_FROM is not an address: {from}"))?;
-        Ok(Email { transport, from })
+        Mailer::new(url, from, "ALPHADOME_ALERT_FROM", timeout).map(Email)
     }
 
     /// Sends a plain-text email; a refused address is permanent, anything else worth a retry.
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), Failure> {
-        let to: Mailbox = to
-            .parse()
-            .map_err(|_| Failure::new(Class::Permanent, "the alert's email address is not one"))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(body.to_string())
-            .map_err(|e| {
-                Failure::new(Class::Permanent, format!("the email cannot be built: {e}"))
-            })?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            let class = if e.is_permanent() {
+        self.0.send(to, subject, body).await.map_err(|e| {
+            let class = if e.permanent {
                 Class::Permanent
             } else {
                 Class::Transient
             };
-            // lettre's error names the server's answer, never the credentials.
-            Failure::new(class, format!("SMTP: {e}"))
+            Failure::new(class, e.message)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tls_by_default;
-
-    #[test]
-    fn plain_smtp_requires_starttls_except_on_loopback() {
-        assert_eq!(
-            tls_by_default("smtp://u:p@mail.example:587").unwrap(),
-            "smtp://u:p@mail.example:587?tls=required"
-        );
-        assert_eq!(
-            tls_by_default("smtp://127.0.0.1:2525").unwrap(),
-            "smtp://127.0.0.1:2525"
-        );
-        assert_eq!(
-            tls_by_default("smtps://mail.example").unwrap(),
-            "smtps://mail.example"
-        );
-        assert_eq!(
-            tls_by_default("smtp://mail.example?tls=opportunistic").unwrap(),
-            "smtp://mail.example?tls=opportunistic"
-        );
-        assert!(tls_by_default("not a url").is_err());
     }
 }

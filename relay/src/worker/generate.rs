@@ -30,7 +30,9 @@ pub async fn answer(
     let base = out.llm_base(call.base_url.as_deref());
     let key = call.api_key.as_ref().map(|k| k.expose());
     let (content, usage) = out.timed_llm(out.llm.complete(base, key, &request)).await?;
-    Ok(json!({"content": content, "usage": usage, "media": facts}))
+    // The model asked for, with its token counts: usage_cost prices them by model.
+    let model = call.request.get("model").cloned().unwrap_or(Value::Null);
+    Ok(json!({"content": content, "usage": usage, "model": model, "media": facts}))
 }
 
 /// A photo is fetched with the tenant's token; a job naming one without it cannot succeed.
