@@ -80,3 +80,10 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted_id_seq', '');
 -- An alert says where it went and can be marked done.
 --@ add-columns alphadome.alerts sent_to done_at
+
+-- ---- The owner's hours and health (issue 22): an alert no longer needed is cancelled -------------
+-- Marked done, or a person answered the customer, before it went: its queued job goes.
+--@ replace-check alphadome.alerts status
+-- One place for the hours: answers render {hours} and {opening} in the customer's language, so
+-- the opening's words take a language.
+DROP FUNCTION alphadome._opening_words(timestamptz, text, timestamptz);
