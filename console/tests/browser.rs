@@ -588,7 +588,7 @@ fn on_his_phone_gideon_changes_the_hours_in_four_taps_and_the_answer_follows() {
         phone.fill("input[name=mon_from]", "25:00").await;
         phone.click("form.hours button[type=submit]").await;
         phone
-            .shows("Monday: &quot;25:00&quot; is not a time for when it opens")
+            .shows("Monday: \"25:00\" is not a time for when it opens")
             .await;
         phone.shot("29-phone-hours-mistake").await;
     });

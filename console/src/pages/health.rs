@@ -60,7 +60,8 @@ fn line(ok: bool, said: String, href: &str, link: &str) -> Markup {
     html! {
         li class=(if ok { "ok" } else { "problem" }) {
             span.mark aria-hidden="true" { (if ok { "✓" } else { "!" }) }
-            " " (said) " " a href=(href) { (link) }
+            span.said { (said) }
+            a href=(href) { (link) }
         }
     }
 }
