@@ -3,7 +3,8 @@
 # the Kassangas seed, alphadome-relay serving on ALPHADOME_LISTEN (127.0.0.1:8080), and
 # alphadome-console on ALPHADOME_CONSOLE_LISTEN (127.0.0.1:8081) with a demo login for Kassangas's
 # owner (its random password is printed once and kept in .run/console-owner). A second
-# `make run` reuses the cluster and restarts the relay and the console. As root, the server runs as the postgres
+# `make run` reuses the cluster and restarts the relay and the console (a database made by an
+# earlier build of the same version is made again: its schema is older). As root, the server runs as the postgres
 # OS user. Settings (environment): ALPHADOME_PG_PORT (54329), ALPHADOME_LISTEN; for the seed
 # WHATSAPP_PHONE_NUMBER_ID, CLIENT_EMAIL, and WHATSAPP_ACCESS_TOKEN, AI_API_KEY (given to the
 # tenant with `alphadome-relay tenant set-credentials`, from the environment); for the relay
@@ -181,6 +182,23 @@ CONF
     echo "run: cluster already running on port $port"
   fi
 
+  # A database made by an earlier build of this same version has an older schema that ALTER
+  # EXTENSION ... UPDATE cannot bring up (same version number): the digest of the install script
+  # it was made with, kept beside it, tells. Such a demo database is made again.
+  local this_version script_digest digest_file=$run_dir/extension.sha256
+  this_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' pg_alphadome/Cargo.toml | head -1)
+  script_digest=$(sha256sum "$("${PG_CONFIG:-pg_config}" --sharedir)/extension/pg_alphadome--$this_version.sql" | cut -d' ' -f1)
+  if [ -n "$(psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+    local made_at
+    made_at=$(psql_db -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
+    if [ "$made_at" = "$this_version" ] && [ "$(cat "$digest_file" 2>/dev/null)" != "$script_digest" ]; then
+      echo "run: database $db was made by an earlier build of pg_alphadome $this_version (its schema is older than this build's): making it again with the seed; its data is not kept"
+      stop_console
+      stop_relay
+      psql_db -d postgres -c "DROP DATABASE $db WITH (FORCE)"
+      rm -f "$run_dir/console-owner"
+    fi
+  fi
   if [ -z "$(psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
     psql_db -d postgres -c "CREATE DATABASE $db"
   fi
@@ -192,6 +210,8 @@ CONF
   local updated
   updated=$(psql_db -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
   [ "$version" = "$updated" ] || echo "run: updated pg_alphadome $version -> $updated in database $db"
+  # This build's schema, from here on (made now, or updated from an earlier release).
+  echo "$script_digest" > "$digest_file"
   local seeded
   seeded=$(psql_db -d "$db" -tAc "SELECT count(*) FROM alphadome.bot_tenants WHERE slug = 'kassangas'")
   local vars=()

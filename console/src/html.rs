@@ -28,8 +28,9 @@ fn framed(title: &str, who: &Who, body: Markup, refresh: Option<u32>) -> Respons
     } else {
         &[
             ("/", "Overview"),
+            ("/hours", "Hours"),
             ("/settings", "Settings"),
-            ("/templates", "Templates"),
+            ("/templates", "AI persona"),
             ("/faq", "FAQ"),
             ("/conversations", "Conversations"),
             ("/alerts", "Alerts"),

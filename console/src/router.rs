@@ -2,7 +2,8 @@
 //! and time, request time, security headers).
 use crate::app::App;
 use crate::pages::{
-    account, alerts, conversations, faq, operator, overview, recovery, replay, settings, templates,
+    account, alerts, conversations, faq, hours, operator, overview, recovery, replay, settings,
+    templates,
     usage,
 };
 use alphadome_service::layers::{protect, Protection};
@@ -44,6 +45,7 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/", get(overview::page))
         .route("/switch", post(overview::switch))
         .route("/settings", get(settings::page).post(settings::save))
+        .route("/hours", get(hours::page).post(hours::save))
         .route("/templates", get(templates::page).post(templates::add))
         .route("/templates/{id}", post(templates::save))
         .route("/templates/{id}/delete", post(templates::delete))

@@ -551,6 +551,62 @@ fn on_his_phone_gideon_reads_an_alert_in_plain_words_opens_its_customer_and_mark
     runtime.block_on(phone.close());
 }
 
+#[test]
+fn on_his_phone_gideon_changes_the_hours_in_four_taps_and_the_answer_follows() {
+    let shop = Shop::start();
+    // The seed's hours (the harness leaves the shop always open): Monday to Saturday, 9 to 6.
+    shop.db()
+        .execute(
+            "UPDATE alphadome.bot_control_settings SET business_hours = (SELECT jsonb_object_agg(d, '[[\"09:00\", \"18:00\"]]'::jsonb)
+               FROM unnest(ARRAY['mon','tue','wed','thu','fri','sat']) d) || '{\"sun\": []}'
+              WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-hours");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        // Tap 1: the menu; tap 2: Hours.
+        phone.click("details.menu summary").await;
+        phone.click("details.menu a[href='/hours']").await;
+        phone.arrives_at("/hours").await;
+        fits(&phone, "the hours page").await;
+        phone.shot("27-phone-hours").await;
+        // Tap 3: Saturday's closing time (typed the short way); tap 4: Save.
+        phone.fill("input[name=sat_to]", "13:00").await;
+        phone.click("form.hours button[type=submit]").await;
+        phone
+            .shows("Saved: every answer that states the hours says the new ones.")
+            .await;
+        phone.shows("Saturday 9 AM - 1 PM").await;
+        fits(&phone, "the hours page, saved").await;
+        phone.shot("28-phone-hours-saved").await;
+        // A mistake is named by its day and box, and nothing is saved.
+        phone.fill("input[name=mon_from]", "25:00").await;
+        phone.click("form.hours button[type=submit]").await;
+        phone
+            .shows("Monday: \"25:00\" is not a time for when it opens")
+            .await;
+        phone.shot("29-phone-hours-mistake").await;
+    });
+    let answer: String = shop
+        .db()
+        .query_one(
+            "SELECT answer FROM alphadome.try_message('What are your opening hours?', $1::text::uuid)",
+            &[&shop.kassangas],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        answer.contains("Saturday 9 AM - 1 PM"),
+        "the FAQ answer follows the hours: {answer}"
+    );
+    runtime.block_on(phone.close());
+}
+
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
 /// what sticks out.
 async fn fits(browser: &Browser, what: &str) {
@@ -664,6 +720,7 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
     let pages = [
         ("overview", "/".to_string()),
         ("settings", "/settings".into()),
+        ("hours", "/hours".into()),
         (
             "templates",
             "/templates?preview=Do+you+have+a+Yamaha+keyboard%3F".into(),

@@ -176,6 +176,7 @@ fn the_shops_staff_answer_customers_and_change_nothing_else() {
     );
     for path in [
         "/settings",
+        "/hours",
         "/faq",
         "/templates",
         "/usage",

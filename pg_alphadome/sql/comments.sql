@@ -154,7 +154,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_language IS 'The
 COMMENT ON COLUMN alphadome.bot_control_settings.timezone IS 'IANA time zone of the business hours';
 COMMENT ON COLUMN alphadome.bot_control_settings.business_hours IS 'Opening hours per day, {"mon": [["09:00", "18:00"]], ..., "sun": []}; NULL: always open';
 COMMENT ON COLUMN alphadome.bot_control_settings.holidays IS 'Dates the business is closed all day';
-COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The reply to a customer who asks for a person outside business hours; {opening} says when it opens';
+COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The reply to a customer who asks for a person outside business hours; {opening} says when it opens, {hours} the week''s hours (render_placeholders)';
 
 COMMENT ON TABLE alphadome.alerts IS 'Every alert to a person about a tenant: what it said, when it may go, by which channel it went, and whether it did';
 COMMENT ON COLUMN alphadome.alerts.id IS 'Row id';
@@ -217,6 +217,7 @@ COMMENT ON FUNCTION alphadome.webhook_verify_token_matches(text, text) IS 'Does 
 COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant routes: active tenants with when they changed, whether they have an app secret, and their verify token''s sha256';
 COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
+COMMENT ON FUNCTION alphadome.render_placeholders(uuid, text, text, timestamptz) IS 'An answer with the shop''s facts put in from its settings: {hours} (the week''s hours in words) and {opening} (when it next opens), in the language given (en, sw)';
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
 COMMENT ON FUNCTION alphadome.try_message(text, uuid) IS 'What the bot would do now with a typed message: the decision and the answer it would send; nothing is recorded or sent';
@@ -247,7 +248,8 @@ COMMENT ON COLUMN alphadome.messages.sent_by IS 'Who wrote an outbound message: 
 COMMENT ON COLUMN alphadome.messages.sent_by_account IS 'The console account of a person''s reply';
 COMMENT ON COLUMN alphadome.alerts.conversation_id IS 'The conversation the alert is about (linked in the console)';
 COMMENT ON COLUMN alphadome.alerts.sent_to IS 'Where it went when sent: the escalation phone (+ and digits) for WhatsApp, the shop''s email for email';
-COMMENT ON COLUMN alphadome.alerts.done_at IS 'When a person marked it done in the console (NULL: not yet)';
+COMMENT ON COLUMN alphadome.alerts.done_at IS 'When a person marked it done in the console (NULL: not yet; alert_done)';
+COMMENT ON FUNCTION alphadome.alert_done(bigint) IS 'The console''s Done on an alert: marked done and, when it has not gone yet, cancelled with its queued job; returns whether it was cancelled';
 COMMENT ON COLUMN alphadome.console_accounts.is_agent IS 'A member of the shop''s staff: answers customers, changes nothing else';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_timeout IS 'How long a customer waits for a person (counted while open) before the bot tells him and answers again';
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_reminder IS 'How long a customer waits for a person (counted while open) before a reminder alert';

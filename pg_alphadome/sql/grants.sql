@@ -9,9 +9,15 @@ GRANT EXECUTE ON FUNCTION alphadome.normalize_phone(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION alphadome._current_tenant() TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_agent;
 -- assemble_prompt (SECURITY INVOKER) finds the customer's conversation through it.
 GRANT EXECUTE ON FUNCTION alphadome._customer_key(text, text) TO alphadome_admin, alphadome_tenant;
--- And next_opening and replay (SECURITY INVOKER) read the hours through these.
+-- And next_opening, replay, try_message and assemble_prompt (SECURITY INVOKER) read the hours
+-- and render answers' placeholders through these.
 GRANT EXECUTE ON FUNCTION alphadome._next_opening(jsonb, date[], text, timestamptz),
-                          alphadome._opening_words(timestamptz, text, timestamptz)
+                          alphadome._opening_words(timestamptz, text, timestamptz, text),
+                          alphadome._hours_words(jsonb, date[], text),
+                          alphadome._time_words(text, text),
+                          alphadome._day_words(integer, text),
+                          alphadome._message_language(text),
+                          alphadome.render_placeholders(uuid, text, text, timestamptz)
     TO alphadome_admin, alphadome_tenant;
 
 -- The operator: every function of the API, reads everything; credentials only through the
@@ -133,8 +139,9 @@ GRANT SELECT (id, bot_tenant_id, kind, payload, status, attempts, max_attempts, 
               created_at, updated_at)
     ON alphadome.outbox TO alphadome_tenant;
 GRANT UPDATE (handoff_at) ON alphadome.conversations TO alphadome_tenant;
--- An owner (or the operator) marks an alert done (the console's "Done").
-GRANT UPDATE (done_at) ON alphadome.alerts TO alphadome_tenant, alphadome_admin;
+-- An owner (or the operator) marks an alert done (the console's "Done"), which also cancels it
+-- when it has not gone yet: only through alert_done, never by updating done_at alone.
+GRANT EXECUTE ON FUNCTION alphadome.alert_done(bigint) TO alphadome_tenant, alphadome_admin;
 GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.assemble_prompt(uuid, text, text),
                           alphadome.next_opening(uuid, timestamptz),
                           alphadome.replay(timestamptz, timestamptz, integer, uuid),

@@ -65,7 +65,8 @@ BEGIN ATOMIC
 END;
 
 -- Queues a person's message to a conversation's customer (a reply.send job, which the relay sends
--- like the bot's) and stops the waiting clock: a person has the conversation now.
+-- like the bot's) and stops the waiting clock: a person has the conversation now, so the alerts
+-- about it that have not gone yet (one waiting for the opening hour, say) are cancelled.
 CREATE OR REPLACE FUNCTION alphadome._queue_person_message(c alphadome.conversations, message jsonb) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
 AS $$
@@ -84,6 +85,7 @@ BEGIN
             || message)
     RETURNING o.id INTO job;
     PERFORM alphadome._set_holder(c.bot_tenant_id, c.id, 'person');
+    PERFORM alphadome._cancel_alerts(c.bot_tenant_id, NULL, c.id);
     PERFORM alphadome._wake_worker();
     RETURN job;
 END
@@ -311,6 +313,8 @@ BEGIN
             END IF;
             accepted := accepted + 1;
             PERFORM alphadome._set_holder(tenant_id, conversation, 'person');
+            -- The owner answered from the app: alerts about this customer not sent yet are moot.
+            PERFORM alphadome._cancel_alerts(tenant_id, NULL, conversation);
         END LOOP;
     ELSIF field = 'smb_app_state_sync' THEN
         FOR item IN SELECT * FROM alphadome._array_items(value -> 'state_sync') LOOP

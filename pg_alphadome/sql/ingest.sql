@@ -69,3 +69,53 @@ BEGIN
     RETURN 1;
 END
 $$;
+
+-- Cancels a tenant's alerts that have not gone yet and are no longer needed: one alert (its
+-- id), or every alert about a conversation a person has just answered. Their queued alert.send
+-- jobs are deleted (a job being sent at this moment is left to finish). Returns how many were
+-- cancelled.
+CREATE OR REPLACE FUNCTION alphadome._cancel_alerts(tenant_id uuid, alert_id bigint, conversation_id bigint)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    cancelled integer;
+BEGIN
+    WITH gone AS (
+        DELETE FROM alphadome.outbox o
+         USING alphadome.alerts a
+         WHERE a.bot_tenant_id = _cancel_alerts.tenant_id AND a.status = 'queued'
+           AND (a.id = _cancel_alerts.alert_id OR a.conversation_id = _cancel_alerts.conversation_id)
+           AND o.bot_tenant_id = a.bot_tenant_id AND o.id = a.job_id
+           AND o.kind = 'alert.send' AND o.status = 'queued'
+        RETURNING a.id
+    )
+    UPDATE alphadome.alerts a SET status = 'cancelled'
+      FROM gone
+     WHERE a.bot_tenant_id = _cancel_alerts.tenant_id AND a.id = gone.id;
+    GET DIAGNOSTICS cancelled = ROW_COUNT;
+    RETURN cancelled;
+END
+$$;
+
+-- The console's "Done" on an alert: marked done (it leaves the overview) and, when it has not
+-- gone yet, cancelled: nobody is alerted about what a person has already seen to. The calling
+-- tenant's alert, or any for the operator; P0002 when there is none such. Returns whether it
+-- was cancelled.
+CREATE OR REPLACE FUNCTION alphadome.alert_done(alert_id bigint) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tenant uuid;
+BEGIN
+    UPDATE alphadome.alerts a SET done_at = coalesce(a.done_at, now())
+     WHERE a.id = alert_done.alert_id
+       AND (a.bot_tenant_id = alphadome._current_tenant() OR alphadome._caller_is_operator())
+    RETURNING a.bot_tenant_id INTO tenant;
+    IF tenant IS NULL THEN
+        RAISE EXCEPTION 'no alert %', alert_id USING ERRCODE = 'P0002';
+    END IF;
+    RETURN alphadome._cancel_alerts(tenant, alert_done.alert_id, NULL) > 0;
+END
+$$;

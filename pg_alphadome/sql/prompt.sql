@@ -64,7 +64,9 @@ BEGIN
     FOR entry IN
         SELECT f.question, f.answer FROM alphadome.match_faq(assemble_prompt.tenant_id, user_text, 5) f
     LOOP
-        entry_text := E'\nQ: ' || entry.question || E'\nA: ' || left(entry.answer, 1000);
+        entry_text := E'\nQ: ' || entry.question || E'\nA: '
+                      || left(alphadome.render_placeholders(assemble_prompt.tenant_id, entry.answer,
+                                                            alphadome._message_language(user_text)), 1000);
         IF facts = '' THEN
             entry_text := E'\n\nFacts from ' || tenant.client_name || E' (use them when they answer the question):' || entry_text;
         END IF;

@@ -298,7 +298,9 @@ CREATE TABLE alphadome.alerts (
                                                'handoff_reminder', 'handoff_timeout', 'key_unavailable')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
-    status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed')),
+    -- cancelled (0.3.0, issue 22): not sent, no longer needed: marked done, or a person answered
+    -- the customer, before it went.
+    status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'simulated', 'failed', 'cancelled')),
     attempts      integer NOT NULL DEFAULT 0,
     last_error    jsonb,
     job_id        bigint,

@@ -279,7 +279,7 @@ fn after_hours_the_customer_is_told_when_and_the_alert_waits() {
         .unwrap()
         .to_string();
     assert!(
-        reply.contains("closed now") && reply.contains(" at 09:00"),
+        reply.contains("closed now") && reply.contains(" at 9 AM"),
         "{reply}"
     );
     let (decision, waits): (String, bool) = {

@@ -164,4 +164,16 @@ UPDATE alphadome.bot_training_data d
  WHERE d.bot_tenant_id = :'tenant_id' AND d.data_type = p.data_type AND d.question = p.question;
 \endif
 
+-- 0.3.0: the answers that state the hours take them from the settings above ({hours}, {opening},
+-- in the customer's language: render_placeholders), so the week editor changes them all.
+SELECT to_regproc('alphadome.render_placeholders') IS NOT NULL AS renders_placeholders \gset
+\if :renders_placeholders
+UPDATE alphadome.bot_training_data
+   SET answer = 'We are open {hours}.'
+ WHERE bot_tenant_id = :'tenant_id' AND data_type = 'faq' AND question = 'What are your opening hours?';
+UPDATE alphadome.bot_control_settings
+   SET after_hours_message = 'Thanks for your message! Kassangas Music Shop is closed now and opens again {opening} ({hours}). Gideon or a member of the team will get back to you then.'
+ WHERE bot_tenant_id = :'tenant_id';
+\endif
+
 COMMIT;

@@ -84,11 +84,26 @@ fn kassangas_seed_passes_the_plans_verify_queries_and_is_idempotent() {
         .unwrap()
         .get(0);
     assert_eq!(hours, "What are your opening hours?");
-    let answer: String = client
-        .query_one("SELECT answer FROM alphadome.bot_training_data WHERE question = 'What are your opening hours?'", &[])
-        .unwrap()
-        .get(0);
-    assert!(answer.contains("Monday-Saturday 9 AM - 6 PM"));
+    // The hours answer states the settings' hours, in the customer's language.
+    let answers: (String, String) = {
+        let row = client
+            .query_one(
+                "SELECT alphadome.render_placeholders(d.bot_tenant_id, d.answer, 'en'),
+                        alphadome.render_placeholders(d.bot_tenant_id, d.answer, 'sw')
+                   FROM alphadome.bot_training_data d WHERE d.question = 'What are your opening hours?'",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(
+        answers.0,
+        "We are open Monday to Saturday 9 AM - 6 PM; closed on Sunday and on holidays."
+    );
+    assert_eq!(
+        answers.1,
+        "We are open Jumatatu hadi Jumamosi, saa 3 asubuhi hadi saa 12 jioni; tumefungwa Jumapili na sikukuu."
+    );
 }
 
 #[test]

@@ -87,6 +87,8 @@ fn card(who: &Who, r: &Row, with_tenant: bool, back: &str, technical: bool) -> M
             "Not really sent: the bot runs in test mode, nothing leaves the computer.".to_string()
         }
         "failed" => "Could not be sent. Tell your AlphaDome operator.".to_string(),
+        "cancelled" if done => "Not sent: marked done before it went.".to_string(),
+        "cancelled" => "Not sent: someone answered the customer before it went.".to_string(),
         _ => match r.get::<_, Option<String>>(10) {
             Some(later) => format!("Will be sent {later}, when the shop opens."),
             None => "Being sent.".to_string(),
@@ -191,7 +193,8 @@ pub struct Done {
     back: String,
 }
 
-/// "Done": the alert is marked done (it leaves the overview), then back to the page it was on.
+/// "Done": the alert is marked done (it leaves the overview) and, if it has not gone yet, it
+/// never will; then back to the page it was on.
 pub async fn done(
     State(app): State<App>,
     session: Session,
@@ -202,15 +205,13 @@ pub async fn done(
         if who.agent {
             return Err(AppError::NotFound);
         }
-        let found = tx
-            .execute(
-                "UPDATE alphadome.alerts SET done_at = coalesce(done_at, now()) WHERE id = $1",
-                &[&id],
-            )
-            .await?;
-        if found == 0 {
-            return Err(AppError::NotFound);
-        }
+        // Marked done, and cancelled when it has not gone yet (P0002: not this owner's alert).
+        tx.query_one("SELECT alphadome.alert_done($1)", &[&id])
+            .await
+            .map_err(|e| match e.code() {
+                Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) => AppError::NotFound,
+                _ => AppError::from(e),
+            })?;
         // Only back to one of our pages.
         let back = match form.back.as_str() {
             "/" | "/operator/alerts" => form.back.as_str(),

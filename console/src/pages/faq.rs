@@ -53,7 +53,8 @@ fn editor(e: &Entry, action: &str, csrf: &Markup, button: &str) -> Markup {
                 option value="canned_reply" selected[e.data_type == "canned_reply"] { "Canned reply" } } }
             label { "Question" input type="text" name="question" value=(e.question) required; }
             label { "Other ways customers ask it" textarea name="phrasings" rows="3" { (e.phrasings) } small { "One a line, in every language your customers use: \"mnafungua saa ngapi\"." } }
-            label { "Answer" textarea name="answer" rows="3" required { (e.answer) } }
+            label { "Answer" textarea name="answer" rows="3" required { (e.answer) }
+                small { "{hours} puts in your opening hours and {opening} when you next open, from the " a href="/hours" { "Hours" } " page, in the customer's language." } }
             label { "Category" input type="text" name="category" value=(if e.category.is_empty() { "Business" } else { &e.category }); }
             (html::checkbox("is_active", "In use", e.is_active.is_some()))
             button type="submit" { (button) }

@@ -5,6 +5,8 @@ pub mod account;
 pub mod alerts;
 pub mod conversations;
 pub mod faq;
+pub mod health;
+pub mod hours;
 pub mod operator;
 pub mod overview;
 pub mod recovery;

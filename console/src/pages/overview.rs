@@ -40,6 +40,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
         let alerts = tx
             .query(crate::pages::alerts::ALERTS, &[&true, &None::<i64>])
             .await?;
+        let health = crate::pages::health::section(tx, tenant).await?;
         // Money: this month's cost so far, one line (the usage page has the rest).
         let cost_so_far = crate::money::month_so_far(tx, tenant).await?;
         Ok(html::refreshing_page(
@@ -60,6 +61,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     (switch_form(who, "bot", "The bot", bot_on, "answers customers", "only records their messages"))
                     (switch_form(who, "ai", "AI answers", ai_on, "the AI answers what the FAQ does not", "what the FAQ does not answer gets the fallback message"))
                 }
+                (health)
                 (cost_so_far)
                 h2 { "Today" }
                 p { (total) " messages from customers." }

@@ -34,14 +34,6 @@ pub struct Settings {
     #[serde(default)]
     transcription_model: String,
     #[serde(default)]
-    timezone: String,
-    #[serde(default)]
-    business_hours: String,
-    #[serde(default)]
-    holidays: String,
-    #[serde(default)]
-    after_hours_message: String,
-    #[serde(default)]
     alert_template_name: String,
     #[serde(default)]
     alert_template_language: String,
@@ -61,8 +53,8 @@ macro_rules! version {
     () => {
         "md5(row(is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
                  escalation_phone, fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords,
-                 faq_confidence, transcription_model, timezone, business_hours, holidays,
-                 after_hours_message, alert_template_name, alert_template_language, type_replies)::text)"
+                 faq_confidence, transcription_model, alert_template_name, alert_template_language,
+                 type_replies)::text)"
     };
 }
 
@@ -70,13 +62,12 @@ const READ: &str = concat!("
     SELECT is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
            coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, ', '),
            array_to_string(opt_in_keywords, ', '), array_to_string(handoff_keywords, ', '), faq_confidence::text,
-           coalesce(transcription_model, ''), timezone, coalesce(jsonb_pretty(business_hours), ''),
-           array_to_string(holidays, ', '), after_hours_message, coalesce(alert_template_name, ''),
+           coalesce(transcription_model, ''), coalesce(alert_template_name, ''),
            alert_template_language, jsonb_pretty(type_replies), ", version!(), "
       FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1");
 
-/// Lists are written comma-separated; empty items are dropped. $20: the version the form was
-/// read at; no row is changed when it is not the version now.
+/// Lists are written comma-separated; empty items are dropped. $16: the version the form was
+/// read at; no row is changed when it is not the version now. (The hours are the hours page's.)
 const SAVE: &str = concat!("
     UPDATE alphadome.bot_control_settings SET
         is_bot_enabled = $2, enable_ai_responses = $3, enable_payment_flow = $4, enable_media_understanding = $5,
@@ -84,12 +75,10 @@ const SAVE: &str = concat!("
         opt_out_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($8, ',')) k WHERE btrim(k) <> ''),
         opt_in_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($9, ',')) k WHERE btrim(k) <> ''),
         handoff_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($10, ',')) k WHERE btrim(k) <> ''),
-        faq_confidence = $11::text::real, transcription_model = $12, timezone = $13,
-        business_hours = $14::text::jsonb,
-        holidays = (SELECT coalesce(array_agg(btrim(d)::date ORDER BY btrim(d)::date), '{}') FROM unnest(string_to_array($15, ',')) d WHERE btrim(d) <> ''),
-        after_hours_message = $16, alert_template_name = $17, alert_template_language = $18,
-        type_replies = coalesce($19::text::jsonb, '{}')
-     WHERE bot_tenant_id = $1 AND ", version!(), " = $20");
+        faq_confidence = $11::text::real, transcription_model = $12,
+        alert_template_name = $13, alert_template_language = $14,
+        type_replies = coalesce($15::text::jsonb, '{}')
+     WHERE bot_tenant_id = $1 AND ", version!(), " = $16");
 
 async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_postgres::Error> {
     let r = tx.query_one(READ, &[&tenant]).await?;
@@ -106,14 +95,10 @@ async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_p
         handoff_keywords: r.get(8),
         faq_confidence: r.get(9),
         transcription_model: r.get(10),
-        timezone: r.get(11),
-        business_hours: r.get(12),
-        holidays: r.get(13),
-        after_hours_message: r.get(14),
-        alert_template_name: r.get(15),
-        alert_template_language: r.get(16),
-        type_replies: r.get(17),
-        version: r.get(18),
+        alert_template_name: r.get(11),
+        alert_template_language: r.get(12),
+        type_replies: r.get(13),
+        version: r.get(14),
     })
 }
 
@@ -139,21 +124,16 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
                     (html::checkbox("enable_media_understanding", "The AI looks at photos sent without a caption", s.enable_media_understanding.is_some()))
                 }
                 fieldset { legend { "Words" }
-                    (text("escalation_phone", "Escalation phone", &s.escalation_phone, "Who gets alerts; customers who ask for a person are given it."))
-                    (area("fallback_message", "Fallback message", &s.fallback_message, "Sent when nothing else answers."))
-                    (text("opt_out_keywords", "Opt-out words", &s.opt_out_keywords, "Comma-separated: a message that is exactly one of them stops the bot for that customer."))
-                    (text("opt_in_keywords", "Opt-in words", &s.opt_in_keywords, "Comma-separated: starts it again."))
+                    (text("escalation_phone", "Phone to alert when a customer needs you", &s.escalation_phone, "Your WhatsApp number, like 254702245555; customers who ask for a person are given it too."))
+                    (area("fallback_message", "Reply when the bot has no answer", &s.fallback_message, "Sent when neither the FAQ nor the AI answers."))
+                    (text("opt_out_keywords", "Words that stop messages", &s.opt_out_keywords, "Comma-separated: a message that is exactly one of them stops the bot for that customer."))
+                    (text("opt_in_keywords", "Words that start them again", &s.opt_in_keywords, "Comma-separated."))
                     (text("handoff_keywords", "Words that ask for a person", &s.handoff_keywords, "Comma-separated."))
-                    (text("faq_confidence", "FAQ confidence", &s.faq_confidence, "0 to 1: how sure the FAQ must be to answer without the AI (0.6)."))
-                    (text("transcription_model", "Voice note transcription model", &s.transcription_model, "Empty: voice notes are not transcribed."))
+                    (text("faq_confidence", "How sure the FAQ must be to answer", &s.faq_confidence, "From 0 to 1 (usually 0.6): higher, and more questions go to the AI."))
+                    (text("transcription_model", "Voice notes are turned into text by", &s.transcription_model, "The speech-to-text model of your AI service (whisper-1 for OpenAI); empty: voice notes are not read."))
                     (area("type_replies", "Replies by message type", &s.type_replies, "JSON, e.g. {\"location\": \"Thanks for the pin!\"}; types: location, contacts, order, unsupported, image, video, document, audio."))
                 }
-                fieldset { legend { "Business hours" }
-                    (text("timezone", "Time zone", &s.timezone, "Like Africa/Nairobi."))
-                    (area("business_hours", "Hours", &s.business_hours, "JSON, e.g. {\"mon\": [[\"09:00\", \"18:00\"]], \"sun\": []}; empty: always open."))
-                    (text("holidays", "Holidays", &s.holidays, "Comma-separated dates, e.g. 2026-12-25, 2026-12-26."))
-                    (area("after_hours_message", "After-hours reply", &s.after_hours_message, "{opening} says when you open."))
-                }
+                p.hint { "Opening hours, holidays and what customers are told when you are closed: " a href="/hours" { "Hours" } "." }
                 fieldset { legend { "Alerts outside the 24-hour window" }
                     (text("alert_template_name", "Approved WhatsApp template", &s.alert_template_name, "Its body's one parameter is the alert; empty: alerts go by email."))
                     (text("alert_template_language", "Template language", &s.alert_template_language, "Like en or sw."))
@@ -204,10 +184,6 @@ pub async fn save(
                     &s.handoff_keywords,
                     &s.faq_confidence.trim(),
                     &optional(&s.transcription_model),
-                    &s.timezone.trim(),
-                    &optional(&s.business_hours),
-                    &s.holidays,
-                    &s.after_hours_message.trim(),
                     &optional(&s.alert_template_name),
                     &s.alert_template_language.trim(),
                     &optional(&s.type_replies),

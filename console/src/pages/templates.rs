@@ -84,23 +84,28 @@ async fn render(
         " FROM alphadome.bot_templates ORDER BY is_default DESC, template_name"
     );
     let rows = tx.query(TEMPLATES, &[]).await?;
+    // The prompt as the AI reads it: each part's text under who says it, never the JSON.
     let prompt = match preview.map(str::trim).filter(|p| !p.is_empty()) {
         Some(text) => Some(
-            tx.query_one(
-                "SELECT jsonb_pretty(alphadome.assemble_prompt($1, '0', $2))",
+            tx.query(
+                "SELECT m ->> 'role', m ->> 'content'
+                   FROM jsonb_array_elements(alphadome.assemble_prompt($1, '0', $2) -> 'messages') m",
                 &[&tenant, &text],
             )
             .await?
-            .get::<_, String>(0),
+            .iter()
+            .map(|r| (role_words(r.get(0)), r.get::<_, String>(1)))
+            .collect::<Vec<_>>(),
         ),
         None => None,
     };
     let csrf = html::csrf(who);
     Ok(html::page(
-        "Templates",
+        "AI persona",
         who,
         html! {
             (html::notice(message, ok))
+            p.hint { "How the AI talks to customers: what it is told about the shop, its tone, and for which words another template takes over. (WhatsApp's message templates, which Meta approves, are offered in a conversation's reply box.)" }
             @for r in &rows {
                 @let id: i64 = r.get(0);
                 @let t = Template { template_name: r.get(1), system_prompt: r.get(2), tone: r.get(3), triggers: r.get(4),
@@ -112,16 +117,29 @@ async fn render(
                     form method="post" action=(format!("/templates/{id}/delete")) { (csrf) button.danger type="submit" { "Delete" } }
                 }
             }
-            h2 { "New template" }
+            h2 { "New persona template" }
             (editor(&Template { is_active: Some(String::new()), ..Template::default() }, "/templates", &csrf, "Add template"))
             h2 { "Preview the prompt" }
             form method="get" action="/templates" {
                 label { "A customer's message" input type="text" name="preview" value=(preview.unwrap_or("")); }
                 button type="submit" { "Show the prompt" }
             }
-            @if let Some(p) = prompt { pre.prompt { (p) } }
+            @if let Some(parts) = prompt {
+                section.prompt aria-label="The prompt" {
+                    @for (who_says, text) in &parts { h3 { (who_says) } pre.prompt { (text) } }
+                }
+            }
         },
     ))
+}
+
+/// Who says a part of the prompt, as the owner reads it.
+fn role_words(role: Option<&str>) -> &'static str {
+    match role.unwrap_or("") {
+        "system" => "What the AI is told",
+        "assistant" => "The bot, earlier",
+        _ => "The customer",
+    }
 }
 
 pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Preview>) -> Response {

@@ -97,3 +97,10 @@ ALTER TABLE alphadome.bot_control_settings
 --@ create console_password_resets_account
 SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets_id_seq', '');
+
+-- ---- The owner's hours and health (issue 22): an alert no longer needed is cancelled -------------
+-- Marked done, or a person answered the customer, before it went: its queued job goes.
+--@ replace-check alphadome.alerts status
+-- One place for the hours: answers render {hours} and {opening} in the customer's language, so
+-- the opening's words take a language.
+DROP FUNCTION alphadome._opening_words(timestamptz, text, timestamptz);

@@ -62,14 +62,24 @@ pub trait Facts {
     /// When the tenant, closed now, opens again: None while it is open. Asked only of a tenant
     /// with business hours.
     fn closed_until(&mut self) -> Option<Closed>;
+    /// An answer with the shop's facts put in ({hours}, {opening}: render_placeholders, in the
+    /// language of the customer's `message`). Asked only of a text with a placeholder's brace.
+    fn render(&mut self, answer: String, message: &str) -> String;
 }
 
-/// A tenant closed now: when it opens again, in words and in Unix seconds (None: not within
-/// two weeks).
+/// A tenant closed now: when it opens again in Unix seconds (None: not within two weeks).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Closed {
-    pub words: String,
     pub opens_at: Option<f64>,
+}
+
+/// An answer as the customer reads it: its placeholders rendered when it has any.
+fn rendered(facts: &mut impl Facts, answer: String, message: &str) -> String {
+    if answer.contains('{') {
+        facts.render(answer, message)
+    } else {
+        answer
+    }
 }
 
 /// The `decision` recorded with the message.
@@ -344,11 +354,11 @@ pub fn plan_reply(
             {
                 return Plan {
                     verdict: Verdict::AfterHours,
-                    reply: Some(Reply::Send(
-                        settings
-                            .after_hours_message
-                            .replace("{opening}", &closed.words),
-                    )),
+                    reply: Some(Reply::Send(rendered(
+                        facts,
+                        settings.after_hours_message.clone(),
+                        said,
+                    ))),
                     alert: Some(Alert {
                         due: closed.opens_at,
                         ..Alert::now("handoff", format!("{asked} (outside business hours)"))
@@ -369,6 +379,7 @@ pub fn plan_reply(
         }
         // 7. A clear FAQ or canned answer costs no LLM call.
         if let Some(answer) = facts.faq_answer(said, settings.faq_confidence) {
+            let answer = rendered(facts, answer, said);
             return Plan::send(Verdict::Faq, answer);
         }
         // 8. The LLM writes the answer.
@@ -447,6 +458,16 @@ mod unit {
         }
         fn closed_until(&mut self) -> Option<Closed> {
             self.closed.clone()
+        }
+        fn render(&mut self, answer: String, message: &str) -> String {
+            let opening = if message.contains("saa") {
+                "Jumatatu saa 3 asubuhi"
+            } else {
+                "Monday at 09:00"
+            };
+            answer
+                .replace("{opening}", opening)
+                .replace("{hours}", "Mon-Sat 9-18")
         }
     }
 
@@ -931,7 +952,6 @@ mod unit {
         };
         let mut facts = known(0, None);
         facts.closed = Some(Closed {
-            words: "Monday at 09:00".into(),
             opens_at: Some(1_796_018_400.0),
         });
         let closed = plan(&hours, &customer(), "text", "I want a human", &mut facts);
@@ -954,10 +974,7 @@ mod unit {
             Verdict::Escalated
         );
         let mut closed_but_no_hours = known(0, None);
-        closed_but_no_hours.closed = facts.closed.clone().or(Some(Closed {
-            words: "x".into(),
-            opens_at: None,
-        }));
+        closed_but_no_hours.closed = facts.closed.clone().or(Some(Closed { opens_at: None }));
         assert_eq!(
             plan(
                 &shop(),
@@ -971,13 +988,38 @@ mod unit {
         );
         // FAQ answers go on as usual at night.
         let mut night = known(0, Some(("We open at 9.", 0.9)));
-        night.closed = Some(Closed {
-            words: "Monday at 09:00".into(),
-            opens_at: None,
-        });
+        night.closed = Some(Closed { opens_at: None });
         assert_eq!(
             plan(&hours, &customer(), "text", "opening hours?", &mut night).verdict,
             Verdict::Faq
+        );
+    }
+
+    #[test]
+    fn answers_that_state_the_hours_are_rendered_in_the_customers_words() {
+        let mut faq = known(0, Some(("We are open {hours}.", 0.9)));
+        assert_eq!(
+            plan(&shop(), &customer(), "text", "opening hours?", &mut faq).reply,
+            Some(Reply::Send("We are open Mon-Sat 9-18.".into()))
+        );
+        let hours = Settings {
+            has_business_hours: true,
+            ..shop()
+        };
+        let mut night = known(0, None);
+        night.closed = Some(Closed { opens_at: None });
+        assert_eq!(
+            plan(
+                &hours,
+                &customer(),
+                "text",
+                "human tafadhali, saa hii",
+                &mut night
+            )
+            .reply,
+            Some(Reply::Send(
+                "Closed; we open Jumatatu saa 3 asubuhi.".into()
+            ))
         );
     }
 

@@ -36,10 +36,20 @@ impl Facts for TenantFacts<'_, '_> {
                 };
                 Ok(Some(decide::Closed {
                     opens_at: row.get(1)?,
-                    words: row.get(2)?.unwrap_or_default(),
                 }))
             });
         closed.unwrap_or_else(|error| failed(error))
+    }
+
+    fn render(&mut self, answer: String, message: &str) -> String {
+        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
+        let args: [DatumWithOid; 3] = [tenant.id.into(), answer.as_str().into(), message.into()];
+        let rendered = client
+            .update(&prepared.render, Some(1), &args)
+            .and_then(|rows| rows.first().get::<String>(1));
+        rendered
+            .unwrap_or_else(|error| failed(error))
+            .unwrap_or(answer)
     }
 
     fn replies_this_hour(&mut self) -> (i64, String) {

@@ -34,10 +34,14 @@ const ANSWERS: &str = "
 
 /// When the tenant, closed at $2, opened again.
 const CLOSED_AT: &str = "
-    SELECT extract(epoch FROM o)::float8, alphadome._opening_words(o, s.timezone, $2)
+    SELECT extract(epoch FROM o)::float8
       FROM alphadome.bot_control_settings s,
            LATERAL alphadome._next_opening(s.business_hours, s.holidays, s.timezone, $2) o
      WHERE s.bot_tenant_id = $1 AND o IS DISTINCT FROM $2";
+
+/// An answer's placeholders as the customer would have read them at $4.
+const RENDER_AT: &str = "
+    SELECT alphadome.render_placeholders($1, $2, alphadome._message_language($3), $4)";
 
 type Replayed = (
     i64,
@@ -244,6 +248,31 @@ impl Facts for ReplayFacts<'_, '_> {
         faq::rank::clear_answer(&ranked, confidence).map(|(at, _)| copy.row(at).answer.clone())
     }
 
+    /// As at the message's time, in its language.
+    fn render(&mut self, answer: String, message: &str) -> String {
+        let rendered = self
+            .client
+            .select(
+                RENDER_AT,
+                Some(1),
+                &[
+                    self.tenant.id.into(),
+                    answer.as_str().into(),
+                    message.into(),
+                    self.at.into(),
+                ],
+            )
+            .and_then(|rows| rows.first().get::<String>(1));
+        rendered
+            .unwrap_or_else(|e| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    format!("replay: {e}"),
+                )
+            })
+            .unwrap_or(answer)
+    }
+
     fn closed_until(&mut self) -> Option<Closed> {
         let closed = self
             .client
@@ -254,7 +283,6 @@ impl Facts for ReplayFacts<'_, '_> {
                 };
                 Ok(Some(Closed {
                     opens_at: row.get(1)?,
-                    words: row.get(2)?.unwrap_or_default(),
                 }))
             });
         closed.unwrap_or_else(|e| {

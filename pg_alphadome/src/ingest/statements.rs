@@ -75,7 +75,7 @@ pub const TENANT_BY_ID: &str = tenant_select!(settings_0_2!(), "t.id = $1");
 /// When a tenant with business hours opens again, in Unix seconds and in words; no row while
 /// it is open (_next_opening then gives now() itself).
 pub const CLOSED_UNTIL: (&str, &[Oid]) = (
-    "SELECT extract(epoch FROM o)::float8, alphadome._opening_words(o, s.timezone, now())
+    "SELECT extract(epoch FROM o)::float8
        FROM alphadome.bot_control_settings s,
             LATERAL alphadome._next_opening(s.business_hours, s.holidays, s.timezone, now()) o
       WHERE s.bot_tenant_id = $1 AND o IS DISTINCT FROM now()",
@@ -83,9 +83,29 @@ pub const CLOSED_UNTIL: (&str, &[Oid]) = (
 );
 
 /// CLOSED_UNTIL on a 0.1.0 schema: never asked (no tenant has hours there).
-pub const CLOSED_UNTIL_0_1: (&str, &[Oid]) = (
-    "SELECT 0::float8, ''::text WHERE $1 IS NULL",
-    &[pg_sys::UUIDOID],
+pub const CLOSED_UNTIL_0_1: (&str, &[Oid]) =
+    ("SELECT 0::float8 WHERE $1 IS NULL", &[pg_sys::UUIDOID]);
+
+/// An answer with the shop's facts put in ({hours}, {opening}), in the language of the
+/// customer's message ($3).
+pub const RENDER: (&str, &[Oid]) = (
+    "SELECT alphadome.render_placeholders($1, $2, alphadome._message_language($3))",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
+);
+
+/// RENDER before 0.3.0: no placeholders but the after-hours reply's {opening}, in English.
+pub const RENDER_0_2: (&str, &[Oid]) = (
+    "SELECT replace($2, '{opening}', coalesce(alphadome._opening_words(o, s.timezone, now()), '{opening}'))
+       FROM alphadome.bot_control_settings s,
+            LATERAL alphadome._next_opening(s.business_hours, s.holidays, s.timezone, now()) o
+      WHERE s.bot_tenant_id = $1 AND $3::text IS NOT NULL",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
+);
+
+/// RENDER on a 0.1.0 schema: no business hours, nothing to put in.
+pub const RENDER_0_1: (&str, &[Oid]) = (
+    "SELECT $2 WHERE $1::uuid IS NOT NULL OR $3::text IS NOT NULL",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
 );
 
 /// The customer a business-scoped user id already belongs to.
@@ -374,6 +394,7 @@ pub struct Statements {
     pub faq_rows: OwnedPreparedStatement,
     pub faq_synonyms: OwnedPreparedStatement,
     pub closed_until: OwnedPreparedStatement,
+    pub render: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub set_waiting: OwnedPreparedStatement,
     /// None before 0.3.0: the app's webhooks are ignored there.
@@ -425,6 +446,11 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
             CLOSED_UNTIL
         } else {
             CLOSED_UNTIL_0_1
+        })?,
+        render: prepare(match schema {
+            Schema::V0_3 => RENDER,
+            Schema::V0_2 => RENDER_0_2,
+            Schema::V0_1 => RENDER_0_1,
         })?,
         alert: prepare(match schema {
             Schema::V0_3 => ALERT,

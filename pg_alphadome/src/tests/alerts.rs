@@ -83,9 +83,111 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(words("2026-11-30 12:30"), "today at 14:00");
-        assert_eq!(words("2026-11-29 20:00"), "tomorrow at 09:00");
-        assert_eq!(words("2026-12-01 10:00"), "Monday at 09:00");
+        assert_eq!(words("2026-11-30 12:30"), "today at 2 PM");
+        assert_eq!(words("2026-11-29 20:00"), "tomorrow at 9 AM");
+        assert_eq!(words("2026-12-01 10:00"), "Monday at 9 AM");
+        // In Swahili, by the Swahili clock (its hour 1 is 7 AM).
+        let sw = |at: &str| {
+            one::<String>(
+                "SELECT alphadome._opening_words(alphadome._next_opening($1::jsonb, '{}', 'Africa/Nairobi', t), 'Africa/Nairobi', t, 'sw')
+                   FROM (SELECT $2::timestamp AT TIME ZONE 'Africa/Nairobi' AS t) x",
+                &[split.into(), at.into()],
+            )
+            .unwrap()
+        };
+        assert_eq!(sw("2026-11-30 12:30"), "leo saa 8 mchana");
+        assert_eq!(sw("2026-11-29 20:00"), "kesho saa 3 asubuhi");
+        assert_eq!(sw("2026-12-01 10:00"), "Jumatatu saa 3 asubuhi");
+    }
+
+    /// The week's hours and the next opening in words, in English and Swahili, from the
+    /// settings: the one place answers take them from (issue 22).
+    #[pg_test]
+    fn placeholders_say_the_hours_in_the_customers_language() {
+        let hours_words = |hours: Option<&str>, holidays: &str, language: &str| {
+            one::<String>(
+                "SELECT alphadome._hours_words($1::jsonb, $2::date[], $3)",
+                &[hours.into(), holidays.into(), language.into()],
+            )
+            .unwrap()
+        };
+        let week = r#"{"mon": [["08:30", "13:00"], ["14:00", "19:00"]], "tue": [["08:30", "13:00"], ["14:00", "19:00"]],
+                       "wed": [["08:30", "13:00"], ["14:00", "19:00"]], "thu": [["08:30", "13:00"], ["14:00", "19:00"]],
+                       "fri": [["08:30", "13:00"], ["14:00", "19:00"]], "sat": [["09:00", "24:00"]]}"#;
+        assert_eq!(
+            hours_words(Some(week), "{2026-12-25}", "en"),
+            "Monday to Friday 8:30 AM - 1 PM and 2 PM - 7 PM, Saturday 9 AM - midnight; closed on Sunday and on holidays"
+        );
+        assert_eq!(
+            hours_words(Some(week), "{}", "sw"),
+            "Jumatatu hadi Ijumaa, saa 2:30 asubuhi hadi saa 7 mchana na saa 8 mchana hadi saa 1 usiku; Jumamosi, saa 3 asubuhi hadi saa 6 usiku; tumefungwa Jumapili"
+        );
+        assert_eq!(
+            hours_words(Some(KASSANGAS_HOURS), "{}", "en"),
+            "Monday to Saturday 9 AM - 6 PM; closed on Sunday"
+        );
+        assert_eq!(
+            hours_words(
+                Some(r#"{"sat": [["10:00", "12:00"]], "sun": [["10:00", "12:00"]]}"#),
+                "{}",
+                "en"
+            ),
+            "Saturday and Sunday 10 AM - 12 PM; closed on Monday to Friday"
+        );
+        assert_eq!(hours_words(None, "{}", "en"), "every day, at any hour");
+        for (message, language) in [
+            ("Mnafungua saa ngapi?", "sw"),
+            ("mko open leo", "sw"),
+            ("What time do you open?", "en"),
+            ("Do you sell guitars", "en"),
+        ] {
+            assert_eq!(
+                one::<String>("SELECT alphadome._message_language($1)", &[message.into()])
+                    .as_deref(),
+                Some(language),
+                "{message}"
+            );
+        }
+        // Rendered from a tenant's settings, so a change of hours changes the answer.
+        let t = tenant(
+            "hours-words",
+            "0711000058",
+            "100000000000058",
+            TOKEN_A,
+            None,
+        );
+        let render = |answer: &str, language: &str| {
+            one::<String>(
+                "SELECT alphadome.render_placeholders($1::uuid, $2, $3, '2026-11-30 12:30+03')",
+                &[t.as_str().into(), answer.into(), language.into()],
+            )
+            .unwrap()
+        };
+        run(
+            "UPDATE alphadome.bot_control_settings SET business_hours = $2::jsonb WHERE bot_tenant_id = $1::uuid",
+            &[t.as_str().into(), KASSANGAS_HOURS.into()],
+        );
+        assert_eq!(
+            render("Open {hours}.", "en"),
+            "Open Monday to Saturday 9 AM - 6 PM; closed on Sunday."
+        );
+        assert_eq!(render("Open {opening}.", "en"), "Open now.");
+        assert_eq!(
+            render("No placeholder {here}.", "en"),
+            "No placeholder {here}."
+        );
+        run(
+            "UPDATE alphadome.bot_control_settings SET business_hours = '{\"tue\": [[\"07:30\", \"12:00\"]]}' WHERE bot_tenant_id = $1::uuid",
+            &[t.as_str().into()],
+        );
+        assert_eq!(
+            render("Open {hours}.", "en"),
+            "Open Tuesday 7:30 AM - 12 PM; closed on Monday and Wednesday to Sunday."
+        );
+        assert_eq!(
+            render("Tunafungua {opening}.", "sw"),
+            "Tunafungua kesho saa 1:30 asubuhi."
+        );
     }
 
     #[pg_test]
@@ -169,7 +271,7 @@ mod tests {
         assert_eq!(row.0.as_deref(), Some("after_hours"));
         let reply = row.1.unwrap();
         assert!(
-            reply.starts_with("Closed. Back ") && reply.ends_with(" at 10:00."),
+            reply.starts_with("Closed. Back ") && reply.ends_with(" at 10 AM."),
             "{reply}"
         );
         assert_eq!(row.2, Some(true), "the alert waits for the opening");
@@ -203,6 +305,119 @@ mod tests {
             &[],
         );
         assert_eq!(decision.as_deref(), Some("escalated"));
+    }
+
+    /// Alerts waiting for the opening hour, and what stops them: the owner's "Done", and a
+    /// person answering the customer (issue 22: a done alert still went to the phone later).
+    #[pg_test]
+    fn done_or_a_persons_reply_cancels_an_alert_that_has_not_gone() {
+        let t = tenant("hours-done", "0711000056", "100000000000056", TOKEN_A, None);
+        // Open only one hour, three days from now: closed now, whatever the clock says.
+        run(
+            "UPDATE alphadome.bot_control_settings
+                SET business_hours = jsonb_build_object(
+                        (ARRAY['sun','mon','tue','wed','thu','fri','sat'])[extract(dow FROM (now() AT TIME ZONE 'Africa/Nairobi') + interval '3 days')::int + 1],
+                        '[[\"10:00\", \"11:00\"]]'::jsonb)
+              WHERE bot_tenant_id = $1::uuid",
+            &[t.as_str().into()],
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ask = |wamid: &str, from: &str| {
+            let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": "100000000000056"},
+                "messages": [{"from": from, "id": wamid, "timestamp": now.to_string(), "type": "text", "text": {"body": "I want a human"}}]}}]}]})
+            .to_string();
+            run(
+                "SELECT alphadome.ingest_webhook($1::jsonb)",
+                &[body.as_str().into()],
+            );
+        };
+        ask("w.done.1", "254711000561");
+        ask("w.done.2", "254711000562");
+        let waiting = |customer: &str| {
+            one::<String>(
+                "SELECT a.status || '/' || coalesce((SELECT o.status::text FROM alphadome.outbox o
+                                                       WHERE o.id = a.job_id AND o.bot_tenant_id = a.bot_tenant_id), 'no job')
+                   FROM alphadome.alerts a JOIN alphadome.conversations c
+                     ON c.bot_tenant_id = a.bot_tenant_id AND c.id = a.conversation_id
+                  WHERE c.customer_key = $1",
+                &[customer.into()],
+            )
+        };
+        assert_eq!(waiting("254711000561").as_deref(), Some("queued/queued"));
+        assert_eq!(waiting("254711000562").as_deref(), Some("queued/queued"));
+        let ids = one::<Vec<i64>>(
+            "SELECT array_agg(a.id ORDER BY c.customer_key) FROM alphadome.alerts a
+               JOIN alphadome.conversations c ON c.bot_tenant_id = a.bot_tenant_id AND c.id = a.conversation_id",
+            &[],
+        )
+        .unwrap();
+        let conversation = one::<i64>(
+            "SELECT id FROM alphadome.conversations WHERE customer_key = '254711000562'",
+            &[],
+        )
+        .unwrap();
+        act_as("alphadome_tenant", Context::Setting(&t));
+        // An owner may not set done_at by hand (that would leave the job queued).
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.alerts SET done_at = now() WHERE id = ($1[1])::bigint",
+                &[&ids[0].to_string()]
+            ),
+            "42501"
+        );
+        // Done: marked done, and cancelled with its job.
+        assert_eq!(
+            one::<bool>("SELECT alphadome.alert_done($1)", &[ids[0].into()]),
+            Some(true)
+        );
+        // Done again: still done, nothing more to cancel.
+        assert_eq!(
+            one::<bool>("SELECT alphadome.alert_done($1)", &[ids[0].into()]),
+            Some(false)
+        );
+        // A person answers the other customer from the inbox: his alert is cancelled too.
+        run(
+            "SELECT alphadome.send_human_reply($1, 'Hello, Gideon here.')",
+            &[conversation.into()],
+        );
+        act_as_superuser();
+        assert_eq!(waiting("254711000561").as_deref(), Some("cancelled/no job"));
+        assert_eq!(waiting("254711000562").as_deref(), Some("cancelled/no job"));
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.outbox WHERE bot_tenant_id = $1::uuid AND kind = 'alert.send'",
+                &[t.as_str().into()]
+            ),
+            Some(0),
+            "no alert job is left to run"
+        );
+        assert_eq!(
+            one::<bool>(
+                "SELECT done_at IS NOT NULL FROM alphadome.alerts WHERE id = $1",
+                &[ids[0].into()]
+            ),
+            Some(true)
+        );
+        // Another tenant's alert is not found.
+        let other = tenant(
+            "hours-other",
+            "0711000057",
+            "100000000000057",
+            TOKEN_B,
+            None,
+        );
+        act_as("alphadome_tenant", Context::Setting(&other));
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.alert_done(($1[1])::bigint)",
+                &[&ids[1].to_string()]
+            ),
+            "P0002"
+        );
     }
 
     /// A new alert of `tenant`, claimed alone (the fixtures' jobs and earlier alerts removed).

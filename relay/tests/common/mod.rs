@@ -17,8 +17,10 @@ pub const OTHER_NUMBER: &str = "1122334455667";
 pub const OTHER_TOKEN: &str = "EAAtest-other-shop-relay-token";
 pub const OTHER_APP_SECRET: &str = "whsec-test-other-shop-app-secret";
 pub const OTHER_VERIFY_TOKEN: &str = "vtok-test-other-shop";
-pub const OPENING_HOURS_ANSWER: &str =
-    "We are open Monday-Saturday 9 AM - 6 PM. We are closed on Sundays and public holidays.";
+/// The seed's hours answer ("We are open {hours}.") with the hours the tests set: none.
+pub const OPENING_HOURS_ANSWER: &str = "We are open every day, at any hour.";
+/// The same to a customer who asks in Swahili ("Mnafungua saa ngapi?").
+pub const OPENING_HOURS_ANSWER_SW: &str = "We are open kila siku, saa zote.";
 
 pub struct Deployment {
     pub cluster: Cluster,
