@@ -215,8 +215,8 @@ COMMENT ON FUNCTION alphadome.rotate_master_key(integer) IS 'Re-encrypts credent
 COMMENT ON FUNCTION alphadome.set_webhook_verify_token(uuid, text) IS 'Sets (NULL: clears) the verify token of a tenant''s /webhook/{slug}; only its sha256 is kept';
 COMMENT ON FUNCTION alphadome.webhook_verify_token_matches(text, text) IS 'Does the token match the verify token of the active tenant with this slug?';
 COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant routes: active tenants with when they changed, whether they have an app secret, and their verify token''s sha256';
-COMMENT ON FUNCTION alphadome.prune_credential_audit(interval) IS 'The one way to delete audit rows: those older than the interval (at least 30 days)';
-COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: deletes raw webhooks and finished jobs older than keep, and past hours'' counters, a batch of each; call until all counts are 0';
+COMMENT ON FUNCTION alphadome.prune_credential_audit(interval, integer) IS 'The one way to delete audit rows: at most batch of those older than the interval (at least 30 days); call until 0';
+COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: rolls usage up, then deletes raw webhooks and done jobs older than keep, past hours'' counters, and messages and conversations past their tenant''s keep_messages_days, a batch of each; call until all counts are 0';
 COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
 COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
 COMMENT ON FUNCTION alphadome.try_message(text, uuid) IS 'What the bot would do now with a typed message: the decision and the answer it would send; nothing is recorded or sent';
@@ -283,7 +283,7 @@ COMMENT ON COLUMN alphadome.dead_letters.died_at IS 'When it died (its last upda
 COMMENT ON COLUMN alphadome.dead_letters.archived_at IS 'When it was archived';
 COMMENT ON COLUMN alphadome.dead_letters.archived_by IS 'The login that archived it';
 COMMENT ON TABLE alphadome.chore_runs IS 'When each scheduled chore last ran, and what it did';
-COMMENT ON COLUMN alphadome.chore_runs.chore IS 'The chore: prune_history';
+COMMENT ON COLUMN alphadome.chore_runs.chore IS 'The chore: prune_history, rollup_usage (its last_result holds the rollup''s mark, through), chores_scheduled';
 COMMENT ON COLUMN alphadome.chore_runs.last_run_at IS 'When it last ran';
 COMMENT ON COLUMN alphadome.chore_runs.last_result IS 'What it returned';
 COMMENT ON FUNCTION alphadome.requeue_dead(bigint[]) IS 'Puts dead jobs back in the queue as new; a row per job with what was done. The operator''s';
@@ -299,3 +299,14 @@ COMMENT ON COLUMN alphadome.faq_deleted.entry IS 'The entry as it was (bot_train
 COMMENT ON COLUMN alphadome.faq_deleted.deleted_at IS 'When it was deleted';
 COMMENT ON FUNCTION alphadome.delete_faq_entry(bigint) IS 'Deletes one of the caller''s FAQ entries, keeping it a day to be put back: the id to put it back by (NULL: no such entry)';
 COMMENT ON FUNCTION alphadome.undo_faq_delete(bigint) IS 'Puts a deleted FAQ entry back (under a new id), within a day of its deletion: the new id, or NULL when it cannot be';
+
+-- Data kept on purpose (issue 23, second part).
+COMMENT ON TABLE alphadome.usage_days IS 'Usage per tenant and day of the rows older than the rollup''s mark or erased; usage_daily adds the live rows';
+COMMENT ON COLUMN alphadome.bot_control_settings.keep_messages_days IS 'Days a tenant''s messages and conversations are kept (NULL: for ever); prune_history applies it';
+COMMENT ON TABLE alphadome.customer_erasures IS 'Each customer erased by forget_customer: who, when, how many rows; the number only as sha256(tenant id || '':'' || number)';
+COMMENT ON FUNCTION alphadome.rollup_usage(timestamptz) IS 'Counts the rows older than through into usage_days and moves the rollup''s mark there; prune_history calls it';
+COMMENT ON FUNCTION alphadome.forget_customer(uuid, text) IS 'Erases one customer of a tenant: conversation, messages, media references, raw webhooks, jobs; keeps the counts; audited with a hash of the number';
+COMMENT ON PROCEDURE alphadome.run_retention(interval, interval, integer) IS 'prune_history and prune_credential_audit until nothing is left, committing after each batch; what pg_cron runs';
+COMMENT ON FUNCTION alphadome.schedule_chores(text, interval, interval) IS 'Registers retention, credential alerts and the hand-off clocks as pg_cron jobs; the relay''s chore loop then stands idle';
+COMMENT ON FUNCTION alphadome.unschedule_chores() IS 'Removes the chores'' pg_cron jobs: the relay runs them again';
+COMMENT ON FUNCTION alphadome.chores_scheduled() IS 'Whether pg_cron runs this database''s chores (the relay then does not)';

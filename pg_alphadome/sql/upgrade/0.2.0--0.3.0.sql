@@ -80,3 +80,13 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted_id_seq', '');
 -- An alert says where it went and can be marked done.
 --@ add-columns alphadome.alerts sent_to done_at
+
+-- ---- Operating many shops (issue 23), second part: data kept on purpose --------------------------
+--@ create alphadome.usage_days
+SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');
+--@ add-columns alphadome.bot_control_settings keep_messages_days
+--@ create alphadome.customer_erasures
+SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures_id_seq', '');
+-- The audit is pruned in batches: a second argument.
+DROP FUNCTION alphadome.prune_credential_audit(interval);

@@ -171,16 +171,25 @@ mod tests {
                 "{role}"
             );
         }
+        run(
+            "SELECT alphadome.tenant_credential($1::uuid, 'whatsapp_access_token', 'test fixture')",
+            &[a.as_str().into()],
+        );
         run("UPDATE alphadome.credential_audit SET accessed_at = now() - interval '400 days' WHERE bot_tenant_id = $1::uuid", &[a.as_str().into()]);
         act_as("alphadome_tenant", Context::Setting(&a));
         let tenant_prunes = outcome("SELECT alphadome.prune_credential_audit('1 year')", &[]);
         act_as("alphadome_admin", Context::None);
         let too_short = outcome("SELECT alphadome.prune_credential_audit('1 day')", &[]);
-        let pruned = one::<i64>("SELECT alphadome.prune_credential_audit('1 year')", &[]);
+        // In batches: A's two old rows, a batch of one at a time.
+        let batches: Vec<i64> = (0..3)
+            .map(|_| {
+                one::<i64>("SELECT alphadome.prune_credential_audit('1 year', 1)", &[]).unwrap()
+            })
+            .collect();
         act_as_superuser();
         assert_eq!(tenant_prunes, "42501");
         assert_eq!(too_short, "22023");
-        assert_eq!(pruned, Some(1), "only A's old row goes");
+        assert_eq!(batches, [1, 1, 0], "only A's two old rows go, one a call");
         assert_eq!(
             one::<i64>("SELECT count(*) FROM alphadome.credential_audit", &[]),
             Some(1)

@@ -18,6 +18,7 @@ mod operator;
 mod phone;
 mod pipeline;
 mod queue;
+mod retention;
 mod schema_rules;
 mod security_check;
 
