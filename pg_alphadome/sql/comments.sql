@@ -146,7 +146,7 @@ COMMENT ON COLUMN alphadome.credential_audit.credential IS 'whatsapp_access_toke
 COMMENT ON COLUMN alphadome.credential_audit.purpose IS 'Why (the job kind, the caller''s purpose, a rotation)';
 COMMENT ON COLUMN alphadome.credential_audit.job_id IS 'The job it was decrypted for, if any';
 COMMENT ON COLUMN alphadome.credential_audit.accessed_by IS 'The session user';
-COMMENT ON COLUMN alphadome.credential_audit.acting_role IS 'The role in effect (SET ROLE); none when not set';
+COMMENT ON COLUMN alphadome.credential_audit.acting_role IS 'The role in effect (SET ROLE), else the extension''s roles the login holds (alphadome_relay), superuser, or none';
 COMMENT ON COLUMN alphadome.credential_audit.accessed_at IS 'When';
 
 COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_name IS 'An approved WhatsApp template (one body text parameter) that carries alerts outside the 24-hour window; NULL: email and the operator instead';
@@ -217,7 +217,7 @@ COMMENT ON FUNCTION alphadome.webhook_verify_token_matches(text, text) IS 'Does 
 COMMENT ON FUNCTION alphadome.webhook_routes() IS 'The relay''s per-tenant routes: active tenants with when they changed, whether they have an app secret, and their verify token''s sha256';
 COMMENT ON FUNCTION alphadome.prune_credential_audit(interval, integer) IS 'The one way to delete audit rows: at most batch of those older than the interval (at least 30 days); call until 0';
 COMMENT ON FUNCTION alphadome.prune_history(interval, integer) IS 'Retention: rolls usage up, then deletes raw webhooks and done jobs older than keep, past hours'' counters, and messages and conversations past their tenant''s keep_messages_days, a batch of each; call until all counts are 0';
-COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks)';
+COMMENT ON FUNCTION alphadome.next_opening(uuid, timestamptz) IS 'When the tenant is next open, in its business hours (at itself when open then; NULL: not in the next two weeks); P0002 for a tenant the caller cannot see';
 COMMENT ON FUNCTION alphadome.replay(timestamptz, timestamptz, integer, uuid) IS 'Stored inbound messages decided again with today''s FAQ and switches: the decision and answer then and now; writes nothing';
 COMMENT ON FUNCTION alphadome.try_message(text, uuid) IS 'What the bot would do now with a typed message: the decision and the answer it would send; nothing is recorded or sent';
 COMMENT ON FUNCTION alphadome.create_owner(uuid, text, text) IS 'A console login for a tenant''s owner (password of 10 characters to 72 bytes, not a common one nor the email, kept as bcrypt); returns the account id. Operator only';
@@ -310,3 +310,30 @@ COMMENT ON PROCEDURE alphadome.run_retention(interval, interval, integer) IS 'pr
 COMMENT ON FUNCTION alphadome.schedule_chores(text, interval, interval) IS 'Registers retention, credential alerts and the hand-off clocks as pg_cron jobs; the relay''s chore loop then stands idle';
 COMMENT ON FUNCTION alphadome.unschedule_chores() IS 'Removes the chores'' pg_cron jobs: the relay runs them again';
 COMMENT ON FUNCTION alphadome.chores_scheduled() IS 'Whether pg_cron runs this database''s chores (the relay then does not)';
+COMMENT ON COLUMN alphadome.usage_days.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.usage_days.day IS 'The day, in the tenant''s time zone';
+COMMENT ON COLUMN alphadome.usage_days.inbound_messages IS 'As usage_daily.inbound_messages: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.faq_answers IS 'As usage_daily.faq_answers: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.llm_answers IS 'As usage_daily.llm_answers: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.escalations IS 'As usage_daily.escalations: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.fallbacks IS 'As usage_daily.fallbacks: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.not_answered IS 'As usage_daily.not_answered: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.voice_notes IS 'As usage_daily.voice_notes: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.messages_sent IS 'As usage_daily.messages_sent: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.messages_failed IS 'As usage_daily.messages_failed: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.llm_calls IS 'As usage_daily.llm_calls: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.transcriptions IS 'As usage_daily.transcriptions: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.prompt_tokens IS 'As usage_daily.prompt_tokens: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.completion_tokens IS 'As usage_daily.completion_tokens: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.priced_service IS 'As usage_daily.priced_service: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.priced_utility IS 'As usage_daily.priced_utility: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.priced_marketing IS 'As usage_daily.priced_marketing: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.priced_authentication IS 'As usage_daily.priced_authentication: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.alerts IS 'As usage_daily.alerts: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.customer_erasures.id IS 'The erasure';
+COMMENT ON COLUMN alphadome.customer_erasures.bot_tenant_id IS 'The tenant whose customer was erased';
+COMMENT ON COLUMN alphadome.customer_erasures.number_sha256 IS 'sha256 of tenant id || '':'' || the number (digits, international form)';
+COMMENT ON COLUMN alphadome.customer_erasures.erased_by IS 'The login that called forget_customer';
+COMMENT ON COLUMN alphadome.customer_erasures.acting_role IS 'The role it acted as';
+COMMENT ON COLUMN alphadome.customer_erasures.erased_at IS 'When';
+COMMENT ON COLUMN alphadome.customer_erasures.removed IS 'Rows removed (or reworded) per table';

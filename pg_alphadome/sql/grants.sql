@@ -2,6 +2,8 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alphadome FROM PUBLIC;
+-- ALL FUNCTIONS leaves procedures out.
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA alphadome FROM PUBLIC;
 GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console, alphadome_agent,
                                    alphadome_monitor;
 

@@ -121,13 +121,23 @@ BEGIN
     -- Raw webhooks: those routed to the tenant, and unrouted ones addressed to its number.
     DELETE FROM alphadome.webhook_events e
      WHERE (e.route_tenant_id = forget_customer.tenant
-            OR (e.route_tenant_id IS NULL AND strpos(e.payload::text, phone_number_id) > 0))
+            OR (e.route_tenant_id IS NULL AND e.payload @> alphadome._webhook_to(phone_number_id)))
        AND strpos(e.payload::text, number) > 0;
     GET DIAGNOSTICS n = ROW_COUNT;
     removed := removed || jsonb_build_object('webhook_events', n);
 
-    INSERT INTO alphadome.customer_erasures (bot_tenant_id, number_sha256, removed)
-    VALUES (forget_customer.tenant, sha256(convert_to(forget_customer.tenant::text || ':' || number, 'UTF8')), removed);
+    INSERT INTO alphadome.customer_erasures (bot_tenant_id, number_sha256, removed, acting_role)
+    VALUES (forget_customer.tenant, sha256(convert_to(forget_customer.tenant::text || ':' || number, 'UTF8')), removed,
+            alphadome._acting_role());
     RETURN removed;
 END
 $$;
+
+-- The queue's tables change all the time (a job is inserted, updated two or three times, and
+-- pruned; a counter row per session and hour): vacuum and analyze them after a small share of
+-- changed rows rather than the default fifth, so that statistics taken on a nearly empty
+-- outbox do not last while it fills (docs/benchmarks.md), and dead rows do not pile up between
+-- runs. Table settings, kept by the extension (pg_dump does not dump an extension table's).
+ALTER TABLE alphadome.outbox SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.005,
+                                  autovacuum_vacuum_insert_scale_factor = 0.01);
+ALTER TABLE alphadome.reply_counters SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);

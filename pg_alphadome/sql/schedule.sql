@@ -49,7 +49,7 @@ BEGIN
                ('alphadome-handoff-clocks', '* * * * *', 'SELECT alphadome.handoff_chores()')
     LOOP
         -- pg_cron's schedule(name, ...) replaces a job of the same name.
-        EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING job, schedule, command;
+        EXECUTE 'SELECT cron.schedule($1::name, $2, $3)' USING job, schedule, command;
         RETURN NEXT;
     END LOOP;
 END
@@ -69,7 +69,7 @@ BEGIN
     END IF;
     FOR job IN EXECUTE 'SELECT j.jobname FROM cron.job j WHERE j.jobname LIKE ''alphadome-%'' AND j.database = current_database()'
     LOOP
-        EXECUTE 'SELECT cron.unschedule($1)' USING job;
+        EXECUTE 'SELECT cron.unschedule($1::name)' USING job;
         removed := removed + 1;
     END LOOP;
     RETURN removed;

@@ -148,7 +148,10 @@ CREATE TABLE alphadome.bot_control_settings (
     -- (src/faq/lexicon.rs): {"word": "the word it means"}, a key ending in "-" a Swahili verb
     -- root ({"rekebish-": "repair"}). A change gives the FAQ a new faq_version (base.sql).
     faq_synonyms               jsonb NOT NULL DEFAULT '{}'
-                               CHECK (jsonb_typeof(faq_synonyms) = 'object' AND length(faq_synonyms::text) <= 100000)
+                               CHECK (jsonb_typeof(faq_synonyms) = 'object' AND length(faq_synonyms::text) <= 100000),
+    -- 0.3.0 (issue 23): how long the tenant's messages and conversations are kept, in days
+    -- (NULL: for ever); prune_history applies it in batches (retention.sql).
+    keep_messages_days         integer CHECK (keep_messages_days BETWEEN 1 AND 36500)
 );
 
 CREATE SEQUENCE alphadome._faq_version;
@@ -520,11 +523,6 @@ CREATE TABLE alphadome.usage_days (
     PRIMARY KEY (bot_tenant_id, day)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');
-
--- How long a tenant's messages and conversations are kept, in days (NULL: for ever); applied by
--- prune_history in batches.
-ALTER TABLE alphadome.bot_control_settings
-    ADD COLUMN keep_messages_days integer CHECK (keep_messages_days BETWEEN 1 AND 36500);
 
 -- Each customer erased at the request (forget_customer): who did it and when, the number only
 -- as sha256(tenant id || ':' || number), to answer "was this number erased?" without keeping it,

@@ -268,6 +268,12 @@ fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
         !ok && stderr.contains("no active tenant nobody"),
         "{stderr}"
     );
+    // Each run closed its connection as a client should.
+    let server_log = d.cluster.server_log();
+    assert!(
+        !server_log.contains("connection to client lost") && !server_log.contains("unexpected EOF"),
+        "{server_log}"
+    );
     // An LLM question in dry run: no call, a placeholder answer, recorded as simulated.
     d.post_text(
         KASSANGAS_NUMBER,

@@ -312,4 +312,27 @@ mod tests {
         let old = usage_of(&t, &day_ago(10)).unwrap();
         assert!(old.contains(r#""faq_answers": 20000"#), "{old}");
     }
+
+    /// Without pg_cron the relay keeps the chores: nothing says they are scheduled, and
+    /// schedule_chores says what is missing.
+    #[pg_test]
+    fn without_pg_cron_the_chores_stay_with_the_relay() {
+        assert_eq!(
+            one::<bool>("SELECT alphadome.chores_scheduled()", &[]),
+            Some(false)
+        );
+        assert_eq!(
+            one::<i32>("SELECT alphadome.unschedule_chores()", &[]),
+            Some(0)
+        );
+        let refused = one::<String>(
+            "SELECT alphadome_test.error_message('SELECT alphadome.schedule_chores()')",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            refused.starts_with("55000 pg_cron is not installed"),
+            "{refused}"
+        );
+    }
 }
