@@ -82,6 +82,8 @@ BEGIN
               HINT = 'Give the customer''s WhatsApp number, in international or the tenant''s local form.';
     END IF;
 
+    -- No rollup meanwhile: it would count the rows counted here a second time.
+    PERFORM alphadome._lock_usage();
     -- The customer's conversations (their messages, media references and transcripts go with
     -- them) and the jobs that name the number: what of them is still counted live goes to
     -- usage_days first, so the counts stand.

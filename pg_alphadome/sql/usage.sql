@@ -82,6 +82,15 @@ AS $$
                       WHERE c.chore = 'rollup_usage'), '-infinity');
 $$;
 
+-- Held until the transaction ends by whoever moves rows into usage_days (rollup_usage,
+-- forget_customer): one at a time, or the same rows are counted twice.
+CREATE OR REPLACE FUNCTION alphadome._lock_usage() RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_advisory_xact_lock(hashtext('alphadome.usage_days'));
+$$;
+
 -- Adds the counts of the rows between the mark and `through` to usage_days and moves the mark
 -- there (never back). prune_history calls it before it deletes; the default leaves the last
 -- day live, so that a status webhook arriving late still changes its day. Returns the number
@@ -98,7 +107,7 @@ BEGIN
         RAISE EXCEPTION 'usage is rolled up to a time in the past (through = %)', through USING ERRCODE = '22023';
     END IF;
     -- One rollup at a time: two would count the same rows twice.
-    PERFORM pg_advisory_xact_lock(hashtext('alphadome.rollup_usage'));
+    PERFORM alphadome._lock_usage();
     mark := alphadome._usage_rolled_up_to();
     IF through <= mark THEN
         RETURN 0;
