@@ -56,11 +56,15 @@ async fn every<F, Fut>(
                         );
                     }
                     in_database = false;
-                    let result = match scheduled {
-                        Err(e) => Err(e),
-                        _ => chore(client).await,
-                    };
-                    if let Err(e) = result {
+                    // Unknown (an extension older than the relay, say): the relay runs it.
+                    if let Err(e) = scheduled {
+                        tracing::warn!(
+                            chore = name,
+                            error = alphadome_service::database::describe(&e),
+                            "could not ask whether pg_cron runs the chores: the relay runs this one"
+                        );
+                    }
+                    if let Err(e) = chore(client).await {
                         tracing::warn!(
                             chore = name,
                             error = alphadome_service::database::describe(&e),
