@@ -21,6 +21,8 @@ done
 for ext in pgcrypto; do
   [ -f "$($PG_CONFIG --sharedir)/extension/$ext.control" ] || need_apt+=(postgresql-$PG_MAJOR)
 done
+# pg_cron: the chores scheduled in the database (alphadome.schedule_chores; relay/tests/chores.rs).
+[ -f "$($PG_CONFIG --sharedir)/extension/pg_cron.control" ] || need_apt+=(postgresql-$PG_MAJOR-cron)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"

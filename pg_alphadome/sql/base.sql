@@ -139,13 +139,27 @@ BEGIN
     DELETE FROM alphadome.alerts a WHERE a.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
     -- 0.3.0: nothing of the tenant stays behind: its archived dead jobs, its credential audit
-    -- and the raw webhooks routed to it (its customers' numbers and texts).
+    -- and the raw webhooks routed to it or, on the shared route, addressed to its number (its
+    -- customers' numbers and texts; a POST that also carried another tenant's goes whole).
+    -- usage_days and customer_erasures go by their foreign keys.
     DELETE FROM alphadome.dead_letters d WHERE d.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.credential_audit a WHERE a.bot_tenant_id = OLD.id;
-    DELETE FROM alphadome.webhook_events e WHERE e.route_tenant_id = OLD.id;
+    DELETE FROM alphadome.webhook_events e
+     WHERE e.route_tenant_id = OLD.id
+        OR (e.route_tenant_id IS NULL AND e.payload @> alphadome._webhook_to(OLD.whatsapp_phone_number_id));
     RETURN OLD;
 END
 $$;
+-- What a raw webhook addressed to a WhatsApp number (phone_number_id) contains, for @>.
+CREATE OR REPLACE FUNCTION alphadome._webhook_to(phone_number_id text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('entry', jsonb_build_array(jsonb_build_object('changes', jsonb_build_array(
+               jsonb_build_object('value', jsonb_build_object('metadata',
+                   jsonb_build_object('phone_number_id', _webhook_to.phone_number_id)))))));
+$$;
+
 CREATE OR REPLACE TRIGGER rows_deleted BEFORE DELETE ON alphadome.bot_tenants
     FOR EACH ROW EXECUTE FUNCTION alphadome._tenant_deleted();
 

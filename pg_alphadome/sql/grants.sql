@@ -2,6 +2,8 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA alphadome FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA alphadome FROM PUBLIC;
+-- ALL FUNCTIONS leaves procedures out.
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA alphadome FROM PUBLIC;
 GRANT USAGE ON SCHEMA alphadome TO alphadome_admin, alphadome_relay, alphadome_tenant, alphadome_console, alphadome_agent,
                                    alphadome_monitor;
 
@@ -38,7 +40,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.set_webhook_verify_token(uuid, text),
     alphadome.webhook_verify_token_matches(text, text),
     alphadome.webhook_routes(),
-    alphadome.prune_credential_audit(interval),
+    alphadome.prune_credential_audit(interval, integer),
     alphadome.security_check(),
     alphadome.ingest_webhook(jsonb, uuid),
     alphadome.ingest_webhook_text(text, uuid),
@@ -57,8 +59,14 @@ GRANT EXECUTE ON FUNCTION
     alphadome.handoff_chores(timestamptz),
     alphadome.requeue_dead(bigint[]),
     alphadome.requeue_dead(uuid, timestamptz),
-    alphadome.archive_dead(bigint[])
+    alphadome.archive_dead(bigint[]),
+    alphadome.rollup_usage(timestamptz),
+    alphadome.forget_customer(uuid, text),
+    alphadome.schedule_chores(text, interval, interval),
+    alphadome.unschedule_chores(),
+    alphadome.chores_scheduled()
 TO alphadome_admin;
+GRANT EXECUTE ON PROCEDURE alphadome.run_retention(interval, interval, integer) TO alphadome_admin;
 -- The archive of dead jobs is the operator's to empty.
 GRANT DELETE ON alphadome.dead_letters TO alphadome_admin;
 
@@ -107,7 +115,11 @@ GRANT EXECUTE ON FUNCTION
     alphadome.fail_job(bigint, jsonb, integer),
     alphadome.enqueue_credential_alerts(interval),
     alphadome.prune_history(interval, integer),
-    alphadome.handoff_chores(timestamptz)
+    alphadome.handoff_chores(timestamptz),
+    -- Its hourly prune removes audit rows past the retention it is given (30 days at least).
+    alphadome.prune_credential_audit(interval, integer),
+    -- Whether pg_cron runs the chores; then the relay does not.
+    alphadome.chores_scheduled()
 TO alphadome_relay;
 
 -- Tenant owners, under RLS: their own templates, FAQ and switches; their tenant row without
@@ -147,7 +159,13 @@ GRANT EXECUTE ON FUNCTION alphadome.match_faq(uuid, text, integer), alphadome.as
                           alphadome.replay(timestamptz, timestamptz, integer, uuid),
                           alphadome.try_message(text, uuid)
     TO alphadome_tenant;
-GRANT SELECT ON alphadome.usage_daily TO alphadome_tenant;
+GRANT SELECT ON alphadome.usage_daily, alphadome.usage_days TO alphadome_tenant;
+-- usage_daily (security_invoker) counts the live rows through these.
+GRANT EXECUTE ON FUNCTION alphadome._usage_counts(timestamptz, timestamptz, uuid, bigint[], bigint[]),
+                          alphadome._usage_rolled_up_to()
+    TO alphadome_tenant, alphadome_admin;
+-- A tenant's retention is the operator's to set (docs/operations.md, "Retention").
+GRANT UPDATE (keep_messages_days) ON alphadome.bot_control_settings TO alphadome_admin;
 
 -- 0.3.0, the inbox: owners and their staff (alphadome_agent) answer customers through these
 -- functions, which check the conversation is the caller's; an owner also makes staff logins.

@@ -209,11 +209,22 @@ BEGIN ATOMIC
 END;
 
 -- When the tenant is next open (at itself when open then; NULL: not in the next two weeks).
--- SECURITY INVOKER: an owner asks about his own tenant, the operator about any.
+-- SECURITY INVOKER: an owner asks about his own tenant, the operator about any. A tenant the
+-- caller cannot see (unknown, or another owner's) is P0002, not NULL: NULL means "closed for
+-- two weeks".
 CREATE OR REPLACE FUNCTION alphadome.next_opening(tenant_id uuid, at timestamptz DEFAULT now()) RETURNS timestamptz
-    LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT alphadome._next_opening(s.business_hours, s.holidays, s.timezone, next_opening.at)
-      FROM alphadome.bot_control_settings s
-     WHERE s.bot_tenant_id = next_opening.tenant_id;
-END;
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    SELECT c.business_hours, c.holidays, c.timezone INTO s
+      FROM alphadome.bot_control_settings c
+     WHERE c.bot_tenant_id = next_opening.tenant_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no tenant with id %', next_opening.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+    RETURN alphadome._next_opening(s.business_hours, s.holidays, s.timezone, next_opening.at);
+END
+$$;

@@ -143,8 +143,12 @@ CREATE OR REPLACE TRIGGER tenants_notify AFTER INSERT OR UPDATE OR DELETE OR TRU
     FOR EACH STATEMENT EXECUTE FUNCTION alphadome._notify_tenants_changed();
 ALTER TABLE alphadome.bot_tenants ENABLE ALWAYS TRIGGER tenants_notify;
 
--- The one way to remove audit rows: those older than older_than (at least 30 days).
-CREATE OR REPLACE FUNCTION alphadome.prune_credential_audit(older_than interval DEFAULT '1 year') RETURNS bigint
+-- The one way to remove audit rows: those older than older_than (at least 30 days), at most
+-- batch of them per call (a row per decryption, one per send: a year of them is large), oldest
+-- first through credential_audit_time. Call until it returns 0; the relay's and pg_cron's
+-- hourly prune does, beside prune_history.
+CREATE OR REPLACE FUNCTION alphadome.prune_credential_audit(older_than interval DEFAULT '1 year',
+                                                            batch integer DEFAULT 10000) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -153,8 +157,14 @@ DECLARE
 BEGIN
     IF older_than IS NULL OR older_than < interval '30 days' THEN
         RAISE EXCEPTION 'credential audit rows are kept at least 30 days' USING ERRCODE = '22023';
+    ELSIF batch IS NULL OR batch < 1 THEN
+        RAISE EXCEPTION 'batch must be a positive number of rows' USING ERRCODE = '22023';
     END IF;
-    DELETE FROM alphadome.credential_audit a WHERE a.accessed_at < now() - prune_credential_audit.older_than;
+    DELETE FROM alphadome.credential_audit a
+     WHERE (a.bot_tenant_id, a.id) IN (
+               SELECT x.bot_tenant_id, x.id FROM alphadome.credential_audit x
+                WHERE x.accessed_at < now() - prune_credential_audit.older_than
+                ORDER BY x.accessed_at LIMIT prune_credential_audit.batch);
     GET DIAGNOSTICS removed = ROW_COUNT;
     RETURN removed;
 END

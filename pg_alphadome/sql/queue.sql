@@ -637,9 +637,11 @@ $$;
 -- Retention for the message path's operational rows, which otherwise grow forever: raw webhook
 -- payloads and done jobs older than keep, and the reply counters of past hours (only the
 -- current hour's count matters). Dead jobs stay until the operator requeues or archives them
--- (requeue_dead, archive_dead). At most batch rows of each per call, so a backlog goes in short
--- transactions: call until every count is 0 (the relay does, hourly). Conversations and
--- messages are the tenants' records and are not touched. Each call is noted in chore_runs.
+-- (requeue_dead, archive_dead). Their usage is rolled up first (rollup_usage): a day's counts
+-- outlive its rows. Conversations and messages are the tenants' records: they go only after
+-- the tenant's keep_messages_days (_prune_messages, retention.sql). At most batch rows of each
+-- per call, so a backlog goes in short transactions: call until every count is 0 (the relay or
+-- pg_cron does, hourly). Each call is noted in chore_runs.
 CREATE OR REPLACE FUNCTION alphadome.prune_history(keep interval DEFAULT '30 days', batch integer DEFAULT 10000)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -656,6 +658,8 @@ BEGIN
     ELSIF batch IS NULL OR batch < 1 THEN
         RAISE EXCEPTION 'batch must be a positive number of rows' USING ERRCODE = '22023';
     END IF;
+    -- keep is a day at least: the default rollup (to a day ago) has counted every row it deletes.
+    PERFORM alphadome.rollup_usage();
     DELETE FROM alphadome.webhook_events e
      WHERE e.id IN (SELECT x.id FROM alphadome.webhook_events x
                      WHERE x.received_at < now() - prune_history.keep LIMIT prune_history.batch);
@@ -670,7 +674,8 @@ BEGIN
                SELECT x.bot_tenant_id, x.hour, x.shard FROM alphadome.reply_counters x
                 WHERE x.hour < date_trunc('hour', now()) LIMIT prune_history.batch);
     GET DIAGNOSTICS counters = ROW_COUNT;
-    counts := jsonb_build_object('webhook_events', events, 'outbox', jobs, 'reply_counters', counters);
+    counts := jsonb_build_object('webhook_events', events, 'outbox', jobs, 'reply_counters', counters)
+              || alphadome._prune_messages(prune_history.batch);
     INSERT INTO alphadome.chore_runs AS c (chore, last_run_at, last_result) VALUES ('prune_history', now(), counts)
     ON CONFLICT (chore) DO UPDATE SET last_run_at = excluded.last_run_at, last_result = excluded.last_result;
     RETURN counts;

@@ -148,7 +148,10 @@ CREATE TABLE alphadome.bot_control_settings (
     -- (src/faq/lexicon.rs): {"word": "the word it means"}, a key ending in "-" a Swahili verb
     -- root ({"rekebish-": "repair"}). A change gives the FAQ a new faq_version (base.sql).
     faq_synonyms               jsonb NOT NULL DEFAULT '{}'
-                               CHECK (jsonb_typeof(faq_synonyms) = 'object' AND length(faq_synonyms::text) <= 100000)
+                               CHECK (jsonb_typeof(faq_synonyms) = 'object' AND length(faq_synonyms::text) <= 100000),
+    -- 0.3.0 (issue 23): how long the tenant's messages and conversations are kept, in days
+    -- (NULL: for ever); prune_history applies it in batches (retention.sql).
+    keep_messages_days         integer CHECK (keep_messages_days BETWEEN 1 AND 36500)
 );
 
 CREATE SEQUENCE alphadome._faq_version;
@@ -565,3 +568,51 @@ CREATE INDEX console_password_resets_address ON alphadome.console_password_reset
 CREATE INDEX console_password_resets_account ON alphadome.console_password_resets (account_id);
 SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets_id_seq', '');
+
+-- ---- 0.3.0: data kept on purpose (issue 23, second part) ------------------------------------------
+
+-- Usage per tenant and day (in the tenant's time zone) of the rows that are gone or about to
+-- go: rollup_usage adds the counts of every row older than its mark (chore_runs 'rollup_usage')
+-- before prune_history or a tenant's retention deletes them, and forget_customer adds the
+-- counts of the rows it erases. usage_daily is these rows plus the live rows after the mark.
+-- The counts are anonymous: no customer, no text.
+CREATE TABLE alphadome.usage_days (
+    bot_tenant_id         uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    day                   date NOT NULL,
+    inbound_messages      bigint NOT NULL DEFAULT 0,
+    faq_answers           bigint NOT NULL DEFAULT 0,
+    llm_answers           bigint NOT NULL DEFAULT 0,
+    escalations           bigint NOT NULL DEFAULT 0,
+    fallbacks             bigint NOT NULL DEFAULT 0,
+    not_answered          bigint NOT NULL DEFAULT 0,
+    voice_notes           bigint NOT NULL DEFAULT 0,
+    messages_sent         bigint NOT NULL DEFAULT 0,
+    messages_failed       bigint NOT NULL DEFAULT 0,
+    llm_calls             bigint NOT NULL DEFAULT 0,
+    transcriptions        bigint NOT NULL DEFAULT 0,
+    prompt_tokens         bigint NOT NULL DEFAULT 0,
+    completion_tokens     bigint NOT NULL DEFAULT 0,
+    priced_service        bigint NOT NULL DEFAULT 0,
+    priced_utility        bigint NOT NULL DEFAULT 0,
+    priced_marketing      bigint NOT NULL DEFAULT 0,
+    priced_authentication bigint NOT NULL DEFAULT 0,
+    alerts                bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (bot_tenant_id, day)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');
+
+-- Each customer erased at the request (forget_customer): who did it and when, the number only
+-- as sha256(tenant id || ':' || number), to answer "was this number erased?" without keeping it,
+-- and how many rows went.
+CREATE TABLE alphadome.customer_erasures (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    number_sha256 bytea NOT NULL CHECK (octet_length(number_sha256) = 32),
+    erased_by     name NOT NULL DEFAULT session_user,
+    acting_role   text NOT NULL DEFAULT current_setting('role'),
+    erased_at     timestamptz NOT NULL DEFAULT now(),
+    removed       jsonb NOT NULL,
+    PRIMARY KEY (bot_tenant_id, id)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures_id_seq', '');

@@ -215,6 +215,12 @@ BEGIN
     END;
 
     INSERT INTO alphadome.bot_control_settings (bot_tenant_id, escalation_phone) VALUES (tenant, phone);
+    -- The first credentials are audited like every later one (set_credentials).
+    PERFORM alphadome._audit_credential_access(tenant, c.credential, 'create_tenant: a new value', NULL)
+       FROM (VALUES ('whatsapp_access_token', create_tenant.whatsapp_access_token),
+                    ('ai_api_key', nullif(create_tenant.ai_api_key, '')),
+                    ('app_secret', nullif(create_tenant.app_secret, ''))) AS c (credential, value)
+      WHERE c.value IS NOT NULL;
     RETURN tenant;
 END
 $$;
@@ -290,15 +296,32 @@ BEGIN ATOMIC
     SELECT t.id FROM alphadome.bot_tenants t WHERE t.slug = tenant_for_slug.slug AND t.is_active;
 END;
 
+-- The role a session acts as, for audit rows: the one it SET ROLE to, else the extension's
+-- roles its login holds (a relay login is in alphadome_relay without SET ROLE: 'none' said
+-- nothing), else 'superuser' or 'none'.
+CREATE OR REPLACE FUNCTION alphadome._acting_role() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT CASE
+               WHEN current_setting('role') <> 'none' THEN current_setting('role')
+               WHEN (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN 'superuser'
+               ELSE coalesce((SELECT string_agg(r.rolname::text, ',' ORDER BY r.rolname) FROM pg_roles r
+                               WHERE r.rolname IN ('alphadome_admin', 'alphadome_relay', 'alphadome_tenant',
+                                                   'alphadome_console', 'alphadome_agent', 'alphadome_monitor')
+                                 AND pg_has_role(session_user, r.oid, 'MEMBER')), 'none')
+           END;
+END;
+
 -- Records one credential access. Internal: claim_jobs passes the job it decrypts for.
 CREATE OR REPLACE FUNCTION alphadome._audit_credential_access(tenant_id uuid, credential text, purpose text, job_id bigint)
     RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO alphadome.credential_audit (bot_tenant_id, credential, purpose, job_id)
+    INSERT INTO alphadome.credential_audit (bot_tenant_id, credential, purpose, job_id, acting_role)
     VALUES (_audit_credential_access.tenant_id, _audit_credential_access.credential,
-            _audit_credential_access.purpose, _audit_credential_access.job_id);
+            _audit_credential_access.purpose, _audit_credential_access.job_id, alphadome._acting_role());
 END;
 
 -- Decrypts one credential of one tenant, and writes one audit row (who, which tenant, which

@@ -11,12 +11,36 @@ const MAX_NATIONAL_DIGITS: usize = 10;
 /// A national number shorter than this is a typo or an extension, not a subscriber number.
 const MIN_NATIONAL_DIGITS: usize = 7;
 
+/// Digits after the country code of the numbers of countries whose plan the code knows (the
+/// shops' countries and their neighbours, and the usual foreign ones): (code, name, fewest,
+/// most). Any other country is held to E.164's 15 digits in all. Country codes are prefix-free,
+/// so a number starts with at most one of them.
+const NATIONAL_LENGTHS: &[(&str, &str, usize, usize)] = &[
+    ("254", "Kenya", 9, 9),
+    ("255", "Tanzania", 9, 9),
+    ("256", "Uganda", 9, 9),
+    ("250", "Rwanda", 9, 9),
+    ("257", "Burundi", 8, 8),
+    ("251", "Ethiopia", 9, 9),
+    ("252", "Somalia", 7, 9),
+    ("211", "South Sudan", 9, 9),
+    ("27", "South Africa", 9, 9),
+    ("234", "Nigeria", 8, 10),
+    ("233", "Ghana", 9, 9),
+    ("1", "the United States or Canada", 10, 10),
+    ("44", "the United Kingdom", 9, 10),
+    ("91", "India", 10, 10),
+    ("971", "the United Arab Emirates", 8, 9),
+];
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum PhoneError {
     BadCountryCode,
     NotAPhoneNumber,
     WrongLength(usize),
     TooShortNational(usize),
+    /// (country code, country, digits after the code, fewest, most)
+    WrongLengthForCountry(&'static str, &'static str, usize, usize, usize),
 }
 
 impl std::fmt::Display for PhoneError {
@@ -37,6 +61,17 @@ impl std::fmt::Display for PhoneError {
                 f,
                 "not a phone number: {n} digits without a country code, expected at least {MIN_NATIONAL_DIGITS}"
             ),
+            PhoneError::WrongLengthForCountry(cc, country, n, fewest, most) => {
+                let expected = if fewest == most {
+                    format!("{fewest}")
+                } else {
+                    format!("{fewest} to {most}")
+                };
+                write!(
+                    f,
+                    "not a phone number of {country} (+{cc}): {n} digits after the country code, expected {expected}; a number of another country needs its country code (+1 415 555 0100)"
+                )
+            }
         }
     }
 }
@@ -90,6 +125,17 @@ pub fn normalize(phone: &str, default_country_code: &str) -> Result<String, Phon
     }
     if !(MIN_DIGITS..=MAX_DIGITS).contains(&international.len()) {
         return Err(PhoneError::WrongLength(international.len()));
+    }
+    if let Some(&(code, country, fewest, most)) = NATIONAL_LENGTHS
+        .iter()
+        .find(|(code, ..)| international.starts_with(code))
+    {
+        let n = international.len() - code.len();
+        if !(fewest..=most).contains(&n) {
+            return Err(PhoneError::WrongLengthForCountry(
+                code, country, n, fewest, most,
+            ));
+        }
     }
     Ok(international)
 }
@@ -184,6 +230,44 @@ mod unit {
         );
     }
 
+    /// A foreign number written without its country code is read as the tenant's country's
+    /// and then has a length no number of that country has: refused, not stored.
+    #[test]
+    fn a_number_too_long_for_its_country_is_refused() {
+        assert_eq!(
+            normalize("(415) 555-0100", "254"),
+            Err(PhoneError::WrongLengthForCountry("254", "Kenya", 10, 9, 9))
+        );
+        let said = normalize("(415) 555-0100", "254").unwrap_err().to_string();
+        assert!(
+            said.starts_with("not a phone number of Kenya (+254): 10 digits"),
+            "{said}"
+        );
+        assert_eq!(
+            normalize("+1 650 555 123", "254"),
+            Err(PhoneError::WrongLengthForCountry(
+                "1",
+                "the United States or Canada",
+                9,
+                10,
+                10
+            ))
+        );
+        assert_eq!(
+            normalize("(415) 555-0100", "1").as_deref(),
+            Ok("14155550100")
+        );
+        assert_eq!(
+            normalize("+255 712 345 678", "254").as_deref(),
+            Ok("255712345678")
+        );
+        // A country the table does not know: E.164's bounds only.
+        assert_eq!(
+            normalize("+49 30 1234 5678 90", "254").as_deref(),
+            Ok("49301234567890")
+        );
+    }
+
     #[test]
     fn bad_country_code() {
         for cc in ["", "abc", "2544", "0"] {
@@ -205,10 +289,11 @@ mod unit {
 
         proptest! {
             /// An international number, however it is written, normalises to its digits, and a
-            /// normalised number normalises to itself.
+            /// normalised number normalises to itself. (Of a country code beginning with 3, 5,
+            /// 6, 7 or 8, none of which NATIONAL_LENGTHS holds: E.164's bounds alone apply.)
             #[test]
             fn written_forms_agree_and_normalising_is_idempotent(
-                digits in "[1-9][0-9]{7,14}", seps in prop::collection::vec(prop::sample::select(vec!["", " ", "-", ".", "/"]), 16),
+                digits in "[35-8][0-9]{7,14}", seps in prop::collection::vec(prop::sample::select(vec!["", " ", "-", ".", "/"]), 16),
             ) {
                 let written: String = digits.chars().zip(seps.iter().cycle()).map(|(d, s)| format!("{s}{d}")).collect();
                 prop_assert_eq!(normalize(&format!("+{written}"), "254"), Ok(digits.clone()));

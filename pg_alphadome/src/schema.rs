@@ -61,11 +61,23 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/usage.sql", name = "usage", requires = ["queue"]);
 extension_sql_file!(
+    "../sql/retention.sql",
+    name = "retention",
+    requires = ["usage", phone::_customer_key]
+);
+extension_sql_file!(
+    "../sql/schedule.sql",
+    name = "schedule",
+    requires = ["retention", "inbox", "lifecycle"]
+);
+extension_sql_file!(
     "../sql/comments.sql",
     name = "comments",
     requires = [
         "queue",
         "usage",
+        "retention",
+        "schedule",
         "inbox",
         "security_check",
         phone::normalize_phone,

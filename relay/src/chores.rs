@@ -1,6 +1,7 @@
 //! The worker's scheduled chores: credential alerts, history retention and the hand-off clocks. Each runs at start
 //! and then once per period; a failure (the database down, say) is logged and tried again the
-//! next period, never fatal.
+//! next period, never fatal. When pg_cron runs them in the database (alphadome.schedule_chores),
+//! the relay's loop asks chores_scheduled() each period and stands idle.
 use deadpool_postgres::{Object, Pool};
 use std::future::Future;
 use std::time::Duration;
@@ -34,17 +35,44 @@ async fn every<F, Fut>(
     F: Fn(Object) -> Fut,
     Fut: Future<Output = Result<(), tokio_postgres::Error>>,
 {
+    let mut in_database = false;
     loop {
         match pool.get().await {
-            Ok(client) => {
-                if let Err(e) = chore(client).await {
-                    tracing::warn!(
-                        chore = name,
-                        error = alphadome_service::database::describe(&e),
-                        "scheduled chore failed"
-                    );
+            Ok(client) => match scheduled_in_database(&client).await {
+                Ok(true) => {
+                    if !in_database {
+                        tracing::info!(
+                            chore = name,
+                            "pg_cron runs this chore in the database: the relay's loop is idle"
+                        );
+                    }
+                    in_database = true;
                 }
-            }
+                scheduled => {
+                    if in_database {
+                        tracing::info!(
+                            chore = name,
+                            "pg_cron no longer runs this chore: the relay does"
+                        );
+                    }
+                    in_database = false;
+                    // Unknown (an extension older than the relay, say): the relay runs it.
+                    if let Err(e) = scheduled {
+                        tracing::warn!(
+                            chore = name,
+                            error = alphadome_service::database::describe(&e),
+                            "could not ask whether pg_cron runs the chores: the relay runs this one"
+                        );
+                    }
+                    if let Err(e) = chore(client).await {
+                        tracing::warn!(
+                            chore = name,
+                            error = alphadome_service::database::describe(&e),
+                            "scheduled chore failed"
+                        );
+                    }
+                }
+            },
             Err(e) => tracing::warn!(
                 chore = name,
                 error = format!("{e:#}"),
@@ -56,6 +84,14 @@ async fn every<F, Fut>(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Whether pg_cron runs the chores of this database (alphadome.schedule_chores).
+async fn scheduled_in_database(client: &Object) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one("SELECT alphadome.chores_scheduled()", &[])
+        .await?
+        .get(0))
 }
 
 /// Queues credential alerts (at most one per tenant per day).
@@ -85,32 +121,48 @@ pub async fn handoff_clocks(client: Object) -> Result<(), tokio_postgres::Error>
     Ok(())
 }
 
-/// Removes raw payloads, finished jobs and past counters older than `keep_days`, a batch per
-/// transaction until none is left (prune_history).
-pub async fn prune_history(client: Object, keep_days: i32) -> Result<(), tokio_postgres::Error> {
-    const TABLES: [&str; 3] = ["webhook_events", "outbox", "reply_counters"];
+/// Rolls usage up and removes raw payloads, finished jobs, past counters and messages past
+/// their tenant's retention older than `keep_days` (prune_history), then credential audit rows
+/// older than `keep_audit_days` (prune_credential_audit): a batch per transaction until none is
+/// left.
+pub async fn prune_history(
+    client: Object,
+    keep_days: i32,
+    keep_audit_days: i32,
+) -> Result<(), tokio_postgres::Error> {
     let statement = client
         .prepare("SELECT alphadome.prune_history(make_interval(days => $1))")
         .await?;
-    let mut removed = [0i64; 3];
+    let mut removed = std::collections::BTreeMap::<String, i64>::new();
     loop {
         let counts: serde_json::Value = client.query_one(&statement, &[&keep_days]).await?.get(0);
-        let batch = TABLES.map(|table| counts[table].as_i64().unwrap_or(0));
-        removed
-            .iter_mut()
-            .zip(batch)
-            .for_each(|(total, n)| *total += n);
-        if batch.iter().all(|n| *n == 0) {
+        let mut any = false;
+        for (table, n) in counts.as_object().into_iter().flatten() {
+            let n = n.as_i64().unwrap_or(0);
+            *removed.entry(table.clone()).or_default() += n;
+            any |= n > 0;
+        }
+        if !any {
             break;
         }
     }
-    if removed.iter().any(|n| *n > 0) {
-        let [webhook_events, outbox, reply_counters] = removed;
+    let audit = client
+        .prepare("SELECT alphadome.prune_credential_audit(make_interval(days => $1))")
+        .await?;
+    let mut audit_rows = 0i64;
+    loop {
+        let n: i64 = client.query_one(&audit, &[&keep_audit_days]).await?.get(0);
+        audit_rows += n;
+        if n == 0 {
+            break;
+        }
+    }
+    if audit_rows > 0 || removed.values().any(|n| *n > 0) {
         tracing::info!(
-            webhook_events,
-            outbox,
-            reply_counters,
+            removed = ?removed,
+            credential_audit = audit_rows,
             keep_days,
+            keep_audit_days,
             "history pruned"
         );
     }

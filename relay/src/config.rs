@@ -116,13 +116,18 @@ pub struct ServeArgs {
     /// Seconds between runs of the hand-off clocks (handoff_chores: reminders, timeouts).
     #[arg(long, env = "ALPHADOME_HANDOFF_CHORE_SECONDS", default_value_t = 60)]
     pub handoff_chore_seconds: u64,
-    /// Seconds between retention runs (prune_history: raw payloads, finished jobs, past counters).
+    /// Seconds between retention runs (prune_history: raw payloads, finished jobs, past counters,
+    /// messages past a tenant's retention; prune_credential_audit).
     #[arg(long, env = "ALPHADOME_PRUNE_SECONDS", default_value_t = 3600)]
     pub prune_seconds: u64,
     /// Days of raw webhook payloads and finished jobs to keep.
     #[arg(long, env = "ALPHADOME_KEEP_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(i32).range(1..=3650))]
     pub keep_days: i32,
+    /// Days of credential audit rows (one per decryption) to keep; 30 at least.
+    #[arg(long, env = "ALPHADOME_KEEP_AUDIT_DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(i32).range(30..=36500))]
+    pub keep_audit_days: i32,
 }
 
 fn default_worker() -> String {

@@ -105,8 +105,17 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .connect(APPLICATION_NAME)
         .await
         .context("cannot connect to the database")?;
-    tokio::spawn(connection);
-    let target = target(&client, &args).await?;
+    let connection = tokio::spawn(connection);
+    let outcome = simulate(&client, &args).await;
+    // Closed as a client should (a Terminate message), not dropped with the process: the server
+    // logged "FATAL: connection to client lost" for every run.
+    drop(client);
+    let _ = connection.await;
+    outcome
+}
+
+async fn simulate(client: &tokio_postgres::Client, args: &SimulateArgs) -> anyhow::Result<()> {
+    let target = target(client, args).await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
     let wamid = format!("wamid.simulate.{}", now.as_nanos());
     let payload = json!({

@@ -91,7 +91,8 @@ fn a_tenant_route_takes_only_its_own_secret_and_its_own_number() {
 fn unsigned_requests_write_no_audit_rows_and_a_deactivated_tenant_is_closed_at_once() {
     let d = Deployment::start(&[]);
     let audits = || {
-        d.count("SELECT count(*) FROM alphadome.credential_audit WHERE credential = 'app_secret'")
+        // Decryptions: not the audit row of create_tenant's storing it.
+        d.count("SELECT count(*) FROM alphadome.credential_audit WHERE credential = 'app_secret' AND purpose NOT LIKE 'create_tenant%'")
     };
     let at_start = audits();
     assert_eq!(
@@ -267,6 +268,12 @@ fn dry_run_sends_nothing_and_simulate_prints_the_faq_answer() {
     assert!(
         !ok && stderr.contains("no active tenant nobody"),
         "{stderr}"
+    );
+    // Each run closed its connection as a client should.
+    let server_log = d.cluster.server_log();
+    assert!(
+        !server_log.contains("connection to client lost") && !server_log.contains("unexpected EOF"),
+        "{server_log}"
     );
     // An LLM question in dry run: no call, a placeholder answer, recorded as simulated.
     d.post_text(

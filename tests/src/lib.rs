@@ -607,3 +607,33 @@ mod memory_tests {
         assert!(super::process_memory_mb(u32::MAX, "VmRSS").is_nan());
     }
 }
+
+/// Every row of every table of the alphadome schema, as text, that contains `needle`
+/// ("table: row | row"): what a deletion or an erasure must leave none of.
+pub fn rows_naming(client: &mut Client, needle: &str) -> Vec<String> {
+    let tables: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'alphadome' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut found = Vec::new();
+    for table in tables {
+        let query: String = client
+            .query_one(
+                "SELECT format('SELECT string_agg(t::text, '' | '') FROM alphadome.%I t WHERE strpos(t::text, $1) > 0', $1::text)",
+                &[&table],
+            )
+            .unwrap()
+            .get(0);
+        let rows: Option<String> = client.query_one(&query, &[&needle]).unwrap().get(0);
+        if let Some(rows) = rows {
+            found.push(format!("{table}: {rows}"));
+        }
+    }
+    found
+}

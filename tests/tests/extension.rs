@@ -3,7 +3,7 @@
 use alphadome_e2e::kassangas::{
     ingest_question, seed, SEED_AI_KEY, SEED_EMAIL, SEED_NUMBER, SEED_TOKEN,
 };
-use alphadome_e2e::{repo_root, sqlstate, Cluster};
+use alphadome_e2e::{repo_root, rows_naming, sqlstate, Cluster};
 
 fn verify(cluster: &Cluster, database: &str) -> Vec<String> {
     let verify = repo_root().join("sql/verify/kassangas.sql");
@@ -382,6 +382,28 @@ fn a_deleted_tenant_takes_its_rows_after_older_transactions_end() {
         (0..4).map(|i| row.get(i)).collect()
     };
     assert_eq!(rows(&mut admin), [2, 2, 2, 2]);
+    let shop_id: String = admin
+        .query_one(
+            "SELECT id::text FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    // Its credential audit, a raw webhook routed to it and its usage rolled up.
+    admin
+        .batch_execute(
+            "SELECT alphadome.tenant_credential(id, 'whatsapp_access_token', 'e2e') FROM alphadome.bot_tenants;
+             INSERT INTO alphadome.webhook_events (route_tenant_id, payload)
+             SELECT id, '{\"routed\": true}' FROM alphadome.bot_tenants;
+             SELECT alphadome.rollup_usage(now());",
+        )
+        .unwrap();
+    for needle in [shop_id.as_str(), SEED_NUMBER] {
+        assert!(
+            !rows_naming(&mut admin, needle).is_empty(),
+            "{needle} is in the fixture"
+        );
+    }
     let shop = "(SELECT id FROM alphadome.bot_tenants WHERE slug = 'kassangas')";
     let delete = format!("DELETE FROM alphadome.bot_tenants WHERE id = {shop}");
     assert_eq!(sqlstate(admin.execute(&delete, &[])), "55000", "active");
@@ -430,6 +452,19 @@ fn a_deleted_tenant_takes_its_rows_after_older_transactions_end() {
         .unwrap()
         .get(0);
     assert_eq!(others, 1);
+    // Nothing of it is left anywhere: no row names its id or its WhatsApp number (the raw
+    // webhooks of the shared route, addressed to it, went too).
+    for needle in [shop_id.as_str(), SEED_NUMBER] {
+        assert_eq!(
+            rows_naming(&mut admin, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    assert!(
+        !rows_naming(&mut admin, &other).is_empty(),
+        "the other tenant's stay"
+    );
 }
 
 /// Each session's copy of the tenants (src/ingest/tenant_cache.rs) sees a change committed by

@@ -71,3 +71,59 @@ fn the_docs_examples_are_quoted_from_the_tested_output() {
         );
     }
 }
+
+/// Every function and procedure of the extension that is not internal (its name does not
+/// start with `_`) is in docs/sql-api.md, named as `name(`, `name`` or `, name(`; and
+/// docs/security.md lists each check of security_check().
+#[test]
+fn the_docs_name_every_public_function_and_every_security_check() {
+    let cluster = Cluster::start(&[]);
+    let mut db = cluster.create_database("docs");
+    let names: Vec<String> = db
+        .query(
+            "SELECT DISTINCT p.proname::text FROM pg_proc p
+               JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+               JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_alphadome'
+              WHERE p.proname NOT LIKE '\\_%' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(names.len() > 40, "{names:?}");
+    let docs = std::fs::read_to_string(repo_root().join("docs/sql-api.md")).unwrap();
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|name| {
+            !docs.contains(&format!("`{name}("))
+                && !docs.contains(&format!(", {name}("))
+                && !docs.contains(&format!("`{name}`"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "not in docs/sql-api.md: {missing:?}");
+
+    // security.md's table of the self-check has a row per row of security_check(), by name.
+    let checks: Vec<String> = db
+        .query(
+            "SELECT check_name FROM alphadome.security_check() ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let security = std::fs::read_to_string(repo_root().join("docs/security.md")).unwrap();
+    let section = &security[security
+        .find("## The self-check")
+        .expect("a self-check section")..];
+    let mut documented: Vec<String> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("| check "))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| l[3..].split('`').next().unwrap().to_string())
+        .collect();
+    documented.sort();
+    assert_eq!(documented, checks, "docs/security.md, \"The self-check\"");
+}

@@ -81,6 +81,16 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_deleted_id_seq', '');
 -- An alert says where it went and can be marked done.
 --@ add-columns alphadome.alerts sent_to done_at
 
+-- ---- Operating many shops (issue 23), second part: data kept on purpose --------------------------
+--@ create alphadome.usage_days
+SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');
+--@ add-columns alphadome.bot_control_settings keep_messages_days
+--@ create alphadome.customer_erasures
+SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures_id_seq', '');
+-- The audit is pruned in batches: a second argument.
+DROP FUNCTION alphadome.prune_credential_audit(interval);
+
 -- ---- The owner on his phone (issue 22, points 4 and 8): what usage costs; password reset links -----
 -- The shipped prices and rates are code (usage.sql inserts them, every upgrade again).
 --@ create alphadome.whatsapp_prices

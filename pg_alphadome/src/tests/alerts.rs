@@ -555,4 +555,16 @@ mod tests {
     fn claim_again() {
         run("SELECT alphadome.claim_jobs('test-worker', 1, 60)", &[]);
     }
+
+    /// An unknown tenant is an error, not NULL (NULL says "closed for the next two weeks").
+    #[pg_test]
+    fn next_opening_of_an_unknown_tenant_is_p0002() {
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.next_opening('00000000-0000-0000-0000-000000000001')",
+                &[]
+            ),
+            "P0002"
+        );
+    }
 }

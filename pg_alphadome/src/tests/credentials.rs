@@ -366,4 +366,44 @@ mod tests {
         act_as_superuser();
         assert_eq!(result, "42501");
     }
+
+    /// A relay login acts through its membership in alphadome_relay, without SET ROLE: its
+    /// audit rows name that role (they said 'none'). create_tenant audits the credentials it
+    /// stores, like set_credentials.
+    #[pg_test]
+    fn audit_rows_name_the_role_and_a_new_tenant_is_audited() {
+        let a = tenant(
+            "audit-shop",
+            "0711000071",
+            "100000000000071",
+            TOKEN_A,
+            Some(AI_KEY_A),
+        );
+        let created = one::<String>(
+            "SELECT string_agg(credential || ':' || purpose || ':' || acting_role, ',' ORDER BY credential)
+               FROM alphadome.credential_audit WHERE bot_tenant_id = $1::uuid",
+            &[a.as_str().into()],
+        );
+        assert_eq!(
+            created.as_deref(),
+            Some("ai_api_key:create_tenant: a new value:superuser,whatsapp_access_token:create_tenant: a new value:superuser")
+        );
+        run(
+            "CREATE ROLE audit_relay_login LOGIN IN ROLE alphadome_relay",
+            &[],
+        );
+        run("SET LOCAL SESSION AUTHORIZATION audit_relay_login", &[]);
+        let token = one::<String>(
+            "SELECT alphadome.tenant_credential($1::uuid, 'whatsapp_access_token', 'reply.send')",
+            &[a.as_str().into()],
+        );
+        run("RESET SESSION AUTHORIZATION", &[]);
+        assert_eq!(token.as_deref(), Some(TOKEN_A));
+        let relay = one::<String>(
+            "SELECT accessed_by || ':' || acting_role FROM alphadome.credential_audit
+              WHERE bot_tenant_id = $1::uuid AND purpose = 'reply.send'",
+            &[a.as_str().into()],
+        );
+        assert_eq!(relay.as_deref(), Some("audit_relay_login:alphadome_relay"));
+    }
 }

@@ -171,19 +171,37 @@ mod tests {
                 "{role}"
             );
         }
+        run(
+            "SELECT alphadome.tenant_credential($1::uuid, 'whatsapp_access_token', 'a second row')",
+            &[a.as_str().into()],
+        );
         run("UPDATE alphadome.credential_audit SET accessed_at = now() - interval '400 days' WHERE bot_tenant_id = $1::uuid", &[a.as_str().into()]);
+        let count = |query: &str| one::<i64>(query, &[a.as_str().into()]).unwrap();
+        let old_rows =
+            count("SELECT count(*) FROM alphadome.credential_audit WHERE bot_tenant_id = $1::uuid");
+        let others = count(
+            "SELECT count(*) FROM alphadome.credential_audit WHERE bot_tenant_id <> $1::uuid",
+        );
+        assert!(old_rows >= 2 && others >= 1, "{old_rows} {others}");
         act_as("alphadome_tenant", Context::Setting(&a));
         let tenant_prunes = outcome("SELECT alphadome.prune_credential_audit('1 year')", &[]);
         act_as("alphadome_admin", Context::None);
         let too_short = outcome("SELECT alphadome.prune_credential_audit('1 day')", &[]);
-        let pruned = one::<i64>("SELECT alphadome.prune_credential_audit('1 year')", &[]);
+        // In batches: A's old rows, one at a time.
+        let batches: Vec<i64> = (0..=old_rows)
+            .map(|_| {
+                one::<i64>("SELECT alphadome.prune_credential_audit('1 year', 1)", &[]).unwrap()
+            })
+            .collect();
         act_as_superuser();
         assert_eq!(tenant_prunes, "42501");
         assert_eq!(too_short, "22023");
-        assert_eq!(pruned, Some(1), "only A's old row goes");
+        let mut expected = vec![1; old_rows as usize];
+        expected.push(0);
+        assert_eq!(batches, expected, "only A's old rows go, one a call");
         assert_eq!(
             one::<i64>("SELECT count(*) FROM alphadome.credential_audit", &[]),
-            Some(1)
+            Some(others)
         );
     }
 

@@ -20,6 +20,7 @@ mod phone;
 mod pipeline;
 mod queue;
 mod recovery;
+mod retention;
 mod schema_rules;
 mod security_check;
 
@@ -136,6 +137,11 @@ pub fn two_tenants() -> (String, String) {
         Some(AI_KEY_A),
     );
     let b = tenant("tenant-b", "0711000002", "100000000000012", TOKEN_B, None);
+    // One audit row each, the fixture's below: not create_tenant's of the first credentials.
+    run(
+        "DELETE FROM alphadome.credential_audit WHERE purpose = 'create_tenant: a new value'",
+        &[],
+    );
     for t in [&a, &b] {
         run(
             "INSERT INTO alphadome.bot_templates (bot_tenant_id, template_name, system_prompt, is_default)
@@ -161,7 +167,8 @@ pub fn two_tenants() -> (String, String) {
         run(
             "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1::uuid, 'alert.send', '{\"to\": \"1\"}');
              INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES ($1::uuid, date_trunc('hour', now()), 0, 1);
-             INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1::uuid, '{\"question\": \"Deleted?\"}')",
+             INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1::uuid, '{\"question\": \"Deleted?\"}');
+             INSERT INTO alphadome.usage_days (bot_tenant_id, day, inbound_messages) VALUES ($1::uuid, current_date - 40, 1)",
             &[t.as_str().into()],
         );
     }

@@ -706,16 +706,16 @@ mod tests {
         };
         assert_eq!(
             prune(1),
-            serde_json::json!({"webhook_events": 1, "outbox": 1, "reply_counters": 1})
+            serde_json::json!({"webhook_events": 1, "outbox": 1, "reply_counters": 1, "messages": 0, "conversations": 0})
         );
         assert_eq!(
             prune(10),
-            serde_json::json!({"webhook_events": 1, "outbox": 0, "reply_counters": 1}),
+            serde_json::json!({"webhook_events": 1, "outbox": 0, "reply_counters": 1, "messages": 0, "conversations": 0}),
             "the old dead job stays until it is requeued or archived"
         );
         assert_eq!(
             prune(10),
-            serde_json::json!({"webhook_events": 0, "outbox": 0, "reply_counters": 0})
+            serde_json::json!({"webhook_events": 0, "outbox": 0, "reply_counters": 0, "messages": 0, "conversations": 0})
         );
         let left = |query: &str| one::<i64>(query, &[]).unwrap();
         assert_eq!(

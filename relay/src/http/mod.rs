@@ -100,6 +100,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
 }
 
 async fn render_metrics(State(state): State<Arc<AppState>>) -> impl axum::response::IntoResponse {
+    state.metrics.refresh_tenants(&state.pool).await;
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         state.metrics.render(),

@@ -76,7 +76,7 @@ impl Worker {
             shutdown.clone(),
         ));
         let (pool, args) = (&self.pool, &self.args);
-        let keep_days = args.keep_days;
+        let (keep_days, keep_audit_days) = (args.keep_days, args.keep_audit_days);
         let chores = [
             chores::start(
                 pool,
@@ -90,7 +90,7 @@ impl Worker {
                 args.prune_seconds,
                 "history retention",
                 &shutdown,
-                move |client| chores::prune_history(client, keep_days),
+                move |client| chores::prune_history(client, keep_days, keep_audit_days),
             ),
             chores::start(
                 pool,
