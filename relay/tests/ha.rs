@@ -125,6 +125,34 @@ fn routes_follow(ha: &Patroni, relays: &[&Relay], n: u32) -> Duration {
     created.elapsed()
 }
 
+/// Waits until `relay` holds a running job, SIGKILLs it, and returns the jobs it still held.
+fn kill_holding_a_job(ha: &Patroni, relay: &mut Relay) -> Vec<i64> {
+    let held =
+        "SELECT id FROM alphadome.outbox WHERE status = 'running' AND locked_by = 'relay-doomed'";
+    // An LLM call begun within the last half second (the lease is 5 s): it is still under way
+    // when the relay dies a moment later.
+    let just_begun = "SELECT id FROM alphadome.outbox WHERE status = 'running' AND locked_by = 'relay-doomed'
+                        AND kind = 'reply.generate' AND lease_until > now() + interval '4.5 seconds'";
+    let mut db = ha.connect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.query(just_begun, &[]).unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the third relay never held a job"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    relay.kill();
+    let jobs: Vec<i64> = db
+        .query(held, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!jobs.is_empty(), "the relay died holding jobs");
+    jobs
+}
+
 /// Waits until node `not` is no longer the primary and another is; returns that node.
 fn new_primary(ha: &Patroni, not: usize, timeout: Duration) -> usize {
     let deadline = Instant::now() + timeout;
@@ -184,6 +212,15 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
             &ha.state.join("relay-multi.log"),
         ),
     ];
+    // A third relay, only working the queue, dies with the leader (as one on the leader's machine
+    // would): the jobs it held were leased on the old leader and must be taken again on the new.
+    let mut doomed = relay(
+        ha.proxy_url("relay_login"),
+        &meta,
+        &llm,
+        "relay-doomed",
+        &ha.state.join("relay-doomed.log"),
+    );
     let urls: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
     meta.send_statuses(urls.clone(), APP_SECRET);
 
@@ -194,6 +231,7 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
     let started = Instant::now();
     // (name, when it began, when the cluster was whole again)
     let mut events: Vec<(&str, Instant, Instant)> = Vec::new();
+    let mut orphans: Vec<i64> = Vec::new();
     std::thread::scope(|s| {
         for _ in 0..6 {
             let (answers, acknowledged, next, posting, urls) =
@@ -251,6 +289,7 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
 
         // (a) The leader's PostgreSQL dies; Patroni promotes the synchronous standby.
         let old = ha.primary().expect("a leader");
+        let orphaned = kill_holding_a_job(&ha, &mut doomed);
         let began = Instant::now();
         ha.kill_postgres(old);
         let promoted = new_primary(&ha, old, Duration::from_secs(60));
@@ -260,6 +299,7 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
         let rejoined = ha.wait_for_replica(old, Duration::from_secs(120));
         let rejoined_in = began.elapsed();
         events.push(("(a) failover", began, Instant::now()));
+        orphans = orphaned;
         report(&format!(
             "ha: (a) node{old}'s PostgreSQL SIGKILLed: node{promoted} primary after {promoted_in:.1?}, both relays routing a tenant created there {routed_in:.1?} later; \
              (c) node{old} back as {} on timeline {:?} after {rejoined_in:.1?}, pg_rewind {}",
@@ -312,6 +352,15 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
             .unwrap();
         (row.get(0), row.get(1))
     };
+    // The dead relay's jobs: each taken again (by another relay) once its lease ended, and done.
+    let orphans_done: i64 = db
+        .query_one(
+            "SELECT count(*) FROM alphadome.outbox
+              WHERE id = ANY($1) AND status = 'done' AND attempts >= 2 AND locked_by IS DISTINCT FROM 'relay-doomed'",
+            &[&orphans],
+        )
+        .unwrap()
+        .get(0);
     let mut sends: HashMap<String, usize> = HashMap::new();
     for (answered, _) in meta.accepted() {
         if let Some(answered) = answered {
@@ -348,8 +397,9 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
 
     report(&format!(
         "ha: {} webhooks acknowledged in {posted_for:.0?} ({refusals} refused answers, retried), {recorded} recorded, {answered} answered, {duplicates} duplicate replies; \
-         {retaken} jobs taken more than once, {dead} dead; queue empty {drained_in:.1?} after the load stopped",
-        wamids.len()
+         {retaken} jobs taken more than once ({orphans_done} of the {} the relay killed with the leader held), {dead} dead; queue empty {drained_in:.1?} after the load stopped",
+        wamids.len(),
+        orphans.len()
     ));
     for (name, began, whole) in &events {
         for (i, via) in RELAYS.iter().enumerate() {
@@ -384,6 +434,11 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
         "every acknowledged webhook is answered"
     );
     assert_eq!(dead, 0, "no reply ended as a dead letter");
+    assert_eq!(
+        orphans_done as usize,
+        orphans.len(),
+        "the jobs leased on the old leader to a relay that died were taken again and done"
+    );
     assert!(
         behind.is_empty(),
         "sequences behind their tables after promotion: {behind:?}"
