@@ -56,6 +56,15 @@ if ! as_pg etcdctl --endpoints="http://127.0.0.1:$etcd_port" endpoint health >/d
   done
 fi
 
+# Whether some node's Patroni answers GET /primary with 200 (it leads, its PostgreSQL writes).
+leader_up() {
+  local n
+  for n in $(seq "$HA_NODES"); do
+    curl -sf "http://127.0.0.1:$((HA_PORT_BASE + 20 + n))/primary" >/dev/null && return 0
+  done
+  return 1
+}
+
 # One Patroni (and its PostgreSQL) per node.
 servers=""
 hosts="" ports=""
@@ -74,14 +83,14 @@ for i in $(seq "$HA_NODES"); do
   fi
   servers+="    server node$i 127.0.0.1:$pg_port check port $rest_port"$'\n'
   hosts+="${hosts:+,}127.0.0.1" ports+="${ports:+,}$pg_port"
-  # The first node bootstraps the cluster; the others are cloned from it once it leads.
+  # The first node bootstraps the cluster; the others are cloned from the leader once there is
+  # one (on a second run, whichever node leads by then).
   if [ "$i" -eq 1 ]; then
     for _ in $(seq 600); do
-      curl -sf "http://127.0.0.1:$rest_port/primary" >/dev/null && break
+      leader_up && break
       sleep 0.2
     done
-    curl -sf "http://127.0.0.1:$rest_port/primary" >/dev/null \
-      || { echo "up.sh: node1 did not become the leader; see $node/patroni.log" >&2; exit 1; }
+    leader_up || { echo "up.sh: no leader; see $node/patroni.log" >&2; exit 1; }
   fi
 done
 

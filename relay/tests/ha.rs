@@ -302,10 +302,14 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
         orphans = orphaned;
         report(&format!(
             "ha: (a) node{old}'s PostgreSQL SIGKILLed: node{promoted} primary after {promoted_in:.1?}, both relays routing a tenant created there {routed_in:.1?} later; \
-             (c) node{old} back as {} on timeline {:?} after {rejoined_in:.1?}, pg_rewind {}",
+             (c) node{old} back as {} on timeline {} after {rejoined_in:.1?}, pg_rewind {}",
             rejoined.role,
-            rejoined.timeline,
-            if ha.log(old).contains("pg_rewind") { "used" } else { "not needed" }
+            rejoined.timeline.unwrap_or_default(),
+            if ha.log(old).contains("running pg_rewind from") {
+                "used"
+            } else {
+                "not needed"
+            }
         ));
         std::thread::sleep(Duration::from_secs(3));
 
