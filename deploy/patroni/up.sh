@@ -23,6 +23,7 @@ for tool in patroni patronictl etcd etcdctl haproxy; do
   command -v "$tool" >/dev/null || { echo "up.sh: $tool is missing: scripts/setup.sh installs it" >&2; exit 1; }
 done
 bin_dir=$("$PG_CONFIG" --bindir)
+[ -x "$bin_dir/postgres" ] || { echo "up.sh: $PG_CONFIG names no server ($bin_dir/postgres is missing): set PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config" >&2; exit 1; }
 [ -f "$("$PG_CONFIG" --sharedir)/extension/pg_alphadome.control" ] \
   || { echo "up.sh: pg_alphadome is not installed in $bin_dir's server: PG_CONFIG=$PG_CONFIG scripts/install-extension.sh --release" >&2; exit 1; }
 [ "$HA_NODES" -ge 2 ] || { echo "up.sh: HA_NODES must be 2 or more" >&2; exit 1; }
