@@ -10,7 +10,7 @@
 //! (a tenant created there is routed at once), sequences not behind their tables.
 mod common;
 
-use alphadome_e2e::mock::Mock;
+use alphadome_e2e::mock::{Mock, Scripted};
 use alphadome_e2e::patroni::Patroni;
 use alphadome_e2e::relay::Relay;
 use alphadome_e2e::{report, wait_for_queue_to_drain, Client};
@@ -129,8 +129,8 @@ fn routes_follow(ha: &Patroni, relays: &[&Relay], n: u32) -> Duration {
 fn kill_holding_a_job(ha: &Patroni, relay: &mut Relay) -> Vec<i64> {
     let held =
         "SELECT id FROM alphadome.outbox WHERE status = 'running' AND locked_by = 'relay-doomed'";
-    // An LLM call begun within the last half second (the lease is 5 s): it is still under way
-    // when the relay dies a moment later.
+    // An LLM call begun within the last half second (the lease is 5 s): its LLM answers after
+    // the relay's 3 s timeout, so the call is still under way when the relay dies a moment later.
     let just_begun = "SELECT id FROM alphadome.outbox WHERE status = 'running' AND locked_by = 'relay-doomed'
                         AND kind = 'reply.generate' AND lease_until > now() + interval '4.5 seconds'";
     let mut db = ha.connect();
@@ -214,10 +214,17 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
     ];
     // A third relay, only working the queue, dies with the leader (as one on the leader's machine
     // would): the jobs it held were leased on the old leader and must be taken again on the new.
+    // Its LLM never answers in time, so an LLM job it claimed is surely under way when it dies.
+    let stuck_llm = Mock::llm();
+    stuck_llm.always(Some(Scripted {
+        status: 200,
+        body: serde_json::json!({}),
+        delay: Duration::from_secs(60),
+    }));
     let mut doomed = relay(
         ha.proxy_url("relay_login"),
         &meta,
-        &llm,
+        &stuck_llm,
         "relay-doomed",
         &ha.state.join("relay-doomed.log"),
     );
@@ -357,14 +364,20 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
         (row.get(0), row.get(1))
     };
     // The dead relay's jobs: each taken again (by another relay) once its lease ended, and done.
-    let orphans_done: i64 = db
-        .query_one(
-            "SELECT count(*) FROM alphadome.outbox
-              WHERE id = ANY($1) AND status = 'done' AND attempts >= 2 AND locked_by IS DISTINCT FROM 'relay-doomed'",
-            &[&orphans],
-        )
-        .unwrap()
-        .get(0);
+    // Its sends may also have been completed by their status webhooks (Meta had accepted them).
+    let (orphans_done, llm_orphans, llm_orphans_retaken): (i64, i64, i64) = {
+        let row = db
+            .query_one(
+                "SELECT count(*) FILTER (WHERE status = 'done'),
+                        count(*) FILTER (WHERE kind = 'reply.generate'),
+                        count(*) FILTER (WHERE kind = 'reply.generate' AND status = 'done' AND attempts >= 2
+                                           AND locked_by IS DISTINCT FROM 'relay-doomed')
+                   FROM alphadome.outbox WHERE id = ANY($1)",
+                &[&orphans],
+            )
+            .unwrap();
+        (row.get(0), row.get(1), row.get(2))
+    };
     let mut sends: HashMap<String, usize> = HashMap::new();
     for (answered, _) in meta.accepted() {
         if let Some(answered) = answered {
@@ -401,7 +414,7 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
 
     report(&format!(
         "ha: {} webhooks acknowledged in {posted_for:.0?} ({refusals} refused answers, retried), {recorded} recorded, {answered} answered, {duplicates} duplicate replies; \
-         {retaken} jobs taken more than once ({orphans_done} of the {} the relay killed with the leader held), {dead} dead; queue empty {drained_in:.1?} after the load stopped",
+         {retaken} jobs taken more than once; the relay killed with the leader held {} jobs, {orphans_done} now done, its {llm_orphans} LLM jobs taken again: {llm_orphans_retaken}; {dead} dead; queue empty {drained_in:.1?} after the load stopped",
         wamids.len(),
         orphans.len()
     ));
@@ -441,7 +454,12 @@ fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_i
     assert_eq!(
         orphans_done as usize,
         orphans.len(),
-        "the jobs leased on the old leader to a relay that died were taken again and done"
+        "the jobs leased on the old leader to a relay that died are done"
+    );
+    assert!(llm_orphans >= 1, "the relay died during an LLM call");
+    assert_eq!(
+        llm_orphans_retaken, llm_orphans,
+        "its LLM jobs were taken again on the new leader once their leases ended"
     );
     assert!(
         behind.is_empty(),
