@@ -1,5 +1,6 @@
 # AlphaDome. Each target installs what it needs first (scripts/setup.sh: idempotent, seconds when warm).
 #   make test   every test of the project (.ci/run calls exactly this)
+#   make test-ha  the Patroni failover/switchover test alone (make test runs it too)
 #   make run    a local cluster in .run/ with the extension and the Kassangas seed
 #   make stop   stops that cluster and its relay
 #   make bench  throughput and latency, as ratios to pgbench baselines of the same run
@@ -16,12 +17,17 @@ SHELL := /bin/bash
 export PG_MAJOR ?= 15
 export PG_CONFIG ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
 
-.PHONY: setup test run stop bench soak count packages test-packages test-images test-pg17
+.PHONY: setup test test-ha run stop bench soak count packages test-packages test-images test-pg17
 setup:
 	@scripts/setup.sh
 
 test: setup
 	@scripts/test.sh
+
+# relay/tests/ha.rs: deploy/patroni/up.sh's cluster, the extension installed first.
+test-ha: setup
+	@scripts/install-extension.sh >/dev/null
+	@cargo test -p alphadome-relay --test ha
 
 run: setup
 	@scripts/run.sh start

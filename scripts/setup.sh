@@ -13,8 +13,11 @@ need_apt=()
 # mmdebstrap, podman, buildah, runc, uidmap: the package and image tests (clean
 # Debian roots, images built and started here); docker-compose (1.29, no daemon needed) checks
 # compose.yaml against its schema; dpkg-dev: dpkg-shlibdeps for the packages.
+# patroni, etcd-server, etcd-client, haproxy: the high-availability test (relay/tests/ha.rs)
+# and deploy/patroni/up.sh.
 for pkg in libclang-dev clang pkg-config libssl-dev sudo openssl chromium chromium-driver \
-           mmdebstrap podman buildah runc uidmap docker-compose dpkg-dev python3 curl; do
+           mmdebstrap podman buildah runc uidmap docker-compose dpkg-dev python3 curl \
+           patroni etcd-server etcd-client haproxy; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # pgcrypto ships in the server package on bookworm: check its control file.

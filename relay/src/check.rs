@@ -34,6 +34,29 @@ pub async fn run(args: &DatabaseArgs) -> ExitCode {
     }
 }
 
+/// The server reached must be the primary: on a standby every webhook fails (read-only), so
+/// a connection string that names a replica (or several hosts without
+/// target_session_attrs=read-write) is named here, with the server's address.
+async fn role_line(client: &tokio_postgres::Client) -> anyhow::Result<Line> {
+    let row = client
+        .query_one(
+            "SELECT pg_is_in_recovery(), coalesce(host(inet_server_addr()) || ':' || inet_server_port(), 'the local socket of port ' || current_setting('port'))",
+            &[],
+        )
+        .await?;
+    let (standby, server): (bool, String) = (row.get(0), row.get(1));
+    Ok(Line {
+        ok: !standby,
+        text: if standby {
+            format!(
+                "server: {server} is a standby (read-only, in recovery): the relay needs the primary; name every node with target_session_attrs=read-write, or the address that leads to the primary"
+            )
+        } else {
+            format!("server: {server} is the primary")
+        },
+    })
+}
+
 async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
     use anyhow::Context;
     let (client, connection) = args
@@ -49,6 +72,7 @@ async fn check(args: &DatabaseArgs) -> anyhow::Result<Vec<Line>> {
         .await?
         .get(0);
     lines.push(ok(format!("database: PostgreSQL {version}")));
+    lines.push(role_line(&client).await?);
     let extension = client
         .query_opt(
             "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'",

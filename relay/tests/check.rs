@@ -4,11 +4,10 @@ use alphadome_relay::check::EXTENSION_VERSION;
 use std::process::Command;
 
 fn check(cluster: &Cluster, user: &str, database: &str) -> (bool, String, String) {
-    let url = format!(
-        "host={} port={} user={user} dbname={database}",
-        cluster.dir.display(),
-        cluster.port
-    );
+    check_url(cluster.url(user, database))
+}
+
+fn check_url(url: String) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_alphadome-relay"))
         .arg("check")
         .env("DATABASE_URL", url)
@@ -118,5 +117,41 @@ fn check_passes_for_a_relay_role_and_explains_each_failure() {
     assert!(
         !stderr.contains("sk-test-hunter2"),
         "the password leaked into the error"
+    );
+}
+
+#[test]
+fn check_names_a_standby_and_passes_when_the_hosts_lead_to_the_primary() {
+    let primary = Cluster::start(&[]);
+    primary
+        .create_database("shop")
+        .batch_execute("CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;")
+        .unwrap();
+    let standby = primary.standby();
+    let (ok, stdout, stderr) = check(&standby, "relay_login", "shop");
+    assert!(!ok, "check must fail on a standby: {stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "FAIL  server: the local socket of port {} is a standby (read-only, in recovery)",
+            standby.port
+        )),
+        "{stderr}"
+    );
+    // Both hosts, the standby first: target_session_attrs=read-write skips it.
+    let both = format!(
+        "host={},{} port={},{} user=relay_login dbname=shop target_session_attrs=read-write",
+        standby.dir.display(),
+        primary.dir.display(),
+        standby.port,
+        primary.port
+    );
+    let (ok, stdout, stderr) = check_url(both);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "ok    server: the local socket of port {} is the primary",
+            primary.port
+        )),
+        "{stdout}"
     );
 }

@@ -15,6 +15,7 @@ pub use postgres::{Client, NoTls};
 pub mod hostile;
 pub mod kassangas;
 pub mod mock;
+pub mod patroni;
 pub mod relay;
 pub mod smtp;
 pub mod spec;
