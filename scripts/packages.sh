@@ -7,11 +7,10 @@
 #   --only: one package (the Dockerfiles' builders make the one their image needs);
 #   --debug packages the debug build that make test has just built (the package test checks the
 #   packaging, not the optimiser; a release build with fat LTO would add minutes to every run).
-# PG_MAJOR and PG_CONFIG name the server (the Makefile sets them); CARGO_TARGET_DIR is honoured.
+# PG_MAJOR and PG_CONFIG name the server of the extension's package (the Makefile sets them;
+# the relay's and the console's packages need neither); CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${PG_MAJOR:?the Makefile names the PostgreSQL major: run make packages}"
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 
 profile=release pgrx_profile=--release cargo_profile=--release only=
 while [ $# -gt 0 ]; do
@@ -73,6 +72,8 @@ CONTROL
 
 # ---- the extension ------------------------------------------------------------------------------
 if wanted extension; then
+: "${PG_MAJOR:?the Makefile names the PostgreSQL major: run make packages}"
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 echo "packages: building pg_alphadome for PostgreSQL $PG_MAJOR ($profile)"
 cargo pgrx package -p pg_alphadome --pg-config "$PG_CONFIG" $pgrx_profile --out-dir "$work/pgrx" \
   >"$work/pgrx.log" 2>&1 || { cat "$work/pgrx.log" >&2; exit 1; }
@@ -128,5 +129,6 @@ for program in relay console; do
  Each shop owner runs his bot from a browser (FAQ, settings, conversations, alerts), under
  the database's row-level security; the operator onboards shops." ;;
   esac
-  build_deb "$name" "$root" "adduser, $(shlib_depends "$root/usr/bin/$name")" "$description"
+  # ca-certificates: both call out over TLS (Meta, the LLM, SMTP) with the system's trust store.
+  build_deb "$name" "$root" "adduser, ca-certificates, $(shlib_depends "$root/usr/bin/$name")" "$description"
 done

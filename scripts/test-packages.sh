@@ -19,7 +19,7 @@ relay_pid= console_pid=
 cleanup() {
   [ -n "$console_pid" ] && kill "$console_pid" 2>/dev/null || true
   [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
-  chroot "$root" runuser -u postgres -- /usr/lib/postgresql/"$PG_MAJOR"/bin/pg_ctl -D /var/lib/postgresql/test -m immediate stop >/dev/null 2>&1 || true
+  chroot "$root" pg_ctlcluster "$PG_MAJOR" main stop -m immediate >/dev/null 2>&1 || true
   remove_root "$root"
 }
 trap cleanup EXIT
@@ -56,39 +56,51 @@ for unit in alphadome-relay alphadome-console; do
     || { echo "$unit.service: exposure $score, above 2"; exit 1; }
 done
 
-step "PostgreSQL $PG_MAJOR from Debian, the extension from the package"
+step "PostgreSQL $PG_MAJOR from Debian (its own cluster: TLS with a self-signed certificate, passwords), as docs/operations.md says"
 pg_port=$(free_port)
-bin=/usr/lib/postgresql/$PG_MAJOR/bin
-in_root install -d -m 700 -o postgres -g postgres /var/lib/postgresql/test /etc/alphadome/keys
-in_root runuser -u postgres -- $bin/initdb -D /var/lib/postgresql/test -U postgres -A trust --locale=C.UTF-8 >/dev/null
-in_root runuser -u postgres -- sh -c "umask 077; printf 'pkg1:%s\n' \$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') > /etc/alphadome/keys/master.key"
-cat >> "$root/var/lib/postgresql/test/postgresql.conf" <<CONF
-port = $pg_port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '/tmp'
-alphadome.master_key_file = '/etc/alphadome/keys/master.key'
-CONF
-in_root runuser -u postgres -- $bin/pg_ctl -D /var/lib/postgresql/test -l /tmp/server.log -w start >/dev/null
-psql_in_root() { in_root runuser -u postgres -- psql -X -q -h /tmp -p "$pg_port" -v ON_ERROR_STOP=1 "$@"; }
-psql_in_root -d postgres -c "CREATE DATABASE alphadome" -c "CREATE DATABASE from_020"
-psql_in_root -d alphadome -c "SET client_min_messages = warning; CREATE EXTENSION pg_alphadome CASCADE"
+in_root pg_createcluster "$PG_MAJOR" main -p "$pg_port" >/dev/null
+in_root sh -c "umask 077; printf 'k1:%s\n' \$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') > /etc/postgresql/alphadome.key"
+in_root chown postgres: /etc/postgresql/alphadome.key
+echo "alphadome.master_key_file = '/etc/postgresql/alphadome.key'" >> "$root/etc/postgresql/$PG_MAJOR/main/postgresql.conf"
+grep -q "^ssl = on" "$root/etc/postgresql/$PG_MAJOR/main/postgresql.conf" || { echo "expected Debian's cluster to have ssl = on"; exit 1; }
+in_root pg_ctlcluster "$PG_MAJOR" main start
+psql_in_root() { in_root runuser -u postgres -- psql -X -q -p "$pg_port" -v ON_ERROR_STOP=1 "$@"; }
+# The logins' passwords: random, from files only root reads, into psql through \set (not its
+# command line), as \password would do at its prompt.
+relay_password=$(openssl rand -hex 16) console_password=$(openssl rand -hex 16)
+( umask 077; echo "$relay_password" > "$root/tmp/relay_password"; echo "$console_password" > "$root/tmp/console_password" )
+in_root chown postgres /tmp/relay_password /tmp/console_password
+psql_in_root -d postgres <<'SQL'
+CREATE DATABASE alphadome;
+CREATE DATABASE from_020;
+\c alphadome
+SET client_min_messages = warning;
+CREATE EXTENSION pg_alphadome CASCADE;
+CREATE ROLE relay_login LOGIN IN ROLE alphadome_relay;
+CREATE ROLE console_login LOGIN NOINHERIT IN ROLE alphadome_console, alphadome_tenant, alphadome_agent, alphadome_admin;
+\set relay_password `cat /tmp/relay_password`
+\set console_password `cat /tmp/console_password`
+SET log_statement = 'none';
+ALTER ROLE relay_login PASSWORD :'relay_password';
+ALTER ROLE console_login PASSWORD :'console_password';
+SQL
+rm -f "$root/tmp/relay_password" "$root/tmp/console_password"
 psql_in_root -d alphadome -f "/usr/share/doc/postgresql-$PG_MAJOR-alphadome/examples/kassangas-seed.sql" >/dev/null
-psql_in_root -d alphadome -c "CREATE ROLE relay_login LOGIN IN ROLE alphadome_relay" \
-  -c "CREATE ROLE console_login LOGIN NOINHERIT IN ROLE alphadome_console, alphadome_tenant, alphadome_agent, alphadome_admin"
 extversion=$(psql_in_root -d alphadome -tAc "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'")
 [ "$extversion" = "$version" ] || { echo "extension version $extversion, expected $version"; exit 1; }
 
 step "alphadome-relay check, as the alphadome user, with the package's env file filled in"
 relay_port=$(free_port) admin_port=$(free_port) console_port=$(free_port)
 app_secret=$(openssl rand -hex 16)
+# The URL form of the docs, ?sslmode=disable on the same machine (Debian's certificate is self-signed).
 cat >> "$root/etc/alphadome/relay.env" <<ENV
-DATABASE_URL="host=127.0.0.1 port=$pg_port user=relay_login dbname=alphadome"
+DATABASE_URL=postgres://relay_login:$relay_password@127.0.0.1:$pg_port/alphadome?sslmode=disable
 META_APP_SECRET=$app_secret
 ALPHADOME_LISTEN=127.0.0.1:$relay_port
 ALPHADOME_ADMIN_LISTEN=127.0.0.1:$admin_port
 ENV
 cat >> "$root/etc/alphadome/console.env" <<ENV
-DATABASE_URL="host=127.0.0.1 port=$pg_port user=console_login dbname=alphadome"
+DATABASE_URL=postgres://console_login:$console_password@127.0.0.1:$pg_port/alphadome?sslmode=disable
 ALPHADOME_CONSOLE_LISTEN=127.0.0.1:$console_port
 ALPHADOME_CONSOLE_INSECURE_COOKIES=true
 ENV
@@ -105,8 +117,8 @@ console_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$relay_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 # (The secret in the environment of chroot, not on a command line.)
 answer=$(META_APP_SECRET="$app_secret" ALPHADOME_RELAY_URL="http://127.0.0.1:$relay_port" \
-  DATABASE_URL="host=/tmp port=$pg_port user=postgres dbname=alphadome" \
-  chroot "$root" /usr/bin/alphadome-relay simulate "What are your opening hours?" --tenant kassangas --timeout 20 2>&1) \
+  DATABASE_URL="host=/var/run/postgresql port=$pg_port user=postgres dbname=alphadome" \
+  chroot "$root" runuser -u postgres -- /usr/bin/alphadome-relay simulate "What are your opening hours?" --tenant kassangas --timeout 20 2>&1) \
   || { echo "simulate failed; relay log:"; cat "$root/tmp/relay.log"; exit 1; }
 echo "$answer"
 grep -q "decision: faq" <<<"$answer" || { echo "the FAQ did not answer"; exit 1; }
@@ -123,7 +135,9 @@ updated=$(psql_in_root -d from_020 -tAc "SELECT extversion FROM pg_extension WHE
 [ "$updated" = "$version" ] || { echo "updated to $updated, expected $version"; exit 1; }
 
 step "no secret in the logs of the packaged programs or the server"
-for log in relay.log console.log server.log; do
-  if grep -qF "$app_secret" "$root/tmp/$log"; then echo "the app secret is in $log"; exit 1; fi
+for log in tmp/relay.log tmp/console.log "var/log/postgresql/postgresql-$PG_MAJOR-main.log"; do
+  for secret in "$app_secret" "$relay_password" "$console_password"; do
+    if grep -qF "$secret" "$root/$log"; then echo "a secret is in $log"; exit 1; fi
+  done
 done
 step "ok: installed, created, seeded, checked, answered, served, updated"

@@ -125,9 +125,10 @@ SQL
 as_pg "${psql[@]}" -d "$HA_DATABASE" -c "CREATE EXTENSION IF NOT EXISTS pg_alphadome CASCADE"
 
 cat > "$HA_STATE/env" <<ENV
-# Written by deploy/patroni/up.sh. Either connection string reaches the primary:
-HA_PROXY_URL='host=127.0.0.1 port=$proxy_port dbname=$HA_DATABASE'
-HA_MULTI_HOST_URL='host=$hosts port=$ports dbname=$HA_DATABASE target_session_attrs=read-write'
+# Written by deploy/patroni/up.sh. Either connection string reaches the primary (as the
+# superuser postgres; give relays and consoles their own logins, docs/operations.md):
+HA_PROXY_URL='host=127.0.0.1 port=$proxy_port dbname=$HA_DATABASE user=postgres'
+HA_MULTI_HOST_URL='host=$hosts port=$ports dbname=$HA_DATABASE user=postgres target_session_attrs=read-write'
 HA_PATRONICTL='patronictl -c $HA_STATE/node1/patroni.yml'
 ENV
 chown postgres: "$HA_STATE/env"
