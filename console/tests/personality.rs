@@ -19,18 +19,27 @@ fn personality_version(page: &str) -> String {
     page[at..at + 32].to_string()
 }
 
+/// Posts the personality's form: the status, and where it sends the browser (a save) or the
+/// page (not saved).
 fn save(owner: &Visitor, version: &str, tone: &str, about: &str, offers: &str) -> (u16, String) {
     let csrf = owner.csrf();
-    owner.post(
-        "/personality",
-        &[
+    let r = owner
+        .http
+        .post(format!("{}/personality", owner.base))
+        .form(&[
             ("csrf", csrf.as_str()),
             ("version", version),
             ("persona_tone", tone),
             ("shop_description", about),
             ("current_offers", offers),
-        ],
-    )
+        ])
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    match r.headers().get("location") {
+        Some(to) => (status, to.to_str().unwrap().to_string()),
+        None => (status, r.text().unwrap()),
+    }
 }
 
 #[test]
@@ -50,15 +59,15 @@ fn the_personality_edited_on_the_page_is_in_every_prompt() {
     }
     assert!(page.contains("Moi Avenue, Nairobi"), "the seed's description: {page}");
 
-    let (status, _) = save(
+    let (status, to) = save(
         &owner,
         &personality_version(&page),
         "cheerful and brief",
         "Kassangas Music Shop, Moi Avenue, Nairobi: instruments, sound equipment and repairs.",
         OFFER,
     );
-    assert_eq!(status, 303);
-    let (_, page) = owner.get("/templates");
+    assert_eq!((status, to.as_str()), (303, "/templates?done=personality"));
+    let (_, page) = owner.get(&to);
     assert!(page.contains("Personality saved"), "{page}");
     assert!(page.contains(OFFER) && page.contains("cheerful and brief"), "{page}");
 
@@ -93,7 +102,8 @@ fn the_personality_edited_on_the_page_is_in_every_prompt() {
     let (status, _) = save(&owner, &personality_version(&page), "cheerful and brief", "", "");
     assert_eq!(status, 303);
     let (_, page) = owner.get("/templates?preview=How+much+is+a+guitar%3F");
-    assert!(!page.contains("December sale") && !page.contains("About the shop"), "{page}");
+    let prompt = &page[page.find("What the AI is told").expect("the prompt shown")..];
+    assert!(!prompt.contains("December sale") && !prompt.contains("About the shop"), "{prompt}");
     let (offers, about): (Option<String>, Option<String>) = {
         let row = shop
             .db()
