@@ -1044,10 +1044,10 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     runtime.block_on(async {
         walk.go_to("/usage").await;
         let page = phone.page().await;
-        // The week's cost: the first row of "Per week"; the messages: the last 30 days'.
+        // The week's cost: the first row of "Per week"; its messages: "This week".
         assert!(page.contains("<caption>Per week, KES</caption>"), "{page}");
         assert!(
-            page.contains("<th>Messages from customers</th><td class=\"num\">1</td>"),
+            page.contains("<th>Messages from customers</th><td class=\"num\">1</td><td class=\"num\">1</td>"),
             "{page}"
         );
         taps.push(("usage: messages and cost", walk.done("usage: messages and cost").await, 2));
