@@ -51,13 +51,21 @@ fn the_personality_edited_on_the_page_is_in_every_prompt() {
     // The personality comes first (the seed's), the templates below it as extra instructions.
     let (status, page) = owner.get("/templates");
     assert_eq!(status, 200);
-    let personality = page.find("The bot&#39;s personality").or_else(|| page.find("The bot's personality"));
+    let personality = page
+        .find("The bot&#39;s personality")
+        .or_else(|| page.find("The bot's personality"));
     let extra = page.find("Extra instructions for some questions");
-    assert!(personality.is_some() && extra.is_some() && personality < extra, "{page}");
+    assert!(
+        personality.is_some() && extra.is_some() && personality < extra,
+        "{page}"
+    );
     for label in ["How the bot talks", "About your shop", "Offers now"] {
         assert!(page.contains(label), "{label}: {page}");
     }
-    assert!(page.contains("Moi Avenue, Nairobi"), "the seed's description: {page}");
+    assert!(
+        page.contains("Moi Avenue, Nairobi"),
+        "the seed's description: {page}"
+    );
 
     let (status, to) = save(
         &owner,
@@ -69,12 +77,18 @@ fn the_personality_edited_on_the_page_is_in_every_prompt() {
     assert_eq!((status, to.as_str()), (303, "/templates?done=personality"));
     let (_, page) = owner.get(&to);
     assert!(page.contains("Personality saved"), "{page}");
-    assert!(page.contains(OFFER) && page.contains("cheerful and brief"), "{page}");
+    assert!(
+        page.contains(OFFER) && page.contains("cheerful and brief"),
+        "{page}"
+    );
 
     // The preview: a price question (product_inquiry's trigger words) and a greeting (the
     // default template) both have it, each with its own template's instructions after it.
     for (message, instructions) in [
-        ("How+much+is+a+guitar%3F", "Help the customer choose an instrument"),
+        (
+            "How+much+is+a+guitar%3F",
+            "Help the customer choose an instrument",
+        ),
         ("hello+there", "Greet customers warmly"),
     ] {
         let (_, page) = owner.get(&format!("/templates?preview={message}"));
@@ -86,24 +100,42 @@ fn the_personality_edited_on_the_page_is_in_every_prompt() {
     }
 
     // And the relay sends it to the LLM with a customer's question.
-    shop.customer_asks("254711000901", "Any discount on a drum kit for my son?", "wamid.p.1");
-    let asked = shop.llm.wait_until(Duration::from_secs(30), "a prompt", |r| {
-        r.iter().any(|x| x.body["messages"].is_array())
-    });
+    shop.customer_asks(
+        "254711000901",
+        "Any discount on a drum kit for my son?",
+        "wamid.p.1",
+    );
+    let asked = shop
+        .llm
+        .wait_until(Duration::from_secs(30), "a prompt", |r| {
+            r.iter().any(|x| x.body["messages"].is_array())
+        });
     let system = asked
         .iter()
         .find_map(|x| x.body["messages"][0]["content"].as_str())
         .unwrap()
         .to_string();
-    assert!(system.contains(OFFER) && system.contains("cheerful and brief"), "{system}");
+    assert!(
+        system.contains(OFFER) && system.contains("cheerful and brief"),
+        "{system}"
+    );
 
     // The offer is over: emptied, it leaves every prompt.
     let (_, page) = owner.get("/templates");
-    let (status, _) = save(&owner, &personality_version(&page), "cheerful and brief", "", "");
+    let (status, _) = save(
+        &owner,
+        &personality_version(&page),
+        "cheerful and brief",
+        "",
+        "",
+    );
     assert_eq!(status, 303);
     let (_, page) = owner.get("/templates?preview=How+much+is+a+guitar%3F");
     let prompt = &page[page.find("What the AI is told").expect("the prompt shown")..];
-    assert!(!prompt.contains("December sale") && !prompt.contains("About the shop"), "{prompt}");
+    assert!(
+        !prompt.contains("December sale") && !prompt.contains("About the shop"),
+        "{prompt}"
+    );
     let (offers, about): (Option<String>, Option<String>) = {
         let row = shop
             .db()

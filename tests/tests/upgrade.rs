@@ -171,7 +171,10 @@ fn update_keeps_the_data_and_equals_a_fresh_install(from: &str) {
         )
         .unwrap()
         .get(0);
-    assert_eq!(tone, "playful", "the personality keeps the default template's tone");
+    assert_eq!(
+        tone, "playful",
+        "the personality keeps the default template's tone"
+    );
     let version: String = client
         .query_one(
             "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'",

@@ -75,7 +75,10 @@ const SAVE_PERSONALITY: &str = concat!(
     " = $5"
 );
 
-async fn personality(tx: &Transaction<'_>, tenant: Uuid) -> Result<Personality, tokio_postgres::Error> {
+async fn personality(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+) -> Result<Personality, tokio_postgres::Error> {
     let r = tx.query_one(READ_PERSONALITY, &[&tenant]).await?;
     Ok(Personality {
         persona_tone: r.get(0),
