@@ -49,6 +49,7 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/templates", get(templates::page).post(templates::add))
         .route("/templates/{id}", post(templates::save))
         .route("/templates/{id}/delete", post(templates::delete))
+        .route("/personality", post(templates::save_personality))
         .route("/faq", get(faq::page).post(faq::add))
         .route("/faq/new", get(faq::new))
         .route("/faq/undo/{id}", post(faq::undo))

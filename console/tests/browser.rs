@@ -921,3 +921,152 @@ fn on_his_phone_gideon_answers_a_customer_who_asked_for_a_person() {
     shop.wait_for_reply("Habari! Mimi ni Amina. Nikusaidie aje?");
     runtime.block_on(phone.close());
 }
+
+/// Counts the taps of an owner's task on a phone: a tap on a button, a link or the menu, and a
+/// tap into a box to type (the typing itself is not a tap).
+struct Walk<'a> {
+    phone: &'a Browser,
+    taps: std::cell::Cell<u32>,
+}
+
+impl Walk<'_> {
+    async fn tap(&self, css: &str) {
+        self.taps.set(self.taps.get() + 1);
+        self.phone.click(css).await;
+    }
+
+    async fn type_in(&self, css: &str, text: &str) {
+        self.taps.set(self.taps.get() + 1);
+        self.phone.fill(css, text).await;
+    }
+
+    /// Through the phone's menu to a page: two taps.
+    async fn go_to(&self, path: &str) {
+        self.tap("details.menu summary").await;
+        self.tap(&format!("details.menu a[href='{path}']")).await;
+        self.phone.arrives_at(path).await;
+    }
+
+    /// Prints the task's taps (`WALK task: n taps`), back on the overview for the next one.
+    async fn done(&self, task: &str) -> u32 {
+        let taps = self.taps.replace(0);
+        println!("WALK {task}: {taps} taps");
+        self.phone.open("/").await;
+        taps
+    }
+}
+
+/// The owner's walk of issue 22, on a phone, each task from the overview: change the hours, add
+/// an FAQ entry, edit the personality, turn the AI off and on, read the week's messages and
+/// cost, mark an alert done. Each prints its taps (`cargo test ... -- --nocapture`); each
+/// has a most, so that a page made harder to use fails here.
+#[test]
+fn the_owners_walk_on_his_phone_counts_its_taps() {
+    let shop = Shop::start();
+    // The seed's hours (the harness leaves the shop always open): Monday to Saturday, 9 to 6.
+    shop.db()
+        .execute(
+            "UPDATE alphadome.bot_control_settings SET business_hours = (SELECT jsonb_object_agg(d, '[[\"09:00\", \"18:00\"]]'::jsonb)
+               FROM unnest(ARRAY['mon','tue','wed','thu','fri','sat']) d) || '{\"sun\": []}'
+              WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap();
+    // A customer who asked for a person: an alert to mark done, and messages to count.
+    shop.customer_asks("254711000951", "I want to talk to a person please", "wamid.walk.1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shop
+        .db()
+        .query_one("SELECT count(*) FROM alphadome.alerts", &[])
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "no alert");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let settings = |column: &str| -> String {
+        shop.db()
+            .query_one(
+                &format!("SELECT {column}::text FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid"),
+                &[&shop.kassangas],
+            )
+            .unwrap()
+            .get::<_, Option<String>>(0)
+            .unwrap_or_default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-walk");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    let walk = Walk {
+        phone: &phone,
+        taps: std::cell::Cell::new(0),
+    };
+    let mut taps = Vec::new();
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+
+        walk.go_to("/hours").await;
+        walk.type_in("input[name=sat_to]", "13:00").await;
+        walk.tap("form.hours button[type=submit]").await;
+        phone.shows("Saturday 9 AM - 1 PM").await;
+        taps.push(("hours", walk.done("hours").await, 4));
+    });
+    assert!(settings("business_hours").contains("13:00"));
+    runtime.block_on(async {
+        walk.go_to("/faq").await;
+        walk.tap("a[href='/faq/new']").await;
+        phone.arrives_at("/faq/new").await;
+        walk.type_in("form.entry input[name=question]", "Do you sell ukuleles?").await;
+        walk.type_in("form.entry textarea[name=answer]", ANSWER).await;
+        walk.tap("form.entry button[type=submit]").await;
+        phone.shows("Added").await;
+        taps.push(("new FAQ entry", walk.done("new FAQ entry").await, 6));
+    });
+    assert_eq!(decision_for(&shop, "Do you sell ukuleles?"), "faq");
+    runtime.block_on(async {
+        walk.go_to("/templates").await;
+        walk.type_in("form.personality textarea[name=current_offers]", "December sale: 10% off all guitars until 31 Dec.").await;
+        walk.tap("form.personality button[type=submit]").await;
+        phone.shows("Personality saved").await;
+        taps.push(("personality", walk.done("personality").await, 4));
+    });
+    assert_eq!(settings("current_offers"), "December sale: 10% off all guitars until 31 Dec.");
+    runtime.block_on(async {
+        walk.tap("#switch-ai").await;
+        phone.shows("what the FAQ does not answer gets the fallback message").await;
+        walk.tap("#switch-ai").await;
+        phone.shows("the AI answers what the FAQ does not").await;
+        taps.push(("AI off and on", walk.done("AI off and on").await, 2));
+    });
+    assert_eq!(settings("enable_ai_responses"), "true");
+    runtime.block_on(async {
+        walk.go_to("/usage").await;
+        let page = phone.page().await;
+        // The week's cost: the first row of "Per week"; its messages: "This week".
+        assert!(page.contains("<caption>Per week, KES</caption>"), "{page}");
+        assert!(
+            page.contains("<th>Messages from customers</th><td class=\"num\">1</td><td class=\"num\">1</td>"),
+            "{page}"
+        );
+        taps.push(("usage: messages and cost", walk.done("usage: messages and cost").await, 2));
+    });
+    runtime.block_on(async {
+        walk.go_to("/alerts").await;
+        walk.tap("ul.alerts form[action$='/done'] button").await;
+        phone.arrives_at("/alerts").await;
+        phone.shows("class=\"tag\"").await;
+        taps.push(("alert done", walk.done("alert done").await, 3));
+    });
+    let done: bool = shop
+        .db()
+        .query_one("SELECT bool_and(done_at IS NOT NULL) FROM alphadome.alerts", &[])
+        .unwrap()
+        .get(0);
+    assert!(done, "the alert is done");
+    runtime.block_on(phone.close());
+    for (task, taken, most) in taps {
+        assert!(taken <= most, "{task}: {taken} taps, more than {most}");
+    }
+}

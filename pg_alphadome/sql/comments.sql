@@ -29,12 +29,12 @@ COMMENT ON COLUMN alphadome.bot_tenants.created_at IS 'When the tenant was creat
 COMMENT ON COLUMN alphadome.bot_tenants.updated_at IS 'Start of the transaction that last changed the row';
 COMMENT ON COLUMN alphadome.bot_tenants.country_code IS 'Calling code (1-3 digits, no +) in which local phone numbers of this tenant are read';
 
-COMMENT ON TABLE alphadome.bot_templates IS 'A tenant''s personas: the system prompt the LLM gets; a template whose trigger words occur in the message wins over the default';
+COMMENT ON TABLE alphadome.bot_templates IS 'Extra instructions for some questions, added to the tenant''s personality in the system prompt; a template whose trigger words occur in the message wins over the default';
 COMMENT ON COLUMN alphadome.bot_templates.id IS 'Row id';
 COMMENT ON COLUMN alphadome.bot_templates.bot_tenant_id IS 'The tenant (set from the tenant context when an owner inserts)';
 COMMENT ON COLUMN alphadome.bot_templates.template_name IS 'Name, unique per tenant: default, welcome, product_inquiry, support, ...';
-COMMENT ON COLUMN alphadome.bot_templates.system_prompt IS 'The persona and instructions (1-8000 characters)';
-COMMENT ON COLUMN alphadome.bot_templates.tone IS 'professional, friendly, casual, formal, playful or concise';
+COMMENT ON COLUMN alphadome.bot_templates.system_prompt IS 'The instructions for the questions this template is for (1-8000 characters), after the personality';
+COMMENT ON COLUMN alphadome.bot_templates.tone IS 'Unused since 0.3.0 (the tone is the personality''s: bot_control_settings.persona_tone, which the upgrade took from the default template)';
 COMMENT ON COLUMN alphadome.bot_templates.triggers IS 'Words or phrases that pick this template when the message contains them';
 COMMENT ON COLUMN alphadome.bot_templates.is_default IS 'The template used when no trigger matches (one per tenant)';
 COMMENT ON COLUMN alphadome.bot_templates.is_active IS 'false: never used';
@@ -203,7 +203,7 @@ COMMENT ON FUNCTION alphadome.tenant_for_client_phone(text) IS 'The tenant with 
 COMMENT ON FUNCTION alphadome.tenant_for_slug(text) IS 'The active tenant behind /webhook/{slug}, or NULL';
 COMMENT ON FUNCTION alphadome.tenant_credential(uuid, text, text) IS 'Decrypts one credential of a tenant and writes an audit row; relay and operator only';
 COMMENT ON FUNCTION alphadome.match_faq(uuid, text, integer) IS 'A tenant''s FAQ and canned replies ranked for a message, score in [0,1]';
-COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-completions request for a customer''s message: template, rules, best FAQ entries, recent history, within the budget; never a credential';
+COMMENT ON FUNCTION alphadome.assemble_prompt(uuid, text, text) IS 'The chat-completions request for a customer''s message: the personality, rules, the template''s instructions, best FAQ entries, recent history, within the budget; never a credential';
 COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST in one transaction: routed, deduplicated, recorded, decided, jobs queued; returns the counts';
 COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
 COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) IS 'Leases runnable jobs (of the kinds given, else any), fair across tenants, each with its context and credential (decrypted, audited)';
@@ -381,3 +381,6 @@ COMMENT ON COLUMN alphadome.customer_erasures.erased_by IS 'The login that calle
 COMMENT ON COLUMN alphadome.customer_erasures.acting_role IS 'The role it acted as';
 COMMENT ON COLUMN alphadome.customer_erasures.erased_at IS 'When';
 COMMENT ON COLUMN alphadome.customer_erasures.removed IS 'Rows removed (or reworded) per table';
+COMMENT ON COLUMN alphadome.bot_control_settings.persona_tone IS 'The personality: how the bot talks (friendly, formal, ...), in every system prompt whatever the template';
+COMMENT ON COLUMN alphadome.bot_control_settings.shop_description IS 'The personality: what the shop is and sells, in every system prompt; NULL: not given';
+COMMENT ON COLUMN alphadome.bot_control_settings.current_offers IS 'The personality: offers now (a December sale, ...), in every system prompt; NULL: none';

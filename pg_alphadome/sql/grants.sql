@@ -228,3 +228,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.console_login_tries_left(text, text)
 TO alphadome_console;
 GRANT EXECUTE ON FUNCTION alphadome.operator_password_reset(uuid) TO alphadome_admin;
+
+-- ---- One personality (issue 22): the owner's (and the operator's) to write ----------------------
+GRANT UPDATE (persona_tone, shop_description, current_offers) ON alphadome.bot_control_settings
+    TO alphadome_tenant, alphadome_admin;

@@ -2,9 +2,14 @@
 -- (docs/design.md section 3). SECURITY INVOKER: reads only what the caller may read. It selects no
 -- credential column, so no credential can reach a prompt.
 --
+-- The system prompt is the tenant's one personality (bot_control_settings: persona_tone,
+-- shop_description, current_offers), the same whatever template the message picks, then the
+-- rules, then the chosen template's own instructions: editing the personality changes every
+-- answer, and a template says only what is particular to its questions.
+--
 -- Budget (control settings prompt_budget_chars) is on the characters of all message contents:
--- the customer's message (at most a third of it) and the system prompt (template, tone,
--- rules; at most half) come first, then the best FAQ entries, then the most recent history,
+-- the customer's message (at most a third of it) and the system prompt (personality, rules,
+-- template; at most half) come first, then the best FAQ entries, then the most recent history,
 -- each only while it fits.
 CREATE OR REPLACE FUNCTION alphadome.assemble_prompt(tenant_id uuid, customer text, message text) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -30,14 +35,15 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no tenant with id %', assemble_prompt.tenant_id USING ERRCODE = 'P0002';
     END IF;
-    SELECT s.prompt_budget_chars, s.enable_payment_flow, s.escalation_phone INTO settings
+    SELECT s.prompt_budget_chars, s.enable_payment_flow, s.escalation_phone,
+           s.persona_tone, s.shop_description, s.current_offers INTO settings
       FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = assemble_prompt.tenant_id;
     budget := coalesce(settings.prompt_budget_chars, 12000);
     -- The customer's message keeps at most a third of the budget (and WhatsApp's 4096).
     user_text := left(coalesce(assemble_prompt.message, ''), least(4096, budget / 3));
 
     -- A template whose trigger words occur in the message wins over the default one.
-    SELECT tp.system_prompt, tp.tone INTO template
+    SELECT tp.system_prompt INTO template
       FROM alphadome.bot_templates tp
      WHERE tp.bot_tenant_id = assemble_prompt.tenant_id AND tp.is_active
        AND (tp.is_default OR EXISTS (
@@ -46,16 +52,22 @@ BEGIN
      ORDER BY tp.is_default, tp.id
      LIMIT 1;
 
-    system_text := coalesce(template.system_prompt,
-                            format('You are the WhatsApp customer-service assistant of %s.', tenant.client_name))
-        || E'\n\nTone: ' || coalesce(template.tone, 'friendly') || '.'
-        || E'\nYou are chatting on WhatsApp for ' || tenant.client_name
-        || '. Keep answers short and plain text. If you do not know something, say so and offer a person.'
+    system_text := 'You are the WhatsApp assistant of ' || tenant.client_name || '.'
+        || CASE WHEN settings.shop_description IS NOT NULL
+                THEN E'\nAbout the shop: ' || settings.shop_description ELSE '' END
+        || E'\nTone: ' || rtrim(coalesce(settings.persona_tone, 'friendly'), '. ') || '.'
+        || CASE WHEN settings.current_offers IS NOT NULL
+                THEN E'\nCurrent offers (mention them when they fit the question): ' || settings.current_offers
+                ELSE '' END
+        || E'\nKeep answers short and plain text. If you do not know something, say so and offer a person.'
         || CASE WHEN settings.enable_payment_flow
                 THEN E'\nYou may help the customer choose how to pay and confirm the amount; never ask for card numbers or PINs.'
                 ELSE E'\nDo not take payments in the chat; tell the customer a team member will confirm payment.' END
         || CASE WHEN settings.escalation_phone IS NOT NULL
                 THEN E'\nA person can be reached on +' || settings.escalation_phone || '.'
+                ELSE '' END
+        || CASE WHEN template.system_prompt IS NOT NULL
+                THEN E'\n\nFor this question:\n' || template.system_prompt
                 ELSE '' END;
     -- The system prompt may use at most half the budget, whatever the template says.
     system_text := left(system_text, budget / 2);

@@ -616,3 +616,14 @@ CREATE TABLE alphadome.customer_erasures (
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.customer_erasures_id_seq', '');
+
+-- ---- 0.3.0 (issue 22): one personality that every template builds on ------------------------
+
+-- Written once per tenant, put by assemble_prompt into every system prompt whatever template
+-- the message picks (a template adds only its own instructions): how the bot talks, what the
+-- shop is, and what it offers now. Appended (not in CREATE TABLE) so that a fresh install and
+-- an upgraded one have the columns in the same order.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN persona_tone text NOT NULL DEFAULT 'friendly' CHECK (length(persona_tone) BETWEEN 1 AND 500),
+    ADD COLUMN shop_description text CHECK (length(shop_description) BETWEEN 1 AND 4000),
+    ADD COLUMN current_offers text CHECK (length(current_offers) BETWEEN 1 AND 2000);

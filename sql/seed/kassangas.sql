@@ -45,28 +45,27 @@ UPDATE alphadome.bot_tenants
        brand_id = '1af71403-b4c3-4eac-9aab-48ee2576a9bb'
  WHERE id = :'tenant_id';
 
-INSERT INTO alphadome.bot_templates AS t (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default)
+-- The templates say only what is particular to their questions: the shop, its tone and its
+-- offers are the personality, written once below (0.3.0; before that the default template's
+-- text was the whole persona).
+INSERT INTO alphadome.bot_templates AS t (bot_tenant_id, template_name, system_prompt, triggers, is_default)
 VALUES
   (:'tenant_id', 'welcome',
-   'You are the friendly WhatsApp assistant of Kassangas Music Shop in Kenya, run by Gideon. '
-   'Kassangas sells musical instruments (guitars, keyboards, drums, violins), amplifiers, '
-   'microphones, sound equipment and accessories, and repairs instruments. Greet customers warmly, '
-   'answer questions about products, prices, stock, opening hours and location, and help them '
-   'find the right instrument for their level and budget. Prices are in Kenya shillings (KES).',
-   'friendly', '{hello,hi,habari,welcome}', true),
+   'Greet customers warmly and answer questions about products, prices, stock, opening hours and '
+   'location; help them find the right instrument for their level and budget.',
+   '{hello,hi,habari,welcome}', true),
   (:'tenant_id', 'product_inquiry',
-   'You are the product specialist of Kassangas Music Shop. Help the customer choose an instrument '
-   'or piece of equipment: ask about their level (beginner, intermediate, professional), the style '
-   'of music and their budget in KES, then suggest one to three suitable products from the shop''s '
-   'range. Never invent a price or stock level you were not given: offer to check with the team instead.',
-   'professional', '{price,cost,how much,guitar,keyboard,piano,drum,violin,amplifier,microphone,stock,available}', false),
+   'Help the customer choose an instrument or piece of equipment: ask about their level (beginner, '
+   'intermediate, professional), the style of music and their budget in KES, then suggest one to three '
+   'suitable products from the shop''s range. Never invent a price or stock level you were not given: '
+   'offer to check with the team instead.',
+   '{price,cost,how much,guitar,keyboard,piano,drum,violin,amplifier,microphone,stock,available}', false),
   (:'tenant_id', 'support',
-   'You are the support assistant of Kassangas Music Shop. Help customers with orders, deliveries, '
-   'repairs, returns and warranty questions. Be patient and clear; when a problem needs a person, '
-   'give Gideon''s number 0702245555 and say the team will follow up.',
-   'professional', '{repair,broken,return,refund,warranty,delivery,order,complaint}', false)
+   'Help customers with orders, deliveries, repairs, returns and warranty questions. Be patient and '
+   'clear; when a problem needs a person, give Gideon''s number 0702245555 and say the team will follow up.',
+   '{repair,broken,return,refund,warranty,delivery,order,complaint}', false)
 ON CONFLICT (bot_tenant_id, template_name) DO UPDATE
-   SET system_prompt = excluded.system_prompt, tone = excluded.tone,
+   SET system_prompt = excluded.system_prompt,
        triggers = excluded.triggers, is_default = excluded.is_default, is_active = true;
 
 INSERT INTO alphadome.bot_training_data AS d (bot_tenant_id, data_type, question, answer, category)
@@ -173,6 +172,19 @@ UPDATE alphadome.bot_training_data
  WHERE bot_tenant_id = :'tenant_id' AND data_type = 'faq' AND question = 'What are your opening hours?';
 UPDATE alphadome.bot_control_settings
    SET after_hours_message = 'Thanks for your message! Kassangas Music Shop is closed now and opens again {opening} ({hours}). Gideon or a member of the team will get back to you then.'
+ WHERE bot_tenant_id = :'tenant_id';
+\endif
+
+-- 0.3.0: the one personality every template builds on (assemble_prompt). No offer is seeded:
+-- the owner writes his own (the console's AI persona page).
+SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'alphadome.bot_control_settings'::regclass
+                                          AND attname = 'persona_tone') AS has_personality \gset
+\if :has_personality
+UPDATE alphadome.bot_control_settings
+   SET persona_tone = 'friendly and warm, in plain words; answer in the language the customer writes in (English or Swahili)',
+       shop_description = 'Kassangas Music Shop on Moi Avenue, Nairobi, Kenya, run by Gideon, sells musical instruments '
+                          '(guitars, keyboards, drums, violins), amplifiers, microphones, sound equipment and '
+                          'accessories, and repairs instruments. Prices are in Kenya shillings (KES).'
  WHERE bot_tenant_id = :'tenant_id';
 \endif
 

@@ -154,10 +154,27 @@ fn update_keeps_the_data_and_equals_a_fresh_install(from: &str) {
         .get(0);
     assert_eq!(before, 1);
 
+    // Before 0.3.0 each template had its tone: the default one's becomes the personality's.
+    client
+        .batch_execute("UPDATE alphadome.bot_templates SET tone = 'playful' WHERE is_default")
+        .unwrap();
+
     // The same session goes on after the update: its kept plans are made again.
     client
         .batch_execute("ALTER EXTENSION pg_alphadome UPDATE")
         .unwrap();
+    let tone: String = client
+        .query_one(
+            "SELECT s.persona_tone FROM alphadome.bot_control_settings s
+               JOIN alphadome.bot_tenants t ON t.id = s.bot_tenant_id WHERE t.slug = 'kassangas'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tone, "playful",
+        "the personality keeps the default template's tone"
+    );
     let version: String = client
         .query_one(
             "SELECT extversion FROM pg_extension WHERE extname = 'pg_alphadome'",

@@ -12,7 +12,8 @@ use maud::html;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-/// The last 30 days (in the tenant's time zone), each with its usage or zeros.
+/// The last 30 days (in the tenant's time zone), each with its usage or zeros, and whether it
+/// is in this week (from Monday).
 const DAYS: &str = "
     SELECT d::date::text,
            coalesce(u.faq_answers, 0), coalesce(u.llm_answers, 0), coalesce(u.fallbacks, 0),
@@ -20,7 +21,8 @@ const DAYS: &str = "
            coalesce(u.prompt_tokens, 0), coalesce(u.completion_tokens, 0),
            coalesce(u.messages_sent, 0), coalesce(u.llm_calls, 0), coalesce(u.transcriptions, 0),
            coalesce(u.priced_service, 0), coalesce(u.priced_utility + u.priced_marketing + u.priced_authentication, 0),
-           coalesce(u.alerts, 0), coalesce(u.inbound_messages, 0)
+           coalesce(u.alerts, 0), coalesce(u.inbound_messages, 0),
+           d::date >= date_trunc('week', now() AT TIME ZONE s.timezone)::date
       FROM alphadome.bot_control_settings s
      CROSS JOIN LATERAL generate_series((now() AT TIME ZONE s.timezone)::date - 29, (now() AT TIME ZONE s.timezone)::date, interval '1 day') d
       LEFT JOIN alphadome.usage_daily u ON u.bot_tenant_id = s.bot_tenant_id AND u.day = d::date
@@ -98,6 +100,8 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
         let days: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         let column = |i: usize| rows.iter().map(|r| r.get::<_, i64>(i)).collect::<Vec<i64>>();
         let total = |i: usize| column(i).iter().sum::<i64>();
+        let this_week = |i: usize| rows.iter().filter(|r| r.get::<_, bool>(15)).map(|r| r.get::<_, i64>(i)).sum::<i64>();
+        let line = |label: &str, i: usize| html! { tr { th { (label) } td.num { (this_week(i)) } td.num { (total(i)) } } };
         Ok(html::page(
             "Usage and cost",
             who,
@@ -115,16 +119,19 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                         li { strong { (p.get::<_, String>(0)) ": " (p.get::<_, String>(1)) } br; small { (p.get::<_, String>(2)) } }
                     } }
                 }
-                h2 { "Last 30 days" }
-                table.totals { tbody {
-                    tr { th { "Messages from customers" } td.num { (total(14)) } }
-                    tr { th { "Answered from the FAQ" } td.num { (total(1)) } }
-                    tr { th { "Answered by the AI" } td.num { (total(2)) } }
-                    tr { th { "AI calls" } td.num { (total(9)) } }
-                    tr { th { "AI tokens (prompt + completion)" } td.num { (total(6)) " + " (total(7)) } }
-                    tr { th { "Voice notes transcribed" } td.num { (total(10)) } }
-                    tr { th { "Messages sent" } td.num { (total(8)) } }
-                    tr { th { "Alerts" } td.num { (total(13)) } }
+                h2 { "Messages and the AI" }
+                table.totals {
+                    thead { tr { th { "Counted" } th.num { "This week" } th.num { "Last 30 days" } } }
+                    tbody {
+                    (line("Messages from customers", 14))
+                    (line("Answered from the FAQ", 1))
+                    (line("Answered by the AI", 2))
+                    (line("AI calls", 9))
+                    tr { th { "AI tokens (prompt + completion)" }
+                         td.num { (this_week(6)) " + " (this_week(7)) } td.num { (total(6)) " + " (total(7)) } }
+                    (line("Voice notes transcribed", 10))
+                    (line("Messages sent", 8))
+                    (line("Alerts", 13))
                 } }
                 (stacked_bars("Messages from customers, by what answered them", &days, &[
                     ("FAQ", "faq", column(1)), ("AI", "llm", column(2)), ("fallback", "fallback", column(3)),

@@ -16,9 +16,16 @@ INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, ans
   (:'kassangas', 'faq', 'Do you offer installment payments?',
    'Yes, for purchases above KES 20,000: a deposit and up to three monthly payments.', 'Payment'),
   (:'kassangas', 'canned_reply', 'Thank you', 'You are welcome! Thank you for choosing Kassangas.', 'Business');
-INSERT INTO alphadome.bot_templates (bot_tenant_id, template_name, system_prompt, tone, triggers, is_default) VALUES
-  (:'kassangas', 'welcome', 'You are the friendly WhatsApp assistant of Kassangas Music Shop in Nairobi.', 'friendly', '{hello,hi}', true),
-  (:'kassangas', 'product_inquiry', 'You are the product specialist of Kassangas Music Shop. Never invent a price.', 'professional', '{price,guitar}', false);
+-- A template adds its own instructions to the tenant's one personality: how the bot talks,
+-- what the shop is, what it offers now (the owner's AI persona page).
+INSERT INTO alphadome.bot_templates (bot_tenant_id, template_name, system_prompt, triggers, is_default) VALUES
+  (:'kassangas', 'welcome', 'Greet the customer and ask how you can help.', '{hello,hi}', true),
+  (:'kassangas', 'product_inquiry', 'Help the customer choose an instrument. Never invent a price.', '{price,guitar}', false);
+UPDATE alphadome.bot_control_settings
+   SET persona_tone = 'friendly, in plain words',
+       shop_description = 'A music shop on Moi Avenue, Nairobi: guitars, keyboards, drums and repairs.',
+       current_offers = 'December sale: 10% off all guitars until 31 Dec.'
+ WHERE bot_tenant_id = :'kassangas';
 
 -- Phrasings: other ways customers ask the same thing, matched like the question.
 UPDATE alphadome.bot_training_data SET phrasings = '{"what time do you open", "mnafungua saa ngapi"}'

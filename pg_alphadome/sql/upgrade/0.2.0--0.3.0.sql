@@ -114,3 +114,14 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.console_password_resets_id
 -- One place for the hours: answers render {hours} and {opening} in the customer's language, so
 -- the opening's words take a language.
 DROP FUNCTION alphadome._opening_words(timestamptz, text, timestamptz);
+
+-- ---- One personality (issue 22, point 6): tone, the shop's description and offers, once --------
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN persona_tone text NOT NULL DEFAULT 'friendly' CHECK (length(persona_tone) BETWEEN 1 AND 500),
+    ADD COLUMN shop_description text CHECK (length(shop_description) BETWEEN 1 AND 4000),
+    ADD COLUMN current_offers text CHECK (length(current_offers) BETWEEN 1 AND 2000);
+-- The tone was each template's: a tenant keeps the one its default template had.
+UPDATE alphadome.bot_control_settings s
+   SET persona_tone = t.tone
+  FROM alphadome.bot_templates t
+ WHERE t.bot_tenant_id = s.bot_tenant_id AND t.is_default AND t.is_active;

@@ -173,7 +173,7 @@ mod tests {
         let turns = contents(&body);
         let (role, system) = &turns[0];
         assert_eq!(role, "system");
-        assert!(system.starts_with("DEFAULT-TEMPLATE"), "{system}");
+        assert!(system.contains("DEFAULT-TEMPLATE"), "{system}");
         assert!(system.contains("Tone: friendly."), "{system}");
         assert!(
             system.contains("We are open Monday-Saturday 9 AM - 6 PM."),
@@ -184,15 +184,73 @@ mod tests {
             turns.last().unwrap(),
             &("user".to_string(), message.to_string())
         );
-        // A trigger word picks its template, with its tone.
+        // A trigger word picks its template; the tone is the tenant's, not the template's.
         let turns = contents(&prompt(
             &k,
             "254700000001",
             "What is the price of a guitar?",
         ));
         assert!(
-            turns[0].1.starts_with("PRODUCT-TEMPLATE")
-                && turns[0].1.contains("Tone: professional.")
+            turns[0].1.contains("PRODUCT-TEMPLATE")
+                && !turns[0].1.contains("DEFAULT-TEMPLATE")
+                && turns[0].1.contains("Tone: friendly."),
+            "{}",
+            turns[0].1
+        );
+    }
+
+    /// The one personality (tone, the shop, its offers) is in every system prompt, whatever
+    /// template the message picks: changing it changes the prompt of a price question (which
+    /// picks product_inquiry) and of a greeting (the default template) alike.
+    #[pg_test]
+    fn the_personality_is_in_the_prompt_whatever_the_template() {
+        let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
+        let price = "What is the price of a guitar?";
+        let greeting = "hello, are you there?";
+        let system = |message: &str| contents(&prompt(&k, "254700000001", message))[0].1.clone();
+        let set = |tone: &str, description: Option<&str>, offers: Option<&str>| {
+            run(
+                "UPDATE alphadome.bot_control_settings
+                    SET persona_tone = $2, shop_description = $3, current_offers = $4
+                  WHERE bot_tenant_id = $1::uuid",
+                &[k.as_str().into(), tone.into(), description.into(), offers.into()],
+            )
+        };
+        let before = (system(price), system(greeting));
+        assert!(before.0.contains("PRODUCT-TEMPLATE") && before.1.contains("DEFAULT-TEMPLATE"));
+        assert!(!before.0.contains("offers") && !before.1.contains("About the shop"));
+
+        set(
+            "warm, short sentences, never pushy",
+            Some("A music shop on Moi Avenue, Nairobi: guitars, keyboards, drums."),
+            Some("December sale: 10% off all guitars until 31 Dec."),
+        );
+        for (message, template) in [(price, "PRODUCT-TEMPLATE"), (greeting, "DEFAULT-TEMPLATE")] {
+            let text = system(message);
+            assert!(text.contains("Tone: warm, short sentences, never pushy."), "{text}");
+            assert!(text.contains("About the shop: A music shop on Moi Avenue, Nairobi"), "{text}");
+            assert!(text.contains("December sale: 10% off all guitars until 31 Dec."), "{text}");
+            // The personality first, the template's own instructions after it.
+            assert!(text.find("December sale").unwrap() < text.find(template).unwrap(), "{text}");
+        }
+
+        // A new offer replaces the old one everywhere; no offer, no line.
+        set("formal", None, Some("Free strings with every guitar this week."));
+        for message in [price, greeting] {
+            let text = system(message);
+            assert!(text.contains("Free strings with every guitar") && text.contains("Tone: formal."), "{text}");
+            assert!(!text.contains("December sale") && !text.contains("About the shop"), "{text}");
+        }
+        set("friendly", None, None);
+        assert_eq!((system(price), system(greeting)), before);
+
+        // The database says what is wrong with a personality it cannot keep.
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.bot_control_settings SET persona_tone = '' WHERE bot_tenant_id = $1[1]::uuid",
+                &[k.as_str()]
+            ),
+            "23514"
         );
     }
 
@@ -244,7 +302,7 @@ mod tests {
                 "budget {budget}: {total} characters"
             );
             assert_eq!(turns.last().unwrap().0, "user");
-            assert!(turns[0].1.starts_with("DEFAULT-TEMPLATE"));
+            assert!(turns[0].1.starts_with("You are the WhatsApp assistant of"));
         }
     }
 
