@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile=release pgrx_profile=--release cargo_profile=--release only=
+# (cargo pgrx package builds release by default and knows only --debug.)
+profile=release pgrx_profile= cargo_profile=--release only=
 while [ $# -gt 0 ]; do
   case $1 in
     --debug) profile=debug pgrx_profile=--debug cargo_profile= ;;
