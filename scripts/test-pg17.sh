@@ -29,7 +29,6 @@ rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
 # Its own target folder: a build for PostgreSQL 17 beside 15's would rebuild both each time.
 target=${ALPHADOME_PG17_TARGET_DIR:-/var/cache/alphadome/target-pg$major}
 mkdir -p "$target"
-mounts=()
 unmount_all() {
   local m
   for m in $(findmnt -rn -o TARGET | grep "^$root/" | sort -r); do umount -l "$m" 2>/dev/null || true; done
