@@ -64,26 +64,7 @@ fn three_relays_under_kills_a_database_restart_and_flaky_apis_lose_nothing() {
             ("ai_api_key", KASSANGAS_AI_KEY),
         ],
     );
-    for (i, number) in OTHER_NUMBERS.iter().enumerate() {
-        let id: String = db
-            .query_one(
-                "SELECT alphadome.create_tenant($1, $1, $2, $3, 'EAAtest-chaos-token', 'sk-test-chaos-key')::text",
-                &[&format!("chaos-{i}"), &format!("07330000{i:02}"), number],
-            )
-            .unwrap()
-            .get(0);
-        db.execute(
-            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer)
-             VALUES ($1::text::uuid, 'faq', 'What are your opening hours?', 'Open 8 to 8, every day.')",
-            &[&id],
-        )
-        .unwrap();
-    }
-    db.batch_execute(
-        "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
-         UPDATE alphadome.bot_control_settings SET business_hours = NULL, max_messages_per_hour = 100000;",
-    )
-    .unwrap();
+    common::seed_busy_tenants(&mut db, "chaos", "07330000", &OTHER_NUMBERS);
     drop(db);
     let (meta, llm) = (Mock::meta(), Mock::llm());
     // One call in twenty fails (overload or throttling, retried): often enough to hit every

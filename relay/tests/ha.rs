@@ -13,7 +13,7 @@ mod common;
 use alphadome_e2e::mock::{Mock, Scripted};
 use alphadome_e2e::patroni::Patroni;
 use alphadome_e2e::relay::Relay;
-use alphadome_e2e::{report, wait_for_queue_to_drain, Client};
+use alphadome_e2e::{report, wait_for_queue_to_drain};
 use common::{text_webhook, Deployment, APP_SECRET};
 use std::collections::HashMap;
 use std::path::Path;
@@ -165,33 +165,10 @@ fn new_primary(ha: &Patroni, not: usize, timeout: Duration) -> usize {
     }
 }
 
-fn seed(db: &mut Client) {
-    for (i, number) in NUMBERS.iter().enumerate() {
-        let id: String = db
-            .query_one(
-                "SELECT alphadome.create_tenant($1, $1, $2, $3, 'EAAtest-ha-token', 'sk-test-ha-key')::text",
-                &[&format!("ha-{i}"), &format!("07350000{i:02}"), number],
-            )
-            .unwrap()
-            .get(0);
-        db.execute(
-            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer)
-             VALUES ($1::text::uuid, 'faq', 'What are your opening hours?', 'Open 8 to 8, every day.')",
-            &[&id],
-        )
-        .unwrap();
-    }
-    db.batch_execute(
-        "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
-         UPDATE alphadome.bot_control_settings SET business_hours = NULL, max_messages_per_hour = 100000;",
-    )
-    .unwrap();
-}
-
 #[test]
 fn patroni_fails_over_and_switches_over_under_load_and_no_acknowledged_webhook_is_lost() {
     let ha = Patroni::up(2, "shop");
-    seed(&mut ha.connect());
+    common::seed_busy_tenants(&mut ha.connect(), "ha", "07350000", &NUMBERS);
     let (meta, llm) = (Mock::meta(), Mock::llm());
     // The LLM answers in up to 1.5 s, so some jobs are running when a leader goes: their leases,
     // taken on the old leader, must end and the jobs be taken again on the new one.

@@ -193,6 +193,42 @@ pub fn text_now(from: &str, text: &str, wamid: &str) -> Vec<u8> {
     webhook.to_string().into_bytes()
 }
 
+/// Busy shops for the load tests (chaos, ha): tenants `{name}-0`, `{name}-1`, ... on `numbers`,
+/// each with one FAQ answer to the opening-hours question, no business hours and no hourly
+/// limit; and the relay's login.
+pub fn seed_busy_tenants(db: &mut Client, name: &str, phone_prefix: &str, numbers: &[&str]) {
+    let (token, key) = (
+        format!("EAAtest-{name}-token"),
+        format!("sk-test-{name}-key"),
+    );
+    for (i, number) in numbers.iter().enumerate() {
+        let id: String = db
+            .query_one(
+                "SELECT alphadome.create_tenant($1, $1, $2, $3, $4, $5)::text",
+                &[
+                    &format!("{name}-{i}"),
+                    &format!("{phone_prefix}{i:02}"),
+                    number,
+                    &token,
+                    &key,
+                ],
+            )
+            .unwrap()
+            .get(0);
+        db.execute(
+            "INSERT INTO alphadome.bot_training_data (bot_tenant_id, data_type, question, answer)
+             VALUES ($1::text::uuid, 'faq', 'What are your opening hours?', 'Open 8 to 8, every day.')",
+            &[&id],
+        )
+        .unwrap();
+    }
+    db.batch_execute(
+        "CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
+         UPDATE alphadome.bot_control_settings SET business_hours = NULL, max_messages_per_hour = 100000;",
+    )
+    .unwrap();
+}
+
 pub const LONG: Duration = Duration::from_secs(30);
 
 /// A Meta-shaped webhook with one inbound message of any type (`message` without from, id and
