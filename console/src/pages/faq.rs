@@ -376,19 +376,24 @@ pub async fn new(State(app): State<App>, session: Session) -> Response {
     .await
 }
 
-/// Phrasings ($5) are written one a line; empty lines are dropped.
-const ADD: &str = "
+/// Phrasings ($5) are written one a line; empty lines are dropped. A browser sends a text box's
+/// lines ended by CR LF: the CR goes too, or every phrasing but the last would end in it.
+macro_rules! phrasings {
+    () => {
+        "(SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array(replace($5, E'\\r', ''), E'\\n')) p WHERE btrim(p) <> '')"
+    };
+}
+
+const ADD: &str = concat!("
     INSERT INTO alphadome.bot_training_data (data_type, question, answer, category, phrasings, is_active, bot_tenant_id)
-    VALUES ($1, btrim($2), btrim($3), coalesce(nullif(btrim($4), ''), 'Business'),
-            (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> ''),
-            $6, $7)
-    RETURNING id";
+    VALUES ($1, btrim($2), btrim($3), coalesce(nullif(btrim($4), ''), 'Business'), ", phrasings!(), ", $6, $7)
+    RETURNING id");
 
 /// $8: the version the form was read at; no row is changed when it is not the version now.
 const SAVE: &str = concat!("
     UPDATE alphadome.bot_training_data
        SET data_type = $1, question = btrim($2), answer = btrim($3), category = coalesce(nullif(btrim($4), ''), 'Business'),
-           phrasings = (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($5, E'\\n')) p WHERE btrim(p) <> ''),
+           phrasings = ", phrasings!(), ",
            is_active = $6
      WHERE id = $7 AND ", version!(), " = $8");
 

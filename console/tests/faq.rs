@@ -1,0 +1,51 @@
+//! FAQ entries as a browser sends them (the walk of issue 22 found each of these).
+mod common;
+
+use common::*;
+
+/// A text box's lines come from a browser ended by CR LF: the phrasings are stored without the
+/// CR, added or saved (they were stored as "can you fix my guitar\r").
+#[test]
+fn phrasings_typed_on_several_lines_are_stored_without_the_browsers_line_ends() {
+    let shop = Shop::start();
+    let owner = Visitor::new(&shop);
+    assert_eq!(owner.login(OWNER, PASSWORD), 303);
+    let csrf = owner.csrf();
+    let entry = |phrasings: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("data_type", "faq".to_string()),
+            ("question", "Do you repair guitars?".to_string()),
+            ("answer", "Yes: from KES 1,500.".to_string()),
+            ("category", "Business".to_string()),
+            ("phrasings", phrasings.to_string()),
+            ("is_active", "on".to_string()),
+        ]
+    };
+    let form = entry("can you fix my guitar\r\nguitar repair\r\n\r\n");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(owner.post("/faq", &form).0, 303);
+    let stored = |shop: &Shop| -> (i64, Vec<String>) {
+        let row = shop
+            .db()
+            .query_one(
+                "SELECT id, phrasings FROM alphadome.bot_training_data WHERE question = 'Do you repair guitars?'",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let (id, phrasings) = stored(&shop);
+    assert_eq!(phrasings, ["can you fix my guitar", "guitar repair"]);
+    // Saved from its page (with the version the page carries).
+    let (_, page) = owner.get(&format!("/faq/{id}"));
+    const FIELD: &str = "name=\"version\" value=\"";
+    let at = page.find(FIELD).expect("the entry's version") + FIELD.len();
+    let version = page[at..at + 32].to_string();
+    let mut form = entry("mnatengeneza gitaa\r\nguitar repair");
+    form[0] = ("csrf", csrf.clone());
+    let mut form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    form.push(("version", &version));
+    assert_eq!(owner.post(&format!("/faq/{id}"), &form).0, 303);
+    assert_eq!(stored(&shop).1, ["mnatengeneza gitaa", "guitar repair"]);
+}
