@@ -24,9 +24,9 @@ fn bars(
     let totals: Vec<i64> = (0..days.len())
         .map(|d| series.iter().map(|s| value(s, d)).sum())
         .collect();
-    let max = totals.iter().copied().max().unwrap_or(0).max(1);
+    let max = totals.iter().copied().max().unwrap_or(0);
     let slot = width / days.len().max(1) as f64;
-    let scale = (height - 4.0) / max as f64;
+    let scale = (height - 4.0) / max.max(1) as f64;
     // (x, y, w, h, class, tooltip) of every part of every bar; the date under every 7th day.
     let mut parts = Vec::new();
     let mut labels = Vec::new();
@@ -51,13 +51,13 @@ fn bars(
         // Five dates, the first and last days among them, spread as the HTML spreads them.
         let last = days.len().saturating_sub(1);
         if (0..5).any(|i| i * last / 4 == d) {
-            labels.push(day.get(5..).unwrap_or(day).to_string());
+            labels.push(day_words(day));
         }
     }
     html! {
         figure.chart {
             figcaption { (title) }
-            p.scale { "Highest day: " (show(max)) }
+            p.scale { @if max == 0 { "Nothing on any of these days." } @else { "Highest day: " (show(max)) } }
             svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(title) {
                 line x1="0" y1=(height) x2=(width) y2=(height) class="axis" {}
                 @for (x, y, w, h, class, tip) in &parts {
@@ -70,6 +70,14 @@ fn bars(
             p.legend { @for (name, class, _) in series { span class=(format!("key {class}")) { (name) } " " } }
         }
     }
+}
+
+/// A day ("2026-11-02") as the owner reads it under a chart: "2 Nov" (in Kenya "11-02" reads
+/// as 11 February).
+fn day_words(day: &str) -> String {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(|d| d.format("%-d %b").to_string())
+        .unwrap_or_else(|_| day.to_string())
 }
 
 #[cfg(test)]
@@ -96,11 +104,21 @@ mod tests {
             "the scale says the largest total"
         );
         assert!(
-            svg.contains("<span>11-28</span>"),
-            "dates are HTML text: {svg}"
+            svg.contains("<span>28 Nov</span>"),
+            "dates are HTML text, day before month: {svg}"
         );
         let cents = stacked_amounts("Cost", &days, &[("AI", "llm", vec![123456, 5])]).into_string();
         assert!(cents.contains("2026-11-28: 1,234.56 AI"), "{cents}");
         assert!(cents.contains("2026-11-29: 0.05 AI"), "{cents}");
+    }
+
+    #[test]
+    fn a_chart_of_nothing_says_so_instead_of_a_highest_day_that_never_was() {
+        let days = vec!["2026-11-28".to_string(), "2026-11-29".to_string()];
+        let cents = stacked_amounts("Cost", &days, &[("AI", "llm", vec![0, 0])]).into_string();
+        assert!(cents.contains("Nothing on any of these days."), "{cents}");
+        assert!(!cents.contains("Highest day"), "it said 0.01: {cents}");
+        let counts = stacked_bars("Tokens", &days, &[("prompt", "llm", vec![0, 0])]).into_string();
+        assert!(!counts.contains("Highest day: 1<"), "it said 1: {counts}");
     }
 }
