@@ -575,8 +575,10 @@ fn on_his_phone_gideon_changes_the_hours_in_four_taps_and_the_answer_follows() {
         phone.arrives_at("/hours").await;
         fits(&phone, "the hours page").await;
         phone.shot("27-phone-hours").await;
-        // Tap 3: Saturday's closing time (typed the short way); tap 4: Save.
+        // Tap 3: Saturday's closing time (typed the short way); tap 4: Save, in reach where
+        // his thumb is (below the holidays, it was a long scroll away).
         phone.fill("input[name=sat_to]", "13:00").await;
+        in_reach(&phone, "form.hours button[type=submit]", "Save hours, from Saturday's box").await;
         phone.click("form.hours button[type=submit]").await;
         phone
             .shows("Saved: every answer that states the hours says the new ones.")
@@ -605,6 +607,25 @@ fn on_his_phone_gideon_changes_the_hours_in_four_taps_and_the_answer_follows() {
         "the FAQ answer follows the hours: {answer}"
     );
     runtime.block_on(phone.close());
+}
+
+/// Asserts the element is on the screen as it is scrolled now: a thumb reaches it without
+/// scrolling (WebDriver's click would scroll to it, and hide the scroll a person must do).
+async fn in_reach(browser: &Browser, css: &str, what: &str) {
+    let found = browser
+        .client
+        .execute(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+             return [r.top, r.bottom, window.innerHeight];",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    let (top, bottom, window) = (found[0].as_f64().unwrap(), found[1].as_f64().unwrap(), found[2].as_f64().unwrap());
+    assert!(
+        top >= 0.0 && bottom <= window,
+        "{what}: {css} is at {top:.0}..{bottom:.0} px, outside the {window:.0} px screen"
+    );
 }
 
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
