@@ -119,10 +119,10 @@ pub fn decision(name: Option<&str>) -> &'static str {
     match name.unwrap_or("") {
         "faq" => "FAQ answer",
         "llm" => "AI answer",
-        "fallback" => "fallback",
+        "fallback" => "no-answer reply",
         "type_reply" => "reply for its type",
         "escalated" => "sent to a person",
-        "after_hours" => "after hours",
+        "after_hours" => "after-hours reply",
         "opt_out" => "opted out",
         "opt_in" => "opted in",
         "opted_out" => "opted out (silent)",

@@ -184,7 +184,7 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
         browser.shot("01-overview").await;
         browser.click("#switch-ai").await;
         browser
-            .shows("what the FAQ does not answer gets the fallback message")
+            .shows("what the FAQ does not answer gets your no-answer reply (Settings)")
             .await;
     });
     assert!(!ai_on(), "AI answers switched off from the browser");
@@ -192,10 +192,10 @@ fn gideon_runs_his_bot_from_a_browser_and_a_customer_gets_his_new_answer() {
         assert!(browser
             .page()
             .await
-            .contains("what the FAQ does not answer gets the fallback message"));
+            .contains("what the FAQ does not answer gets your no-answer reply (Settings)"));
         browser.click("#switch-ai").await;
         // The click only starts the POST: wait for the page it answers with.
-        browser.shows("the AI answers what the FAQ does not").await;
+        browser.shows("<strong>The AI</strong> is <strong class=\"state on\">on</strong>: it answers what the FAQ does not.").await;
     });
     assert!(ai_on(), "and on again");
 
@@ -1056,9 +1056,9 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     assert_eq!(settings("current_offers"), "December sale: 10% off all guitars until 31 Dec.");
     runtime.block_on(async {
         walk.tap("#switch-ai").await;
-        phone.shows("what the FAQ does not answer gets the fallback message").await;
+        phone.shows("what the FAQ does not answer gets your no-answer reply (Settings)").await;
         walk.tap("#switch-ai").await;
-        phone.shows("the AI answers what the FAQ does not").await;
+        phone.shows("it answers what the FAQ does not").await;
         taps.push(("AI off and on", walk.done("AI off and on").await, 2));
     });
     assert_eq!(settings("enable_ai_responses"), "true");

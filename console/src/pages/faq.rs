@@ -193,7 +193,7 @@ fn why(t: &Tried) -> String {
         },
         "llm" => format!("The AI writes the answer, because {}.", not_the_faq()),
         "fallback" => format!(
-            "The fallback message goes, because {}, and AI answers are off.",
+            "Your no-answer reply goes (Settings), because {}, and AI answers are off.",
             not_the_faq()
         ),
         "escalated" => "These words ask for a person: the customer is told someone will answer, and you get an alert.".to_string(),
@@ -438,7 +438,7 @@ fn edit_page(who: &Who, id: i64, e: &Entry, message: Option<&str>) -> Response {
             // Asked before it is done (no script: it opens in place), and undone for a day after.
             details.confirm {
                 summary { "Delete this entry" }
-                p { "Customers who ask this will get the AI's answer or the fallback message instead. You can undo it for a day." }
+                p { "Customers who ask this will get the AI's answer or your no-answer reply instead. You can undo it for a day." }
                 form method="post" action=(format!("/faq/{id}/delete")) { (csrf) button.danger type="submit" { "Yes, delete it" } }
             }
             p { a href="/faq" { "Back to the FAQ" } }

@@ -59,7 +59,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                 }
                 section.switches {
                     (switch_form(who, "bot", "The bot", bot_on, "answers customers", "only records their messages"))
-                    (switch_form(who, "ai", "AI answers", ai_on, "the AI answers what the FAQ does not", "what the FAQ does not answer gets the fallback message"))
+                    (switch_form(who, "ai", "The AI", ai_on, "it answers what the FAQ does not", "what the FAQ does not answer gets your no-answer reply (Settings)"))
                 }
                 (health)
                 (cost_so_far)

@@ -125,7 +125,7 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
                 }
                 fieldset { legend { "Words" }
                     (text("escalation_phone", "Phone to alert when a customer needs you", &s.escalation_phone, "Your WhatsApp number, like 254702245555; customers who ask for a person are given it too."))
-                    (area("fallback_message", "Reply when the bot has no answer", &s.fallback_message, "Sent when neither the FAQ nor the AI answers."))
+                    (area("fallback_message", "No-answer reply", &s.fallback_message, "Sent when the bot has no answer: neither the FAQ nor the AI answers."))
                     (text("opt_out_keywords", "Words that stop messages", &s.opt_out_keywords, "Comma-separated: a message that is exactly one of them stops the bot for that customer."))
                     (text("opt_in_keywords", "Words that start them again", &s.opt_in_keywords, "Comma-separated."))
                     (text("handoff_keywords", "Words that ask for a person", &s.handoff_keywords, "Comma-separated."))

@@ -134,7 +134,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     (line("Alerts", 13))
                 } }
                 (stacked_bars("Messages from customers, by what answered them", &days, &[
-                    ("FAQ", "faq", column(1)), ("AI", "llm", column(2)), ("fallback", "fallback", column(3)),
+                    ("FAQ", "faq", column(1)), ("AI", "llm", column(2)), ("no-answer reply", "fallback", column(3)),
                     ("to a person", "escalated", column(4)), ("not answered", "silent", column(5)),
                 ]))
                 (stacked_bars("AI tokens", &days, &[("prompt", "prompt", column(6)), ("completion", "completion", column(7))]))
