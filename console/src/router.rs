@@ -100,6 +100,7 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
             }),
         )
         .with_state(app)
+        .layer(axum::middleware::from_fn(back_after_login))
         .layer(axum::middleware::from_fn(no_nul_in_the_query));
     protect(
         routes,
@@ -110,6 +111,32 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
             content_security_policy: CONTENT_SECURITY_POLICY,
         },
     )
+}
+
+/// A page asked for without a session (an alert's link to a conversation, opened on a phone
+/// whose session ended) is sent to the login page with where it was going, `/login?then=...`,
+/// so that logging in lands there and not on the overview.
+async fn back_after_login(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let wanted = (request.method() == axum::http::Method::GET)
+        .then(|| request.uri().path_and_query().map(|p| p.as_str().to_string()))
+        .flatten()
+        .filter(|p| crate::pages::account::then_path(p).is_some() && p != "/");
+    let mut response = next.run(request).await;
+    if let Some(wanted) = wanted {
+        if response.status().is_redirection()
+            && response.headers().get(header::LOCATION).is_some_and(|l| l == "/login")
+        {
+            if let Ok(query) = serde_urlencoded::to_string([("then", wanted.as_str())]) {
+                if let Ok(location) = format!("/login?{query}").parse() {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+            }
+        }
+    }
+    response
 }
 
 /// A query string with a NUL byte (%00) is no request a page of ours makes, and text with one

@@ -227,7 +227,7 @@ fn forged_forms_ended_sessions_and_guessed_passwords_are_refused_and_owner_text_
             old.status().as_u16(),
             old.headers()["location"].to_str().unwrap()
         ),
-        (303, "/login")
+        (303, "/login?then=%2Ffaq")
     );
 
     // Five wrong passwords, then even the right one waits: 429 with Retry-After.

@@ -217,3 +217,42 @@ fn without_email_forgot_password_says_to_ask_the_operator() {
         .get(0);
     assert_eq!(asked, 0, "no link was made that nobody could receive");
 }
+
+/// An alert's link to a conversation opened on a phone whose session has ended: logging in goes
+/// on to that conversation (it landed on the overview), and never to another site.
+#[test]
+fn logging_in_from_a_link_goes_on_to_the_page_it_was_for() {
+    let shop = Shop::start();
+    let gideon = Visitor::new(&shop);
+    let asked = gideon
+        .http
+        .get(format!("{}/conversations/7?x=1", shop.url))
+        .send()
+        .unwrap();
+    assert_eq!(asked.status().as_u16(), 303);
+    assert_eq!(
+        asked.headers()["location"],
+        "/login?then=%2Fconversations%2F7%3Fx%3D1"
+    );
+    let (_, page) = gideon.get("/login?then=%2Fconversations%2F7%3Fx%3D1");
+    assert!(
+        page.contains(r#"name="then" value="/conversations/7?x=1""#),
+        "{page}"
+    );
+    let login = |then: &str| {
+        Visitor::new(&shop)
+            .http
+            .post(format!("{}/login", shop.url))
+            .form(&[("email", OWNER), ("password", PASSWORD), ("then", then)])
+            .send()
+            .unwrap()
+    };
+    let landed = login("/conversations/7?x=1");
+    assert_eq!(landed.status().as_u16(), 303);
+    assert_eq!(landed.headers()["location"], "/conversations/7?x=1");
+    for elsewhere in ["//evil.example/", "/\\evil.example", "https://evil.example/", "/login"] {
+        assert_eq!(login(elsewhere).headers()["location"], "/", "{elsewhere}");
+    }
+    // Logging in from the login page itself still lands on the overview.
+    assert_eq!(gideon.login(OWNER, PASSWORD), 303);
+}

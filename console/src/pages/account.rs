@@ -14,7 +14,19 @@ use std::net::SocketAddr;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-fn login_form(message: Option<&str>, ok: bool) -> Html<String> {
+/// Where a login may go on to: a page of this console (a path of ours, never "//host" or
+/// "/\\host", which a browser reads as another site), else nowhere (the overview).
+pub fn then_path(then: &str) -> Option<&str> {
+    let ours = then.starts_with('/')
+        && !then.starts_with("//")
+        && !then.starts_with("/\\")
+        && !then.starts_with("/login")
+        && then.len() <= 2000
+        && !then.chars().any(|c| c.is_control());
+    ours.then_some(then)
+}
+
+fn login_form(message: Option<&str>, ok: bool, then: Option<&str>) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -24,6 +36,7 @@ fn login_form(message: Option<&str>, ok: bool) -> Html<String> {
                     h1 { "AlphaDome console" }
                     (html::notice(message, ok))
                     form method="post" action="/login" {
+                        @if let Some(then) = then.and_then(then_path) { input type="hidden" name="then" value=(then); }
                         label { "Email" input type="email" name="email" autocomplete="username" required; }
                         label { "Password" input type="password" name="password" autocomplete="current-password" required; }
                         button type="submit" { "Log in" }
@@ -40,6 +53,9 @@ fn login_form(message: Option<&str>, ok: bool) -> Html<String> {
 pub struct LoginQuery {
     #[serde(default)]
     reset: Option<String>,
+    /// The page to go on to (back_after_login in router.rs).
+    #[serde(default)]
+    then: Option<String>,
 }
 
 pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> Response {
@@ -47,7 +63,7 @@ pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery
         .reset
         .is_some()
         .then_some("Your new password is set, and every other place you were logged in is logged out. Log in with it.");
-    login_form(message, true).into_response()
+    login_form(message, true, q.then.as_deref()).into_response()
 }
 
 /// What a wrong password is told: with a warning when few tries are left before logins with
@@ -73,6 +89,8 @@ fn wrong_password(tries_left: i32) -> String {
 pub struct Login {
     email: String,
     password: String,
+    #[serde(default)]
+    then: Option<String>,
 }
 
 /// console_login records a failure before it answers, so its transaction is committed
@@ -102,7 +120,7 @@ pub async fn login(
     Ok(match (outcome.as_str(), token) {
         ("ok", Some(token)) => (
             [(header::SET_COOKIE, cookie(Some(&token), app.secure_cookies))],
-            Redirect::to("/"),
+            Redirect::to(form.then.as_deref().and_then(then_path).unwrap_or("/")),
         )
             .into_response(),
         ("throttled", _) => {
@@ -112,7 +130,7 @@ pub async fn login(
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry)],
-                login_form(Some(&message), false),
+                login_form(Some(&message), false, form.then.as_deref()),
             )
                 .into_response()
         }
@@ -129,7 +147,7 @@ pub async fn login(
             tx.commit().await?;
             (
                 StatusCode::UNAUTHORIZED,
-                login_form(Some(&wrong_password(left)), false),
+                login_form(Some(&wrong_password(left)), false, form.then.as_deref()),
             )
                 .into_response()
         }
