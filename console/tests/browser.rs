@@ -628,6 +628,21 @@ async fn in_reach(browser: &Browser, css: &str, what: &str) {
     );
 }
 
+/// Asserts a text box shows all it holds (the seed's tone, in a one-line box, was cut at
+/// "answer" on a phone).
+async fn shows_all(browser: &Browser, css: &str) {
+    let found = browser
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]);
+             return [e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1, e.value];",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    assert!(found[0].as_bool().unwrap(), "{css} hides part of {}", found[1]);
+}
+
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
 /// what sticks out.
 async fn fits(browser: &Browser, what: &str) {
@@ -1048,6 +1063,10 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     assert_eq!(decision_for(&shop, "Do you sell ukuleles?"), "faq");
     runtime.block_on(async {
         walk.go_to("/templates").await;
+        // He reads what the personality says now before adding to it.
+        for field in ["persona_tone", "shop_description", "current_offers"] {
+            shows_all(&phone, &format!("form.personality [name={field}]")).await;
+        }
         walk.type_in("form.personality textarea[name=current_offers]", "December sale: 10% off all guitars until 31 Dec.").await;
         walk.tap("form.personality button[type=submit]").await;
         phone.shows("Personality saved").await;

@@ -95,16 +95,23 @@ pub struct Preview {
     done: Option<String>,
 }
 
+/// Lines enough for a box to show all its text on a phone (about 30 characters a line), so the
+/// owner reads what the bot is told without scrolling inside the box.
+fn rows_for(text: &str, least: usize) -> String {
+    let lines: usize = text.lines().map(|l| l.chars().count() / 30 + 1).sum();
+    lines.clamp(least, 16).to_string()
+}
+
 fn personality_form(p: &Personality, csrf: &maud::Markup) -> maud::Markup {
     html! {
         form.personality method="post" action="/personality" {
             (csrf)
             input type="hidden" name="version" value=(p.version);
-            label { "How the bot talks" input type="text" name="persona_tone" value=(p.persona_tone) required maxlength="500";
+            label { "How the bot talks" textarea name="persona_tone" rows=(rows_for(&p.persona_tone, 2)) required maxlength="500" { (p.persona_tone) }
                     small { "Its tone, like: friendly and warm, in plain words." } }
-            label { "About your shop" textarea name="shop_description" rows="4" maxlength="4000" { (p.shop_description) }
+            label { "About your shop" textarea name="shop_description" rows=(rows_for(&p.shop_description, 4)) maxlength="4000" { (p.shop_description) }
                     small { "What you sell, where you are, who runs it." } }
-            label { "Offers now" textarea name="current_offers" rows="3" maxlength="2000" { (p.current_offers) }
+            label { "Offers now" textarea name="current_offers" rows=(rows_for(&p.current_offers, 3)) maxlength="2000" { (p.current_offers) }
                     small { "Like: December sale: 10% off all guitars until 31 Dec. Empty: no offer." } }
             button type="submit" { "Save the personality" }
         }
