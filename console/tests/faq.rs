@@ -49,3 +49,17 @@ fn phrasings_typed_on_several_lines_are_stored_without_the_browsers_line_ends() 
     assert_eq!(owner.post(&format!("/faq/{id}"), &form).0, 303);
     assert_eq!(stored(&shop).1, ["mnatengeneza gitaa", "guitar repair"]);
 }
+
+/// "Kind" offered "FAQ" or "Canned reply" and said nothing of the difference (there is none in
+/// how the bot answers): the form says so.
+#[test]
+fn the_entry_form_says_what_its_kind_changes() {
+    let shop = Shop::start();
+    let owner = Visitor::new(&shop);
+    assert_eq!(owner.login(OWNER, PASSWORD), 303);
+    let (_, page) = owner.get("/faq/new");
+    assert!(
+        page.contains("Both answer the same way: \u{201c}Canned reply\u{201d} only marks a set reply"),
+        "{page}"
+    );
+}

@@ -43,6 +43,9 @@ macro_rules! version {
     };
 }
 
+/// What "Kind" changes: nothing in how the bot answers (match_faq ranks both alike).
+const KIND_HINT: &str = "Both answer the same way: \u{201c}Canned reply\u{201d} only marks a set reply, like hello or thank you, in the list.";
+
 fn editor(e: &Entry, action: &str, csrf: &Markup, button: &str) -> Markup {
     html! {
         form.entry method="post" action=(action) {
@@ -50,7 +53,8 @@ fn editor(e: &Entry, action: &str, csrf: &Markup, button: &str) -> Markup {
             @if !e.version.is_empty() { input type="hidden" name="version" value=(e.version); }
             label { "Kind" select name="data_type" {
                 option value="faq" selected[e.data_type != "canned_reply"] { "FAQ" }
-                option value="canned_reply" selected[e.data_type == "canned_reply"] { "Canned reply" } } }
+                option value="canned_reply" selected[e.data_type == "canned_reply"] { "Canned reply" } }
+                small { (KIND_HINT) } }
             label { "Question" input type="text" name="question" value=(e.question) required; }
             label { "Other ways customers ask it" textarea name="phrasings" rows="3" { (e.phrasings) } small { "One a line, in every language your customers use: \"mnafungua saa ngapi\"." } }
             label { "Answer" textarea name="answer" rows="3" required { (e.answer) }
