@@ -93,3 +93,30 @@ fn done_and_a_reply_stop_an_alert_that_waits_for_the_opening() {
         "nothing left to reach the escalation phone later"
     );
 }
+
+/// An alert of a bot in test mode (dry run) said "Not really sent" and not where it would have
+/// gone, which is what the owner checks (is it my number, my email?).
+#[test]
+fn an_alert_in_test_mode_says_where_it_would_have_gone() {
+    let shop = Shop::start();
+    shop.db()
+        .execute(CLOSED_FOR_DAYS, &[&shop.kassangas])
+        .unwrap();
+    shop.customer_asks("254711000711", "I want a human", "wamid.done.sim");
+    let (id, _, _) = alert(&shop, "254711000711");
+    // As the relay records one in dry-run mode.
+    shop.db()
+        .execute(
+            "UPDATE alphadome.alerts SET status = 'simulated', channel = 'email', sent_to = '{gideon@kassangas.test}'
+              WHERE id = $1",
+            &[&id],
+        )
+        .unwrap();
+    let owner = Visitor::new(&shop);
+    assert_eq!(owner.login(OWNER, PASSWORD), 303);
+    let (_, page) = owner.get(&format!("/alerts/{id}"));
+    assert!(
+        page.contains("Not really sent: it would have gone by email to gideon@kassangas.test"),
+        "{page}"
+    );
+}

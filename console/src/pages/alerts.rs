@@ -83,9 +83,13 @@ fn card(who: &Who, r: &Row, with_tenant: bool, back: &str, technical: bool) -> M
     let sent_to: Vec<String> = r.get(8);
     let fate = match status.as_str() {
         "sent" => format!("Sent {}.", how(&r.get::<_, String>(4), &sent_to)),
-        "simulated" => {
-            "Not really sent: the bot runs in test mode, nothing leaves the computer.".to_string()
-        }
+        // Where it would have gone, as a sent one says where it went.
+        "simulated" => match how(&r.get::<_, String>(4), &sent_to) {
+            would if would.is_empty() => {
+                "Not really sent: the bot runs in test mode, nothing leaves the computer.".to_string()
+            }
+            would => format!("Not really sent: it would have gone {would}, but the bot runs in test mode and nothing leaves the computer."),
+        },
         "failed" => "Could not be sent. Tell your AlphaDome operator.".to_string(),
         "cancelled" if done => "Not sent: marked done before it went.".to_string(),
         "cancelled" => "Not sent: someone answered the customer before it went.".to_string(),
