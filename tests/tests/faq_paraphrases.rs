@@ -157,7 +157,8 @@ fn measure(db: &mut postgres::Client, tenant: &str, file: &str, show_left: bool)
         if answered.is_some() && answered == *expected {
             outcome.right += 1;
         } else {
-            let wrong = format!("{message:?} got the answer to {answered:?}, expected {expected:?}");
+            let wrong =
+                format!("{message:?} got the answer to {answered:?}, expected {expected:?}");
             if show_left {
                 println!("{file}: answered wrong: {wrong}");
             }
@@ -174,6 +175,12 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
     let mut db = cluster.create_database("shop");
     seed(&cluster, "shop");
     let tenant = alphadome_e2e::kassangas::tenant_id(&mut db);
+    // More messages than the seed's hourly reply limit (200): the last set would be rate-limited.
+    db.execute(
+        "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 1000",
+        &[],
+    )
+    .unwrap();
     let paraphrases = measure(&mut db, &tenant, "kassangas-paraphrases.tsv", true);
     let development = measure(&mut db, &tenant, "kassangas-real-dev.tsv", true);
     let held_out = measure(&mut db, &tenant, "kassangas-real-heldout.tsv", false);
@@ -210,10 +217,14 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
         unknown.is_empty(),
         "held-out part: new wrong answers: {unknown:#?}"
     );
+    harder_development.none_wrong("harder messages, development part");
+    harder_held_out.none_wrong("harder messages, held-out part");
     // Recall: the paraphrases at 80% (the 0.2.0 bar); the real messages no worse than this
-    // release (development 20 of 28, held-out 10 of 19; issue 29 asks 80%).
+    // release (issue 29 asks 80%; not reached yet on the real and harder sets).
     paraphrases.answers_80_percent("paraphrases");
     paraphrases.answers_at_least(52, "paraphrases");
-    development.answers_at_least(20, "real messages, development part");
-    held_out.answers_at_least(10, "real messages, held-out part");
+    development.answers_at_least(24, "real messages, development part");
+    held_out.answers_at_least(13, "real messages, held-out part");
+    harder_development.answers_at_least(22, "harder messages, development part");
+    harder_held_out.answers_at_least(11, "harder messages, held-out part");
 }
