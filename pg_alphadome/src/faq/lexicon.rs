@@ -89,7 +89,6 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("sikukuu", "holiday"),
     // Delivery (not "bring": "bring the instrument in" is how a repair starts)
     ("rider", "deliver"),
-    ("boda", "deliver"),
     ("g4s", "deliver"),
     // Items read as their category
     ("gitaa", "guitar"),

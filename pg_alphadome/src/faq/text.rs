@@ -330,9 +330,9 @@ mod unit {
     #[test]
     fn the_last_clause_of_a_question_is_marked() {
         let shipped = Lexicon::shipped();
-        let asked = asked("Hey, I'm in Kitengela, can you deliver it?", &shipped);
-        assert_eq!(asked.words, ["hey", "kitengela", "deliver"]);
-        assert_eq!(asked.clause, Some(2));
+        let long = asked("Hey, I'm in Kitengela, can you deliver it?", &shipped);
+        assert_eq!(long.words, ["hey", "kitengela", "deliver"]);
+        assert_eq!(long.clause, Some(2));
         assert_eq!(asked("Do you deliver?", &shipped).clause, None);
     }
 
