@@ -6,7 +6,10 @@
 //!   the question, words the phrasings lack, an item of a category, Swahili and Sheng verb forms,
 //!   negatives sharing words with an entry), the part the matcher was tuned on;
 //! - kassangas-real-heldout.tsv: the same kinds of message, never tuned on: only its figures and
-//!   its wrong answers are printed, not which messages were left to the LLM.
+//!   its wrong answers are printed, not which messages were left to the LLM;
+//! - kassangas-harder-dev.tsv and kassangas-harder-heldout.tsv: a second set of the same kinds,
+//!   new messages written before the matcher was tuned on its development part (issue 29,
+//!   point 4); its held-out part is treated like the first's.
 //!
 //! Each message goes through ingest as a customer's message; what was decided is compared with
 //! what should have been.
@@ -154,9 +157,12 @@ fn measure(db: &mut postgres::Client, tenant: &str, file: &str, show_left: bool)
         if answered.is_some() && answered == *expected {
             outcome.right += 1;
         } else {
-            outcome.wrong.push(format!(
-                "{message:?} got the answer to {answered:?}, expected {expected:?}"
-            ));
+            let wrong =
+                format!("{message:?} got the answer to {answered:?}, expected {expected:?}");
+            if show_left {
+                println!("{file}: answered wrong: {wrong}");
+            }
+            outcome.wrong.push(wrong);
         }
     }
     outcome
@@ -169,12 +175,22 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
     let mut db = cluster.create_database("shop");
     seed(&cluster, "shop");
     let tenant = alphadome_e2e::kassangas::tenant_id(&mut db);
+    // More messages than the seed's hourly reply limit (200): the last set would be rate-limited.
+    db.execute(
+        "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 1000",
+        &[],
+    )
+    .unwrap();
     let paraphrases = measure(&mut db, &tenant, "kassangas-paraphrases.tsv", true);
     let development = measure(&mut db, &tenant, "kassangas-real-dev.tsv", true);
     let held_out = measure(&mut db, &tenant, "kassangas-real-heldout.tsv", false);
+    let harder_development = measure(&mut db, &tenant, "kassangas-harder-dev.tsv", true);
+    let harder_held_out = measure(&mut db, &tenant, "kassangas-harder-heldout.tsv", false);
     paraphrases.report("paraphrases");
     development.report("real messages, development part");
     held_out.report("real messages, held-out part");
+    harder_development.report("harder messages, development part");
+    harder_held_out.report("harder messages, held-out part");
     assert!(
         paraphrases.total >= 50 && paraphrases.must_not() >= 10,
         "the paraphrase set is the issue's: at least 50, with questions to refuse"
@@ -201,10 +217,14 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
         unknown.is_empty(),
         "held-out part: new wrong answers: {unknown:#?}"
     );
+    harder_development.none_wrong("harder messages, development part");
+    harder_held_out.none_wrong("harder messages, held-out part");
     // Recall: the paraphrases at 80% (the 0.2.0 bar); the real messages no worse than this
-    // release (development 20 of 28, held-out 10 of 19; issue 29 asks 80%).
+    // release (issue 29 asks 80%; not reached yet on the real and harder sets).
     paraphrases.answers_80_percent("paraphrases");
     paraphrases.answers_at_least(52, "paraphrases");
-    development.answers_at_least(20, "real messages, development part");
-    held_out.answers_at_least(10, "real messages, held-out part");
+    development.answers_at_least(24, "real messages, development part");
+    held_out.answers_at_least(13, "real messages, held-out part");
+    harder_development.answers_at_least(22, "harder messages, development part");
+    harder_held_out.answers_at_least(11, "harder messages, held-out part");
 }

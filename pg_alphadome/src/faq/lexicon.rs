@@ -5,9 +5,11 @@
 //! prefix (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair).
 //!
 //! The shipped lexicon below is every shop's; a tenant adds words of its own
-//! (bot_control_settings.faq_synonyms), which win over the shipped ones. Entries and messages go
-//! through the same lexicon, so a phrasing "mnatengeneza gitaa" and a message "mnaweza
-//! kuitengeneza gitaa yangu?" meet at "repair guitar".
+//! (bot_control_settings.faq_synonyms), which win over the shipped ones; a meaning written
+//! "+kind" makes the word an item of that kind ("cello": "+instrument"), read as itself and,
+//! a little less, as its kind (SHIPPED_KINDS). Entries and messages go through the same
+//! lexicon, so a phrasing "mnatengeneza gitaa" and a message "mnaweza kuitengeneza gitaa
+//! yangu?" meet at "repair guitar".
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -59,10 +61,35 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("store", "shop"),
     ("duka", "shop"),
     ("dukani", "shop"),
-    // When it is open
+    ("settle", "pay"),
+    ("monthly", "month"),
+    ("layaway", "instalment"),
+    // Where the shop is
+    ("pin", "location"),
+    ("jengo", "location"),
+    ("ofisi", "shop"),
+    // When it is open: "saa" is the Swahili clock ("saa ngapi": what time)
     ("timing", "hour"),
     ("timings", "hour"),
     ("wazi", "open"),
+    ("saa", "time"),
+    ("operating", "open"),
+    ("operate", "open"),
+    ("shut", "close"),
+    ("closing", "close"),
+    ("closed", "close"),
+    ("closes", "close"),
+    ("jumatatu", "monday"),
+    ("jumanne", "tuesday"),
+    ("jumatano", "wednesday"),
+    ("alhamisi", "thursday"),
+    ("ijumaa", "friday"),
+    ("jumamosi", "saturday"),
+    ("jumapili", "sunday"),
+    ("sikukuu", "holiday"),
+    // Delivery (not "bring": "bring the instrument in" is how a repair starts)
+    ("rider", "deliver"),
+    ("g4s", "deliver"),
     // Items read as their category
     ("gitaa", "guitar"),
     ("gita", "guitar"),
@@ -80,7 +107,35 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("aje", "vipi"),
     ("asanteni", "asante"),
     ("naeza", "can"),
+    ("dijitali", "digital"),
     ("nitawezaje", "vipi"),
+];
+
+/// A specific item read also as the kind of thing it is, so "do you repair drum kits?" finds
+/// the entry about repairing instruments and "Korg synthesizers" the keyboards. Unlike
+/// SHIPPED_WORDS the word keeps its own meaning: an entry about drums still fits drums best.
+/// Brands only where they make one kind of instrument (not Yamaha or Roland).
+const SHIPPED_KINDS: &[(&str, &str)] = &[
+    ("guitar", "instrument"),
+    ("keyboard", "instrument"),
+    ("drum", "instrument"),
+    ("cajon", "instrument"),
+    ("amplifier", "instrument"),
+    ("violin", "instrument"),
+    ("saxophone", "instrument"),
+    ("trumpet", "instrument"),
+    ("flute", "instrument"),
+    ("ukulele", "instrument"),
+    ("fender", "guitar"),
+    ("gibson", "guitar"),
+    ("ibanez", "guitar"),
+    ("epiphone", "guitar"),
+    ("squier", "guitar"),
+    ("nylon", "guitar"),
+    ("casio", "keyboard"),
+    ("korg", "keyboard"),
+    ("nord", "keyboard"),
+    ("kurzweil", "keyboard"),
 ];
 
 /// Swahili verb roots (and English verbs Sheng conjugates the Swahili way: mnadeliver), with
@@ -105,6 +160,7 @@ const SHIPPED_ROOTS: &[(&str, &str)] = &[
     ("patikan", "find"),
     ("wez", "can"),
     ("fany", "do"),
+    ("shughulik", "handle"),
 ];
 
 /// What may come before a Swahili verb root: negation (ha-, si-), subject (ni-, u-, a-, tu-, m-,
@@ -117,12 +173,12 @@ const VERB_PREFIXES: &[&str] = &[
 ];
 
 /// What may end a Swahili verb: the final vowel, the passive (-wa, -iwa, -ewa) and causative
-/// (-isha, -esha) forms. Not the applicative (-ia: tumia is "use", not "send"). No ending: an
+/// (-isha, -esha) forms, and -je ("how": nitalipaje, nawezaje). Not the applicative (-ia: tumia is "use", not "send"). No ending: an
 /// English verb in Sheng (mnadeliver), for roots of at least ENGLISH_ROOT_LEN letters.
 #[rustfmt::skip]
 const VERB_ENDINGS: &[&str] = &[
     "", "a", "e", "i", "wa", "iwa", "ewa", "isha", "esha", "ishwa", "eshwa", "ika", "eka",
-    "eni",
+    "eni", "aje", "eje",
 ];
 
 /// A root this long may stand without an ending (a shorter one would be too easy to find).
@@ -149,6 +205,8 @@ pub struct Lexicon {
     /// The longest root, in characters (bounds the search).
     longest_root: usize,
     greetings: Vec<String>,
+    /// A word as the matcher reads it → the kind of thing it also is (SHIPPED_KINDS).
+    kinds: HashMap<String, String>,
     /// What raw words read as (text::normal), remembered: an FAQ's phrasings repeat their words,
     /// and so do customers. Emptied past MEMO_WORDS words, so a session's copy stays small.
     memo: RefCell<HashMap<String, Option<String>>>,
@@ -168,10 +226,24 @@ impl Lexicon {
         let roots = SHIPPED_ROOTS
             .iter()
             .map(|&(r, m)| (format!("{r}-"), m.to_string()));
-        for (word, meaning) in shipped.chain(roots).chain(tenant.iter().cloned()) {
+        let kinds = SHIPPED_KINDS
+            .iter()
+            .map(|&(w, k)| (w.to_string(), format!("+{k}")));
+        for (word, meaning) in shipped
+            .chain(roots)
+            .chain(kinds)
+            .chain(tenant.iter().cloned())
+        {
             let key = super::text::lower(word.trim());
             let meaning = super::text::lower(meaning.trim());
             if meaning.is_empty() {
+                continue;
+            }
+            if let Some(kind) = meaning.strip_prefix('+') {
+                let kind = kind.trim();
+                if !kind.is_empty() && !key.is_empty() && key.chars().all(char::is_alphanumeric) {
+                    lexicon.kinds.insert(key, kind.to_string());
+                }
                 continue;
             }
             match key.strip_suffix('-') {
@@ -239,6 +311,11 @@ impl Lexicon {
         }
         memo.insert(raw.to_string(), answer.clone());
         answer
+    }
+
+    /// The kind of thing a word (as the matcher reads it, text::words) also is: drum → instrument.
+    pub fn kind(&self, word: &str) -> Option<&str> {
+        self.kinds.get(word).map(String::as_str)
     }
 
     /// Whether a raw word (lower case) greets or is polite without asking anything.

@@ -29,6 +29,15 @@ const TYPO_MIN_LEN: usize = 4;
 /// FAQ does not know may be what the question is about ("a branch in Mombasa").
 const UNKNOWN_WEIGHT: f32 = 0.75;
 
+/// A last clause of fewer words is too little to answer by ("..., mmeipata?": received it?).
+const MIN_CLAUSE_WORDS: usize = 2;
+/// Another entry's question covered beyond this share by words the best entry lacks
+/// contradicts it (see Faq::answer).
+const CONTRADICTS: f32 = 0.5;
+
+/// How much an item counts as its kind (a drum as an instrument), against the word itself.
+const KIND_MATCH: f32 = 0.8;
+
 /// One active FAQ or canned-reply row as read from the table.
 pub struct Row {
     pub id: i64,
@@ -72,6 +81,8 @@ pub struct Faq {
 struct Said {
     matches: Vec<(usize, f32)>,
     idf: f32,
+    /// A greeting or politeness ("vipi"): it contradicts no entry.
+    greets: bool,
 }
 
 fn trigrams_of(word: &str) -> Vec<[char; 3]> {
@@ -164,13 +175,27 @@ impl Faq {
     /// question part, without the greetings before the question ("Hi, mnauza gitaa?" asks about
     /// guitars). When nothing after the greetings is a word of an entry's questions, the
     /// greetings are the message ("Good evening Kassangas!" greets).
+    ///
+    /// Of a question of several clauses, the last one, when it has a word of an entry's
+    /// questions: what comes before it sets the scene ("Hey, I'm in Kitengela, can you bring
+    /// it?"); else the whole question.
     fn understand(&self, message: &str) -> Vec<Said> {
         let asked = asked(message, &self.lexicon);
+        let asks = |said: &[Said]| {
+            said.iter()
+                .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]))
+        };
+        if let Some(clause) = asked
+            .clause
+            .filter(|&c| c > asked.greeting && asked.words.len() >= c + MIN_CLAUSE_WORDS)
+        {
+            let last_clause = self.said(&asked.words[clause..]);
+            if asks(&last_clause) {
+                return last_clause;
+            }
+        }
         let after_greetings = self.said(&asked.words[asked.greeting..]);
-        let asks = after_greetings
-            .iter()
-            .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]));
-        if asks {
+        if asks(&after_greetings) {
             return after_greetings;
         }
         self.said(&asked.words)
@@ -184,10 +209,26 @@ impl Faq {
                 continue;
             }
             seen.push(word);
+            // An item also counts, a little less, as the kind of thing it is (drum: an
+            // instrument), when an entry names that kind.
+            let kind = self
+                .lexicon
+                .kind(word)
+                .and_then(|k| self.number.get(k))
+                .map(|&k| (k, KIND_MATCH));
             if let Some(&w) = self.number.get(word) {
                 said.push(Said {
-                    matches: vec![(w, 1.0)],
+                    matches: std::iter::once((w, 1.0)).chain(kind).collect(),
                     idf: self.idf[w],
+                    greets: self.lexicon.is_greeting(word),
+                });
+                continue;
+            }
+            if let Some((k, how)) = kind {
+                said.push(Said {
+                    matches: vec![(k, how)],
+                    idf: self.idf[k],
+                    greets: false,
                 });
                 continue;
             }
@@ -217,6 +258,7 @@ impl Faq {
             said.push(Said {
                 matches: resembles,
                 idf,
+                greets: self.lexicon.is_greeting(word),
             });
         }
         said
@@ -281,6 +323,65 @@ impl Faq {
     /// The `max` best entries for a message, above a score of 0, best first (ties: lowest id).
     pub fn rank(&self, message: &str, max: usize) -> Vec<(usize, f32)> {
         self.rank_said(&self.understand(message), max)
+    }
+
+    /// The entry to answer a message with, without the LLM: the best one when it is a clear
+    /// answer (clear_answer) and nothing in the message contradicts it, that is when the words
+    /// it lacks do not make up most of another entry's question. "Is there a layaway plan for
+    /// the digital piano?" fits the keyboards best, but "layaway" is most of the instalments'
+    /// question: the message asks about both, and the LLM gets both.
+    pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
+        let said = self.understand(message);
+        let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
+        (!self.contradicted(best, &said)).then_some((best, score))
+    }
+
+    fn contradicted(&self, best: usize, said: &[Said]) -> bool {
+        let entry = &self.entries[best];
+        let has = |w: usize| {
+            entry
+                .questions
+                .iter()
+                .flatten()
+                .chain(&entry.answer)
+                .chain(&entry.category)
+                .any(|&e| e == w)
+        };
+        let lacked: Vec<&Said> = said
+            .iter()
+            .filter(|s| {
+                !s.greets && !s.matches.is_empty() && !s.matches.iter().any(|&(w, _)| has(w))
+            })
+            .collect();
+        let mut others: Vec<u32> = lacked
+            .iter()
+            .flat_map(|s| s.matches.iter())
+            .flat_map(|&(w, _)| self.postings[w].iter().copied())
+            .filter(|&at| at as usize != best)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        others.into_iter().any(|at| {
+            self.entries[at as usize].questions.iter().any(|question| {
+                let mut asked = question.clone();
+                asked.sort_unstable();
+                asked.dedup();
+                let weight: f32 = asked.iter().map(|&w| self.idf[w]).sum();
+                let found: f32 = asked
+                    .iter()
+                    .map(|&w| {
+                        let how = lacked
+                            .iter()
+                            .flat_map(|s| s.matches.iter())
+                            .filter(|(m, _)| *m == w)
+                            .map(|&(_, how)| how)
+                            .fold(0.0, f32::max);
+                        self.idf[w] * how
+                    })
+                    .sum();
+                weight > 0.0 && found / weight > CONTRADICTS
+            })
+        })
     }
 
     fn rank_said(&self, said: &[Said], max: usize) -> Vec<(usize, f32)> {
@@ -404,6 +505,43 @@ mod unit {
             "one common word is not enough"
         );
         assert_eq!(best(&faq, "zebra crossing"), None);
+    }
+
+    #[test]
+    fn an_item_counts_as_its_kind() {
+        let faq = Faq::build(
+            vec![
+                row(1, "Do you repair instruments?", &[], "Bring it in."),
+                row(2, "Do you deliver?", &[], "Countrywide."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(best(&faq, "Do you repair drums?"), Some(1));
+        let (drums, instruments) = (
+            faq.rank("Do you repair drums?", 1)[0].1,
+            faq.rank("Do you repair instruments?", 1)[0].1,
+        );
+        assert!(
+            drums < instruments,
+            "a little less than the kind itself: {drums} {instruments}"
+        );
+    }
+
+    #[test]
+    fn a_message_that_is_most_of_another_entrys_question_is_not_answered_alone() {
+        let faq = shop();
+        let ranked = faq.rank("Can I pay in installments for the keyboard?", 2);
+        assert!(ranked[0].1 >= 0.6, "{ranked:?}");
+        assert_eq!(
+            faq.answer("Can I pay in installments for the keyboard?", 0.6),
+            None,
+            "keyboards' question is all in it too"
+        );
+        assert_eq!(
+            faq.answer("Hi, can I pay in installments?", 0.6)
+                .map(|(at, _)| faq.row(at).id),
+            Some(3)
+        );
     }
 
     #[test]

@@ -30,6 +30,11 @@ const STOPWORDS: &[&str] = &[
     "na", "ya", "wa", "za", "la", "kwa", "ni", "je", "hii", "hiyo", "huu", "pia", "tu", "sana",
     "mimi", "wewe", "nyinyi", "sisi", "yangu", "yako", "bro", "boss", "mpaka", "hadi",
     "tafadhali", "naomba", "nipe", "ama", "vitu", "kitu",
+    // Who the item is for and who is asked: context, not the topic (issue 29)
+    "someone", "somebody", "anyone", "people", "only", "kid", "kids", "child", "children", "son",
+    "daughter", "wife", "husband", "friend", "mtoto", "watoto",
+    "nataka", "natafuta", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
+    "handle",
 ];
 
 /// Chat shorthand, read as the word it stands for.
@@ -99,17 +104,28 @@ pub fn lower(text: &str) -> String {
         .collect()
 }
 
-/// The raw words of a lower-cased text, chat shorthand read as the word it stands for.
-fn tokens(lowered: &str) -> impl Iterator<Item = &str> {
-    lowered
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            SHORTHAND
-                .iter()
-                .find(|(short, _)| *short == w)
-                .map_or(w, |(_, long)| long)
-        })
+/// The raw words of a lower-cased text with where each starts (a byte offset), chat shorthand
+/// read as the word it stands for.
+fn tokens(lowered: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut start = None;
+    let mut found = Vec::new();
+    for (at, c) in lowered.char_indices().chain([(lowered.len(), ' ')]) {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                found.push((from, &lowered[from..at]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    found.into_iter().map(|(at, w)| {
+        let w = SHORTHAND
+            .iter()
+            .find(|(short, _)| *short == w)
+            .map_or(w, |(_, long)| long);
+        (at, w)
+    })
 }
 
 /// Verbs of a sale, as the shop's entries say them: a customer's "I want to buy" is the shop's
@@ -121,9 +137,14 @@ const SUBJECT_REACH: usize = 4;
 
 /// The raw words of a lower-cased text, a sale verb of "i" turned to the shop's side.
 fn read(lowered: &str) -> Vec<&str> {
-    let mut read: Vec<&str> = Vec::new();
+    read_at(lowered).into_iter().map(|(_, w)| w).collect()
+}
+
+/// read(), with where each word starts.
+fn read_at(lowered: &str) -> Vec<(usize, &str)> {
+    let mut read = Vec::new();
     let mut since_i = usize::MAX;
-    for raw in tokens(lowered) {
+    for (at, raw) in tokens(lowered) {
         let turned = FROM_THE_SHOPS_SIDE
             .iter()
             .find(|(customer, _)| *customer == raw && since_i <= SUBJECT_REACH)
@@ -133,7 +154,7 @@ fn read(lowered: &str) -> Vec<&str> {
         } else {
             since_i.saturating_add(1)
         };
-        read.push(turned);
+        read.push((at, turned));
     }
     read
 }
@@ -151,9 +172,21 @@ fn read_word(raw: &str, lexicon: &Lexicon) -> Option<String> {
     let word = match lexicon.meaning(raw).or_else(|| lexicon.meaning(&stemmed)) {
         Some(meaning) if STOPWORDS.contains(&meaning) => return None,
         Some(meaning) => stem(meaning),
+        None if raw.chars().any(|c| c.is_ascii_digit()) => return clock(raw),
+        // A letter alone (the P of "P-45") says nothing.
+        None if raw.chars().count() == 1 => return None,
         None => stemmed,
     };
     Some(word)
+}
+
+/// A word with digits: a time of day ("7pm", "8am") asks about a time; any other number (a
+/// price, a model, a size: "20k", "88") says nothing the FAQ's words could match, and as an
+/// unknown word would only dilute the question.
+fn clock(raw: &str) -> Option<String> {
+    let digits = raw.trim_end_matches("am").trim_end_matches("pm");
+    (digits.len() < raw.len() && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| "time".to_string())
 }
 
 /// The words of a text, in order, repeated as often as they occur.
@@ -169,6 +202,9 @@ pub fn words(text: &str, lexicon: &Lexicon) -> Vec<String> {
 pub struct Asked {
     pub words: Vec<String>,
     pub greeting: usize,
+    /// Where the question's last clause starts (after its last comma), when it has several:
+    /// "Hey, I'm in Kitengela, can you send it?" asks "can you send it".
+    pub clause: Option<usize>,
 }
 
 /// The part of a message that asks: when it has several sentences and some end in "?", those;
@@ -203,9 +239,14 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
     let mut asked = Asked {
         words: Vec::new(),
         greeting: 0,
+        clause: None,
     };
+    let clause_at = lowered.rfind([',', ';']);
     let mut greeting = true;
-    for raw in read(&lowered) {
+    for (at, raw) in read_at(&lowered) {
+        if clause_at.is_some_and(|c| at > c) && asked.clause.is_none() {
+            asked.clause = Some(asked.words.len());
+        }
         let word = normal(raw, lexicon);
         greeting = greeting && (word.is_none() || lexicon.is_greeting(raw));
         if let Some(word) = word {
@@ -256,7 +297,7 @@ mod unit {
             ("What are your opening hours", &["open", "hour"]),
             ("Café deliveries, please!", &["cafe", "deliver"]),
             ("Where is the shop?", &["where", "shop"]),
-            ("Mnafungua saa ngapi?", &["open", "saa", "ngapi"]),
+            ("Mnafungua saa ngapi?", &["open", "time", "ngapi"]),
             ("asante sana", &["asante"]),
             ("boxes classes glass bus", &["box", "class", "glass", "bus"]),
             ("is it the?", &[]),
@@ -272,6 +313,27 @@ mod unit {
             ("Do you ship to Kisumu", &["deliver", "kisumu"]),
             ("Kindly share your address", &["location"]),
         ]);
+    }
+
+    #[test]
+    fn numbers_say_nothing_but_a_time_of_day_asks_about_time() {
+        read_as(&[
+            ("open at 7pm", &["open", "time"]),
+            (
+                "a keyboard above 20k, 88 keys",
+                &["keyboard", "above", "key"],
+            ),
+            ("Yamaha P-45", &["yamaha"]),
+        ]);
+    }
+
+    #[test]
+    fn the_last_clause_of_a_question_is_marked() {
+        let shipped = Lexicon::shipped();
+        let long = asked("Hey, I'm in Kitengela, can you deliver it?", &shipped);
+        assert_eq!(long.words, ["hey", "kitengela", "deliver"]);
+        assert_eq!(long.clause, Some(2));
+        assert_eq!(asked("Do you deliver?", &shipped).clause, None);
     }
 
     #[test]

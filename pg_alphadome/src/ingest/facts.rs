@@ -72,7 +72,7 @@ impl Facts for TenantFacts<'_, '_> {
             },
         )
         .unwrap_or_else(|error| failed(error));
-        let ranked = copy.rank(question, 2);
-        faq::rank::clear_answer(&ranked, confidence).map(|(at, _)| copy.row(at).answer.clone())
+        copy.answer(question, confidence)
+            .map(|(at, _)| copy.row(at).answer.clone())
     }
 }

@@ -244,8 +244,8 @@ impl Facts for ReplayFacts<'_, '_> {
                 format!("replay: {e}"),
             )
         });
-        let ranked = copy.rank(question, 2);
-        faq::rank::clear_answer(&ranked, confidence).map(|(at, _)| copy.row(at).answer.clone())
+        copy.answer(question, confidence)
+            .map(|(at, _)| copy.row(at).answer.clone())
     }
 
     /// As at the message's time, in its language.
