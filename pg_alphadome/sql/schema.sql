@@ -347,12 +347,12 @@ CREATE TABLE alphadome.credential_audit (
     credential    text NOT NULL,
     purpose       text NOT NULL,
     job_id        bigint,
-    -- 0.3.0: a claim decrypts a tenant's credential once for all the jobs it hands out.
-    job_ids       bigint[],
     accessed_by   name NOT NULL DEFAULT session_user,
     -- The role in effect (SET ROLE) when the access happened; 'none' when not set.
     acting_role   text NOT NULL DEFAULT current_setting('role'),
     accessed_at   timestamptz NOT NULL DEFAULT now(),
+    -- 0.3.0: a claim decrypts a tenant's credential once for all the jobs it hands out.
+    job_ids       bigint[],
     PRIMARY KEY (bot_tenant_id, id)
 );
 CREATE INDEX credential_audit_time ON alphadome.credential_audit (accessed_at);
