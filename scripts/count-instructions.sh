@@ -7,7 +7,8 @@
 # counts repeat exactly from run to run, so they show what a change costs or saves even on a
 # busy machine. Installs the release build
 # first (make test installs the debug build, which runs about a third more instructions).
-# ALPHADOME_COUNT_PROFILE=<file> keeps ingest's callgrind profile for callgrind_annotate.
+# ALPHADOME_COUNT_PROFILE=<file> keeps ingest's callgrind profile for callgrind_annotate, and
+# <file>.message the whole life's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$("${PG_CONFIG:-pg_config}" --bindir)
