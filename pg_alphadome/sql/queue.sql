@@ -542,26 +542,21 @@ AS $$
 DECLARE
     job alphadome.outbox;
 BEGIN
-    -- The running job, finished in one statement (one probe of the key, where a read, a lock
-    -- and an update took three).
-    UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
-     WHERE o.id = complete_job.job_id AND o.status = 'running'
-    RETURNING o.* INTO job;
-    IF job.id IS NULL THEN
+    -- The job, locked, found by its key alone: with its status in the WHERE clause the planner
+    -- walks a partial index on the status instead (outbox_finished read every finished job;
+    -- outbox_ready, in a relay flood, cost 0.3 ms a completion where this costs 0.1).
+    SELECT * INTO job FROM alphadome.outbox o WHERE o.id = complete_job.job_id FOR UPDATE;
+    IF job.status IS DISTINCT FROM 'running' THEN
         -- Its status webhook came first (_sent_by_status): the same send, reported twice.
-        -- Found by its key alone: with status = 'done' in the WHERE clause the planner took
-        -- outbox_finished and read every finished job.
-        IF (SELECT o.status = 'done' AND o.result ->> 'by' = 'status_webhook'
-                   AND o.result ->> 'wamid' = complete_job.result ->> 'wamid'
-              FROM alphadome.outbox o WHERE o.id = complete_job.job_id) THEN
+        IF job.status = 'done' AND job.result ->> 'by' = 'status_webhook'
+           AND job.result ->> 'wamid' = complete_job.result ->> 'wamid' THEN
             RETURN;
         END IF;
-        -- _running_job says why it is not running (no such job, or finished); one that runs
-        -- again by now (requeued and claimed since) is finished as before, under its lock.
-        job := alphadome._running_job(job_id);
-        UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
-         WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+        -- Not running: _running_job raises why (no such job, or finished or dead).
+        PERFORM alphadome._running_job(job_id);
     END IF;
+    UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
+     WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
     IF job.kind IN ('reply.generate', 'media.transcribe') THEN
         PERFORM alphadome._note_media(job, complete_job.result -> 'media');
     END IF;
