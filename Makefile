@@ -5,7 +5,7 @@
 #   make stop   stops that cluster and its relay
 #   make bench  throughput and latency, as ratios to pgbench baselines of the same run
 #   make soak   ten minutes of mixed traffic: memory, connections, queue, table sizes each minute
-#   make count  instructions of one ingest_webhook call beside a plain insert (callgrind)
+#   make count  instructions of one ingest and of a message's whole life beside a plain insert (callgrind)
 #   make packages       Debian packages of the extension, the relay and the console (target/packages/)
 #   make test-packages  those packages installed and run in a clean Debian root (make test runs it)
 #   make test-images    the container images built on a local base and started (make test runs it)

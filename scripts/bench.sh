@@ -9,6 +9,6 @@ echo "bench: release builds (the first one takes minutes)"
 scripts/install-extension.sh --release >/tmp/alphadome-bench-install.log 2>&1 \
   || { cat /tmp/alphadome-bench-install.log; exit 1; }
 cargo build -q --release -p alphadome-relay -p alphadome-console -p alphadome-e2e \
-  --bin alphadome-relay --bin alphadome-console --bin alphadome-bench --bin console-bench
+  --bin alphadome-relay --bin alphadome-console --bin alphadome-bench --bin console-bench --bin naive-receiver
 "${CARGO_TARGET_DIR:-$(pwd)/target}/release/alphadome-bench"
 "${CARGO_TARGET_DIR:-$(pwd)/target}/release/console-bench"

@@ -144,10 +144,11 @@ COMMENT ON COLUMN alphadome.credential_audit.id IS 'Row id';
 COMMENT ON COLUMN alphadome.credential_audit.bot_tenant_id IS 'The tenant';
 COMMENT ON COLUMN alphadome.credential_audit.credential IS 'whatsapp_access_token, ai_api_key or app_secret';
 COMMENT ON COLUMN alphadome.credential_audit.purpose IS 'Why (the job kind, the caller''s purpose, a rotation)';
-COMMENT ON COLUMN alphadome.credential_audit.job_id IS 'The job it was decrypted for, if any';
+COMMENT ON COLUMN alphadome.credential_audit.job_id IS 'The job it was decrypted for, if any (of a claim: the first of job_ids)';
 COMMENT ON COLUMN alphadome.credential_audit.accessed_by IS 'The session user';
 COMMENT ON COLUMN alphadome.credential_audit.acting_role IS 'The role in effect (SET ROLE), else the extension''s roles the login holds (alphadome_relay), superuser, or none';
 COMMENT ON COLUMN alphadome.credential_audit.accessed_at IS 'When';
+COMMENT ON COLUMN alphadome.credential_audit.job_ids IS 'Every job a claim''s one decryption served (NULL outside claims)';
 
 COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_name IS 'An approved WhatsApp template (one body text parameter) that carries alerts outside the 24-hour window; NULL: email and the operator instead';
 COMMENT ON COLUMN alphadome.bot_control_settings.alert_template_language IS 'The template''s language code (en, en_US, sw, ...)';

@@ -351,6 +351,8 @@ CREATE TABLE alphadome.credential_audit (
     -- The role in effect (SET ROLE) when the access happened; 'none' when not set.
     acting_role   text NOT NULL DEFAULT current_setting('role'),
     accessed_at   timestamptz NOT NULL DEFAULT now(),
+    -- 0.3.0: a claim decrypts a tenant's credential once for all the jobs it hands out.
+    job_ids       bigint[],
     PRIMARY KEY (bot_tenant_id, id)
 );
 CREATE INDEX credential_audit_time ON alphadome.credential_audit (accessed_at);

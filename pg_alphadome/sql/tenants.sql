@@ -324,6 +324,22 @@ BEGIN ATOMIC
             _audit_credential_access.purpose, _audit_credential_access.job_id, alphadome._acting_role());
 END;
 
+-- Records the credentials a claim decrypted: one row per tenant, credential and purpose (the
+-- job kind), naming every job it served (job_ids; job_id the first of them). The arrays are
+-- parallel, one element per job and credential. Internal: claim_jobs calls it once per claim.
+CREATE OR REPLACE FUNCTION alphadome._audit_credential_uses(tenants uuid[], credentials text[], purposes text[],
+                                                            jobs bigint[])
+    RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO alphadome.credential_audit (bot_tenant_id, credential, purpose, job_id, job_ids, acting_role)
+    SELECT u.tenant, u.credential, u.purpose, min(u.job), array_agg(u.job ORDER BY u.job), alphadome._acting_role()
+      FROM unnest(_audit_credential_uses.tenants, _audit_credential_uses.credentials,
+                  _audit_credential_uses.purposes, _audit_credential_uses.jobs) AS u (tenant, credential, purpose, job)
+     GROUP BY u.tenant, u.credential, u.purpose;
+END;
+
 -- Decrypts one credential of one tenant, and writes one audit row (who, which tenant, which
 -- credential, why). NULL when that credential was never set.
 CREATE OR REPLACE FUNCTION alphadome.tenant_credential(tenant_id uuid, credential text, purpose text) RETURNS text

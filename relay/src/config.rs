@@ -70,6 +70,11 @@ pub struct ServeArgs {
     /// Record outbound messages as simulated and send nothing to Meta or the LLM.
     #[arg(long, env = "ALPHADOME_DRY_RUN", default_value_t = false)]
     pub dry_run: bool,
+    /// Take webhooks only and claim no jobs: other relays work the queue (the bench's relay
+    /// row without its worker, beside a naive receiver). Without the worker's LISTEN, a new
+    /// tenant's route is read within a minute (the routes' periodic refresh).
+    #[arg(long, env = "ALPHADOME_INGEST_ONLY", default_value_t = false)]
+    pub ingest_only: bool,
     /// Name of this worker in the queue (leases, logs).
     #[arg(long, env = "ALPHADOME_WORKER", default_value_t = default_worker())]
     pub worker: String,

@@ -57,7 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, admin_listen = %admin_listener.local_addr()?, database = args.database.target(), dry_run = args.dry_run, worker = %args.worker, "alphadome-relay serving");
+    tracing::info!(listen = %listener.local_addr()?, admin_listen = %admin_listener.local_addr()?, database = args.database.target(), dry_run = args.dry_run, ingest_only = args.ingest_only, worker = %args.worker, "alphadome-relay serving");
 
     let (stop, stopped) = watch::channel(false);
     let routes_task = tokio::spawn(follow_routes(
@@ -66,8 +66,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tenants_changed.clone(),
         stopped.clone(),
     ));
-    let worker = Arc::new(Worker::new(pool, args, metrics, tenants_changed)?);
-    let worker_task = tokio::spawn(worker.run(stopped.clone()));
+    let worker_task = if args.ingest_only {
+        None
+    } else {
+        let worker = Arc::new(Worker::new(pool, args, metrics, tenants_changed)?);
+        Some(tokio::spawn(worker.run(stopped.clone())))
+    };
 
     let trim_task = tokio::spawn(release_memory(state.clone(), stopped.clone()));
     let admin_task = tokio::spawn(server::serve(
@@ -90,7 +94,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop.send(true);
     server_task.await?;
     admin_task.await?;
-    worker_task.await?;
+    if let Some(worker_task) = worker_task {
+        worker_task.await?;
+    }
     routes_task.abort();
     trim_task.abort();
     Ok(())

@@ -422,3 +422,27 @@ fn a_replayed_webhook_adds_no_raw_row() {
         .unwrap();
     assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (1, 2));
 }
+
+#[test]
+fn an_ingest_only_relay_records_webhooks_and_claims_no_job() {
+    let d = Deployment::start(&[("ALPHADOME_INGEST_ONLY", "true")]);
+    let (status, body) = d.post_text(
+        KASSANGAS_NUMBER,
+        "254777000091",
+        "What are your opening hours?",
+        "wamid.e2e.ingest-only",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        d.count("SELECT count(*) FROM alphadome.messages WHERE wamid = 'wamid.e2e.ingest-only'"),
+        1
+    );
+    // Longer than the worker's poll interval (1 s): a worker would have claimed the reply.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        d.count("SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' AND kind = 'reply.send'"),
+        1,
+        "the reply waits for a relay that works the queue"
+    );
+    assert!(d.meta.requests().is_empty(), "nothing sent to Meta");
+}

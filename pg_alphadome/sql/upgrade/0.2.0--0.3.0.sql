@@ -125,3 +125,6 @@ UPDATE alphadome.bot_control_settings s
    SET persona_tone = t.tone
   FROM alphadome.bot_templates t
  WHERE t.bot_tenant_id = s.bot_tenant_id AND t.is_default AND t.is_active;
+
+-- ---- The send path per job (issue 27): a credential decrypted once per claim ------------------
+--@ add-columns alphadome.credential_audit job_ids

@@ -89,12 +89,56 @@ mod tests {
             assert_eq!(job["payload"]["text"], "Monday-Saturday 9 AM - 6 PM");
             assert_eq!(job["attempt"], 1);
             let audited = one::<i64>(
-                "SELECT count(*) FROM alphadome.credential_audit WHERE job_id = $1 AND purpose = 'reply.send'",
+                "SELECT count(*) FROM alphadome.credential_audit
+                  WHERE $1 = ANY (job_ids) AND job_id = $1 AND purpose = 'reply.send'",
                 &[job["id"].as_i64().unwrap().into()],
             );
             assert_eq!(audited, Some(1));
         }
         assert!(claim(10).is_empty(), "claimed jobs are leased");
+    }
+
+    #[pg_test]
+    fn a_claim_decrypts_a_tenants_token_once_and_its_audit_row_names_every_job_it_served() {
+        let a = shop("shop-a", "0702245555", "1001", TOKEN_A);
+        let b = shop("shop-b", "0702245556", "1002", TOKEN_B);
+        for i in 0..3 {
+            let (from, wamid) = (format!("25470000010{i}"), format!("w.once.{i}"));
+            inbound("1001", &from, "What are your opening hours?", &wamid);
+        }
+        inbound("1002", "254700000200", "What are your opening hours?", "w.once.b");
+        let jobs = claim(10);
+        assert_eq!(jobs.len(), 4);
+        let mut served_a: Vec<i64> = Vec::new();
+        for job in &jobs {
+            let token = if job["tenant_id"] == a.as_str() {
+                served_a.push(job["id"].as_i64().unwrap());
+                TOKEN_A
+            } else {
+                TOKEN_B
+            };
+            assert_eq!(job["whatsapp"]["access_token"], token, "each job its tenant's token");
+        }
+        served_a.sort();
+        let rows = |tenant: &str| {
+            one::<String>(
+                "SELECT string_agg(credential || ':' || purpose || ':' || job_id || ':' || array_to_string(job_ids, ','), ';')
+                   FROM alphadome.credential_audit WHERE bot_tenant_id = $1::uuid AND job_ids IS NOT NULL",
+                &[tenant.into()],
+            )
+        };
+        let ids: Vec<String> = served_a.iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            rows(&a),
+            Some(format!("whatsapp_access_token:reply.send:{}:{}", served_a[0], ids.join(","))),
+            "one row for shop-a's three sends"
+        );
+        let only_b = jobs.iter().find(|j| j["tenant_id"] == b.as_str()).unwrap()["id"].as_i64().unwrap();
+        assert_eq!(
+            rows(&b),
+            Some(format!("whatsapp_access_token:reply.send:{only_b}:{only_b}")),
+            "shop-b's own row"
+        );
     }
 
     #[pg_test]

@@ -8,7 +8,9 @@
 //!    (the baseline), the same without pg_notify, ingest_webhook for tenants with 10, 1,000 and
 //!    10,000 FAQ entries; the queue (claim_jobs + complete_job) beside pgmq's pattern (a
 //!    SKIP LOCKED read and delete on a plain table).
-//! 2. The relay (release build): signed webhooks at saturation with the worker answering, the
+//! 2. The relay (release build): first its anchor, a naive receiver (tests/src/bin/naive-receiver.rs:
+//!    one INSERT of the raw body and a NOTIFY per webhook) beside the relay with its worker off,
+//!    each flooded by the same posters; then signed webhooks at saturation with the worker answering, the
 //!    FAQ replies that come of them, 200 msg/s paced, a quiet tenant beside a flood, LLM replies
 //!    with a mock LLM answering in 500 ms, and the relay's peak memory.
 //! 3. assemble_prompt with 1,000 FAQ entries (timed in the server).
@@ -309,7 +311,8 @@ fn main() {
         "UPDATE alphadome.bot_control_settings SET max_messages_per_hour = 100000, business_hours = NULL;
          CREATE ROLE relay_login LOGIN; GRANT alphadome_relay TO relay_login;
          CREATE TABLE bench_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now());
-         CREATE TABLE bench_queue (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now());",
+         CREATE TABLE bench_queue (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz DEFAULT now());
+         CREATE TABLE naive_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now());",
     )
     .unwrap();
     faq_tenant(&mut db, "quiet", "0711000100", QUIET, 10);
@@ -473,6 +476,40 @@ fn main() {
         eprintln!("bench: relay setting {name}={value}");
         env.push((name.as_str(), value.clone()));
     }
+
+    // The relay's anchor: a naive receiver (one INSERT of the raw body and a NOTIFY per
+    // webhook), then the relay with its worker off, each flooded by the same posters.
+    eprintln!("bench: the anchor: a naive receiver, then the relay without its worker, {POSTERS} posters, {SECONDS} s each");
+    let naive_per_second = {
+        let naive = NaiveReceiver::start(&cluster.url("postgres", "bench"));
+        let started = Instant::now();
+        let accepted = flood(&naive.url, KASSANGAS, "naive", OPENING_HOURS, SECONDS, 254_680_000_000);
+        accepted.len() as f64 / started.elapsed().as_secs_f64()
+    };
+    let ingest_only_per_second = {
+        let mut ingest_env = env.clone();
+        ingest_env.push(("ALPHADOME_INGEST_ONLY", "true".to_string()));
+        let relay = Relay::start(&relay_bin, &ingest_env, &cluster.dir.join("relay-ingest-only.log"));
+        let started = Instant::now();
+        let accepted = flood(&format!("{}/webhook", relay.url), KASSANGAS, "ingest-only", OPENING_HOURS, SECONDS, 254_690_000_000);
+        accepted.len() as f64 / started.elapsed().as_secs_f64()
+    };
+    eprintln!("  naive receiver {naive_per_second:.0} webhooks/s; relay without its worker {ingest_only_per_second:.0}/s");
+    // Their replies are not part of what follows: finished, as sent ones would be; the raw
+    // rows go, and the hourly counters start again.
+    db.batch_execute(
+        "UPDATE alphadome.outbox SET status = 'done', lease_until = NULL WHERE status IN ('queued', 'running');
+         TRUNCATE naive_events; DELETE FROM alphadome.reply_counters;",
+    )
+    .unwrap();
+    figures.push(Figure {
+        name: "relay_vs_naive",
+        what: "webhooks/s the relay accepts, worker off ÷ a naive receiver's",
+        value: ingest_only_per_second / naive_per_second,
+        target: "≥ 1.0",
+        holds: ingest_only_per_second / naive_per_second >= 1.0,
+    });
+
     let relay = Relay::start(&relay_bin, &env, &cluster.dir.join("relay.log"));
     let relay_pid = relay.pid();
     let url = format!("{}/webhook", relay.url);
@@ -519,6 +556,13 @@ fn main() {
         value: faq_replies_per_second / with_notify,
         target: "≥ 0.8",
         holds: faq_replies_per_second / with_notify >= 0.8,
+    });
+    figures.push(Figure {
+        name: "replies_vs_naive",
+        what: "FAQ replies/s end to end at saturation ÷ a naive receiver's accepts",
+        value: faq_replies_per_second / naive_per_second,
+        target: "≥ 0.8",
+        holds: faq_replies_per_second / naive_per_second >= 0.8,
     });
     drain(&mut db);
     eprintln!(
@@ -733,6 +777,40 @@ fn main() {
     println!("report: {}", out_dir.join("report.svg").display());
     for f in &figures {
         println!("BENCH {} {:.3}", f.name, f.value);
+    }
+}
+
+/// tests/src/bin/naive-receiver.rs as a child process, killed when dropped.
+struct NaiveReceiver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl NaiveReceiver {
+    fn start(database_url: &str) -> NaiveReceiver {
+        use std::io::BufRead;
+        let binary = std::env::current_exe().unwrap().with_file_name("naive-receiver");
+        let mut child = std::process::Command::new(&binary)
+            .env("DATABASE_URL", database_url)
+            .env("META_APP_SECRET", SECRET)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        NaiveReceiver {
+            child,
+            url: format!("http://127.0.0.1:{}/webhook", port.trim()),
+        }
+    }
+}
+
+impl Drop for NaiveReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
