@@ -125,3 +125,19 @@ UPDATE alphadome.bot_control_settings s
    SET persona_tone = t.tone
   FROM alphadome.bot_templates t
  WHERE t.bot_tenant_id = s.bot_tenant_id AND t.is_default AND t.is_active;
+
+-- ---- Selling in the chat (issue 24): products, buttons, orders, M-Pesa -------------------------
+-- The decisions 'product' and 'payment' come with the domain's CHECK (replaced above).
+--@ create alphadome.products
+SELECT pg_catalog.pg_extension_config_dump('alphadome.products', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.products_id_seq', '');
+ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
+--@ create alphadome.orders
+--@ create orders_conversation
+SELECT pg_catalog.pg_extension_config_dump('alphadome.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.orders_id_seq', '');
+--@ create alphadome.payments
+--@ create payments_checkout
+--@ create payments_one_open
+SELECT pg_catalog.pg_extension_config_dump('alphadome.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.payments_id_seq', '');

@@ -18,6 +18,7 @@ mod operations;
 mod operator;
 mod phone;
 mod pipeline;
+mod products;
 mod queue;
 mod recovery;
 mod retention;
