@@ -18,7 +18,7 @@ mod operations;
 mod operator;
 mod phone;
 mod pipeline;
-mod products;
+mod selling;
 mod queue;
 mod recovery;
 mod retention;

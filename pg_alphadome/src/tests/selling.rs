@@ -253,4 +253,190 @@ mod tests {
             None
         );
     }
+
+    fn choose(wamid: &str, kind: &str, id: &str, title: &str) -> String {
+        webhook_with(
+            NUMBER,
+            "254711000123",
+            wamid,
+            serde_json::json!({"type": "interactive", "interactive": {"type": kind, kind: {"id": id, "title": title}}}),
+        )
+    }
+
+    /// The reply job answering a message: its text and its choices.
+    fn reply_to(wamid: &str) -> (String, Option<serde_json::Value>) {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT o.payload ->> 'text', o.payload -> 'interactive'
+                       FROM alphadome.outbox o JOIN alphadome.messages m
+                         ON m.bot_tenant_id = o.bot_tenant_id AND m.id = (o.payload ->> 'inbound_message_id')::bigint
+                      WHERE m.wamid = $1 AND o.kind = 'reply.send'",
+                    Some(1),
+                    &[wamid.into()],
+                )
+                .unwrap()
+                .first();
+            (
+                row.get::<String>(1).unwrap().expect("a reply"),
+                row.get::<pgrx::JsonB>(2).unwrap().map(|j| j.0),
+            )
+        })
+    }
+
+    fn selling_shop() -> String {
+        let t = shop();
+        run(
+            "UPDATE alphadome.bot_control_settings SET enable_payment_flow = true WHERE bot_tenant_id = $1::uuid",
+            &[t.as_str().into()],
+        );
+        t
+    }
+
+    fn product_id(name: &str) -> i64 {
+        one::<i64>("SELECT id FROM alphadome.products WHERE name = $1", &[name.into()]).unwrap()
+    }
+
+    #[pg_test]
+    fn a_customer_who_wants_to_buy_chooses_from_a_list_then_how_to_pay() {
+        selling_shop();
+        // Two keyboards named, one in stock: a list of what can be bought.
+        ingest(&text("I want to buy a keyboard", "w.buy"));
+        assert_eq!(answered("w.buy").0.as_deref(), Some("payment"));
+        let yamaha = product_id("Yamaha PSR-E373 keyboard");
+        assert_eq!(
+            reply_to("w.buy"),
+            (
+                "Which one would you like to buy?".to_string(),
+                Some(serde_json::json!({"type": "list", "button": "Choose", "rows": [
+                    {"id": format!("buy:{yamaha}"), "title": "Yamaha PSR-E373 keyboard", "description": "KES 32,000"}]}))
+            )
+        );
+        // He chooses it: a draft order priced from the products table, and the buttons to pay.
+        ingest(&choose("w.row", "list_reply", &format!("buy:{yamaha}"), "Yamaha PSR-E373 keyboard"));
+        let (order, reference, total, status) = Spi::connect(|client| {
+            let row = client
+                .select("SELECT id, reference, total::text, status FROM alphadome.orders", None, &[])
+                .unwrap()
+                .first();
+            (
+                row.get::<i64>(1).unwrap().unwrap(),
+                row.get::<String>(2).unwrap().unwrap(),
+                row.get::<String>(3).unwrap().unwrap(),
+                row.get::<String>(4).unwrap().unwrap(),
+            )
+        });
+        assert_eq!((total.as_str(), status.as_str()), ("32000.00", "draft"));
+        assert!(reference.len() <= 12 && reference.chars().all(|c| c.is_ascii_alphanumeric()), "{reference}");
+        assert_eq!(
+            reply_to("w.row"),
+            (
+                "Yamaha PSR-E373 keyboard: KES 32,000.\nHow would you like to pay?".to_string(),
+                Some(serde_json::json!({"type": "button", "buttons": [
+                    {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"},
+                    {"id": format!("pay_shop:{order}"), "title": "Pay in the shop"},
+                    {"id": "talk_person", "title": "Talk to a person"}]}))
+            )
+        );
+        // The same webhook again makes no second order.
+        ingest(&choose("w.row", "list_reply", &format!("buy:{yamaha}"), "Yamaha PSR-E373 keyboard"));
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.orders", &[]), Some(1));
+        // Pay in the shop: the order awaits payment, and he is told its reference.
+        ingest(&choose("w.shop", "button_reply", &format!("pay_shop:{order}"), "Pay in the shop"));
+        assert_eq!(
+            reply_to("w.shop").0,
+            format!("Your order {reference} (KES 32,000) is kept for you. Pay when you come to the shop.")
+        );
+        assert_eq!(
+            one::<String>("SELECT status FROM alphadome.orders WHERE id = $1", &[order.into()]).as_deref(),
+            Some("awaiting_payment")
+        );
+        // "Talk to a person" asks for one, whatever its title says.
+        ingest(&choose("w.person", "button_reply", "talk_person", "Ongea na mtu"));
+        assert_eq!(answered("w.person").0.as_deref(), Some("escalated"));
+    }
+
+    #[pg_test]
+    fn one_product_named_in_swahili_gets_an_order_and_swahili_buttons() {
+        selling_shop();
+        ingest(&text("Nataka kununua gitaa", "w.sw"));
+        let (said, choices) = reply_to("w.sw");
+        assert_eq!(said, "Yamaha F310 acoustic guitar: KES 21,000.\nUngependa kulipa vipi?");
+        let titles: Vec<String> = choices.unwrap()["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["title"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(titles, ["Lipa kwa M-Pesa", "Lipa dukani", "Ongea na mtu"]);
+        // An out-of-stock product is not sold: he is told so, and no order is made.
+        run("UPDATE alphadome.products SET in_stock = false", &[]);
+        ingest(&text("I want to buy the yamaha guitar", "w.out"));
+        assert_eq!(
+            reply_to("w.out").0,
+            "Sorry, Yamaha F310 acoustic guitar is out of stock now. We will tell you when it is back."
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.orders", &[]), Some(1));
+    }
+
+    #[pg_test]
+    fn without_the_payment_flow_nothing_is_sold() {
+        shop();
+        ingest(&text("I want to buy a keyboard", "w.off"));
+        assert_ne!(answered("w.off").0.as_deref(), Some("payment"));
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.orders", &[]), Some(0));
+    }
+
+    #[pg_test]
+    fn an_order_moves_only_forward_and_its_price_is_fixed_once_asked() {
+        selling_shop();
+        ingest(&text("I want to buy the yamaha guitar", "w.o"));
+        let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap().to_string();
+        let set = |status: &str| {
+            outcome(
+                "UPDATE alphadome.orders SET status = $1[2] WHERE id = $1[1]::bigint",
+                &[&order, status],
+            )
+        };
+        assert_eq!(set("paid"), "55000", "a draft is not paid");
+        assert_eq!(set("awaiting_payment"), "ok 1");
+        assert_eq!(
+            outcome("UPDATE alphadome.orders SET total = 1 WHERE id = $1[1]::bigint", &[&order]),
+            "55000",
+            "the amount asked does not change"
+        );
+        assert_eq!(set("failed"), "ok 1");
+        assert_eq!(set("awaiting_payment"), "ok 1", "try again");
+        assert_eq!(set("paid"), "ok 1");
+        assert!(one::<bool>("SELECT paid_at IS NOT NULL FROM alphadome.orders", &[]).unwrap());
+        assert_eq!(set("cancelled"), "55000", "paid is final");
+        assert_eq!(set("draft"), "55000");
+    }
+
+    #[pg_test]
+    fn choices_meta_would_refuse_are_named_in_sql() {
+        let problem = |interactive: serde_json::Value, body: &str| {
+            one::<String>(
+                "SELECT alphadome._interactive_problem($1::jsonb, $2)",
+                &[interactive.to_string().into(), body.into()],
+            )
+        };
+        let button = |title: &str| serde_json::json!({"id": title.to_lowercase(), "title": title});
+        assert_eq!(
+            problem(serde_json::json!({"type": "button", "buttons": [button("Pay with M-Pesa")]}), "Pay?"),
+            None
+        );
+        for (shape, body, expected) in [
+            (serde_json::json!({"type": "button", "buttons": [button("A"), button("B"), button("C"), button("D")]}), "x", "1 to 3 choices"),
+            (serde_json::json!({"type": "button", "buttons": [button("Pay with M-Pesa today!")]}), "x", "title of 22 characters (1 to 20)"),
+            (serde_json::json!({"type": "button", "buttons": [button("Yes"), button("Yes")]}), "x", "repeats"),
+            (serde_json::json!({"type": "list", "button": "Choose", "rows": (0..11).map(|i| button(&format!("Row {i}"))).collect::<Vec<_>>()}), "x", "1 to 10 choices"),
+            (serde_json::json!({"type": "list", "rows": [button("A")]}), "x", "button text"),
+            (serde_json::json!({"type": "button", "buttons": [button("A")]}), "", "1 to 1024 characters"),
+            (serde_json::json!({"type": "cta_url"}), "x", "button or list"),
+        ] {
+            let found = problem(shape.clone(), body).unwrap_or_default();
+            assert!(found.contains(expected), "{shape}: {found}");
+        }
+    }
 }
