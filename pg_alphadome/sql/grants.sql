@@ -251,3 +251,13 @@ GRANT EXECUTE ON FUNCTION alphadome._product_words(text), alphadome._price_words
 -- staff and the operator read them; an owner or the operator may cancel an order.
 GRANT SELECT ON alphadome.orders, alphadome.payments TO alphadome_tenant, alphadome_agent, alphadome_admin;
 GRANT UPDATE (status) ON alphadome.orders TO alphadome_tenant, alphadome_admin;
+-- M-Pesa: the operator sets the credentials (set_mpesa_credentials) and the amount limit; an
+-- owner his shortcode, paybill or till. Nobody reads the ciphertexts but through claim_jobs.
+GRANT EXECUTE ON FUNCTION alphadome.set_mpesa_credentials(uuid, text, text, text, text, inet[]) TO alphadome_admin;
+GRANT SELECT (bot_tenant_id, environment, callback_addresses, created_at, updated_at)
+    ON alphadome.mpesa_accounts TO alphadome_admin, alphadome_tenant;
+GRANT UPDATE (mpesa_shortcode, mpesa_transaction_type, mpesa_till_number) ON alphadome.bot_control_settings
+    TO alphadome_tenant, alphadome_admin;
+GRANT UPDATE (max_payment_amount) ON alphadome.bot_control_settings TO alphadome_admin;
+-- The relay's callback route.
+GRANT EXECUTE ON FUNCTION alphadome.mpesa_callback(text, text, jsonb, inet) TO alphadome_relay, alphadome_admin;

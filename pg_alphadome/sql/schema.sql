@@ -170,7 +170,8 @@ CREATE DOMAIN alphadome.message_decision AS text
                      'transcribe', 'type_reply', 'waiting', 'history', 'opt_out_confirm',
                      'product', 'payment'));
 CREATE DOMAIN alphadome.job_kind AS text
-    CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync'));
+    CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync',
+                     'payment.stk_push', 'payment.query'));
 -- 0.3.0: who wrote an outbound message: the bot, a person in the console, or the shop's own
 -- WhatsApp Business app (coexistence).
 CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person', 'app'));
@@ -723,3 +724,31 @@ CREATE UNIQUE INDEX payments_one_open ON alphadome.payments (bot_tenant_id, orde
     WHERE status IN ('requested', 'pending');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.payments', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.payments_id_seq', '');
+
+-- A tenant's M-Pesa (Safaricom Daraja, "Lipa na M-Pesa Online"): how the STK push is made
+-- (settings), and its credentials, encrypted like the others (credentials.rs: bound to the tenant
+-- and the credential's name) and decrypted only when a payment job is claimed, audited. The
+-- callback token is the secret part of the callback URL (POST /mpesa/{slug}/{token}): kept
+-- encrypted for the push, and as its sha256 to recognise a callback by.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN mpesa_shortcode text CHECK (mpesa_shortcode ~ '^[0-9]{5,8}$'),
+    ADD COLUMN mpesa_transaction_type text NOT NULL DEFAULT 'CustomerPayBillOnline'
+        CHECK (mpesa_transaction_type IN ('CustomerPayBillOnline', 'CustomerBuyGoodsOnline')),
+    ADD COLUMN mpesa_till_number text CHECK (mpesa_till_number ~ '^[0-9]{5,8}$'),
+    ADD COLUMN max_payment_amount numeric(12, 2) NOT NULL DEFAULT 150000
+        CHECK (max_payment_amount > 0 AND max_payment_amount <= 250000);
+
+CREATE TABLE alphadome.mpesa_accounts (
+    bot_tenant_id         uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    environment           text NOT NULL DEFAULT 'production' CHECK (environment IN ('sandbox', 'production')),
+    consumer_key          bytea NOT NULL,
+    consumer_secret       bytea NOT NULL,
+    passkey               bytea NOT NULL,
+    callback_token        bytea NOT NULL,
+    callback_token_sha256 bytea NOT NULL CHECK (octet_length(callback_token_sha256) = 32),
+    -- Callbacks are taken only from these addresses (NULL: from any).
+    callback_addresses    inet[],
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.mpesa_accounts', '');

@@ -232,6 +232,21 @@ CREATE OR REPLACE FUNCTION alphadome._queue_answer(m alphadome.messages, c alpha
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN alphadome._tell_customer(c, body, interactive,
+                                    jsonb_build_object('context_wamid', m.wamid, 'inbound_message_id', m.id));
+END
+$$;
+
+-- Queues a message from the bot to a conversation's customer (a reply.send job): its text, and
+-- its buttons or list when given (checked against Meta's limits: 22023 when Meta would refuse
+-- them), counted in the tenant's hourly replies. Returns 1 (the job queued).
+CREATE OR REPLACE FUNCTION alphadome._tell_customer(c alphadome.conversations, body text,
+                                                    interactive jsonb DEFAULT NULL, extra jsonb DEFAULT '{}')
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     problem text := CASE WHEN interactive IS NOT NULL THEN alphadome._interactive_problem(interactive, body) END;
 BEGIN
@@ -239,13 +254,13 @@ BEGIN
         RAISE EXCEPTION 'choices Meta would refuse: %', problem USING ERRCODE = '22023';
     END IF;
     INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
-    VALUES (m.bot_tenant_id, 'reply.send',
+    VALUES (c.bot_tenant_id, 'reply.send',
             jsonb_build_object('to', c.wa_id, 'recipient', CASE WHEN c.wa_id IS NULL THEN c.bsuid END,
-                               'customer', c.customer_key::text, 'context_wamid', m.wamid,
-                               'inbound_message_id', m.id, 'text', body)
+                               'customer', c.customer_key::text, 'conversation_id', c.id, 'text', body)
+            || coalesce(extra, '{}')
             || CASE WHEN interactive IS NOT NULL THEN jsonb_build_object('interactive', interactive) ELSE '{}' END);
     INSERT INTO alphadome.reply_counters AS r (bot_tenant_id, hour, shard, replies)
-    VALUES (m.bot_tenant_id, date_trunc('hour', now()), pg_backend_pid() % 16, 1)
+    VALUES (c.bot_tenant_id, date_trunc('hour', now()), pg_backend_pid() % 16, 1)
     ON CONFLICT (bot_tenant_id, hour, shard) DO UPDATE SET replies = r.replies + 1;
     RETURN 1;
 END
@@ -360,25 +375,343 @@ BEGIN
 END
 $$;
 
--- The customer chose to pay an order by M-Pesa. Until the shop's M-Pesa is set up (issue 24's
--- STK push), he is told a person will send the payment details, and the owner is alerted.
+-- ---- M-Pesa (Safaricom Daraja's STK push) ---------------------------------------------------------
+
+-- Sets a tenant's M-Pesa credentials (operator only): the Daraja app's consumer key and secret
+-- and the shortcode's passkey, encrypted and audited like the other credentials, and a new random
+-- callback token (the callback URL's secret part; the previous one stops working). environment:
+-- sandbox or production. callback_addresses: callbacks are taken only from these (NULL: any).
+-- The shortcode, paybill or till, and the amount limit are settings (bot_control_settings).
+CREATE OR REPLACE FUNCTION alphadome.set_mpesa_credentials(tenant_id uuid, consumer_key text, consumer_secret text,
+                                                           passkey text, environment text DEFAULT 'production',
+                                                           callback_addresses inet[] DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    token text := alphadome._random_token();
+    credential text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM alphadome.bot_tenants t WHERE t.id = set_mpesa_credentials.tenant_id) THEN
+        RAISE EXCEPTION 'no tenant with id %', set_mpesa_credentials.tenant_id USING ERRCODE = 'P0002';
+    END IF;
+    IF consumer_key IS NULL OR consumer_secret IS NULL OR passkey IS NULL THEN
+        RAISE EXCEPTION 'consumer_key, consumer_secret and passkey are all required' USING ERRCODE = '22004';
+    END IF;
+    INSERT INTO alphadome.mpesa_accounts AS a (bot_tenant_id, environment, consumer_key, consumer_secret, passkey,
+                                               callback_token, callback_token_sha256, callback_addresses)
+    VALUES (set_mpesa_credentials.tenant_id, set_mpesa_credentials.environment,
+            alphadome._encrypt_credential(set_mpesa_credentials.tenant_id, 'mpesa_consumer_key', set_mpesa_credentials.consumer_key),
+            alphadome._encrypt_credential(set_mpesa_credentials.tenant_id, 'mpesa_consumer_secret', set_mpesa_credentials.consumer_secret),
+            alphadome._encrypt_credential(set_mpesa_credentials.tenant_id, 'mpesa_passkey', set_mpesa_credentials.passkey),
+            alphadome._encrypt_credential(set_mpesa_credentials.tenant_id, 'mpesa_callback_token', token),
+            sha256(convert_to(token, 'UTF8')), set_mpesa_credentials.callback_addresses)
+    ON CONFLICT (bot_tenant_id) DO UPDATE
+       SET environment = EXCLUDED.environment, consumer_key = EXCLUDED.consumer_key,
+           consumer_secret = EXCLUDED.consumer_secret, passkey = EXCLUDED.passkey,
+           callback_token = EXCLUDED.callback_token, callback_token_sha256 = EXCLUDED.callback_token_sha256,
+           callback_addresses = EXCLUDED.callback_addresses, updated_at = now();
+    FOREACH credential IN ARRAY ARRAY['mpesa_consumer_key', 'mpesa_consumer_secret', 'mpesa_passkey', 'mpesa_callback_token'] LOOP
+        PERFORM alphadome._audit_credential_access(set_mpesa_credentials.tenant_id, credential,
+                                                   'set_mpesa_credentials: a new value', NULL);
+    END LOOP;
+END
+$$;
+
+-- The customer chose to pay an order by M-Pesa (he pressed the button just now). A push is
+-- queued (a payments row and a payment.stk_push job) when the shop's M-Pesa is set up, his
+-- number is a Kenyan mobile, no other push for the order is open, and the amount is whole
+-- shillings within the shop's limit; otherwise he is told why, and a person is alerted when one
+-- must help. Returns how many jobs it queued.
 CREATE OR REPLACE FUNCTION alphadome._pay_by_mpesa(m alphadome.messages, c alphadome.conversations,
                                                    ordered alphadome.orders, swahili boolean) RETURNS integer
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    jobs integer;
+    settings  record;
+    amount    text := alphadome._price_words(ordered.total, ordered.currency);
+    payment   bigint;
+    why       text;
 BEGIN
-    jobs := alphadome._queue_answer(m, c, CASE WHEN swahili
-        THEN 'Asante! Mtu wa timu yetu atakutumia maelezo ya kulipa ' || alphadome._price_words(ordered.total, ordered.currency)
-             || ' kwa M-Pesa kwa oda ' || ordered.reference || '.'
-        ELSE 'Thank you! A member of our team will send you the M-Pesa details to pay '
-             || alphadome._price_words(ordered.total, ordered.currency) || ' for order ' || ordered.reference || '.' END);
-    RETURN jobs + alphadome._alert(m.bot_tenant_id, 'payment',
-        (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = m.bot_tenant_id)
-        || ': +' || c.customer_key || ' wants to pay order ' || ordered.reference || ' ('
-        || alphadome._price_words(ordered.total, ordered.currency) || ') by M-Pesa; send the payment details.',
-        NULL, now(), c.id);
+    SELECT s.mpesa_shortcode, s.max_payment_amount, t.client_name,
+           EXISTS (SELECT FROM alphadome.mpesa_accounts a WHERE a.bot_tenant_id = s.bot_tenant_id) AS has_mpesa
+      INTO settings
+      FROM alphadome.bot_control_settings s JOIN alphadome.bot_tenants t ON t.id = s.bot_tenant_id
+     WHERE s.bot_tenant_id = m.bot_tenant_id;
+    IF EXISTS (SELECT FROM alphadome.payments p
+                WHERE p.bot_tenant_id = ordered.bot_tenant_id AND p.order_id = ordered.id
+                  AND p.status IN ('requested', 'pending')) THEN
+        RETURN alphadome._queue_answer(m, c, CASE WHEN swahili
+            THEN 'Ombi la malipo la oda ' || ordered.reference || ' liko kwenye simu yako: weka PIN yako ya M-Pesa.'
+            ELSE 'A payment request for order ' || ordered.reference || ' is already on your phone: enter your M-Pesa PIN there.' END);
+    END IF;
+    why := CASE
+        WHEN NOT settings.has_mpesa OR settings.mpesa_shortcode IS NULL THEN 'the shop''s M-Pesa is not set up'
+        WHEN ordered.currency <> 'KES' THEN 'the order is not in Kenya shillings'
+        WHEN ordered.total <> trunc(ordered.total) THEN 'the amount is not whole shillings'
+        WHEN ordered.total > settings.max_payment_amount THEN 'the amount is above the shop''s limit for M-Pesa in the chat'
+        WHEN coalesce(c.wa_id, '') !~ '^254(7|1)[0-9]{8}$' THEN 'the customer''s number is not a Kenyan mobile'
+    END;
+    IF why IS NOT NULL THEN
+        RETURN alphadome._queue_answer(m, c, CASE WHEN swahili
+                THEN 'Asante! Mtu wa timu yetu atakutumia maelezo ya kulipa ' || amount || ' kwa M-Pesa kwa oda ' || ordered.reference || '.'
+                ELSE 'Thank you! A member of our team will send you the M-Pesa details to pay ' || amount
+                     || ' for order ' || ordered.reference || '.' END)
+             + alphadome._alert(m.bot_tenant_id, 'payment',
+                   settings.client_name || ': +' || c.customer_key || ' wants to pay order ' || ordered.reference
+                   || ' (' || amount || ') by M-Pesa, and no push could be sent (' || why || '): send the payment details.',
+                   NULL, now(), c.id);
+    END IF;
+    INSERT INTO alphadome.payments (bot_tenant_id, order_id, amount, phone)
+    VALUES (ordered.bot_tenant_id, ordered.id, ordered.total, c.wa_id)
+    RETURNING id INTO payment;
+    INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, max_attempts)
+    VALUES (ordered.bot_tenant_id, 'payment.stk_push',
+            jsonb_build_object('payment_id', payment, 'order_id', ordered.id, 'conversation_id', c.id), 3);
+    RETURN 1 + alphadome._queue_answer(m, c, CASE WHEN swahili
+        THEN 'Tunatuma ombi la M-Pesa la ' || amount || ' kwenye simu yako sasa: weka PIN yako kulipa oda ' || ordered.reference || '.'
+        ELSE 'We are sending an M-Pesa request for ' || amount || ' to your phone now: enter your PIN to pay order '
+             || ordered.reference || '.' END);
+END
+$$;
+
+-- What a payment job needs when it is claimed: the tenant's M-Pesa settings and credentials
+-- (decrypted now, each audited) and the payment. A push is made only within five minutes of the
+-- customer's press: older, the payment fails and the job is refused (22023, a dead letter).
+CREATE OR REPLACE FUNCTION alphadome._payment_context(tenant_id uuid, job_id bigint, kind text, payload jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a        alphadome.mpesa_accounts;
+    s        record;
+    p        alphadome.payments;
+    o        alphadome.orders;
+    credential text;
+BEGIN
+    SELECT * INTO p FROM alphadome.payments x
+     WHERE x.bot_tenant_id = _payment_context.tenant_id AND x.id = (payload ->> 'payment_id')::bigint;
+    SELECT * INTO o FROM alphadome.orders x WHERE x.bot_tenant_id = _payment_context.tenant_id AND x.id = p.order_id;
+    SELECT * INTO a FROM alphadome.mpesa_accounts x WHERE x.bot_tenant_id = _payment_context.tenant_id;
+    SELECT t.slug, st.mpesa_shortcode, st.mpesa_transaction_type, st.mpesa_till_number, t.client_name INTO s
+      FROM alphadome.bot_tenants t JOIN alphadome.bot_control_settings st ON st.bot_tenant_id = t.id
+     WHERE t.id = _payment_context.tenant_id;
+    IF p.id IS NULL OR a.bot_tenant_id IS NULL OR s.mpesa_shortcode IS NULL THEN
+        RAISE EXCEPTION 'payment job %: no such payment, or the tenant''s M-Pesa is not set up', job_id USING ERRCODE = '22023';
+    END IF;
+    -- (claim_jobs' dead letter of a payment job fails its payment: _payment_job_failed.)
+    IF kind = 'payment.stk_push' AND (p.status <> 'requested' OR o.pay_chosen_at IS NULL OR o.pay_chosen_at < now() - interval '5 minutes') THEN
+        RAISE EXCEPTION 'payment %: not pushed, the customer pressed pay more than five minutes ago', p.id USING ERRCODE = '22023';
+    END IF;
+    FOREACH credential IN ARRAY ARRAY['mpesa_consumer_key', 'mpesa_consumer_secret', 'mpesa_passkey', 'mpesa_callback_token'] LOOP
+        PERFORM alphadome._audit_credential_access(_payment_context.tenant_id, credential, kind, job_id);
+    END LOOP;
+    RETURN jsonb_build_object('mpesa', jsonb_build_object(
+        'environment', a.environment,
+        'consumer_key', alphadome._decrypt_credential(a.bot_tenant_id, 'mpesa_consumer_key', a.consumer_key),
+        'consumer_secret', alphadome._decrypt_credential(a.bot_tenant_id, 'mpesa_consumer_secret', a.consumer_secret),
+        'passkey', alphadome._decrypt_credential(a.bot_tenant_id, 'mpesa_passkey', a.passkey),
+        'callback_path', s.slug || '/' || alphadome._decrypt_credential(a.bot_tenant_id, 'mpesa_callback_token', a.callback_token),
+        'shortcode', s.mpesa_shortcode,
+        'transaction_type', s.mpesa_transaction_type,
+        -- A till (buy goods) is paid to its till number; a paybill to its shortcode.
+        'party_b', CASE WHEN s.mpesa_transaction_type = 'CustomerBuyGoodsOnline'
+                        THEN coalesce(s.mpesa_till_number, s.mpesa_shortcode) ELSE s.mpesa_shortcode END,
+        'amount', trunc(p.amount)::bigint,
+        'phone', p.phone,
+        'reference', o.reference,
+        'description', left('Order ' || o.reference, 13),
+        'checkout_request_id', p.checkout_request_id));
+END
+$$;
+
+-- What a payment job's result means. payment.stk_push: {"merchant_request_id",
+-- "checkout_request_id"} of an accepted push (the PIN prompt is on the phone: pending, and a
+-- query in 90 seconds in case the callback never comes), or {"response_code", "response_desc"}
+-- of a refused one. payment.query: {"result_code", "result_desc"} once M-Pesa knows, or
+-- {"pending": true} while the customer has not answered (asked again in 30 seconds, ten times).
+CREATE OR REPLACE FUNCTION alphadome._payment_result(tenant_id uuid, kind text, payload jsonb, result jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p alphadome.payments;
+    tries integer := coalesce((payload ->> 'tries')::integer, 0);
+BEGIN
+    SELECT * INTO p FROM alphadome.payments x
+     WHERE x.bot_tenant_id = _payment_result.tenant_id AND x.id = (payload ->> 'payment_id')::bigint FOR UPDATE;
+    IF p.id IS NULL OR p.status NOT IN ('requested', 'pending') THEN
+        RETURN;  -- settled already (its callback came first)
+    END IF;
+    IF kind = 'payment.stk_push' THEN
+        IF result ? 'checkout_request_id' THEN
+            UPDATE alphadome.payments x
+               SET status = 'pending', checkout_request_id = result ->> 'checkout_request_id',
+                   merchant_request_id = result ->> 'merchant_request_id'
+             WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.id;
+            INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, run_at)
+            VALUES (p.bot_tenant_id, 'payment.query', payload || jsonb_build_object('tries', 0), now() + interval '90 seconds');
+        ELSE
+            PERFORM alphadome._payment_settled(p.bot_tenant_id, p.id, NULL,
+                        coalesce(result ->> 'response_desc', 'M-Pesa refused the request'), NULL, NULL);
+        END IF;
+    ELSIF result ->> 'pending' = 'true' THEN
+        IF tries >= 10 THEN
+            PERFORM alphadome._payment_settled(p.bot_tenant_id, p.id, 1037, 'no answer from M-Pesa', NULL, NULL);
+        ELSE
+            INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, run_at)
+            VALUES (p.bot_tenant_id, 'payment.query', payload || jsonb_build_object('tries', tries + 1),
+                    now() + interval '30 seconds');
+        END IF;
+    ELSE
+        -- The query says what the callback would have; a paid one has no receipt in the query's
+        -- answer, so it is recorded paid without one.
+        PERFORM alphadome._payment_settled(p.bot_tenant_id, p.id, alphadome._result_code(result -> 'result_code'),
+                                           result ->> 'result_desc', NULL, NULL);
+    END IF;
+END
+$$;
+
+-- M-Pesa's ResultCode, which comes as a number or a string ("1032"); NULL when it is neither.
+CREATE OR REPLACE FUNCTION alphadome._result_code(code jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN jsonb_typeof(code) IN ('number', 'string') AND (code #>> '{}') ~ '^-?[0-9]{1,9}$'
+            THEN (code #>> '{}')::integer END;
+
+-- What the customer reads for an M-Pesa ResultCode.
+CREATE OR REPLACE FUNCTION alphadome._payment_words(result_code integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+RETURN CASE result_code
+    WHEN 1 THEN 'The payment did not go through: your M-Pesa balance is not enough. Top up and try again.'
+    WHEN 1001 THEN 'Another M-Pesa payment is in progress on your phone. Wait a moment and try again.'
+    WHEN 1019 THEN 'The M-Pesa request expired before it was answered. Try again when you are ready.'
+    WHEN 1032 THEN 'You cancelled the M-Pesa request. Try again when you are ready.'
+    WHEN 1037 THEN 'We could not reach your phone with the M-Pesa request. Check that it is on and has signal, then try again.'
+    WHEN 2001 THEN 'The M-Pesa PIN was wrong. Try again.'
+    ELSE 'The M-Pesa payment did not go through. Try again, or talk to a person.' END;
+
+-- A payment's outcome, however it came (callback, query, a refused push): result code 0 with the
+-- order's amount and phone → paid (the order too; the customer gets the receipt number, the owner
+-- an alert); 0 with another amount or phone → flagged (the order is not paid; a person is
+-- alerted); anything else → failed (the order too; the customer is told in plain words, with a
+-- button to try again). A payment already settled is left as it is. Its queued query goes.
+CREATE OR REPLACE FUNCTION alphadome._payment_settled(tenant_id uuid, payment_id bigint, result_code integer,
+                                                      result_desc text, receipt text, callback jsonb,
+                                                      paid_amount numeric DEFAULT NULL, paid_phone text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p   alphadome.payments;
+    o   alphadome.orders;
+    c   alphadome.conversations;
+    client text;
+    outcome text;
+BEGIN
+    SELECT * INTO p FROM alphadome.payments x
+     WHERE x.bot_tenant_id = _payment_settled.tenant_id AND x.id = _payment_settled.payment_id FOR UPDATE;
+    IF p.id IS NULL OR p.status NOT IN ('requested', 'pending') THEN
+        RETURN;
+    END IF;
+    SELECT * INTO o FROM alphadome.orders x WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.order_id FOR UPDATE;
+    SELECT * INTO c FROM alphadome.conversations x WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.conversation_id;
+    client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = p.bot_tenant_id);
+    outcome := CASE WHEN result_code = 0 AND (paid_amount IS DISTINCT FROM NULL AND paid_amount <> p.amount
+                                              OR paid_phone IS DISTINCT FROM NULL AND paid_phone <> p.phone) THEN 'flagged'
+                    WHEN result_code = 0 THEN 'paid'
+                    ELSE 'failed' END;
+    UPDATE alphadome.payments x
+       SET status = outcome, result_code = _payment_settled.result_code, result_desc = left(_payment_settled.result_desc, 1000),
+           receipt = left(_payment_settled.receipt, 100), callback = coalesce(_payment_settled.callback, x.callback)
+     WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.id;
+    UPDATE alphadome.outbox q SET status = 'done', result = jsonb_build_object('by', 'settled'), lease_until = NULL
+     WHERE q.bot_tenant_id = p.bot_tenant_id AND q.kind = 'payment.query' AND q.status = 'queued'
+       AND (q.payload ->> 'payment_id')::bigint = p.id;
+    IF outcome = 'paid' THEN
+        UPDATE alphadome.orders x SET status = 'paid' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id;
+        PERFORM alphadome._tell_customer(c,
+            'Payment received: ' || alphadome._price_words(p.amount, o.currency) || ' for order ' || o.reference
+            || coalesce('. M-Pesa receipt ' || _payment_settled.receipt, '') || '. Thank you!');
+        PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
+            client || ': order ' || o.reference || ' is paid, ' || alphadome._price_words(p.amount, o.currency)
+            || ' by M-Pesa from +' || p.phone || coalesce(' (receipt ' || _payment_settled.receipt || ')', '') || '.',
+            'paid:' || o.id, now(), c.id);
+    ELSIF outcome = 'flagged' THEN
+        PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
+            client || ': an M-Pesa callback for order ' || o.reference || ' does not match it (paid '
+            || coalesce(paid_amount::text, '?') || ' from +' || coalesce(paid_phone, '?') || ', asked '
+            || p.amount::text || ' from +' || p.phone || '); the order is not marked paid. Check the M-Pesa statement.',
+            NULL, now(), c.id);
+    ELSE
+        UPDATE alphadome.orders x SET status = 'failed' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id
+           AND x.status = 'awaiting_payment';
+        PERFORM alphadome._tell_customer(c, alphadome._payment_words(result_code),
+            jsonb_build_object('type', 'button', 'buttons', jsonb_build_array(
+                jsonb_build_object('id', 'pay_mpesa:' || o.id, 'title', 'Try again'),
+                jsonb_build_object('id', 'talk_person', 'title', 'Talk to a person'))));
+    END IF;
+    PERFORM alphadome._wake_worker();
+END
+$$;
+
+-- An M-Pesa callback (POST /mpesa/{slug}/{token} on the relay): false, and nothing written, when
+-- the slug and token are not a tenant's (or the sender's address is not on its list: the relay
+-- then answers 404); else true, and the payment it names (by CheckoutRequestID, the tenant's own)
+-- is settled once with the raw callback (_payment_settled: amount and phone checked against the
+-- payment). A callback for no known payment, or a second one, changes nothing.
+CREATE OR REPLACE FUNCTION alphadome.mpesa_callback(slug text, token text, body jsonb, sender inet DEFAULT NULL)
+    RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET log_min_error_statement = 'panic'
+AS $$
+DECLARE
+    tenant    uuid;
+    allowed   inet[];
+    stk       jsonb := body #> '{Body,stkCallback}';
+    items     jsonb;
+    payment   bigint;
+BEGIN
+    SELECT a.bot_tenant_id, a.callback_addresses INTO tenant, allowed
+      FROM alphadome.mpesa_accounts a JOIN alphadome.bot_tenants t ON t.id = a.bot_tenant_id
+     WHERE t.slug = mpesa_callback.slug AND t.is_active
+       AND a.callback_token_sha256 = sha256(convert_to(coalesce(mpesa_callback.token, ''), 'UTF8'));
+    IF tenant IS NULL OR (allowed IS NOT NULL AND (sender IS NULL OR NOT sender <<= ANY (allowed))) THEN
+        RETURN false;
+    END IF;
+    SELECT p.id INTO payment FROM alphadome.payments p
+     WHERE p.bot_tenant_id = tenant AND p.checkout_request_id = stk ->> 'CheckoutRequestID';
+    IF payment IS NULL THEN
+        RETURN true;
+    END IF;
+    items := coalesce(stk #> '{CallbackMetadata,Item}', '[]');
+    PERFORM alphadome._payment_settled(tenant, payment, coalesce(alphadome._result_code(stk -> 'ResultCode'), -1),
+        stk ->> 'ResultDesc',
+        (SELECT i ->> 'Value' FROM jsonb_array_elements(CASE jsonb_typeof(items) WHEN 'array' THEN items ELSE '[]' END) i
+          WHERE i ->> 'Name' = 'MpesaReceiptNumber'),
+        body,
+        -- A success without an amount is not taken as the order's: -1 flags it.
+        coalesce((SELECT CASE WHEN (i ->> 'Value') ~ '^[0-9]{1,10}(\.[0-9]{1,2})?$' THEN (i ->> 'Value')::numeric END
+                    FROM jsonb_array_elements(CASE jsonb_typeof(items) WHEN 'array' THEN items ELSE '[]' END) i
+                   WHERE i ->> 'Name' = 'Amount'), -1),
+        (SELECT i ->> 'Value' FROM jsonb_array_elements(CASE jsonb_typeof(items) WHEN 'array' THEN items ELSE '[]' END) i
+          WHERE i ->> 'Name' = 'PhoneNumber'));
+    RETURN true;
+END
+$$;
+
+-- A payment job that failed for good: the payment fails, and the customer is told.
+CREATE OR REPLACE FUNCTION alphadome._payment_job_failed(tenant_id uuid, payload jsonb, error jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM alphadome._payment_settled(tenant_id, (payload ->> 'payment_id')::bigint, NULL,
+                                       left('not paid: ' || coalesce(error ->> 'message', 'error'), 1000), NULL, NULL);
 END
 $$;

@@ -439,4 +439,265 @@ mod tests {
             assert!(found.contains(expected), "{shape}: {found}");
         }
     }
+
+    /// Safaricom's published sandbox passkey for shortcode 174379 (a public test fixture).
+    pub const SANDBOX_PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
+    const SANDBOX_PHONE: &str = "254708374149";
+
+    /// A selling shop with M-Pesa (the sandbox's shortcode and passkey) whose customer, on the
+    /// sandbox's test phone, pressed "Pay with M-Pesa" for the Yamaha guitar; returns the tenant
+    /// and the order's id.
+    fn customer_pressed_pay() -> (String, i64) {
+        let t = selling_shop();
+        run(
+            "UPDATE alphadome.bot_control_settings SET mpesa_shortcode = '174379' WHERE bot_tenant_id = $1::uuid;
+             SELECT alphadome.set_mpesa_credentials($1::uuid, 'consumer-key-x', 'consumer-secret-y', $2, 'sandbox')",
+            &[t.as_str().into(), SANDBOX_PASSKEY.into()],
+        );
+        let say = |wamid: &str, message: serde_json::Value| {
+            ingest(&webhook_with(NUMBER, SANDBOX_PHONE, wamid, message))
+        };
+        say("w.buy", serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}));
+        let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
+        say(
+            "w.pay",
+            serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
+                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"}}}),
+        );
+        (t, order)
+    }
+
+    fn claim(kind: &str) -> Vec<serde_json::Value> {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT j FROM alphadome.claim_jobs('test', 10, 60, ARRAY[$1]) j",
+                    None,
+                    &[kind.into()],
+                )
+                .unwrap()
+                .map(|r| r.get::<pgrx::JsonB>(1).unwrap().unwrap().0)
+                .collect()
+        })
+    }
+
+    fn payment() -> (String, Option<String>, Option<i32>) {
+        Spi::connect(|client| {
+            let row = client
+                .select("SELECT status, receipt, result_code FROM alphadome.payments", None, &[])
+                .unwrap()
+                .first();
+            (row.get(1).unwrap().unwrap(), row.get(2).unwrap(), row.get(3).unwrap())
+        })
+    }
+
+    fn order_status() -> String {
+        one::<String>("SELECT status FROM alphadome.orders", &[]).unwrap()
+    }
+
+    /// The newest message queued for the customer.
+    fn last_told() -> (String, Option<serde_json::Value>) {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT payload ->> 'text', payload -> 'interactive' FROM alphadome.outbox
+                      WHERE kind = 'reply.send' ORDER BY id DESC LIMIT 1",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .first();
+            (row.get::<String>(1).unwrap().unwrap(), row.get::<pgrx::JsonB>(2).unwrap().map(|j| j.0))
+        })
+    }
+
+    fn callback(code: serde_json::Value, checkout: &str, amount: i64, phone: i64) -> serde_json::Value {
+        let mut body = serde_json::json!({"Body": {"stkCallback": {
+            "MerchantRequestID": "29115-34620561-1", "CheckoutRequestID": checkout,
+            "ResultCode": code, "ResultDesc": "The service request is processed successfully."}}});
+        if code == serde_json::json!(0) {
+            body["Body"]["stkCallback"]["CallbackMetadata"] = serde_json::json!({"Item": [
+                {"Name": "Amount", "Value": amount}, {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                {"Name": "TransactionDate", "Value": 20191219102115_i64}, {"Name": "PhoneNumber", "Value": phone}]});
+        }
+        body
+    }
+
+    fn call_back(path: &str, body: &serde_json::Value) -> bool {
+        let (slug, token) = path.split_once('/').unwrap();
+        one::<bool>(
+            "SELECT alphadome.mpesa_callback($1, $2, $3::jsonb)",
+            &[slug.into(), token.into(), body.to_string().into()],
+        )
+        .unwrap()
+    }
+
+    /// Pushes the pending payment: claims its job and reports M-Pesa's acceptance; returns the
+    /// claimed job and the callback path.
+    fn pushed() -> (serde_json::Value, String) {
+        let jobs = claim("payment.stk_push");
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        let job = jobs[0].clone();
+        run(
+            "SELECT alphadome.complete_job($1, '{\"merchant_request_id\": \"29115-34620561-1\", \"checkout_request_id\": \"ws_CO_191220191020363925\"}')",
+            &[job["id"].as_i64().unwrap().into()],
+        );
+        let path = job["mpesa"]["callback_path"].as_str().unwrap().to_string();
+        (job, path)
+    }
+
+    #[pg_test]
+    fn mpesa_credentials_are_kept_encrypted_and_their_setting_audited() {
+        let (t, _) = customer_pressed_pay();
+        let plain = one::<bool>(
+            "SELECT position(convert_to($1, 'UTF8') in passkey) > 0 OR position('consumer-key-x'::bytea in consumer_key) > 0
+               FROM alphadome.mpesa_accounts",
+            &[SANDBOX_PASSKEY.into()],
+        );
+        assert_eq!(plain, Some(false));
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.credential_audit WHERE bot_tenant_id = $1::uuid AND purpose = 'set_mpesa_credentials: a new value'",
+                &[t.as_str().into()]
+            ),
+            Some(4)
+        );
+        // An owner reads neither the ciphertexts nor the credentials.
+        act_as("alphadome_tenant", Context::Setting(&t));
+        assert_eq!(outcome("SELECT passkey FROM alphadome.mpesa_accounts", &[]), "42501");
+        assert_eq!(outcome("SELECT environment FROM alphadome.mpesa_accounts", &[]), "ok 1");
+    }
+
+    #[pg_test]
+    fn a_pressed_pay_button_pushes_once_and_a_paid_callback_tells_the_customer_and_the_owner() {
+        let (t, order) = customer_pressed_pay();
+        let reference = one::<String>("SELECT reference FROM alphadome.orders", &[]).unwrap();
+        assert_eq!(
+            last_told().0,
+            format!("We are sending an M-Pesa request for KES 21,000 to your phone now: enter your PIN to pay order {reference}.")
+        );
+        assert_eq!(payment(), ("requested".to_string(), None, None));
+        let (job, path) = pushed();
+        let mpesa = &job["mpesa"];
+        assert_eq!(mpesa["passkey"], SANDBOX_PASSKEY);
+        assert_eq!(
+            (&mpesa["shortcode"], &mpesa["party_b"], &mpesa["transaction_type"]),
+            (&serde_json::json!("174379"), &serde_json::json!("174379"), &serde_json::json!("CustomerPayBillOnline"))
+        );
+        assert_eq!((&mpesa["amount"], &mpesa["phone"]), (&serde_json::json!(21000), &serde_json::json!(SANDBOX_PHONE)));
+        assert_eq!(mpesa["reference"], reference.as_str());
+        assert!(path.starts_with("shop/") && path.len() == "shop/".len() + 64, "{path}");
+        // Each credential's decryption is audited with its job.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.credential_audit WHERE bot_tenant_id = $1::uuid AND job_id = $2",
+                &[t.as_str().into(), job["id"].as_i64().unwrap().into()]
+            ),
+            Some(4)
+        );
+        assert_eq!(payment().0, "pending");
+        assert_eq!(order_status(), "awaiting_payment");
+        // A second press while it is pending pushes nothing more.
+        ingest(&webhook_with(NUMBER, SANDBOX_PHONE, "w.again", serde_json::json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"}}})));
+        assert!(last_told().0.contains("is already on your phone"));
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.payments", &[]), Some(1));
+        // A stranger's token: nothing happens.
+        let stranger = format!("shop/{}", "0".repeat(64));
+        let paid = callback(serde_json::json!(0), "ws_CO_191220191020363925", 21000, 254708374149);
+        assert!(!call_back(&stranger, &paid));
+        assert_eq!(payment().0, "pending");
+        // The callback: paid, once however often it comes.
+        assert!(call_back(&path, &paid));
+        assert!(call_back(&path, &paid));
+        assert_eq!(payment(), ("paid".to_string(), Some("NLJ7RT61SV".to_string()), Some(0)));
+        assert_eq!(order_status(), "paid");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.outbox WHERE payload ->> 'text' LIKE 'Payment received%'", &[]),
+            Some(1)
+        );
+        assert_eq!(
+            last_told().0,
+            format!("Payment received: KES 21,000 for order {reference}. M-Pesa receipt NLJ7RT61SV. Thank you!")
+        );
+        let alert = one::<String>("SELECT text FROM alphadome.alerts WHERE kind = 'payment'", &[]).unwrap();
+        assert!(alert.contains(&format!("order {reference} is paid, KES 21,000 by M-Pesa from +254708374149 (receipt NLJ7RT61SV)")), "{alert}");
+        // The query queued in case the callback never came is not needed any more.
+        assert_eq!(
+            one::<String>("SELECT status FROM alphadome.outbox WHERE kind = 'payment.query'", &[]).as_deref(),
+            Some("done")
+        );
+        assert!(one::<bool>("SELECT callback IS NOT NULL FROM alphadome.payments", &[]).unwrap());
+    }
+
+    #[pg_test]
+    fn a_callback_with_another_amount_is_flagged_and_the_order_not_paid() {
+        customer_pressed_pay();
+        let (_, path) = pushed();
+        assert!(call_back(&path, &callback(serde_json::json!(0), "ws_CO_191220191020363925", 1, 254708374149)));
+        assert_eq!(payment().0, "flagged");
+        assert_eq!(order_status(), "awaiting_payment");
+        let alert = one::<String>("SELECT text FROM alphadome.alerts WHERE kind = 'payment'", &[]).unwrap();
+        assert!(alert.contains("does not match it"), "{alert}");
+    }
+
+    #[pg_test]
+    fn a_cancelled_push_tells_the_customer_in_plain_words_with_a_button_to_try_again() {
+        let (_, order) = customer_pressed_pay();
+        let (_, path) = pushed();
+        // ResultCode as a string, as M-Pesa sometimes sends it.
+        assert!(call_back(&path, &callback(serde_json::json!("1032"), "ws_CO_191220191020363925", 0, 0)));
+        assert_eq!(payment(), ("failed".to_string(), None, Some(1032)));
+        assert_eq!(order_status(), "failed");
+        let (text, buttons) = last_told();
+        assert_eq!(text, "You cancelled the M-Pesa request. Try again when you are ready.");
+        assert_eq!(buttons.unwrap()["buttons"][0], serde_json::json!({"id": format!("pay_mpesa:{order}"), "title": "Try again"}));
+        // Try again: a new push for the same order.
+        ingest(&webhook_with(NUMBER, SANDBOX_PHONE, "w.retry", serde_json::json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Try again"}}})));
+        assert_eq!(order_status(), "awaiting_payment");
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.payments WHERE status = 'requested'", &[]), Some(1));
+    }
+
+    #[pg_test]
+    fn without_a_callback_the_query_asks_until_mpesa_knows() {
+        customer_pressed_pay();
+        pushed();
+        run("UPDATE alphadome.outbox SET run_at = now() WHERE kind = 'payment.query'", &[]);
+        let query = claim("payment.query");
+        assert_eq!(query.len(), 1);
+        assert_eq!(query[0]["mpesa"]["checkout_request_id"], "ws_CO_191220191020363925");
+        run("SELECT alphadome.complete_job($1, '{\"pending\": true}')", &[query[0]["id"].as_i64().unwrap().into()]);
+        assert_eq!(payment().0, "pending");
+        run("UPDATE alphadome.outbox SET run_at = now() WHERE kind = 'payment.query' AND status = 'queued'", &[]);
+        let query = claim("payment.query");
+        assert_eq!(query.len(), 1, "asked again while pending");
+        run(
+            "SELECT alphadome.complete_job($1, '{\"result_code\": \"1037\", \"result_desc\": \"DS timeout user cannot be reached\"}')",
+            &[query[0]["id"].as_i64().unwrap().into()],
+        );
+        assert_eq!(payment(), ("failed".to_string(), None, Some(1037)));
+        assert!(last_told().0.starts_with("We could not reach your phone"));
+    }
+
+    #[pg_test]
+    fn no_push_long_after_the_press_nor_above_the_limit() {
+        customer_pressed_pay();
+        run("UPDATE alphadome.orders SET pay_chosen_at = now() - interval '6 minutes'", &[]);
+        assert!(claim("payment.stk_push").is_empty(), "a stale press is not pushed");
+        assert_eq!(payment().0, "failed");
+        assert_eq!(
+            one::<String>("SELECT status FROM alphadome.outbox WHERE kind = 'payment.stk_push'", &[]).as_deref(),
+            Some("dead")
+        );
+        // Above the shop's limit: a person sends the details, no push.
+        run("UPDATE alphadome.bot_control_settings SET max_payment_amount = 1000", &[]);
+        let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
+        ingest(&webhook_with(NUMBER, SANDBOX_PHONE, "w.big", serde_json::json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Try again"}}})));
+        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.payments", &[]), Some(1));
+        assert!(last_told().0.starts_with("Thank you! A member of our team will send you the M-Pesa details"));
+        let alert = one::<String>("SELECT text FROM alphadome.alerts WHERE kind = 'payment'", &[]).unwrap();
+        assert!(alert.contains("above the shop's limit"), "{alert}");
+    }
 }
