@@ -719,7 +719,8 @@ CREATE TABLE alphadome.payments (
     PRIMARY KEY (bot_tenant_id, id),
     FOREIGN KEY (bot_tenant_id, order_id) REFERENCES alphadome.orders (bot_tenant_id, id) ON DELETE CASCADE
 );
-CREATE UNIQUE INDEX payments_checkout ON alphadome.payments (checkout_request_id) WHERE checkout_request_id IS NOT NULL;
+CREATE UNIQUE INDEX payments_checkout ON alphadome.payments (bot_tenant_id, checkout_request_id)
+    WHERE checkout_request_id IS NOT NULL;
 CREATE UNIQUE INDEX payments_one_open ON alphadome.payments (bot_tenant_id, order_id)
     WHERE status IN ('requested', 'pending');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.payments', '');

@@ -92,6 +92,41 @@ pub enum Work {
     /// The tenant's message templates, to read from the Graph API (sync_templates).
     #[serde(rename = "templates.sync")]
     TemplatesSync { whatsapp: BusinessAccount },
+    /// An M-Pesa STK push: the PIN prompt on the customer's phone (issue 24).
+    #[serde(rename = "payment.stk_push")]
+    PaymentPush { mpesa: MpesaCall },
+    /// What became of a push whose callback has not come.
+    #[serde(rename = "payment.query")]
+    PaymentQuery { mpesa: MpesaCall },
+}
+
+/// A payment job's M-Pesa context (selling.sql's _payment_context): the tenant's Daraja app
+/// and shortcode, its credentials decrypted for this job, and the payment.
+#[derive(Debug, Deserialize)]
+pub struct MpesaCall {
+    /// sandbox or production: which Daraja base is called.
+    #[serde(deserialize_with = "non_empty")]
+    pub environment: String,
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    pub passkey: Secret,
+    /// "<slug>/<token>" of the callback URL: the token is a secret.
+    pub callback_path: Secret,
+    #[serde(deserialize_with = "non_empty")]
+    pub shortcode: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub transaction_type: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub party_b: String,
+    /// Whole shillings.
+    pub amount: u64,
+    #[serde(deserialize_with = "non_empty")]
+    pub phone: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub reference: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub description: String,
+    pub checkout_request_id: Option<String>,
 }
 
 impl Work {
@@ -102,6 +137,8 @@ impl Work {
             Work::Generate { .. } => "reply.generate",
             Work::Transcribe { .. } => "media.transcribe",
             Work::TemplatesSync { .. } => "templates.sync",
+            Work::PaymentPush { .. } => "payment.stk_push",
+            Work::PaymentQuery { .. } => "payment.query",
         }
     }
 }
@@ -207,19 +244,35 @@ impl Interactive {
             }
         };
         if choices.is_empty() || choices.len() > most {
-            return Some(format!("an interactive message has 1 to {most} choices, not {}", choices.len()));
+            return Some(format!(
+                "an interactive message has 1 to {most} choices, not {}",
+                choices.len()
+            ));
         }
         for (i, c) in choices.iter().enumerate() {
             if c.title.trim().is_empty() || chars(&c.title) > title_max {
-                return Some(format!("choice {} has a title of {} characters (1 to {title_max})", i + 1, chars(&c.title)));
+                return Some(format!(
+                    "choice {} has a title of {} characters (1 to {title_max})",
+                    i + 1,
+                    chars(&c.title)
+                ));
             }
             if c.id.is_empty() || c.id.trim() != c.id || chars(&c.id) > id_max {
-                return Some(format!("choice {} has an id Meta refuses (1 to {id_max} characters, no spaces around)", i + 1));
+                return Some(format!(
+                    "choice {} has an id Meta refuses (1 to {id_max} characters, no spaces around)",
+                    i + 1
+                ));
             }
             if c.description.as_deref().is_some_and(|d| chars(d) > 72) {
-                return Some(format!("choice {} has a description over 72 characters", i + 1));
+                return Some(format!(
+                    "choice {} has a description over 72 characters",
+                    i + 1
+                ));
             }
-            if choices[..i].iter().any(|o| o.id == c.id || o.title == c.title) {
+            if choices[..i]
+                .iter()
+                .any(|o| o.id == c.id || o.title == c.title)
+            {
                 return Some(format!("choice {} repeats an id or a title", i + 1));
             }
         }
@@ -324,20 +377,48 @@ mod tests {
         let read = |v: Value| serde_json::from_value::<Interactive>(v).unwrap();
         let button = |title: &str| json!({"id": title.to_lowercase(), "title": title});
         for (shape, problem) in [
-            (json!({"type": "button", "buttons": []}), "1 to 3 choices, not 0"),
-            (json!({"type": "button", "buttons": [button("A"), button("B"), button("C"), button("D")]}), "1 to 3 choices, not 4"),
-            (json!({"type": "button", "buttons": [button("Pay with M-Pesa today!")]}), "title of 22 characters (1 to 20)"),
-            (json!({"type": "button", "buttons": [button("Yes"), button("Yes")]}), "repeats an id or a title"),
-            (json!({"type": "button", "buttons": [{"id": " x", "title": "X"}]}), "has an id Meta refuses"),
-            (json!({"type": "list", "button": "", "rows": [button("A")]}), "button text must be 1 to 20"),
-            (json!({"type": "list", "button": "Choose", "rows": (0..11).map(|i| button(&format!("Row {i}"))).collect::<Vec<_>>()}), "1 to 10 choices, not 11"),
-            (json!({"type": "list", "button": "Choose", "rows": [{"id": "a", "title": "A", "description": "d".repeat(73)}]}), "description over 72"),
+            (
+                json!({"type": "button", "buttons": []}),
+                "1 to 3 choices, not 0",
+            ),
+            (
+                json!({"type": "button", "buttons": [button("A"), button("B"), button("C"), button("D")]}),
+                "1 to 3 choices, not 4",
+            ),
+            (
+                json!({"type": "button", "buttons": [button("Pay with M-Pesa today!")]}),
+                "title of 22 characters (1 to 20)",
+            ),
+            (
+                json!({"type": "button", "buttons": [button("Yes"), button("Yes")]}),
+                "repeats an id or a title",
+            ),
+            (
+                json!({"type": "button", "buttons": [{"id": " x", "title": "X"}]}),
+                "has an id Meta refuses",
+            ),
+            (
+                json!({"type": "list", "button": "", "rows": [button("A")]}),
+                "button text must be 1 to 20",
+            ),
+            (
+                json!({"type": "list", "button": "Choose", "rows": (0..11).map(|i| button(&format!("Row {i}"))).collect::<Vec<_>>()}),
+                "1 to 10 choices, not 11",
+            ),
+            (
+                json!({"type": "list", "button": "Choose", "rows": [{"id": "a", "title": "A", "description": "d".repeat(73)}]}),
+                "description over 72",
+            ),
         ] {
-            let found = read(shape.clone()).problem("Choose one").unwrap_or_default();
+            let found = read(shape.clone())
+                .problem("Choose one")
+                .unwrap_or_default();
             assert!(found.contains(problem), "{shape}: {found}");
         }
         let long = "x".repeat(1025);
-        assert!(read(json!({"type": "button", "buttons": [button("A")]})).problem(&long).is_some());
+        assert!(read(json!({"type": "button", "buttons": [button("A")]}))
+            .problem(&long)
+            .is_some());
     }
 
     #[test]

@@ -420,7 +420,8 @@ pub fn plan_reply(
     // 6. The customer asks for a person.
     if is_text {
         // The "Talk to a person" button of the selling conversation asks for one in any language.
-        if has_keyword(&words, &settings.handoff_keywords) || message.choice == Some("talk_person") {
+        if has_keyword(&words, &settings.handoff_keywords) || message.choice == Some("talk_person")
+        {
             let asked = format!(
                 "{client}: {} asked for a person: «{}»",
                 conversation.who(),
@@ -906,7 +907,11 @@ mod unit {
                 ..known(0, Some(("We sell many keyboards.", 0.9)))
             };
             let planned = plan(&shop(), &customer(), "text", asked, &mut facts);
-            assert_eq!(planned, Plan::send(Verdict::Product, prices.into()), "{asked}");
+            assert_eq!(
+                planned,
+                Plan::send(Verdict::Product, prices.into()),
+                "{asked}"
+            );
             assert_eq!(planned.verdict.as_str(), "product");
             assert_eq!((facts.asked_products, facts.asked_faq), (1, 0), "{asked}");
         }
@@ -924,11 +929,26 @@ mod unit {
         assert_eq!(facts.asked_products, 0);
         // A price question that names no product: the FAQ, then the LLM, as before.
         let mut none = known(0, Some(("Delivery is KES 300.", 0.9)));
-        let planned = plan(&shop(), &customer(), "text", "how much is delivery?", &mut none);
-        assert_eq!(planned, Plan::send(Verdict::Faq, "Delivery is KES 300.".into()));
+        let planned = plan(
+            &shop(),
+            &customer(),
+            "text",
+            "how much is delivery?",
+            &mut none,
+        );
+        assert_eq!(
+            planned,
+            Plan::send(Verdict::Faq, "Delivery is KES 300.".into())
+        );
         assert_eq!(none.asked_products, 1);
         let mut nothing = known(0, None);
-        let planned = plan(&shop(), &customer(), "text", "how much is delivery?", &mut nothing);
+        let planned = plan(
+            &shop(),
+            &customer(),
+            "text",
+            "how much is delivery?",
+            &mut nothing,
+        );
         assert_eq!(planned.verdict, Verdict::Llm);
     }
 

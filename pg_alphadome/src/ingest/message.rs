@@ -43,7 +43,8 @@ pub fn message_text(message: Json) -> Option<String> {
 /// act on the id, never on the title the customer's phone showed.
 pub fn choice(message: Json) -> Option<serde_json::Value> {
     // Bounded: kept and shown, and a webhook may be hostile (Meta's ids are at most 256).
-    let bounded = |value: Option<String>| value.filter(|v| !v.is_empty() && v.chars().count() <= 256);
+    let bounded =
+        |value: Option<String>| value.filter(|v| !v.is_empty() && v.chars().count() <= 256);
     let (kind, id, title) = match field(message, "type")?.as_str() {
         "interactive" => {
             let interactive = message.get("interactive")?;

@@ -18,12 +18,12 @@ mod operations;
 mod operator;
 mod phone;
 mod pipeline;
-mod selling;
 mod queue;
 mod recovery;
 mod retention;
 mod schema_rules;
 mod security_check;
+mod selling;
 
 extension_sql!(
     r#"

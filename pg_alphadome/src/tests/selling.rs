@@ -40,7 +40,10 @@ mod tests {
     }
 
     fn ingest(payload: &str) {
-        run("SELECT alphadome.ingest_webhook($1::jsonb)", &[payload.into()]);
+        run(
+            "SELECT alphadome.ingest_webhook($1::jsonb)",
+            &[payload.into()],
+        );
     }
 
     /// The decision recorded for a message, and the text of its reply job.
@@ -71,7 +74,12 @@ mod tests {
                     &[tenant.into(), message.into()],
                 )
                 .unwrap()
-                .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<i32>(2).unwrap().unwrap()))
+                .map(|r| {
+                    (
+                        r.get::<String>(1).unwrap().unwrap(),
+                        r.get::<i32>(2).unwrap().unwrap(),
+                    )
+                })
                 .collect()
         })
     }
@@ -97,10 +105,16 @@ mod tests {
                 ("Casio CT-S300 keyboard".to_string(), 2)
             ]
         );
-        assert_eq!(matched(&shop, "bei ya gitaa"), vec![("Yamaha F310 acoustic guitar".to_string(), 1)]);
+        assert_eq!(
+            matched(&shop, "bei ya gitaa"),
+            vec![("Yamaha F310 acoustic guitar".to_string(), 1)]
+        );
         assert_eq!(matched(&shop, "how much is delivery?"), vec![]);
         // An inactive product is never offered.
-        run("UPDATE alphadome.products SET is_active = false WHERE name LIKE 'Yamaha F310%'", &[]);
+        run(
+            "UPDATE alphadome.products SET is_active = false WHERE name LIKE 'Yamaha F310%'",
+            &[],
+        );
         assert_eq!(matched(&shop, "bei ya gitaa"), vec![]);
     }
 
@@ -156,12 +170,20 @@ mod tests {
         .unwrap()
         .0;
         let system = prompt["messages"][0]["content"].as_str().unwrap();
-        assert!(system.contains("Never state a price that is not given below."), "{system}");
         assert!(
-            system.contains("- Yamaha PSR-E373 keyboard: KES 32,000, in stock. 61 keys, touch response"),
+            system.contains("Never state a price that is not given below."),
             "{system}"
         );
-        assert!(!system.contains("Casio"), "a product the question does not name: {system}");
+        assert!(
+            system.contains(
+                "- Yamaha PSR-E373 keyboard: KES 32,000, in stock. 61 keys, touch response"
+            ),
+            "{system}"
+        );
+        assert!(
+            !system.contains("Casio"),
+            "a product the question does not name: {system}"
+        );
         assert!(!system.contains("F310"), "{system}");
         // A question naming no product puts none in.
         let prompt = one::<pgrx::JsonB>(
@@ -183,27 +205,51 @@ mod tests {
         act_as("alphadome_tenant", Context::Setting(&a));
         // His rows go to his tenant without naming it; another tenant's are not there.
         assert_eq!(
-            outcome("INSERT INTO alphadome.products (name, price) VALUES ('Capo', 500)", &[]),
+            outcome(
+                "INSERT INTO alphadome.products (name, price) VALUES ('Capo', 500)",
+                &[]
+            ),
             "ok 1"
         );
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.products", &[]), Some(1));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.products", &[]),
+            Some(1)
+        );
         assert_eq!(
             one::<String>("SELECT bot_tenant_id::text FROM alphadome.products", &[]).as_deref(),
             Some(a.as_str())
         );
-        assert_eq!(outcome("UPDATE alphadome.products SET price = 1 WHERE name = 'Drum sticks'", &[]), "ok 0");
+        assert_eq!(
+            outcome(
+                "UPDATE alphadome.products SET price = 1 WHERE name = 'Drum sticks'",
+                &[]
+            ),
+            "ok 0"
+        );
         assert_eq!(
             outcome("INSERT INTO alphadome.products (bot_tenant_id, name, price) VALUES ($1[1]::uuid, 'Stolen', 1)", &[&b]),
             "42501"
         );
         assert_eq!(
-            outcome("UPDATE alphadome.products SET bot_tenant_id = $1[1]::uuid", &[&b]),
+            outcome(
+                "UPDATE alphadome.products SET bot_tenant_id = $1[1]::uuid",
+                &[&b]
+            ),
             "42501"
         );
         // Prices are whole or in cents, never negative; a currency is ISO's three letters.
-        assert_eq!(outcome("INSERT INTO alphadome.products (name, price) VALUES ('Bad', -1)", &[]), "23514");
         assert_eq!(
-            outcome("INSERT INTO alphadome.products (name, price, currency) VALUES ('Bad', 1, 'kes')", &[]),
+            outcome(
+                "INSERT INTO alphadome.products (name, price) VALUES ('Bad', -1)",
+                &[]
+            ),
+            "23514"
+        );
+        assert_eq!(
+            outcome(
+                "INSERT INTO alphadome.products (name, price, currency) VALUES ('Bad', 1, 'kes')",
+                &[]
+            ),
             "23514"
         );
     }
@@ -225,7 +271,9 @@ mod tests {
                 serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
                     "button_reply": {"id": "pay_mpesa", "title": "Pay with M-Pesa"}}})
             ),
-            Some(serde_json::json!({"kind": "button_reply", "id": "pay_mpesa", "title": "Pay with M-Pesa"}))
+            Some(
+                serde_json::json!({"kind": "button_reply", "id": "pay_mpesa", "title": "Pay with M-Pesa"})
+            )
         );
         assert_eq!(
             choose(
@@ -233,17 +281,27 @@ mod tests {
                 serde_json::json!({"type": "interactive", "interactive": {"type": "list_reply",
                     "list_reply": {"id": "product:7", "title": "Yamaha PSR-E373", "description": "KES 32,000"}}})
             ),
-            Some(serde_json::json!({"kind": "list_reply", "id": "product:7", "title": "Yamaha PSR-E373"}))
+            Some(
+                serde_json::json!({"kind": "list_reply", "id": "product:7", "title": "Yamaha PSR-E373"})
+            )
         );
         assert_eq!(
             choose(
                 "w.quick",
                 serde_json::json!({"type": "button", "button": {"payload": "campaign:12:yes", "text": "Yes please"}})
             ),
-            Some(serde_json::json!({"kind": "button", "id": "campaign:12:yes", "title": "Yes please"}))
+            Some(
+                serde_json::json!({"kind": "button", "id": "campaign:12:yes", "title": "Yes please"})
+            )
         );
         // Typed text, and a choice without an id, keep none.
-        assert_eq!(choose("w.text", serde_json::json!({"type": "text", "text": {"body": "hi"}})), None);
+        assert_eq!(
+            choose(
+                "w.text",
+                serde_json::json!({"type": "text", "text": {"body": "hi"}})
+            ),
+            None
+        );
         assert_eq!(
             choose(
                 "w.noid",
@@ -294,7 +352,11 @@ mod tests {
     }
 
     fn product_id(name: &str) -> i64 {
-        one::<i64>("SELECT id FROM alphadome.products WHERE name = $1", &[name.into()]).unwrap()
+        one::<i64>(
+            "SELECT id FROM alphadome.products WHERE name = $1",
+            &[name.into()],
+        )
+        .unwrap()
     }
 
     #[pg_test]
@@ -308,15 +370,26 @@ mod tests {
             reply_to("w.buy"),
             (
                 "Which one would you like to buy?".to_string(),
-                Some(serde_json::json!({"type": "list", "button": "Choose", "rows": [
-                    {"id": format!("buy:{yamaha}"), "title": "Yamaha PSR-E373 keyboard", "description": "KES 32,000"}]}))
+                Some(
+                    serde_json::json!({"type": "list", "button": "Choose", "rows": [
+                    {"id": format!("buy:{yamaha}"), "title": "Yamaha PSR-E373 keyboard", "description": "KES 32,000"}]})
+                )
             )
         );
         // He chooses it: a draft order priced from the products table, and the buttons to pay.
-        ingest(&choose("w.row", "list_reply", &format!("buy:{yamaha}"), "Yamaha PSR-E373 keyboard"));
+        ingest(&choose(
+            "w.row",
+            "list_reply",
+            &format!("buy:{yamaha}"),
+            "Yamaha PSR-E373 keyboard",
+        ));
         let (order, reference, total, status) = Spi::connect(|client| {
             let row = client
-                .select("SELECT id, reference, total::text, status FROM alphadome.orders", None, &[])
+                .select(
+                    "SELECT id, reference, total::text, status FROM alphadome.orders",
+                    None,
+                    &[],
+                )
                 .unwrap()
                 .first();
             (
@@ -327,7 +400,10 @@ mod tests {
             )
         });
         assert_eq!((total.as_str(), status.as_str()), ("32000.00", "draft"));
-        assert!(reference.len() <= 12 && reference.chars().all(|c| c.is_ascii_alphanumeric()), "{reference}");
+        assert!(
+            reference.len() <= 12 && reference.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{reference}"
+        );
         assert_eq!(
             reply_to("w.row"),
             (
@@ -339,20 +415,42 @@ mod tests {
             )
         );
         // The same webhook again makes no second order.
-        ingest(&choose("w.row", "list_reply", &format!("buy:{yamaha}"), "Yamaha PSR-E373 keyboard"));
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.orders", &[]), Some(1));
+        ingest(&choose(
+            "w.row",
+            "list_reply",
+            &format!("buy:{yamaha}"),
+            "Yamaha PSR-E373 keyboard",
+        ));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.orders", &[]),
+            Some(1)
+        );
         // Pay in the shop: the order awaits payment, and he is told its reference.
-        ingest(&choose("w.shop", "button_reply", &format!("pay_shop:{order}"), "Pay in the shop"));
+        ingest(&choose(
+            "w.shop",
+            "button_reply",
+            &format!("pay_shop:{order}"),
+            "Pay in the shop",
+        ));
         assert_eq!(
             reply_to("w.shop").0,
             format!("Your order {reference} (KES 32,000) is kept for you. Pay when you come to the shop.")
         );
         assert_eq!(
-            one::<String>("SELECT status FROM alphadome.orders WHERE id = $1", &[order.into()]).as_deref(),
+            one::<String>(
+                "SELECT status FROM alphadome.orders WHERE id = $1",
+                &[order.into()]
+            )
+            .as_deref(),
             Some("awaiting_payment")
         );
         // "Talk to a person" asks for one, whatever its title says.
-        ingest(&choose("w.person", "button_reply", "talk_person", "Ongea na mtu"));
+        ingest(&choose(
+            "w.person",
+            "button_reply",
+            "talk_person",
+            "Ongea na mtu",
+        ));
         assert_eq!(answered("w.person").0.as_deref(), Some("escalated"));
     }
 
@@ -361,7 +459,10 @@ mod tests {
         selling_shop();
         ingest(&text("Nataka kununua gitaa", "w.sw"));
         let (said, choices) = reply_to("w.sw");
-        assert_eq!(said, "Yamaha F310 acoustic guitar: KES 21,000.\nUngependa kulipa vipi?");
+        assert_eq!(
+            said,
+            "Yamaha F310 acoustic guitar: KES 21,000.\nUngependa kulipa vipi?"
+        );
         let titles: Vec<String> = choices.unwrap()["buttons"]
             .as_array()
             .unwrap()
@@ -376,7 +477,10 @@ mod tests {
             reply_to("w.out").0,
             "Sorry, Yamaha F310 acoustic guitar is out of stock now. We will tell you when it is back."
         );
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.orders", &[]), Some(1));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.orders", &[]),
+            Some(1)
+        );
     }
 
     #[pg_test]
@@ -384,14 +488,19 @@ mod tests {
         shop();
         ingest(&text("I want to buy a keyboard", "w.off"));
         assert_ne!(answered("w.off").0.as_deref(), Some("payment"));
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.orders", &[]), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.orders", &[]),
+            Some(0)
+        );
     }
 
     #[pg_test]
     fn an_order_moves_only_forward_and_its_price_is_fixed_once_asked() {
         selling_shop();
         ingest(&text("I want to buy the yamaha guitar", "w.o"));
-        let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap().to_string();
+        let order = one::<i64>("SELECT id FROM alphadome.orders", &[])
+            .unwrap()
+            .to_string();
         let set = |status: &str| {
             outcome(
                 "UPDATE alphadome.orders SET status = $1[2] WHERE id = $1[1]::bigint",
@@ -401,7 +510,10 @@ mod tests {
         assert_eq!(set("paid"), "55000", "a draft is not paid");
         assert_eq!(set("awaiting_payment"), "ok 1");
         assert_eq!(
-            outcome("UPDATE alphadome.orders SET total = 1 WHERE id = $1[1]::bigint", &[&order]),
+            outcome(
+                "UPDATE alphadome.orders SET total = 1 WHERE id = $1[1]::bigint",
+                &[&order]
+            ),
             "55000",
             "the amount asked does not change"
         );
@@ -423,17 +535,48 @@ mod tests {
         };
         let button = |title: &str| serde_json::json!({"id": title.to_lowercase(), "title": title});
         assert_eq!(
-            problem(serde_json::json!({"type": "button", "buttons": [button("Pay with M-Pesa")]}), "Pay?"),
+            problem(
+                serde_json::json!({"type": "button", "buttons": [button("Pay with M-Pesa")]}),
+                "Pay?"
+            ),
             None
         );
         for (shape, body, expected) in [
-            (serde_json::json!({"type": "button", "buttons": [button("A"), button("B"), button("C"), button("D")]}), "x", "1 to 3 choices"),
-            (serde_json::json!({"type": "button", "buttons": [button("Pay with M-Pesa today!")]}), "x", "title of 22 characters (1 to 20)"),
-            (serde_json::json!({"type": "button", "buttons": [button("Yes"), button("Yes")]}), "x", "repeats"),
-            (serde_json::json!({"type": "list", "button": "Choose", "rows": (0..11).map(|i| button(&format!("Row {i}"))).collect::<Vec<_>>()}), "x", "1 to 10 choices"),
-            (serde_json::json!({"type": "list", "rows": [button("A")]}), "x", "button text"),
-            (serde_json::json!({"type": "button", "buttons": [button("A")]}), "", "1 to 1024 characters"),
-            (serde_json::json!({"type": "cta_url"}), "x", "button or list"),
+            (
+                serde_json::json!({"type": "button", "buttons": [button("A"), button("B"), button("C"), button("D")]}),
+                "x",
+                "1 to 3 choices",
+            ),
+            (
+                serde_json::json!({"type": "button", "buttons": [button("Pay with M-Pesa today!")]}),
+                "x",
+                "title of 22 characters (1 to 20)",
+            ),
+            (
+                serde_json::json!({"type": "button", "buttons": [button("Yes"), button("Yes")]}),
+                "x",
+                "repeats",
+            ),
+            (
+                serde_json::json!({"type": "list", "button": "Choose", "rows": (0..11).map(|i| button(&format!("Row {i}"))).collect::<Vec<_>>()}),
+                "x",
+                "1 to 10 choices",
+            ),
+            (
+                serde_json::json!({"type": "list", "rows": [button("A")]}),
+                "x",
+                "button text",
+            ),
+            (
+                serde_json::json!({"type": "button", "buttons": [button("A")]}),
+                "",
+                "1 to 1024 characters",
+            ),
+            (
+                serde_json::json!({"type": "cta_url"}),
+                "x",
+                "button or list",
+            ),
         ] {
             let found = problem(shape.clone(), body).unwrap_or_default();
             assert!(found.contains(expected), "{shape}: {found}");
@@ -441,7 +584,8 @@ mod tests {
     }
 
     /// Safaricom's published sandbox passkey for shortcode 174379 (a public test fixture).
-    pub const SANDBOX_PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
+    pub const SANDBOX_PASSKEY: &str =
+        "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
     const SANDBOX_PHONE: &str = "254708374149";
 
     /// A selling shop with M-Pesa (the sandbox's shortcode and passkey) whose customer, on the
@@ -457,7 +601,10 @@ mod tests {
         let say = |wamid: &str, message: serde_json::Value| {
             ingest(&webhook_with(NUMBER, SANDBOX_PHONE, wamid, message))
         };
-        say("w.buy", serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}));
+        say(
+            "w.buy",
+            serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}),
+        );
         let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
         say(
             "w.pay",
@@ -484,10 +631,18 @@ mod tests {
     fn payment() -> (String, Option<String>, Option<i32>) {
         Spi::connect(|client| {
             let row = client
-                .select("SELECT status, receipt, result_code FROM alphadome.payments", None, &[])
+                .select(
+                    "SELECT status, receipt, result_code FROM alphadome.payments",
+                    None,
+                    &[],
+                )
                 .unwrap()
                 .first();
-            (row.get(1).unwrap().unwrap(), row.get(2).unwrap(), row.get(3).unwrap())
+            (
+                row.get(1).unwrap().unwrap(),
+                row.get(2).unwrap(),
+                row.get(3).unwrap(),
+            )
         })
     }
 
@@ -507,11 +662,19 @@ mod tests {
                 )
                 .unwrap()
                 .first();
-            (row.get::<String>(1).unwrap().unwrap(), row.get::<pgrx::JsonB>(2).unwrap().map(|j| j.0))
+            (
+                row.get::<String>(1).unwrap().unwrap(),
+                row.get::<pgrx::JsonB>(2).unwrap().map(|j| j.0),
+            )
         })
     }
 
-    fn callback(code: serde_json::Value, checkout: &str, amount: i64, phone: i64) -> serde_json::Value {
+    fn callback(
+        code: serde_json::Value,
+        checkout: &str,
+        amount: i64,
+        phone: i64,
+    ) -> serde_json::Value {
         let mut body = serde_json::json!({"Body": {"stkCallback": {
             "MerchantRequestID": "29115-34620561-1", "CheckoutRequestID": checkout,
             "ResultCode": code, "ResultDesc": "The service request is processed successfully."}}});
@@ -564,8 +727,14 @@ mod tests {
         );
         // An owner reads neither the ciphertexts nor the credentials.
         act_as("alphadome_tenant", Context::Setting(&t));
-        assert_eq!(outcome("SELECT passkey FROM alphadome.mpesa_accounts", &[]), "42501");
-        assert_eq!(outcome("SELECT environment FROM alphadome.mpesa_accounts", &[]), "ok 1");
+        assert_eq!(
+            outcome("SELECT passkey FROM alphadome.mpesa_accounts", &[]),
+            "42501"
+        );
+        assert_eq!(
+            outcome("SELECT environment FROM alphadome.mpesa_accounts", &[]),
+            "ok 1"
+        );
     }
 
     #[pg_test]
@@ -581,12 +750,26 @@ mod tests {
         let mpesa = &job["mpesa"];
         assert_eq!(mpesa["passkey"], SANDBOX_PASSKEY);
         assert_eq!(
-            (&mpesa["shortcode"], &mpesa["party_b"], &mpesa["transaction_type"]),
-            (&serde_json::json!("174379"), &serde_json::json!("174379"), &serde_json::json!("CustomerPayBillOnline"))
+            (
+                &mpesa["shortcode"],
+                &mpesa["party_b"],
+                &mpesa["transaction_type"]
+            ),
+            (
+                &serde_json::json!("174379"),
+                &serde_json::json!("174379"),
+                &serde_json::json!("CustomerPayBillOnline")
+            )
         );
-        assert_eq!((&mpesa["amount"], &mpesa["phone"]), (&serde_json::json!(21000), &serde_json::json!(SANDBOX_PHONE)));
+        assert_eq!(
+            (&mpesa["amount"], &mpesa["phone"]),
+            (&serde_json::json!(21000), &serde_json::json!(SANDBOX_PHONE))
+        );
         assert_eq!(mpesa["reference"], reference.as_str());
-        assert!(path.starts_with("shop/") && path.len() == "shop/".len() + 64, "{path}");
+        assert!(
+            path.starts_with("shop/") && path.len() == "shop/".len() + 64,
+            "{path}"
+        );
         // Each credential's decryption is audited with its job.
         assert_eq!(
             one::<i64>(
@@ -598,19 +781,35 @@ mod tests {
         assert_eq!(payment().0, "pending");
         assert_eq!(order_status(), "awaiting_payment");
         // A second press while it is pending pushes nothing more.
-        ingest(&webhook_with(NUMBER, SANDBOX_PHONE, "w.again", serde_json::json!({"type": "interactive",
-            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"}}})));
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.again",
+            serde_json::json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"}}}),
+        ));
         assert!(last_told().0.contains("is already on your phone"));
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.payments", &[]), Some(1));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.payments", &[]),
+            Some(1)
+        );
         // A stranger's token: nothing happens.
         let stranger = format!("shop/{}", "0".repeat(64));
-        let paid = callback(serde_json::json!(0), "ws_CO_191220191020363925", 21000, 254708374149);
+        let paid = callback(
+            serde_json::json!(0),
+            "ws_CO_191220191020363925",
+            21000,
+            254708374149,
+        );
         assert!(!call_back(&stranger, &paid));
         assert_eq!(payment().0, "pending");
         // The callback: paid, once however often it comes.
         assert!(call_back(&path, &paid));
         assert!(call_back(&path, &paid));
-        assert_eq!(payment(), ("paid".to_string(), Some("NLJ7RT61SV".to_string()), Some(0)));
+        assert_eq!(
+            payment(),
+            ("paid".to_string(), Some("NLJ7RT61SV".to_string()), Some(0))
+        );
         assert_eq!(order_status(), "paid");
         assert_eq!(
             one::<i64>("SELECT count(*) FROM alphadome.outbox WHERE payload ->> 'text' LIKE 'Payment received%'", &[]),
@@ -620,11 +819,19 @@ mod tests {
             last_told().0,
             format!("Payment received: KES 21,000 for order {reference}. M-Pesa receipt NLJ7RT61SV. Thank you!")
         );
-        let alert = one::<String>("SELECT text FROM alphadome.alerts WHERE kind = 'payment'", &[]).unwrap();
+        let alert = one::<String>(
+            "SELECT text FROM alphadome.alerts WHERE kind = 'payment'",
+            &[],
+        )
+        .unwrap();
         assert!(alert.contains(&format!("order {reference} is paid, KES 21,000 by M-Pesa from +254708374149 (receipt NLJ7RT61SV)")), "{alert}");
         // The query queued in case the callback never came is not needed any more.
         assert_eq!(
-            one::<String>("SELECT status FROM alphadome.outbox WHERE kind = 'payment.query'", &[]).as_deref(),
+            one::<String>(
+                "SELECT status FROM alphadome.outbox WHERE kind = 'payment.query'",
+                &[]
+            )
+            .as_deref(),
             Some("done")
         );
         assert!(one::<bool>("SELECT callback IS NOT NULL FROM alphadome.payments", &[]).unwrap());
@@ -634,10 +841,22 @@ mod tests {
     fn a_callback_with_another_amount_is_flagged_and_the_order_not_paid() {
         customer_pressed_pay();
         let (_, path) = pushed();
-        assert!(call_back(&path, &callback(serde_json::json!(0), "ws_CO_191220191020363925", 1, 254708374149)));
+        assert!(call_back(
+            &path,
+            &callback(
+                serde_json::json!(0),
+                "ws_CO_191220191020363925",
+                1,
+                254708374149
+            )
+        ));
         assert_eq!(payment().0, "flagged");
         assert_eq!(order_status(), "awaiting_payment");
-        let alert = one::<String>("SELECT text FROM alphadome.alerts WHERE kind = 'payment'", &[]).unwrap();
+        let alert = one::<String>(
+            "SELECT text FROM alphadome.alerts WHERE kind = 'payment'",
+            &[],
+        )
+        .unwrap();
         assert!(alert.contains("does not match it"), "{alert}");
     }
 
@@ -646,28 +865,57 @@ mod tests {
         let (_, order) = customer_pressed_pay();
         let (_, path) = pushed();
         // ResultCode as a string, as M-Pesa sometimes sends it.
-        assert!(call_back(&path, &callback(serde_json::json!("1032"), "ws_CO_191220191020363925", 0, 0)));
+        assert!(call_back(
+            &path,
+            &callback(serde_json::json!("1032"), "ws_CO_191220191020363925", 0, 0)
+        ));
         assert_eq!(payment(), ("failed".to_string(), None, Some(1032)));
         assert_eq!(order_status(), "failed");
         let (text, buttons) = last_told();
-        assert_eq!(text, "You cancelled the M-Pesa request. Try again when you are ready.");
-        assert_eq!(buttons.unwrap()["buttons"][0], serde_json::json!({"id": format!("pay_mpesa:{order}"), "title": "Try again"}));
+        assert_eq!(
+            text,
+            "You cancelled the M-Pesa request. Try again when you are ready."
+        );
+        assert_eq!(
+            buttons.unwrap()["buttons"][0],
+            serde_json::json!({"id": format!("pay_mpesa:{order}"), "title": "Try again"})
+        );
         // Try again: a new push for the same order.
-        ingest(&webhook_with(NUMBER, SANDBOX_PHONE, "w.retry", serde_json::json!({"type": "interactive",
-            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Try again"}}})));
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.retry",
+            serde_json::json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Try again"}}}),
+        ));
         assert_eq!(order_status(), "awaiting_payment");
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.payments WHERE status = 'requested'", &[]), Some(1));
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.payments WHERE status = 'requested'",
+                &[]
+            ),
+            Some(1)
+        );
     }
 
     #[pg_test]
     fn without_a_callback_the_query_asks_until_mpesa_knows() {
         customer_pressed_pay();
         pushed();
-        run("UPDATE alphadome.outbox SET run_at = now() WHERE kind = 'payment.query'", &[]);
+        run(
+            "UPDATE alphadome.outbox SET run_at = now() WHERE kind = 'payment.query'",
+            &[],
+        );
         let query = claim("payment.query");
         assert_eq!(query.len(), 1);
-        assert_eq!(query[0]["mpesa"]["checkout_request_id"], "ws_CO_191220191020363925");
-        run("SELECT alphadome.complete_job($1, '{\"pending\": true}')", &[query[0]["id"].as_i64().unwrap().into()]);
+        assert_eq!(
+            query[0]["mpesa"]["checkout_request_id"],
+            "ws_CO_191220191020363925"
+        );
+        run(
+            "SELECT alphadome.complete_job($1, '{\"pending\": true}')",
+            &[query[0]["id"].as_i64().unwrap().into()],
+        );
         assert_eq!(payment().0, "pending");
         run("UPDATE alphadome.outbox SET run_at = now() WHERE kind = 'payment.query' AND status = 'queued'", &[]);
         let query = claim("payment.query");
@@ -683,21 +931,48 @@ mod tests {
     #[pg_test]
     fn no_push_long_after_the_press_nor_above_the_limit() {
         customer_pressed_pay();
-        run("UPDATE alphadome.orders SET pay_chosen_at = now() - interval '6 minutes'", &[]);
-        assert!(claim("payment.stk_push").is_empty(), "a stale press is not pushed");
+        run(
+            "UPDATE alphadome.orders SET pay_chosen_at = now() - interval '6 minutes'",
+            &[],
+        );
+        assert!(
+            claim("payment.stk_push").is_empty(),
+            "a stale press is not pushed"
+        );
         assert_eq!(payment().0, "failed");
         assert_eq!(
-            one::<String>("SELECT status FROM alphadome.outbox WHERE kind = 'payment.stk_push'", &[]).as_deref(),
+            one::<String>(
+                "SELECT status FROM alphadome.outbox WHERE kind = 'payment.stk_push'",
+                &[]
+            )
+            .as_deref(),
             Some("dead")
         );
         // Above the shop's limit: a person sends the details, no push.
-        run("UPDATE alphadome.bot_control_settings SET max_payment_amount = 1000", &[]);
+        run(
+            "UPDATE alphadome.bot_control_settings SET max_payment_amount = 1000",
+            &[],
+        );
         let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
-        ingest(&webhook_with(NUMBER, SANDBOX_PHONE, "w.big", serde_json::json!({"type": "interactive",
-            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Try again"}}})));
-        assert_eq!(one::<i64>("SELECT count(*) FROM alphadome.payments", &[]), Some(1));
-        assert!(last_told().0.starts_with("Thank you! A member of our team will send you the M-Pesa details"));
-        let alert = one::<String>("SELECT text FROM alphadome.alerts WHERE kind = 'payment'", &[]).unwrap();
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.big",
+            serde_json::json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Try again"}}}),
+        ));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.payments", &[]),
+            Some(1)
+        );
+        assert!(last_told()
+            .0
+            .starts_with("Thank you! A member of our team will send you the M-Pesa details"));
+        let alert = one::<String>(
+            "SELECT text FROM alphadome.alerts WHERE kind = 'payment'",
+            &[],
+        )
+        .unwrap();
         assert!(alert.contains("above the shop's limit"), "{alert}");
     }
 }

@@ -358,7 +358,10 @@ mod tests {
             title: title.into(),
             description: description.map(String::from),
         };
-        let buttons = [choice("pay_mpesa", "Pay with M-Pesa", None), choice("talk", "Talk to a person", None)];
+        let buttons = [
+            choice("pay_mpesa", "Pay with M-Pesa", None),
+            choice("talk", "Talk to a person", None),
+        ];
         let out = outgoing(Message::Buttons {
             text: "How would you like to pay?",
             buttons: &buttons,
@@ -373,7 +376,10 @@ mod tests {
                                        {"type": "reply", "reply": {"id": "talk", "title": "Talk to a person"}}]}},
                    "biz_opaque_callback_data": "job:7"})
         );
-        let rows = [choice("product:1", "Yamaha PSR-E373", Some("KES 32,000")), choice("product:2", "Casio CT-S300", None)];
+        let rows = [
+            choice("product:1", "Yamaha PSR-E373", Some("KES 32,000")),
+            choice("product:2", "Casio CT-S300", None),
+        ];
         let out = outgoing(Message::List {
             text: "Which one?",
             button: "Choose",

@@ -15,7 +15,11 @@ pub async fn reply(
     if out.dry_run {
         return Ok(json!({"status": "simulated"}));
     }
-    if let Some(problem) = payload.interactive.as_ref().and_then(|i| i.problem(&payload.text)) {
+    if let Some(problem) = payload
+        .interactive
+        .as_ref()
+        .and_then(|i| i.problem(&payload.text))
+    {
         return Err(Failure::new(Class::Permanent, problem));
     }
     let callback = callback_data(job);
