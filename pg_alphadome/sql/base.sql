@@ -168,7 +168,7 @@ CREATE OR REPLACE FUNCTION alphadome._tenants_truncated() RETURNS trigger
 AS $$
 BEGIN
     TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
-             alphadome.alerts, alphadome.dead_letters, alphadome.payments, alphadome.orders;
+             alphadome.alerts, alphadome.dead_letters;
     RETURN NULL;
 END
 $$;

@@ -668,7 +668,8 @@ ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
 -- moves draft → awaiting_payment → paid, failed (back to awaiting_payment on "try again") or
 -- cancelled; paid and cancelled are final (the trigger order_moves checks every move). The
 -- reference (at most 12 characters, M-Pesa's AccountReference) is what the customer's PIN
--- prompt and the owner's console show.
+-- prompt and the owner's console show. An order names its conversation without a foreign key:
+-- it is the shop's record of a sale and outlives the conversation's retention.
 CREATE TABLE alphadome.orders (
     id              bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
@@ -686,9 +687,7 @@ CREATE TABLE alphadome.orders (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (bot_tenant_id, id),
-    UNIQUE (bot_tenant_id, reference),
-    FOREIGN KEY (bot_tenant_id, conversation_id)
-        REFERENCES alphadome.conversations (bot_tenant_id, id) ON DELETE CASCADE
+    UNIQUE (bot_tenant_id, reference)
 );
 CREATE INDEX orders_conversation ON alphadome.orders (bot_tenant_id, conversation_id);
 SELECT pg_catalog.pg_extension_config_dump('alphadome.orders', '');
