@@ -32,6 +32,7 @@ fn framed(title: &str, who: &Who, body: Markup, refresh: Option<u32>) -> Respons
             ("/settings", "Settings"),
             ("/templates", "AI persona"),
             ("/faq", "FAQ"),
+            ("/products", "Products"),
             ("/conversations", "Conversations"),
             ("/alerts", "Alerts"),
             ("/usage", "Usage"),
@@ -134,6 +135,8 @@ pub fn decision(name: Option<&str>) -> &'static str {
         "waiting" => "waiting for a person",
         "history" => "from the app's history",
         "opt_out_confirm" => "asked if they want to stop",
+        "product" => "prices from the products",
+        "payment" => "buying",
         "" => "-",
         _ => "other",
     }

@@ -2,7 +2,7 @@
 //! and time, request time, security headers).
 use crate::app::App;
 use crate::pages::{
-    account, alerts, conversations, faq, hours, operator, overview, recovery, replay, settings,
+    account, alerts, conversations, faq, hours, operator, overview, products, recovery, replay, settings,
     templates,
     usage,
 };
@@ -50,6 +50,11 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/templates/{id}", post(templates::save))
         .route("/templates/{id}/delete", post(templates::delete))
         .route("/personality", post(templates::save_personality))
+        .route("/products", get(products::page).post(products::add))
+        .route("/products.csv", get(products::export))
+        .route("/products/import", post(products::import))
+        .route("/products/{id}", get(products::edit).post(products::save))
+        .route("/products/{id}/delete", post(products::delete))
         .route("/faq", get(faq::page).post(faq::add))
         .route("/faq/new", get(faq::new))
         .route("/faq/undo/{id}", post(faq::undo))

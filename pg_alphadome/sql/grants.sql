@@ -232,3 +232,32 @@ GRANT EXECUTE ON FUNCTION alphadome.operator_password_reset(uuid) TO alphadome_a
 -- ---- One personality (issue 22): the owner's (and the operator's) to write ----------------------
 GRANT UPDATE (persona_tone, shop_description, current_offers) ON alphadome.bot_control_settings
     TO alphadome_tenant, alphadome_admin;
+
+-- ---- Selling in the chat (issue 24) ------------------------------------------------------------
+-- The owner keeps his products (under RLS, like the FAQ); staff read them to answer customers;
+-- the operator keeps every tenant's.
+GRANT SELECT, DELETE ON alphadome.products TO alphadome_tenant;
+GRANT INSERT (bot_tenant_id, name, description, price, currency, in_stock, category, phrasings, photo_url, is_active),
+      UPDATE (name, description, price, currency, in_stock, category, phrasings, photo_url, is_active)
+    ON alphadome.products TO alphadome_tenant;
+GRANT SELECT ON alphadome.products TO alphadome_agent;
+GRANT SELECT, INSERT, UPDATE, DELETE ON alphadome.products TO alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.match_products(uuid, text, integer) TO alphadome_tenant, alphadome_admin;
+-- match_products, assemble_prompt and try_message (SECURITY INVOKER) answer through these.
+GRANT EXECUTE ON FUNCTION alphadome._product_words(text), alphadome._price_words(numeric, text),
+                          alphadome._product_answer(uuid, text)
+    TO alphadome_tenant, alphadome_admin;
+-- Orders and payments are made by the bot (ingest's _sell, the relay's M-Pesa results): owners,
+-- staff and the operator read them; an owner or the operator may cancel an order.
+GRANT SELECT ON alphadome.orders, alphadome.payments TO alphadome_tenant, alphadome_agent, alphadome_admin;
+GRANT UPDATE (status) ON alphadome.orders TO alphadome_tenant, alphadome_admin;
+-- M-Pesa: the operator sets the credentials (set_mpesa_credentials) and the amount limit; an
+-- owner his shortcode, paybill or till. Nobody reads the ciphertexts but through claim_jobs.
+GRANT EXECUTE ON FUNCTION alphadome.set_mpesa_credentials(uuid, text, text, text, text, inet[]) TO alphadome_admin;
+GRANT SELECT (bot_tenant_id, environment, callback_addresses, created_at, updated_at)
+    ON alphadome.mpesa_accounts TO alphadome_admin, alphadome_tenant;
+GRANT UPDATE (mpesa_shortcode, mpesa_transaction_type, mpesa_till_number) ON alphadome.bot_control_settings
+    TO alphadome_tenant, alphadome_admin;
+GRANT UPDATE (max_payment_amount) ON alphadome.bot_control_settings TO alphadome_admin;
+-- The relay's callback route.
+GRANT EXECUTE ON FUNCTION alphadome.mpesa_callback(text, text, jsonb, inet) TO alphadome_relay, alphadome_admin;

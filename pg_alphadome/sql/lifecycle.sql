@@ -44,6 +44,7 @@ AS $$
 DECLARE
     current_key text;
     tenant record;
+    account record;
     batch integer;
     rotated bigint := 0;
 BEGIN
@@ -77,6 +78,40 @@ BEGIN
                 + (alphadome._credential_key_id(tenant.whatsapp_access_token) IS DISTINCT FROM current_key)::int
                 + coalesce((alphadome._credential_key_id(tenant.ai_api_key) <> current_key)::int, 0)
                 + coalesce((alphadome._credential_key_id(tenant.app_secret) <> current_key)::int, 0);
+            batch := batch + 1;
+        END LOOP;
+        EXIT WHEN batch = 0;
+    END LOOP;
+    -- 0.3.0: the M-Pesa credentials (mpesa_accounts), the same way.
+    LOOP
+        current_key := alphadome._current_master_key_id();
+        batch := 0;
+        FOR account IN
+            SELECT a.bot_tenant_id, a.consumer_key, a.consumer_secret, a.passkey, a.callback_token
+              FROM alphadome.mpesa_accounts a
+             WHERE alphadome._credential_key_id(a.consumer_key) <> current_key
+                OR alphadome._credential_key_id(a.consumer_secret) <> current_key
+                OR alphadome._credential_key_id(a.passkey) <> current_key
+                OR alphadome._credential_key_id(a.callback_token) <> current_key
+             ORDER BY a.bot_tenant_id
+             LIMIT batch_size
+               FOR UPDATE SKIP LOCKED
+        LOOP
+            UPDATE alphadome.mpesa_accounts a SET
+                consumer_key = CASE WHEN alphadome._credential_key_id(a.consumer_key) <> current_key
+                    THEN alphadome._reencrypt(a.bot_tenant_id, 'mpesa_consumer_key', a.consumer_key) ELSE a.consumer_key END,
+                consumer_secret = CASE WHEN alphadome._credential_key_id(a.consumer_secret) <> current_key
+                    THEN alphadome._reencrypt(a.bot_tenant_id, 'mpesa_consumer_secret', a.consumer_secret) ELSE a.consumer_secret END,
+                passkey = CASE WHEN alphadome._credential_key_id(a.passkey) <> current_key
+                    THEN alphadome._reencrypt(a.bot_tenant_id, 'mpesa_passkey', a.passkey) ELSE a.passkey END,
+                callback_token = CASE WHEN alphadome._credential_key_id(a.callback_token) <> current_key
+                    THEN alphadome._reencrypt(a.bot_tenant_id, 'mpesa_callback_token', a.callback_token) ELSE a.callback_token END
+             WHERE a.bot_tenant_id = account.bot_tenant_id;
+            rotated := rotated
+                + (alphadome._credential_key_id(account.consumer_key) <> current_key)::int
+                + (alphadome._credential_key_id(account.consumer_secret) <> current_key)::int
+                + (alphadome._credential_key_id(account.passkey) <> current_key)::int
+                + (alphadome._credential_key_id(account.callback_token) <> current_key)::int;
             batch := batch + 1;
         END LOOP;
         EXIT WHEN batch = 0;

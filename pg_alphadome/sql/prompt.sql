@@ -29,6 +29,7 @@ DECLARE
     turn          record;
     used          integer;
     newest_seen   boolean := false;
+    has_facts     boolean := false;
 BEGIN
     SELECT t.client_name, t.ai_model, t.country_code INTO tenant
       FROM alphadome.bot_tenants t WHERE t.id = assemble_prompt.tenant_id;
@@ -60,6 +61,7 @@ BEGIN
                 THEN E'\nCurrent offers (mention them when they fit the question): ' || settings.current_offers
                 ELSE '' END
         || E'\nKeep answers short and plain text. If you do not know something, say so and offer a person.'
+        || E'\nNever state a price that is not given below.'
         || CASE WHEN settings.enable_payment_flow
                 THEN E'\nYou may help the customer choose how to pay and confirm the amount; never ask for card numbers or PINs.'
                 ELSE E'\nDo not take payments in the chat; tell the customer a team member will confirm payment.' END
@@ -73,13 +75,32 @@ BEGIN
     system_text := left(system_text, budget / 2);
     used := length(user_text) + length(system_text);
 
+    -- The products the message names, with their prices: the only prices the model may quote.
+    FOR entry IN
+        SELECT p.name, p.price, p.currency, p.in_stock, p.description
+          FROM alphadome.match_products(assemble_prompt.tenant_id, user_text, 5) p
+    LOOP
+        entry_text := E'\n- ' || entry.name || ': ' || alphadome._price_words(entry.price, entry.currency)
+                      || CASE WHEN entry.in_stock THEN ', in stock' ELSE ', out of stock' END
+                      || coalesce('. ' || left(entry.description, 300), '');
+        IF facts = '' THEN
+            entry_text := E'\n\nProducts and prices of ' || tenant.client_name
+                          || E' (quote only these prices; for any other product say a person will confirm the price):'
+                          || entry_text;
+        END IF;
+        EXIT WHEN used + length(entry_text) > budget;
+        facts := facts || entry_text;
+        used := used + length(entry_text);
+    END LOOP;
+
     FOR entry IN
         SELECT f.question, f.answer FROM alphadome.match_faq(assemble_prompt.tenant_id, user_text, 5) f
     LOOP
         entry_text := E'\nQ: ' || entry.question || E'\nA: '
                       || left(alphadome.render_placeholders(assemble_prompt.tenant_id, entry.answer,
                                                             alphadome._message_language(user_text)), 1000);
-        IF facts = '' THEN
+        IF NOT has_facts THEN
+            has_facts := true;
             entry_text := E'\n\nFacts from ' || tenant.client_name || E' (use them when they answer the question):' || entry_text;
         END IF;
         EXIT WHEN used + length(entry_text) > budget;

@@ -248,6 +248,8 @@ BEGIN
                 END IF;
             ELSIF job.kind = 'alert.send' THEN
                 claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
+            ELSIF job.kind LIKE 'payment.%' THEN
+                claimed := alphadome._payment_context(job.bot_tenant_id, job.id, job.kind, job.payload);
             ELSE
                 token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
                 tokens := tokens || jsonb_build_object(job.bot_tenant_id::text, token);
@@ -274,6 +276,11 @@ BEGIN
                SET status = 'dead', lease_until = NULL,
                    last_error = jsonb_build_object('class', 'context', 'sqlstate', SQLSTATE, 'message', SQLERRM)
              WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
+            -- A push that cannot be made fails its payment; a query's payment stays pending (its
+            -- callback may still come).
+            IF job.kind = 'payment.stk_push' THEN
+                PERFORM alphadome._payment_job_failed(job.bot_tenant_id, job.payload, jsonb_build_object('message', SQLERRM));
+            END IF;
             CONTINUE;
         END;
         END IF;
@@ -566,6 +573,8 @@ BEGIN
         PERFORM alphadome._answer_transcript(job, complete_job.result ->> 'transcript');
     ELSIF job.kind = 'templates.sync' THEN
         PERFORM alphadome._store_templates(job, complete_job.result);
+    ELSIF job.kind LIKE 'payment.%' THEN
+        PERFORM alphadome._payment_result(job.bot_tenant_id, job.kind, job.payload, complete_job.result);
     ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
@@ -633,6 +642,8 @@ BEGIN
                         || coalesce(job.payload ->> 'customer', '?')
                         || CASE WHEN job.payload ? 'media' THEN ' could not be read' ELSE '' END
                         || ' (' || coalesce(fail_job.error ->> 'message', 'error') || '); the fallback message was sent.');
+        ELSIF job.kind = 'payment.stk_push' THEN
+            PERFORM alphadome._payment_job_failed(job.bot_tenant_id, job.payload, fail_job.error);
         ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
             UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
              WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;

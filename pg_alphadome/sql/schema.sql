@@ -167,9 +167,11 @@ CREATE DOMAIN alphadome.message_direction AS text CHECK (VALUE IN ('inbound', 'o
 CREATE DOMAIN alphadome.message_decision AS text
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
                      'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours',
-                     'transcribe', 'type_reply', 'waiting', 'history', 'opt_out_confirm'));
+                     'transcribe', 'type_reply', 'waiting', 'history', 'opt_out_confirm',
+                     'product', 'payment'));
 CREATE DOMAIN alphadome.job_kind AS text
-    CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync'));
+    CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync',
+                     'payment.stk_push', 'payment.query'));
 -- 0.3.0: who wrote an outbound message: the bot, a person in the console, or the shop's own
 -- WhatsApp Business app (coexistence).
 CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person', 'app'));
@@ -298,7 +300,8 @@ CREATE TABLE alphadome.alerts (
     bot_tenant_id uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
                                                'token_refused', 'llm_failed', 'media_failed',
-                                               'handoff_reminder', 'handoff_timeout', 'key_unavailable')),
+                                               'handoff_reminder', 'handoff_timeout', 'key_unavailable',
+                                               'payment')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
     -- cancelled (0.3.0, issue 22): not sent, no longer needed: marked done, or a person answered
@@ -629,3 +632,125 @@ ALTER TABLE alphadome.bot_control_settings
     ADD COLUMN persona_tone text NOT NULL DEFAULT 'friendly' CHECK (length(persona_tone) BETWEEN 1 AND 500),
     ADD COLUMN shop_description text CHECK (length(shop_description) BETWEEN 1 AND 4000),
     ADD COLUMN current_offers text CHECK (length(current_offers) BETWEEN 1 AND 2000);
+
+-- ---- 0.3.0 (issue 24): selling in the chat --------------------------------------------------
+
+-- What the shop sells, at what price: a price or availability question is answered from here
+-- (decision 'product', selling.sql), and the LLM's prompt gets the few products the question
+-- names, never the whole list. An order's amount is always taken from this table.
+CREATE TABLE alphadome.products (
+    id            bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    name          text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+    description   text CHECK (length(description) BETWEEN 1 AND 2000),
+    price         numeric(12, 2) NOT NULL CHECK (price >= 0),
+    currency      text NOT NULL DEFAULT 'KES' CHECK (currency ~ '^[A-Z]{3}$'),
+    in_stock      boolean NOT NULL DEFAULT true,
+    category      text CHECK (length(category) BETWEEN 1 AND 100),
+    -- Other names customers use ("kinanda", "piano ya umeme"), matched like the name.
+    phrasings     text[] NOT NULL DEFAULT '{}'
+                  CHECK (cardinality(phrasings) <= 50 AND length(array_to_string(phrasings, '')) <= 5000),
+    photo_url     text CHECK (photo_url ~ '^https://' AND length(photo_url) <= 2000),
+    is_active     boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, name)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.products', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.products_id_seq', '');
+
+-- What the customer chose on an interactive message (a reply button, a list row) or a
+-- template's quick-reply button: {"kind": "button_reply" | "list_reply" | "button", "id", "title"}
+-- (NULL for anything else). The id is the one the shop's message gave the choice.
+ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
+
+-- An order a customer made in the chat, from what he chose (selling.sql's _sell): its items and
+-- total are taken from products when it is made, never from what a model wrote. Its status
+-- moves draft → awaiting_payment → paid, failed (back to awaiting_payment on "try again") or
+-- cancelled; paid and cancelled are final (the trigger order_moves checks every move). The
+-- reference (at most 12 characters, M-Pesa's AccountReference) is what the customer's PIN
+-- prompt and the owner's console show. An order names its conversation without a foreign key:
+-- it is the shop's record of a sale and outlives the conversation's retention.
+CREATE TABLE alphadome.orders (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    conversation_id bigint NOT NULL,
+    reference       text NOT NULL CHECK (reference ~ '^[A-Z0-9]{1,12}$'),
+    -- [{"product_id", "name", "quantity", "unit_price"}]
+    items           jsonb NOT NULL CHECK (jsonb_typeof(items) = 'array' AND jsonb_array_length(items) BETWEEN 1 AND 50),
+    total           numeric(12, 2) NOT NULL CHECK (total > 0),
+    currency        text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+    status          text NOT NULL DEFAULT 'draft'
+                    CHECK (status IN ('draft', 'awaiting_payment', 'paid', 'failed', 'cancelled')),
+    -- When the customer last pressed "Pay with M-Pesa" for it: a push is made only soon after.
+    pay_chosen_at   timestamptz,
+    paid_at         timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, reference)
+);
+CREATE INDEX orders_conversation ON alphadome.orders (bot_tenant_id, conversation_id);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.orders_id_seq', '');
+
+-- Every attempt to pay an order, with what the payment service answered: requested (a push is
+-- queued), pending (accepted: the PIN prompt is on the customer's phone), then paid, failed, or
+-- flagged (a callback whose amount or phone is not the order's: the order is not paid; a person
+-- looks). checkout_request_id (M-Pesa's CheckoutRequestID) makes its callback idempotent; the
+-- raw callback is kept as it came. At most one attempt per order is open at a time.
+CREATE TABLE alphadome.payments (
+    id                  bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id       uuid NOT NULL,
+    order_id            bigint NOT NULL,
+    method              text NOT NULL DEFAULT 'mpesa' CHECK (method IN ('mpesa')),
+    status              text NOT NULL DEFAULT 'requested'
+                        CHECK (status IN ('requested', 'pending', 'paid', 'failed', 'flagged')),
+    amount              numeric(12, 2) NOT NULL CHECK (amount > 0),
+    phone               text NOT NULL CHECK (phone ~ '^[1-9][0-9]{7,14}$'),
+    merchant_request_id text CHECK (length(merchant_request_id) <= 200),
+    checkout_request_id text CHECK (length(checkout_request_id) <= 200),
+    result_code         integer,
+    result_desc         text CHECK (length(result_desc) <= 1000),
+    receipt             text CHECK (length(receipt) <= 100),
+    callback            jsonb,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    FOREIGN KEY (bot_tenant_id, order_id) REFERENCES alphadome.orders (bot_tenant_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX payments_checkout ON alphadome.payments (bot_tenant_id, checkout_request_id)
+    WHERE checkout_request_id IS NOT NULL;
+CREATE UNIQUE INDEX payments_one_open ON alphadome.payments (bot_tenant_id, order_id)
+    WHERE status IN ('requested', 'pending');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.payments_id_seq', '');
+
+-- A tenant's M-Pesa (Safaricom Daraja, "Lipa na M-Pesa Online"): how the STK push is made
+-- (settings), and its credentials, encrypted like the others (credentials.rs: bound to the tenant
+-- and the credential's name) and decrypted only when a payment job is claimed, audited. The
+-- callback token is the secret part of the callback URL (POST /mpesa/{slug}/{token}): kept
+-- encrypted for the push, and as its sha256 to recognise a callback by.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN mpesa_shortcode text CHECK (mpesa_shortcode ~ '^[0-9]{5,8}$'),
+    ADD COLUMN mpesa_transaction_type text NOT NULL DEFAULT 'CustomerPayBillOnline'
+        CHECK (mpesa_transaction_type IN ('CustomerPayBillOnline', 'CustomerBuyGoodsOnline')),
+    ADD COLUMN mpesa_till_number text CHECK (mpesa_till_number ~ '^[0-9]{5,8}$'),
+    ADD COLUMN max_payment_amount numeric(12, 2) NOT NULL DEFAULT 150000
+        CHECK (max_payment_amount > 0 AND max_payment_amount <= 250000);
+
+CREATE TABLE alphadome.mpesa_accounts (
+    bot_tenant_id         uuid PRIMARY KEY REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    environment           text NOT NULL DEFAULT 'production' CHECK (environment IN ('sandbox', 'production')),
+    consumer_key          bytea NOT NULL,
+    consumer_secret       bytea NOT NULL,
+    passkey               bytea NOT NULL,
+    callback_token        bytea NOT NULL,
+    callback_token_sha256 bytea NOT NULL CHECK (octet_length(callback_token_sha256) = 32),
+    -- Callbacks are taken only from these addresses (NULL: from any).
+    callback_addresses    inet[],
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.mpesa_accounts', '');

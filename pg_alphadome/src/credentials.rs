@@ -21,8 +21,17 @@ type HmacSha256 = Hmac<Sha256>;
 const MAGIC: &[u8; 4] = b"ADK1";
 const TAG_LEN: usize = 32;
 const MAX_KEY_ID_LEN: usize = 32;
-/// The credential names a ciphertext can be bound to: the encrypted columns of bot_tenants.
-pub const CREDENTIAL_NAMES: [&str; 3] = ["whatsapp_access_token", "ai_api_key", "app_secret"];
+/// The credential names a ciphertext can be bound to: the encrypted columns of bot_tenants and
+/// of mpesa_accounts (0.3.0).
+pub const CREDENTIAL_NAMES: [&str; 7] = [
+    "whatsapp_access_token",
+    "ai_api_key",
+    "app_secret",
+    "mpesa_consumer_key",
+    "mpesa_consumer_secret",
+    "mpesa_passkey",
+    "mpesa_callback_token",
+];
 
 /// One master key: its id and 32 secret bytes. Debug never shows the bytes.
 pub struct MasterKey {

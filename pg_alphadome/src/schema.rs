@@ -26,9 +26,14 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../sql/selling.sql",
+    name = "selling",
+    requires = ["security", "hours"]
+);
+extension_sql_file!(
     "../sql/prompt.sql",
     name = "prompt",
-    requires = ["security", faq::match_faq, phone::_customer_key]
+    requires = ["security", "selling", faq::match_faq, phone::_customer_key]
 );
 extension_sql_file!(
     "../sql/lifecycle.sql",

@@ -46,6 +46,24 @@ pub struct ServeArgs {
         default_value = "https://api.openai.com/v1"
     )]
     pub llm_base_url: String,
+    /// Safaricom Daraja's base for tenants whose M-Pesa environment is production.
+    #[arg(
+        long,
+        env = "ALPHADOME_MPESA_URL",
+        default_value = "https://api.safaricom.co.ke"
+    )]
+    pub mpesa_url: String,
+    /// Daraja's base for tenants whose M-Pesa environment is sandbox.
+    #[arg(
+        long,
+        env = "ALPHADOME_MPESA_SANDBOX_URL",
+        default_value = "https://sandbox.safaricom.co.ke"
+    )]
+    pub mpesa_sandbox_url: String,
+    /// The relay's public address of its M-Pesa callback route (https://relay.example.com/mpesa):
+    /// each push names <this>/<slug>/<token>. Without it, no M-Pesa push is made.
+    #[arg(long, env = "ALPHADOME_MPESA_CALLBACK_URL")]
+    pub mpesa_callback_url: Option<String>,
     /// SMTP server for alerts by email: smtp://user:pass@host:587 (STARTTLS, required except on
     /// a loopback address), smtps://... (TLS from the start). Without it, no email is sent.
     #[arg(long, env = "ALPHADOME_SMTP_URL", hide_env_values = true)]

@@ -92,6 +92,41 @@ pub enum Work {
     /// The tenant's message templates, to read from the Graph API (sync_templates).
     #[serde(rename = "templates.sync")]
     TemplatesSync { whatsapp: BusinessAccount },
+    /// An M-Pesa STK push: the PIN prompt on the customer's phone (issue 24).
+    #[serde(rename = "payment.stk_push")]
+    PaymentPush { mpesa: MpesaCall },
+    /// What became of a push whose callback has not come.
+    #[serde(rename = "payment.query")]
+    PaymentQuery { mpesa: MpesaCall },
+}
+
+/// A payment job's M-Pesa context (selling.sql's _payment_context): the tenant's Daraja app
+/// and shortcode, its credentials decrypted for this job, and the payment.
+#[derive(Debug, Deserialize)]
+pub struct MpesaCall {
+    /// sandbox or production: which Daraja base is called.
+    #[serde(deserialize_with = "non_empty")]
+    pub environment: String,
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    pub passkey: Secret,
+    /// "<slug>/<token>" of the callback URL: the token is a secret.
+    pub callback_path: Secret,
+    #[serde(deserialize_with = "non_empty")]
+    pub shortcode: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub transaction_type: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub party_b: String,
+    /// Whole shillings.
+    pub amount: u64,
+    #[serde(deserialize_with = "non_empty")]
+    pub phone: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub reference: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub description: String,
+    pub checkout_request_id: Option<String>,
 }
 
 impl Work {
@@ -102,6 +137,8 @@ impl Work {
             Work::Generate { .. } => "reply.generate",
             Work::Transcribe { .. } => "media.transcribe",
             Work::TemplatesSync { .. } => "templates.sync",
+            Work::PaymentPush { .. } => "payment.stk_push",
+            Work::PaymentQuery { .. } => "payment.query",
         }
     }
 }
@@ -166,6 +203,81 @@ pub struct Send {
     pub context_wamid: Option<String>,
     /// Sent instead of the text when present.
     pub template: Option<TemplateSend>,
+    /// Reply buttons or a list to choose from, the text as their body (issue 24).
+    pub interactive: Option<Interactive>,
+}
+
+/// What a customer can choose from, as a send's job carries it: reply buttons (at most 3,
+/// titles of at most 20 characters) or a list (at most 10 rows, titles of at most 24). SQL
+/// checks the shape when it queues one (_interactive_problem); `problem` checks it again, so a
+/// shape Meta would refuse fails for good and is never sent half-made.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Interactive {
+    Button { buttons: Vec<Choice> },
+    List { button: String, rows: Vec<Choice> },
+}
+
+/// One button or list row: the id that comes back in the customer's reply, and what he reads.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct Choice {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Interactive {
+    /// Why Meta would refuse it with this body text, or None (Meta's published limits).
+    pub fn problem(&self, body: &str) -> Option<String> {
+        let chars = |s: &str| s.chars().count();
+        if chars(body) > 1024 {
+            return Some("an interactive message's text is over 1024 characters".into());
+        }
+        let (choices, most, title_max, id_max) = match self {
+            Interactive::Button { buttons } => (buttons, 3, 20, 256),
+            Interactive::List { button, rows } => {
+                if button.trim().is_empty() || chars(button) > 20 {
+                    return Some("a list's button text must be 1 to 20 characters".into());
+                }
+                (rows, 10, 24, 200)
+            }
+        };
+        if choices.is_empty() || choices.len() > most {
+            return Some(format!(
+                "an interactive message has 1 to {most} choices, not {}",
+                choices.len()
+            ));
+        }
+        for (i, c) in choices.iter().enumerate() {
+            if c.title.trim().is_empty() || chars(&c.title) > title_max {
+                return Some(format!(
+                    "choice {} has a title of {} characters (1 to {title_max})",
+                    i + 1,
+                    chars(&c.title)
+                ));
+            }
+            if c.id.is_empty() || c.id.trim() != c.id || chars(&c.id) > id_max {
+                return Some(format!(
+                    "choice {} has an id Meta refuses (1 to {id_max} characters, no spaces around)",
+                    i + 1
+                ));
+            }
+            if c.description.as_deref().is_some_and(|d| chars(d) > 72) {
+                return Some(format!(
+                    "choice {} has a description over 72 characters",
+                    i + 1
+                ));
+            }
+            if choices[..i]
+                .iter()
+                .any(|o| o.id == c.id || o.title == c.title)
+            {
+                return Some(format!("choice {} repeats an id or a title", i + 1));
+            }
+        }
+        None
+    }
 }
 
 /// An approved template with its body's parameters, in order.
@@ -247,6 +359,66 @@ mod tests {
                "max_attempts": 5, "whatsapp": {"phone_number_id": "1098", "access_token": "EAAtest-x"},
                "payload": {"to": "2547", "recipient": null, "text": "hi", "context_wamid": "wamid.1",
                            "customer": "2547", "inbound_message_id": 3}})
+    }
+
+    #[test]
+    fn buttons_and_lists_read_from_a_send_job_and_meta_s_limits_are_checked() {
+        let mut job = send_job();
+        job["payload"]["interactive"] = json!({"type": "button", "buttons": [
+            {"id": "pay_mpesa", "title": "Pay with M-Pesa"}, {"id": "pay_shop", "title": "Pay in the shop"}]});
+        let Claimed::Job(job) = Claimed::read(job) else {
+            panic!("a send job with buttons reads")
+        };
+        let Work::ReplySend { payload, .. } = job.work else {
+            panic!("kind")
+        };
+        let interactive = payload.interactive.expect("buttons");
+        assert_eq!(interactive.problem("How would you like to pay?"), None);
+        let read = |v: Value| serde_json::from_value::<Interactive>(v).unwrap();
+        let button = |title: &str| json!({"id": title.to_lowercase(), "title": title});
+        for (shape, problem) in [
+            (
+                json!({"type": "button", "buttons": []}),
+                "1 to 3 choices, not 0",
+            ),
+            (
+                json!({"type": "button", "buttons": [button("A"), button("B"), button("C"), button("D")]}),
+                "1 to 3 choices, not 4",
+            ),
+            (
+                json!({"type": "button", "buttons": [button("Pay with M-Pesa today!")]}),
+                "title of 22 characters (1 to 20)",
+            ),
+            (
+                json!({"type": "button", "buttons": [button("Yes"), button("Yes")]}),
+                "repeats an id or a title",
+            ),
+            (
+                json!({"type": "button", "buttons": [{"id": " x", "title": "X"}]}),
+                "has an id Meta refuses",
+            ),
+            (
+                json!({"type": "list", "button": "", "rows": [button("A")]}),
+                "button text must be 1 to 20",
+            ),
+            (
+                json!({"type": "list", "button": "Choose", "rows": (0..11).map(|i| button(&format!("Row {i}"))).collect::<Vec<_>>()}),
+                "1 to 10 choices, not 11",
+            ),
+            (
+                json!({"type": "list", "button": "Choose", "rows": [{"id": "a", "title": "A", "description": "d".repeat(73)}]}),
+                "description over 72",
+            ),
+        ] {
+            let found = read(shape.clone())
+                .problem("Choose one")
+                .unwrap_or_default();
+            assert!(found.contains(problem), "{shape}: {found}");
+        }
+        let long = "x".repeat(1025);
+        assert!(read(json!({"type": "button", "buttons": [button("A")]}))
+            .problem(&long)
+            .is_some());
     }
 
     #[test]

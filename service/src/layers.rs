@@ -47,7 +47,7 @@ pub fn protect(router: Router, protection: Protection) -> Router {
         ))
         // Spans name the method and the path only: a query string may hold a token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
+            tracing::debug_span!("request", method = %request.method(), path = logged_path(request.uri().path()))
         }))
         .layer(axum::middleware::map_response(move |response: Response| {
             security_headers(response, csp.clone())
@@ -78,4 +78,24 @@ async fn security_headers(mut response: Response, csp: HeaderValue) -> Response 
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// A path as logs show it: an M-Pesa callback's ends in its secret token, which is cut.
+pub fn logged_path(path: &str) -> &str {
+    match path.strip_prefix("/mpesa/") {
+        Some(rest) => &path[..path.len() - rest.len() + rest.find('/').unwrap_or(rest.len())],
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod logged_path_tests {
+    use super::logged_path;
+
+    #[test]
+    fn an_mpesa_callbacks_token_is_not_logged() {
+        assert_eq!(logged_path("/mpesa/kassangas/0123abcd"), "/mpesa/kassangas");
+        assert_eq!(logged_path("/mpesa/kassangas"), "/mpesa/kassangas");
+        assert_eq!(logged_path("/webhook/kassangas"), "/webhook/kassangas");
+    }
 }

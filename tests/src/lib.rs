@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub use postgres::{Client, NoTls};
 
+pub mod daraja;
 pub mod hostile;
 pub mod kassangas;
 pub mod mock;

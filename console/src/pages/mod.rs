@@ -9,6 +9,7 @@ pub mod health;
 pub mod hours;
 pub mod operator;
 pub mod overview;
+pub mod products;
 pub mod recovery;
 pub mod replay;
 pub mod settings;

@@ -128,3 +128,29 @@ UPDATE alphadome.bot_control_settings s
 
 -- ---- The send path per job (issue 27): a credential decrypted once per claim ------------------
 --@ add-columns alphadome.credential_audit job_ids
+
+-- ---- Selling in the chat (issue 24): products, buttons, orders, M-Pesa -------------------------
+-- The decisions 'product' and 'payment' come with the domain's CHECK (replaced above).
+--@ create alphadome.products
+SELECT pg_catalog.pg_extension_config_dump('alphadome.products', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.products_id_seq', '');
+ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
+--@ create alphadome.orders
+--@ create orders_conversation
+SELECT pg_catalog.pg_extension_config_dump('alphadome.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.orders_id_seq', '');
+--@ create alphadome.payments
+--@ create payments_checkout
+--@ create payments_one_open
+SELECT pg_catalog.pg_extension_config_dump('alphadome.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.payments_id_seq', '');
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN mpesa_shortcode text CHECK (mpesa_shortcode ~ '^[0-9]{5,8}$'),
+    ADD COLUMN mpesa_transaction_type text NOT NULL DEFAULT 'CustomerPayBillOnline'
+        CHECK (mpesa_transaction_type IN ('CustomerPayBillOnline', 'CustomerBuyGoodsOnline')),
+    ADD COLUMN mpesa_till_number text CHECK (mpesa_till_number ~ '^[0-9]{5,8}$'),
+    ADD COLUMN max_payment_amount numeric(12, 2) NOT NULL DEFAULT 150000
+        CHECK (max_payment_amount > 0 AND max_payment_amount <= 250000);
+--@ create alphadome.mpesa_accounts
+SELECT pg_catalog.pg_extension_config_dump('alphadome.mpesa_accounts', '');
+-- The job kinds payment.stk_push and payment.query come with the domain's CHECK (replaced above).

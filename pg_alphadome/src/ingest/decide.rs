@@ -28,6 +28,8 @@ pub struct Settings {
     pub transcribes_voice: bool,
     /// A photo without a caption goes to the LLM (`enable_media_understanding`).
     pub understands_images: bool,
+    /// The bot sells in the chat: buttons to pay, orders, M-Pesa (`enable_payment_flow`).
+    pub sells: bool,
 }
 
 /// What the decision needs of the customer's conversation.
@@ -59,6 +61,9 @@ pub trait Facts {
     /// The FAQ or canned answer that clearly fits the question (faq/rank.rs: match_faq's first
     /// row, scoring at least `confidence` and standing out from the next), if there is one.
     fn faq_answer(&mut self, question: &str, confidence: f32) -> Option<String>;
+    /// The answer from the tenant's products to a price or availability question, when it
+    /// names some (selling.sql's _product_answer). Asked only of such a question.
+    fn product_answer(&mut self, question: &str) -> Option<String>;
     /// When the tenant, closed now, opens again: None while it is open. Asked only of a tenant
     /// with business hours.
     fn closed_until(&mut self) -> Option<Closed>;
@@ -101,6 +106,8 @@ pub enum Verdict {
     TypeReply,
     Waiting,
     OptOutConfirm,
+    Product,
+    Payment,
 }
 
 impl Verdict {
@@ -123,6 +130,8 @@ impl Verdict {
             Verdict::TypeReply => "type_reply",
             Verdict::Waiting => "waiting",
             Verdict::OptOutConfirm => "opt_out_confirm",
+            Verdict::Product => "product",
+            Verdict::Payment => "payment",
         }
     }
 
@@ -239,6 +248,76 @@ pub struct Inbound<'a> {
     pub text: Option<&'a str>,
     /// It carries a media id (a photo, a voice note, ...).
     pub has_media: bool,
+    /// The id of the button or list row the customer chose (messages.choice), if he chose one.
+    pub choice: Option<&'a str>,
+}
+
+/// Words that make a message a question about price or stock, English, Swahili and Sheng: only
+/// such a question is looked up in the tenant's products (a cost per message otherwise).
+const PRODUCT_QUESTION: [&str; 22] = [
+    "how much",
+    "price",
+    "prices",
+    "pricing",
+    "cost",
+    "costs",
+    "in stock",
+    "available",
+    "do you have",
+    "do you sell",
+    "bei",
+    "ngapi",
+    "pesa ngapi",
+    "mnauza",
+    "mnayo",
+    "mko na",
+    "iko",
+    "ipo",
+    "inapatikana",
+    "zinapatikana",
+    "ni how much",
+    "ni ngapi",
+];
+
+/// Words of a customer who wants to buy or pay, English, Swahili and Sheng.
+const BUY: [&str; 16] = [
+    "want to buy",
+    "like to buy",
+    "wanna buy",
+    "i will buy",
+    "i'll take it",
+    "place an order",
+    "how do i pay",
+    "how can i pay",
+    "nataka kununua",
+    "ningependa kununua",
+    "nitanunua",
+    "nataka kuagiza",
+    "nataka kulipa",
+    "nitalipa aje",
+    "nataka ku buy",
+    "nataka kubuy",
+];
+
+/// The ids of the buttons and list rows the selling conversation gives (selling.sql's _sell):
+/// a product chosen from a list, a way to pay chosen for an order.
+const SELLING_CHOICES: [&str; 3] = ["buy:", "pay_mpesa:", "pay_shop:"];
+
+/// Whether the customer wants to buy: he says so, or chose a product or a way to pay.
+fn wants_to_buy(words: &Said, choice: Option<&str>) -> bool {
+    thread_local! {
+        static WORDS: Phrases = Phrases::new(&BUY);
+    }
+    choice.is_some_and(|id| SELLING_CHOICES.iter().any(|p| id.starts_with(p)))
+        || WORDS.with(|phrases| has_keyword(words, phrases))
+}
+
+/// Whether the customer asks what something costs or whether the shop has it.
+fn asks_about_products(words: &Said) -> bool {
+    thread_local! {
+        static WORDS: Phrases = Phrases::new(&PRODUCT_QUESTION);
+    }
+    WORDS.with(|phrases| has_keyword(words, phrases))
 }
 
 /// How much of the customer's words an alert quotes.
@@ -340,7 +419,9 @@ pub fn plan_reply(
     let customer = &conversation.customer_key;
     // 6. The customer asks for a person.
     if is_text {
-        if has_keyword(&words, &settings.handoff_keywords) {
+        // The "Talk to a person" button of the selling conversation asks for one in any language.
+        if has_keyword(&words, &settings.handoff_keywords) || message.choice == Some("talk_person")
+        {
             let asked = format!(
                 "{client}: {} asked for a person: «{}»",
                 conversation.who(),
@@ -376,6 +457,19 @@ pub fn plan_reply(
                 ))),
                 alert: Some(Alert::now("handoff", asked)),
             };
+        }
+        // 6a. The customer wants to buy (and the shop sells in the chat): selling.sql's _sell
+        //    answers once the message is recorded, with a list of products or the buttons to pay
+        //    (issue 24); it writes an order, so it runs only for a new message.
+        if settings.sells && wants_to_buy(&words, message.choice) {
+            return Plan::only(Verdict::Payment);
+        }
+        // 6b. A price or availability question that names the shop's products: answered from
+        //    them, prices as the owner set them (issue 24).
+        if asks_about_products(&words) {
+            if let Some(answer) = facts.product_answer(said) {
+                return Plan::send(Verdict::Product, answer);
+            }
         }
         // 7. A clear FAQ or canned answer costs no LLM call.
         if let Some(answer) = facts.faq_answer(said, settings.faq_confidence) {
@@ -442,6 +536,8 @@ mod unit {
         closed: Option<Closed>,
         asked_count: u32,
         asked_faq: u32,
+        products: Option<String>,
+        asked_products: u32,
     }
 
     impl Facts for Known {
@@ -455,6 +551,10 @@ mod unit {
                 .clone()
                 .filter(|(_, score)| *score >= confidence)
                 .map(|(answer, _)| answer)
+        }
+        fn product_answer(&mut self, _question: &str) -> Option<String> {
+            self.asked_products += 1;
+            self.products.clone()
         }
         fn closed_until(&mut self) -> Option<Closed> {
             self.closed.clone()
@@ -478,6 +578,8 @@ mod unit {
             closed: None,
             asked_count: 0,
             asked_faq: 0,
+            products: None,
+            asked_products: 0,
         }
     }
 
@@ -505,6 +607,7 @@ mod unit {
             )],
             transcribes_voice: true,
             understands_images: false,
+            sells: false,
         }
     }
 
@@ -529,6 +632,7 @@ mod unit {
             kind,
             text: Some(body),
             has_media: false,
+            choice: None,
         };
         plan_reply(settings, conversation, &message, facts)
     }
@@ -538,6 +642,7 @@ mod unit {
             kind,
             text: caption,
             has_media: true,
+            choice: None,
         };
         plan_reply(settings, &customer(), &message, facts)
     }
@@ -787,6 +892,64 @@ mod unit {
             Some(Reply::Generate("  do you sell drums? ".into())),
             "the LLM gets the words as sent"
         );
+    }
+
+    #[test]
+    fn a_price_question_naming_products_is_answered_from_them_before_the_faq() {
+        let prices = "Our prices:\n• Yamaha PSR-E373: KES 32,000 (in stock)";
+        for asked in [
+            "How much is a Yamaha keyboard?",
+            "bei ya kinanda ni ngapi",
+            "do you have yamaha keyboards in stock",
+        ] {
+            let mut facts = Known {
+                products: Some(prices.into()),
+                ..known(0, Some(("We sell many keyboards.", 0.9)))
+            };
+            let planned = plan(&shop(), &customer(), "text", asked, &mut facts);
+            assert_eq!(
+                planned,
+                Plan::send(Verdict::Product, prices.into()),
+                "{asked}"
+            );
+            assert_eq!(planned.verdict.as_str(), "product");
+            assert_eq!((facts.asked_products, facts.asked_faq), (1, 0), "{asked}");
+        }
+    }
+
+    #[test]
+    fn products_are_asked_only_about_prices_and_a_miss_goes_on_to_the_faq() {
+        // Not a price question: the products are not looked up at all.
+        let mut facts = Known {
+            products: Some("Our prices: ...".into()),
+            ..known(0, Some(("We open at 9.", 0.9)))
+        };
+        let planned = plan(&shop(), &customer(), "text", "opening hours?", &mut facts);
+        assert_eq!(planned.verdict, Verdict::Faq);
+        assert_eq!(facts.asked_products, 0);
+        // A price question that names no product: the FAQ, then the LLM, as before.
+        let mut none = known(0, Some(("Delivery is KES 300.", 0.9)));
+        let planned = plan(
+            &shop(),
+            &customer(),
+            "text",
+            "how much is delivery?",
+            &mut none,
+        );
+        assert_eq!(
+            planned,
+            Plan::send(Verdict::Faq, "Delivery is KES 300.".into())
+        );
+        assert_eq!(none.asked_products, 1);
+        let mut nothing = known(0, None);
+        let planned = plan(
+            &shop(),
+            &customer(),
+            "text",
+            "how much is delivery?",
+            &mut nothing,
+        );
+        assert_eq!(planned.verdict, Verdict::Llm);
     }
 
     #[test]
@@ -1068,7 +1231,7 @@ mod unit {
                                           transcribes_voice: hears, understands_images: looks, ..shop() };
                 let conversation = Conversation { opted_out, handed_off, waiting, ..customer() };
                 let mut facts = known(replies, faq_score.map(|s| ("An answer", s)));
-                let message = Inbound { kind, text: Some(&body), has_media };
+                let message = Inbound { kind, text: Some(&body), has_media, choice: None };
                 let plan = plan_reply(&settings, &conversation, &message, &mut facts);
                 let confirms = matches!(plan.verdict, Verdict::OptOut | Verdict::OptIn);
                 if let Some(reply) = &plan.reply {

@@ -52,6 +52,17 @@ impl Facts for TenantFacts<'_, '_> {
             .unwrap_or(answer)
     }
 
+    /// None before 0.3.0: that schema has no products.
+    fn product_answer(&mut self, question: &str) -> Option<String> {
+        let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
+        let statement = prepared.product_answer.as_ref()?;
+        let args: [DatumWithOid; 2] = [tenant.id.into(), question.into()];
+        client
+            .update(statement, Some(1), &args)
+            .and_then(|rows| rows.first().get::<String>(1))
+            .unwrap_or_else(|error| failed(error))
+    }
+
     fn replies_this_hour(&mut self) -> (i64, String) {
         self.replies_this_hour.clone()
     }

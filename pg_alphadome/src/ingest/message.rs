@@ -36,6 +36,37 @@ pub fn message_text(message: Json) -> Option<String> {
     }
 }
 
+/// What the customer chose, as kept with the message (messages.choice): the kind of choice
+/// (`button_reply` or `list_reply` of an interactive message, `button` of a template's quick
+/// reply), the id the shop's message gave it (a quick reply's payload) and its title. None for
+/// any other message, or a choice without an id. Later steps (a pay button, a campaign's reply)
+/// act on the id, never on the title the customer's phone showed.
+pub fn choice(message: Json) -> Option<serde_json::Value> {
+    // Bounded: kept and shown, and a webhook may be hostile (Meta's ids are at most 256).
+    let bounded =
+        |value: Option<String>| value.filter(|v| !v.is_empty() && v.chars().count() <= 256);
+    let (kind, id, title) = match field(message, "type")?.as_str() {
+        "interactive" => {
+            let interactive = message.get("interactive")?;
+            let kind = ["button_reply", "list_reply"]
+                .into_iter()
+                .find(|k| interactive.get(k).is_some())?;
+            let reply = interactive.get(kind)?;
+            (kind, field(reply, "id"), field(reply, "title"))
+        }
+        "button" => {
+            let button = message.get("button")?;
+            ("button", field(button, "payload"), field(button, "text"))
+        }
+        _ => return None,
+    };
+    let mut choice = serde_json::json!({ "kind": kind, "id": bounded(id)? });
+    if let Some(title) = bounded(title) {
+        choice["title"] = title.into();
+    }
+    Some(choice)
+}
+
 /// Types whose message carries a media object (an id to fetch it by).
 const MEDIA_TYPES: [&str; 5] = ["image", "audio", "video", "document", "sticker"];
 

@@ -496,6 +496,7 @@ impl Ingest<'_, '_> {
             row.get::<String>(7)?.unwrap_or_default(),
         );
         let media = message::media(message);
+        let choice = message::choice(message);
 
         // Decide first, then record the message with its decision and its reply in one
         // statement; a duplicate (the unique wamid) records nothing and does nothing.
@@ -510,6 +511,7 @@ impl Ingest<'_, '_> {
                 kind: message_type.as_deref().unwrap_or("unknown"),
                 text: body.as_deref(),
                 has_media: media.is_some(),
+                choice: choice.as_ref().and_then(|c| c["id"].as_str()),
             };
             decide::plan_reply(&tenant.settings, &conversation, &inbound, &mut facts)
         };
@@ -533,22 +535,38 @@ impl Ingest<'_, '_> {
                 arg(plan.reply.as_ref().map(|r| r.text())),
                 arg(media.map(JsonB)),
                 arg(job_needs_media),
+                arg(choice.map(JsonB)),
             ],
         )?;
-        if first::<i64>(recorded, 1)?.is_none() {
+        let Some(message_id) = first::<i64>(recorded, 1)? else {
             self.outcome.duplicates += 1;
             return Ok(());
-        }
+        };
         self.outcome.accepted += 1;
         if plan.reply.is_some() {
             self.outcome.jobs += 1;
         }
-        self.carry_out(tenant.id, conversation_id, plan)
+        self.carry_out(tenant.id, conversation_id, message_id, plan)
     }
 
     /// The rest of a plan for a newly recorded message: the opt-out switch and the alert.
-    fn carry_out(&mut self, tenant: pgrx::Uuid, conversation_id: i64, plan: Plan) -> SpiResult<()> {
-        use decide::Verdict::{OptIn, OptOut};
+    fn carry_out(
+        &mut self,
+        tenant: pgrx::Uuid,
+        conversation_id: i64,
+        message_id: i64,
+        plan: Plan,
+    ) -> SpiResult<()> {
+        use decide::Verdict::{OptIn, OptOut, Payment};
+        // Selling (issue 24): the answer, and the order it may make, are selling.sql's.
+        if plan.verdict == Payment {
+            if let Some(sell) = &self.prepared.sell {
+                let queued = self
+                    .client
+                    .update(sell, Some(1), &[arg(tenant), arg(message_id)])?;
+                self.outcome.jobs += first::<i32>(queued, 1)?.unwrap_or(0);
+            }
+        }
         if matches!(plan.verdict, OptOut | OptIn) {
             self.client.update(
                 &self.prepared.set_opted_out,
@@ -648,6 +666,7 @@ fn tenant_from_row(row: pgrx::spi::SpiHeapTupleData) -> SpiResult<Option<Tenant>
             type_replies: type_replies(row.get::<JsonB>(16)?),
             transcribes_voice: row.get(17)?.unwrap_or(false),
             understands_images: row.get(18)?.unwrap_or(false),
+            sells: row.get(19)?.unwrap_or(false),
         },
         faq_version: row.get(13)?,
     }))

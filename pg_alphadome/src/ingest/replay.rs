@@ -137,6 +137,7 @@ fn replay(
                 kind: &kind,
                 text: text.as_deref(),
                 has_media,
+                choice: None,
             };
             let fresh = Conversation {
                 customer_key: String::new(),
@@ -248,6 +249,26 @@ impl Facts for ReplayFacts<'_, '_> {
             .map(|(at, _)| copy.row(at).answer.clone())
     }
 
+    /// Today's products (none before 0.3.0).
+    fn product_answer(&mut self, question: &str) -> Option<String> {
+        if super::statements::Schema::installed() < super::statements::Schema::V0_3 {
+            return None;
+        }
+        self.client
+            .select(
+                super::statements::PRODUCT_ANSWER.0,
+                Some(1),
+                &[self.tenant.id.into(), question.into()],
+            )
+            .and_then(|rows| rows.first().get::<String>(1))
+            .unwrap_or_else(|e| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    format!("replay: {e}"),
+                )
+            })
+    }
+
     /// As at the message's time, in its language.
     fn render(&mut self, answer: String, message: &str) -> String {
         let rendered = self
@@ -323,6 +344,7 @@ fn try_message(
             kind: "text",
             text: message,
             has_media: false,
+            choice: None,
         };
         let fresh = Conversation {
             customer_key: String::new(),

@@ -38,7 +38,7 @@ macro_rules! tenant_select {
             s.enable_ai_responses, s.escalation_phone, s.fallback_message, s.opt_out_keywords,
             s.opt_in_keywords, s.handoff_keywords, s.faq_confidence, s.faq_version, ",
             $settings,
-            "
+            ", s.enable_payment_flow
        FROM alphadome.bot_tenants t
        JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
       WHERE ",
@@ -220,9 +220,17 @@ const RECORD_MESSAGE_TYPES: &[Oid] = &[
     pg_sys::TEXTOID,
     pg_sys::JSONBOID,
     pg_sys::BOOLOID,
+    pg_sys::JSONBOID,
 ];
 
-pub const RECORD_MESSAGE: (&str, &[Oid]) =
+/// 0.3.0 keeps what the customer chose ($16: a button, a list row) with the message.
+pub const RECORD_MESSAGE: (&str, &[Oid]) = (
+    record_message!(", media, choice", ", $14, $16"),
+    RECORD_MESSAGE_TYPES,
+);
+
+/// RECORD_MESSAGE on a 0.2.0 schema: no choice column.
+pub const RECORD_MESSAGE_0_2: (&str, &[Oid]) =
     (record_message!(", media", ", $14"), RECORD_MESSAGE_TYPES);
 
 /// RECORD_MESSAGE on a 0.1.0 schema: messages has no media column.
@@ -384,6 +392,19 @@ const KEEP_EVENT_TYPES: &[Oid] = &[
     pg_sys::BYTEAOID,
 ];
 
+/// A price or availability question answered from the tenant's products (0.3.0, selling.sql).
+pub const PRODUCT_ANSWER: (&str, &[Oid]) = (
+    "SELECT alphadome._product_answer($1, $2)",
+    &[pg_sys::UUIDOID, pg_sys::TEXTOID],
+);
+
+/// A customer who wants to buy (decision 'payment', 0.3.0): selling.sql's answer to his
+/// recorded message ($2); returns how many jobs it queued.
+pub const SELL: (&str, &[Oid]) = (
+    "SELECT alphadome._sell($1, $2)",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID],
+);
+
 /// All of them, prepared.
 pub struct Statements {
     pub tenant: OwnedPreparedStatement,
@@ -399,6 +420,10 @@ pub struct Statements {
     pub set_waiting: OwnedPreparedStatement,
     /// None before 0.3.0: the app's webhooks are ignored there.
     pub coexistence: Option<OwnedPreparedStatement>,
+    /// None before 0.3.0: no products there.
+    pub product_answer: Option<OwnedPreparedStatement>,
+    /// None before 0.3.0: nothing is sold there.
+    pub sell: Option<OwnedPreparedStatement>,
     pub apply_status: OwnedPreparedStatement,
     pub sent_by_status: OwnedPreparedStatement,
     pub keep_event: OwnedPreparedStatement,
@@ -426,10 +451,10 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             UPSERT_CONVERSATION_0_2
         })?,
-        record_message: prepare(if current {
-            RECORD_MESSAGE
-        } else {
-            RECORD_MESSAGE_0_1
+        record_message: prepare(match schema {
+            Schema::V0_3 => RECORD_MESSAGE,
+            Schema::V0_2 => RECORD_MESSAGE_0_2,
+            Schema::V0_1 => RECORD_MESSAGE_0_1,
         })?,
         set_opted_out: prepare(if inbox {
             SET_OPTED_OUT
@@ -459,6 +484,8 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         })?,
         set_waiting: prepare(if inbox { SET_WAITING } else { SET_WAITING_0_2 })?,
         coexistence: inbox.then(|| prepare(COEXISTENCE)).transpose()?,
+        product_answer: inbox.then(|| prepare(PRODUCT_ANSWER)).transpose()?,
+        sell: inbox.then(|| prepare(SELL)).transpose()?,
         apply_status: prepare(if current {
             APPLY_STATUS
         } else {

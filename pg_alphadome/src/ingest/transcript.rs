@@ -76,6 +76,7 @@ fn _plan_transcript(
                 kind: "audio",
                 text: transcript,
                 has_media: false,
+                choice: None,
             };
             let plan = decide::plan_reply(&tenant.settings, &conversation, &heard, &mut facts);
             Ok(Some(plan_json(&plan)))

@@ -23,6 +23,7 @@ mod recovery;
 mod retention;
 mod schema_rules;
 mod security_check;
+mod selling;
 
 extension_sql!(
     r#"

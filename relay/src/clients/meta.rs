@@ -1,6 +1,7 @@
 //! Meta's Graph API: send a text (in reply to a message) or a template, mark a message read,
 //! list a WhatsApp Business account's templates; fetching a customer's media is in media.rs.
 use super::{retry_after, Class, Failure};
+use crate::contract::Choice;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -35,6 +36,17 @@ pub enum Message<'a> {
         name: &'a str,
         language: &'a str,
         parameters: &'a [String],
+    },
+    /// Reply buttons under a text (issue 24): Meta's interactive "button".
+    Buttons {
+        text: &'a str,
+        buttons: &'a [Choice],
+    },
+    /// A list to choose from under a text: Meta's interactive "list", one section.
+    List {
+        text: &'a str,
+        button: &'a str,
+        rows: &'a [Choice],
     },
 }
 
@@ -185,6 +197,30 @@ pub fn message_body(out: &Outgoing<'_>) -> Result<Value, Failure> {
             body["type"] = json!("template");
             body["template"] = template;
         }
+        Message::Buttons { text, buttons } => {
+            let buttons: Vec<Value> = buttons
+                .iter()
+                .map(|b| json!({"type": "reply", "reply": {"id": b.id, "title": b.title}}))
+                .collect();
+            body["type"] = json!("interactive");
+            body["interactive"] = json!({"type": "button", "body": {"text": text},
+                                         "action": {"buttons": buttons}});
+        }
+        Message::List { text, button, rows } => {
+            let rows: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut row = json!({"id": r.id, "title": r.title});
+                    if let Some(description) = &r.description {
+                        row["description"] = json!(description);
+                    }
+                    row
+                })
+                .collect();
+            body["type"] = json!("interactive");
+            body["interactive"] = json!({"type": "list", "body": {"text": text},
+                                         "action": {"button": button, "sections": [{"rows": rows}]}});
+        }
     }
     if let Some(context) = out.context {
         body["context"] = json!({"message_id": context});
@@ -312,6 +348,49 @@ mod tests {
                                     {"type": "text", "text": "Wanjiru"},
                                     {"type": "text", "text": "Tuesday"}]}]},
                    "biz_opaque_callback_data": "job:7"})
+        );
+    }
+
+    #[test]
+    fn buttons_and_lists_go_in_metas_interactive_shape() {
+        let choice = |id: &str, title: &str, description: Option<&str>| Choice {
+            id: id.into(),
+            title: title.into(),
+            description: description.map(String::from),
+        };
+        let buttons = [
+            choice("pay_mpesa", "Pay with M-Pesa", None),
+            choice("talk", "Talk to a person", None),
+        ];
+        let out = outgoing(Message::Buttons {
+            text: "How would you like to pay?",
+            buttons: &buttons,
+        });
+        assert_eq!(
+            message_body(&out).unwrap(),
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+                   "to": "254700000001", "type": "interactive",
+                   "interactive": {"type": "button", "body": {"text": "How would you like to pay?"},
+                                   "action": {"buttons": [
+                                       {"type": "reply", "reply": {"id": "pay_mpesa", "title": "Pay with M-Pesa"}},
+                                       {"type": "reply", "reply": {"id": "talk", "title": "Talk to a person"}}]}},
+                   "biz_opaque_callback_data": "job:7"})
+        );
+        let rows = [
+            choice("product:1", "Yamaha PSR-E373", Some("KES 32,000")),
+            choice("product:2", "Casio CT-S300", None),
+        ];
+        let out = outgoing(Message::List {
+            text: "Which one?",
+            button: "Choose",
+            rows: &rows,
+        });
+        assert_eq!(
+            message_body(&out).unwrap()["interactive"],
+            json!({"type": "list", "body": {"text": "Which one?"},
+                   "action": {"button": "Choose", "sections": [{"rows": [
+                       {"id": "product:1", "title": "Yamaha PSR-E373", "description": "KES 32,000"},
+                       {"id": "product:2", "title": "Casio CT-S300"}]}]}})
         );
     }
 

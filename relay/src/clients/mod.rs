@@ -4,6 +4,7 @@ pub mod email;
 pub mod llm;
 pub mod media;
 pub mod meta;
+pub mod mpesa;
 pub mod operator;
 
 use crate::backoff::Backoff;

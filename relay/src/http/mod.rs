@@ -1,5 +1,6 @@
 //! The HTTP side: Meta's webhooks and /healthz on the public listener; /readyz and /metrics
 //! on the admin listener, which only the operator's network reaches (docs/design.md section 5).
+mod mpesa;
 pub mod routes;
 pub mod signature;
 mod webhook;
@@ -46,7 +47,7 @@ impl AppState {
     }
 }
 
-/// The public listener's routes: the webhooks and /healthz; any other path is answered 404 at
+/// The public listener's routes: the webhooks, M-Pesa's callbacks and /healthz; any other path is answered 404 at
 /// once, its body unread.
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.body_limit;
@@ -58,6 +59,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/webhook/{slug}",
             get(webhook::verify_tenant).post(webhook::receive_tenant),
+        )
+        .route(
+            "/mpesa/{slug}/{token}",
+            axum::routing::post(mpesa::callback),
         )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { webhook::refused_unread(StatusCode::NOT_FOUND, "not found") })

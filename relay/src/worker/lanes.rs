@@ -11,8 +11,15 @@ pub struct Lane {
     pub wake: Notify,
 }
 
-/// Calls that take milliseconds (Meta's sends, alerts, the list of templates).
-const FAST_KINDS: &[&str] = &["reply.send", "alert.send", "templates.sync"];
+/// Calls that take milliseconds (Meta's sends, alerts, the list of templates, M-Pesa's push
+/// and query).
+const FAST_KINDS: &[&str] = &[
+    "reply.send",
+    "alert.send",
+    "templates.sync",
+    "payment.stk_push",
+    "payment.query",
+];
 /// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
 const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
 
@@ -61,6 +68,8 @@ mod tests {
             "reply.generate",
             "media.transcribe",
             "templates.sync",
+            "payment.stk_push",
+            "payment.query",
         ];
         assert_eq!(
             seen,

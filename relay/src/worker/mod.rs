@@ -5,6 +5,7 @@
 // One module per kind of job.
 mod alert; // alert.send
 mod generate; // reply.generate
+mod payment; // payment.stk_push, payment.query
 mod send; // reply.send
 mod templates; // templates.sync
 mod transcribe; // media.transcribe
@@ -248,6 +249,8 @@ impl Worker {
                 payload,
             } => transcribe::transcript(out, llm, whatsapp, &payload.media).await,
             Work::TemplatesSync { whatsapp } => templates::sync(out, whatsapp).await,
+            Work::PaymentPush { mpesa } => payment::push(out, mpesa).await,
+            Work::PaymentQuery { mpesa } => payment::query(out, mpesa).await,
         };
         let (id, kind, attempt, tenant) =
             (job.id, job.work.kind(), job.attempt, job.tenant.as_str());

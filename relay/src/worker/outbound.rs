@@ -4,6 +4,7 @@
 use crate::clients::email::Email;
 use crate::clients::llm::Llm;
 use crate::clients::meta::Meta;
+use crate::clients::mpesa::Mpesa;
 use crate::clients::operator::OperatorHook;
 use crate::clients::Failure;
 use crate::config::ServeArgs;
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct Outbound {
     pub meta: Meta,
     pub llm: Llm,
+    /// Safaricom's Daraja, for M-Pesa payments.
+    pub mpesa: Mpesa,
     /// Alerts by email (ALPHADOME_SMTP_URL), when configured.
     pub email: Option<Email>,
     /// Alerts to the operator's webhook, when configured.
@@ -34,6 +37,12 @@ impl Outbound {
         let timeout = Duration::from_secs(args.meta_timeout_seconds);
         let meta = Meta::new(&args.meta_graph_url, timeout)?;
         let llm = Llm::new(Duration::from_secs(args.llm_timeout_seconds))?;
+        let mpesa = Mpesa::new(
+            &args.mpesa_url,
+            &args.mpesa_sandbox_url,
+            args.mpesa_callback_url.as_deref(),
+            timeout,
+        )?;
         let email = match &args.smtp_url {
             Some(url) => Some(Email::new(url, &args.alert_from, timeout)?),
             None => None,
@@ -45,6 +54,7 @@ impl Outbound {
         Ok(Outbound {
             meta,
             llm,
+            mpesa,
             email,
             operator_hook,
             operator_email: args.operator_email.clone(),

@@ -3,7 +3,7 @@
 use super::outbound::{callback_data, Outbound};
 use crate::clients::meta::{Message, Outgoing};
 use crate::clients::{Class, Failure};
-use crate::contract::{Send, WhatsApp};
+use crate::contract::{Interactive, Send, WhatsApp};
 use serde_json::{json, Value};
 
 pub async fn reply(
@@ -14,6 +14,13 @@ pub async fn reply(
 ) -> Result<Value, Failure> {
     if out.dry_run {
         return Ok(json!({"status": "simulated"}));
+    }
+    if let Some(problem) = payload
+        .interactive
+        .as_ref()
+        .and_then(|i| i.problem(&payload.text))
+    {
+        return Err(Failure::new(Class::Permanent, problem));
     }
     let callback = callback_data(job);
     let message = outgoing(whatsapp, payload, &callback);
@@ -39,13 +46,22 @@ pub async fn reply(
 /// The answer as Meta's client takes it: to the customer's phone (or business-scoped id),
 /// quoting the message it answers; a template's rendered text stays in the log.
 fn outgoing<'a>(whatsapp: &'a WhatsApp, payload: &'a Send, callback: &'a str) -> Outgoing<'a> {
-    let message = match &payload.template {
-        Some(template) => Message::Template {
+    let message = match (&payload.template, &payload.interactive) {
+        (Some(template), _) => Message::Template {
             name: &template.name,
             language: &template.language,
             parameters: &template.parameters,
         },
-        None => Message::Text(&payload.text),
+        (None, Some(Interactive::Button { buttons })) => Message::Buttons {
+            text: &payload.text,
+            buttons,
+        },
+        (None, Some(Interactive::List { button, rows })) => Message::List {
+            text: &payload.text,
+            button,
+            rows,
+        },
+        (None, None) => Message::Text(&payload.text),
     };
     Outgoing {
         callback: Some(callback),
@@ -84,6 +100,7 @@ mod tests {
             text: text.into(),
             context_wamid: None,
             template: None,
+            interactive: None,
         }
     }
 
