@@ -232,3 +232,27 @@ GRANT EXECUTE ON FUNCTION alphadome.operator_password_reset(uuid) TO alphadome_a
 -- ---- One personality (issue 22): the owner's (and the operator's) to write ----------------------
 GRANT UPDATE (persona_tone, shop_description, current_offers) ON alphadome.bot_control_settings
     TO alphadome_tenant, alphadome_admin;
+
+-- ---- Campaigns (issue 26) ---------------------------------------------------------------------
+-- The owner runs his campaigns through these functions (they check the campaign and the
+-- customers are his); his staff ask a customer for consent and label customers from the
+-- conversation page. The relay paces the sending. The tables are read under row-level security.
+GRANT EXECUTE ON FUNCTION
+    alphadome.create_campaign(text, text, text, text[], text[], interval, timestamptz),
+    alphadome.campaign_preview(bigint),
+    alphadome.start_campaign(bigint),
+    alphadome.pause_campaign(bigint),
+    alphadome.resume_campaign(bigint),
+    alphadome.cancel_campaign(bigint),
+    alphadome.campaign_results(bigint),
+    alphadome.import_marketing_consent(text[], text, timestamptz)
+TO alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.campaign_results(bigint) TO alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.ask_marketing_consent(bigint), alphadome.set_customer_labels(bigint, text[])
+    TO alphadome_tenant, alphadome_agent;
+GRANT EXECUTE ON FUNCTION alphadome.campaign_chores() TO alphadome_relay, alphadome_admin;
+GRANT SELECT ON alphadome.campaigns, alphadome.campaign_recipients TO alphadome_tenant;
+-- The owner's number's messaging limit (Meta's tier), the campaign pace and the opt-in question:
+-- his to set, as the operator may.
+GRANT UPDATE (marketing_opt_in_question, marketing_opt_in_words, messaging_limit, campaign_rate)
+    ON alphadome.bot_control_settings TO alphadome_tenant, alphadome_admin;

@@ -61,6 +61,11 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/usage.sql", name = "usage", requires = ["queue"]);
 extension_sql_file!(
+    "../sql/campaigns.sql",
+    name = "campaigns",
+    requires = ["usage", "inbox", phone::_customer_key]
+);
+extension_sql_file!(
     "../sql/retention.sql",
     name = "retention",
     requires = ["usage", phone::_customer_key]
@@ -76,6 +81,7 @@ extension_sql_file!(
     requires = [
         "queue",
         "usage",
+        "campaigns",
         "retention",
         "schedule",
         "inbox",

@@ -92,6 +92,12 @@ pub enum Work {
     /// The tenant's message templates, to read from the Graph API (sync_templates).
     #[serde(rename = "templates.sync")]
     TemplatesSync { whatsapp: BusinessAccount },
+    /// One campaign's template to one customer (campaigns.sql), paced per number.
+    #[serde(rename = "campaign.send")]
+    CampaignSend {
+        whatsapp: WhatsApp,
+        payload: CampaignMessage,
+    },
 }
 
 impl Work {
@@ -102,6 +108,7 @@ impl Work {
             Work::Generate { .. } => "reply.generate",
             Work::Transcribe { .. } => "media.transcribe",
             Work::TemplatesSync { .. } => "templates.sync",
+            Work::CampaignSend { .. } => "campaign.send",
         }
     }
 }
@@ -166,6 +173,20 @@ pub struct Send {
     pub context_wamid: Option<String>,
     /// Sent instead of the text when present.
     pub template: Option<TemplateSend>,
+}
+
+/// A campaign's message to one customer: its recipient row (named to Meta, whose status
+/// webhooks then name it back), the number's pace, and the template with this customer's
+/// parameters.
+#[derive(Debug, Deserialize)]
+pub struct CampaignMessage {
+    pub recipient_id: i64,
+    /// Messages a second from the tenant's number (campaign_rate).
+    pub rate: u32,
+    /// The customer's phone (wa_id); without it, the business-scoped user id.
+    pub to: Option<String>,
+    pub recipient: Option<String>,
+    pub template: TemplateSend,
 }
 
 /// An approved template with its body's parameters, in order.

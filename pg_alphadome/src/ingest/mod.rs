@@ -346,8 +346,26 @@ impl Ingest<'_, '_> {
         for (i, status) in value.items_in("statuses").enumerate() {
             // A status for a send whose relay died before reporting it completes the job first,
             // so that the status itself then applies to the message it logged.
-            let job = field(status, "biz_opaque_callback_data")
+            let callback = field(status, "biz_opaque_callback_data");
+            let job = callback
+                .as_deref()
                 .and_then(|data| data.strip_prefix("job:")?.parse::<i64>().ok());
+            let recipient = callback
+                .as_deref()
+                .and_then(|data| data.strip_prefix("campaign:")?.parse::<i64>().ok());
+            if let (Some(recipient), Some(statement)) = (recipient, &self.prepared.campaign_status)
+            {
+                self.client.update(
+                    statement,
+                    None,
+                    &[
+                        arg(tenant.id),
+                        arg(recipient),
+                        self.raw(),
+                        arg(path(at, "statuses", i)),
+                    ],
+                )?;
+            }
             if let (Some(job), Some(wamid)) = (job, field(status, "id")) {
                 self.client.update(
                     &self.prepared.sent_by_status,

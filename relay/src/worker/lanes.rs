@@ -11,8 +11,14 @@ pub struct Lane {
     pub wake: Notify,
 }
 
-/// Calls that take milliseconds (Meta's sends, alerts, the list of templates).
-const FAST_KINDS: &[&str] = &["reply.send", "alert.send", "templates.sync"];
+/// Calls that take milliseconds (Meta's sends, alerts, the list of templates, campaigns' sends:
+/// queued two seconds ahead at most, so a reply waits behind little of a campaign).
+const FAST_KINDS: &[&str] = &[
+    "reply.send",
+    "alert.send",
+    "templates.sync",
+    "campaign.send",
+];
 /// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
 const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
 
@@ -61,6 +67,7 @@ mod tests {
             "reply.generate",
             "media.transcribe",
             "templates.sync",
+            "campaign.send",
         ];
         assert_eq!(
             seen,
@@ -80,6 +87,10 @@ mod tests {
             "cheap: a GET or a few"
         );
         assert!(slow.kinds.contains(&"reply.generate") && slow.kinds.contains(&"media.transcribe"));
+        assert!(
+            fast.kinds.contains(&"campaign.send"),
+            "the send lane: a campaign's sends are Meta calls like replies"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 // One module per kind of job.
 mod alert; // alert.send
+mod campaign; // campaign.send
 mod generate; // reply.generate
 mod send; // reply.send
 mod templates; // templates.sync
@@ -40,6 +41,8 @@ pub struct Worker {
     /// Jobs are claimed and run in lanes, so that slow LLM calls never hold up sends and alerts.
     lanes: [Lane; 2],
     queue: Queue,
+    /// Campaign sends of each number, kept 1/rate apart.
+    pacer: campaign::Pacer,
     /// Raised by NOTIFY alphadome_tenants: the webhook routes are read again.
     pub tenants_changed: Arc<Notify>,
 }
@@ -61,6 +64,7 @@ impl Worker {
             outbound,
             lanes,
             queue,
+            pacer: campaign::Pacer::default(),
             tenants_changed,
         })
     }
@@ -99,6 +103,7 @@ impl Worker {
                 &shutdown,
                 chores::handoff_clocks,
             ),
+            chores::start_campaigns(pool, &shutdown),
         ];
         let lanes: Vec<_> = (0..self.lanes.len())
             .map(|lane| tokio::spawn(self.clone().run_lane(lane, shutdown.clone())))
@@ -142,6 +147,16 @@ impl Worker {
                                 .expect("the semaphore is never closed");
                             let worker = self.clone();
                             tasks.spawn(async move {
+                                // A campaign send waiting for its number's next slot holds
+                                // no permit: replies go meanwhile.
+                                let permit = match worker.campaign_slot(&job) {
+                                    Some(slot) => {
+                                        drop(permit);
+                                        tokio::time::sleep_until(slot).await;
+                                        None
+                                    }
+                                    None => Some(permit),
+                                };
                                 worker.execute(job).await;
                                 drop(permit);
                             });
@@ -208,6 +223,22 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
+    /// When a claimed campaign send may go, if that is later than now (its number's pace).
+    fn campaign_slot(&self, claimed: &Claimed) -> Option<tokio::time::Instant> {
+        let Claimed::Job(Job {
+            work: Work::CampaignSend { whatsapp, payload },
+            ..
+        }) = claimed
+        else {
+            return None;
+        };
+        let now = tokio::time::Instant::now();
+        let slot = self
+            .pacer
+            .slot(&whatsapp.phone_number_id, payload.rate, now);
+        (slot > now).then_some(slot)
+    }
+
     /// A claimed job, run (or failed for good when malformed) and reported.
     async fn execute(&self, claimed: Claimed) {
         let (id, report) = match claimed {
@@ -248,6 +279,9 @@ impl Worker {
                 payload,
             } => transcribe::transcript(out, llm, whatsapp, &payload.media).await,
             Work::TemplatesSync { whatsapp } => templates::sync(out, whatsapp).await,
+            Work::CampaignSend { whatsapp, payload } => {
+                campaign::send(out, whatsapp, payload).await
+            }
         };
         let (id, kind, attempt, tenant) =
             (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
