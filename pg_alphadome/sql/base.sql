@@ -167,8 +167,9 @@ CREATE OR REPLACE FUNCTION alphadome._tenants_truncated() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- campaign_recipients refers to conversations (issue 26).
     TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
-             alphadome.alerts, alphadome.dead_letters;
+             alphadome.alerts, alphadome.dead_letters, alphadome.campaign_recipients;
     RETURN NULL;
 END
 $$;

@@ -725,3 +725,139 @@ BEGIN
       FROM alphadome.bot_control_settings s WHERE s.bot_tenant_id = k.bot_tenant_id;
 END
 $$;
+
+-- ---- templates from the console ------------------------------------------------------------------
+
+-- A new template for Meta's review: name (a-z, 0-9, _), category (marketing, utility), language,
+-- body with {{1}} ... parameters (with an example for each, which Meta requires), an optional
+-- text header and quick-reply buttons. Kept as PENDING in whatsapp_templates and submitted by a
+-- templates.submit job (POST /{waba-id}/message_templates); Meta's answer, and later its
+-- message_template_status_update webhook, say whether it is approved. Returns the job's id.
+CREATE OR REPLACE FUNCTION alphadome.create_template(name text, category text, language text, body text,
+                                                     examples text[] DEFAULT '{}', header text DEFAULT NULL,
+                                                     buttons text[] DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tenant uuid := alphadome._require_tenant();
+    wanted integer := alphadome._template_parameters(body);
+    kind text := upper(btrim(coalesce(category, '')));
+    components jsonb;
+    job bigint;
+BEGIN
+    IF coalesce(name, '') !~ '^[a-z0-9_]+$' OR length(name) > 512 THEN
+        RAISE EXCEPTION 'a template''s name is lower-case letters, digits and _ (such as december_sale)'
+            USING ERRCODE = '22023';
+    ELSIF kind NOT IN ('MARKETING', 'UTILITY') THEN
+        RAISE EXCEPTION 'a template''s category is marketing or utility' USING ERRCODE = '22023';
+    ELSIF coalesce(language, '') !~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$' THEN
+        RAISE EXCEPTION 'a template''s language is a code such as en, sw or en_US' USING ERRCODE = '22023';
+    ELSIF length(btrim(coalesce(body, ''))) NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'a template''s text has 1-1024 characters' USING ERRCODE = '22023';
+    ELSIF coalesce(cardinality(examples), 0) <> wanted
+          OR EXISTS (SELECT FROM unnest(examples) e WHERE btrim(coalesce(e, '')) = '') THEN
+        RAISE EXCEPTION 'the text takes % parameters: give an example for each (Meta reviews them)', wanted
+            USING ERRCODE = '22023';
+    ELSIF length(header) > 60 THEN
+        RAISE EXCEPTION 'a header has at most 60 characters' USING ERRCODE = '22023';
+    ELSIF coalesce(cardinality(buttons), 0) > 3
+          OR EXISTS (SELECT FROM unnest(buttons) b WHERE length(btrim(coalesce(b, ''))) NOT BETWEEN 1 AND 25) THEN
+        RAISE EXCEPTION 'at most 3 buttons, each 1-25 characters' USING ERRCODE = '22023';
+    ELSIF NOT EXISTS (SELECT FROM alphadome.bot_tenants t WHERE t.id = tenant AND t.whatsapp_business_account_id IS NOT NULL) THEN
+        RAISE EXCEPTION 'the shop''s WhatsApp Business account id is not set: templates cannot be submitted'
+            USING ERRCODE = '55000', HINT = 'The operator sets bot_tenants.whatsapp_business_account_id.';
+    ELSIF EXISTS (SELECT FROM alphadome.whatsapp_templates w
+                   WHERE w.bot_tenant_id = tenant AND w.name = create_template.name AND w.language = create_template.language) THEN
+        RAISE EXCEPTION 'the shop has a template % in language % already', name, language USING ERRCODE = '23505';
+    END IF;
+    components := jsonb_build_array(jsonb_build_object('type', 'BODY', 'text', btrim(body))
+                      || CASE WHEN wanted > 0 THEN jsonb_build_object('example',
+                             jsonb_build_object('body_text', jsonb_build_array(to_jsonb(examples)))) ELSE '{}' END)
+                  || CASE WHEN nullif(btrim(header), '') IS NOT NULL
+                          THEN jsonb_build_array(jsonb_build_object('type', 'HEADER', 'format', 'TEXT', 'text', btrim(header)))
+                          ELSE '[]' END
+                  || CASE WHEN coalesce(cardinality(buttons), 0) > 0
+                          THEN jsonb_build_array(jsonb_build_object('type', 'BUTTONS', 'buttons',
+                                   (SELECT jsonb_agg(jsonb_build_object('type', 'QUICK_REPLY', 'text', btrim(b)))
+                                      FROM unnest(buttons) b)))
+                          ELSE '[]' END;
+    INSERT INTO alphadome.whatsapp_templates (bot_tenant_id, name, language, category, status, body, components)
+    VALUES (tenant, create_template.name, create_template.language, kind, 'PENDING', btrim(body), components);
+    INSERT INTO alphadome.outbox AS o (bot_tenant_id, kind, payload)
+    VALUES (tenant, 'templates.submit',
+            jsonb_build_object('name', create_template.name, 'language', create_template.language,
+                               'category', kind, 'components', components))
+    RETURNING o.id INTO job;
+    PERFORM alphadome._wake_worker();
+    RETURN job;
+END
+$$;
+
+-- What Meta answered a templates.submit ({"id", "status", "category"}): the template's status
+-- (PENDING for review, or APPROVED at once). Internal (complete_job).
+CREATE OR REPLACE FUNCTION alphadome._template_submitted(job alphadome.outbox, result jsonb) RETURNS void
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    UPDATE alphadome.whatsapp_templates w
+       SET status = coalesce(upper(_template_submitted.result ->> 'status'), w.status),
+           category = coalesce(upper(_template_submitted.result ->> 'category'), w.category), updated_at = now()
+     WHERE w.bot_tenant_id = (_template_submitted.job).bot_tenant_id
+       AND w.name = (_template_submitted.job).payload ->> 'name'
+       AND w.language = (_template_submitted.job).payload ->> 'language';
+END;
+
+-- Meta refused a templates.submit for good (a name taken, a text it does not accept): the
+-- template is REJECTED, with Meta's words for why. Internal (fail_job).
+CREATE OR REPLACE FUNCTION alphadome._template_refused(job alphadome.outbox, error jsonb) RETURNS void
+    LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+    UPDATE alphadome.whatsapp_templates w
+       SET status = 'REJECTED', updated_at = now(),
+           rejected_reason = left(coalesce(_template_refused.error ->> 'message', 'refused by WhatsApp'), 1000)
+     WHERE w.bot_tenant_id = (_template_refused.job).bot_tenant_id
+       AND w.name = (_template_refused.job).payload ->> 'name'
+       AND w.language = (_template_refused.job).payload ->> 'language';
+END;
+
+-- Meta's message_template_status_update webhook (entry e, change c of the payload): a template of
+-- the WhatsApp Business account the entry names is APPROVED, REJECTED (with its reason),
+-- PAUSED, DISABLED, ... The account's tenants' copies take the new status (with route_tenant,
+-- that tenant's only). From ingest_webhook. Returns how many templates changed.
+CREATE OR REPLACE FUNCTION alphadome._template_status_update(route_tenant uuid, payload jsonb, e integer, c integer)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    value jsonb := payload -> 'entry' -> e -> 'changes' -> c -> 'value';
+    waba text := payload -> 'entry' -> e ->> 'id';
+    said text := upper(value ->> 'event');
+    n integer;
+BEGIN
+    IF said IS NULL OR value ->> 'message_template_name' IS NULL THEN
+        RETURN 0;
+    END IF;
+    UPDATE alphadome.whatsapp_templates w
+       SET status = said, updated_at = now(),
+           rejected_reason = CASE WHEN said = 'REJECTED' THEN nullif(nullif(value ->> 'reason', 'NONE'), '') END
+      FROM alphadome.bot_tenants t
+     WHERE t.whatsapp_business_account_id = waba AND (route_tenant IS NULL OR t.id = route_tenant)
+       AND w.bot_tenant_id = t.id AND w.name = value ->> 'message_template_name'
+       AND (value ->> 'message_template_language' IS NULL OR w.language = value ->> 'message_template_language');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- Meta's reasons for rejecting a template, in the owner's words.
+CREATE OR REPLACE FUNCTION alphadome.template_rejection_words(reason text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE upper(coalesce(reason, ''))
+        WHEN 'ABUSIVE_CONTENT' THEN 'WhatsApp found the text abusive or against its policies.'
+        WHEN 'INCORRECT_CATEGORY' THEN 'The category does not fit the text: a sale or offer is marketing.'
+        WHEN 'INVALID_FORMAT' THEN 'The text is not in a form WhatsApp accepts (check the {{1}} parameters and their examples).'
+        WHEN 'SCAM' THEN 'WhatsApp thought the text could mislead customers.'
+        WHEN 'TAG_CONTENT_MISMATCH' THEN 'The text does not match the category or language chosen.'
+        WHEN '' THEN NULL
+        ELSE 'WhatsApp rejected it: ' || reason END;

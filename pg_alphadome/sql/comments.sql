@@ -443,3 +443,5 @@ COMMENT ON FUNCTION alphadome.resume_campaign(bigint) IS 'Sends a paused campaig
 COMMENT ON FUNCTION alphadome.cancel_campaign(bigint) IS 'Stops a campaign for good: who has not been sent it never is';
 COMMENT ON FUNCTION alphadome.campaign_results(bigint) IS 'A campaign''s results: sent, delivered, read, replied, opted out after, failed by Meta''s code, cost';
 COMMENT ON FUNCTION alphadome.campaign_chores() IS 'The relay''s every second: launches scheduled campaigns and queues campaign.send jobs at each number''s rate. Returns {launched, queued, done}';
+COMMENT ON FUNCTION alphadome.create_template(text, text, text, text, text[], text, text[]) IS 'A new template (name, marketing or utility, language, body with {{n}} and an example each, optional header and quick-reply buttons) submitted to Meta for review; PENDING until its status webhook. Returns the job id';
+COMMENT ON FUNCTION alphadome.template_rejection_words(text) IS 'Meta''s reason for rejecting a template (INVALID_FORMAT, ...) in the owner''s words';

@@ -245,8 +245,10 @@ GRANT EXECUTE ON FUNCTION
     alphadome.resume_campaign(bigint),
     alphadome.cancel_campaign(bigint),
     alphadome.campaign_results(bigint),
-    alphadome.import_marketing_consent(text[], text, timestamptz)
+    alphadome.import_marketing_consent(text[], text, timestamptz),
+    alphadome.create_template(text, text, text, text, text[], text, text[])
 TO alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.template_rejection_words(text) TO alphadome_tenant, alphadome_agent, alphadome_admin;
 GRANT EXECUTE ON FUNCTION alphadome.campaign_results(bigint) TO alphadome_admin;
 GRANT EXECUTE ON FUNCTION alphadome.ask_marketing_consent(bigint), alphadome.set_customer_labels(bigint, text[])
     TO alphadome_tenant, alphadome_agent;

@@ -221,7 +221,7 @@ BEGIN
                 token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
                 claimed := jsonb_build_object(
                     'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
-                                || CASE WHEN job.kind = 'templates.sync'
+                                || CASE WHEN job.kind IN ('templates.sync', 'templates.submit')
                                         THEN jsonb_build_object('business_account_id', t.whatsapp_business_account_id)
                                         ELSE '{}' END);
             END IF;
@@ -524,6 +524,8 @@ BEGIN
         PERFORM alphadome._store_templates(job, complete_job.result);
     ELSIF job.kind = 'campaign.send' THEN
         PERFORM alphadome._campaign_sent(job, complete_job.result);
+    ELSIF job.kind = 'templates.submit' THEN
+        PERFORM alphadome._template_submitted(job, complete_job.result);
     ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
@@ -564,7 +566,8 @@ BEGIN
     IF fail_job.error ->> 'class' = 'auth' OR job.kind IN ('reply.generate', 'media.transcribe') THEN
         client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send', 'templates.sync', 'campaign.send')
+    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send', 'templates.sync', 'campaign.send',
+                                                             'templates.submit')
                                                  OR job.payload ? 'media') THEN
         UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;
         UPDATE alphadome.outbox o
@@ -598,6 +601,8 @@ BEGIN
         ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
             UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
              WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+        ELSIF job.kind = 'templates.submit' THEN
+            PERFORM alphadome._template_refused(job, fail_job.error);
         -- A message that never went; a templates.sync names no one (its error stays on the job).
         ELSIF job.kind IN ('reply.send', 'alert.send') THEN
             PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);

@@ -170,7 +170,7 @@ CREATE DOMAIN alphadome.message_decision AS text
                      'transcribe', 'type_reply', 'waiting', 'history', 'opt_out_confirm'));
 CREATE DOMAIN alphadome.job_kind AS text
     CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync',
-                     'campaign.send'));
+                     'campaign.send', 'templates.submit'));
 -- 0.3.0: who wrote an outbound message: the bot, a person in the console, or the shop's own
 -- WhatsApp Business app (coexistence).
 CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person', 'app'));

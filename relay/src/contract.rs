@@ -92,6 +92,12 @@ pub enum Work {
     /// The tenant's message templates, to read from the Graph API (sync_templates).
     #[serde(rename = "templates.sync")]
     TemplatesSync { whatsapp: BusinessAccount },
+    /// A template the owner wrote, to submit for Meta's review (create_template).
+    #[serde(rename = "templates.submit")]
+    TemplatesSubmit {
+        whatsapp: BusinessAccount,
+        payload: TemplateDraft,
+    },
     /// One campaign's template to one customer (campaigns.sql), paced per number.
     #[serde(rename = "campaign.send")]
     CampaignSend {
@@ -109,6 +115,7 @@ impl Work {
             Work::Transcribe { .. } => "media.transcribe",
             Work::TemplatesSync { .. } => "templates.sync",
             Work::CampaignSend { .. } => "campaign.send",
+            Work::TemplatesSubmit { .. } => "templates.submit",
         }
     }
 }
@@ -173,6 +180,18 @@ pub struct Send {
     pub context_wamid: Option<String>,
     /// Sent instead of the text when present.
     pub template: Option<TemplateSend>,
+}
+
+/// A new template as Meta's review takes it: components as create_template built them.
+#[derive(Debug, Deserialize)]
+pub struct TemplateDraft {
+    #[serde(deserialize_with = "non_empty")]
+    pub name: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub language: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub category: String,
+    pub components: Value,
 }
 
 /// A campaign's message to one customer: its recipient row (named to Meta, whose status

@@ -296,6 +296,20 @@ impl Ingest<'_, '_> {
 
     fn change(&mut self, change: Json, at: &[usize; 2]) -> SpiResult<()> {
         let field_name = field(change, "field");
+        // A template's review (issue 26): routed by the WhatsApp Business account the entry
+        // names, not by a number.
+        if let (Some("message_template_status_update"), Some(statement)) =
+            (field_name.as_deref(), &self.prepared.template_status)
+        {
+            let (e, c) = (at[0] as i32, at[1] as i32);
+            self.client.update(
+                statement,
+                None,
+                &[arg(self.route_tenant), self.raw(), arg(e), arg(c)],
+            )?;
+            self.outcome.statuses += 1;
+            return Ok(());
+        }
         let read = match field_name.as_deref() {
             Some("messages") => true,
             Some(coexistence_fields!()) => self.prepared.coexistence.is_some(),

@@ -368,6 +368,19 @@ pub const CAMPAIGN_STATUS: (&str, &[Oid]) = (
     ],
 );
 
+/// Meta's message_template_status_update for a WhatsApp Business account (0.3.0, issue 26):
+/// the change at entry $3, change $4 of the raw payload $2, for the route's tenant $1 or any
+/// (campaigns.sql's _template_status_update).
+pub const TEMPLATE_STATUS: (&str, &[Oid]) = (
+    "SELECT alphadome._template_status_update($1, $2, $3, $4)",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::JSONBOID,
+        pg_sys::INT4OID,
+        pg_sys::INT4OID,
+    ],
+);
+
 /// The raw payload with what became of it: the counts ingest returns ($3), and notes ($4,
 /// NULL for none) on what it ignored or refused. A payload kept before (a replay of the same
 /// signed body) is counted on its row, not kept again: its id is returned.
@@ -418,6 +431,8 @@ pub struct Statements {
     pub sent_by_status: OwnedPreparedStatement,
     /// None before 0.3.0: no campaigns there.
     pub campaign_status: Option<OwnedPreparedStatement>,
+    /// None before 0.3.0: template status webhooks are ignored there.
+    pub template_status: Option<OwnedPreparedStatement>,
     pub keep_event: OwnedPreparedStatement,
 }
 
@@ -487,6 +502,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
             SENT_BY_STATUS_0_1
         })?,
         campaign_status: inbox.then(|| prepare(CAMPAIGN_STATUS)).transpose()?,
+        template_status: inbox.then(|| prepare(TEMPLATE_STATUS)).transpose()?,
         keep_event: prepare(if inbox { KEEP_EVENT } else { KEEP_EVENT_0_2 })?,
     })
 }

@@ -8,7 +8,7 @@ use crate::clients::Failure;
 use crate::contract::{CampaignMessage, WhatsApp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -53,26 +53,38 @@ fn outgoing<'a>(
     }
 }
 
-/// The next free moment of each number: sends of one number at least 1/rate apart.
+/// Each number's last campaign send: the next one waits until 1/rate after it, counted from
+/// when it actually left (a busy machine wakes sleepers late, and late sleepers would otherwise
+/// go out together), with 2% to spare for the network bringing two sends closer on the way.
 #[derive(Default)]
 pub struct Pacer {
-    next: Mutex<HashMap<String, Instant>>,
+    numbers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+}
+
+/// The time between two sends of a number at `rate` a second.
+fn gap(rate: u32) -> Duration {
+    Duration::from_secs_f64(1.02 / f64::from(rate.max(1)))
 }
 
 impl Pacer {
-    /// When a send from this number may go: now, or 1/rate after the one before it; the slot
-    /// is taken.
-    pub fn slot(&self, phone_number_id: &str, rate: u32, now: Instant) -> Instant {
-        let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        // Numbers idle for a while are forgotten, so the map does not grow for ever.
-        if next.len() > 10_000 {
-            next.retain(|_, at| *at > now);
+    /// Waits for this number's turn: sends wait in the order they asked.
+    pub async fn wait(&self, phone_number_id: &str, rate: u32) {
+        let gate = {
+            let mut numbers = self.numbers.lock().unwrap_or_else(|e| e.into_inner());
+            // Numbers nobody waits for are forgotten, so the map does not grow for ever.
+            if numbers.len() > 10_000 {
+                numbers.retain(|_, gate| Arc::strong_count(gate) > 1);
+            }
+            numbers
+                .entry(phone_number_id.to_string())
+                .or_default()
+                .clone()
+        };
+        let mut last = gate.lock().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until(at + gap(rate)).await;
         }
-        let at = next.entry(phone_number_id.to_string()).or_insert(now);
-        let slot = (*at).max(now);
-        *at = slot + gap;
-        slot
+        *last = Some(Instant::now());
     }
 }
 
@@ -112,23 +124,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sends_of_one_number_are_paced_and_other_numbers_are_not_held_up() {
+    #[tokio::test]
+    async fn sends_of_one_number_leave_at_least_a_gap_apart_and_other_numbers_go_at_once() {
         let pacer = Pacer::default();
-        let now = Instant::now();
-        let slots: Vec<Duration> = (0..5).map(|_| pacer.slot("1", 20, now) - now).collect();
-        assert_eq!(
-            slots,
-            (0..5)
-                .map(|i| Duration::from_millis(50 * i))
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(pacer.slot("2", 20, now), now, "another number goes at once");
-        let later = now + Duration::from_secs(10);
-        assert_eq!(
-            pacer.slot("1", 20, later),
-            later,
-            "an idle number starts again now, not in the past"
+        let mut left = Vec::new();
+        for _ in 0..5 {
+            pacer.wait("1", 100).await;
+            left.push(Instant::now());
+        }
+        for pair in left.windows(2) {
+            assert!(pair[1] - pair[0] >= gap(100), "{:?}", pair[1] - pair[0]);
+        }
+        let other = Instant::now();
+        pacer.wait("2", 100).await;
+        assert!(other.elapsed() < gap(100), "another number is not held up");
+        assert!(
+            gap(20) > Duration::from_millis(50),
+            "a little under 20 a second"
         );
     }
 }

@@ -17,6 +17,7 @@ const FAST_KINDS: &[&str] = &[
     "reply.send",
     "alert.send",
     "templates.sync",
+    "templates.submit",
     "campaign.send",
 ];
 /// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
@@ -67,6 +68,7 @@ mod tests {
             "reply.generate",
             "media.transcribe",
             "templates.sync",
+            "templates.submit",
             "campaign.send",
         ];
         assert_eq!(

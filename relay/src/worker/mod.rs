@@ -7,7 +7,7 @@ mod alert; // alert.send
 mod campaign; // campaign.send
 mod generate; // reply.generate
 mod send; // reply.send
-mod templates; // templates.sync
+mod templates; // templates.sync, templates.submit
 mod transcribe; // media.transcribe
 
 // What the kinds share.
@@ -147,12 +147,12 @@ impl Worker {
                                 .expect("the semaphore is never closed");
                             let worker = self.clone();
                             tasks.spawn(async move {
-                                // A campaign send waiting for its number's next slot holds
-                                // no permit: replies go meanwhile.
-                                let permit = match worker.campaign_slot(&job) {
-                                    Some(slot) => {
+                                // A campaign send waiting for its number's turn holds no
+                                // permit: replies go meanwhile.
+                                let permit = match campaign_number(&job) {
+                                    Some((number, rate)) => {
                                         drop(permit);
-                                        tokio::time::sleep_until(slot).await;
+                                        worker.pacer.wait(&number, rate).await;
                                         None
                                     }
                                     None => Some(permit),
@@ -223,22 +223,6 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
-    /// When a claimed campaign send may go, if that is later than now (its number's pace).
-    fn campaign_slot(&self, claimed: &Claimed) -> Option<tokio::time::Instant> {
-        let Claimed::Job(Job {
-            work: Work::CampaignSend { whatsapp, payload },
-            ..
-        }) = claimed
-        else {
-            return None;
-        };
-        let now = tokio::time::Instant::now();
-        let slot = self
-            .pacer
-            .slot(&whatsapp.phone_number_id, payload.rate, now);
-        (slot > now).then_some(slot)
-    }
-
     /// A claimed job, run (or failed for good when malformed) and reported.
     async fn execute(&self, claimed: Claimed) {
         let (id, report) = match claimed {
@@ -279,6 +263,9 @@ impl Worker {
                 payload,
             } => transcribe::transcript(out, llm, whatsapp, &payload.media).await,
             Work::TemplatesSync { whatsapp } => templates::sync(out, whatsapp).await,
+            Work::TemplatesSubmit { whatsapp, payload } => {
+                templates::submit(out, whatsapp, payload).await
+            }
             Work::CampaignSend { whatsapp, payload } => {
                 campaign::send(out, whatsapp, payload).await
             }
@@ -298,4 +285,15 @@ impl Worker {
             }
         }
     }
+}
+
+/// The number a claimed campaign send goes from, and its pace; None for other jobs.
+fn campaign_number(claimed: &Claimed) -> Option<(String, u32)> {
+    let Claimed::Job(job) = claimed else {
+        return None;
+    };
+    let Work::CampaignSend { whatsapp, payload } = &job.work else {
+        return None;
+    };
+    Some((whatsapp.phone_number_id.clone(), payload.rate))
 }
