@@ -34,6 +34,7 @@ fn framed(title: &str, who: &Who, body: Markup, refresh: Option<u32>) -> Respons
             ("/faq", "FAQ"),
             ("/conversations", "Conversations"),
             ("/alerts", "Alerts"),
+            ("/campaigns", "Campaigns"),
             ("/usage", "Usage"),
             ("/replay", "Replay"),
             ("/account", "Account"),
