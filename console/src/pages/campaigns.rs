@@ -31,7 +31,7 @@ const CAMPAIGNS: &str = "
       FROM alphadome.campaigns c
       LEFT JOIN alphadome.campaign_recipients r ON r.bot_tenant_id = c.bot_tenant_id AND r.campaign_id = c.id
      WHERE c.bot_tenant_id = $1
-     GROUP BY c.id
+     GROUP BY c.bot_tenant_id, c.id
      ORDER BY c.id DESC
      LIMIT 50";
 
@@ -89,7 +89,7 @@ async fn list(
                      @if c.get::<_, i64>(6) > 0 { ", " (c.get::<_, i64>(6)) " failed" }
                      " · " small { (c.get::<_, String>(7)) } }
             } }
-            details.new open[campaigns.is_empty() && !approved.is_empty()] {
+            details.new #new-campaign open[campaigns.is_empty() && !approved.is_empty()] {
                 summary { "New campaign" }
                 @if approved.is_empty() {
                     p { "A campaign needs a template Meta has approved: write one below." }
@@ -122,7 +122,7 @@ async fn list(
                     td { (t.get::<_, String>(4)) }
                 } } }
             }
-            details.new {
+            details.new #new-template {
                 summary { "New template" }
                 form method="post" action="/campaigns/templates" {
                     (html::csrf(who))
@@ -378,7 +378,7 @@ async fn show(
         html! {
             (about)
             p { "Status: " strong { (status_words(&status)) } }
-            progress max=(r.get::<_, i64>(0).max(1)) value=(r.get::<_, i64>(2) + r.get::<_, i64>(7)) {}
+            progress aria-label="Sent so far" max=(r.get::<_, i64>(0).max(1)) value=(r.get::<_, i64>(2) + r.get::<_, i64>(7)) {}
             table.totals { tbody {
                 tr { th { "Customers" } td.num { (r.get::<_, i64>(0)) } }
                 tr { th { "Waiting to go" } td.num { (r.get::<_, i64>(1)) } }
