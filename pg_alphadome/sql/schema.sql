@@ -662,7 +662,9 @@ ALTER TABLE alphadome.bot_control_settings
 -- sending, paused, cancelled, done. audience: the counts when it was launched.
 CREATE TABLE alphadome.campaigns (
     id                bigint GENERATED ALWAYS AS IDENTITY,
-    bot_tenant_id     uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    -- No foreign key to its tenant: its recipients refer to conversations, which a TRUNCATE of
+    -- bot_tenants empties by trigger (base.sql), so both go the same way as conversations.
+    bot_tenant_id     uuid NOT NULL,
     name              text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
     template_name     text NOT NULL CHECK (template_name ~ '^[a-z0-9_]+$' AND length(template_name) <= 512),
     template_language text NOT NULL CHECK (template_language ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'),

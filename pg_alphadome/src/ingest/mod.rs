@@ -302,12 +302,18 @@ impl Ingest<'_, '_> {
             (field_name.as_deref(), &self.prepared.template_status)
         {
             let (e, c) = (at[0] as i32, at[1] as i32);
-            self.client.update(
+            let rows = self.client.update(
                 statement,
                 None,
                 &[arg(self.route_tenant), self.raw(), arg(e), arg(c)],
             )?;
-            self.outcome.statuses += 1;
+            if first::<i32>(rows, 1)?.unwrap_or(0) > 0 {
+                self.outcome.statuses += 1;
+            } else {
+                self.outcome.ignore(
+                    json!({ "ignored": "a template status for no template of a known account" }),
+                );
+            }
             return Ok(());
         }
         let read = match field_name.as_deref() {
