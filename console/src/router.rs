@@ -63,6 +63,8 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
             post(conversations::template),
         )
         .route("/conversations/{id}/resolve", post(conversations::resolve))
+        .route("/conversations/{id}/labels", post(conversations::labels))
+        .route("/conversations/{id}/consent", post(conversations::consent))
         .route(
             "/conversations/{id}/handback",
             post(conversations::handback),

@@ -190,7 +190,7 @@ COMMENT ON COLUMN alphadome.console_login_failures.email IS 'The login tried (lo
 COMMENT ON COLUMN alphadome.console_login_failures.client_address IS 'Where it came from';
 COMMENT ON COLUMN alphadome.console_login_failures.failed_at IS 'When';
 
-COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts';
+COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts, campaign messages sent and refused';
 
 
 -- ---- functions --------------------------------------------------------------------------------
@@ -374,6 +374,8 @@ COMMENT ON COLUMN alphadome.usage_days.priced_utility IS 'As usage_daily.priced_
 COMMENT ON COLUMN alphadome.usage_days.priced_marketing IS 'As usage_daily.priced_marketing: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.priced_authentication IS 'As usage_daily.priced_authentication: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.alerts IS 'As usage_daily.alerts: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.campaign_sent IS 'As usage_daily.campaign_sent (campaign messages Meta took): the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.campaign_failed IS 'As usage_daily.campaign_failed (campaign messages Meta refused, at the send or after it): the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.customer_erasures.id IS 'The erasure';
 COMMENT ON COLUMN alphadome.customer_erasures.bot_tenant_id IS 'The tenant whose customer was erased';
 COMMENT ON COLUMN alphadome.customer_erasures.number_sha256 IS 'sha256 of tenant id || '':'' || the number (digits, international form)';

@@ -598,6 +598,9 @@ CREATE TABLE alphadome.usage_days (
     priced_marketing      bigint NOT NULL DEFAULT 0,
     priced_authentication bigint NOT NULL DEFAULT 0,
     alerts                bigint NOT NULL DEFAULT 0,
+    -- Issue 26: campaign messages Meta took, and those it refused.
+    campaign_sent         bigint NOT NULL DEFAULT 0,
+    campaign_failed       bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (bot_tenant_id, day)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');

@@ -498,4 +498,57 @@ mod tests {
             "another tenant's campaign: no row"
         );
     }
+
+    #[pg_test]
+    fn a_scheduled_campaign_waits_for_its_time_and_chooses_its_customers_then() {
+        let (a, _) = two_tenants();
+        let keys = customers(&a);
+        act_as("alphadome_tenant", Context::Setting(&a));
+        let campaign = one::<i64>(
+            "SELECT alphadome.create_campaign('Boxing Day', 'december_sale', 'en', ARRAY['{name}'], '{}', NULL,
+                                              now() + interval '1 hour')",
+            &[],
+        )
+        .unwrap();
+        let started = one::<pgrx::JsonB>("SELECT alphadome.start_campaign($1)", &[campaign.into()])
+            .unwrap()
+            .0;
+        assert_eq!(started["receive"], 6, "{started}");
+        act_as_superuser();
+        assert_eq!(
+            one::<String>(
+                "SELECT status FROM alphadome.campaigns WHERE id = $1",
+                &[campaign.into()]
+            )
+            .as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(
+            one::<pgrx::JsonB>("SELECT alphadome.campaign_chores()", &[])
+                .unwrap()
+                .0["launched"],
+            0
+        );
+        // A customer who agreed in the meantime is among them when its time comes.
+        run(
+            "UPDATE alphadome.conversations SET marketing_consent_at = now() - interval '1 minute' WHERE customer_key = $1;
+             UPDATE alphadome.campaigns SET scheduled_at = now() - interval '1 second' WHERE id = $2",
+            &[keys[6].as_str().into(), campaign.into()],
+        );
+        let chores = one::<pgrx::JsonB>("SELECT alphadome.campaign_chores()", &[])
+            .unwrap()
+            .0;
+        assert_eq!(
+            (&chores["launched"], &chores["queued"]),
+            (&json!(1), &json!(7))
+        );
+        assert_eq!(
+            one::<Vec<String>>(
+                "SELECT parameters FROM alphadome.campaign_recipients r JOIN alphadome.conversations c ON c.id = r.conversation_id
+                  WHERE c.customer_key = $1",
+                &[keys[0].as_str().into()]
+            ),
+            Some(vec!["Customer 1 Test".to_string()])
+        );
+    }
 }
