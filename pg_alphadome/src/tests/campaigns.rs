@@ -69,6 +69,21 @@ mod tests {
             &[id.into()],
         );
         act_as("alphadome_tenant", Context::Setting(&a));
+        // Labels as the shop writes them, kept in one form.
+        assert_eq!(
+            one::<Vec<String>>(
+                "SELECT alphadome.set_customer_labels($1, ARRAY[' Keyboards ', 'keyboards', 'Pianos', ''])",
+                &[id.into()]
+            ),
+            Some(vec!["keyboards".to_string(), "pianos".to_string()])
+        );
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.set_customer_labels($1[1]::bigint, ARRAY[repeat('x', 41)])",
+                &[&id.to_string()]
+            ),
+            "22023"
+        );
         let job = one::<i64>("SELECT alphadome.ask_marketing_consent($1)", &[id.into()]).unwrap();
         act_as_superuser();
         assert_eq!(
