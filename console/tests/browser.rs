@@ -974,11 +974,7 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         )
         .unwrap();
     // A customer who asked for a person: an alert to mark done, and messages to count.
-    shop.customer_asks(
-        "254711000951",
-        "I want to talk to a person please",
-        "wamid.walk.1",
-    );
+    shop.customer_asks("254711000951", "I want to talk to a person please", "wamid.walk.1");
     let deadline = Instant::now() + Duration::from_secs(30);
     while shop
         .db()
@@ -1023,10 +1019,8 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         walk.go_to("/faq").await;
         walk.tap("a[href='/faq/new']").await;
         phone.arrives_at("/faq/new").await;
-        walk.type_in("form.entry input[name=question]", "Do you sell ukuleles?")
-            .await;
-        walk.type_in("form.entry textarea[name=answer]", ANSWER)
-            .await;
+        walk.type_in("form.entry input[name=question]", "Do you sell ukuleles?").await;
+        walk.type_in("form.entry textarea[name=answer]", ANSWER).await;
         walk.tap("form.entry button[type=submit]").await;
         phone.shows("Added").await;
         taps.push(("new FAQ entry", walk.done("new FAQ entry").await, 6));
@@ -1034,24 +1028,15 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     assert_eq!(decision_for(&shop, "Do you sell ukuleles?"), "faq");
     runtime.block_on(async {
         walk.go_to("/templates").await;
-        walk.type_in(
-            "form.personality textarea[name=current_offers]",
-            "December sale: 10% off all guitars until 31 Dec.",
-        )
-        .await;
+        walk.type_in("form.personality textarea[name=current_offers]", "December sale: 10% off all guitars until 31 Dec.").await;
         walk.tap("form.personality button[type=submit]").await;
         phone.shows("Personality saved").await;
         taps.push(("personality", walk.done("personality").await, 4));
     });
-    assert_eq!(
-        settings("current_offers"),
-        "December sale: 10% off all guitars until 31 Dec."
-    );
+    assert_eq!(settings("current_offers"), "December sale: 10% off all guitars until 31 Dec.");
     runtime.block_on(async {
         walk.tap("#switch-ai").await;
-        phone
-            .shows("what the FAQ does not answer gets the fallback message")
-            .await;
+        phone.shows("what the FAQ does not answer gets the fallback message").await;
         walk.tap("#switch-ai").await;
         phone.shows("the AI answers what the FAQ does not").await;
         taps.push(("AI off and on", walk.done("AI off and on").await, 2));
@@ -1063,16 +1048,10 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         // The week's cost: the first row of "Per week"; its messages: "This week".
         assert!(page.contains("<caption>Per week, KES</caption>"), "{page}");
         assert!(
-            page.contains(
-                "<th>Messages from customers</th><td class=\"num\">1</td><td class=\"num\">1</td>"
-            ),
+            page.contains("<th>Messages from customers</th><td class=\"num\">1</td><td class=\"num\">1</td>"),
             "{page}"
         );
-        taps.push((
-            "usage: messages and cost",
-            walk.done("usage: messages and cost").await,
-            2,
-        ));
+        taps.push(("usage: messages and cost", walk.done("usage: messages and cost").await, 2));
     });
     runtime.block_on(async {
         walk.go_to("/alerts").await;
@@ -1083,10 +1062,7 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     });
     let done: bool = shop
         .db()
-        .query_one(
-            "SELECT bool_and(done_at IS NOT NULL) FROM alphadome.alerts",
-            &[],
-        )
+        .query_one("SELECT bool_and(done_at IS NOT NULL) FROM alphadome.alerts", &[])
         .unwrap()
         .get(0);
     assert!(done, "the alert is done");

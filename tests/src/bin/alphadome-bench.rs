@@ -639,7 +639,7 @@ fn main() {
         "  FAQ reply p99 at 200 msg/s: {p99_200:.1} ms without a campaign, {p99_during:.1} ms with one sending ({campaign_sent} Meta calls by then)"
     );
     figures.push(Figure {
-        name: "faq_p99_ms_at_200_with_campaign",
+        name: "faq_p99_ms_with_campaign",
         what: "p99 webhook → reply at 200 msg/s while a 10,000-recipient campaign sends, ms",
         value: p99_during,
         target: "≤ without + 50",
