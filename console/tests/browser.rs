@@ -717,6 +717,21 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         )
         .unwrap()
         .get(0);
+    // A campaign not sent yet: its page shows who would receive it and what it costs.
+    db.execute(
+        "INSERT INTO alphadome.whatsapp_templates (bot_tenant_id, name, language, category, status, body)
+         VALUES ($1::text::uuid, 'december_sale', 'en', 'MARKETING', 'APPROVED', 'Hi {{1}}, 20% off until 31 December!')",
+        &[&shop.kassangas],
+    )
+    .unwrap();
+    let campaign: i64 = db
+        .query_one(
+            "INSERT INTO alphadome.campaigns (bot_tenant_id, name, template_name, template_language, parameters)
+             VALUES ($1::text::uuid, 'December sale', 'december_sale', 'en', '{\"{first_name}\"}') RETURNING id",
+            &[&shop.kassangas],
+        )
+        .unwrap()
+        .get(0);
     let pages = [
         ("overview", "/".to_string()),
         ("settings", "/settings".into()),
@@ -735,6 +750,7 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         ("alert", format!("/alerts/{alert}")),
         ("usage", "/usage".into()),
         ("campaigns", "/campaigns".into()),
+        ("campaign", format!("/campaigns/{campaign}")),
         ("replay", "/replay".into()),
         ("account", "/account".into()),
         ("login", "/login".into()),

@@ -85,7 +85,7 @@ async fn list(
             ul.list { @for c in &campaigns {
                 li { a href=(format!("/campaigns/{}", c.get::<_, i64>(0))) { strong { (c.get::<_, String>(1)) } }
                      " · " (status_words(&c.get::<_, String>(2))) " · " (c.get::<_, String>(3))
-                     " · " (c.get::<_, i64>(5)) " of " (c.get::<_, i64>(4)) " sent"
+                     @if c.get::<_, i64>(4) > 0 { " · " (c.get::<_, i64>(5)) " of " (c.get::<_, i64>(4)) " sent" }
                      @if c.get::<_, i64>(6) > 0 { ", " (c.get::<_, i64>(6)) " failed" }
                      " · " small { (c.get::<_, String>(7)) } }
             } }
