@@ -503,6 +503,12 @@ BEGIN
                                       WHERE o.bot_tenant_id = tenant.bot_tenant_id AND o.kind = 'campaign.send'
                                         AND o.status = 'queued'));
         n := floor(extract(epoch FROM (now() + interval '2 seconds') - start_at) * tenant.campaign_rate)::integer;
+        -- And never more than two seconds' worth waiting, however late the queued ones are (a
+        -- tenant whose sends are paused, no relay claiming): a reply must not queue behind them.
+        n := least(n, 2 * tenant.campaign_rate
+                      - (SELECT count(*) FROM alphadome.outbox o
+                          WHERE o.bot_tenant_id = tenant.bot_tenant_id AND o.kind = 'campaign.send'
+                            AND o.status = 'queued')::integer);
         CONTINUE WHEN n <= 0;
         WITH locked AS (
             SELECT r.id, r.campaign_id, r.conversation_id, r.parameters

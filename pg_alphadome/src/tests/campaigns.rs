@@ -566,4 +566,36 @@ mod tests {
             Some(vec!["Customer 1 Test".to_string()])
         );
     }
+
+    #[pg_test]
+    fn no_more_than_two_seconds_of_a_campaign_wait_in_the_queue_however_late_they_are() {
+        let (a, _) = two_tenants();
+        customers(&a);
+        run(
+            "UPDATE alphadome.bot_control_settings SET campaign_rate = 1 WHERE bot_tenant_id = $1::uuid",
+            &[a.as_str().into()],
+        );
+        act_as("alphadome_tenant", Context::Setting(&a));
+        let campaign = one::<i64>(
+            "SELECT alphadome.create_campaign('Sale', 'december_sale', 'en', ARRAY['{name}'])",
+            &[],
+        )
+        .unwrap();
+        run("SELECT alphadome.start_campaign($1)", &[campaign.into()]);
+        act_as_superuser();
+        let queued = "SELECT count(*) FROM alphadome.outbox WHERE kind = 'campaign.send' AND status = 'queued'";
+        run("SELECT alphadome.campaign_chores()", &[]);
+        assert_eq!(
+            one::<i64>(queued, &[]),
+            Some(2),
+            "two seconds at one a second"
+        );
+        // Nobody claims them (the tenant's token refused, say): however late, no more are queued.
+        run(
+            "UPDATE alphadome.outbox SET run_at = now() - interval '1 hour' WHERE kind = 'campaign.send'",
+            &[],
+        );
+        run("SELECT alphadome.campaign_chores()", &[]);
+        assert_eq!(one::<i64>(queued, &[]), Some(2));
+    }
 }
