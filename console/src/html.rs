@@ -35,6 +35,7 @@ fn framed(title: &str, who: &Who, body: Markup, refresh: Option<u32>) -> Respons
             ("/products", "Products"),
             ("/conversations", "Conversations"),
             ("/alerts", "Alerts"),
+            ("/campaigns", "Campaigns"),
             ("/usage", "Usage"),
             ("/replay", "Replay"),
             ("/account", "Account"),

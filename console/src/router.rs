@@ -2,9 +2,8 @@
 //! and time, request time, security headers).
 use crate::app::App;
 use crate::pages::{
-    account, alerts, conversations, faq, hours, operator, overview, products, recovery, replay, settings,
-    templates,
-    usage,
+    account, alerts, campaigns, conversations, faq, hours, operator, overview, products, recovery,
+    replay, settings, templates, usage,
 };
 use alphadome_service::layers::{protect, Protection};
 use axum::http::header;
@@ -69,6 +68,8 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
             post(conversations::template),
         )
         .route("/conversations/{id}/resolve", post(conversations::resolve))
+        .route("/conversations/{id}/labels", post(conversations::labels))
+        .route("/conversations/{id}/consent", post(conversations::consent))
         .route(
             "/conversations/{id}/handback",
             post(conversations::handback),
@@ -81,6 +82,14 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/done", post(alerts::done))
         .route("/usage", get(usage::page))
+        .route("/campaigns", get(campaigns::page).post(campaigns::create))
+        .route("/campaigns/templates", post(campaigns::create_template))
+        .route("/campaigns/templates/sync", post(campaigns::sync_templates))
+        .route("/campaigns/{id}", get(campaigns::one))
+        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/replay", get(replay::page))
         .route("/operator", get(operator::tenants))
         .route("/operator/alerts", get(alerts::operator_page))

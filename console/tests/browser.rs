@@ -753,6 +753,21 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         )
         .unwrap()
         .get(0);
+    // A campaign not sent yet: its page shows who would receive it and what it costs.
+    db.execute(
+        "INSERT INTO alphadome.whatsapp_templates (bot_tenant_id, name, language, category, status, body)
+         VALUES ($1::text::uuid, 'december_sale', 'en', 'MARKETING', 'APPROVED', 'Hi {{1}}, 20% off until 31 December!')",
+        &[&shop.kassangas],
+    )
+    .unwrap();
+    let campaign: i64 = db
+        .query_one(
+            "INSERT INTO alphadome.campaigns (bot_tenant_id, name, template_name, template_language, parameters)
+             VALUES ($1::text::uuid, 'December sale', 'december_sale', 'en', '{\"{first_name}\"}') RETURNING id",
+            &[&shop.kassangas],
+        )
+        .unwrap()
+        .get(0);
     let pages = [
         ("overview", "/".to_string()),
         ("settings", "/settings".into()),
@@ -770,6 +785,8 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         ("alerts", "/alerts".into()),
         ("alert", format!("/alerts/{alert}")),
         ("usage", "/usage".into()),
+        ("campaigns", "/campaigns".into()),
+        ("campaign", format!("/campaigns/{campaign}")),
         ("replay", "/replay".into()),
         ("account", "/account".into()),
         ("login", "/login".into()),
@@ -1109,4 +1126,153 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     for (task, taken, most) in taps {
         assert!(taken <= most, "{task}: {taken} taps, more than {most}");
     }
+}
+
+#[test]
+fn on_his_phone_gideon_writes_the_december_sale_sees_who_gets_it_and_what_it_costs_and_watches_it_go(
+) {
+    const WABA: &str = "102290129340398";
+    let shop = Shop::start();
+    shop.meta
+        .send_statuses(vec![shop.relay.url.clone()], APP_SECRET);
+    let mut db = shop.db();
+    // 40 customers: 30 agreed on the shop's paper form, 2 of them then sent STOP; 10 never agreed.
+    db.execute(
+        "UPDATE alphadome.bot_tenants SET whatsapp_business_account_id = $2 WHERE id = $1::text::uuid;",
+        &[&shop.kassangas, &WABA],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id, customer_name, last_inbound_at,
+                                              marketing_consent_at, marketing_consent_source, opted_out_at)
+         SELECT $1::text::uuid, k, k, 'Mteja ' || i, now() - make_interval(hours => i),
+                CASE WHEN i <= 30 THEN now() - interval '1 day' END, 'imported: paper form',
+                CASE WHEN i <= 2 THEN now() END
+           FROM generate_series(1, 40) i, LATERAL (SELECT '2547130000' || lpad(i::text, 2, '0') AS k) c",
+        &[&shop.kassangas],
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-campaign");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.open("/campaigns").await;
+        phone.shows("New template").await;
+        // The template, written on the phone and sent to Meta for review.
+        phone.click("#new-template summary").await;
+        phone.shows("id=\"new-template\" open").await;
+        phone
+            .fill(
+                "form[action='/campaigns/templates'] input[name=name]",
+                "december_sale",
+            )
+            .await;
+        phone
+            .fill(
+                "form[action='/campaigns/templates'] textarea[name=body]",
+                "Hi {{1}}, everything at Kassangas is 20% off until 31 December!",
+            )
+            .await;
+        phone
+            .fill(
+                "form[action='/campaigns/templates'] input[name=e1]",
+                "Wanjiru",
+            )
+            .await;
+        phone
+            .click("form[action='/campaigns/templates'] button[type=submit]")
+            .await;
+        phone.shows("waiting for Meta").await;
+        fits(&phone, "the campaigns page").await;
+        accessible(&phone, "the campaigns page").await;
+        phone.shot("30-phone-template-pending").await;
+    });
+    // Meta approves it: its status webhook through the relay.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shop
+        .meta
+        .requests()
+        .iter()
+        .all(|r| !r.path.ends_with("/message_templates"))
+    {
+        assert!(Instant::now() < deadline, "the template was not submitted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let approval = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "time": 1764547200,
+        "changes": [{"field": "message_template_status_update", "value": {
+            "event": "APPROVED", "message_template_id": 900000, "message_template_name": "december_sale",
+            "message_template_language": "en", "reason": "NONE"}}]}]})
+    .to_string();
+    let signature =
+        alphadome_relay::http::signature::sign(APP_SECRET.as_bytes(), approval.as_bytes());
+    assert_eq!(
+        shop.relay
+            .post("/webhook", approval.as_bytes(), Some(&signature))
+            .0,
+        200
+    );
+    runtime.block_on(async {
+        phone.open("/campaigns").await;
+        phone.shows("approved").await;
+        // With an approved template and no campaign yet, the form is open.
+        phone.shows("id=\"new-campaign\" open").await;
+        phone
+            .fill(
+                "form[action='/campaigns'] input[name=name]",
+                "December sale",
+            )
+            .await;
+        phone
+            .fill("form[action='/campaigns'] input[name=p1]", "{first_name}")
+            .await;
+        phone
+            .click("form[action='/campaigns'] button[type=submit]")
+            .await;
+        // Who receives it, who not and why, and the cost: 28 marketing messages to Kenya at
+        // USD 0.0225, KES 129.25 to the dollar.
+        phone.shows("Will receive it").await;
+        let page = phone.page().await;
+        for shown in [
+            "Will receive it</dt><dd class=\"big\">28</dd>",
+            "never agreed to offers</dt><dd>10</dd>",
+            "sent STOP</dt><dd>2</dd>",
+            "KES 81.43",
+            "Send to 28 customers",
+        ] {
+            assert!(page.contains(shown), "{shown:?} not on the page: {page}");
+        }
+        fits(&phone, "the campaign's preview").await;
+        accessible(&phone, "the campaign's preview").await;
+        phone.shot("31-phone-campaign-preview").await;
+        phone.click("main form button[type=submit]").await;
+        phone.shows("Status: <strong>").await;
+        // The page follows it until it is sent.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            phone.client.refresh().await.unwrap();
+            if phone.page().await.contains("Status: <strong>sent") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{}", phone.page().await);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let page = phone.page().await;
+        assert!(
+            page.contains("<th>Sent</th><td class=\"num\">28</td>"),
+            "{page}"
+        );
+        fits(&phone, "the campaign's results").await;
+        accessible(&phone, "the campaign's results").await;
+        phone.shot("32-phone-campaign-sent").await;
+    });
+    let templates = shop
+        .meta
+        .sends()
+        .iter()
+        .filter(|s| s.body["type"] == "template")
+        .count();
+    assert_eq!(templates, 28);
+    runtime.block_on(phone.close());
 }

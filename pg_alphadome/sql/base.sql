@@ -138,6 +138,8 @@ BEGIN
     DELETE FROM alphadome.outbox o WHERE o.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.alerts a WHERE a.bot_tenant_id = OLD.id;
     DELETE FROM alphadome.conversations c WHERE c.bot_tenant_id = OLD.id;
+    -- Their campaign recipients went with the conversations (issue 26).
+    DELETE FROM alphadome.campaigns k WHERE k.bot_tenant_id = OLD.id;
     -- 0.3.0: nothing of the tenant stays behind: its archived dead jobs, its credential audit
     -- and the raw webhooks routed to it or, on the shared route, addressed to its number (its
     -- customers' numbers and texts; a POST that also carried another tenant's goes whole).
@@ -167,8 +169,9 @@ CREATE OR REPLACE FUNCTION alphadome._tenants_truncated() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- campaign_recipients refers to conversations and campaigns (issue 26).
     TRUNCATE alphadome.reply_counters, alphadome.outbox, alphadome.messages, alphadome.conversations,
-             alphadome.alerts, alphadome.dead_letters;
+             alphadome.alerts, alphadome.dead_letters, alphadome.campaign_recipients, alphadome.campaigns;
     RETURN NULL;
 END
 $$;

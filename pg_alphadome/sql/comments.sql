@@ -191,7 +191,7 @@ COMMENT ON COLUMN alphadome.console_login_failures.email IS 'The login tried (lo
 COMMENT ON COLUMN alphadome.console_login_failures.client_address IS 'Where it came from';
 COMMENT ON COLUMN alphadome.console_login_failures.failed_at IS 'When';
 
-COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts';
+COMMENT ON VIEW alphadome.usage_daily IS 'Per tenant and day (its time zone): messages in, answers by kind, messages sent and failed, LLM calls and tokens, transcriptions, Meta pricing categories, alerts, campaign messages sent and refused';
 
 
 -- ---- functions --------------------------------------------------------------------------------
@@ -375,6 +375,8 @@ COMMENT ON COLUMN alphadome.usage_days.priced_utility IS 'As usage_daily.priced_
 COMMENT ON COLUMN alphadome.usage_days.priced_marketing IS 'As usage_daily.priced_marketing: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.priced_authentication IS 'As usage_daily.priced_authentication: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.alerts IS 'As usage_daily.alerts: the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.campaign_sent IS 'As usage_daily.campaign_sent (campaign messages Meta took): the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.campaign_failed IS 'As usage_daily.campaign_failed (campaign messages Meta refused, at the send or after it): the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.customer_erasures.id IS 'The erasure';
 COMMENT ON COLUMN alphadome.customer_erasures.bot_tenant_id IS 'The tenant whose customer was erased';
 COMMENT ON COLUMN alphadome.customer_erasures.number_sha256 IS 'sha256 of tenant id || '':'' || the number (digits, international form)';
@@ -464,3 +466,64 @@ COMMENT ON FUNCTION alphadome._result_code(jsonb) IS 'Internal: M-Pesa''s Result
 COMMENT ON FUNCTION alphadome._payment_words(integer) IS 'Internal: what the customer reads for an M-Pesa ResultCode';
 COMMENT ON FUNCTION alphadome._payment_settled(uuid, bigint, integer, text, text, jsonb, numeric, text) IS 'Internal: a payment''s outcome: paid (amount and phone checked), flagged or failed, the order, the customer and the owner told';
 COMMENT ON FUNCTION alphadome._payment_job_failed(uuid, jsonb, jsonb) IS 'Internal: a push that failed for good fails its payment';
+
+-- ---- Campaigns (issue 26) -----------------------------------------------------------------------
+COMMENT ON COLUMN alphadome.conversations.marketing_consent_at IS 'When the customer agreed to marketing messages (NULL: never); counts only while not withdrawn since and not opted out';
+COMMENT ON COLUMN alphadome.conversations.marketing_consent_source IS 'How the consent was given: the answer to the opt-in question, or "imported: <source>"';
+COMMENT ON COLUMN alphadome.conversations.marketing_withdrawn_at IS 'When STOP or an opt-out word withdrew the consent (a later START does not give it back)';
+COMMENT ON COLUMN alphadome.conversations.marketing_asked_at IS 'When the shop last asked the opt-in question (ask_marketing_consent)';
+COMMENT ON COLUMN alphadome.conversations.labels IS 'The shop''s labels on the customer (lower case), campaigns choose by them';
+COMMENT ON COLUMN alphadome.bot_control_settings.marketing_opt_in_question IS 'What ask_marketing_consent sends the customer';
+COMMENT ON COLUMN alphadome.bot_control_settings.marketing_opt_in_words IS 'Answers to the opt-in question that mean yes (the whole message, any case): yes, ndio';
+COMMENT ON COLUMN alphadome.bot_control_settings.messaging_limit IS 'The number''s messaging limit (Meta''s tier): customers campaigns may reach in a rolling 24 hours; default the lowest tier, 250';
+COMMENT ON COLUMN alphadome.bot_control_settings.campaign_rate IS 'Campaign messages a second from the number (default 20)';
+
+COMMENT ON TABLE alphadome.campaigns IS 'A shop''s campaign: one approved template to the customers who opted in, chosen by labels and last contact';
+COMMENT ON COLUMN alphadome.campaigns.id IS 'Row id';
+COMMENT ON COLUMN alphadome.campaigns.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.campaigns.name IS 'The owner''s name for it ("December sale")';
+COMMENT ON COLUMN alphadome.campaigns.template_name IS 'The approved template sent (whatsapp_templates.name)';
+COMMENT ON COLUMN alphadome.campaigns.template_language IS 'Its language';
+COMMENT ON COLUMN alphadome.campaigns.parameters IS 'The body''s parameters in order, with placeholders filled in per customer: {name}, {first_name}, {phone}';
+COMMENT ON COLUMN alphadome.campaigns.labels IS 'Customers with any of these labels receive it (empty: every customer)';
+COMMENT ON COLUMN alphadome.campaigns.contacted_within IS 'Only customers who wrote within this long (NULL: any time)';
+COMMENT ON COLUMN alphadome.campaigns.scheduled_at IS 'When it goes once started (NULL or past: at once)';
+COMMENT ON COLUMN alphadome.campaigns.status IS 'draft, scheduled, sending, paused, cancelled or done';
+COMMENT ON COLUMN alphadome.campaigns.audience IS 'The counts when it was launched: receive, excluded by reason, estimated cost';
+COMMENT ON COLUMN alphadome.campaigns.created_by IS 'The console account that made it';
+COMMENT ON COLUMN alphadome.campaigns.created_at IS 'When it was made';
+COMMENT ON COLUMN alphadome.campaigns.started_at IS 'When its recipients were chosen and sending began';
+COMMENT ON COLUMN alphadome.campaigns.finished_at IS 'When it was done or cancelled';
+COMMENT ON COLUMN alphadome.campaigns.updated_at IS 'When it last changed';
+
+COMMENT ON TABLE alphadome.campaign_recipients IS 'One row per customer a campaign goes to (never two), with what became of the message: Meta''s status webhooks name the row';
+COMMENT ON COLUMN alphadome.campaign_recipients.id IS 'Row id; biz_opaque_callback_data "campaign:<id>" on the send';
+COMMENT ON COLUMN alphadome.campaign_recipients.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.campaign_recipients.campaign_id IS 'The campaign';
+COMMENT ON COLUMN alphadome.campaign_recipients.conversation_id IS 'The customer''s conversation (a reply is an ordinary message there)';
+COMMENT ON COLUMN alphadome.campaign_recipients.parameters IS 'The template''s parameters as this customer gets them';
+COMMENT ON COLUMN alphadome.campaign_recipients.status IS 'queued, sending, sent, delivered, read, failed or cancelled; never back';
+COMMENT ON COLUMN alphadome.campaign_recipients.job_id IS 'The campaign.send job that carries it';
+COMMENT ON COLUMN alphadome.campaign_recipients.wamid IS 'Meta''s id of the message sent';
+COMMENT ON COLUMN alphadome.campaign_recipients.error_code IS 'Meta''s error code of a failure (131049: Meta held back a marketing message to this customer)';
+COMMENT ON COLUMN alphadome.campaign_recipients.error IS 'The failure as Meta or the relay gave it';
+COMMENT ON COLUMN alphadome.campaign_recipients.pricing_category IS 'The pricing category Meta''s status webhook gave';
+COMMENT ON COLUMN alphadome.campaign_recipients.sent_at IS 'When Meta took it';
+COMMENT ON COLUMN alphadome.campaign_recipients.delivered_at IS 'When it reached the customer''s phone';
+COMMENT ON COLUMN alphadome.campaign_recipients.read_at IS 'When the customer read it';
+COMMENT ON COLUMN alphadome.campaign_recipients.failed_at IS 'When it failed';
+COMMENT ON COLUMN alphadome.campaign_recipients.updated_at IS 'When it last changed';
+
+COMMENT ON FUNCTION alphadome.ask_marketing_consent(bigint) IS 'Sends a customer the shop''s opt-in question (inside the 24-hour window); a yes-word answer is recorded as consent. Returns the job id';
+COMMENT ON FUNCTION alphadome.import_marketing_consent(text[], text, timestamptz) IS 'Records consent collected elsewhere for these numbers, with its source; opted-out customers are skipped. Returns {recorded, opted_out, not_a_number}';
+COMMENT ON FUNCTION alphadome.set_customer_labels(bigint, text[]) IS 'Replaces a customer''s labels (lower case, 1-40 characters, at most 50); returns them';
+COMMENT ON FUNCTION alphadome.create_campaign(text, text, text, text[], text[], interval, timestamptz) IS 'A draft campaign of one of the shop''s templates, its parameters, audience (labels, last contact) and time. Returns its id';
+COMMENT ON FUNCTION alphadome.campaign_preview(bigint) IS 'Who a campaign would reach now, who not and why (no_opt_in, opted_out, beyond_limit), and its estimated cost in the shop''s currency';
+COMMENT ON FUNCTION alphadome.start_campaign(bigint) IS 'Sends a draft campaign (now, or at its scheduled time): its recipients are chosen and paced out by the relay. Returns the counts';
+COMMENT ON FUNCTION alphadome.pause_campaign(bigint) IS 'Stops sending a campaign until resume_campaign';
+COMMENT ON FUNCTION alphadome.resume_campaign(bigint) IS 'Sends a paused campaign on';
+COMMENT ON FUNCTION alphadome.cancel_campaign(bigint) IS 'Stops a campaign for good: who has not been sent it never is';
+COMMENT ON FUNCTION alphadome.campaign_results(bigint) IS 'A campaign''s results: sent, delivered, read, replied, opted out after, failed by Meta''s code, cost';
+COMMENT ON FUNCTION alphadome.campaign_chores() IS 'The relay''s every second: launches scheduled campaigns and queues campaign.send jobs at each number''s rate. Returns {launched, queued, done}';
+COMMENT ON FUNCTION alphadome.create_template(text, text, text, text, text[], text, text[]) IS 'A new template (name, marketing or utility, language, body with {{n}} and an example each, optional header and quick-reply buttons) submitted to Meta for review; PENDING until its status webhook. Returns the job id';
+COMMENT ON FUNCTION alphadome.template_rejection_words(text) IS 'Meta''s reason for rejecting a template (INVALID_FORMAT, ...) in the owner''s words';

@@ -261,3 +261,28 @@ GRANT UPDATE (mpesa_shortcode, mpesa_transaction_type, mpesa_till_number) ON alp
 GRANT UPDATE (max_payment_amount) ON alphadome.bot_control_settings TO alphadome_admin;
 -- The relay's callback route.
 GRANT EXECUTE ON FUNCTION alphadome.mpesa_callback(text, text, jsonb, inet) TO alphadome_relay, alphadome_admin;
+-- ---- Campaigns (issue 26) ---------------------------------------------------------------------
+-- The owner runs his campaigns through these functions (they check the campaign and the
+-- customers are his); his staff ask a customer for consent and label customers from the
+-- conversation page. The relay paces the sending. The tables are read under row-level security.
+GRANT EXECUTE ON FUNCTION
+    alphadome.create_campaign(text, text, text, text[], text[], interval, timestamptz),
+    alphadome.campaign_preview(bigint),
+    alphadome.start_campaign(bigint),
+    alphadome.pause_campaign(bigint),
+    alphadome.resume_campaign(bigint),
+    alphadome.cancel_campaign(bigint),
+    alphadome.campaign_results(bigint),
+    alphadome.import_marketing_consent(text[], text, timestamptz),
+    alphadome.create_template(text, text, text, text, text[], text, text[])
+TO alphadome_tenant;
+GRANT EXECUTE ON FUNCTION alphadome.template_rejection_words(text) TO alphadome_tenant, alphadome_agent, alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.campaign_results(bigint) TO alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.ask_marketing_consent(bigint), alphadome.set_customer_labels(bigint, text[])
+    TO alphadome_tenant, alphadome_agent;
+GRANT EXECUTE ON FUNCTION alphadome.campaign_chores() TO alphadome_relay, alphadome_admin;
+GRANT SELECT ON alphadome.campaigns, alphadome.campaign_recipients TO alphadome_tenant;
+-- The owner's number's messaging limit (Meta's tier), the campaign pace and the opt-in question:
+-- his to set, as the operator may.
+GRANT UPDATE (marketing_opt_in_question, marketing_opt_in_words, messaging_limit, campaign_rate)
+    ON alphadome.bot_control_settings TO alphadome_tenant, alphadome_admin;

@@ -6,7 +6,7 @@
 -- Other jobs are taken again at once.
 CREATE OR REPLACE FUNCTION alphadome._resend_wait(kind text) RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN kind IN ('reply.send', 'alert.send') THEN interval '15 seconds' ELSE interval '0' END;
+    RETURN CASE WHEN kind IN ('reply.send', 'alert.send', 'campaign.send') THEN interval '15 seconds' ELSE interval '0' END;
 
 -- A failure to open a stored credential that says the key file is wrong, missing or unreadable
 -- (F0000, 55000, 58P01, 58030) or that the ciphertext does not open with the key of its id
@@ -256,7 +256,7 @@ BEGIN
                 uses := ARRAY['whatsapp_access_token'];
                 claimed := jsonb_build_object(
                     'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
-                                || CASE WHEN job.kind = 'templates.sync'
+                                || CASE WHEN job.kind IN ('templates.sync', 'templates.submit')
                                         THEN jsonb_build_object('business_account_id', t.whatsapp_business_account_id)
                                         ELSE '{}' END);
             END IF;
@@ -402,7 +402,7 @@ DECLARE
     recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
     body text := job.payload ->> 'text';
 BEGIN
-    IF job.kind = 'reply.send' AND job.payload ? 'conversation_id' THEN
+    IF job.kind IN ('reply.send', 'campaign.send') AND job.payload ? 'conversation_id' THEN
         conversation_id := (job.payload ->> 'conversation_id')::bigint;
     ELSIF job.kind = 'reply.send' THEN
         SELECT m.conversation_id INTO conversation_id FROM alphadome.messages m
@@ -520,6 +520,7 @@ BEGIN
     IF plan ->> 'decision' IN ('opt_out', 'opt_in') THEN
         UPDATE alphadome.conversations c
            SET opted_out_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() END,
+               marketing_withdrawn_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN now() ELSE c.marketing_withdrawn_at END,
                waiting_since = CASE WHEN plan ->> 'decision' = 'opt_out' THEN NULL ELSE c.waiting_since END,
                reminded_at = CASE WHEN plan ->> 'decision' = 'opt_out' THEN NULL ELSE c.reminded_at END
           FROM alphadome.messages m
@@ -539,7 +540,7 @@ $$;
 -- Finishes a running job with its result: reply.generate {"content": "...", "media"?: {...}}
 -- queues the reply.send of that text; media.transcribe {"transcript": "...", "media": {...}}
 -- answers the transcript (_answer_transcript); reply.send {"wamid": "...", "status": "sent" | "simulated"} logs the
--- outbound message; alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
+-- outbound message (campaign.send: and marks its recipient sent); alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
 -- "operator" | "email+operator", "wamid"?} marks its alert sent by that channel (a WhatsApp one
 -- is logged like a reply).
 CREATE OR REPLACE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
@@ -575,6 +576,10 @@ BEGIN
         PERFORM alphadome._store_templates(job, complete_job.result);
     ELSIF job.kind LIKE 'payment.%' THEN
         PERFORM alphadome._payment_result(job.bot_tenant_id, job.kind, job.payload, complete_job.result);
+    ELSIF job.kind = 'campaign.send' THEN
+        PERFORM alphadome._campaign_sent(job, complete_job.result);
+    ELSIF job.kind = 'templates.submit' THEN
+        PERFORM alphadome._template_submitted(job, complete_job.result);
     ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
         UPDATE alphadome.alerts a
            SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
@@ -615,7 +620,9 @@ BEGIN
     IF fail_job.error ->> 'class' = 'auth' OR job.kind IN ('reply.generate', 'media.transcribe') THEN
         client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = job.bot_tenant_id);
     END IF;
-    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send', 'templates.sync') OR job.payload ? 'media') THEN
+    IF fail_job.error ->> 'class' = 'auth' AND (job.kind IN ('reply.send', 'alert.send', 'templates.sync', 'campaign.send',
+                                                             'templates.submit')
+                                                 OR job.payload ? 'media') THEN
         UPDATE alphadome.bot_tenants t SET credential_status = 'needs_reauth' WHERE t.id = job.bot_tenant_id;
         UPDATE alphadome.outbox o
            SET status = 'queued', attempts = o.attempts - 1, run_at = now(), lease_until = NULL, last_error = fail_job.error
@@ -624,6 +631,9 @@ BEGIN
                     client || ': Meta refused the WhatsApp access token; the bot is paused until a new token is set.',
                     'needs_reauth:' || current_date);
         PERFORM alphadome._wake_worker();
+    ELSIF job.kind = 'campaign.send' AND (retry_in_seconds IS NULL OR job.attempts >= job.max_attempts) THEN
+        -- A customer Meta refused (131049 among them): recorded, not a dead letter (campaigns.sql).
+        PERFORM alphadome._campaign_failed(job, fail_job.error);
     ELSIF retry_in_seconds IS NULL OR job.attempts >= job.max_attempts THEN
         UPDATE alphadome.outbox o SET status = 'dead', lease_until = NULL, last_error = fail_job.error
          WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
@@ -647,6 +657,8 @@ BEGIN
         ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
             UPDATE alphadome.alerts a SET status = 'failed', attempts = a.attempts + 1, last_error = fail_job.error
              WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+        ELSIF job.kind = 'templates.submit' THEN
+            PERFORM alphadome._template_refused(job, fail_job.error);
         -- A message that never went; a templates.sync names no one (its error stays on the job).
         ELSIF job.kind IN ('reply.send', 'alert.send') THEN
             PERFORM alphadome._log_outbound(job, NULL, 'failed', fail_job.error);

@@ -171,7 +171,8 @@ CREATE DOMAIN alphadome.message_decision AS text
                      'product', 'payment'));
 CREATE DOMAIN alphadome.job_kind AS text
     CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync',
-                     'payment.stk_push', 'payment.query'));
+                     'payment.stk_push', 'payment.query',
+                     'campaign.send', 'templates.submit'));
 -- 0.3.0: who wrote an outbound message: the bot, a person in the console, or the shop's own
 -- WhatsApp Business app (coexistence).
 CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person', 'app'));
@@ -602,6 +603,9 @@ CREATE TABLE alphadome.usage_days (
     priced_marketing      bigint NOT NULL DEFAULT 0,
     priced_authentication bigint NOT NULL DEFAULT 0,
     alerts                bigint NOT NULL DEFAULT 0,
+    -- Issue 26: campaign messages Meta took, and those it refused.
+    campaign_sent         bigint NOT NULL DEFAULT 0,
+    campaign_failed       bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (bot_tenant_id, day)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');
@@ -754,3 +758,96 @@ CREATE TABLE alphadome.mpesa_accounts (
     updated_at            timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.mpesa_accounts', '');
+-- ---- 0.3.0 (issue 26): campaigns of approved templates to customers who opted in (campaigns.sql) --
+
+-- A customer's marketing consent: when it was given and how (the answer to the shop's opt-in
+-- question, or an import with its stated source), and when it was withdrawn (STOP or one of the
+-- shop's opt-out words: consent given before then no longer counts); when the shop last asked.
+-- Labels the shop or the bot put on a customer ("asked about keyboards"), to choose whom a
+-- campaign goes to. No CHECKs: conversations is on the message path (docs/internals.md); the
+-- functions that write these columns check what they write.
+ALTER TABLE alphadome.conversations
+    ADD COLUMN marketing_consent_at     timestamptz,
+    ADD COLUMN marketing_consent_source text,
+    ADD COLUMN marketing_withdrawn_at   timestamptz,
+    ADD COLUMN marketing_asked_at       timestamptz,
+    ADD COLUMN labels                   text[] NOT NULL DEFAULT '{}';
+
+-- The shop's opt-in question and the answers that mean yes; its number's messaging limit (Meta's
+-- tier: unique customers a business may start conversations with in a rolling 24 hours; the
+-- lowest tier unless the owner says otherwise) and how many campaign messages a second go out.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN marketing_opt_in_question text NOT NULL
+        DEFAULT 'Would you like to hear from us about offers and new stock on WhatsApp? Reply YES to agree. You can reply STOP at any time.'
+        CHECK (length(marketing_opt_in_question) BETWEEN 1 AND 1024),
+    ADD COLUMN marketing_opt_in_words text[] NOT NULL DEFAULT '{yes,"yes please",ndio,ndiyo}'
+        CHECK (cardinality(marketing_opt_in_words) BETWEEN 1 AND 50),
+    ADD COLUMN messaging_limit integer NOT NULL DEFAULT 250 CHECK (messaging_limit BETWEEN 1 AND 100000000),
+    ADD COLUMN campaign_rate integer NOT NULL DEFAULT 20 CHECK (campaign_rate BETWEEN 1 AND 1000);
+
+-- A campaign: one approved template to the customers its audience picks (labels, any of them;
+-- a message from them within contacted_within), each with the template's parameters rendered
+-- for them ({name}, {first_name}, {phone}). status: draft, scheduled (for scheduled_at),
+-- sending, paused, cancelled, done. audience: the counts when it was launched.
+CREATE TABLE alphadome.campaigns (
+    id                bigint GENERATED ALWAYS AS IDENTITY,
+    -- No foreign key to its tenant: its recipients refer to conversations, which a TRUNCATE of
+    -- bot_tenants empties by trigger (base.sql), so both go the same way as conversations.
+    bot_tenant_id     uuid NOT NULL,
+    name              text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 200),
+    template_name     text NOT NULL CHECK (template_name ~ '^[a-z0-9_]+$' AND length(template_name) <= 512),
+    template_language text NOT NULL CHECK (template_language ~ '^[a-z]{2,3}(_[A-Za-z]{2,4})?$'),
+    parameters        text[] NOT NULL DEFAULT '{}' CHECK (cardinality(parameters) <= 20),
+    labels            text[] NOT NULL DEFAULT '{}' CHECK (cardinality(labels) <= 50),
+    contacted_within  interval CHECK (contacted_within > interval '0'),
+    scheduled_at      timestamptz,
+    status            text NOT NULL DEFAULT 'draft'
+                      CHECK (status IN ('draft', 'scheduled', 'sending', 'paused', 'cancelled', 'done')),
+    audience          jsonb,
+    created_by        uuid,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns_id_seq', '');
+
+-- One row per customer a campaign goes to (never two: the unique key), with what became of its
+-- message: queued, sending (a campaign.send job carries it), sent, delivered, read (Meta's
+-- status webhooks, which name the row: biz_opaque_callback_data "campaign:<id>"), failed (with
+-- Meta's error code), cancelled (the campaign was, before it went).
+CREATE TABLE alphadome.campaign_recipients (
+    id               bigint GENERATED ALWAYS AS IDENTITY,
+    bot_tenant_id    uuid NOT NULL,
+    campaign_id      bigint NOT NULL,
+    conversation_id  bigint NOT NULL,
+    parameters       text[] NOT NULL DEFAULT '{}',
+    status           text NOT NULL DEFAULT 'queued'
+                     CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'cancelled')),
+    job_id           bigint,
+    wamid            text,
+    error_code       integer,
+    error            jsonb,
+    pricing_category text,
+    sent_at          timestamptz,
+    delivered_at     timestamptz,
+    read_at          timestamptz,
+    failed_at        timestamptz,
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, id),
+    UNIQUE (bot_tenant_id, campaign_id, conversation_id),
+    FOREIGN KEY (bot_tenant_id, campaign_id) REFERENCES alphadome.campaigns (bot_tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (bot_tenant_id, conversation_id)
+        REFERENCES alphadome.conversations (bot_tenant_id, id) ON DELETE CASCADE
+);
+-- The next recipients to send to, in order.
+CREATE INDEX campaign_recipients_queued ON alphadome.campaign_recipients (bot_tenant_id, campaign_id, id)
+    WHERE status = 'queued';
+-- Customers messaged in the last 24 hours, for the messaging limit.
+CREATE INDEX campaign_recipients_sent_at ON alphadome.campaign_recipients (bot_tenant_id, sent_at);
+-- forget_customer and retention delete conversations: their rows here go with them.
+CREATE INDEX campaign_recipients_conversation ON alphadome.campaign_recipients (bot_tenant_id, conversation_id);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients_id_seq', '');

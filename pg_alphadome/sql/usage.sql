@@ -24,7 +24,8 @@ AS $$
            sum(x.voice_notes)::bigint, sum(x.messages_sent)::bigint, sum(x.messages_failed)::bigint,
            sum(x.llm_calls)::bigint, sum(x.transcriptions)::bigint, sum(x.prompt_tokens)::bigint,
            sum(x.completion_tokens)::bigint, sum(x.priced_service)::bigint, sum(x.priced_utility)::bigint,
-           sum(x.priced_marketing)::bigint, sum(x.priced_authentication)::bigint, sum(x.alerts)::bigint
+           sum(x.priced_marketing)::bigint, sum(x.priced_authentication)::bigint, sum(x.alerts)::bigint,
+           sum(x.campaign_sent)::bigint, sum(x.campaign_failed)::bigint
       FROM (
         SELECT m.bot_tenant_id, (m.created_at AT TIME ZONE z.timezone)::date AS day,
                (m.direction = 'inbound')::int AS inbound_messages,
@@ -42,7 +43,11 @@ AS $$
                (m.direction = 'outbound' AND m.pricing_category = 'utility')::int AS priced_utility,
                (m.direction = 'outbound' AND m.pricing_category = 'marketing')::int AS priced_marketing,
                (m.direction = 'outbound' AND m.pricing_category = 'authentication')::int AS priced_authentication,
-               0 AS alerts
+               0 AS alerts,
+               (m.direction = 'outbound' AND m.payload ->> 'kind' = 'campaign.send'
+                AND m.status NOT IN ('failed', 'simulated'))::int AS campaign_sent,
+               (m.direction = 'outbound' AND m.payload ->> 'kind' = 'campaign.send' AND m.status = 'failed')::int
+                   AS campaign_failed
           FROM alphadome.messages m
           JOIN alphadome.bot_control_settings z ON z.bot_tenant_id = m.bot_tenant_id
          WHERE m.created_at >= _usage_counts.since AND m.created_at < _usage_counts.until
@@ -54,16 +59,19 @@ AS $$
                (o.kind = 'reply.generate')::int, (o.kind = 'media.transcribe')::int,
                coalesce((o.result -> 'usage' ->> 'prompt_tokens')::bigint, 0),
                coalesce((o.result -> 'usage' ->> 'completion_tokens')::bigint, 0),
-               0, 0, 0, 0, 0
+               0, 0, 0, 0, 0, 0,
+               -- A campaign message Meta refused is a finished job, not a message (campaigns.sql).
+               (o.kind = 'campaign.send')::int
           FROM alphadome.outbox o
           JOIN alphadome.bot_control_settings z ON z.bot_tenant_id = o.bot_tenant_id
-         WHERE o.kind IN ('reply.generate', 'media.transcribe') AND o.status = 'done'
+         WHERE (o.kind IN ('reply.generate', 'media.transcribe')
+                OR (o.kind = 'campaign.send' AND o.result ->> 'status' = 'failed')) AND o.status = 'done'
            AND o.updated_at >= _usage_counts.since AND o.updated_at < _usage_counts.until
            AND (_usage_counts.tenant IS NULL
                 OR (o.bot_tenant_id = _usage_counts.tenant AND o.id = ANY (_usage_counts.jobs)))
         UNION ALL
         SELECT a.bot_tenant_id, (a.created_at AT TIME ZONE z.timezone)::date,
-               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0
           FROM alphadome.alerts a
           JOIN alphadome.bot_control_settings z ON z.bot_tenant_id = a.bot_tenant_id
          WHERE a.created_at >= _usage_counts.since AND a.created_at < _usage_counts.until
@@ -146,7 +154,9 @@ AS $$
         priced_utility = u.priced_utility + excluded.priced_utility,
         priced_marketing = u.priced_marketing + excluded.priced_marketing,
         priced_authentication = u.priced_authentication + excluded.priced_authentication,
-        alerts = u.alerts + excluded.alerts
+        alerts = u.alerts + excluded.alerts,
+        campaign_sent = u.campaign_sent + excluded.campaign_sent,
+        campaign_failed = u.campaign_failed + excluded.campaign_failed
     RETURNING 1)
     SELECT count(*) FROM added;
 $$;
@@ -172,7 +182,9 @@ SELECT u.bot_tenant_id, u.day,
        sum(u.priced_utility)::bigint AS priced_utility,
        sum(u.priced_marketing)::bigint AS priced_marketing,
        sum(u.priced_authentication)::bigint AS priced_authentication,
-       sum(u.alerts)::bigint AS alerts
+       sum(u.alerts)::bigint AS alerts,
+       sum(u.campaign_sent)::bigint AS campaign_sent,
+       sum(u.campaign_failed)::bigint AS campaign_failed
   FROM (SELECT * FROM alphadome.usage_days
         UNION ALL
         SELECT * FROM alphadome._usage_counts(alphadome._usage_rolled_up_to(), 'infinity')) u

@@ -66,6 +66,11 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/usage.sql", name = "usage", requires = ["queue"]);
 extension_sql_file!(
+    "../sql/campaigns.sql",
+    name = "campaigns",
+    requires = ["usage", "inbox", phone::_customer_key]
+);
+extension_sql_file!(
     "../sql/retention.sql",
     name = "retention",
     requires = ["usage", phone::_customer_key]
@@ -81,6 +86,7 @@ extension_sql_file!(
     requires = [
         "queue",
         "usage",
+        "campaigns",
         "retention",
         "schedule",
         "inbox",

@@ -1,4 +1,5 @@
-//! The worker's scheduled chores: credential alerts, history retention and the hand-off clocks. Each runs at start
+//! The worker's scheduled chores: credential alerts, history retention, the hand-off clocks and
+//! the campaigns' pace. Each runs at start
 //! and then once per period; a failure (the database down, say) is logged and tried again the
 //! next period, never fatal. When pg_cron runs them in the database (alphadome.schedule_chores),
 //! the relay's loop asks chores_scheduled() each period and stands idle.
@@ -84,6 +85,53 @@ async fn every<F, Fut>(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Campaigns (campaign_chores) every second, whether or not pg_cron runs the other chores (its
+/// minute is too coarse to pace sends): scheduled campaigns launched, the send lane kept two
+/// seconds ahead at each number's rate, finished campaigns marked done.
+pub fn start_campaigns(pool: &Pool, shutdown: &watch::Receiver<bool>) -> JoinHandle<()> {
+    let (pool, mut shutdown) = (pool.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            match pool.get().await {
+                Ok(client) => {
+                    if let Err(e) = campaigns(&client).await {
+                        tracing::warn!(
+                            chore = "campaigns",
+                            error = alphadome_service::database::describe(&e),
+                            "scheduled chore failed"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    chore = "campaigns",
+                    error = format!("{e:#}"),
+                    "scheduled chore: database unavailable"
+                ),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(CAMPAIGN_PERIOD) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    })
+}
+
+/// How often campaign_chores runs: it queues two seconds of sends ahead.
+const CAMPAIGN_PERIOD: Duration = Duration::from_secs(1);
+
+async fn campaigns(client: &Object) -> Result<(), tokio_postgres::Error> {
+    let counts: serde_json::Value = client
+        .query_one("SELECT alphadome.campaign_chores()", &[])
+        .await?
+        .get(0);
+    let count = |key: &str| counts[key].as_i64().unwrap_or(0);
+    let (launched, done) = (count("launched"), count("done"));
+    if launched > 0 || done > 0 {
+        tracing::info!(launched, done, "campaigns launched or finished");
+    }
+    Ok(())
 }
 
 /// Whether pg_cron runs the chores of this database (alphadome.schedule_chores).

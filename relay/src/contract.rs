@@ -92,6 +92,18 @@ pub enum Work {
     /// The tenant's message templates, to read from the Graph API (sync_templates).
     #[serde(rename = "templates.sync")]
     TemplatesSync { whatsapp: BusinessAccount },
+    /// A template the owner wrote, to submit for Meta's review (create_template).
+    #[serde(rename = "templates.submit")]
+    TemplatesSubmit {
+        whatsapp: BusinessAccount,
+        payload: TemplateDraft,
+    },
+    /// One campaign's template to one customer (campaigns.sql), paced per number.
+    #[serde(rename = "campaign.send")]
+    CampaignSend {
+        whatsapp: WhatsApp,
+        payload: CampaignMessage,
+    },
     /// An M-Pesa STK push: the PIN prompt on the customer's phone (issue 24).
     #[serde(rename = "payment.stk_push")]
     PaymentPush { mpesa: MpesaCall },
@@ -139,6 +151,8 @@ impl Work {
             Work::TemplatesSync { .. } => "templates.sync",
             Work::PaymentPush { .. } => "payment.stk_push",
             Work::PaymentQuery { .. } => "payment.query",
+            Work::CampaignSend { .. } => "campaign.send",
+            Work::TemplatesSubmit { .. } => "templates.submit",
         }
     }
 }
@@ -278,6 +292,32 @@ impl Interactive {
         }
         None
     }
+}
+
+/// A new template as Meta's review takes it: components as create_template built them.
+#[derive(Debug, Deserialize)]
+pub struct TemplateDraft {
+    #[serde(deserialize_with = "non_empty")]
+    pub name: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub language: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub category: String,
+    pub components: Value,
+}
+
+/// A campaign's message to one customer: its recipient row (named to Meta, whose status
+/// webhooks then name it back), the number's pace, and the template with this customer's
+/// parameters.
+#[derive(Debug, Deserialize)]
+pub struct CampaignMessage {
+    pub recipient_id: i64,
+    /// Messages a second from the tenant's number (campaign_rate).
+    pub rate: u32,
+    /// The customer's phone (wa_id); without it, the business-scoped user id.
+    pub to: Option<String>,
+    pub recipient: Option<String>,
+    pub template: TemplateSend,
 }
 
 /// An approved template with its body's parameters, in order.

@@ -53,8 +53,9 @@ struct Inner {
     statuses: Mutex<Option<StatusPoster>>,
     /// Sends Meta accepted: (the inbound message answered, the new message's wamid).
     accepted: Mutex<Vec<(Option<String>, String)>>,
-    /// Meta: recipients whose sends are refused for good (131026, undeliverable), by prefix.
-    refused: Mutex<Vec<String>>,
+    /// Meta: recipients whose sends are refused for good, by prefix, with the error code
+    /// (131026, undeliverable; 131049, a marketing message held back).
+    refused: Mutex<Vec<(String, i64)>>,
     /// Meta: the WhatsApp Business account's message templates (GET /{waba-id}/message_templates);
     /// a scripted answer comes first.
     templates: Mutex<Vec<Value>>,
@@ -175,7 +176,11 @@ impl Mock {
     pub fn sends(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| r.method == "POST" && r.body.get("status").is_none())
+            .filter(|r| {
+                r.method == "POST"
+                    && r.body.get("status").is_none()
+                    && !r.path.ends_with("/message_templates")
+            })
             .collect()
     }
 
@@ -189,7 +194,21 @@ impl Mock {
     /// Meta: every send to a number starting with `prefix` fails for good (131026, the message
     /// is undeliverable), before any chaos.
     pub fn refuse_recipients(&self, prefix: &str) {
-        self.inner.refused.lock().unwrap().push(prefix.to_string());
+        self.inner
+            .refused
+            .lock()
+            .unwrap()
+            .push((prefix.to_string(), 131026));
+    }
+
+    /// Meta: every send to a number starting with `prefix` is refused with 131049 (Meta holds
+    /// back marketing messages to a customer who got many lately), before any chaos.
+    pub fn hold_back_marketing(&self, prefix: &str) {
+        self.inner
+            .refused
+            .lock()
+            .unwrap()
+            .push((prefix.to_string(), 131049));
     }
 
     /// Meta: after each accepted send, a signed `sent` status webhook (with the send's
@@ -438,6 +457,9 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         .await
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if state.kind == Kind::Meta && method == "POST" && path.ends_with("/message_templates") {
+        return create_template(&state, body, unchecked, record);
+    }
     let is_read_receipt = state.kind == Kind::Meta && body.get("status").is_some();
     let violations = match state.kind {
         _ if unchecked => vec![],
@@ -481,15 +503,21 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         return (status, axum::Json(answer.body)).into_response();
     }
     let to = body["to"].as_str().unwrap_or("");
-    if state.kind == Kind::Meta
-        && state
-            .refused
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|prefix| to.starts_with(prefix.as_str()))
-    {
-        let refusal = meta_error(131026, "Message undeliverable");
+    let refused = state
+        .refused
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(prefix, _)| to.starts_with(prefix.as_str()))
+        .map(|(_, code)| *code);
+    if let (Kind::Meta, Some(code)) = (state.kind, refused) {
+        let refusal = match code {
+            131049 => meta_error(
+                code,
+                "This message was not delivered to maintain healthy ecosystem engagement.",
+            ),
+            _ => meta_error(code, "Message undeliverable"),
+        };
         return (axum::http::StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response();
     }
     let chaos = *state.chaos.lock().unwrap();
@@ -547,6 +575,55 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
     }
 }
 
+/// Meta's "create template" (POST /{waba-id}/message_templates): the request checked against
+/// the fields the spec's request body declares (name, language, category, components, each
+/// component with a type); the template joins the account's list as PENDING (a scripted answer,
+/// a refusal say, wins), and the answer is Meta's: id, status, category.
+fn create_template(
+    state: &Inner,
+    body: Value,
+    unchecked: bool,
+    record: impl Fn(Value, Option<(String, String, Vec<u8>)>, Vec<String>) -> Recorded,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut violations = Vec::new();
+    if !unchecked {
+        let declared = ["name", "language", "category", "components"];
+        for key in body
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            if !declared.contains(&key.as_str()) {
+                violations.push(format!("{key} is not a field of the request"));
+            }
+        }
+        for key in ["name", "language", "category"] {
+            if !body[key].is_string() {
+                violations.push(format!("{key} is not a string"));
+            }
+        }
+        let components = body["components"].as_array().cloned().unwrap_or_default();
+        if components.is_empty() || components.iter().any(|c| !c["type"].is_string()) {
+            violations.push("components is not a list of typed components".into());
+        }
+    }
+    state
+        .requests
+        .lock()
+        .unwrap()
+        .push(record(body.clone(), None, violations));
+    if let Some(answer) = state.script.lock().unwrap().pop_front() {
+        let status = axum::http::StatusCode::from_u16(answer.status).unwrap();
+        return (status, axum::Json(answer.body)).into_response();
+    }
+    let mut templates = state.templates.lock().unwrap();
+    let id = format!("{}", 900_000 + templates.len());
+    templates.push(json!({"name": body["name"], "language": body["language"], "status": "PENDING",
+                          "category": body["category"], "components": body["components"], "id": id}));
+    axum::Json(json!({"id": id, "status": "PENDING", "category": body["category"]})).into_response()
+}
+
 /// A number in [0, 1), from the mock's own xorshift (tests need no reproducible sequence, only
 /// a spread).
 fn random(state: &Inner) -> f64 {
@@ -587,7 +664,13 @@ async fn post_status(
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
     mac.update(webhook.as_bytes());
     let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    for attempt in 0..relays.len().max(1) * 3 {
+    // As Meta, which retries a webhook for days: until a relay takes it, here for 30 s (a relay
+    // killed and started again gets the statuses of the sends it made before).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for attempt in 0.. {
+        if tokio::time::Instant::now() > deadline {
+            return;
+        }
         let Some(relay) = relays.get((first + attempt) % relays.len().max(1)) else {
             return;
         };

@@ -163,7 +163,12 @@ const CONVERSATION: &str = "
     SELECT coalesce(c.customer_name, ''), c.customer_key::text, c.state,
            coalesce(c.last_inbound_at > now() - interval '24 hours', false), c.opted_out_at IS NOT NULL,
            ceil(extract(epoch FROM now() - c.waiting_since) / 60)::int,
-           t.whatsapp_business_account_id IS NOT NULL
+           t.whatsapp_business_account_id IS NOT NULL,
+           array_to_string(c.labels, ', '),
+           CASE WHEN c.marketing_consent_at IS NOT NULL AND c.opted_out_at IS NULL
+                     AND (c.marketing_withdrawn_at IS NULL OR c.marketing_withdrawn_at < c.marketing_consent_at)
+                THEN to_char(c.marketing_consent_at, 'DD Mon YYYY') || ', ' || c.marketing_consent_source END,
+           c.marketing_asked_at IS NOT NULL
       FROM alphadome.conversations c JOIN alphadome.bot_tenants t ON t.id = c.bot_tenant_id
      WHERE c.id = $1";
 
@@ -246,6 +251,10 @@ pub async fn thread(
                     "Marked resolved: the bot answers this customer's next message.",
                 )),
                 Some("back") => Some(Notice::Done("Given back to the bot.")),
+                Some("labels") => Some(Notice::Done("Labels saved.")),
+                Some("asked") => Some(Notice::Done(
+                    "Asked: a yes is recorded as agreeing to offers.",
+                )),
                 Some("taken") => Some(Notice::Done(
                     "You have this conversation: the bot stays silent.",
                 )),
@@ -277,6 +286,7 @@ async fn render(
         Option<i32>,
     ) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5));
     let templates_connected: bool = c.get(6);
+    let (labels, consent, asked): (String, Option<String>, bool) = (c.get(7), c.get(8), c.get(9));
     let account = who.account;
     let messages = tx.query(MESSAGES, &[&id, &account]).await?;
     let pending = tx.query(PENDING, &[&id.to_string()]).await?;
@@ -340,6 +350,21 @@ async fn render(
                     div.meta { @if p.get::<_, String>(1) == "dead" { span.error { "Not sent: " (p.get::<_, String>(2)) } } @else { "Sending…" } }
                 }
             } }
+        }
+        details.customer {
+            summary { "Labels and offers" }
+            form method="post" action=(format!("/conversations/{id}/labels")) {
+                (html::csrf(who))
+                label { "Labels (comma-separated), for choosing who gets a campaign" input name="labels" value=(labels) maxlength="2000"; }
+                button type="submit" { "Save labels" }
+            }
+            @match &consent {
+                Some(how) => p { "Agreed to offers: " (how) "." },
+                None => p { "Has not agreed to offers: campaigns leave this customer out." },
+            }
+            @if consent.is_none() && window_open && !opted_out {
+                (action(who, id, "consent", if asked { "Ask again if they want offers" } else { "Ask if they want offers" }))
+            }
         }
         @if !opted_out {
             @if window_open {
@@ -569,6 +594,61 @@ pub async fn sync_templates(
         id,
         "SELECT alphadome.sync_templates() IS NULL AND $1::bigint IS NOT NULL",
         "synced",
+    )
+    .await
+}
+
+/// Asks the customer the shop's opt-in question (ask_marketing_consent).
+pub async fn consent(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    _: Posted<Nothing>,
+) -> Response {
+    act(
+        app,
+        session,
+        id,
+        "SELECT alphadome.ask_marketing_consent($1)",
+        "asked",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct Labels {
+    #[serde(default)]
+    labels: String,
+}
+
+/// The customer's labels (set_customer_labels), comma-separated in the form.
+pub async fn labels(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    Posted(form): Posted<Labels>,
+) -> Response {
+    app.inbox(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let labels: Vec<String> = form
+                .labels
+                .split(',')
+                .map(|l| l.trim().to_string())
+                .collect();
+            match call(
+                tx,
+                "SELECT alphadome.set_customer_labels($1, $2)",
+                &[&id, &labels],
+            )
+            .await?
+            {
+                Ok(()) => {
+                    Ok(Redirect::to(&format!("/conversations/{id}?done=labels")).into_response())
+                }
+                Err(why) => render(tx, who, id, Some(Notice::Refused(why)), "").await,
+            }
+        },
     )
     .await
 }

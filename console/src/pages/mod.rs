@@ -3,6 +3,7 @@
 //! owner's finds no row, and answers 404.
 pub mod account;
 pub mod alerts;
+pub mod campaigns;
 pub mod conversations;
 pub mod faq;
 pub mod health;

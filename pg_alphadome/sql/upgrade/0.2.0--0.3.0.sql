@@ -154,3 +154,28 @@ ALTER TABLE alphadome.bot_control_settings
 --@ create alphadome.mpesa_accounts
 SELECT pg_catalog.pg_extension_config_dump('alphadome.mpesa_accounts', '');
 -- The job kinds payment.stk_push and payment.query come with the domain's CHECK (replaced above).
+-- ---- Campaigns (issue 26): approved templates to customers who opted in ----------------------
+-- job_kind's new campaign.send is in the replace-domain-check above.
+ALTER TABLE alphadome.conversations
+    ADD COLUMN marketing_consent_at     timestamptz,
+    ADD COLUMN marketing_consent_source text,
+    ADD COLUMN marketing_withdrawn_at   timestamptz,
+    ADD COLUMN marketing_asked_at       timestamptz,
+    ADD COLUMN labels                   text[] NOT NULL DEFAULT '{}';
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN marketing_opt_in_question text NOT NULL
+        DEFAULT 'Would you like to hear from us about offers and new stock on WhatsApp? Reply YES to agree. You can reply STOP at any time.'
+        CHECK (length(marketing_opt_in_question) BETWEEN 1 AND 1024),
+    ADD COLUMN marketing_opt_in_words text[] NOT NULL DEFAULT '{yes,"yes please",ndio,ndiyo}'
+        CHECK (cardinality(marketing_opt_in_words) BETWEEN 1 AND 50),
+    ADD COLUMN messaging_limit integer NOT NULL DEFAULT 250 CHECK (messaging_limit BETWEEN 1 AND 100000000),
+    ADD COLUMN campaign_rate integer NOT NULL DEFAULT 20 CHECK (campaign_rate BETWEEN 1 AND 1000);
+--@ create alphadome.campaigns
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns_id_seq', '');
+--@ create alphadome.campaign_recipients
+--@ create campaign_recipients_queued
+--@ create campaign_recipients_sent_at
+--@ create campaign_recipients_conversation
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients', '');
+SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients_id_seq', '');

@@ -296,6 +296,26 @@ impl Ingest<'_, '_> {
 
     fn change(&mut self, change: Json, at: &[usize; 2]) -> SpiResult<()> {
         let field_name = field(change, "field");
+        // A template's review (issue 26): routed by the WhatsApp Business account the entry
+        // names, not by a number.
+        if let (Some("message_template_status_update"), Some(statement)) =
+            (field_name.as_deref(), &self.prepared.template_status)
+        {
+            let (e, c) = (at[0] as i32, at[1] as i32);
+            let rows = self.client.update(
+                statement,
+                None,
+                &[arg(self.route_tenant), self.raw(), arg(e), arg(c)],
+            )?;
+            if first::<i32>(rows, 1)?.unwrap_or(0) > 0 {
+                self.outcome.statuses += 1;
+            } else {
+                self.outcome.ignore(
+                    json!({ "ignored": "a template status for no template of a known account" }),
+                );
+            }
+            return Ok(());
+        }
         let read = match field_name.as_deref() {
             Some("messages") => true,
             Some(coexistence_fields!()) => self.prepared.coexistence.is_some(),
@@ -346,8 +366,26 @@ impl Ingest<'_, '_> {
         for (i, status) in value.items_in("statuses").enumerate() {
             // A status for a send whose relay died before reporting it completes the job first,
             // so that the status itself then applies to the message it logged.
-            let job = field(status, "biz_opaque_callback_data")
+            let callback = field(status, "biz_opaque_callback_data");
+            let job = callback
+                .as_deref()
                 .and_then(|data| data.strip_prefix("job:")?.parse::<i64>().ok());
+            let recipient = callback
+                .as_deref()
+                .and_then(|data| data.strip_prefix("campaign:")?.parse::<i64>().ok());
+            if let (Some(recipient), Some(statement)) = (recipient, &self.prepared.campaign_status)
+            {
+                self.client.update(
+                    statement,
+                    None,
+                    &[
+                        arg(tenant.id),
+                        arg(recipient),
+                        self.raw(),
+                        arg(path(at, "statuses", i)),
+                    ],
+                )?;
+            }
             if let (Some(job), Some(wamid)) = (job, field(status, "id")) {
                 self.client.update(
                     &self.prepared.sent_by_status,

@@ -237,10 +237,12 @@ pub const RECORD_MESSAGE_0_2: (&str, &[Oid]) =
 pub const RECORD_MESSAGE_0_1: (&str, &[Oid]) = (record_message!("", ""), RECORD_MESSAGE_TYPES);
 
 /// Opt-out ($3 true) or opt-in (false) of a conversation.
-/// 0.3.0: a customer who opts out waits for nobody any more (no reminder, no timeout message).
+/// 0.3.0: a customer who opts out waits for nobody any more (no reminder, no timeout message),
+/// and withdraws his marketing consent (a later opt-in does not give it back: campaigns.sql).
 pub const SET_OPTED_OUT: (&str, &[Oid]) = (
     "UPDATE alphadome.conversations cv
         SET opted_out_at = CASE WHEN $3 THEN now() END,
+            marketing_withdrawn_at = CASE WHEN $3 THEN now() ELSE cv.marketing_withdrawn_at END,
             waiting_since = CASE WHEN $3 THEN NULL ELSE cv.waiting_since END,
             reminded_at = CASE WHEN $3 THEN NULL ELSE cv.reminded_at END
       WHERE cv.bot_tenant_id = $1 AND cv.id = $2",
@@ -361,6 +363,32 @@ pub const SENT_BY_STATUS_0_1: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::INT8OID, pg_sys::TEXTOID],
 );
 
+/// A status webhook naming a campaign's recipient (biz_opaque_callback_data "campaign:<id>",
+/// 0.3.0): the recipient row takes the status ($3 at path $4 of the raw payload $2), and its
+/// job is done whoever sent it (campaigns.sql's _campaign_status).
+pub const CAMPAIGN_STATUS: (&str, &[Oid]) = (
+    "SELECT alphadome._campaign_status($1, $2, $3 #> $4)",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::INT8OID,
+        pg_sys::JSONBOID,
+        pg_sys::TEXTARRAYOID,
+    ],
+);
+
+/// Meta's message_template_status_update for a WhatsApp Business account (0.3.0, issue 26):
+/// the change at entry $3, change $4 of the raw payload $2, for the route's tenant $1 or any
+/// (campaigns.sql's _template_status_update).
+pub const TEMPLATE_STATUS: (&str, &[Oid]) = (
+    "SELECT alphadome._template_status_update($1, $2, $3, $4)",
+    &[
+        pg_sys::UUIDOID,
+        pg_sys::JSONBOID,
+        pg_sys::INT4OID,
+        pg_sys::INT4OID,
+    ],
+);
+
 /// The raw payload with what became of it: the counts ingest returns ($3), and notes ($4,
 /// NULL for none) on what it ignored or refused. A payload kept before (a replay of the same
 /// signed body) is counted on its row, not kept again: its id is returned.
@@ -426,6 +454,10 @@ pub struct Statements {
     pub sell: Option<OwnedPreparedStatement>,
     pub apply_status: OwnedPreparedStatement,
     pub sent_by_status: OwnedPreparedStatement,
+    /// None before 0.3.0: no campaigns there.
+    pub campaign_status: Option<OwnedPreparedStatement>,
+    /// None before 0.3.0: template status webhooks are ignored there.
+    pub template_status: Option<OwnedPreparedStatement>,
     pub keep_event: OwnedPreparedStatement,
 }
 
@@ -496,6 +528,8 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             SENT_BY_STATUS_0_1
         })?,
+        campaign_status: inbox.then(|| prepare(CAMPAIGN_STATUS)).transpose()?,
+        template_status: inbox.then(|| prepare(TEMPLATE_STATUS)).transpose()?,
         keep_event: prepare(if inbox { KEEP_EVENT } else { KEEP_EVENT_0_2 })?,
     })
 }

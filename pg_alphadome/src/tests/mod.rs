@@ -5,6 +5,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
 mod alerts;
+mod campaigns;
 mod console;
 mod credentials;
 mod faq_prompt;

@@ -127,6 +127,23 @@ impl Meta {
         self.post(phone_number_id, token, &body).await.map(|_| ())
     }
 
+    /// Submits a new template for review (POST /{waba-id}/message_templates); Meta's answer:
+    /// its id, status (PENDING, or APPROVED at once) and category.
+    pub async fn create_template(
+        &self,
+        business_account_id: &str,
+        token: &str,
+        template: &Value,
+    ) -> Result<Value, Failure> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Failure::new(Class::Permanent, "META_GRAPH_URL cannot take a path"))?
+            .pop_if_empty()
+            .extend([business_account_id, "message_templates"]);
+        self.call(self.http.post(url).bearer_auth(token).json(template))
+            .await
+    }
+
     /// A WhatsApp Business account's message templates, every page Meta gives (following
     /// `paging.next` only on the Graph API's own origin, at most TEMPLATE_PAGES pages).
     pub async fn list_templates(

@@ -11,14 +11,17 @@ pub struct Lane {
     pub wake: Notify,
 }
 
-/// Calls that take milliseconds (Meta's sends, alerts, the list of templates, M-Pesa's push
-/// and query).
+/// Calls that take milliseconds (Meta's sends, alerts, the list of templates, M-Pesa's push and
+/// query, campaigns' sends: queued two seconds ahead at most, so a reply waits behind little of
+/// a campaign).
 const FAST_KINDS: &[&str] = &[
     "reply.send",
     "alert.send",
     "templates.sync",
     "payment.stk_push",
     "payment.query",
+    "templates.submit",
+    "campaign.send",
 ];
 /// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
 const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
@@ -70,6 +73,8 @@ mod tests {
             "templates.sync",
             "payment.stk_push",
             "payment.query",
+            "templates.submit",
+            "campaign.send",
         ];
         assert_eq!(
             seen,
@@ -89,6 +94,10 @@ mod tests {
             "cheap: a GET or a few"
         );
         assert!(slow.kinds.contains(&"reply.generate") && slow.kinds.contains(&"media.transcribe"));
+        assert!(
+            fast.kinds.contains(&"campaign.send"),
+            "the send lane: a campaign's sends are Meta calls like replies"
+        );
     }
 
     #[test]

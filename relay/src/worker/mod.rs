@@ -4,10 +4,11 @@
 
 // One module per kind of job.
 mod alert; // alert.send
+mod campaign; // campaign.send
 mod generate; // reply.generate
 mod payment; // payment.stk_push, payment.query
 mod send; // reply.send
-mod templates; // templates.sync
+mod templates; // templates.sync, templates.submit
 mod transcribe; // media.transcribe
 
 // What the kinds share.
@@ -41,6 +42,8 @@ pub struct Worker {
     /// Jobs are claimed and run in lanes, so that slow LLM calls never hold up sends and alerts.
     lanes: [Lane; 2],
     queue: Queue,
+    /// Campaign sends of each number, kept 1/rate apart.
+    pacer: campaign::Pacer,
     /// Raised by NOTIFY alphadome_tenants: the webhook routes are read again.
     pub tenants_changed: Arc<Notify>,
 }
@@ -62,6 +65,7 @@ impl Worker {
             outbound,
             lanes,
             queue,
+            pacer: campaign::Pacer::default(),
             tenants_changed,
         })
     }
@@ -100,6 +104,7 @@ impl Worker {
                 &shutdown,
                 chores::handoff_clocks,
             ),
+            chores::start_campaigns(pool, &shutdown),
         ];
         let lanes: Vec<_> = (0..self.lanes.len())
             .map(|lane| tokio::spawn(self.clone().run_lane(lane, shutdown.clone())))
@@ -143,6 +148,16 @@ impl Worker {
                                 .expect("the semaphore is never closed");
                             let worker = self.clone();
                             tasks.spawn(async move {
+                                // A campaign send waiting for its number's turn holds no
+                                // permit: replies go meanwhile.
+                                let permit = match campaign_number(&job) {
+                                    Some((number, rate)) => {
+                                        drop(permit);
+                                        worker.pacer.wait(&number, rate).await;
+                                        None
+                                    }
+                                    None => Some(permit),
+                                };
                                 worker.execute(job).await;
                                 drop(permit);
                             });
@@ -251,6 +266,12 @@ impl Worker {
             Work::TemplatesSync { whatsapp } => templates::sync(out, whatsapp).await,
             Work::PaymentPush { mpesa } => payment::push(out, mpesa).await,
             Work::PaymentQuery { mpesa } => payment::query(out, mpesa).await,
+            Work::TemplatesSubmit { whatsapp, payload } => {
+                templates::submit(out, whatsapp, payload).await
+            }
+            Work::CampaignSend { whatsapp, payload } => {
+                campaign::send(out, whatsapp, payload).await
+            }
         };
         let (id, kind, attempt, tenant) =
             (job.id, job.work.kind(), job.attempt, job.tenant.as_str());
@@ -267,4 +288,15 @@ impl Worker {
             }
         }
     }
+}
+
+/// The number a claimed campaign send goes from, and its pace; None for other jobs.
+fn campaign_number(claimed: &Claimed) -> Option<(String, u32)> {
+    let Claimed::Job(job) = claimed else {
+        return None;
+    };
+    let Work::CampaignSend { whatsapp, payload } = &job.work else {
+        return None;
+    };
+    Some((whatsapp.phone_number_id.clone(), payload.rate))
 }
