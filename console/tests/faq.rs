@@ -63,3 +63,52 @@ fn the_entry_form_says_what_its_kind_changes() {
         "{page}"
     );
 }
+
+/// An entry that overlaps an older one offers a one-tap fix: delete the older one (undoable), and
+/// the question that tied then gets the new entry's answer (the walk of issue 22: the warning
+/// had no fix, and taking the phrasing out of the old entry did not end the tie).
+#[test]
+fn an_overlap_is_fixed_in_one_tap_and_the_new_entry_then_answers() {
+    let shop = Shop::start();
+    let owner = Visitor::new(&shop);
+    assert_eq!(owner.login(OWNER, PASSWORD), 303);
+    let csrf = owner.csrf();
+    let answer = "Yes: guitar repairs from KES 1,500, ready in two days.";
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("data_type", "faq"),
+        ("question", "Do you repair guitars?"),
+        ("answer", answer),
+        ("category", "Business"),
+        ("phrasings", "can you fix my guitar"),
+        ("is_active", "on"),
+    ];
+    assert_eq!(owner.post("/faq", &form).0, 303);
+    let db = shop.db();
+    let id = |question: &str| -> i64 {
+        db.query_one(
+            "SELECT id FROM alphadome.bot_training_data WHERE question = $1",
+            &[&question],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let (new, old) = (id("Do you repair guitars?"), id("Do you repair instruments?"));
+    let decide = || -> (String, Option<String>) {
+        let row = shop
+            .db()
+            .query_one(
+                "SELECT decision, answer FROM alphadome.try_message('can you fix my guitar', $1::text::uuid)",
+                &[&shop.kassangas],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_ne!(decide(), ("faq".to_string(), Some(answer.to_string())));
+    let (_, page) = owner.get(&format!("/faq?added={new}"));
+    let fix = format!("action=\"/faq/{old}/delete\"");
+    assert!(page.contains(&fix), "no one-tap fix on: {page}");
+    assert!(page.contains("Answer with this entry: delete"), "{page}");
+    assert_eq!(owner.post(&format!("/faq/{old}/delete"), &[("csrf", &csrf)]).0, 303);
+    assert_eq!(decide(), ("faq".to_string(), Some(answer.to_string())));
+}

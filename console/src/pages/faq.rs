@@ -107,7 +107,7 @@ impl Listing {
 /// who writes those words may get the other entry's answer, or the AI's when the two fit about
 /// equally well.
 const OVERLAPS: &str = "
-    SELECT DISTINCT ON (m.id) w.said, m.question
+    SELECT DISTINCT ON (m.id) w.said, m.question, m.id
       FROM alphadome.bot_training_data e
       JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = e.bot_tenant_id
      CROSS JOIN LATERAL unnest(array_prepend(e.question, e.phrasings)) AS w(said)
@@ -241,7 +241,7 @@ async fn list(
     let deleted = tx.query(DELETED, &[]).await?;
     let csrf = html::csrf(who);
     // What was just done, said with the entry's question; a changed entry's overlaps with others.
-    let (done, overlaps): (Markup, Vec<(String, String)>) = match notice.or_else(|| q.notice()) {
+    let (done, overlaps): (Markup, Vec<(String, String, i64)>) = match notice.or_else(|| q.notice()) {
         Some(Notice::Changed { verb, id }) => {
             let question: Option<String> = tx
                 .query_opt(
@@ -254,7 +254,7 @@ async fn list(
                 .query(OVERLAPS, &[&id])
                 .await?
                 .iter()
-                .map(|r| (r.get(0), r.get(1)))
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
                 .collect();
             (
                 html! { @if let Some(question) = question { p.notice.ok role="status" { (verb) " \u{201c}" (question) "\u{201d}." } } },
@@ -288,10 +288,18 @@ async fn list(
             @if !overlaps.is_empty() {
                 div.notice.warn role="status" {
                     p { "Its words also fit other entries well enough for the FAQ to answer:" }
-                    ul { @for (said, other) in &overlaps {
-                        li { "\u{201c}" (said) "\u{201d} also matches \u{201c}" (other) "\u{201d}" }
+                    ul { @for (said, other, other_id) in &overlaps {
+                        li {
+                            "\u{201c}" (said) "\u{201d} also matches \u{201c}" (other) "\u{201d}"
+                            // The one-tap fix: the entry just saved answers alone (the other can
+                            // be put back for a day, like any deleted entry).
+                            form.overlap method="post" action=(format!("/faq/{other_id}/delete")) {
+                                (csrf)
+                                button type="submit" { "Answer with this entry: delete \u{201c}" (other) "\u{201d}" }
+                            }
+                        }
                     } }
-                    p { "A customer who writes these may get the other entry's answer, or the AI's when the two fit about equally well. Make the two entries' words more different, or join them into one." }
+                    p { "A customer who writes these may get the other entry's answer, or the AI's when the two fit about equally well. Tap the button to let this entry answer alone (you can undo it for a day), or make the two entries' words more different." }
                 }
             }
             p { a.button href="/faq/new" { "Add an entry" } }

@@ -12,6 +12,43 @@ use serde::Deserialize;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
+/// The kinds of message type_replies may answer, as the owner reads them.
+const MESSAGE_KINDS: [(&str, &str); 8] = [
+    ("location", "A location pin"),
+    ("contacts", "A contact card"),
+    ("order", "An order from your WhatsApp catalogue"),
+    ("image", "A photo without words"),
+    ("video", "A video"),
+    ("document", "A document (PDF, ...)"),
+    ("audio", "A voice note the bot cannot listen to"),
+    ("unsupported", "Anything else WhatsApp cannot show (a poll, ...)"),
+];
+
+impl Settings {
+    fn reply(&self, kind: &str) -> &str {
+        match kind {
+            "location" => &self.reply_location,
+            "contacts" => &self.reply_contacts,
+            "order" => &self.reply_order,
+            "image" => &self.reply_image,
+            "video" => &self.reply_video,
+            "document" => &self.reply_document,
+            "audio" => &self.reply_audio,
+            _ => &self.reply_unsupported,
+        }
+    }
+
+    /// The replies as the type_replies object: the boxes left empty are left out.
+    fn type_replies(&self) -> serde_json::Value {
+        MESSAGE_KINDS
+            .iter()
+            .filter(|(kind, _)| !self.reply(kind).trim().is_empty())
+            .map(|(kind, _)| (kind.to_string(), self.reply(kind).trim().into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
 /// The form's fields, as text (checkboxes: present when ticked).
 #[derive(Deserialize, Default, Clone)]
 pub struct Settings {
@@ -37,8 +74,24 @@ pub struct Settings {
     alert_template_name: String,
     #[serde(default)]
     alert_template_language: String,
+    /// One reply per kind of message (MESSAGE_KINDS), each its own box: stored as the
+    /// type_replies JSON object, which the owner never sees.
     #[serde(default)]
-    type_replies: String,
+    reply_location: String,
+    #[serde(default)]
+    reply_contacts: String,
+    #[serde(default)]
+    reply_order: String,
+    #[serde(default)]
+    reply_image: String,
+    #[serde(default)]
+    reply_video: String,
+    #[serde(default)]
+    reply_document: String,
+    #[serde(default)]
+    reply_audio: String,
+    #[serde(default)]
+    reply_unsupported: String,
     /// The settings' version when the form was drawn (VERSION): a save from an older page is
     /// refused instead of putting back what was changed since.
     #[serde(default)]
@@ -63,10 +116,11 @@ const READ: &str = concat!("
            coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, ', '),
            array_to_string(opt_in_keywords, ', '), array_to_string(handoff_keywords, ', '), faq_confidence::text,
            coalesce(transcription_model, ''), coalesce(alert_template_name, ''),
-           alert_template_language, jsonb_pretty(type_replies), ", version!(), "
+           alert_template_language, type_replies, ", version!(), "
       FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1");
 
-/// Lists are written comma-separated; empty items are dropped. $16: the version the form was
+/// Lists are written comma-separated; empty items are dropped. $15: the replies per kind of
+/// message the form has boxes for ($17), replacing those kinds only. $16: the version the form was
 /// read at; no row is changed when it is not the version now. (The hours are the hours page's.)
 const SAVE: &str = concat!("
     UPDATE alphadome.bot_control_settings SET
@@ -77,8 +131,17 @@ const SAVE: &str = concat!("
         handoff_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($10, ',')) k WHERE btrim(k) <> ''),
         faq_confidence = $11::text::real, transcription_model = $12,
         alert_template_name = $13, alert_template_language = $14,
-        type_replies = coalesce($15::text::jsonb, '{}')
+        type_replies = (type_replies - $17::text[]) || $15::jsonb
      WHERE bot_tenant_id = $1 AND ", version!(), " = $16");
+
+/// A reply of the stored type_replies (column 13), "" when there is none.
+fn reply(row: &tokio_postgres::Row, kind: &str) -> String {
+    row.get::<_, serde_json::Value>(13)
+        .get(kind)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string()
+}
 
 async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_postgres::Error> {
     let r = tx.query_one(READ, &[&tenant]).await?;
@@ -97,7 +160,14 @@ async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_p
         transcription_model: r.get(10),
         alert_template_name: r.get(11),
         alert_template_language: r.get(12),
-        type_replies: r.get(13),
+        reply_location: reply(&r, "location"),
+        reply_contacts: reply(&r, "contacts"),
+        reply_order: reply(&r, "order"),
+        reply_image: reply(&r, "image"),
+        reply_video: reply(&r, "video"),
+        reply_document: reply(&r, "document"),
+        reply_audio: reply(&r, "audio"),
+        reply_unsupported: reply(&r, "unsupported"),
         version: r.get(14),
     })
 }
@@ -131,7 +201,12 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
                     (text("handoff_keywords", "Words that ask for a person", &s.handoff_keywords, "Comma-separated."))
                     (text("faq_confidence", "How sure the FAQ must be to answer", &s.faq_confidence, "From 0 to 1 (usually 0.6): higher, and more questions go to the AI."))
                     (text("transcription_model", "Voice notes are turned into text by", &s.transcription_model, "The speech-to-text model of your AI service (whisper-1 for OpenAI); empty: voice notes are not read."))
-                    (area("type_replies", "Replies by message type", &s.type_replies, "JSON, e.g. {\"location\": \"Thanks for the pin!\"}; types: location, contacts, order, unsupported, image, video, document, audio."))
+                }
+                fieldset { legend { "Replies to messages without words" }
+                    p.hint { "What the bot sends when a customer sends one of these. Leave a box empty and the bot answers as usual (the AI, or your no-answer reply)." }
+                    @for (kind, label) in MESSAGE_KINDS {
+                        (text(&format!("reply_{kind}"), label, s.reply(kind), ""))
+                    }
                 }
                 p.hint { "Opening hours, holidays and what customers are told when you are closed: " a href="/hours" { "Hours" } "." }
                 fieldset { legend { "Alerts outside the 24-hour window" }
@@ -186,8 +261,9 @@ pub async fn save(
                     &optional(&s.transcription_model),
                     &optional(&s.alert_template_name),
                     &s.alert_template_language.trim(),
-                    &optional(&s.type_replies),
+                    &s.type_replies(),
                     &s.version,
+                    &MESSAGE_KINDS.map(|(kind, _)| kind).to_vec(),
                 ],
             )
             .await?;
