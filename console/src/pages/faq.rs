@@ -181,10 +181,15 @@ fn why(t: &Tried) -> String {
             "no entry fits well enough: the best, \u{201c}{best}\u{201d}, fits {score:.2}, and the FAQ answers from {:.2} (your FAQ confidence setting)",
             t.confidence
         ),
-        [(first, a), (second, b), ..] => format!(
+        // The matcher's margin (pg_alphadome's faq/rank.rs, MARGIN): closer than this is a tie.
+        [(first, a), (second, b), ..] if a - b < 0.1 => format!(
             "two entries fit about equally well (\u{201c}{first}\u{201d} {a:.2}, \u{201c}{second}\u{201d} {b:.2}), so the bot does not guess between them"
         ),
-        [_] => "the FAQ is not sure enough".to_string(),
+        // A best entry clearly ahead and still not answered: the message also asks what most
+        // of another entry's question is about (the matcher's contradiction rule).
+        [(best, _), ..] => format!(
+            "the message also asks about something \u{201c}{best}\u{201d} does not cover (it shares most of another entry's question), so its answer alone could be wrong"
+        ),
     }
     };
     match t.decision.as_str() {
@@ -568,4 +573,33 @@ pub async fn undo(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tried(ranked: &[(&str, f32)]) -> Tried {
+        Tried {
+            question: "layaway for the digital piano?".to_string(),
+            decision: "llm".to_string(),
+            answer: None,
+            ranked: ranked.iter().map(|(q, s)| (q.to_string(), *s)).collect(),
+            confidence: 0.6,
+        }
+    }
+
+    /// Why the AI answers is said as the matcher decided it: a tie only when the two are within
+    /// the margin; a best entry clearly ahead that still did not answer was contradicted (it was
+    /// called a tie, "about equally well", at 0.90 against 0.40).
+    #[test]
+    fn a_tie_and_a_contradicted_entry_are_told_apart() {
+        let tie = why(&tried(&[("Do you repair guitars?", 1.0), ("Do you repair instruments?", 1.0)]));
+        assert!(tie.contains("about equally well"), "{tie}");
+        let contradicted = why(&tried(&[("Do you sell digital pianos?", 0.9), ("Can I pay in instalments?", 0.4)]));
+        assert!(contradicted.contains("does not cover"), "{contradicted}");
+        assert!(!contradicted.contains("equally"), "{contradicted}");
+        let weak = why(&tried(&[("Do you sell digital pianos?", 0.5)]));
+        assert!(weak.contains("fits 0.50"), "{weak}");
+    }
 }
