@@ -182,7 +182,10 @@ pub async fn one(State(app): State<App>, session: Session, Path(id): Path<i64>) 
                 p.hint {
                     @let sent: String = facts.get(1);
                     @if !sent.is_empty() { "Sent at " (sent) ". " }
-                    "Tried " (facts.get::<_, i32>(0)) (if facts.get::<_, i32>(0) == 1 { " time." } else { " times." })
+                    @let tries: i32 = facts.get(0);
+                    @if tries == 0 { "Not sent yet." }
+                    @else if tries == 1 { "Sent on the first try." }
+                    @else { "It took " (tries) " tries." }
                 }
                 p { a href=(back) { "All alerts" } }
             },

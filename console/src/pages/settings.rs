@@ -209,8 +209,8 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
                     }
                 }
                 p.hint { "Opening hours, holidays and what customers are told when you are closed: " a href="/hours" { "Hours" } "." }
-                fieldset { legend { "Alerts outside the 24-hour window" }
-                    (text("alert_template_name", "Approved WhatsApp template", &s.alert_template_name, "Its body's one parameter is the alert; empty: alerts go by email."))
+                fieldset { legend { "Alerts when you have not written to the shop's number for a day" }
+                    (text("alert_template_name", "Approved WhatsApp template", &s.alert_template_name, "WhatsApp lets the bot write to you only within a day of your last message to it; after that alerts need a template Meta approved (its one blank is the alert). Empty: such alerts go by email."))
                     (text("alert_template_language", "Template language", &s.alert_template_language, "Like en or sw."))
                 }
                 button type="submit" { "Save settings" }

@@ -127,7 +127,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     (line("Answered from the FAQ", 1))
                     (line("Answered by the AI", 2))
                     (line("AI calls", 9))
-                    tr { th { "AI tokens (prompt + completion)" }
+                    tr { th { "AI words read + written (tokens, what the AI is paid by)" }
                          td.num { (this_week(6)) " + " (this_week(7)) } td.num { (total(6)) " + " (total(7)) } }
                     (line("Voice notes transcribed", 10))
                     (line("Messages sent", 8))
