@@ -135,13 +135,21 @@ async fn back_after_login(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let wanted = (request.method() == axum::http::Method::GET)
-        .then(|| request.uri().path_and_query().map(|p| p.as_str().to_string()))
+        .then(|| {
+            request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+        })
         .flatten()
         .filter(|p| crate::pages::account::then_path(p).is_some() && p != "/");
     let mut response = next.run(request).await;
     if let Some(wanted) = wanted {
         if response.status().is_redirection()
-            && response.headers().get(header::LOCATION).is_some_and(|l| l == "/login")
+            && response
+                .headers()
+                .get(header::LOCATION)
+                .is_some_and(|l| l == "/login")
         {
             if let Ok(query) = serde_urlencoded::to_string([("then", wanted.as_str())]) {
                 if let Ok(location) = format!("/login?{query}").parse() {

@@ -578,7 +578,12 @@ fn on_his_phone_gideon_changes_the_hours_in_four_taps_and_the_answer_follows() {
         // Tap 3: Saturday's closing time (typed the short way); tap 4: Save, in reach where
         // his thumb is (below the holidays, it was a long scroll away).
         phone.fill("input[name=sat_to]", "13:00").await;
-        in_reach(&phone, "form.hours button[type=submit]", "Save hours, from Saturday's box").await;
+        in_reach(
+            &phone,
+            "form.hours button[type=submit]",
+            "Save hours, from Saturday's box",
+        )
+        .await;
         phone.click("form.hours button[type=submit]").await;
         phone
             .shows("Saved: every answer that states the hours says the new ones.")
@@ -621,7 +626,11 @@ async fn in_reach(browser: &Browser, css: &str, what: &str) {
         )
         .await
         .unwrap();
-    let (top, bottom, window) = (found[0].as_f64().unwrap(), found[1].as_f64().unwrap(), found[2].as_f64().unwrap());
+    let (top, bottom, window) = (
+        found[0].as_f64().unwrap(),
+        found[1].as_f64().unwrap(),
+        found[2].as_f64().unwrap(),
+    );
     assert!(
         top >= 0.0 && bottom <= window,
         "{what}: {css} is at {top:.0}..{bottom:.0} px, outside the {window:.0} px screen"
@@ -640,7 +649,11 @@ async fn shows_all(browser: &Browser, css: &str) {
         )
         .await
         .unwrap();
-    assert!(found[0].as_bool().unwrap(), "{css} hides part of {}", found[1]);
+    assert!(
+        found[0].as_bool().unwrap(),
+        "{css} hides part of {}",
+        found[1]
+    );
 }
 
 /// Asserts the page is no wider than the window (a phone's 390 px, a laptop's 1366): else names
@@ -1026,7 +1039,11 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         )
         .unwrap();
     // A customer who asked for a person: an alert to mark done, and messages to count.
-    shop.customer_asks("254711000951", "I want to talk to a person please", "wamid.walk.1");
+    shop.customer_asks(
+        "254711000951",
+        "I want to talk to a person please",
+        "wamid.walk.1",
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while shop
         .db()
@@ -1071,8 +1088,10 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         walk.go_to("/faq").await;
         walk.tap("a[href='/faq/new']").await;
         phone.arrives_at("/faq/new").await;
-        walk.type_in("form.entry input[name=question]", "Do you sell ukuleles?").await;
-        walk.type_in("form.entry textarea[name=answer]", ANSWER).await;
+        walk.type_in("form.entry input[name=question]", "Do you sell ukuleles?")
+            .await;
+        walk.type_in("form.entry textarea[name=answer]", ANSWER)
+            .await;
         walk.tap("form.entry button[type=submit]").await;
         phone.shows("Added").await;
         taps.push(("new FAQ entry", walk.done("new FAQ entry").await, 6));
@@ -1084,15 +1103,24 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         for field in ["persona_tone", "shop_description", "current_offers"] {
             shows_all(&phone, &format!("form.personality [name={field}]")).await;
         }
-        walk.type_in("form.personality textarea[name=current_offers]", "December sale: 10% off all guitars until 31 Dec.").await;
+        walk.type_in(
+            "form.personality textarea[name=current_offers]",
+            "December sale: 10% off all guitars until 31 Dec.",
+        )
+        .await;
         walk.tap("form.personality button[type=submit]").await;
         phone.shows("Personality saved").await;
         taps.push(("personality", walk.done("personality").await, 4));
     });
-    assert_eq!(settings("current_offers"), "December sale: 10% off all guitars until 31 Dec.");
+    assert_eq!(
+        settings("current_offers"),
+        "December sale: 10% off all guitars until 31 Dec."
+    );
     runtime.block_on(async {
         walk.tap("#switch-ai").await;
-        phone.shows("what the FAQ does not answer gets your no-answer reply (Settings)").await;
+        phone
+            .shows("what the FAQ does not answer gets your no-answer reply (Settings)")
+            .await;
         walk.tap("#switch-ai").await;
         phone.shows("it answers what the FAQ does not").await;
         taps.push(("AI off and on", walk.done("AI off and on").await, 2));
@@ -1104,10 +1132,16 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
         // The week's cost: the first row of "Per week"; its messages: "This week".
         assert!(page.contains("<caption>Per week, KES</caption>"), "{page}");
         assert!(
-            page.contains("<th>Messages from customers</th><td class=\"num\">1</td><td class=\"num\">1</td>"),
+            page.contains(
+                "<th>Messages from customers</th><td class=\"num\">1</td><td class=\"num\">1</td>"
+            ),
             "{page}"
         );
-        taps.push(("usage: messages and cost", walk.done("usage: messages and cost").await, 2));
+        taps.push((
+            "usage: messages and cost",
+            walk.done("usage: messages and cost").await,
+            2,
+        ));
     });
     runtime.block_on(async {
         walk.go_to("/alerts").await;
@@ -1118,7 +1152,10 @@ fn the_owners_walk_on_his_phone_counts_its_taps() {
     });
     let done: bool = shop
         .db()
-        .query_one("SELECT bool_and(done_at IS NOT NULL) FROM alphadome.alerts", &[])
+        .query_one(
+            "SELECT bool_and(done_at IS NOT NULL) FROM alphadome.alerts",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(done, "the alert is done");

@@ -59,7 +59,9 @@ fn the_entry_form_says_what_its_kind_changes() {
     assert_eq!(owner.login(OWNER, PASSWORD), 303);
     let (_, page) = owner.get("/faq/new");
     assert!(
-        page.contains("Both answer the same way: \u{201c}Canned reply\u{201d} only marks a set reply"),
+        page.contains(
+            "Both answer the same way: \u{201c}Canned reply\u{201d} only marks a set reply"
+        ),
         "{page}"
     );
 }
@@ -84,8 +86,8 @@ fn an_overlap_is_fixed_in_one_tap_and_the_new_entry_then_answers() {
         ("is_active", "on"),
     ];
     assert_eq!(owner.post("/faq", &form).0, 303);
-    let db = shop.db();
-    let id = |question: &str| -> i64 {
+    let mut db = shop.db();
+    let mut id = |question: &str| -> i64 {
         db.query_one(
             "SELECT id FROM alphadome.bot_training_data WHERE question = $1",
             &[&question],
@@ -93,7 +95,10 @@ fn an_overlap_is_fixed_in_one_tap_and_the_new_entry_then_answers() {
         .unwrap()
         .get(0)
     };
-    let (new, old) = (id("Do you repair guitars?"), id("Do you repair instruments?"));
+    let (new, old) = (
+        id("Do you repair guitars?"),
+        id("Do you repair instruments?"),
+    );
     let decide = || -> (String, Option<String>) {
         let row = shop
             .db()
@@ -109,6 +114,11 @@ fn an_overlap_is_fixed_in_one_tap_and_the_new_entry_then_answers() {
     let fix = format!("action=\"/faq/{old}/delete\"");
     assert!(page.contains(&fix), "no one-tap fix on: {page}");
     assert!(page.contains("Answer with this entry: delete"), "{page}");
-    assert_eq!(owner.post(&format!("/faq/{old}/delete"), &[("csrf", &csrf)]).0, 303);
+    assert_eq!(
+        owner
+            .post(&format!("/faq/{old}/delete"), &[("csrf", &csrf)])
+            .0,
+        303
+    );
     assert_eq!(decide(), ("faq".to_string(), Some(answer.to_string())));
 }

@@ -250,7 +250,12 @@ fn logging_in_from_a_link_goes_on_to_the_page_it_was_for() {
     let landed = login("/conversations/7?x=1");
     assert_eq!(landed.status().as_u16(), 303);
     assert_eq!(landed.headers()["location"], "/conversations/7?x=1");
-    for elsewhere in ["//evil.example/", "/\\evil.example", "https://evil.example/", "/login"] {
+    for elsewhere in [
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/login",
+    ] {
         assert_eq!(login(elsewhere).headers()["location"], "/", "{elsewhere}");
     }
     // Logging in from the login page itself still lands on the overview.

@@ -29,7 +29,10 @@ fn replies_by_kind_of_message_are_one_box_each_not_json() {
         ("handoff_keywords", "human"),
         ("faq_confidence", "0.6"),
         ("alert_template_language", "en"),
-        ("reply_location", "  Thanks for the pin! We will look at it.  "),
+        (
+            "reply_location",
+            "  Thanks for the pin! We will look at it.  ",
+        ),
         ("reply_image", ""),
     ];
     assert_eq!(owner.post("/settings", &form).0, 303);

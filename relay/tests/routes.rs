@@ -440,7 +440,9 @@ fn an_ingest_only_relay_records_webhooks_and_claims_no_job() {
     // Longer than the worker's poll interval (1 s): a worker would have claimed the reply.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        d.count("SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' AND kind = 'reply.send'"),
+        d.count(
+            "SELECT count(*) FROM alphadome.outbox WHERE status = 'queued' AND kind = 'reply.send'"
+        ),
         1,
         "the reply waits for a relay that works the queue"
     );

@@ -35,8 +35,12 @@ fn sends_with(d: &Deployment, words: &str) -> Vec<Value> {
             r.body
         })
         .filter(|b| {
-            b["text"]["body"].as_str().is_some_and(|t| t.contains(words))
-                || b["interactive"]["body"]["text"].as_str().is_some_and(|t| t.contains(words))
+            b["text"]["body"]
+                .as_str()
+                .is_some_and(|t| t.contains(words))
+                || b["interactive"]["body"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(words))
         })
         .collect()
 }
@@ -47,7 +51,10 @@ fn wait_for_send(d: &Deployment, words: &str) -> Value {
         if let Some(sent) = sends_with(d, words).pop() {
             return sent;
         }
-        assert!(std::time::Instant::now() < deadline, "no send with {words:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no send with {words:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -57,7 +64,11 @@ fn wait_for_send(d: &Deployment, words: &str) -> Value {
 fn buy_and_press_pay(d: &Deployment, daraja: &Daraja, n: u32, customer: Customer) -> i64 {
     daraja.next_customer(customer);
     let before = d.count("SELECT count(*) FROM alphadome.orders");
-    let buy = text_now(PHONE, "I want to buy the yamaha guitar", &format!("wamid.buy.{n}"));
+    let buy = text_now(
+        PHONE,
+        "I want to buy the yamaha guitar",
+        &format!("wamid.buy.{n}"),
+    );
     assert_eq!(d.post(&buy).0, 200);
     d.wait_for(
         "the order",
@@ -65,7 +76,11 @@ fn buy_and_press_pay(d: &Deployment, daraja: &Daraja, n: u32, customer: Customer
         Duration::from_secs(10),
     );
     let order = d.count("SELECT max(id) FROM alphadome.orders");
-    let pay = pressed(&format!("pay_mpesa:{order}"), "Pay with M-Pesa", &format!("wamid.pay.{n}"));
+    let pay = pressed(
+        &format!("pay_mpesa:{order}"),
+        "Pay with M-Pesa",
+        &format!("wamid.pay.{n}"),
+    );
     assert_eq!(d.post(&pay).0, 200);
     order
 }
@@ -109,7 +124,10 @@ fn selling_from_price_question_to_mpesa_receipt_and_every_callback_case() {
     let question = text_now(PHONE, "How much is a Yamaha keyboard?", "wamid.price");
     assert_eq!(d.post(&question).0, 200);
     let price = wait_for_send(&d, "Our prices:");
-    assert_eq!(price["text"]["body"], "Our prices:\n• Yamaha PSR-E373 keyboard: KES 32,000 (in stock)");
+    assert_eq!(
+        price["text"]["body"],
+        "Our prices:\n• Yamaha PSR-E373 keyboard: KES 32,000 (in stock)"
+    );
 
     // "I want to buy": the product, and three buttons in Meta's interactive shape.
     let order = buy_and_press_pay(&d, &daraja, 1, Customer::Pays);
@@ -121,39 +139,77 @@ fn selling_from_price_question_to_mpesa_receipt_and_every_callback_case() {
         .iter()
         .map(|b| b["reply"]["title"].as_str().unwrap())
         .collect();
-    assert_eq!(titles, ["Pay with M-Pesa", "Pay in the shop", "Talk to a person"]);
+    assert_eq!(
+        titles,
+        ["Pay with M-Pesa", "Pay in the shop", "Talk to a person"]
+    );
     // The pay button: the push, the customer pays, the callback, his receipt, the owner's alert.
     d.wait_for("the payment", &format!("SELECT EXISTS (SELECT FROM alphadome.payments WHERE order_id = {order} AND status = 'paid')"), Duration::from_secs(20));
-    let reference: String = d.db().query_one("SELECT reference FROM alphadome.orders WHERE id = $1", &[&order]).unwrap().get(0);
+    let reference: String = d
+        .db()
+        .query_one(
+            "SELECT reference FROM alphadome.orders WHERE id = $1",
+            &[&order],
+        )
+        .unwrap()
+        .get(0);
     let receipt = wait_for_send(&d, "Payment received");
     assert_eq!(
         receipt["text"]["body"],
         format!("Payment received: KES 21,000 for order {reference}. M-Pesa receipt NLJ7RT61SV. Thank you!")
     );
-    assert_eq!(d.count(&format!("SELECT count(*) FROM alphadome.orders WHERE id = {order} AND status = 'paid'")), 1);
+    assert_eq!(
+        d.count(&format!(
+            "SELECT count(*) FROM alphadome.orders WHERE id = {order} AND status = 'paid'"
+        )),
+        1
+    );
     assert_eq!(d.count("SELECT count(*) FROM alphadome.alerts WHERE kind = 'payment' AND text LIKE '%is paid%'"), 1);
-    let push = daraja.calls().into_iter().find(|c| c.path == "/mpesa/stkpush/v1/processrequest").unwrap();
+    let push = daraja
+        .calls()
+        .into_iter()
+        .find(|c| c.path == "/mpesa/stkpush/v1/processrequest")
+        .unwrap();
     assert_eq!(push.body["Amount"], json!(21000));
     assert_eq!(push.body["AccountReference"], json!(reference));
-    assert!(push.body["CallBackURL"].as_str().unwrap().starts_with("http://127.0.0.1:9/mpesa/kassangas/"));
+    assert!(push.body["CallBackURL"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:9/mpesa/kassangas/"));
 
     // Cancelled (1032, as a string): told in plain words, with a button to try again.
     let order = buy_and_press_pay(&d, &daraja, 2, Customer::Cancels);
     d.wait_for("the cancellation", &format!("SELECT EXISTS (SELECT FROM alphadome.payments WHERE order_id = {order} AND status = 'failed' AND result_code = 1032)"), Duration::from_secs(20));
     let cancelled = wait_for_send(&d, "You cancelled the M-Pesa request");
-    assert_eq!(cancelled["interactive"]["action"]["buttons"][0]["reply"], json!({"id": format!("pay_mpesa:{order}"), "title": "Try again"}));
-    assert_eq!(d.count(&format!("SELECT count(*) FROM alphadome.orders WHERE id = {order} AND status = 'failed'")), 1);
+    assert_eq!(
+        cancelled["interactive"]["action"]["buttons"][0]["reply"],
+        json!({"id": format!("pay_mpesa:{order}"), "title": "Try again"})
+    );
+    assert_eq!(
+        d.count(&format!(
+            "SELECT count(*) FROM alphadome.orders WHERE id = {order} AND status = 'failed'"
+        )),
+        1
+    );
 
     // Sent twice: one payment, one receipt.
     let order = buy_and_press_pay(&d, &daraja, 3, Customer::PaysTwiceCalledBack);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while daraja.callbacks().len() < 4 {
-        assert!(std::time::Instant::now() < deadline, "callbacks: {:?}", daraja.callbacks());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callbacks: {:?}",
+            daraja.callbacks()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(payment_status(&d, order), "paid");
     d.wait_until_idle(Duration::from_secs(20));
-    assert_eq!(sends_with(&d, "Payment received").len(), 2, "one receipt per paid order");
+    assert_eq!(
+        sends_with(&d, "Payment received").len(),
+        2,
+        "one receipt per paid order"
+    );
 
     // Another amount than asked: flagged, the order not paid, a person alerted.
     let order = buy_and_press_pay(&d, &daraja, 4, Customer::PaysWrongAmount);
@@ -164,7 +220,9 @@ fn selling_from_price_question_to_mpesa_receipt_and_every_callback_case() {
     // No callback (the phone unreachable): the query, asked again while pending, says 1037.
     let order = buy_and_press_pay(&d, &daraja, 5, Customer::Unreachable);
     d.wait_for("the push", &format!("SELECT EXISTS (SELECT FROM alphadome.payments WHERE order_id = {order} AND status = 'pending')"), Duration::from_secs(20));
-    let payment = d.count(&format!("SELECT id FROM alphadome.payments WHERE order_id = {order}"));
+    let payment = d.count(&format!(
+        "SELECT id FROM alphadome.payments WHERE order_id = {order}"
+    ));
     let queries_done = format!(
         "SELECT count(*) FROM alphadome.outbox WHERE kind = 'payment.query' AND status = 'done'
             AND (payload ->> 'payment_id')::bigint = {payment}"
@@ -179,17 +237,30 @@ fn selling_from_price_question_to_mpesa_receipt_and_every_callback_case() {
         d.db()
             .execute("UPDATE alphadome.outbox SET run_at = now() WHERE kind = 'payment.query' AND status = 'queued'", &[])
             .unwrap();
-        d.wait_for("the query to run", &format!("SELECT ({queries_done}) >= {round}"), Duration::from_secs(20));
+        d.wait_for(
+            "the query to run",
+            &format!("SELECT ({queries_done}) >= {round}"),
+            Duration::from_secs(20),
+        );
     }
     d.wait_for("the query's answer", &format!("SELECT EXISTS (SELECT FROM alphadome.payments WHERE order_id = {order} AND status = 'failed' AND result_code = 1037)"), Duration::from_secs(20));
     wait_for_send(&d, "We could not reach your phone");
 
     // Every request to Daraja was right, and one token served them all.
     for call in daraja.calls() {
-        assert!(call.problems.is_empty(), "{}: {:?}", call.path, call.problems);
+        assert!(
+            call.problems.is_empty(),
+            "{}: {:?}",
+            call.path,
+            call.problems
+        );
     }
     assert_eq!(daraja.tokens_issued(), 1, "the token is cached");
-    let queries = daraja.calls().into_iter().filter(|c| c.path == "/mpesa/stkpushquery/v1/query").count();
+    let queries = daraja
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/mpesa/stkpushquery/v1/query")
+        .count();
     assert_eq!(queries, 2, "pending, then 1037");
 
     // A stranger's callback: 404, and nothing written.
@@ -198,16 +269,36 @@ fn selling_from_price_question_to_mpesa_receipt_and_every_callback_case() {
     let before = d.count(writes);
     let forged = json!({"Body": {"stkCallback": {"MerchantRequestID": "x", "CheckoutRequestID": "ws_CO_0004_mock",
                         "ResultCode": 0, "ResultDesc": "ok"}}}).to_string();
-    for path in [format!("/mpesa/kassangas/{}", "0".repeat(64)), "/mpesa/kassangas/short".into(), format!("/mpesa/nobody/{}", "a".repeat(64))] {
-        assert_eq!(d.relay.post(&path, forged.as_bytes(), None).0, 404, "{path}");
+    for path in [
+        format!("/mpesa/kassangas/{}", "0".repeat(64)),
+        "/mpesa/kassangas/short".into(),
+        format!("/mpesa/nobody/{}", "a".repeat(64)),
+    ] {
+        assert_eq!(
+            d.relay.post(&path, forged.as_bytes(), None).0,
+            404,
+            "{path}"
+        );
     }
     assert_eq!(d.count(writes), before);
 
     // No M-Pesa credential in the relay's log or the server's.
     d.assert_no_secret_in_logs();
-    let callback_path = push.body["CallBackURL"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let callback_path = push.body["CallBackURL"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     for log in [d.relay.log_text(), d.cluster.server_log()] {
-        for secret in [PASSKEY, CONSUMER_KEY, CONSUMER_SECRET, callback_path.as_str(), "mock-daraja-access-token-7f3a"] {
+        for secret in [
+            PASSKEY,
+            CONSUMER_KEY,
+            CONSUMER_SECRET,
+            callback_path.as_str(),
+            "mock-daraja-access-token-7f3a",
+        ] {
             assert!(!log.contains(secret), "an M-Pesa secret is in a log");
         }
     }

@@ -55,7 +55,12 @@ pub struct Daraja {
 }
 
 impl Daraja {
-    pub fn start(consumer_key: &str, consumer_secret: &str, shortcode: &str, passkey: &str) -> Daraja {
+    pub fn start(
+        consumer_key: &str,
+        consumer_secret: &str,
+        shortcode: &str,
+        passkey: &str,
+    ) -> Daraja {
         let inner = Arc::new(Inner {
             consumer_key: consumer_key.into(),
             consumer_secret: consumer_secret.into(),
@@ -128,7 +133,12 @@ fn nairobi(unix: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Problems with a request's Timestamp and Password: 14 digits, Nairobi time within two minutes
@@ -138,13 +148,23 @@ fn check_password(inner: &Inner, body: &Value, problems: &mut Vec<String>) {
     if timestamp.len() != 14 || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
         problems.push(format!("Timestamp {timestamp:?} is not YYYYMMDDHHmmss"));
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let near = (now - 120..=now + 120).step_by(1).any(|t| nairobi(t) == timestamp);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let near = (now - 120..=now + 120)
+        .step_by(1)
+        .any(|t| nairobi(t) == timestamp);
     if !near {
-        problems.push(format!("Timestamp {timestamp} is not Nairobi's time now (Invalid Timestamp)"));
+        problems.push(format!(
+            "Timestamp {timestamp} is not Nairobi's time now (Invalid Timestamp)"
+        ));
     }
     if body["BusinessShortCode"] != json!(inner.shortcode) {
-        problems.push(format!("BusinessShortCode {} is not {}", body["BusinessShortCode"], inner.shortcode));
+        problems.push(format!(
+            "BusinessShortCode {} is not {}",
+            body["BusinessShortCode"], inner.shortcode
+        ));
     }
     let expected = base64::engine::general_purpose::STANDARD
         .encode(format!("{}{}{timestamp}", inner.shortcode, inner.passkey));
@@ -156,7 +176,11 @@ fn check_password(inner: &Inner, body: &Value, problems: &mut Vec<String>) {
 fn check_push(inner: &Inner, body: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     check_password(inner, body, &mut problems);
-    let phone = |field: &str| body[field].as_str().is_some_and(|p| p.len() == 12 && p.starts_with("254") && p.bytes().all(|b| b.is_ascii_digit()));
+    let phone = |field: &str| {
+        body[field].as_str().is_some_and(|p| {
+            p.len() == 12 && p.starts_with("254") && p.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
     for field in ["PartyA", "PhoneNumber"] {
         if !phone(field) {
             problems.push(format!("{field} {} is not 2547XXXXXXXX", body[field]));
@@ -167,15 +191,24 @@ fn check_push(inner: &Inner, body: &Value) -> Vec<String> {
     }
     match body["TransactionType"].as_str() {
         Some("CustomerPayBillOnline") if body["PartyB"] == json!(inner.shortcode) => {}
-        Some("CustomerBuyGoodsOnline") if body["PartyB"].as_str().is_some_and(|b| !b.is_empty()) => {}
-        other => problems.push(format!("TransactionType {other:?} with PartyB {}", body["PartyB"])),
+        Some("CustomerBuyGoodsOnline")
+            if body["PartyB"].as_str().is_some_and(|b| !b.is_empty()) => {}
+        other => problems.push(format!(
+            "TransactionType {other:?} with PartyB {}",
+            body["PartyB"]
+        )),
     }
     if !body["Amount"].is_u64() || body["Amount"].as_u64() == Some(0) {
-        problems.push(format!("Amount {} is not a whole number above 0", body["Amount"]));
+        problems.push(format!(
+            "Amount {} is not a whole number above 0",
+            body["Amount"]
+        ));
     }
     let reference = body["AccountReference"].as_str().unwrap_or_default();
     if reference.is_empty() || reference.chars().count() > 12 {
-        problems.push(format!("AccountReference {reference:?} is not 1 to 12 characters"));
+        problems.push(format!(
+            "AccountReference {reference:?} is not 1 to 12 characters"
+        ));
     }
     if body["TransactionDesc"].as_str().map_or(true, str::is_empty) {
         problems.push("no TransactionDesc".into());
@@ -185,8 +218,14 @@ fn check_push(inner: &Inner, body: &Value) -> Vec<String> {
     let secure = parsed.as_ref().is_some_and(|u| {
         u.scheme() == "https" || (u.scheme() == "http" && u.host_str() == Some("127.0.0.1"))
     });
-    if !secure || !parsed.as_ref().is_some_and(|u| u.path().starts_with("/mpesa/")) {
-        problems.push(format!("CallBackURL {callback:?} is not an https /mpesa/ address"));
+    if !secure
+        || !parsed
+            .as_ref()
+            .is_some_and(|u| u.path().starts_with("/mpesa/"))
+    {
+        problems.push(format!(
+            "CallBackURL {callback:?} is not an https /mpesa/ address"
+        ));
     }
     problems
 }
@@ -201,10 +240,16 @@ async fn handle(inner: Arc<Inner>, request: axum::extract::Request) -> axum::res
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let record = |problems: Vec<String>| {
-        inner.calls.lock().unwrap().push(Call { path: path.clone(), body: body.clone(), problems });
+        inner.calls.lock().unwrap().push(Call {
+            path: path.clone(),
+            body: body.clone(),
+            problems,
+        });
     };
     if path == "/oauth/v1/generate" {
         let basic = base64::engine::general_purpose::STANDARD
@@ -215,11 +260,16 @@ async fn handle(inner: Arc<Inner>, request: axum::extract::Request) -> axum::res
         }
         record(vec![]);
         *inner.tokens_issued.lock().unwrap() += 1;
-        return axum::Json(json!({"access_token": inner.token, "expires_in": "3599"})).into_response();
+        return axum::Json(json!({"access_token": inner.token, "expires_in": "3599"}))
+            .into_response();
     }
     if authorization != format!("Bearer {}", inner.token) {
         record(vec!["no valid access token".into()]);
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"errorCode": "404.001.03", "errorMessage": "Invalid Access Token"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"errorCode": "404.001.03", "errorMessage": "Invalid Access Token"})),
+        )
+            .into_response();
     }
     match path.as_str() {
         "/mpesa/stkpush/v1/processrequest" => {
@@ -231,12 +281,39 @@ async fn handle(inner: Arc<Inner>, request: axum::extract::Request) -> axum::res
             }
             let n = inner.pushed.lock().unwrap().len() + 1;
             let checkout = format!("ws_CO_{n:04}_mock");
-            let customer = inner.plans.lock().unwrap().pop_front().unwrap_or(Customer::Pays);
-            inner.pushed.lock().unwrap().insert(checkout.clone(), (customer, 0));
-            let callback_path = reqwest::Url::parse(body["CallBackURL"].as_str().unwrap()).unwrap().path().to_string();
-            let (amount, phone) = (body["Amount"].as_u64().unwrap(), body["PhoneNumber"].as_str().unwrap().parse::<u64>().unwrap());
+            let customer = inner
+                .plans
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Customer::Pays);
+            inner
+                .pushed
+                .lock()
+                .unwrap()
+                .insert(checkout.clone(), (customer, 0));
+            let callback_path = reqwest::Url::parse(body["CallBackURL"].as_str().unwrap())
+                .unwrap()
+                .path()
+                .to_string();
+            let (amount, phone) = (
+                body["Amount"].as_u64().unwrap(),
+                body["PhoneNumber"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+            );
             let merchant = format!("29115-3462056{n}-1");
-            tokio::spawn(act_out(inner.clone(), customer, callback_path, merchant.clone(), checkout.clone(), amount, phone));
+            tokio::spawn(act_out(
+                inner.clone(),
+                customer,
+                callback_path,
+                merchant.clone(),
+                checkout.clone(),
+                amount,
+                phone,
+            ));
             axum::Json(json!({"MerchantRequestID": merchant, "CheckoutRequestID": checkout,
                               "ResponseCode": "0", "ResponseDescription": "Success. Request accepted for processing",
                               "CustomerMessage": "Success. Request accepted for processing"}))
@@ -245,7 +322,10 @@ async fn handle(inner: Arc<Inner>, request: axum::extract::Request) -> axum::res
         "/mpesa/stkpushquery/v1/query" => {
             let mut problems = Vec::new();
             check_password(&inner, &body, &mut problems);
-            let checkout = body["CheckoutRequestID"].as_str().unwrap_or_default().to_string();
+            let checkout = body["CheckoutRequestID"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let known = inner.pushed.lock().unwrap().get(&checkout).copied();
             if known.is_none() {
                 problems.push(format!("CheckoutRequestID {checkout:?} was never pushed"));
@@ -254,7 +334,11 @@ async fn handle(inner: Arc<Inner>, request: axum::extract::Request) -> axum::res
             let Some((customer, asked)) = known else {
                 return (StatusCode::BAD_REQUEST, axum::Json(json!({"errorCode": "400.002.02", "errorMessage": "Bad Request - Invalid CheckoutRequestID"}))).into_response();
             };
-            inner.pushed.lock().unwrap().insert(checkout.clone(), (customer, asked + 1));
+            inner
+                .pushed
+                .lock()
+                .unwrap()
+                .insert(checkout.clone(), (customer, asked + 1));
             // The first query comes while the prompt is still on the phone.
             if asked == 0 {
                 return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"requestId": "mock", "errorCode": "500.001.1001", "errorMessage": "The transaction is being processed"}))).into_response();
@@ -276,7 +360,15 @@ async fn handle(inner: Arc<Inner>, request: axum::extract::Request) -> axum::res
 }
 
 /// The customer's answer to the prompt, as M-Pesa's callback(s) to the relay.
-async fn act_out(inner: Arc<Inner>, customer: Customer, path: String, merchant: String, checkout: String, amount: u64, phone: u64) {
+async fn act_out(
+    inner: Arc<Inner>,
+    customer: Customer,
+    path: String,
+    merchant: String,
+    checkout: String,
+    amount: u64,
+    phone: u64,
+) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stk = |code: Value, desc: &str, paid: Option<u64>| {
         let mut stk = json!({"MerchantRequestID": merchant, "CheckoutRequestID": checkout, "ResultCode": code, "ResultDesc": desc});
@@ -289,12 +381,24 @@ async fn act_out(inner: Arc<Inner>, customer: Customer, path: String, merchant: 
         json!({"Body": {"stkCallback": stk}})
     };
     let bodies = match customer {
-        Customer::Pays => vec![stk(json!(0), "The service request is processed successfully.", Some(amount))],
+        Customer::Pays => vec![stk(
+            json!(0),
+            "The service request is processed successfully.",
+            Some(amount),
+        )],
         Customer::PaysTwiceCalledBack => {
-            let paid = stk(json!(0), "The service request is processed successfully.", Some(amount));
+            let paid = stk(
+                json!(0),
+                "The service request is processed successfully.",
+                Some(amount),
+            );
             vec![paid.clone(), paid]
         }
-        Customer::PaysWrongAmount => vec![stk(json!(0), "The service request is processed successfully.", Some(amount - 1))],
+        Customer::PaysWrongAmount => vec![stk(
+            json!(0),
+            "The service request is processed successfully.",
+            Some(amount - 1),
+        )],
         // ResultCode as a string, as M-Pesa sometimes sends it.
         Customer::Cancels => vec![stk(json!("1032"), "Request cancelled by user", None)],
         Customer::Unreachable => vec![],
@@ -304,7 +408,11 @@ async fn act_out(inner: Arc<Inner>, customer: Customer, path: String, merchant: 
     };
     let client = reqwest::Client::new();
     for body in bodies {
-        let answer = client.post(format!("{relay}{path}")).json(&body).send().await;
+        let answer = client
+            .post(format!("{relay}{path}"))
+            .json(&body)
+            .send()
+            .await;
         let seen = match answer {
             Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
             Err(e) => (0, e.to_string()),

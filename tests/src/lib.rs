@@ -106,7 +106,9 @@ fn start_on_a_free_port(
             return (port, options);
         }
         let logged = std::fs::read(log).unwrap_or_default();
-        let this_start = String::from_utf8_lossy(&logged[(logged_before as usize).min(logged.len())..]).into_owned();
+        let this_start =
+            String::from_utf8_lossy(&logged[(logged_before as usize).min(logged.len())..])
+                .into_owned();
         if !this_start.contains("Address already in use") {
             check(output, what);
         }
@@ -274,8 +276,13 @@ impl Cluster {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (port, options) =
-            start_on_a_free_port(&data, &dir.join("server.log"), &env, options_for, "pg_ctl start");
+        let (port, options) = start_on_a_free_port(
+            &data,
+            &dir.join("server.log"),
+            &env,
+            options_for,
+            "pg_ctl start",
+        );
         Cluster {
             dir,
             port,

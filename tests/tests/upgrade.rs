@@ -45,7 +45,10 @@ fn schema_of(cluster: &Cluster, database: &str) -> String {
                 .iter()
                 .position(|l| l.ends_with(';'))
                 .map_or(lines.len() - at, |end| end + 1);
-            if lines[at..at + statement].iter().any(|l| l.contains("pg.dropped.")) {
+            if lines[at..at + statement]
+                .iter()
+                .any(|l| l.contains("pg.dropped."))
+            {
                 dropped_column_block = statement;
             }
         }

@@ -246,7 +246,8 @@ async fn list(
     let deleted = tx.query(DELETED, &[]).await?;
     let csrf = html::csrf(who);
     // What was just done, said with the entry's question; a changed entry's overlaps with others.
-    let (done, overlaps): (Markup, Vec<(String, String, i64)>) = match notice.or_else(|| q.notice()) {
+    let (done, overlaps): (Markup, Vec<(String, String, i64)>) = match notice.or_else(|| q.notice())
+    {
         Some(Notice::Changed { verb, id }) => {
             let question: Option<String> = tx
                 .query_opt(
@@ -594,9 +595,15 @@ mod tests {
     /// called a tie, "about equally well", at 0.90 against 0.40).
     #[test]
     fn a_tie_and_a_contradicted_entry_are_told_apart() {
-        let tie = why(&tried(&[("Do you repair guitars?", 1.0), ("Do you repair instruments?", 1.0)]));
+        let tie = why(&tried(&[
+            ("Do you repair guitars?", 1.0),
+            ("Do you repair instruments?", 1.0),
+        ]));
         assert!(tie.contains("about equally well"), "{tie}");
-        let contradicted = why(&tried(&[("Do you sell digital pianos?", 0.9), ("Can I pay in instalments?", 0.4)]));
+        let contradicted = why(&tried(&[
+            ("Do you sell digital pianos?", 0.9),
+            ("Can I pay in instalments?", 0.4),
+        ]));
         assert!(contradicted.contains("does not cover"), "{contradicted}");
         assert!(!contradicted.contains("equally"), "{contradicted}");
         let weak = why(&tried(&[("Do you sell digital pianos?", 0.5)]));

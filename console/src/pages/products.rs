@@ -83,7 +83,11 @@ const UPSERT: &str = "
 /// The CSV's columns, in order (phrasings separated by ";").
 const CSV_HEADER: &str = "name,price,in_stock,category,description,phrasings";
 
-async fn list(tx: &Transaction<'_>, who: &Who, notice: Option<(&str, bool)>) -> Result<Response, AppError> {
+async fn list(
+    tx: &Transaction<'_>,
+    who: &Who,
+    notice: Option<(&str, bool)>,
+) -> Result<Response, AppError> {
     let rows = tx
         .query(
             "SELECT id, name, alphadome._price_words(price, currency), in_stock, coalesce(category, ''), is_active
@@ -156,31 +160,45 @@ async fn list(tx: &Transaction<'_>, who: &Who, notice: Option<(&str, bool)>) -> 
 }
 
 pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Listing>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        let done = q.done.as_deref().map(|d| match d {
-            "added" => "Product added.".to_string(),
-            "saved" => "Product saved.".to_string(),
-            "deleted" => "Product deleted.".to_string(),
-            n => format!("{} products imported.", n.parse::<u32>().unwrap_or(0)),
-        });
-        list(tx, who, done.as_deref().map(|d| (d, true))).await
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let done = q.done.as_deref().map(|d| match d {
+                "added" => "Product added.".to_string(),
+                "saved" => "Product saved.".to_string(),
+                "deleted" => "Product deleted.".to_string(),
+                n => format!("{} products imported.", n.parse::<u32>().unwrap_or(0)),
+            });
+            list(tx, who, done.as_deref().map(|d| (d, true))).await
+        },
+    )
     .await
 }
 
 pub async fn add(State(app): State<App>, session: Session, Posted(p): Posted<Product>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-        let added = attempt(
-            tx,
-            ADD,
-            &[&p.name, &price_text(&p.price), &p.in_stock.is_some(), &p.category, &p.description, &p.phrasings, &tenant],
-        )
-        .await?;
-        match added {
-            Ok(_) => Ok(Redirect::to("/products?done=added").into_response()),
-            Err(why) => list(tx, who, Some((&why, false))).await,
-        }
-    })
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let added = attempt(
+                tx,
+                ADD,
+                &[
+                    &p.name,
+                    &price_text(&p.price),
+                    &p.in_stock.is_some(),
+                    &p.category,
+                    &p.description,
+                    &p.phrasings,
+                    &tenant,
+                ],
+            )
+            .await?;
+            match added {
+                Ok(_) => Ok(Redirect::to("/products?done=added").into_response()),
+                Err(why) => list(tx, who, Some((&why, false))).await,
+            }
+        },
+    )
     .await
 }
 
@@ -226,26 +244,49 @@ pub async fn edit(State(app): State<App>, session: Session, Path(id): Path<i64>)
     .await
 }
 
-pub async fn save(State(app): State<App>, session: Session, Path(id): Path<i64>, Posted(p): Posted<Product>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
-        let saved = attempt(
-            tx,
-            SAVE,
-            &[&p.name, &price_text(&p.price), &p.in_stock.is_some(), &p.category, &p.description, &p.phrasings, &id],
-        )
-        .await?;
-        match saved {
-            Ok(0) => Err(AppError::NotFound),
-            Ok(_) => Ok(Redirect::to("/products?done=saved").into_response()),
-            Err(why) => Ok(edit_page(who, id, &p, Some(&why))),
-        }
-    })
+pub async fn save(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    Posted(p): Posted<Product>,
+) -> Response {
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            let saved = attempt(
+                tx,
+                SAVE,
+                &[
+                    &p.name,
+                    &price_text(&p.price),
+                    &p.in_stock.is_some(),
+                    &p.category,
+                    &p.description,
+                    &p.phrasings,
+                    &id,
+                ],
+            )
+            .await?;
+            match saved {
+                Ok(0) => Err(AppError::NotFound),
+                Ok(_) => Ok(Redirect::to("/products?done=saved").into_response()),
+                Err(why) => Ok(edit_page(who, id, &p, Some(&why))),
+            }
+        },
+    )
     .await
 }
 
-pub async fn delete(State(app): State<App>, session: Session, Path(id): Path<i64>, Posted(_): Posted<Nothing>) -> Response {
+pub async fn delete(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<i64>,
+    Posted(_): Posted<Nothing>,
+) -> Response {
     app.owner(&session, async |tx: &Transaction<'_>, _: &Who, _: Uuid| {
-        let gone = tx.execute("DELETE FROM alphadome.products WHERE id = $1", &[&id]).await?;
+        let gone = tx
+            .execute("DELETE FROM alphadome.products WHERE id = $1", &[&id])
+            .await?;
         if gone == 0 {
             return Err(AppError::NotFound);
         }
@@ -290,32 +331,50 @@ pub struct Pasted {
 }
 
 /// Pasted CSV rows, added or updated by name, all or none: a bad row is named and nothing changes.
-pub async fn import(State(app): State<App>, session: Session, Posted(form): Posted<Pasted>) -> Response {
-    app.owner(&session, async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
-        let rows = match parse_csv(&form.csv) {
-            Ok(rows) => rows,
-            Err(why) => return list(tx, who, Some((&why, false))).await,
-        };
-        let mut imported = 0u32;
-        tx.batch_execute("SAVEPOINT import").await?;
-        for (line, row) in rows.iter().enumerate() {
-            let [name, price, stock, category, description, phrasings] = row;
-            let in_stock = !matches!(stock.trim().to_lowercase().as_str(), "false" | "no" | "0" | "out");
-            let done = attempt_query(
-                tx,
-                &format!("{UPSERT} RETURNING id"),
-                &[name, &price_text(price), &in_stock, category, description, phrasings, &tenant],
-            )
-            .await?;
-            if let Err(why) = done {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT import").await?;
-                let why = format!("Nothing was imported: row {} ({name}): {why}", line + 1);
-                return list(tx, who, Some((&why, false))).await;
+pub async fn import(
+    State(app): State<App>,
+    session: Session,
+    Posted(form): Posted<Pasted>,
+) -> Response {
+    app.owner(
+        &session,
+        async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let rows = match parse_csv(&form.csv) {
+                Ok(rows) => rows,
+                Err(why) => return list(tx, who, Some((&why, false))).await,
+            };
+            let mut imported = 0u32;
+            tx.batch_execute("SAVEPOINT import").await?;
+            for (line, row) in rows.iter().enumerate() {
+                let [name, price, stock, category, description, phrasings] = row;
+                let in_stock = !matches!(
+                    stock.trim().to_lowercase().as_str(),
+                    "false" | "no" | "0" | "out"
+                );
+                let done = attempt_query(
+                    tx,
+                    &format!("{UPSERT} RETURNING id"),
+                    &[
+                        name,
+                        &price_text(price),
+                        &in_stock,
+                        category,
+                        description,
+                        phrasings,
+                        &tenant,
+                    ],
+                )
+                .await?;
+                if let Err(why) = done {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT import").await?;
+                    let why = format!("Nothing was imported: row {} ({name}): {why}", line + 1);
+                    return list(tx, who, Some((&why, false))).await;
+                }
+                imported += 1;
             }
-            imported += 1;
-        }
-        Ok(Redirect::to(&format!("/products?done={imported}")).into_response())
-    })
+            Ok(Redirect::to(&format!("/products?done={imported}")).into_response())
+        },
+    )
     .await
 }
 
@@ -332,7 +391,8 @@ fn csv_field(value: &str) -> String {
 /// with the six columns (missing ones empty); a row with more is refused.
 fn parse_csv(text: &str) -> Result<Vec<[String; 6]>, String> {
     let mut records: Vec<Vec<String>> = Vec::new();
-    let (mut record, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, text.chars().peekable());
+    let (mut record, mut field, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, text.chars().peekable());
     while let Some(c) = chars.next() {
         match (quoted, c) {
             (true, '"') if chars.peek() == Some(&'"') => {
@@ -360,11 +420,17 @@ fn parse_csv(text: &str) -> Result<Vec<[String; 6]>, String> {
     }
     let mut rows = Vec::new();
     for (i, mut r) in records.into_iter().enumerate() {
-        if r.iter().all(|f| f.trim().is_empty()) || (i == 0 && r.first().map(|f| f.trim()) == Some("name")) {
+        if r.iter().all(|f| f.trim().is_empty())
+            || (i == 0 && r.first().map(|f| f.trim()) == Some("name"))
+        {
             continue;
         }
         if r.len() > 6 {
-            return Err(format!("Line {} has {} columns; the CSV has six: {CSV_HEADER}.", i + 1, r.len()));
+            return Err(format!(
+                "Line {} has {} columns; the CSV has six: {CSV_HEADER}.",
+                i + 1,
+                r.len()
+            ));
         }
         r.resize(6, String::new());
         rows.push(r.try_into().expect("six columns"));
@@ -388,7 +454,9 @@ mod tests {
         assert_eq!(rows[0][5], "kinanda;piano");
         assert_eq!(rows[1], ["Capo", "500", "", "", "", ""].map(String::from));
         assert!(parse_csv("a,\"b").is_err());
-        assert!(parse_csv("a,1,true,c,d,e,f").unwrap_err().contains("7 columns"));
+        assert!(parse_csv("a,1,true,c,d,e,f")
+            .unwrap_err()
+            .contains("7 columns"));
     }
 
     #[test]

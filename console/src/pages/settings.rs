@@ -21,7 +21,10 @@ const MESSAGE_KINDS: [(&str, &str); 8] = [
     ("video", "A video"),
     ("document", "A document (PDF, ...)"),
     ("audio", "A voice note the bot cannot listen to"),
-    ("unsupported", "Anything else WhatsApp cannot show (a poll, ...)"),
+    (
+        "unsupported",
+        "Anything else WhatsApp cannot show (a poll, ...)",
+    ),
 ];
 
 impl Settings {

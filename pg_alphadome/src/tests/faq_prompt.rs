@@ -213,7 +213,12 @@ mod tests {
                 "UPDATE alphadome.bot_control_settings
                     SET persona_tone = $2, shop_description = $3, current_offers = $4
                   WHERE bot_tenant_id = $1::uuid",
-                &[k.as_str().into(), tone.into(), description.into(), offers.into()],
+                &[
+                    k.as_str().into(),
+                    tone.into(),
+                    description.into(),
+                    offers.into(),
+                ],
             )
         };
         let before = (system(price), system(greeting));
@@ -227,19 +232,41 @@ mod tests {
         );
         for (message, template) in [(price, "PRODUCT-TEMPLATE"), (greeting, "DEFAULT-TEMPLATE")] {
             let text = system(message);
-            assert!(text.contains("Tone: warm, short sentences, never pushy."), "{text}");
-            assert!(text.contains("About the shop: A music shop on Moi Avenue, Nairobi"), "{text}");
-            assert!(text.contains("December sale: 10% off all guitars until 31 Dec."), "{text}");
+            assert!(
+                text.contains("Tone: warm, short sentences, never pushy."),
+                "{text}"
+            );
+            assert!(
+                text.contains("About the shop: A music shop on Moi Avenue, Nairobi"),
+                "{text}"
+            );
+            assert!(
+                text.contains("December sale: 10% off all guitars until 31 Dec."),
+                "{text}"
+            );
             // The personality first, the template's own instructions after it.
-            assert!(text.find("December sale").unwrap() < text.find(template).unwrap(), "{text}");
+            assert!(
+                text.find("December sale").unwrap() < text.find(template).unwrap(),
+                "{text}"
+            );
         }
 
         // A new offer replaces the old one everywhere; no offer, no line.
-        set("formal", None, Some("Free strings with every guitar this week."));
+        set(
+            "formal",
+            None,
+            Some("Free strings with every guitar this week."),
+        );
         for message in [price, greeting] {
             let text = system(message);
-            assert!(text.contains("Free strings with every guitar") && text.contains("Tone: formal."), "{text}");
-            assert!(!text.contains("December sale") && !text.contains("About the shop"), "{text}");
+            assert!(
+                text.contains("Free strings with every guitar") && text.contains("Tone: formal."),
+                "{text}"
+            );
+            assert!(
+                !text.contains("December sale") && !text.contains("About the shop"),
+                "{text}"
+            );
         }
         set("friendly", None, None);
         assert_eq!((system(price), system(greeting)), before);

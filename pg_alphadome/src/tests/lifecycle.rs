@@ -280,7 +280,10 @@ mod tests {
         #[cfg(feature = "pg15")]
         run("ALTER ROLE authenticated INHERIT", &[]);
         #[cfg(not(feature = "pg15"))]
-        run("GRANT alphadome_tenant TO authenticated WITH INHERIT TRUE", &[]);
+        run(
+            "GRANT alphadome_tenant TO authenticated WITH INHERIT TRUE",
+            &[],
+        );
         as_postgrest("authenticated");
         let edit = outcome(
             "UPDATE alphadome.bot_training_data SET answer = 'Monday-Saturday 8 AM - 7 PM'",

@@ -106,7 +106,12 @@ mod tests {
             let (from, wamid) = (format!("25470000010{i}"), format!("w.once.{i}"));
             inbound("1001", &from, "What are your opening hours?", &wamid);
         }
-        inbound("1002", "254700000200", "What are your opening hours?", "w.once.b");
+        inbound(
+            "1002",
+            "254700000200",
+            "What are your opening hours?",
+            "w.once.b",
+        );
         let jobs = claim(10);
         assert_eq!(jobs.len(), 4);
         let mut served_a: Vec<i64> = Vec::new();
@@ -117,7 +122,10 @@ mod tests {
             } else {
                 TOKEN_B
             };
-            assert_eq!(job["whatsapp"]["access_token"], token, "each job its tenant's token");
+            assert_eq!(
+                job["whatsapp"]["access_token"], token,
+                "each job its tenant's token"
+            );
         }
         served_a.sort();
         let rows = |tenant: &str| {
@@ -130,13 +138,21 @@ mod tests {
         let ids: Vec<String> = served_a.iter().map(|i| i.to_string()).collect();
         assert_eq!(
             rows(&a),
-            Some(format!("whatsapp_access_token:reply.send:{}:{}", served_a[0], ids.join(","))),
+            Some(format!(
+                "whatsapp_access_token:reply.send:{}:{}",
+                served_a[0],
+                ids.join(",")
+            )),
             "one row for shop-a's three sends"
         );
-        let only_b = jobs.iter().find(|j| j["tenant_id"] == b.as_str()).unwrap()["id"].as_i64().unwrap();
+        let only_b = jobs.iter().find(|j| j["tenant_id"] == b.as_str()).unwrap()["id"]
+            .as_i64()
+            .unwrap();
         assert_eq!(
             rows(&b),
-            Some(format!("whatsapp_access_token:reply.send:{only_b}:{only_b}")),
+            Some(format!(
+                "whatsapp_access_token:reply.send:{only_b}:{only_b}"
+            )),
             "shop-b's own row"
         );
     }

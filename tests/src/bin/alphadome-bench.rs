@@ -543,15 +543,33 @@ fn main() {
     let naive_per_second = {
         let naive = NaiveReceiver::start(&cluster.url("postgres", "bench"));
         let started = Instant::now();
-        let accepted = flood(&naive.url, KASSANGAS, "naive", OPENING_HOURS, SECONDS, 254_680_000_000);
+        let accepted = flood(
+            &naive.url,
+            KASSANGAS,
+            "naive",
+            OPENING_HOURS,
+            SECONDS,
+            254_680_000_000,
+        );
         accepted.len() as f64 / started.elapsed().as_secs_f64()
     };
     let ingest_only_per_second = {
         let mut ingest_env = env.clone();
         ingest_env.push(("ALPHADOME_INGEST_ONLY", "true".to_string()));
-        let relay = Relay::start(&relay_bin, &ingest_env, &cluster.dir.join("relay-ingest-only.log"));
+        let relay = Relay::start(
+            &relay_bin,
+            &ingest_env,
+            &cluster.dir.join("relay-ingest-only.log"),
+        );
         let started = Instant::now();
-        let accepted = flood(&format!("{}/webhook", relay.url), KASSANGAS, "ingest-only", OPENING_HOURS, SECONDS, 254_690_000_000);
+        let accepted = flood(
+            &format!("{}/webhook", relay.url),
+            KASSANGAS,
+            "ingest-only",
+            OPENING_HOURS,
+            SECONDS,
+            254_690_000_000,
+        );
         accepted.len() as f64 / started.elapsed().as_secs_f64()
     };
     eprintln!("  naive receiver {naive_per_second:.0} webhooks/s; relay without its worker {ingest_only_per_second:.0}/s");
@@ -879,7 +897,9 @@ struct NaiveReceiver {
 impl NaiveReceiver {
     fn start(database_url: &str) -> NaiveReceiver {
         use std::io::BufRead;
-        let binary = std::env::current_exe().unwrap().with_file_name("naive-receiver");
+        let binary = std::env::current_exe()
+            .unwrap()
+            .with_file_name("naive-receiver");
         let mut child = std::process::Command::new(&binary)
             .env("DATABASE_URL", database_url)
             .env("META_APP_SECRET", SECRET)

@@ -23,7 +23,9 @@ struct Receiver {
 
 /// 200 once the row is committed; 401 for a bad signature, 503 when the database refused.
 async fn webhook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let header = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
     let Some(expected) = header
         .and_then(|h| h.strip_prefix("sha256="))
         .and_then(|h| hex::decode(h).ok())
@@ -64,7 +66,9 @@ async fn main() {
     };
     let receiver = Arc::new(Receiver {
         pool: database.pool("naive-receiver", POOL_SIZE).expect("a pool"),
-        secret: std::env::var("META_APP_SECRET").expect("META_APP_SECRET").into_bytes(),
+        secret: std::env::var("META_APP_SECRET")
+            .expect("META_APP_SECRET")
+            .into_bytes(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("{}", listener.local_addr().unwrap().port());
