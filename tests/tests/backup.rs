@@ -312,3 +312,43 @@ fn a_postgres_error_inside_rust_reaches_the_client_as_itself() {
         );
     }
 }
+
+/// A dump holds M-Pesa's credentials only as ciphertext (issue 24: no M-Pesa credential in
+/// logs, dumps or the server log): neither the plain dump nor the server log has them.
+#[test]
+fn a_dump_holds_no_mpesa_credential_in_clear() {
+    const KEY: &str = "dump-test-consumer-key-7f3a";
+    const SECRET: &str = "dump-test-consumer-secret-91c2";
+    const PASSKEY: &str = "dump-test-passkey-bfd4e0a1c9";
+    let cluster = Cluster::start(&[]);
+    cluster.create_database("shop");
+    seed(&cluster, "shop");
+    cluster
+        .connect("shop")
+        .execute(
+            "SELECT alphadome.set_mpesa_credentials(id, $1, $2, $3, 'sandbox')
+               FROM alphadome.bot_tenants WHERE slug = 'kassangas'",
+            &[&KEY, &SECRET, &PASSKEY],
+        )
+        .unwrap();
+    let file = cluster.dir.join("shop.sql");
+    let dump = cluster.tool("pg_dump", &["-d", "shop", "-f", file.to_str().unwrap()]);
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("mpesa_accounts"), "the dump has the table");
+    let log = cluster.server_log();
+    for secret in [KEY, SECRET, PASSKEY] {
+        assert!(
+            !text.contains(secret),
+            "an M-Pesa credential is in the dump in clear"
+        );
+        assert!(
+            !log.contains(secret),
+            "an M-Pesa credential is in the server log"
+        );
+    }
+}
