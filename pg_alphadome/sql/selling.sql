@@ -686,10 +686,26 @@ BEGIN
     END IF;
     SELECT p.id INTO payment FROM alphadome.payments p
      WHERE p.bot_tenant_id = tenant AND p.checkout_request_id = stk ->> 'CheckoutRequestID';
+    items := coalesce(stk #> '{CallbackMetadata,Item}', '[]');
+    IF jsonb_typeof(items) IS DISTINCT FROM 'array' THEN
+        items := '[]';
+    END IF;
     IF payment IS NULL THEN
+        -- Money that came for no payment the bot waits for (a push whose answer was lost: it
+        -- was taken as failed, yet the PIN prompt reached the phone): nothing is settled, but
+        -- the owner is told, once per CheckoutRequestID, so no payment goes unnoticed.
+        IF alphadome._result_code(stk -> 'ResultCode') = 0 THEN
+            PERFORM alphadome._alert(tenant, 'payment',
+                'An M-Pesa payment came for no order the bot is waiting for (its request may have timed out): '
+                || coalesce((SELECT i ->> 'Value' FROM jsonb_array_elements(items) i WHERE i ->> 'Name' = 'Amount'), '?')
+                || ' from +' || coalesce((SELECT i ->> 'Value' FROM jsonb_array_elements(items) i WHERE i ->> 'Name' = 'PhoneNumber'), '?')
+                || coalesce(' (receipt ' || (SELECT i ->> 'Value' FROM jsonb_array_elements(items) i
+                                              WHERE i ->> 'Name' = 'MpesaReceiptNumber') || ')', '')
+                || '. Check your M-Pesa statement and tell the customer.',
+                'unknown:' || left(coalesce(stk ->> 'CheckoutRequestID', ''), 200), now(), NULL);
+        END IF;
         RETURN true;
     END IF;
-    items := coalesce(stk #> '{CallbackMetadata,Item}', '[]');
     PERFORM alphadome._payment_settled(tenant, payment, coalesce(alphadome._result_code(stk -> 'ResultCode'), -1),
         stk ->> 'ResultDesc',
         (SELECT i ->> 'Value' FROM jsonb_array_elements(CASE jsonb_typeof(items) WHEN 'array' THEN items ELSE '[]' END) i

@@ -860,6 +860,29 @@ mod tests {
         assert!(alert.contains("does not match it"), "{alert}");
     }
 
+    /// Money for no payment the bot waits for (a push whose answer was lost, taken as failed,
+    /// yet paid on the phone) is not ignored: the owner gets one alert, however often it comes.
+    #[pg_test]
+    fn a_paid_callback_for_no_known_payment_alerts_the_owner_once() {
+        customer_pressed_pay();
+        let (_, path) = pushed();
+        for _ in 0..2 {
+            assert!(call_back(
+                &path,
+                &callback(serde_json::json!(0), "ws_CO_unknown_lost_answer", 32000, 254708374149)
+            ));
+        }
+        let alerts = one::<String>(
+            "SELECT string_agg(text, ' | ') FROM alphadome.alerts WHERE kind = 'payment'",
+            &[],
+        )
+        .unwrap();
+        assert!(alerts.contains("came for no order"), "{alerts}");
+        assert!(alerts.contains("32000 from +254708374149"), "{alerts}");
+        assert!(!alerts.contains(" | "), "one alert only: {alerts}");
+        assert_eq!(order_status(), "awaiting_payment");
+    }
+
     #[pg_test]
     fn a_cancelled_push_tells_the_customer_in_plain_words_with_a_button_to_try_again() {
         let (_, order) = customer_pressed_pay();
