@@ -44,6 +44,18 @@ fn price_text(typed: &str) -> String {
     typed.chars().filter(|c| !matches!(c, ',' | ' ')).collect()
 }
 
+/// Why a typed price is not one, in the owner's words (the database would say "invalid input
+/// syntax for type numeric"); None: it is one.
+fn price_problem(typed: &str) -> Option<&'static str> {
+    let text = price_text(typed);
+    let (whole, cents) = text.split_once('.').unwrap_or((&text, "0"));
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    (!(digits(whole, 10) && digits(cents, 2)))
+        .then_some("The price must be a number of shillings, like 32000 or 1,250.50.")
+}
+
 fn editor(p: &Product, action: &str, csrf: &Markup, button: &str) -> Markup {
     html! {
         form.entry method="post" action=(action) {
@@ -62,13 +74,13 @@ fn editor(p: &Product, action: &str, csrf: &Markup, button: &str) -> Markup {
 const ADD: &str = "
     INSERT INTO alphadome.products (name, price, in_stock, category, description, phrasings, bot_tenant_id)
     VALUES (btrim($1), $2::text::numeric, $3, nullif(btrim($4), ''), nullif(btrim($5), ''),
-            (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($6, E'\\n')) p WHERE btrim(p) <> ''), $7)";
+            (SELECT coalesce(array_agg(btrim(p, E' \\r\\t')), '{}') FROM unnest(string_to_array($6, E'\\n')) p WHERE btrim(p, E' \\r\\t') <> ''), $7)";
 
 const SAVE: &str = "
     UPDATE alphadome.products
        SET name = btrim($1), price = $2::text::numeric, in_stock = $3, category = nullif(btrim($4), ''),
            description = nullif(btrim($5), ''),
-           phrasings = (SELECT coalesce(array_agg(btrim(p)), '{}') FROM unnest(string_to_array($6, E'\\n')) p WHERE btrim(p) <> '')
+           phrasings = (SELECT coalesce(array_agg(btrim(p, E' \\r\\t')), '{}') FROM unnest(string_to_array($6, E'\\n')) p WHERE btrim(p, E' \\r\\t') <> '')
      WHERE id = $7";
 
 /// One CSV row added, or updated when the shop has a product of that name.
@@ -179,6 +191,9 @@ pub async fn add(State(app): State<App>, session: Session, Posted(p): Posted<Pro
     app.owner(
         &session,
         async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            if let Some(why) = price_problem(&p.price) {
+                return list(tx, who, Some((why, false))).await;
+            }
             let added = attempt(
                 tx,
                 ADD,
@@ -253,6 +268,9 @@ pub async fn save(
     app.owner(
         &session,
         async |tx: &Transaction<'_>, who: &Who, _: Uuid| {
+            if let Some(why) = price_problem(&p.price) {
+                return Ok(edit_page(who, id, &p, Some(why)));
+            }
             let saved = attempt(
                 tx,
                 SAVE,
@@ -347,6 +365,10 @@ pub async fn import(
             tx.batch_execute("SAVEPOINT import").await?;
             for (line, row) in rows.iter().enumerate() {
                 let [name, price, stock, category, description, phrasings] = row;
+                if let Some(why) = price_problem(price) {
+                    let why = format!("Nothing was imported: row {} ({name}): {why}", line + 1);
+                    return list(tx, who, Some((&why, false))).await;
+                }
                 let in_stock = !matches!(
                     stock.trim().to_lowercase().as_str(),
                     "false" | "no" | "0" | "out"
@@ -465,5 +487,10 @@ mod tests {
         let line = format!("{},{}\n", csv_field(name), csv_field("250"));
         assert_eq!(parse_csv(&line).unwrap()[0][0], name);
         assert_eq!(price_text("1,250.50"), "1250.50");
+        assert_eq!(price_problem("1,250.50"), None);
+        assert_eq!(price_problem("32000"), None);
+        for bad in ["abc", "", "12.345", "1.2.3", "-5", "KES 500", "99999999999"] {
+            assert!(price_problem(bad).is_some(), "{bad}");
+        }
     }
 }

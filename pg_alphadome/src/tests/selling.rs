@@ -869,7 +869,12 @@ mod tests {
         for _ in 0..2 {
             assert!(call_back(
                 &path,
-                &callback(serde_json::json!(0), "ws_CO_unknown_lost_answer", 32000, 254708374149)
+                &callback(
+                    serde_json::json!(0),
+                    "ws_CO_unknown_lost_answer",
+                    32000,
+                    254708374149
+                )
             ));
         }
         let alerts = one::<String>(
