@@ -798,6 +798,7 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         ("alerts", "/alerts".into()),
         ("alert", format!("/alerts/{alert}")),
         ("usage", "/usage".into()),
+        ("products", "/products".into()),
         ("campaigns", "/campaigns".into()),
         ("campaign", format!("/campaigns/{campaign}")),
         ("replay", "/replay".into()),
