@@ -8,6 +8,8 @@
 #   --@ replace-check TABLE COLUMN       the column's CHECK made anew (TABLE_COLUMN_check)
 #   --@ replace-domain-check DOMAIN      the domain's CHECK made anew (DOMAIN_check)
 #   --@ set-default TABLE COLUMN         the column's DEFAULT as schema.sql gives it
+#   --@ alter TABLE COLUMN               schema.sql's ALTER TABLE TABLE statement that adds
+#                                        COLUMN (columns a release appends to an older table)
 # Every other line is copied as it is. Usage: hand-part.pl SCHEMA_SQL HAND_PART
 use strict;
 use warnings;
@@ -33,6 +35,22 @@ sub statement {
         }
     }
     fail("schema.sql has no such statement", $directive);
+}
+
+# The ALTER TABLE $table statement of schema.sql that adds $column.
+sub alter_statement {
+    my ($table, $column, $directive) = @_;
+    for my $i (0 .. $#schema) {
+        next unless $schema[$i] =~ /^ALTER TABLE \Q$table\E(?:\s|$)/;
+        my @lines;
+        for my $j ($i .. $#schema) {
+            push @lines, $schema[$j];
+            last if $schema[$j] =~ /;\s*$/ && $schema[$j] !~ /^\s*--/;
+        }
+        my $text = join('', @lines);
+        return $text if $text =~ /\bADD COLUMN \Q$column\E\s/;
+    }
+    fail("schema.sql has no ALTER TABLE $table that adds $column", $directive);
 }
 
 # The lines of CREATE TABLE $table's body.
@@ -115,6 +133,8 @@ while (my $line = <$fh>) {
         my $definition = column_definition($table, $column, $directive);
         $definition =~ /\bDEFAULT\s+(.*?)(?:\s+CHECK\s*\(.*)?$/s or fail("no DEFAULT", $directive);
         print "ALTER TABLE $table ALTER COLUMN $column SET DEFAULT $1;\n";
+    } elsif ($verb eq 'alter' && @words == 2) {
+        print alter_statement(@words, $directive);
     } else {
         fail("unknown directive", $directive);
     }

@@ -134,7 +134,7 @@ UPDATE alphadome.bot_control_settings s
 --@ create alphadome.products
 SELECT pg_catalog.pg_extension_config_dump('alphadome.products', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.products_id_seq', '');
-ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
+--@ alter alphadome.messages choice
 --@ create alphadome.orders
 --@ create orders_conversation
 SELECT pg_catalog.pg_extension_config_dump('alphadome.orders', '');
@@ -144,32 +144,14 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.orders_id_seq', '');
 --@ create payments_one_open
 SELECT pg_catalog.pg_extension_config_dump('alphadome.payments', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.payments_id_seq', '');
-ALTER TABLE alphadome.bot_control_settings
-    ADD COLUMN mpesa_shortcode text CHECK (mpesa_shortcode ~ '^[0-9]{5,8}$'),
-    ADD COLUMN mpesa_transaction_type text NOT NULL DEFAULT 'CustomerPayBillOnline'
-        CHECK (mpesa_transaction_type IN ('CustomerPayBillOnline', 'CustomerBuyGoodsOnline')),
-    ADD COLUMN mpesa_till_number text CHECK (mpesa_till_number ~ '^[0-9]{5,8}$'),
-    ADD COLUMN max_payment_amount numeric(12, 2) NOT NULL DEFAULT 150000
-        CHECK (max_payment_amount > 0 AND max_payment_amount <= 250000);
+--@ alter alphadome.bot_control_settings mpesa_shortcode
 --@ create alphadome.mpesa_accounts
 SELECT pg_catalog.pg_extension_config_dump('alphadome.mpesa_accounts', '');
 -- The job kinds payment.stk_push and payment.query come with the domain's CHECK (replaced above).
 -- ---- Campaigns (issue 26): approved templates to customers who opted in ----------------------
 -- job_kind's new campaign.send is in the replace-domain-check above.
-ALTER TABLE alphadome.conversations
-    ADD COLUMN marketing_consent_at     timestamptz,
-    ADD COLUMN marketing_consent_source text,
-    ADD COLUMN marketing_withdrawn_at   timestamptz,
-    ADD COLUMN marketing_asked_at       timestamptz,
-    ADD COLUMN labels                   text[] NOT NULL DEFAULT '{}';
-ALTER TABLE alphadome.bot_control_settings
-    ADD COLUMN marketing_opt_in_question text NOT NULL
-        DEFAULT 'Would you like to hear from us about offers and new stock on WhatsApp? Reply YES to agree. You can reply STOP at any time.'
-        CHECK (length(marketing_opt_in_question) BETWEEN 1 AND 1024),
-    ADD COLUMN marketing_opt_in_words text[] NOT NULL DEFAULT '{yes,"yes please",ndio,ndiyo}'
-        CHECK (cardinality(marketing_opt_in_words) BETWEEN 1 AND 50),
-    ADD COLUMN messaging_limit integer NOT NULL DEFAULT 250 CHECK (messaging_limit BETWEEN 1 AND 100000000),
-    ADD COLUMN campaign_rate integer NOT NULL DEFAULT 20 CHECK (campaign_rate BETWEEN 1 AND 1000);
+--@ alter alphadome.conversations marketing_consent_at
+--@ alter alphadome.bot_control_settings marketing_opt_in_question
 --@ create alphadome.campaigns
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns_id_seq', '');
