@@ -37,10 +37,16 @@ RETURN currency || ' ' || CASE WHEN price = trunc(price)
 CREATE OR REPLACE FUNCTION alphadome.match_products(tenant_id uuid, message text, max_results integer DEFAULT 3)
     RETURNS TABLE (product_id bigint, name text, price numeric, currency text, in_stock boolean,
                    description text, score real, more_matches integer)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+-- PL/pgSQL: its plan is kept for the session. As a SQL function (with SET, never inlined) the
+-- query was planned at every call: most of assemble_prompt's time (0.29 → 0.84 ms with 1,000 FAQ
+-- entries in the bench).
 AS $$
-    WITH asked AS (SELECT alphadome._product_words(left(message, 4096)) AS words),
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH asked AS (SELECT alphadome._product_words(left(match_products.message, 4096)) AS words),
     scored AS (
         SELECT p.id, p.name, p.price, p.currency, p.in_stock, p.description,
                ((SELECT count(*) FROM unnest(a.words) w WHERE w = ANY (own.words))
@@ -59,7 +65,8 @@ AS $$
       FROM best b
      WHERE b.score = b.top
      ORDER BY b.in_stock DESC, b.price, b.id
-     LIMIT greatest(coalesce(max_results, 3), 0)
+     LIMIT greatest(coalesce(match_products.max_results, 3), 0);
+END
 $$;
 
 -- The answer to a price or availability question from the products it names, in the customer's
