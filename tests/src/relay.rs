@@ -15,60 +15,44 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts `alphadome-relay serve` with these settings (ALPHADOME_LISTEN and
-    /// ALPHADOME_ADMIN_LISTEN are chosen here) and waits until /healthz answers. Its log
-    /// (stderr) goes to `log`.
+    /// Starts `alphadome-relay serve` with these settings and waits until /healthz answers. The
+    /// relay binds port 0 for both listeners and its "serving" log line says which ports it got,
+    /// so no port chosen here can be taken meanwhile by another test, and no other test's relay
+    /// can answer for it. Its log (stderr, JSON lines) goes to `log`.
     pub fn start(binary: &Path, env: &[(&str, String)], log: &Path) -> Relay {
-        // Ports chosen free may be taken by another test's process before the relay binds them:
-        // then it exits at once saying so, and it is started again on other ports.
-        for _attempt in 0..3 {
-            // Both listeners held together, so that the two ports differ.
-            let listeners: Vec<std::net::TcpListener> = (0..2)
-                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-                .collect();
-            let [port, admin_port] = [0, 1].map(|i| listeners[i].local_addr().unwrap().port());
-            drop(listeners);
-            let mut env: Vec<(String, String)> = env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect();
-            env.push(("ALPHADOME_LISTEN".into(), format!("127.0.0.1:{port}")));
-            env.push((
-                "ALPHADOME_ADMIN_LISTEN".into(),
-                format!("127.0.0.1:{admin_port}"),
-            ));
-            let mut relay = Relay {
-                child: None,
-                url: format!("http://127.0.0.1:{port}"),
-                admin_url: format!("http://127.0.0.1:{admin_port}"),
-                log: log.to_path_buf(),
-                binary: binary.to_path_buf(),
-                env,
-            };
-            match relay.try_spawn() {
-                Ok(()) => return relay,
-                Err(status) => {
-                    let said = std::fs::read_to_string(log).unwrap_or_default();
-                    if !said.contains("Address already in use") {
-                        panic!("the relay exited ({status}); log: {}", log.display());
-                    }
-                }
-            }
-        }
-        panic!(
-            "the relay found no free port in three tries; log: {}",
-            log.display()
-        );
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        env.push(("ALPHADOME_LISTEN".into(), "127.0.0.1:0".into()));
+        env.push(("ALPHADOME_ADMIN_LISTEN".into(), "127.0.0.1:0".into()));
+        let mut relay = Relay {
+            child: None,
+            url: String::new(),
+            admin_url: String::new(),
+            log: log.to_path_buf(),
+            binary: binary.to_path_buf(),
+            env,
+        };
+        let (listen, admin_listen) = relay.spawn();
+        relay.url = format!("http://{listen}");
+        relay.admin_url = format!("http://{admin_listen}");
+        // A restart binds the same ports again.
+        relay
+            .env
+            .retain(|(k, _)| k != "ALPHADOME_LISTEN" && k != "ALPHADOME_ADMIN_LISTEN");
+        relay.env.push(("ALPHADOME_LISTEN".into(), listen));
+        relay
+            .env
+            .push(("ALPHADOME_ADMIN_LISTEN".into(), admin_listen));
+        relay.wait_healthy();
+        relay
     }
 
-    fn spawn(&mut self) {
-        if let Err(status) = self.try_spawn() {
-            panic!("the relay exited ({status}); log: {}", self.log.display());
-        }
-    }
-
-    /// Starts the relay and waits for /healthz; Err with its exit status if it stops first.
-    fn try_spawn(&mut self) -> Result<(), std::process::ExitStatus> {
+    /// Starts the process and waits for its own "serving" line (written once both listeners are
+    /// bound): (listen, admin_listen) as it bound them. Panics, naming the log, if it exits first.
+    fn spawn(&mut self) -> (String, String) {
+        let already = std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -86,6 +70,27 @@ impl Relay {
             .expect("start alphadome-relay");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read(&self.log).unwrap_or_default();
+            let since_spawn = String::from_utf8_lossy(text.get(already..).unwrap_or_default());
+            if let Some(addresses) = since_spawn.lines().find_map(serving_addresses) {
+                return addresses;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                panic!("the relay exited ({status}); log: {}", self.log.display());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the relay did not start serving; log: {}",
+                self.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
         while reqwest::blocking::get(format!("{}/healthz", self.url))
             .map(|r| r.status().as_u16())
             .ok()
@@ -93,22 +98,18 @@ impl Relay {
         {
             assert!(
                 Instant::now() < deadline,
-                "the relay did not come up; log: {}",
+                "the relay did not answer /healthz; log: {}",
                 self.log.display()
             );
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                self.child = None;
-                return Err(status);
-            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(())
     }
 
     /// The same relay again, with the same settings and port.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop it first");
         self.spawn();
+        self.wait_healthy();
     }
 
     /// SIGKILL: no chance to finish or hand back anything.
@@ -189,6 +190,17 @@ impl Relay {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// The (listen, admin_listen) of the relay's "alphadome-relay serving" log line.
+fn serving_addresses(line: &str) -> Option<(String, String)> {
+    let entry: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = entry.get("fields")?;
+    if fields.get("message")?.as_str()? != "alphadome-relay serving" {
+        return None;
+    }
+    let address = |name: &str| fields.get(name)?.as_str().map(str::to_string);
+    Some((address("listen")?, address("admin_listen")?))
 }
 
 fn get(base: &str, path: &str) -> (u16, String) {

@@ -49,6 +49,73 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts the console on a free port and waits until it serves /login. A port free when chosen
+/// can be bound by another test's process first, and that process would then answer for it:
+/// the console's own "serving" log line is what says the port is its own; on "Address already
+/// in use" it is started again on another port.
+fn start_console(database_url: &str, console_env: &[(&str, &str)], log: &Path) -> (Child, String) {
+    for _attempt in 0..5 {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut console = Command::new(env!("CARGO_BIN_EXE_alphadome-console"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("DATABASE_URL", database_url)
+            .env("ALPHADOME_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            // Plain http, as make run serves it; a test may ask for the default (false).
+            .env("ALPHADOME_CONSOLE_INSECURE_COOKIES", "true")
+            // Links in its emails (password resets) name it; a test may give another.
+            .env("ALPHADOME_CONSOLE_PUBLIC_URL", &url)
+            .envs(console_env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("start alphadome-console");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let serving = loop {
+            let said = std::fs::read_to_string(log).unwrap_or_default();
+            if said.contains("alphadome-console serving") {
+                break true;
+            }
+            if console.try_wait().unwrap().is_some() {
+                assert!(
+                    said.contains("Address already in use"),
+                    "the console exited; log: {}",
+                    log.display()
+                );
+                break false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the console did not start serving; log: {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !serving {
+            continue;
+        }
+        while reqwest::blocking::get(format!("{url}/login"))
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the console did not answer /login; log: {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return (console, url);
+    }
+    panic!(
+        "the console found no free port in five tries; log: {}",
+        log.display()
+    );
+}
+
 impl Shop {
     pub fn start() -> Shop {
         Shop::start_with(&[])
@@ -99,37 +166,9 @@ impl Shop {
             ],
             &cluster.dir.join("relay.log"),
         );
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
         let log = cluster.dir.join("console.log");
-        let console = Command::new(env!("CARGO_BIN_EXE_alphadome-console"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("DATABASE_URL", cluster.url("console_login", "shop"))
-            .env("ALPHADOME_CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
-            // Plain http, as make run serves it; a test may ask for the default (false).
-            .env("ALPHADOME_CONSOLE_INSECURE_COOKIES", "true")
-            // Links in its emails (password resets) name it; a test may give another.
-            .env("ALPHADOME_CONSOLE_PUBLIC_URL", &url)
-            .envs(console_env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start alphadome-console");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::blocking::get(format!("{url}/login"))
-            .map(|r| r.status().as_u16())
-            .ok()
-            != Some(200)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the console did not come up; log: {}",
-                log.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (console, url) =
+            start_console(&cluster.url("console_login", "shop"), console_env, &log);
         Shop {
             cluster,
             meta,
