@@ -47,6 +47,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.claim_jobs(text, integer, integer, text[]),
     alphadome.complete_job(bigint, jsonb),
     alphadome.fail_job(bigint, jsonb, integer),
+    alphadome.semantic_faq_answer(bigint, real[]),
     alphadome.enqueue_credential_alerts(interval),
     alphadome.prune_history(interval, integer),
     alphadome.next_opening(uuid, timestamptz),
@@ -94,7 +95,7 @@ GRANT UPDATE (is_bot_enabled, max_messages_per_hour, enable_ai_responses, enable
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               prompt_budget_chars, alert_template_name, alert_template_language, timezone, business_hours,
               holidays, after_hours_message, transcription_model, enable_media_understanding, type_replies,
-              faq_synonyms)
+              faq_synonyms, embedding_model, semantic_confidence)
     ON alphadome.bot_control_settings TO alphadome_admin;
 GRANT UPDATE (handoff_at, opted_out_at) ON alphadome.conversations TO alphadome_admin;
 
@@ -113,6 +114,8 @@ GRANT EXECUTE ON FUNCTION
     alphadome.claim_jobs(text, integer, integer, text[]),
     alphadome.complete_job(bigint, jsonb),
     alphadome.fail_job(bigint, jsonb, integer),
+    -- A message left to the LLM, answered from the FAQ by its meaning (semantic.sql).
+    alphadome.semantic_faq_answer(bigint, real[]),
     alphadome.enqueue_credential_alerts(interval),
     alphadome.prune_history(interval, integer),
     alphadome.handoff_chores(timestamptz),
@@ -142,7 +145,8 @@ GRANT SELECT ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT UPDATE (is_bot_enabled, enable_ai_responses, enable_payment_flow, escalation_phone,
               fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords, faq_confidence,
               alert_template_name, alert_template_language, timezone, business_hours, holidays,
-              after_hours_message, transcription_model, enable_media_understanding, type_replies, faq_synonyms)
+              after_hours_message, transcription_model, enable_media_understanding, type_replies, faq_synonyms,
+              embedding_model, semantic_confidence)
     ON alphadome.bot_control_settings TO alphadome_tenant;
 GRANT SELECT ON alphadome.conversations, alphadome.messages, alphadome.credential_audit, alphadome.reply_counters,
                 alphadome.alerts
@@ -183,6 +187,8 @@ GRANT EXECUTE ON FUNCTION alphadome.delete_faq_entry(bigint), alphadome.undo_faq
                           alphadome._faq_undo_window()
     TO alphadome_tenant, alphadome_admin;
 GRANT SELECT, INSERT (bot_tenant_id, entry), DELETE ON alphadome.faq_deleted TO alphadome_tenant, alphadome_admin;
+-- The FAQ's embeddings (semantic.sql): an owner may read his; only the queue writes them.
+GRANT SELECT ON alphadome.faq_embeddings TO alphadome_tenant, alphadome_admin;
 GRANT SELECT ON alphadome.whatsapp_templates TO alphadome_tenant, alphadome_admin;
 GRANT UPDATE (handoff_timeout, handoff_reminder, handoff_timeout_message) ON alphadome.bot_control_settings
     TO alphadome_tenant, alphadome_admin;

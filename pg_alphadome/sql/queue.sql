@@ -152,7 +152,7 @@ BEGIN
                  AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
                  AND (claim_jobs.kinds IS NULL OR o.kind = ANY (claim_jobs.kinds))
                  AND (bt.credential_status = 'ok'
-                      OR (o.kind IN ('reply.generate', 'alert.send') AND NOT o.payload ? 'media'))
+                      OR (o.kind IN ('reply.generate', 'alert.send', 'faq.embed') AND NOT o.payload ? 'media'))
                  AND (p.bot_tenant_id IS NULL OR o.kind = 'alert.send')
                ORDER BY o.run_at, o.id
                LIMIT share
@@ -196,7 +196,8 @@ BEGIN
         END IF;
         IF t_id IS DISTINCT FROM job.bot_tenant_id THEN
             SELECT bt.id, bt.slug, bt.whatsapp_phone_number_id, bt.whatsapp_access_token, bt.ai_api_key,
-                   bt.ai_base_url, bt.ai_model, s.transcription_model, bt.whatsapp_business_account_id
+                   bt.ai_base_url, bt.ai_model, s.transcription_model, bt.whatsapp_business_account_id,
+                   s.embedding_model
               INTO t
               FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
              WHERE bt.id = job.bot_tenant_id;
@@ -206,7 +207,7 @@ BEGIN
         -- together once the claim is made (one row per tenant, credential and kind).
         token := tokens ->> job.bot_tenant_id::text;
         uses := '{}';
-        IF job.kind NOT IN ('reply.generate', 'media.transcribe', 'alert.send') AND token IS NOT NULL THEN
+        IF job.kind NOT IN ('reply.generate', 'media.transcribe', 'alert.send', 'faq.embed') AND token IS NOT NULL THEN
             -- The common case, a send of a tenant whose token this claim holds: nothing can fail.
             uses := ARRAY['whatsapp_access_token'];
             claimed := jsonb_build_object(
@@ -236,7 +237,13 @@ BEGIN
                                       alphadome.assemble_prompt(t.id, job.payload ->> 'customer', job.payload ->> 'text'))
                                   -- Switched off since the voice note came: heard with the default.
                                   ELSE jsonb_build_object('model', coalesce(t.transcription_model, 'whisper-1'))
-                              END);
+                              END
+                           -- Semantic FAQ matching (semantic.sql): only with a key, never for a photo.
+                           || CASE WHEN job.kind = 'reply.generate' AND t.embedding_model IS NOT NULL AND ai_key IS NOT NULL
+                                        AND NOT job.payload ? 'media' AND coalesce(btrim(job.payload ->> 'text'), '') <> ''
+                                   THEN jsonb_build_object('semantic', jsonb_build_object(
+                                            'model', t.embedding_model, 'text', job.payload ->> 'text'))
+                                   ELSE '{}' END);
                 IF job.payload ? 'media' THEN
                     IF token IS NULL THEN
                         token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
@@ -246,6 +253,19 @@ BEGIN
                     claimed := claimed || jsonb_build_object(
                         'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
                 END IF;
+            ELSIF job.kind = 'faq.embed' THEN
+                -- The texts to embed; the key is decrypted only when there are some.
+                claimed := jsonb_build_object('embed', alphadome._faq_embed_context(t.id));
+                ai_key := NULL;
+                IF jsonb_array_length(claimed -> 'embed' -> 'texts') > 0 THEN
+                    ai_key := ai_keys ->> job.bot_tenant_id::text;
+                    IF ai_key IS NULL THEN
+                        ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
+                        ai_keys := ai_keys || jsonb_build_object(job.bot_tenant_id::text, ai_key);
+                    END IF;
+                    uses := uses || 'ai_api_key'::text;
+                END IF;
+                claimed := claimed || jsonb_build_object('llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key));
             ELSIF job.kind = 'alert.send' THEN
                 claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
             ELSIF job.kind LIKE 'payment.%' THEN
@@ -542,7 +562,9 @@ $$;
 -- answers the transcript (_answer_transcript); reply.send {"wamid": "...", "status": "sent" | "simulated"} logs the
 -- outbound message (campaign.send: and marks its recipient sent); alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
 -- "operator" | "email+operator", "wamid"?} marks its alert sent by that channel (a WhatsApp one
--- is logged like a reply).
+-- is logged like a reply). A reply.generate with {"semantic": {"answered": true, ...}} was answered
+-- from the FAQ by its meaning (_semantic_answered); faq.embed {"model", "vectors"} stores the
+-- FAQ's embeddings (_store_faq_embeddings; semantic.sql).
 CREATE OR REPLACE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -568,8 +590,13 @@ BEGIN
     IF job.kind IN ('reply.generate', 'media.transcribe') THEN
         PERFORM alphadome._note_media(job, complete_job.result -> 'media');
     END IF;
-    IF job.kind = 'reply.generate' THEN
+    IF job.kind = 'reply.generate' AND (complete_job.result -> 'semantic' ->> 'answered')::boolean
+       AND coalesce(btrim(complete_job.result ->> 'content'), '') <> '' THEN
+        PERFORM alphadome._semantic_answered(job, complete_job.result);
+    ELSIF job.kind = 'reply.generate' THEN
         PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
+    ELSIF job.kind = 'faq.embed' THEN
+        PERFORM alphadome._store_faq_embeddings(job, complete_job.result);
     ELSIF job.kind = 'media.transcribe' THEN
         PERFORM alphadome._answer_transcript(job, complete_job.result ->> 'transcript');
     ELSIF job.kind = 'templates.sync' THEN

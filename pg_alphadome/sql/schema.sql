@@ -168,11 +168,11 @@ CREATE DOMAIN alphadome.message_decision AS text
     CHECK (VALUE IN ('opt_out', 'opt_in', 'opted_out', 'bot_disabled', 'human_handoff',
                      'rate_limited', 'escalated', 'faq', 'llm', 'fallback', 'recorded', 'after_hours',
                      'transcribe', 'type_reply', 'waiting', 'history', 'opt_out_confirm',
-                     'product', 'payment'));
+                     'product', 'payment', 'faq_semantic'));
 CREATE DOMAIN alphadome.job_kind AS text
     CHECK (VALUE IN ('reply.generate', 'reply.send', 'alert.send', 'media.transcribe', 'templates.sync',
                      'payment.stk_push', 'payment.query',
-                     'campaign.send', 'templates.submit'));
+                     'campaign.send', 'templates.submit', 'faq.embed'));
 -- 0.3.0: who wrote an outbound message: the bot, a person in the console, or the shop's own
 -- WhatsApp Business app (coexistence).
 CREATE DOMAIN alphadome.message_sender AS text CHECK (VALUE IN ('bot', 'person', 'app'));
@@ -851,3 +851,29 @@ CREATE INDEX campaign_recipients_sent_at ON alphadome.campaign_recipients (bot_t
 CREATE INDEX campaign_recipients_conversation ON alphadome.campaign_recipients (bot_tenant_id, conversation_id);
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients_id_seq', '');
+
+-- ---- 0.3.0 (issue 29): semantic FAQ matching, optional (semantic.sql, docs/design.md) ----------
+
+-- A tenant with an LLM key may name an embeddings model of its endpoint (NULL: off, the
+-- default): its FAQ questions and phrasings are embedded when they change (job faq.embed), and a
+-- message the lexical matcher leaves to the LLM is embedded too and answered from the FAQ when
+-- its closest entry is at least semantic_confidence close (cosine) and clear of the next.
+ALTER TABLE alphadome.bot_control_settings
+    ADD COLUMN embedding_model text CHECK (length(embedding_model) BETWEEN 1 AND 200),
+    ADD COLUMN semantic_confidence real NOT NULL DEFAULT 0.8
+        CHECK (semantic_confidence > 0 AND semantic_confidence <= 1);
+
+-- One vector per FAQ text (an entry's question or one of its phrasings, by the sha256 of its
+-- words) and model. A text changed or removed is no longer matched (its hash is not the
+-- entry's any more) and goes at the next faq.embed; an entry deleted takes its rows.
+CREATE TABLE alphadome.faq_embeddings (
+    bot_tenant_id uuid NOT NULL,
+    entry_id      bigint NOT NULL,
+    text_sha256   bytea NOT NULL CHECK (octet_length(text_sha256) = 32),
+    model         text NOT NULL CHECK (length(model) BETWEEN 1 AND 200),
+    embedding     real[] NOT NULL CHECK (cardinality(embedding) BETWEEN 1 AND 8192),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, entry_id, model, text_sha256),
+    FOREIGN KEY (bot_tenant_id, entry_id) REFERENCES alphadome.bot_training_data (bot_tenant_id, id) ON DELETE CASCADE
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_embeddings', '');

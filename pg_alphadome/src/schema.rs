@@ -66,6 +66,11 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/usage.sql", name = "usage", requires = ["queue"]);
 extension_sql_file!(
+    "../sql/semantic.sql",
+    name = "semantic",
+    requires = ["queue", "hours", faq::semantic::_semantic_match]
+);
+extension_sql_file!(
     "../sql/campaigns.sql",
     name = "campaigns",
     requires = ["usage", "inbox", phone::_customer_key]
@@ -86,6 +91,7 @@ extension_sql_file!(
     requires = [
         "queue",
         "usage",
+        "semantic",
         "campaigns",
         "retention",
         "schedule",

@@ -104,6 +104,9 @@ pub enum Work {
         whatsapp: WhatsApp,
         payload: CampaignMessage,
     },
+    /// The tenant's FAQ texts to embed (semantic.sql): none without a model or a key.
+    #[serde(rename = "faq.embed")]
+    FaqEmbed { llm: EmbedCall, embed: EmbedTexts },
     /// An M-Pesa STK push: the PIN prompt on the customer's phone (issue 24).
     #[serde(rename = "payment.stk_push")]
     PaymentPush { mpesa: MpesaCall },
@@ -153,6 +156,7 @@ impl Work {
             Work::PaymentQuery { .. } => "payment.query",
             Work::CampaignSend { .. } => "campaign.send",
             Work::TemplatesSubmit { .. } => "templates.submit",
+            Work::FaqEmbed { .. } => "faq.embed",
         }
     }
 }
@@ -355,12 +359,47 @@ pub struct Template {
     pub language: String,
 }
 
-/// The assembled chat-completions request and where to send it.
+/// The assembled chat-completions request and where to send it; with semantic FAQ matching
+/// on (and a key), the message to embed first.
 #[derive(Debug, Deserialize)]
 pub struct LlmCall {
     pub base_url: Option<String>,
     pub api_key: Option<Secret>,
     pub request: Value,
+    pub semantic: Option<SemanticCall>,
+}
+
+/// The customer's message and the embeddings model to embed it with.
+#[derive(Debug, Deserialize)]
+pub struct SemanticCall {
+    #[serde(deserialize_with = "non_empty")]
+    pub model: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub text: String,
+}
+
+/// Where a faq.embed job's embeddings call goes (the key only when there is something to embed).
+#[derive(Debug, Deserialize)]
+pub struct EmbedCall {
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+}
+
+/// A faq.embed job's texts, each named by its entry and the sha256 of its words.
+#[derive(Debug, Deserialize)]
+pub struct EmbedTexts {
+    pub model: Option<String>,
+    #[serde(default)]
+    pub texts: Vec<EmbedText>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmbedText {
+    pub entry_id: i64,
+    #[serde(deserialize_with = "non_empty")]
+    pub sha256: String,
+    #[serde(deserialize_with = "non_empty")]
+    pub text: String,
 }
 
 /// A claimed job as it came: typed when it reads as one, else its id and why not.

@@ -1,6 +1,6 @@
 //! Mock Meta Graph API and mock OpenAI-compatible LLM: real HTTP servers on 127.0.0.1 that
 //! record every request, check it against the published spec, and answer as scripted. Meta's
-//! also serves media (retrieval and download); the LLM's also transcribes.
+//! also serves media (retrieval and download); the LLM's also transcribes and embeds.
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +59,8 @@ struct Inner {
     /// Meta: the WhatsApp Business account's message templates (GET /{waba-id}/message_templates);
     /// a scripted answer comes first.
     templates: Mutex<Vec<Value>>,
+    /// The LLM's embeddings: texts it places where it places others (see `embed_as`).
+    embed_as: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -123,6 +125,7 @@ impl Mock {
             accepted: Mutex::new(Vec::new()),
             refused: Mutex::new(Vec::new()),
             templates: Mutex::new(Vec::new()),
+            embed_as: Mutex::new(HashMap::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -162,6 +165,30 @@ impl Mock {
             body,
             delay: Duration::ZERO,
         });
+    }
+
+    /// The LLM's embeddings: `text` gets the vector of `like`, as a real model places a
+    /// paraphrase that shares no word with its original next to it. Other texts get their bag
+    /// of words (texts that share words are near).
+    pub fn embed_as(&self, text: &str, like: &str) {
+        let mut embed_as = self.inner.embed_as.lock().unwrap();
+        embed_as.insert(text.to_string(), like.to_string());
+    }
+
+    /// The LLM's embeddings requests.
+    pub fn embeddings(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/embeddings"))
+            .collect()
+    }
+
+    /// The LLM's chat completions requests.
+    pub fn completions(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/chat/completions"))
+            .collect()
     }
 
     pub fn always(&self, answer: Option<Scripted>) {
@@ -460,6 +487,41 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
     if state.kind == Kind::Meta && method == "POST" && path.ends_with("/message_templates") {
         return create_template(&state, body, unchecked, record);
     }
+    if state.kind == Kind::Llm && path.ends_with("/embeddings") {
+        let violations = if unchecked {
+            vec![]
+        } else {
+            crate::spec::openai_embedding_request().violations(&body)
+        };
+        state
+            .requests
+            .lock()
+            .unwrap()
+            .push(record(body.clone(), None, violations));
+        let inputs: Vec<String> = match &body["input"] {
+            Value::String(one) => vec![one.clone()],
+            Value::Array(many) => many
+                .iter()
+                .map(|t| t.as_str().unwrap_or("").to_string())
+                .collect(),
+            _ => vec![],
+        };
+        let embed_as = state.embed_as.lock().unwrap().clone();
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let text = embed_as.get(text).unwrap_or(text);
+                json!({"object": "embedding", "index": index, "embedding": bag_of_words(text)})
+            })
+            .collect();
+        let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+        return axum::Json(json!({
+            "object": "list", "data": data, "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+        }))
+        .into_response();
+    }
     let is_read_receipt = state.kind == Kind::Meta && body.get("status").is_some();
     let violations = match state.kind {
         _ if unchecked => vec![],
@@ -573,6 +635,30 @@ async fn handle(state: Arc<Inner>, request: axum::extract::Request) -> axum::res
         }))
         .into_response(),
     }
+}
+
+/// The mock's embedding of a text: its words (lowercased, letters and digits) hashed into 64
+/// dimensions and normalised. Deterministic: texts sharing words are near, texts sharing none
+/// are orthogonal but for collisions.
+fn bag_of_words(text: &str) -> Vec<f32> {
+    const DIMENSIONS: usize = 64;
+    let mut vector = vec![0f32; DIMENSIONS];
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        // FNV-1a.
+        let hash = word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        vector[(hash % DIMENSIONS as u64) as usize] += 1.0;
+    }
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
 }
 
 /// Meta's "create template" (POST /{waba-id}/message_templates): the request checked against

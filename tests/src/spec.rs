@@ -178,6 +178,12 @@ pub fn openai_chat_completion_request() -> &'static Schema {
     SCHEMA.get_or_init(|| Schema::build("openai-openapi.yaml", "CreateChatCompletionRequest"))
 }
 
+/// The request body of OpenAI's embeddings.
+pub fn openai_embedding_request() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::build("openai-openapi.yaml", "CreateEmbeddingRequest"))
+}
+
 /// The request body of OpenAI's audio transcription (multipart fields as a JSON object).
 pub fn openai_transcription_request() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();

@@ -161,3 +161,9 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns_id_seq', '');
 --@ create campaign_recipients_conversation
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients_id_seq', '');
+
+-- ---- Semantic FAQ matching (issue 29, point 3): embeddings of the FAQ, optional --------------
+-- The job kind faq.embed and the decision faq_semantic come with the domains' CHECKs (above).
+--@ alter alphadome.bot_control_settings embedding_model
+--@ create alphadome.faq_embeddings
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_embeddings', '');

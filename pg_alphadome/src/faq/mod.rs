@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod lexicon;
 pub mod rank;
+pub mod semantic;
 pub mod text;
 
 use pgrx::prelude::*;

@@ -64,6 +64,29 @@ impl Llm {
             .ok_or_else(|| Failure::new(Class::Transient, "the transcription answer has no text"))
     }
 
+    /// POSTs texts to /embeddings; returns their vectors in the order given and the `usage`
+    /// the endpoint reported.
+    pub async fn embed(
+        &self,
+        base_url: &str,
+        api_key: Option<&str>,
+        model: &str,
+        texts: &[&str],
+    ) -> Result<(Vec<Vec<f32>>, Value), Failure> {
+        let url = format!("{}/embeddings", base_url.trim_end_matches('/'));
+        let request = json!({"model": model, "input": texts, "encoding_format": "float"});
+        let answer = self
+            .call(self.http.post(url).json(&request), api_key)
+            .await?;
+        let vectors = embeddings_in_order(&answer, texts.len()).ok_or_else(|| {
+            Failure::new(
+                Class::Transient,
+                "the embeddings answer does not have one vector per text",
+            )
+        })?;
+        Ok((vectors, answer["usage"].clone()))
+    }
+
     async fn call(
         &self,
         call: reqwest::RequestBuilder,
@@ -89,6 +112,25 @@ impl Llm {
             )
         })
     }
+}
+
+/// An embeddings answer's vectors by their `index` (an endpoint may answer out of order); None
+/// unless every text has one non-empty vector of numbers.
+fn embeddings_in_order(answer: &Value, texts: usize) -> Option<Vec<Vec<f32>>> {
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; texts];
+    for item in answer["data"].as_array()? {
+        let at = usize::try_from(item["index"].as_u64()?).ok()?;
+        let vector: Vec<f32> = item["embedding"]
+            .as_array()?
+            .iter()
+            .map(|x| x.as_f64().map(|x| x as f32))
+            .collect::<Option<_>>()?;
+        if vector.is_empty() {
+            return None;
+        }
+        *vectors.get_mut(at)? = Some(vector);
+    }
+    vectors.into_iter().collect()
 }
 
 /// The request with the photo added to the customer's message (the last one, `user`): its
@@ -145,6 +187,24 @@ pub fn classify(status: StatusCode, body: &str) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embeddings_are_read_by_their_index_and_refused_when_one_is_missing() {
+        let answer = json!({"data": [
+            {"object": "embedding", "index": 1, "embedding": [0.0, 1.0]},
+            {"object": "embedding", "index": 0, "embedding": [1.0, 0.5]}
+        ]});
+        assert_eq!(
+            embeddings_in_order(&answer, 2),
+            Some(vec![vec![1.0, 0.5], vec![0.0, 1.0]])
+        );
+        assert_eq!(embeddings_in_order(&answer, 3), None, "one text has none");
+        let bad = json!({"data": [{"index": 0, "embedding": ["x"]}]});
+        assert_eq!(embeddings_in_order(&bad, 1), None);
+        let empty = json!({"data": [{"index": 0, "embedding": []}]});
+        assert_eq!(embeddings_in_order(&empty, 1), None);
+        assert_eq!(embeddings_in_order(&json!({}), 1), None);
+    }
 
     #[test]
     fn a_photo_joins_the_customers_message_as_a_data_url() {

@@ -1,21 +1,42 @@
 //! reply.generate: the LLM's answer; with the customer's photo, fetched for this call only,
-//! when there is one (its size and checksum go back with the result, never its bytes).
+//! when there is one (its size and checksum go back with the result, never its bytes). With
+//! semantic FAQ matching on, the FAQ is asked first (embed.rs): an entry that answers the
+//! message by its meaning is sent instead, and the chat model is not called.
+use super::embed;
 use super::outbound::Outbound;
 use crate::clients::llm;
 use crate::clients::media::Purpose;
 use crate::clients::{Class, Failure};
 use crate::contract::{LlmCall, Media, WhatsApp};
+use deadpool_postgres::Pool;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 
 pub async fn answer(
     out: &Outbound,
+    pool: &Pool,
+    job: i64,
     call: &LlmCall,
     whatsapp: Option<&WhatsApp>,
     media: Option<&Media>,
 ) -> Result<Value, Failure> {
     if out.dry_run {
         return Ok(json!({"content": "(dry run: the AI would answer here)"}));
+    }
+    // Semantic FAQ matching: claim_jobs names it only with a key and without a photo.
+    let mut semantic = Value::Null;
+    if let (Some(asked), Some(key), None) = (&call.semantic, &call.api_key, media) {
+        match embed::decide(out, pool, job, call.base_url.as_deref(), key, asked).await {
+            Ok(mut decision) if decision["answered"] == true => {
+                let content = decision["answer"].take();
+                return Ok(json!({"content": content, "semantic": decision}));
+            }
+            Ok(decision) => semantic = decision,
+            Err(why) => {
+                tracing::warn!(job, error = %why, "semantic FAQ matching failed; the LLM answers");
+                semantic = json!({"answered": false, "reason": "error", "error": why});
+            }
+        }
     }
     let mut request = Cow::Borrowed(&call.request);
     let mut facts = Value::Null;
@@ -32,7 +53,11 @@ pub async fn answer(
     let (content, usage) = out.timed_llm(out.llm.complete(base, key, &request)).await?;
     // The model asked for, with its token counts: usage_cost prices them by model.
     let model = call.request.get("model").cloned().unwrap_or(Value::Null);
-    Ok(json!({"content": content, "usage": usage, "model": model, "media": facts}))
+    let mut result = json!({"content": content, "usage": usage, "model": model, "media": facts});
+    if !semantic.is_null() {
+        result["semantic"] = semantic;
+    }
+    Ok(result)
 }
 
 /// A photo is fetched with the tenant's token; a job naming one without it cannot succeed.

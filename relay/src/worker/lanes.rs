@@ -24,7 +24,7 @@ const FAST_KINDS: &[&str] = &[
     "campaign.send",
 ];
 /// Calls that take seconds (the LLM, transcriptions): many at once, since they only wait.
-const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe"];
+const SLOW_KINDS: &[&str] = &["reply.generate", "media.transcribe", "faq.embed"];
 
 /// The fast lane and the slow lane, each running at least one job at a time (a lane without
 /// permits would never claim).
@@ -75,6 +75,7 @@ mod tests {
             "payment.query",
             "templates.submit",
             "campaign.send",
+            "faq.embed",
         ];
         assert_eq!(
             seen,
@@ -94,6 +95,7 @@ mod tests {
             "cheap: a GET or a few"
         );
         assert!(slow.kinds.contains(&"reply.generate") && slow.kinds.contains(&"media.transcribe"));
+        assert!(slow.kinds.contains(&"faq.embed"), "an embeddings call");
         assert!(
             fast.kinds.contains(&"campaign.send"),
             "the send lane: a campaign's sends are Meta calls like replies"

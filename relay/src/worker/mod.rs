@@ -5,6 +5,7 @@
 // One module per kind of job.
 mod alert; // alert.send
 mod campaign; // campaign.send
+mod embed; // faq.embed, and reply.generate's semantic FAQ step
 mod generate; // reply.generate
 mod payment; // payment.stk_push, payment.query
 mod send; // reply.send
@@ -257,7 +258,11 @@ impl Worker {
                 llm,
                 whatsapp,
                 payload,
-            } => generate::answer(out, llm, whatsapp.as_ref(), payload.media.as_ref()).await,
+            } => {
+                let media = payload.media.as_ref();
+                generate::answer(out, &self.pool, job.id, llm, whatsapp.as_ref(), media).await
+            }
+            Work::FaqEmbed { llm, embed } => embed::faq(out, llm, embed).await,
             Work::Transcribe {
                 llm,
                 whatsapp,
