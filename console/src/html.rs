@@ -120,6 +120,7 @@ pub fn checkbox(name: &str, label: &str, checked: bool) -> Markup {
 pub fn decision(name: Option<&str>) -> &'static str {
     match name.unwrap_or("") {
         "faq" => "FAQ answer",
+        "faq_semantic" => "FAQ answer (by meaning)",
         "llm" => "AI answer",
         "fallback" => "no-answer reply",
         "type_reply" => "reply for its type",

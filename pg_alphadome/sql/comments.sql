@@ -527,3 +527,15 @@ COMMENT ON FUNCTION alphadome.campaign_results(bigint) IS 'A campaign''s results
 COMMENT ON FUNCTION alphadome.campaign_chores() IS 'The relay''s every second: launches scheduled campaigns and queues campaign.send jobs at each number''s rate. Returns {launched, queued, done}';
 COMMENT ON FUNCTION alphadome.create_template(text, text, text, text, text[], text, text[]) IS 'A new template (name, marketing or utility, language, body with {{n}} and an example each, optional header and quick-reply buttons) submitted to Meta for review; PENDING until its status webhook. Returns the job id';
 COMMENT ON FUNCTION alphadome.template_rejection_words(text) IS 'Meta''s reason for rejecting a template (INVALID_FORMAT, ...) in the owner''s words';
+
+-- Semantic FAQ matching, optional (issue 29; semantic.sql).
+COMMENT ON COLUMN alphadome.bot_control_settings.embedding_model IS 'The embeddings model of the tenant''s AI endpoint for semantic FAQ matching (NULL: off, the default); needs an LLM key; costs an embeddings call per FAQ change and per message the FAQ''s words leave to the LLM';
+COMMENT ON COLUMN alphadome.bot_control_settings.semantic_confidence IS 'Cosine similarity at or above which an FAQ entry answers a message by its meaning (with a margin of 0.1 over the next entry, and no lexical match of another entry)';
+COMMENT ON TABLE alphadome.faq_embeddings IS 'Embeddings of each FAQ question and phrasing, by the sha256 of its text and the model (semantic FAQ matching; written by faq.embed jobs)';
+COMMENT ON COLUMN alphadome.faq_embeddings.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.faq_embeddings.entry_id IS 'The FAQ entry (bot_training_data.id); its vectors go with it';
+COMMENT ON COLUMN alphadome.faq_embeddings.text_sha256 IS 'sha256 of the question or phrasing embedded: a changed text no longer matches';
+COMMENT ON COLUMN alphadome.faq_embeddings.model IS 'The embeddings model that made the vector';
+COMMENT ON COLUMN alphadome.faq_embeddings.embedding IS 'The vector';
+COMMENT ON COLUMN alphadome.faq_embeddings.created_at IS 'When it was stored';
+COMMENT ON FUNCTION alphadome.semantic_faq_answer(bigint, real[]) IS 'The FAQ''s answer by meaning to a running reply.generate job''s message, given its embedding: {"answered": true, "entry_id", "score", "answer"} or {"answered": false, "reason"}. Relay only';

@@ -29,7 +29,8 @@ AS $$
       FROM (
         SELECT m.bot_tenant_id, (m.created_at AT TIME ZONE z.timezone)::date AS day,
                (m.direction = 'inbound')::int AS inbound_messages,
-               (m.direction = 'inbound' AND m.decision = 'faq')::int AS faq_answers,
+               -- An answer by meaning (semantic.sql) is the FAQ's too.
+               (m.direction = 'inbound' AND m.decision IN ('faq', 'faq_semantic'))::int AS faq_answers,
                (m.direction = 'inbound' AND m.decision = 'llm')::int AS llm_answers,
                (m.direction = 'inbound' AND m.decision IN ('escalated', 'after_hours'))::int AS escalations,
                (m.direction = 'inbound' AND m.decision IN ('fallback', 'type_reply'))::int AS fallbacks,
@@ -56,7 +57,9 @@ AS $$
         UNION ALL
         SELECT o.bot_tenant_id, (o.updated_at AT TIME ZONE z.timezone)::date,
                0, 0, 0, 0, 0, 0, 0, 0, 0,
-               (o.kind = 'reply.generate')::int, (o.kind = 'media.transcribe')::int,
+               -- A reply.generate the FAQ answered by meaning called no chat model.
+               (o.kind = 'reply.generate' AND NOT coalesce((o.result -> 'semantic' ->> 'answered')::boolean, false))::int,
+               (o.kind = 'media.transcribe')::int,
                coalesce((o.result -> 'usage' ->> 'prompt_tokens')::bigint, 0),
                coalesce((o.result -> 'usage' ->> 'completion_tokens')::bigint, 0),
                0, 0, 0, 0, 0, 0,
