@@ -7,7 +7,7 @@ mod tests {
     use crate::tests::*;
 
     /// (table, tenant column, a column the tenant role may update if any, INSERT of one row for $1[1])
-    const TABLES: [(&str, &str, Option<&str>, &str); 11] = [
+    const TABLES: [(&str, &str, Option<&str>, &str); 12] = [
         ("bot_tenants", "id", None,
          "INSERT INTO alphadome.bot_tenants (id, slug, client_name, client_phone, whatsapp_phone_number_id, whatsapp_access_token)
           VALUES ($1[1]::uuid, 'intruder', 'x', '254799999999', '999', '\\x00')"),
@@ -31,6 +31,9 @@ mod tests {
          "INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1[1]::uuid, '{}')"),
         ("usage_days", "bot_tenant_id", None,
          "INSERT INTO alphadome.usage_days (bot_tenant_id, day) VALUES ($1[1]::uuid, '2026-01-01')"),
+        ("faq_embeddings", "bot_tenant_id", None,
+         "INSERT INTO alphadome.faq_embeddings (bot_tenant_id, entry_id, text_sha256, model, embedding)
+          VALUES ($1[1]::uuid, 1, sha256('x'), 'm', '{1}')"),
     ];
 
     fn count(table: &str, column: &str, tenant: &str) -> String {

@@ -25,6 +25,7 @@ mod retention;
 mod schema_rules;
 mod security_check;
 mod selling;
+mod semantic;
 
 extension_sql!(
     r#"
@@ -170,7 +171,10 @@ pub fn two_tenants() -> (String, String) {
             "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1::uuid, 'alert.send', '{\"to\": \"1\"}');
              INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES ($1::uuid, date_trunc('hour', now()), 0, 1);
              INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1::uuid, '{\"question\": \"Deleted?\"}');
-             INSERT INTO alphadome.usage_days (bot_tenant_id, day, inbound_messages) VALUES ($1::uuid, current_date - 40, 1)",
+             INSERT INTO alphadome.usage_days (bot_tenant_id, day, inbound_messages) VALUES ($1::uuid, current_date - 40, 1);
+             INSERT INTO alphadome.faq_embeddings (bot_tenant_id, entry_id, text_sha256, model, embedding)
+             SELECT d.bot_tenant_id, d.id, sha256(convert_to(d.question, 'UTF8')), 'test-model', '{1,0}'
+               FROM alphadome.bot_training_data d WHERE d.bot_tenant_id = $1::uuid",
             &[t.as_str().into()],
         );
     }
