@@ -533,7 +533,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.embedding_model IS 'The embeddi
 COMMENT ON COLUMN alphadome.bot_control_settings.semantic_confidence IS 'Cosine similarity at or above which an FAQ entry answers a message by its meaning (with a margin of 0.1 over the next entry, and no lexical match of another entry)';
 COMMENT ON TABLE alphadome.faq_embeddings IS 'Embeddings of each FAQ question and phrasing, by the sha256 of its text and the model (semantic FAQ matching; written by faq.embed jobs)';
 COMMENT ON COLUMN alphadome.faq_embeddings.bot_tenant_id IS 'The tenant';
-COMMENT ON COLUMN alphadome.faq_embeddings.entry_id IS 'The FAQ entry (bot_training_data.id); its vectors go with it';
+COMMENT ON COLUMN alphadome.faq_embeddings.entry_id IS 'The FAQ entry (bot_training_data.id); a deleted entry''s vectors are no longer matched and go at the next faq.embed';
 COMMENT ON COLUMN alphadome.faq_embeddings.text_sha256 IS 'sha256 of the question or phrasing embedded: a changed text no longer matches';
 COMMENT ON COLUMN alphadome.faq_embeddings.model IS 'The embeddings model that made the vector';
 COMMENT ON COLUMN alphadome.faq_embeddings.embedding IS 'The vector';

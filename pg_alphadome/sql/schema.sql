@@ -864,16 +864,16 @@ ALTER TABLE alphadome.bot_control_settings
         CHECK (semantic_confidence > 0 AND semantic_confidence <= 1);
 
 -- One vector per FAQ text (an entry's question or one of its phrasings, by the sha256 of its
--- words) and model. A text changed or removed is no longer matched (its hash is not the
--- entry's any more) and goes at the next faq.embed; an entry deleted takes its rows.
+-- words) and model. A text changed or removed, or its entry deleted, is no longer matched (only
+-- the current texts of active entries are) and its row goes at the next faq.embed. No foreign
+-- key to the entry: bot_training_data can still be truncated.
 CREATE TABLE alphadome.faq_embeddings (
-    bot_tenant_id uuid NOT NULL,
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
     entry_id      bigint NOT NULL,
     text_sha256   bytea NOT NULL CHECK (octet_length(text_sha256) = 32),
     model         text NOT NULL CHECK (length(model) BETWEEN 1 AND 200),
     embedding     real[] NOT NULL CHECK (cardinality(embedding) BETWEEN 1 AND 8192),
     created_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (bot_tenant_id, entry_id, model, text_sha256),
-    FOREIGN KEY (bot_tenant_id, entry_id) REFERENCES alphadome.bot_training_data (bot_tenant_id, id) ON DELETE CASCADE
+    PRIMARY KEY (bot_tenant_id, entry_id, model, text_sha256)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_embeddings', '');
