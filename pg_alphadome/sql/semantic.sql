@@ -110,8 +110,9 @@ BEGIN
        AND (e.model IS DISTINCT FROM wanted
             OR NOT EXISTS (SELECT FROM alphadome._faq_texts(tenant) f
                             WHERE f.entry_id = e.entry_id AND f.text_sha256 = e.text_sha256));
-    IF jsonb_array_length(alphadome._faq_embed_context(tenant) -> 'texts') > 0
-       AND jsonb_array_length(coalesce(result -> 'vectors', '[]')) > 0 THEN
+    -- More than one call's worth: the next job takes the rest (not when this one stored nothing).
+    IF jsonb_typeof(result -> 'vectors') = 'array' AND jsonb_array_length(result -> 'vectors') > 0
+       AND jsonb_array_length(alphadome._faq_embed_context(tenant) -> 'texts') > 0 THEN
         PERFORM alphadome._queue_faq_embed(tenant);
     END IF;
 END
