@@ -87,9 +87,14 @@ mod tests {
     fn left_to_the_llm(number: &str, text: &str, wamid: &str) -> Value {
         run(
             "SELECT alphadome.ingest_webhook($1::jsonb)",
-            &[webhook_with(number, "254700000001", wamid, json!({"type": "text", "text": {"body": text}}))
-                .as_str()
-                .into()],
+            &[webhook_with(
+                number,
+                "254700000001",
+                wamid,
+                json!({"type": "text", "text": {"body": text}}),
+            )
+            .as_str()
+            .into()],
         );
         let mut jobs = claim("reply.generate");
         assert_eq!(jobs.len(), 1, "{text}: left to the LLM");
@@ -99,7 +104,10 @@ mod tests {
     fn answer(job: &Value, embedding: &[f32]) -> Value {
         one::<pgrx::JsonB>(
             "SELECT alphadome.semantic_faq_answer($1, $2)",
-            &[job["id"].as_i64().unwrap().into(), embedding.to_vec().into()],
+            &[
+                job["id"].as_i64().unwrap().into(),
+                embedding.to_vec().into(),
+            ],
         )
         .unwrap()
         .0
@@ -215,10 +223,19 @@ mod tests {
         assert_eq!(decision["answer"], "Yes, bring it in.");
         // Between the two entries: unclear.
         let unclear = answer(&job, &[0.7, 0.7, 0.1]);
-        assert_eq!((unclear["answered"].clone(), unclear["reason"].clone()), (json!(false), json!("unclear")));
-        complete(&job, json!({"content": decision["answer"], "semantic": decision}));
         assert_eq!(
-            one::<String>("SELECT decision::text FROM alphadome.messages WHERE wamid = 'w.1'", &[]),
+            (unclear["answered"].clone(), unclear["reason"].clone()),
+            (json!(false), json!("unclear"))
+        );
+        complete(
+            &job,
+            json!({"content": decision["answer"], "semantic": decision}),
+        );
+        assert_eq!(
+            one::<String>(
+                "SELECT decision::text FROM alphadome.messages WHERE wamid = 'w.1'",
+                &[]
+            ),
             Some("faq_semantic".into())
         );
         let send = one::<pgrx::JsonB>(
@@ -228,8 +245,16 @@ mod tests {
         .unwrap()
         .0;
         assert_eq!(
-            (send["text"].clone(), send["generated"].clone(), send["faq_entry_id"].clone()),
-            (json!("Yes, bring it in."), json!(false), json!(entry(&a, REPAIR)))
+            (
+                send["text"].clone(),
+                send["generated"].clone(),
+                send["faq_entry_id"].clone()
+            ),
+            (
+                json!("Yes, bring it in."),
+                json!(false),
+                json!(entry(&a, REPAIR))
+            )
         );
         // The hours entry's words, in doubt (only a perfect score answers now), placed by the
         // model next to the repair entry: the lexical match vetoes.
@@ -239,7 +264,11 @@ mod tests {
         );
         let job = left_to_the_llm("1001", "what are your opening hours on sunday", "w.2");
         let vetoed = answer(&job, &[0.0, 0.0, 1.0]);
-        assert_eq!((vetoed["answered"].clone(), vetoed["reason"].clone()), (json!(false), json!("lexical")), "{vetoed}");
+        assert_eq!(
+            (vetoed["answered"].clone(), vetoed["reason"].clone()),
+            (json!(false), json!("lexical")),
+            "{vetoed}"
+        );
         // Without a key: the claim names no message to embed.
         let job = left_to_the_llm("1002", "zorble my flurbophone", "w.3");
         assert!(job["llm"].get("semantic").is_none(), "{job}");
