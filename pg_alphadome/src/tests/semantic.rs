@@ -208,7 +208,7 @@ mod tests {
 
     #[pg_test]
     fn a_clear_semantic_match_answers_as_the_faq_and_a_lexical_match_of_another_entry_vetoes() {
-        let (a, b) = shops();
+        let (a, _) = shops();
         vectors(&a);
         let job = left_to_the_llm("1001", "zorble my flurbophone", "w.1");
         assert_eq!(
@@ -272,6 +272,5 @@ mod tests {
         // Without a key: the claim names no message to embed.
         let job = left_to_the_llm("1002", "zorble my flurbophone", "w.3");
         assert!(job["llm"].get("semantic").is_none(), "{job}");
-        let _ = b;
     }
 }
