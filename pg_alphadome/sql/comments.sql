@@ -350,7 +350,7 @@ COMMENT ON TABLE alphadome.usage_days IS 'Usage per tenant and day of the rows o
 COMMENT ON COLUMN alphadome.bot_control_settings.keep_messages_days IS 'Days a tenant''s messages and conversations are kept (NULL: for ever); prune_history applies it';
 COMMENT ON TABLE alphadome.customer_erasures IS 'Each customer erased by forget_customer: who, when, how many rows; the number only as sha256(tenant id || '':'' || number)';
 COMMENT ON FUNCTION alphadome.rollup_usage(timestamptz) IS 'Counts the rows older than through into usage_days and moves the rollup''s mark there; prune_history calls it';
-COMMENT ON FUNCTION alphadome.forget_customer(uuid, text) IS 'Erases one customer of a tenant: conversation, messages, media references, raw webhooks, jobs; keeps the counts; audited with a hash of the number';
+COMMENT ON FUNCTION alphadome.forget_customer(uuid, text) IS 'Erases one customer of a tenant: conversation, messages, media references, raw webhooks, jobs; keeps the counts, and orders and payments without the phone; audited with a hash of the number';
 COMMENT ON PROCEDURE alphadome.run_retention(interval, interval, integer) IS 'prune_history and prune_credential_audit until nothing is left, committing after each batch; what pg_cron runs';
 COMMENT ON FUNCTION alphadome.schedule_chores(text, interval, interval) IS 'Registers retention, credential alerts and the hand-off clocks as pg_cron jobs; the relay''s chore loop then stands idle';
 COMMENT ON FUNCTION alphadome.unschedule_chores() IS 'Removes the chores'' pg_cron jobs: the relay runs them again';

@@ -679,7 +679,8 @@ ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
 CREATE TABLE alphadome.orders (
     id              bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
-    conversation_id bigint NOT NULL,
+    -- NULL once the customer was erased (forget_customer): the sale stays in the books.
+    conversation_id bigint,
     reference       text NOT NULL CHECK (reference ~ '^[A-Z0-9]{1,12}$'),
     -- [{"product_id", "name", "quantity", "unit_price"}]
     items           jsonb NOT NULL CHECK (jsonb_typeof(items) = 'array' AND jsonb_array_length(items) BETWEEN 1 AND 50),
@@ -712,7 +713,8 @@ CREATE TABLE alphadome.payments (
     status              text NOT NULL DEFAULT 'requested'
                         CHECK (status IN ('requested', 'pending', 'paid', 'failed', 'flagged')),
     amount              numeric(12, 2) NOT NULL CHECK (amount > 0),
-    phone               text NOT NULL CHECK (phone ~ '^[1-9][0-9]{7,14}$'),
+    -- NULL once the customer was erased (forget_customer), with the raw callback.
+    phone               text CHECK (phone ~ '^[1-9][0-9]{7,14}$'),
     merchant_request_id text CHECK (length(merchant_request_id) <= 200),
     checkout_request_id text CHECK (length(checkout_request_id) <= 200),
     result_code         integer,

@@ -260,6 +260,10 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION 'choices Meta would refuse: %', problem USING ERRCODE = '22023';
     END IF;
+    -- No conversation: the customer was erased (forget_customer) while a payment was out.
+    IF c.id IS NULL THEN
+        RETURN 0;
+    END IF;
     INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
     VALUES (c.bot_tenant_id, 'reply.send',
             jsonb_build_object('to', c.wa_id, 'recipient', CASE WHEN c.wa_id IS NULL THEN c.bsuid END,
@@ -512,6 +516,9 @@ BEGIN
     IF kind = 'payment.stk_push' AND (p.status <> 'requested' OR o.pay_chosen_at IS NULL OR o.pay_chosen_at < now() - interval '5 minutes') THEN
         RAISE EXCEPTION 'payment %: not pushed, the customer pressed pay more than five minutes ago', p.id USING ERRCODE = '22023';
     END IF;
+    IF kind = 'payment.stk_push' AND p.phone IS NULL THEN
+        RAISE EXCEPTION 'payment %: not pushed, the customer was erased (forget_customer)', p.id USING ERRCODE = '22023';
+    END IF;
     FOREACH credential IN ARRAY ARRAY['mpesa_consumer_key', 'mpesa_consumer_secret', 'mpesa_passkey', 'mpesa_callback_token'] LOOP
         PERFORM alphadome._audit_credential_access(_payment_context.tenant_id, credential, kind, job_id);
     END LOOP;
@@ -634,7 +641,9 @@ BEGIN
                     ELSE 'failed' END;
     UPDATE alphadome.payments x
        SET status = outcome, result_code = _payment_settled.result_code, result_desc = left(_payment_settled.result_desc, 1000),
-           receipt = left(_payment_settled.receipt, 100), callback = coalesce(_payment_settled.callback, x.callback)
+           receipt = left(_payment_settled.receipt, 100),
+           -- An erased customer's (no phone any more): his number is not kept from the callback.
+           callback = CASE WHEN x.phone IS NOT NULL THEN coalesce(_payment_settled.callback, x.callback) END
      WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.id;
     UPDATE alphadome.outbox q SET status = 'done', result = jsonb_build_object('by', 'settled'), lease_until = NULL
      WHERE q.bot_tenant_id = p.bot_tenant_id AND q.kind = 'payment.query' AND q.status = 'queued'
@@ -646,13 +655,13 @@ BEGIN
             || coalesce('. M-Pesa receipt ' || _payment_settled.receipt, '') || '. Thank you!');
         PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
             client || ': order ' || o.reference || ' is paid, ' || alphadome._price_words(p.amount, o.currency)
-            || ' by M-Pesa from +' || p.phone || coalesce(' (receipt ' || _payment_settled.receipt || ')', '') || '.',
+            || ' by M-Pesa from ' || coalesce('+' || p.phone, 'a customer since erased') || coalesce(' (receipt ' || _payment_settled.receipt || ')', '') || '.',
             'paid:' || o.id, now(), c.id);
     ELSIF outcome = 'flagged' THEN
         PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
             client || ': an M-Pesa callback for order ' || o.reference || ' does not match it (paid '
             || coalesce(paid_amount::text, '?') || ' from +' || coalesce(paid_phone, '?') || ', asked '
-            || p.amount::text || ' from +' || p.phone || '); the order is not marked paid. Check the M-Pesa statement.',
+            || p.amount::text || ' from ' || coalesce('+' || p.phone, 'a customer since erased') || '); the order is not marked paid. Check the M-Pesa statement.',
             NULL, now(), c.id);
     ELSE
         UPDATE alphadome.orders x SET status = 'failed' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id

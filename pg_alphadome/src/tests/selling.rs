@@ -956,6 +956,109 @@ mod tests {
         assert!(last_told().0.starts_with("We could not reach your phone"));
     }
 
+    /// Erasing a customer (forget_customer) keeps the shop's sale without who bought: no row
+    /// names the phone, and a payment whose PIN prompt was out is still settled and reported.
+    #[pg_test]
+    fn an_erased_customers_sale_stays_without_the_phone_and_a_late_callback_still_settles_it() {
+        let (t, order) = customer_pressed_pay();
+        let (_, path) = pushed();
+        assert!(
+            !rows_naming(SANDBOX_PHONE).is_empty(),
+            "the fixture names him"
+        );
+        let removed = one::<pgrx::JsonB>(
+            "SELECT alphadome.forget_customer($1::uuid, $2)",
+            &[t.as_str().into(), SANDBOX_PHONE.into()],
+        )
+        .unwrap()
+        .0;
+        assert_eq!(
+            (&removed["orders_unnamed"], &removed["payments_unnamed"]),
+            (&serde_json::json!(1), &serde_json::json!(1)),
+            "{removed}"
+        );
+        assert_eq!(rows_naming(SANDBOX_PHONE), Vec::<String>::new());
+        assert_eq!(
+            one::<bool>(
+                "SELECT conversation_id IS NULL AND status = 'awaiting_payment' FROM alphadome.orders WHERE id = $1",
+                &[order.into()]
+            ),
+            Some(true)
+        );
+        // The query in case no callback comes is still queued; M-Pesa's callback settles it.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.outbox WHERE kind = 'payment.query' AND status = 'queued'",
+                &[]
+            ),
+            Some(1)
+        );
+        let paid = callback(
+            serde_json::json!(0),
+            "ws_CO_191220191020363925",
+            21000,
+            254708374149,
+        );
+        assert!(call_back(&path, &paid));
+        assert_eq!(payment().0, "paid");
+        assert_eq!(order_status(), "paid");
+        let alert = one::<String>(
+            "SELECT text FROM alphadome.alerts WHERE kind = 'payment'",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            alert.contains("by M-Pesa from a customer since erased (receipt NLJ7RT61SV)"),
+            "{alert}"
+        );
+        // Nobody to tell, and the callback's phone is not kept.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.outbox WHERE kind = 'reply.send'",
+                &[]
+            ),
+            Some(0)
+        );
+        assert_eq!(rows_naming(SANDBOX_PHONE), Vec::<String>::new());
+    }
+
+    #[pg_test]
+    fn an_erased_customer_is_not_asked_to_pay_and_his_draft_is_cancelled() {
+        let (t, order) = customer_pressed_pay();
+        // A second order left as a draft.
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.buy2",
+            serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}),
+        ));
+        run(
+            "SELECT alphadome.forget_customer($1::uuid, $2)",
+            &[t.as_str().into(), SANDBOX_PHONE.into()],
+        );
+        assert!(claim("payment.stk_push").is_empty(), "no push");
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(status, ',' ORDER BY id) FROM alphadome.orders",
+                &[]
+            )
+            .as_deref(),
+            Some("failed,cancelled")
+        );
+        assert_eq!(
+            one::<String>("SELECT status FROM alphadome.payments", &[]).as_deref(),
+            Some("failed")
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.orders WHERE id = $1 AND conversation_id IS NULL",
+                &[order.into()]
+            ),
+            Some(1)
+        );
+        assert_eq!(rows_naming(SANDBOX_PHONE), Vec::<String>::new());
+    }
+
     #[pg_test]
     fn no_push_long_after_the_press_nor_above_the_limit() {
         customer_pressed_pay();
