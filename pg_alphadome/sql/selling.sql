@@ -302,7 +302,7 @@ BEGIN
     IF m.id IS NULL OR c.id IS NULL THEN
         RETURN 0;
     END IF;
-    said := coalesce(m.body, '');
+    said := coalesce(m.body, m.transcript, '');  -- a voice note's words are its transcript
     chosen := m.choice ->> 'id';
     swahili := alphadome._message_language(said) = 'sw'
                OR said IN ('Lipa kwa M-Pesa', 'Lipa dukani', 'Ongea na mtu');

@@ -483,6 +483,37 @@ mod tests {
         );
     }
 
+    /// A voice note saying he wants to buy is answered as the same words typed are (it was
+    /// decided 'payment' and then left unanswered).
+    #[pg_test]
+    fn a_spoken_wish_to_buy_gets_the_order_and_the_buttons_of_a_typed_one() {
+        selling_shop();
+        ingest(&webhook_with(
+            NUMBER,
+            "254711000123",
+            "w.voice",
+            serde_json::json!({"type": "audio", "audio": {"mime_type": "audio/ogg; codecs=opus",
+                "sha256": "m04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=", "id": "1234567890987654321", "voice": true}}),
+        ));
+        let jobs = claim("media.transcribe");
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        run(
+            "SELECT alphadome.complete_job($1, '{\"transcript\": \"Nataka kununua gitaa\"}')",
+            &[jobs[0]["id"].as_i64().unwrap().into()],
+        );
+        assert_eq!(answered("w.voice").0.as_deref(), Some("payment"));
+        let (said, choices) = reply_to("w.voice");
+        assert_eq!(
+            said,
+            "Yamaha F310 acoustic guitar: KES 21,000.\nUngependa kulipa vipi?"
+        );
+        assert_eq!(choices.unwrap()["type"], "button");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.orders", &[]),
+            Some(1)
+        );
+    }
+
     #[pg_test]
     fn without_the_payment_flow_nothing_is_sold() {
         shop();
