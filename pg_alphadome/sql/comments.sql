@@ -376,6 +376,7 @@ COMMENT ON COLUMN alphadome.usage_days.priced_marketing IS 'As usage_daily.price
 COMMENT ON COLUMN alphadome.usage_days.priced_authentication IS 'As usage_daily.priced_authentication: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.alerts IS 'As usage_daily.alerts: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.campaign_sent IS 'As usage_daily.campaign_sent (campaign messages Meta took): the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.sales_answers IS 'As usage_daily.sales_answers (customers'' messages answered from the products: prices, buying): the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.campaign_failed IS 'As usage_daily.campaign_failed (campaign messages Meta refused, at the send or after it): the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.customer_erasures.id IS 'The erasure';
 COMMENT ON COLUMN alphadome.customer_erasures.bot_tenant_id IS 'The tenant whose customer was erased';

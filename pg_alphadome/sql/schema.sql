@@ -606,6 +606,9 @@ CREATE TABLE alphadome.usage_days (
     -- Issue 26: campaign messages Meta took, and those it refused.
     campaign_sent         bigint NOT NULL DEFAULT 0,
     campaign_failed       bigint NOT NULL DEFAULT 0,
+    -- Issue 24: customers' messages answered from the products (prices, buying: decisions
+    -- product and payment).
+    sales_answers         bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (bot_tenant_id, day)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');

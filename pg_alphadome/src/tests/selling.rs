@@ -514,6 +514,39 @@ mod tests {
         );
     }
 
+    /// Answers from the products count in usage (sales_answers), live and once erased.
+    #[pg_test]
+    fn price_and_buying_answers_are_counted_in_usage_and_the_count_outlives_an_erasure() {
+        let t = selling_shop();
+        ingest(&text("How much is a Yamaha keyboard?", "w.price"));
+        ingest(&text("Nataka kununua gitaa", "w.buy"));
+        ingest(&text("What are your opening hours?", "w.faq"));
+        let today = |column: &str| {
+            one::<i64>(
+                &format!(
+                    "SELECT sum({column})::bigint FROM alphadome.usage_daily WHERE bot_tenant_id = $1::uuid"
+                ),
+                &[t.as_str().into()],
+            )
+        };
+        assert_eq!(
+            (today("sales_answers"), today("faq_answers")),
+            (Some(2), Some(1))
+        );
+        run(
+            "SELECT alphadome.forget_customer($1::uuid, '254711000123')",
+            &[t.as_str().into()],
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.messages", &[]),
+            Some(0)
+        );
+        assert_eq!(
+            (today("sales_answers"), today("faq_answers")),
+            (Some(2), Some(1))
+        );
+    }
+
     #[pg_test]
     fn without_the_payment_flow_nothing_is_sold() {
         shop();
