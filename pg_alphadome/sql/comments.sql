@@ -464,7 +464,8 @@ COMMENT ON FUNCTION alphadome._tell_customer(alphadome.conversations, text, json
 COMMENT ON FUNCTION alphadome._payment_context(uuid, bigint, text, jsonb) IS 'Internal: a payment job''s M-Pesa settings, credentials (decrypted, audited) and payment, at claim time';
 COMMENT ON FUNCTION alphadome._payment_result(uuid, text, jsonb, jsonb) IS 'Internal: a payment job''s result: a push accepted (pending, a query in 90 s) or refused; a query''s answer';
 COMMENT ON FUNCTION alphadome._result_code(jsonb) IS 'Internal: M-Pesa''s ResultCode, a number or a string';
-COMMENT ON FUNCTION alphadome._payment_words(integer) IS 'Internal: what the customer reads for an M-Pesa ResultCode';
+COMMENT ON FUNCTION alphadome._payment_words(integer, boolean) IS 'Internal: what the customer reads for an M-Pesa ResultCode, in English or Swahili';
+COMMENT ON FUNCTION alphadome._said_in_swahili(text) IS 'Internal: whether a customer''s words (or the Swahili button he pressed) are Swahili';
 COMMENT ON FUNCTION alphadome._payment_settled(uuid, bigint, integer, text, text, jsonb, numeric, text) IS 'Internal: a payment''s outcome: paid (amount and phone checked), flagged or failed, the order, the customer and the owner told';
 COMMENT ON FUNCTION alphadome._payment_job_failed(uuid, jsonb, jsonb) IS 'Internal: a push that failed for good fails its payment';
 

@@ -304,8 +304,7 @@ BEGIN
     END IF;
     said := coalesce(m.body, m.transcript, '');  -- a voice note's words are its transcript
     chosen := m.choice ->> 'id';
-    swahili := alphadome._message_language(said) = 'sw'
-               OR said IN ('Lipa kwa M-Pesa', 'Lipa dukani', 'Ongea na mtu');
+    swahili := alphadome._said_in_swahili(said);
 
     IF chosen ~ '^pay_(mpesa|shop):[0-9]{1,18}$' THEN
         SELECT * INTO ordered FROM alphadome.orders o
@@ -595,18 +594,34 @@ CREATE OR REPLACE FUNCTION alphadome._result_code(code jsonb) RETURNS integer
 RETURN CASE WHEN jsonb_typeof(code) IN ('number', 'string') AND (code #>> '{}') ~ '^-?[0-9]{1,9}$'
             THEN (code #>> '{}')::integer END;
 
--- What the customer reads for an M-Pesa ResultCode.
-CREATE OR REPLACE FUNCTION alphadome._payment_words(result_code integer) RETURNS text
+-- Whether the customer wrote in Swahili: his words, or a Swahili button he pressed (its title is
+-- what the message holds).
+CREATE OR REPLACE FUNCTION alphadome._said_in_swahili(said text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+RETURN coalesce(alphadome._message_language(said) = 'sw'
+                OR said IN ('Lipa kwa M-Pesa', 'Lipa dukani', 'Ongea na mtu', 'Jaribu tena'), false);
+
+-- What the customer reads for an M-Pesa ResultCode, in English or Swahili.
+CREATE OR REPLACE FUNCTION alphadome._payment_words(result_code integer, swahili boolean) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-RETURN CASE result_code
+RETURN CASE WHEN swahili THEN CASE result_code
+    WHEN 1 THEN 'Malipo hayakufaulu: salio lako la M-Pesa halitoshi. Ongeza salio kisha ujaribu tena.'
+    WHEN 1001 THEN 'Kuna malipo mengine ya M-Pesa yanayoendelea kwenye simu yako. Subiri kidogo kisha ujaribu tena.'
+    WHEN 1019 THEN 'Ombi la M-Pesa liliisha muda kabla halijajibiwa. Jaribu tena ukiwa tayari.'
+    WHEN 1032 THEN 'Umesitisha ombi la M-Pesa. Jaribu tena ukiwa tayari.'
+    WHEN 1037 THEN 'Hatukuweza kufikia simu yako kwa ombi la M-Pesa. Hakikisha simu iko wazi na ina mtandao, kisha ujaribu tena.'
+    WHEN 2001 THEN 'PIN ya M-Pesa haikuwa sahihi. Jaribu tena.'
+    ELSE 'Malipo ya M-Pesa hayakufaulu. Jaribu tena, au ongea na mtu.' END
+  ELSE CASE result_code
     WHEN 1 THEN 'The payment did not go through: your M-Pesa balance is not enough. Top up and try again.'
     WHEN 1001 THEN 'Another M-Pesa payment is in progress on your phone. Wait a moment and try again.'
     WHEN 1019 THEN 'The M-Pesa request expired before it was answered. Try again when you are ready.'
     WHEN 1032 THEN 'You cancelled the M-Pesa request. Try again when you are ready.'
     WHEN 1037 THEN 'We could not reach your phone with the M-Pesa request. Check that it is on and has signal, then try again.'
     WHEN 2001 THEN 'The M-Pesa PIN was wrong. Try again.'
-    ELSE 'The M-Pesa payment did not go through. Try again, or talk to a person.' END;
+    ELSE 'The M-Pesa payment did not go through. Try again, or talk to a person.' END END;
 
 -- A payment's outcome, however it came (callback, query, a refused push): result code 0 with the
 -- order's amount and phone → paid (the order too; the customer gets the receipt number, the owner
@@ -626,6 +641,7 @@ DECLARE
     c   alphadome.conversations;
     client text;
     outcome text;
+    swahili boolean;
 BEGIN
     SELECT * INTO p FROM alphadome.payments x
      WHERE x.bot_tenant_id = _payment_settled.tenant_id AND x.id = _payment_settled.payment_id FOR UPDATE;
@@ -635,6 +651,11 @@ BEGIN
     SELECT * INTO o FROM alphadome.orders x WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.order_id FOR UPDATE;
     SELECT * INTO c FROM alphadome.conversations x WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.conversation_id;
     client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = p.bot_tenant_id);
+    -- In the language of his last message (the pay button he pressed, most often).
+    swahili := alphadome._said_in_swahili((SELECT coalesce(x.body, x.transcript) FROM alphadome.messages x
+                                            WHERE x.bot_tenant_id = c.bot_tenant_id AND x.conversation_id = c.id
+                                              AND x.direction = 'inbound'
+                                            ORDER BY x.id DESC LIMIT 1));
     outcome := CASE WHEN result_code = 0 AND (paid_amount IS DISTINCT FROM NULL AND paid_amount <> p.amount
                                               OR paid_phone IS DISTINCT FROM NULL AND paid_phone <> p.phone) THEN 'flagged'
                     WHEN result_code = 0 THEN 'paid'
@@ -650,9 +671,11 @@ BEGIN
        AND (q.payload ->> 'payment_id')::bigint = p.id;
     IF outcome = 'paid' THEN
         UPDATE alphadome.orders x SET status = 'paid' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id;
-        PERFORM alphadome._tell_customer(c,
-            'Payment received: ' || alphadome._price_words(p.amount, o.currency) || ' for order ' || o.reference
-            || coalesce('. M-Pesa receipt ' || _payment_settled.receipt, '') || '. Thank you!');
+        PERFORM alphadome._tell_customer(c, CASE WHEN swahili
+            THEN 'Malipo yamepokelewa: ' || alphadome._price_words(p.amount, o.currency) || ' kwa oda ' || o.reference
+                 || coalesce('. Risiti ya M-Pesa ' || _payment_settled.receipt, '') || '. Asante!'
+            ELSE 'Payment received: ' || alphadome._price_words(p.amount, o.currency) || ' for order ' || o.reference
+                 || coalesce('. M-Pesa receipt ' || _payment_settled.receipt, '') || '. Thank you!' END);
         PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
             client || ': order ' || o.reference || ' is paid, ' || alphadome._price_words(p.amount, o.currency)
             || ' by M-Pesa from ' || coalesce('+' || p.phone, 'a customer since erased') || coalesce(' (receipt ' || _payment_settled.receipt || ')', '') || '.',
@@ -666,10 +689,10 @@ BEGIN
     ELSE
         UPDATE alphadome.orders x SET status = 'failed' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id
            AND x.status = 'awaiting_payment';
-        PERFORM alphadome._tell_customer(c, alphadome._payment_words(result_code),
+        PERFORM alphadome._tell_customer(c, alphadome._payment_words(result_code, swahili),
             jsonb_build_object('type', 'button', 'buttons', jsonb_build_array(
-                jsonb_build_object('id', 'pay_mpesa:' || o.id, 'title', 'Try again'),
-                jsonb_build_object('id', 'talk_person', 'title', 'Talk to a person'))));
+                jsonb_build_object('id', 'pay_mpesa:' || o.id, 'title', CASE WHEN swahili THEN 'Jaribu tena' ELSE 'Try again' END),
+                jsonb_build_object('id', 'talk_person', 'title', CASE WHEN swahili THEN 'Ongea na mtu' ELSE 'Talk to a person' END))));
     END IF;
     PERFORM alphadome._wake_worker();
 END

@@ -656,6 +656,11 @@ mod tests {
     /// sandbox's test phone, pressed "Pay with M-Pesa" for the Yamaha guitar; returns the tenant
     /// and the order's id.
     fn customer_pressed_pay() -> (String, i64) {
+        customer_pressed_pay_saying("I want to buy the yamaha guitar", "Pay with M-Pesa")
+    }
+
+    /// The same, in his words and with the pay button's title he got.
+    fn customer_pressed_pay_saying(buy: &str, pay: &str) -> (String, i64) {
         let t = selling_shop();
         run(
             "UPDATE alphadome.bot_control_settings SET mpesa_shortcode = '174379' WHERE bot_tenant_id = $1::uuid;
@@ -667,13 +672,13 @@ mod tests {
         };
         say(
             "w.buy",
-            serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}),
+            serde_json::json!({"type": "text", "text": {"body": buy}}),
         );
         let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
         say(
             "w.pay",
             serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
-                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"}}}),
+                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": pay}}}),
         );
         (t, order)
     }
@@ -987,6 +992,54 @@ mod tests {
                 &[]
             ),
             Some(1)
+        );
+    }
+
+    /// A customer who bought in Swahili is told of his payment in Swahili.
+    #[pg_test]
+    fn a_swahili_customer_hears_of_his_payment_in_swahili() {
+        customer_pressed_pay_saying("Nataka kununua gitaa", "Lipa kwa M-Pesa");
+        let reference = one::<String>("SELECT reference FROM alphadome.orders", &[]).unwrap();
+        let (_, path) = pushed();
+        assert!(call_back(
+            &path,
+            &callback(serde_json::json!(1032), "ws_CO_191220191020363925", 0, 0)
+        ));
+        let (said, choices) = last_told();
+        assert_eq!(said, "Umesitisha ombi la M-Pesa. Jaribu tena ukiwa tayari.");
+        let titles: Vec<String> = choices.unwrap()["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["title"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(titles, ["Jaribu tena", "Ongea na mtu"]);
+        // He presses "Jaribu tena" and pays.
+        let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.retry",
+            serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
+                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Jaribu tena"}}}),
+        ));
+        assert!(
+            last_told().0.starts_with("Tunatuma ombi la M-Pesa"),
+            "{:?}",
+            last_told()
+        );
+        let jobs = claim("payment.stk_push");
+        run(
+            "SELECT alphadome.complete_job($1, '{\"merchant_request_id\": \"m-2\", \"checkout_request_id\": \"ws_CO_second\"}')",
+            &[jobs[0]["id"].as_i64().unwrap().into()],
+        );
+        assert!(call_back(
+            &path,
+            &callback(serde_json::json!(0), "ws_CO_second", 21000, 254708374149)
+        ));
+        assert_eq!(
+            last_told().0,
+            format!("Malipo yamepokelewa: KES 21,000 kwa oda {reference}. Risiti ya M-Pesa NLJ7RT61SV. Asante!")
         );
     }
 
