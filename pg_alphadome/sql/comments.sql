@@ -441,6 +441,7 @@ COMMENT ON FUNCTION alphadome._order_may_move(text, text) IS 'Internal: whether 
 COMMENT ON FUNCTION alphadome._order_moves() IS 'Internal: trigger refusing an order''s forbidden moves (55000) and changes to a non-draft order''s items';
 COMMENT ON FUNCTION alphadome._new_order(uuid, bigint, alphadome.products) IS 'Internal: a draft order of one product, priced from the products table';
 COMMENT ON FUNCTION alphadome._queue_answer(alphadome.messages, alphadome.conversations, text, jsonb) IS 'Internal: queues the bot''s answer with its buttons or list, checked against Meta''s limits';
+COMMENT ON FUNCTION alphadome._label_interest(uuid, bigint) IS 'Internal: labels a customer''s conversation "asked about <category>" for the products his message named or he chose';
 COMMENT ON FUNCTION alphadome._sell(uuid, bigint) IS 'Internal: the answer to a customer who wants to buy (decision payment): a list of products, or an order and the buttons to pay';
 COMMENT ON FUNCTION alphadome._pay_by_mpesa(alphadome.messages, alphadome.conversations, alphadome.orders, boolean) IS 'Internal: the customer pressed Pay with M-Pesa: a push is queued when it may be, else he is told why and a person alerted';
 COMMENT ON TABLE alphadome.mpesa_accounts IS 'A tenant''s M-Pesa (Daraja) credentials, encrypted like the others and decrypted only when a payment job is claimed (audited), and its callback token';

@@ -515,6 +515,9 @@ BEGIN
         PERFORM alphadome._sell(job.bot_tenant_id, message_id);
         PERFORM alphadome._wake_worker();
     END IF;
+    IF plan ->> 'decision' IN ('product', 'payment') THEN
+        PERFORM alphadome._label_interest(job.bot_tenant_id, message_id);
+    END IF;
     alert := plan -> 'alert';
     IF jsonb_typeof(alert) = 'object' THEN
         PERFORM alphadome._alert(job.bot_tenant_id, alert ->> 'kind', alert ->> 'text', alert ->> 'key',

@@ -487,6 +487,37 @@ BEGIN
 END
 $$;
 
+-- The bot's labels (issue 26): a customer who asked about the shop's products, or chose one,
+-- gets "asked about <category>" for the category of each product his message named, so that a
+-- campaign can pick him ("asked about keyboards"). The labels he has are kept; none is added
+-- past the 50 a customer may have.
+CREATE OR REPLACE FUNCTION alphadome._label_interest(tenant_id uuid, message_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m     alphadome.messages;
+    asked text[];
+BEGIN
+    SELECT * INTO m FROM alphadome.messages x WHERE x.bot_tenant_id = _label_interest.tenant_id AND x.id = _label_interest.message_id;
+    asked := ARRAY(
+        SELECT DISTINCT left('asked about ' || lower(btrim(p.category)), 40)
+          FROM alphadome.products p
+         WHERE p.bot_tenant_id = _label_interest.tenant_id AND p.category IS NOT NULL
+           AND (p.id IN (SELECT mp.product_id
+                           FROM alphadome.match_products(_label_interest.tenant_id, coalesce(m.body, m.transcript, ''), 3) mp)
+                OR (m.choice ->> 'id') = 'buy:' || p.id));
+    IF cardinality(asked) = 0 THEN
+        RETURN;
+    END IF;
+    UPDATE alphadome.conversations c
+       SET labels = ARRAY(SELECT DISTINCT l FROM unnest(c.labels || asked) l ORDER BY 1)
+     WHERE c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+       AND NOT c.labels @> asked
+       AND (SELECT count(DISTINCT l) FROM unnest(c.labels || asked) l) <= 50;
+END
+$$;
+
 -- What a payment job needs when it is claimed: the tenant's M-Pesa settings and credentials
 -- (decrypted now, each audited) and the payment. A push is made only within five minutes of the
 -- customer's press: older, the payment fails and the job is refused (22023, a dead letter).

@@ -433,6 +433,13 @@ pub const SELL: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::INT8OID],
 );
 
+/// A customer who asked about the shop's products (decision 'product' or 'payment', 0.3.0):
+/// his conversation gets a label per category asked about (selling.sql's _label_interest).
+pub const LABEL_INTEREST: (&str, &[Oid]) = (
+    "SELECT alphadome._label_interest($1, $2)",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID],
+);
+
 /// All of them, prepared.
 pub struct Statements {
     pub tenant: OwnedPreparedStatement,
@@ -452,6 +459,8 @@ pub struct Statements {
     pub product_answer: Option<OwnedPreparedStatement>,
     /// None before 0.3.0: nothing is sold there.
     pub sell: Option<OwnedPreparedStatement>,
+    /// None before 0.3.0: no labels there.
+    pub label_interest: Option<OwnedPreparedStatement>,
     pub apply_status: OwnedPreparedStatement,
     pub sent_by_status: OwnedPreparedStatement,
     /// None before 0.3.0: no campaigns there.
@@ -518,6 +527,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         coexistence: inbox.then(|| prepare(COEXISTENCE)).transpose()?,
         product_answer: inbox.then(|| prepare(PRODUCT_ANSWER)).transpose()?,
         sell: inbox.then(|| prepare(SELL)).transpose()?,
+        label_interest: inbox.then(|| prepare(LABEL_INTEREST)).transpose()?,
         apply_status: prepare(if current {
             APPLY_STATUS
         } else {

@@ -512,6 +512,10 @@ mod tests {
             one::<i64>("SELECT count(*) FROM alphadome.orders", &[]),
             Some(1)
         );
+        assert_eq!(
+            one::<Vec<String>>("SELECT labels FROM alphadome.conversations", &[]).unwrap(),
+            ["asked about guitars"]
+        );
     }
 
     /// Answers from the products count in usage (sales_answers), live and once erased.
@@ -544,6 +548,45 @@ mod tests {
         assert_eq!(
             (today("sales_answers"), today("faq_answers")),
             (Some(2), Some(1))
+        );
+    }
+
+    /// A customer who asks about products, or chooses one, is labelled with their categories
+    /// (for campaigns); the labels the owner gave him stay.
+    #[pg_test]
+    fn asking_about_products_labels_the_customer_with_their_categories() {
+        selling_shop();
+        let labels = || {
+            one::<Vec<String>>(
+                "SELECT labels FROM alphadome.conversations WHERE customer_key = '254711000123'",
+                &[],
+            )
+            .unwrap()
+        };
+        ingest(&text("What are your opening hours?", "w.hours"));
+        run("UPDATE alphadome.conversations SET labels = '{vip}'", &[]);
+        ingest(&text("How much is a Yamaha keyboard?", "w.price"));
+        assert_eq!(labels(), ["asked about keyboards", "vip"]);
+        ingest(&text("How much is a Yamaha keyboard?", "w.again"));
+        assert_eq!(labels(), ["asked about keyboards", "vip"], "once");
+        let guitar = product_id("Yamaha F310 acoustic guitar");
+        ingest(&choose(
+            "w.row",
+            "list_reply",
+            &format!("buy:{guitar}"),
+            "Yamaha F310 acoustic guitar",
+        ));
+        assert_eq!(
+            labels(),
+            ["asked about guitars", "asked about keyboards", "vip"]
+        );
+        // Only questions about products: the hours question added none.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.conversations WHERE 'asked about business' = ANY (labels)",
+                &[]
+            ),
+            Some(0)
         );
     }
 
