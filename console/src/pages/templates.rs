@@ -186,7 +186,12 @@ async fn render(
                                     is_default: r.get::<_, bool>(4).then(String::new), is_active: r.get::<_, bool>(5).then(String::new),
                                     version: r.get(6) };
                 details open[rows.len() == 1] {
-                    summary { (t.template_name) @if t.is_default.is_some() { " (default)" } @if t.is_active.is_none() { " (not in use)" } }
+                    summary {
+                        (shown_name(&t.template_name))
+                        @if t.is_default.is_some() { " — every other message" }
+                        @else if !t.triggers.trim().is_empty() { " — when a message says " (t.triggers) }
+                        @if t.is_active.is_none() { " (not in use)" }
+                    }
                     (editor(&t, &format!("/templates/{id}"), &csrf, "Save instructions"))
                     form method="post" action=(format!("/templates/{id}/delete")) { (csrf) button.danger type="submit" { "Delete" } }
                 }
@@ -210,6 +215,16 @@ async fn render(
 }
 
 /// Who says a part of the prompt, as the owner reads it.
+/// A set of instructions' name as the owner reads it: "product_inquiry" → "Product inquiry".
+fn shown_name(name: &str) -> String {
+    let words = name.trim().replace('_', " ");
+    let mut letters = words.chars();
+    match letters.next() {
+        Some(first) => first.to_uppercase().chain(letters).collect(),
+        None => String::new(),
+    }
+}
+
 fn role_words(role: Option<&str>) -> &'static str {
     match role.unwrap_or("") {
         "system" => "What the AI is told",
@@ -389,4 +404,16 @@ pub async fn save_personality(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_name;
+
+    #[test]
+    fn a_name_reads_as_words() {
+        assert_eq!(shown_name("product_inquiry"), "Product inquiry");
+        assert_eq!(shown_name("welcome"), "Welcome");
+        assert_eq!(shown_name(""), "");
+    }
 }

@@ -139,9 +139,10 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     ("FAQ", "faq", column(1)), ("products", "sales", column(16)), ("AI", "llm", column(2)), ("no-answer reply", "fallback", column(3)),
                     ("to a person", "escalated", column(4)), ("not answered", "silent", column(5)),
                 ]))
-                (stacked_bars("AI tokens", &days, &[("prompt", "prompt", column(6)), ("completion", "completion", column(7))]))
-                (stacked_bars("Messages sent, by Meta's pricing", &days, &[
-                    ("service", "service", column(11)), ("utility, marketing, authentication", "paid", column(12)),
+                (stacked_bars("AI words (tokens)", &days, &[("read", "prompt", column(6)), ("written", "completion", column(7))]))
+                (stacked_bars("Messages sent: free replies and templates", &days, &[
+                    ("replies within 24 hours (free)", "service", column(11)),
+                    ("templates: offers, updates, codes (Meta may charge)", "paid", column(12)),
                 ]))
             },
         ))
