@@ -18,7 +18,7 @@
 //! An inverted index (word → entries) keeps a message from being scored against every entry:
 //! only entries sharing a word, or a word that resembles one, are scored.
 use super::lexicon::Lexicon;
-use super::text::{asked, similarity, words};
+use super::text::{asked, similarity, words, Asked};
 use std::collections::HashMap;
 
 /// A typo must resemble its word at least this much.
@@ -34,6 +34,13 @@ const MIN_CLAUSE_WORDS: usize = 2;
 /// Another entry's question covered beyond this share by words the best entry lacks
 /// contradicts it (see Faq::answer).
 const CONTRADICTS: f32 = 0.5;
+
+/// How much an item (a word with a kind: guitar, Casio) weighs in a message, against another
+/// word as rare: what is asked about it (deliver, repair, instalments) says which entry answers.
+const ITEM_WEIGHT: f32 = 0.8;
+
+/// How much an item counts for an entry that has none of the message's other known words.
+const ITEM_ALONE: f32 = 0.5;
 
 /// How much an item counts as its kind (a drum as an instrument), against the word itself.
 const KIND_MATCH: f32 = 0.8;
@@ -83,6 +90,9 @@ struct Said {
     idf: f32,
     /// A greeting or politeness ("vipi"): it contradicts no entry.
     greets: bool,
+    /// An item of a kind (guitar, Casio): what the message asks about it (deliver, repair, pay
+    /// by instalments) is its topic; it contradicts no entry.
+    item: bool,
 }
 
 fn trigrams_of(word: &str) -> Vec<[char; 3]> {
@@ -179,8 +189,9 @@ impl Faq {
     /// Of a question of several clauses, the last one, when it has a word of an entry's
     /// questions: what comes before it sets the scene ("Hey, I'm in Kitengela, can you bring
     /// it?"); else the whole question.
-    fn understand(&self, message: &str) -> Vec<Said> {
+    fn understand(&self, message: &str) -> (Vec<Said>, bool) {
         let asked = asked(message, &self.lexicon);
+        let unknown_thing = self.names_an_unknown_thing(&asked);
         let asks = |said: &[Said]| {
             said.iter()
                 .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]))
@@ -191,14 +202,41 @@ impl Faq {
         {
             let last_clause = self.said(&asked.words[clause..]);
             if asks(&last_clause) {
-                return last_clause;
+                return (last_clause, unknown_thing);
             }
         }
         let after_greetings = self.said(&asked.words[asked.greeting..]);
         if asks(&after_greetings) {
-            return after_greetings;
+            return (after_greetings, unknown_thing);
         }
-        self.said(&asked.words)
+        (self.said(&asked.words), unknown_thing)
+    }
+
+    /// Whether the message names a thing no entry knows by an item said right before it:
+    /// "guitar lessons", "drum kits", "violin bow" are not guitars, drums or violins, and what
+    /// is asked about them is the LLM's to answer. (Swahili names the thing first and joins
+    /// with ya, za: "gitaa ya acoustic" is not joined.)
+    fn names_an_unknown_thing(&self, asked: &Asked) -> bool {
+        let unknown = |w: &String| {
+            !self.number.contains_key(w)
+                && self.lexicon.kind(w).is_none()
+                && !self.resembles_a_word(w)
+        };
+        asked.words.iter().enumerate().any(|(at, word)| {
+            asked.joined[at]
+                && self.lexicon.kind(word).is_some()
+                && asked.words.get(at + 1).is_some_and(unknown)
+        })
+    }
+
+    /// Whether a word no entry has is a typo of one that an entry has.
+    fn resembles_a_word(&self, word: &str) -> bool {
+        word.chars().count() >= TYPO_MIN_LEN
+            && trigrams_of(word)
+                .iter()
+                .filter_map(|g| self.trigrams.get(g))
+                .flatten()
+                .any(|&w| similarity(word, &self.vocabulary[w]) >= TYPO_SIMILARITY)
     }
 
     fn said(&self, message: &[String]) -> Vec<Said> {
@@ -216,11 +254,13 @@ impl Faq {
                 .kind(word)
                 .and_then(|k| self.number.get(k))
                 .map(|&k| (k, KIND_MATCH));
+            let item = self.lexicon.kind(word).is_some();
             if let Some(&w) = self.number.get(word) {
                 said.push(Said {
                     matches: std::iter::once((w, 1.0)).chain(kind).collect(),
                     idf: self.idf[w],
                     greets: self.lexicon.is_greeting(word),
+                    item,
                 });
                 continue;
             }
@@ -229,6 +269,7 @@ impl Faq {
                     matches: vec![(k, how)],
                     idf: self.idf[k],
                     greets: false,
+                    item,
                 });
                 continue;
             }
@@ -259,6 +300,7 @@ impl Faq {
                 matches: resembles,
                 idf,
                 greets: self.lexicon.is_greeting(word),
+                item,
             });
         }
         said
@@ -276,18 +318,33 @@ impl Faq {
                 .map(|&(_, how)| how)
                 .fold(0.0, f32::max)
         };
+        let in_questions = |s: &Said| {
+            entry
+                .questions
+                .iter()
+                .map(|q| found_in(s, q))
+                .fold(0.0, f32::max)
+        };
+        // An item is what is asked about, not the question: an entry that has none of the
+        // message's other words an entry knows ("can you send the guitar?": send) counts its
+        // items ITEM_ALONE.
+        let asks_more = |s: &&Said| {
+            !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w])
+        };
+        let items_alone = said.iter().any(|s| asks_more(&s))
+            && !said
+                .iter()
+                .filter(asks_more)
+                .any(|s| in_questions(s) > 0.0);
         // How much of the message the entry covers: a word found in any of its questions
         // counts 1, in its answer 0.6, in its category 0.3.
         let covered: f32 = said
             .iter()
             .map(|s| {
-                let asked = entry
-                    .questions
-                    .iter()
-                    .map(|q| found_in(s, q))
-                    .fold(0.0, f32::max);
+                let alone = if s.item && items_alone { ITEM_ALONE } else { 1.0 };
                 s.idf
-                    * asked
+                    * alone
+                    * in_questions(s)
                         .max(0.6 * found_in(s, &entry.answer))
                         .max(0.3 * found_in(s, &entry.category))
             })
@@ -322,7 +379,7 @@ impl Faq {
 
     /// The `max` best entries for a message, above a score of 0, best first (ties: lowest id).
     pub fn rank(&self, message: &str, max: usize) -> Vec<(usize, f32)> {
-        self.rank_said(&self.understand(message), max)
+        self.rank_said(&self.understand(message).0, max)
     }
 
     /// The entry to answer a message with, without the LLM: the best one when it is a clear
@@ -331,9 +388,9 @@ impl Faq {
     /// the digital piano?" fits the keyboards best, but "layaway" is most of the instalments'
     /// question: the message asks about both, and the LLM gets both.
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
-        let said = self.understand(message);
+        let (said, unknown_thing) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
-        (!self.contradicted(best, &said)).then_some((best, score))
+        (!unknown_thing && !self.contradicted(best, &said)).then_some((best, score))
     }
 
     fn contradicted(&self, best: usize, said: &[Said]) -> bool {
@@ -350,7 +407,10 @@ impl Faq {
         let lacked: Vec<&Said> = said
             .iter()
             .filter(|s| {
-                !s.greets && !s.matches.is_empty() && !s.matches.iter().any(|&(w, _)| has(w))
+                !s.greets
+                    && !s.item
+                    && !s.matches.is_empty()
+                    && !s.matches.iter().any(|&(w, _)| has(w))
             })
             .collect();
         let mut others: Vec<u32> = lacked
