@@ -1,11 +1,14 @@
 //! The words a shop's customers use for the same thing, so a message finds its entry when the
 //! entry's phrasings say it another way: English synonyms (mend → repair, courier → deliver),
 //! an item read as its category (synthesizer → keyboard), Swahili and Sheng words (duka → shop),
-//! and Swahili verb roots, which a customer writes with any subject, tense, object or negation
-//! prefix (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair).
+//! two words that mean one thing (boxing day → holiday, payment plan → instalment), and Swahili
+//! verb roots, which a customer writes with any subject, tense, object or negation prefix
+//! (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair) and, after a long root, the
+//! applicative ending (shughulikia).
 //!
 //! The shipped lexicon below is every shop's; a tenant adds words of its own
-//! (bot_control_settings.faq_synonyms), which win over the shipped ones; a meaning written
+//! (bot_control_settings.faq_synonyms), which win over the shipped ones; a key of two words
+//! separated by a space is a phrase ("lay by": "instalment"); a meaning written
 //! "+kind" makes the word an item of that kind ("cello": "+instrument"), read as itself and,
 //! a little less, as its kind (SHIPPED_KINDS). Entries and messages go through the same
 //! lexicon, so a phrasing "mnatengeneza gitaa" and a message "mnaweza kuitengeneza gitaa
@@ -453,6 +456,52 @@ mod unit {
         ] {
             assert_eq!(lexicon.meaning(word).unwrap_or("-"), meaning, "{word}");
         }
+    }
+
+    #[test]
+    fn the_applicative_ending_only_after_a_long_root() {
+        let lexicon = Lexicon::shipped();
+        for (word, meaning) in [
+            ("mnashughulikia", "handle"),
+            ("kunirekebishia", "repair"),
+            ("tumia", "-"),
+            ("nitumia", "-"),
+            ("lipia", "-"),
+        ] {
+            assert_eq!(lexicon.meaning(word).unwrap_or("-"), meaning, "{word}");
+        }
+    }
+
+    #[test]
+    fn phrases_are_two_words_shipped_or_a_tenants() {
+        let lexicon = Lexicon::with(&[
+            ("Lay By".into(), "instalment".into()),
+            ("boxing day".into(), "boxing".into()),
+            ("three word phrase".into(), "skipped".into()),
+        ]);
+        assert_eq!(lexicon.phrase("lay", "by"), Some("instalment"));
+        assert_eq!(
+            lexicon.phrase("boxing", "day"),
+            Some("boxing"),
+            "the tenant's wins"
+        );
+        assert_eq!(
+            lexicon.phrase("payment", "plan"),
+            Some("instalment"),
+            "shipped"
+        );
+        assert_eq!(lexicon.phrase("lay", "down"), None);
+        assert_eq!(lexicon.phrase("by", "lay"), None, "in its order only");
+        assert_eq!(lexicon.phrase("three", "word"), None);
+        assert_eq!(lexicon.meaning("lay"), None);
+    }
+
+    #[test]
+    fn days_and_holidays_are_days() {
+        let lexicon = Lexicon::shipped();
+        assert_eq!(lexicon.kind("sunday"), Some("day"));
+        assert_eq!(lexicon.kind("holiday"), Some("day"));
+        assert_eq!(lexicon.kind("hour"), None);
     }
 
     #[test]

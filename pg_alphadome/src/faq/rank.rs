@@ -12,8 +12,12 @@
 //! a misspelt one the square root of its trigram similarity to the word it resembles (which
 //! must be at least 0.45, as pg_trgm reckons similarity), and every
 //! word weighs its rarity among the tenant's entries: ln(1 + entries / entries with the word).
-//! A word no entry has weighs three quarters of a word one entry has. Scores are rounded to
-//! four places, so ties are ties; among equal scores the lowest id comes first.
+//! A word no entry has weighs three quarters of a word one entry has (words no entry has joined
+//! by a hyphen, "left-handed", weigh as one). An item (a word with a kind: guitar, Casio) is
+//! what is asked about: an entry that has only the message's items and none of its other
+//! words of an entry's questions (the keyboards' entry for "can you send the keyboard?") counts
+//! them half. Scores are rounded to four places, so ties are ties; among equal scores the
+//! lowest id comes first.
 //!
 //! An inverted index (word → entries) keeps a message from being scored against every entry:
 //! only entries sharing a word, or a word that resembles one, are scored.
@@ -200,16 +204,19 @@ impl Faq {
             .clause
             .filter(|&c| c > asked.greeting && asked.words.len() >= c + MIN_CLAUSE_WORDS)
         {
-            let last_clause = self.said(&asked.words[clause..]);
+            let last_clause = self.said(&asked.words[clause..], &asked.hyphened[clause..]);
             if asks(&last_clause) {
                 return (last_clause, unknown_thing);
             }
         }
-        let after_greetings = self.said(&asked.words[asked.greeting..]);
+        let after_greetings = self.said(
+            &asked.words[asked.greeting..],
+            &asked.hyphened[asked.greeting..],
+        );
         if asks(&after_greetings) {
             return (after_greetings, unknown_thing);
         }
-        (self.said(&asked.words), unknown_thing)
+        (self.said(&asked.words, &asked.hyphened), unknown_thing)
     }
 
     /// Whether the message names a thing no entry knows by an item said right before it:
@@ -239,10 +246,16 @@ impl Faq {
                 .any(|&w| similarity(word, &self.vocabulary[w]) >= TYPO_SIMILARITY)
     }
 
-    fn said(&self, message: &[String]) -> Vec<Said> {
+    /// The distinct words of `message`, read; `hyphened` says which are joined to the next
+    /// by a hyphen (Asked::hyphened). Words no entry knows written as one with a hyphen name
+    /// one thing ("left-handed") and weigh as one.
+    fn said(&self, message: &[String], hyphened: &[bool]) -> Vec<Said> {
         let mut seen: Vec<&String> = Vec::new();
         let mut said = Vec::new();
-        for word in message {
+        let mut unknown_before = false;
+        for (at, word) in message.iter().enumerate() {
+            let follows_unknown = unknown_before && at > 0 && hyphened[at - 1];
+            unknown_before = false;
             if seen.contains(&word) {
                 continue;
             }
@@ -292,10 +305,16 @@ impl Faq {
                     .map(|(w, s)| (w, s.sqrt()))
                     .collect();
             }
+            unknown_before = resembles.is_empty();
+            let unknown_idf = if follows_unknown {
+                0.0
+            } else {
+                self.unknown_idf
+            };
             let idf = resembles
                 .iter()
                 .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(self.unknown_idf, |&(w, _)| self.idf[w]);
+                .map_or(unknown_idf, |&(w, _)| self.idf[w]);
             said.push(Said {
                 matches: resembles,
                 idf,
@@ -332,16 +351,17 @@ impl Faq {
             !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w])
         };
         let items_alone = said.iter().any(|s| asks_more(&s))
-            && !said
-                .iter()
-                .filter(asks_more)
-                .any(|s| in_questions(s) > 0.0);
+            && !said.iter().filter(asks_more).any(|s| in_questions(s) > 0.0);
         // How much of the message the entry covers: a word found in any of its questions
         // counts 1, in its answer 0.6, in its category 0.3.
         let covered: f32 = said
             .iter()
             .map(|s| {
-                let alone = if s.item && items_alone { ITEM_ALONE } else { 1.0 };
+                let alone = if s.item && items_alone {
+                    ITEM_ALONE
+                } else {
+                    1.0
+                };
                 s.idf
                     * alone
                     * in_questions(s)
@@ -384,9 +404,10 @@ impl Faq {
 
     /// The entry to answer a message with, without the LLM: the best one when it is a clear
     /// answer (clear_answer) and nothing in the message contradicts it, that is when the words
-    /// it lacks do not make up most of another entry's question. "Is there a layaway plan for
-    /// the digital piano?" fits the keyboards best, but "layaway" is most of the instalments'
-    /// question: the message asks about both, and the LLM gets both.
+    /// it lacks, other than items, do not make up most of another entry's question ("can I pay
+    /// in instalments, and do you deliver?" asks about both, and the LLM gets both; "... for
+    /// the keyboard?" asks about instalments), and no item names a thing no entry knows
+    /// ("guitar lessons").
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
         let (said, unknown_thing) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
@@ -590,18 +611,95 @@ mod unit {
     #[test]
     fn a_message_that_is_most_of_another_entrys_question_is_not_answered_alone() {
         let faq = shop();
-        let ranked = faq.rank("Can I pay in installments for the keyboard?", 2);
+        let asked = "Can I pay in installments, and do you deliver?";
+        let ranked = faq.rank(asked, 2);
         assert!(ranked[0].1 >= 0.6, "{ranked:?}");
         assert_eq!(
-            faq.answer("Can I pay in installments for the keyboard?", 0.6),
+            faq.answer(asked, 0.6),
             None,
-            "keyboards' question is all in it too"
+            "the deliveries' question is all in it too"
         );
         assert_eq!(
             faq.answer("Hi, can I pay in installments?", 0.6)
                 .map(|(at, _)| faq.row(at).id),
             Some(3)
         );
+    }
+
+    fn answer(faq: &Faq, message: &str) -> Option<i64> {
+        faq.answer(message, 0.6).map(|(at, _)| faq.row(at).id)
+    }
+
+    #[test]
+    fn an_item_is_what_is_asked_about_not_the_question() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Can I pay in installments for the keyboard?"),
+            Some(3),
+            "the keyboard does not contradict the instalments"
+        );
+        assert_eq!(
+            answer(&faq, "Hey, can you send the keyboard to me?"),
+            Some(4),
+            "the keyboards' entry has only the item: the deliveries' entry answers"
+        );
+        assert_eq!(answer(&faq, "Do you sell keyboards?"), Some(6));
+        assert_eq!(answer(&faq, "keyboards?"), Some(6));
+    }
+
+    #[test]
+    fn an_item_naming_a_thing_no_entry_knows_is_left_to_the_llm() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Can I pay in installments for guitar lessons?"),
+            None
+        );
+        assert_eq!(answer(&faq, "Do you deliver keyboard stands?"), None);
+        assert_eq!(
+            answer(&faq, "Can I pay in installments for the guitar?"),
+            Some(3)
+        );
+        assert_eq!(
+            answer(&faq, "Mnauza gitaa ya acoustic?"),
+            Some(5),
+            "Swahili names the thing first, joined by ya"
+        );
+    }
+
+    #[test]
+    fn unknown_words_joined_by_a_hyphen_weigh_as_one() {
+        let faq = shop();
+        let score = |m: &str| faq.rank(m, 1)[0].1;
+        assert!(
+            score("a left-handed guitar") > score("a left handed guitar"),
+            "{} {}",
+            score("a left-handed guitar"),
+            score("a left handed guitar")
+        );
+        assert_eq!(
+            score("semi-acoustic guitar"),
+            score("semi acoustic guitar"),
+            "only words no entry knows: acoustic is one"
+        );
+    }
+
+    #[test]
+    fn a_day_or_a_holiday_asks_when_the_shop_is_open() {
+        let faq = Faq::build(
+            vec![
+                row(
+                    1,
+                    "What are your opening hours?",
+                    &["which days are you open"],
+                    "9 to 6.",
+                ),
+                row(2, "Do you deliver?", &[], "Countrywide."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(answer(&faq, "Are you opened on boxing day?"), Some(1));
+        assert_eq!(answer(&faq, "mko wazi wikendi?"), Some(1));
+        assert_eq!(answer(&faq, "Do you sell boxing gloves?"), None);
     }
 
     #[test]

@@ -4,9 +4,13 @@
 //! (lexicon.rs: mend → repair, mnatengeneza → repair) and with English plurals and verb endings
 //! taken off (guitars → guitar, opening → open).
 //!
+//! Two words the lexicon knows together are read as the one word they mean (boxing day →
+//! holiday, payment plan → instalment, send me → nothing: "send me your paybill" asks for it).
+//!
 //! A customer's message is read for its question: of a message of several sentences, the ones
 //! that ask (end in "?"), and the greetings and politeness before the question are marked, so
-//! the matcher can leave them out (rank.rs).
+//! the matcher can leave them out (rank.rs); and which words follow each other directly ("guitar
+//! lessons") or with a hyphen ("left-handed"), which rank.rs reads as naming one thing.
 use super::lexicon::Lexicon;
 
 /// Words that carry no topic. Question words that do (where, when, how, much) are kept: a
@@ -227,6 +231,8 @@ pub struct Asked {
     /// For each word, whether the next word came right after it in the message, nothing
     /// between ("guitar lessons", not "gitaa ya acoustic").
     pub joined: Vec<bool>,
+    /// For each word, whether a hyphen joins the next word to it ("left-handed").
+    pub hyphened: Vec<bool>,
 }
 
 /// The part of a message that asks: when it has several sentences and some end in "?", those;
@@ -264,6 +270,7 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
         clause: None,
         clause_said: 0,
         joined: Vec::new(),
+        hyphened: Vec::new(),
     };
     let clause_at = lowered.rfind([',', ';']);
     let mut greeting = true;
@@ -276,17 +283,22 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
         let word = normal(raw, lexicon);
         greeting = greeting && (word.is_none() || lexicon.is_greeting(raw));
         if let Some(word) = word {
-            if let (Some(last), Some((index_before, from))) = (asked.joined.last_mut(), last_word)
-            {
+            if let (Some(last), Some((index_before, from))) = (asked.joined.last_mut(), last_word) {
                 *last = index_before + 1 == index
                     && lowered[from..at]
                         .chars()
                         .all(|c| c.is_alphanumeric() || c == ' ');
             }
+            if let (Some(last), Some((index_before, from))) = (asked.hyphened.last_mut(), last_word)
+            {
+                *last = index_before + 1 == index
+                    && lowered[from..at].trim_start_matches(char::is_alphanumeric) == "-";
+            }
             last_word = Some((index, at));
             asked.greeting += usize::from(greeting);
             asked.words.push(word);
             asked.joined.push(false);
+            asked.hyphened.push(false);
         }
     }
     asked
@@ -347,7 +359,56 @@ mod unit {
             ("Mnaweza kuitengeneza gitaa yangu?", &["repair", "guitar"]),
             ("Do you ship to Kisumu", &["deliver", "kisumu"]),
             ("Kindly share your address", &["location"]),
+            ("Do you post to Kisumu", &["deliver", "kisumu"]),
+            ("payment options", &["pay", "method"]),
+            ("Do you stock Korg?", &["sell", "korg"]),
+            ("over a few months", &["over", "month"]),
         ]);
+    }
+
+    #[test]
+    fn two_words_the_lexicon_knows_together_are_read_as_one() {
+        read_as(&[
+            ("Are you open on Boxing Day?", &["open", "holiday"]),
+            (
+                "boxing gloves, a day pass",
+                &["box", "glove", "day", "pass"],
+            ),
+            ("payment plans for guitars", &["instalment", "guitar"]),
+            ("Send me your paybill", &["paybill"]),
+            ("Can you send it to me?", &["deliver"]),
+            ("Do you sell drum kits", &["sell", "drum"]),
+        ]);
+    }
+
+    #[test]
+    fn a_word_is_not_stemmed_to_no_vowel() {
+        read_as(&[
+            ("guitar strings, a string", &["guitar", "string", "string"]),
+            ("opening, bringing", &["open", "bring"]),
+        ]);
+    }
+
+    #[test]
+    fn whose_and_is_at_say_nothing_or_one_thing_in_swahili() {
+        read_as(&[
+            ("Duka yenu iko wapi?", &["shop", "iko", "wapi"]),
+            ("duka liko wapi", &["shop", "iko", "wapi"]),
+            ("bei zenu", &["bei"]),
+            ("chenga", &["chenga"]),
+        ]);
+    }
+
+    #[test]
+    fn which_words_follow_each_other_is_kept() {
+        let shipped = Lexicon::shipped();
+        let asked = asked("guitar lessons, gitaa ya acoustic, left-handed", &shipped);
+        assert_eq!(
+            asked.words,
+            ["guitar", "lesson", "guitar", "acoustic", "left", "hand"]
+        );
+        assert_eq!(asked.joined, [true, false, false, false, false, false]);
+        assert_eq!(asked.hyphened, [false, false, false, false, true, false]);
     }
 
     #[test]
