@@ -347,16 +347,20 @@ impl Faq {
         // An item is what is asked about, not the question: an entry that has none of the
         // message's other words an entry knows ("can you send the guitar?": send) counts its
         // items ITEM_ALONE.
-        let asks_more = |s: &&Said| {
-            !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w])
-        };
-        let items_alone = said.iter().any(|s| asks_more(&s))
-            && !said.iter().filter(asks_more).any(|s| in_questions(s) > 0.0);
+        let asks_more =
+            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
+        let asked: Vec<f32> = said.iter().map(in_questions).collect();
+        let items_alone = said.iter().any(asks_more)
+            && !said
+                .iter()
+                .zip(&asked)
+                .any(|(s, &found)| asks_more(s) && found > 0.0);
         // How much of the message the entry covers: a word found in any of its questions
         // counts 1, in its answer 0.6, in its category 0.3.
         let covered: f32 = said
             .iter()
-            .map(|s| {
+            .zip(&asked)
+            .map(|(s, &found)| {
                 let alone = if s.item && items_alone {
                     ITEM_ALONE
                 } else {
@@ -364,7 +368,7 @@ impl Faq {
                 };
                 s.idf
                     * alone
-                    * in_questions(s)
+                    * found
                         .max(0.6 * found_in(s, &entry.answer))
                         .max(0.3 * found_in(s, &entry.category))
             })
