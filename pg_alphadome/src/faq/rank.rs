@@ -39,10 +39,6 @@ const MIN_CLAUSE_WORDS: usize = 2;
 /// contradicts it (see Faq::answer).
 const CONTRADICTS: f32 = 0.5;
 
-/// How much an item (a word with a kind: guitar, Casio) weighs in a message, against another
-/// word as rare: what is asked about it (deliver, repair, instalments) says which entry answers.
-const ITEM_WEIGHT: f32 = 0.8;
-
 /// How much an item counts for an entry that has none of the message's other known words.
 const ITEM_ALONE: f32 = 0.5;
 
@@ -220,7 +216,7 @@ impl Faq {
     }
 
     /// Whether the message names a thing no entry knows by an item said right before it:
-    /// "guitar lessons", "drum kits", "violin bow" are not guitars, drums or violins, and what
+    /// "guitar lessons", "violin bow" are not guitars or violins, and what
     /// is asked about them is the LLM's to answer. (Swahili names the thing first and joins
     /// with ya, za: "gitaa ya acoustic" is not joined.)
     fn names_an_unknown_thing(&self, asked: &Asked) -> bool {
