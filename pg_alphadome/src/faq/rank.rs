@@ -257,11 +257,13 @@ impl Faq {
             }
             seen.push(word);
             // An item also counts, a little less, as the kind of thing it is (drum: an
-            // instrument), when an entry names that kind.
+            // instrument), when an entry's questions name that kind (not an answer's "next
+            // day" for a Saturday).
             let kind = self
                 .lexicon
                 .kind(word)
                 .and_then(|k| self.number.get(k))
+                .filter(|&&k| self.in_questions[k])
                 .map(|&k| (k, KIND_MATCH));
             let item = self.lexicon.kind(word).is_some();
             if let Some(&w) = self.number.get(word) {
