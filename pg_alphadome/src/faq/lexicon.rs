@@ -131,8 +131,6 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
 /// Two words that together mean one thing, for every shop: read as that word, in place of both.
 const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("boxing day", "holiday"),
-    ("public holiday", "holiday"),
-    ("public holidays", "holiday"),
     ("payment plan", "instalment"),
     ("payment plans", "instalment"),
     ("hire purchase", "instalment"),
