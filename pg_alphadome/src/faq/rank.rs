@@ -93,6 +93,8 @@ struct Said {
     /// An item of a kind (guitar, Casio): what the message asks about it (deliver, repair, pay
     /// by instalments) is its topic; it contradicts no entry.
     item: bool,
+    /// The kind the word matches as an item (instrument, for a drum), not as itself.
+    kind: Option<usize>,
 }
 
 fn trigrams_of(word: &str) -> Vec<[char; 3]> {
@@ -272,6 +274,7 @@ impl Faq {
                     idf: self.idf[w],
                     greets: self.lexicon.is_greeting(word),
                     item,
+                    kind: kind.map(|(k, _)| k),
                 });
                 continue;
             }
@@ -281,6 +284,7 @@ impl Faq {
                     idf: self.idf[k],
                     greets: false,
                     item,
+                    kind: Some(k),
                 });
                 continue;
             }
@@ -318,6 +322,7 @@ impl Faq {
                 idf,
                 greets: self.lexicon.is_greeting(word),
                 item,
+                kind: None,
             });
         }
         said
@@ -413,7 +418,22 @@ impl Faq {
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
         let (said, unknown_thing) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
-        (!unknown_thing && !self.contradicted(best, &said)).then_some((best, score))
+        (!unknown_thing
+            && self.names_a_word_of_its_questions(best, &said)
+            && !self.contradicted(best, &said))
+        .then_some((best, score))
+    }
+
+    /// Whether a message word itself (not only its kind) is a word of the entry's questions:
+    /// "Tell me about your drums" fits "Do you repair instruments?" through the drum's kind
+    /// alone, and asks nothing about repairs.
+    fn names_a_word_of_its_questions(&self, best: usize, said: &[Said]) -> bool {
+        let questions = &self.entries[best].questions;
+        said.iter().any(|s| {
+            s.matches
+                .iter()
+                .any(|&(w, _)| Some(w) != s.kind && questions.iter().any(|q| q.contains(&w)))
+        })
     }
 
     fn contradicted(&self, best: usize, said: &[Said]) -> bool {
@@ -607,6 +627,11 @@ mod unit {
         assert!(
             drums < instruments,
             "a little less than the kind itself: {drums} {instruments}"
+        );
+        assert_eq!(
+            faq.answer("Tell me about your drum kits", 0.6),
+            None,
+            "its kind alone fits the repairs, and it asks nothing about them"
         );
     }
 
