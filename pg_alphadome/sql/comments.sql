@@ -67,7 +67,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.opt_in_keywords IS 'A message t
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_keywords IS 'Words that mean the customer asks for a person: escalation';
 COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM (when no other entry scores nearly as well)';
 COMMENT ON COLUMN alphadome.bot_control_settings.prompt_budget_chars IS 'Most characters of an assembled prompt (operator''s setting: it is what the LLM costs)';
-COMMENT ON COLUMN alphadome.bot_control_settings.faq_synonyms IS 'The tenant''s words for the FAQ matcher, added to the shipped lexicon: {"word": "the word it means"}; a key ending in - is a Swahili verb root';
+COMMENT ON COLUMN alphadome.bot_control_settings.faq_synonyms IS 'The tenant''s words for the FAQ matcher, added to the shipped lexicon: {"word": "the word it means"}; a key ending in - is a Swahili verb root, a key of two words a phrase read as one word ("lay by": "instalment")';
 COMMENT ON COLUMN alphadome.bot_control_settings.faq_version IS 'Set by a trigger at every FAQ change (never reused): sessions keep a copy of the FAQ by it';
 COMMENT ON COLUMN alphadome.bot_control_settings.created_at IS 'When the row was created';
 COMMENT ON COLUMN alphadome.bot_control_settings.updated_at IS 'When a setting last changed';
