@@ -87,14 +87,13 @@ pub const CLOSED_UNTIL_0_1: (&str, &[Oid]) =
     ("SELECT 0::float8 WHERE $1 IS NULL", &[pg_sys::UUIDOID]);
 
 /// The language a customer's message is answered in.
-pub const LANGUAGE: (&str, &[Oid]) = (
-    "SELECT alphadome._message_language($1)",
-    &[pg_sys::TEXTOID],
-);
+pub const LANGUAGE: (&str, &[Oid]) = ("SELECT alphadome._message_language($1)", &[pg_sys::TEXTOID]);
 
 /// LANGUAGE before 0.3.0: English.
-pub const LANGUAGE_0_2: (&str, &[Oid]) =
-    ("SELECT 'en'::text WHERE $1::text IS NOT NULL OR true", &[pg_sys::TEXTOID]);
+pub const LANGUAGE_0_2: (&str, &[Oid]) = (
+    "SELECT 'en'::text WHERE $1::text IS NOT NULL OR true",
+    &[pg_sys::TEXTOID],
+);
 
 /// An answer with the shop's facts put in ({hours}, {opening}), in language $3 (LANGUAGE).
 pub const RENDER: (&str, &[Oid]) = (

@@ -568,7 +568,8 @@ mod tests {
             &[],
         );
         hours(r#"{"tue": [["07:30", "12:00"]]}"#);
-        let tuesday = "We are open Tuesday 7:30 AM - 12 PM; closed on Monday and Wednesday to Sunday.";
+        let tuesday =
+            "We are open Tuesday 7:30 AM - 12 PM; closed on Monday and Wednesday to Sunday.";
         assert_eq!(ask("What are your opening hours?", "h.1"), tuesday);
         assert_eq!(ask("What are your opening hours?", "h.2"), tuesday);
         assert_eq!(
