@@ -25,22 +25,28 @@ impl Browser {
 
     /// A browser whose window is `width` × `height` CSS pixels (390 × 844: a phone).
     async fn sized(base: &str, profile: &std::path::Path, (width, height): (u32, u32)) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // Port 0: chromedriver picks a free port and says which, so no other test's server
+        // can be on it (a port chosen here could be taken before chromedriver binds it).
+        let mut driver = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut said = std::io::BufReader::new(driver.stdout.take().unwrap());
+        let port: u16 = loop {
+            let mut line = String::new();
+            let read = std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+            assert!(read > 0, "chromedriver exited before it said its port");
+            if let Some(port) = line
+                .trim()
+                .strip_prefix("ChromeDriver was started successfully on port ")
+            {
+                break port.trim_end_matches('.').parse().unwrap();
+            }
+        };
+        // What it says later is read and dropped, so that it never waits on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut said, &mut std::io::sink()));
         let mut options = serde_json::json!({
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

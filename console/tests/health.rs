@@ -8,6 +8,16 @@ use std::time::{Duration, Instant};
 #[test]
 fn the_overview_says_whether_the_bot_works_for_this_shop_only() {
     let shop = Shop::start();
+    // Before any message went out, nobody knows yet whether the access works.
+    {
+        let owner = Visitor::new(&shop);
+        assert_eq!(owner.login(OWNER, PASSWORD), 303);
+        let (_, page) = owner.get("/");
+        assert!(
+            page.contains("WhatsApp access not tried yet: no message has gone out."),
+            "{page}"
+        );
+    }
     shop.customer_asks(
         "254711000901",
         "What are your opening hours?",
@@ -32,7 +42,7 @@ fn the_overview_says_whether_the_bot_works_for_this_shop_only() {
     let (_, page) = owner.get("/");
     for said in [
         "Last message from a customer: ",
-        "WhatsApp access works",
+        "WhatsApp access works: Meta took a message from the shop just now.",
         "No reply failed in the last hour.",
         "Nothing waits to be sent.",
         "href=\"/conversations\"",

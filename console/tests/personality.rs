@@ -55,6 +55,11 @@ fn the_personality_edited_on_the_page_is_in_every_prompt() {
         .find("The bot&#39;s personality")
         .or_else(|| page.find("The bot's personality"));
     let extra = page.find("Extra instructions for some questions");
+    // Each set of instructions by a name in words, with when it applies.
+    assert!(
+        page.contains("Product inquiry — when a message says price,"),
+        "{page}"
+    );
     assert!(
         personality.is_some() && extra.is_some() && personality < extra,
         "{page}"

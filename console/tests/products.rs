@@ -68,6 +68,18 @@ fn a_product_added_on_the_page_is_what_the_bot_quotes() {
         "{answer:?}"
     );
 
+    // A customer asks; the usage page counts the answer as one from the products.
+    shop.customer_asks(
+        "254711000555",
+        "How much is the Yamaha keyboard?",
+        "wamid.console.price",
+    );
+    let (_, usage) = owner.get("/usage");
+    assert!(
+        usage.contains("<tr><th>Answered from your products (prices, buying)</th><td class=\"num\">1</td><td class=\"num\">1</td></tr>"),
+        "{usage}"
+    );
+
     let (status, page) = owner.post("/products", &form(&csrf, "Capo", "five hundred", ""));
     assert_eq!(status, 200);
     assert!(

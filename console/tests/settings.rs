@@ -26,7 +26,11 @@ fn replies_by_kind_of_message_are_one_box_each_not_json() {
         ("fallback_message", "Sorry, one of us will answer soon."),
         ("opt_out_keywords", "stop"),
         ("opt_in_keywords", "start"),
-        ("handoff_keywords", "human"),
+        // One per line as a phone's box sends them (CR LF), a comma as before.
+        (
+            "handoff_keywords",
+            "human\r\ntalk to a person, agent\r\n\r\n",
+        ),
         ("faq_confidence", "0.6"),
         ("alert_template_language", "en"),
         (
@@ -48,9 +52,24 @@ fn replies_by_kind_of_message_are_one_box_each_not_json() {
         stored,
         serde_json::json!({"location": "Thanks for the pin! We will look at it."})
     );
+    let handoff: Vec<String> = shop
+        .db()
+        .query_one(
+            "SELECT handoff_keywords FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1::text::uuid",
+            &[&shop.kassangas],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(handoff, ["human", "talk to a person", "agent"]);
     let (_, page) = owner.get("/settings");
     assert!(
         page.contains("value=\"Thanks for the pin! We will look at it.\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "name=\"handoff_keywords\" rows=\"4\">human\ntalk to a person\nagent</textarea>"
+        ),
         "{page}"
     );
 }

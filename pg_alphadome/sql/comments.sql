@@ -67,7 +67,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.opt_in_keywords IS 'A message t
 COMMENT ON COLUMN alphadome.bot_control_settings.handoff_keywords IS 'Words that mean the customer asks for a person: escalation';
 COMMENT ON COLUMN alphadome.bot_control_settings.faq_confidence IS 'match_faq score (0-1] from which the FAQ answer is sent without the LLM (when no other entry scores nearly as well)';
 COMMENT ON COLUMN alphadome.bot_control_settings.prompt_budget_chars IS 'Most characters of an assembled prompt (operator''s setting: it is what the LLM costs)';
-COMMENT ON COLUMN alphadome.bot_control_settings.faq_synonyms IS 'The tenant''s words for the FAQ matcher, added to the shipped lexicon: {"word": "the word it means"}; a key ending in - is a Swahili verb root';
+COMMENT ON COLUMN alphadome.bot_control_settings.faq_synonyms IS 'The tenant''s words for the FAQ matcher, added to the shipped lexicon: {"word": "the word it means"}; a key ending in - is a Swahili verb root, a key of two words a phrase read as one word ("lay by": "instalment")';
 COMMENT ON COLUMN alphadome.bot_control_settings.faq_version IS 'Set by a trigger at every FAQ change (never reused): sessions keep a copy of the FAQ by it';
 COMMENT ON COLUMN alphadome.bot_control_settings.created_at IS 'When the row was created';
 COMMENT ON COLUMN alphadome.bot_control_settings.updated_at IS 'When a setting last changed';
@@ -350,7 +350,7 @@ COMMENT ON TABLE alphadome.usage_days IS 'Usage per tenant and day of the rows o
 COMMENT ON COLUMN alphadome.bot_control_settings.keep_messages_days IS 'Days a tenant''s messages and conversations are kept (NULL: for ever); prune_history applies it';
 COMMENT ON TABLE alphadome.customer_erasures IS 'Each customer erased by forget_customer: who, when, how many rows; the number only as sha256(tenant id || '':'' || number)';
 COMMENT ON FUNCTION alphadome.rollup_usage(timestamptz) IS 'Counts the rows older than through into usage_days and moves the rollup''s mark there; prune_history calls it';
-COMMENT ON FUNCTION alphadome.forget_customer(uuid, text) IS 'Erases one customer of a tenant: conversation, messages, media references, raw webhooks, jobs; keeps the counts; audited with a hash of the number';
+COMMENT ON FUNCTION alphadome.forget_customer(uuid, text) IS 'Erases one customer of a tenant: conversation, messages, media references, raw webhooks, jobs; keeps the counts, and orders and payments without the phone; audited with a hash of the number';
 COMMENT ON PROCEDURE alphadome.run_retention(interval, interval, integer) IS 'prune_history and prune_credential_audit until nothing is left, committing after each batch; what pg_cron runs';
 COMMENT ON FUNCTION alphadome.schedule_chores(text, interval, interval) IS 'Registers retention, credential alerts and the hand-off clocks as pg_cron jobs; the relay''s chore loop then stands idle';
 COMMENT ON FUNCTION alphadome.unschedule_chores() IS 'Removes the chores'' pg_cron jobs: the relay runs them again';
@@ -376,6 +376,7 @@ COMMENT ON COLUMN alphadome.usage_days.priced_marketing IS 'As usage_daily.price
 COMMENT ON COLUMN alphadome.usage_days.priced_authentication IS 'As usage_daily.priced_authentication: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.alerts IS 'As usage_daily.alerts: the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.campaign_sent IS 'As usage_daily.campaign_sent (campaign messages Meta took): the rolled-up and erased rows'' share';
+COMMENT ON COLUMN alphadome.usage_days.sales_answers IS 'As usage_daily.sales_answers (customers'' messages answered from the products: prices, buying): the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.usage_days.campaign_failed IS 'As usage_daily.campaign_failed (campaign messages Meta refused, at the send or after it): the rolled-up and erased rows'' share';
 COMMENT ON COLUMN alphadome.customer_erasures.id IS 'The erasure';
 COMMENT ON COLUMN alphadome.customer_erasures.bot_tenant_id IS 'The tenant whose customer was erased';
@@ -440,6 +441,7 @@ COMMENT ON FUNCTION alphadome._order_may_move(text, text) IS 'Internal: whether 
 COMMENT ON FUNCTION alphadome._order_moves() IS 'Internal: trigger refusing an order''s forbidden moves (55000) and changes to a non-draft order''s items';
 COMMENT ON FUNCTION alphadome._new_order(uuid, bigint, alphadome.products) IS 'Internal: a draft order of one product, priced from the products table';
 COMMENT ON FUNCTION alphadome._queue_answer(alphadome.messages, alphadome.conversations, text, jsonb) IS 'Internal: queues the bot''s answer with its buttons or list, checked against Meta''s limits';
+COMMENT ON FUNCTION alphadome._label_interest(uuid, bigint) IS 'Internal: labels a customer''s conversation "asked about <category>" for the products his message named or he chose';
 COMMENT ON FUNCTION alphadome._sell(uuid, bigint) IS 'Internal: the answer to a customer who wants to buy (decision payment): a list of products, or an order and the buttons to pay';
 COMMENT ON FUNCTION alphadome._pay_by_mpesa(alphadome.messages, alphadome.conversations, alphadome.orders, boolean) IS 'Internal: the customer pressed Pay with M-Pesa: a push is queued when it may be, else he is told why and a person alerted';
 COMMENT ON TABLE alphadome.mpesa_accounts IS 'A tenant''s M-Pesa (Daraja) credentials, encrypted like the others and decrypted only when a payment job is claimed (audited), and its callback token';
@@ -463,7 +465,8 @@ COMMENT ON FUNCTION alphadome._tell_customer(alphadome.conversations, text, json
 COMMENT ON FUNCTION alphadome._payment_context(uuid, bigint, text, jsonb) IS 'Internal: a payment job''s M-Pesa settings, credentials (decrypted, audited) and payment, at claim time';
 COMMENT ON FUNCTION alphadome._payment_result(uuid, text, jsonb, jsonb) IS 'Internal: a payment job''s result: a push accepted (pending, a query in 90 s) or refused; a query''s answer';
 COMMENT ON FUNCTION alphadome._result_code(jsonb) IS 'Internal: M-Pesa''s ResultCode, a number or a string';
-COMMENT ON FUNCTION alphadome._payment_words(integer) IS 'Internal: what the customer reads for an M-Pesa ResultCode';
+COMMENT ON FUNCTION alphadome._payment_words(integer, boolean) IS 'Internal: what the customer reads for an M-Pesa ResultCode, in English or Swahili';
+COMMENT ON FUNCTION alphadome._said_in_swahili(text) IS 'Internal: whether a customer''s words (or the Swahili button he pressed) are Swahili';
 COMMENT ON FUNCTION alphadome._payment_settled(uuid, bigint, integer, text, text, jsonb, numeric, text) IS 'Internal: a payment''s outcome: paid (amount and phone checked), flagged or failed, the order, the customer and the owner told';
 COMMENT ON FUNCTION alphadome._payment_job_failed(uuid, jsonb, jsonb) IS 'Internal: a push that failed for good fails its payment';
 

@@ -510,8 +510,8 @@ BEGIN ATOMIC
 END;
 
 -- A voice note's transcript: kept with its message, then decided like a typed question
--- (_plan_transcript, src/ingest/transcript.rs) and the plan carried out: the reply queued, the
--- alert raised, an opt-out or opt-in recorded. The reply needs no new place in the hour's
+-- (_plan_transcript, src/ingest/transcript.rs) and the plan carried out: the reply queued (a
+-- wish to buy answered by selling.sql's _sell), the alert raised, an opt-out or opt-in recorded. The reply needs no new place in the hour's
 -- budget: the voice note took one when it came.
 CREATE OR REPLACE FUNCTION alphadome._answer_transcript(job alphadome.outbox, transcript text) RETURNS void
     LANGUAGE plpgsql VOLATILE
@@ -529,6 +529,14 @@ BEGIN
         PERFORM alphadome._enqueue(job.bot_tenant_id, plan -> 'reply' ->> 'kind',
                     (job.payload - 'text' - 'media') || jsonb_build_object('text', plan -> 'reply' ->> 'text'));
         PERFORM alphadome._wake_worker();
+    END IF;
+    IF plan ->> 'decision' = 'payment' THEN
+        -- He wants to buy: the list, or the order and its buttons (selling.sql), as if typed.
+        PERFORM alphadome._sell(job.bot_tenant_id, message_id);
+        PERFORM alphadome._wake_worker();
+    END IF;
+    IF plan ->> 'decision' IN ('product', 'payment') THEN
+        PERFORM alphadome._label_interest(job.bot_tenant_id, message_id);
     END IF;
     alert := plan -> 'alert';
     IF jsonb_typeof(alert) = 'object' THEN

@@ -49,8 +49,9 @@ $$;
 -- Erases what the database holds of one customer of a tenant (the right to erasure of Kenya's
 -- Data Protection Act 2019): the conversation and its messages (with their media references and
 -- transcripts), the raw webhooks routed to the tenant that name the number, the jobs to or about
--- the customer, and the archived dead jobs naming it. Alerts about the customer stay, without
--- the number or the text; the counts of the erased messages and jobs go to usage_days: the
+-- the customer, and the archived dead jobs naming it. Orders and payments stay, without the
+-- conversation, the phone and the raw callback. Alerts about the customer stay, without the
+-- number or the text; the counts of the erased messages and jobs go to usage_days: the
 -- usage counts stand. Audited in customer_erasures with a hash of the number.
 -- Returns how many rows of each table went. The operator's.
 CREATE OR REPLACE FUNCTION alphadome.forget_customer(tenant uuid, phone text) RETURNS jsonb
@@ -91,12 +92,35 @@ BEGIN
                             WHERE c.bot_tenant_id = forget_customer.tenant
                               AND (c.customer_key = number OR c.wa_id = number));
     jobs := ARRAY(SELECT o.id FROM alphadome.outbox o
-                   WHERE o.bot_tenant_id = forget_customer.tenant AND strpos(o::text, number) > 0);
+                   WHERE o.bot_tenant_id = forget_customer.tenant
+                     AND (strpos(o::text, number) > 0
+                          OR (o.kind NOT IN ('payment.stk_push', 'payment.query')
+                              AND o.payload -> 'conversation_id' IN (SELECT to_jsonb(x) FROM unnest(conversations) x))));
     PERFORM alphadome._add_usage(ARRAY(
         SELECT u FROM alphadome._usage_counts(alphadome._usage_rolled_up_to(), 'infinity',
                                               forget_customer.tenant, conversations, jobs) u));
     UPDATE alphadome.alerts a SET conversation_id = NULL
      WHERE a.bot_tenant_id = forget_customer.tenant AND a.conversation_id = ANY (conversations);
+    -- The shop's sales stay in its books (what was sold, for how much, M-Pesa's receipt: records
+    -- a business must keep), without who bought: an order loses its conversation, a payment the
+    -- phone and the raw callback (which names the phone), a payment job the conversation. A
+    -- payment whose PIN prompt is out is still settled by its callback or query, and the owner
+    -- told; one not pushed yet is not pushed any more (_payment_context). A draft is cancelled.
+    UPDATE alphadome.payments p
+       SET phone = NULL, callback = NULL
+      FROM alphadome.orders o
+     WHERE o.bot_tenant_id = forget_customer.tenant AND o.conversation_id = ANY (conversations)
+       AND p.bot_tenant_id = o.bot_tenant_id AND p.order_id = o.id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('payments_unnamed', n);
+    UPDATE alphadome.outbox o SET payload = o.payload - 'conversation_id'
+     WHERE o.bot_tenant_id = forget_customer.tenant AND o.kind IN ('payment.stk_push', 'payment.query')
+       AND o.payload -> 'conversation_id' IN (SELECT to_jsonb(x) FROM unnest(conversations) x);
+    UPDATE alphadome.orders o
+       SET conversation_id = NULL, status = CASE WHEN o.status = 'draft' THEN 'cancelled' ELSE o.status END
+     WHERE o.bot_tenant_id = forget_customer.tenant AND o.conversation_id = ANY (conversations);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('orders_unnamed', n);
     DELETE FROM alphadome.conversations c
      WHERE c.bot_tenant_id = forget_customer.tenant AND c.id = ANY (conversations);
     GET DIAGNOSTICS n = ROW_COUNT;

@@ -606,6 +606,9 @@ CREATE TABLE alphadome.usage_days (
     -- Issue 26: campaign messages Meta took, and those it refused.
     campaign_sent         bigint NOT NULL DEFAULT 0,
     campaign_failed       bigint NOT NULL DEFAULT 0,
+    -- Issue 24: customers' messages answered from the products (prices, buying: decisions
+    -- product and payment).
+    sales_answers         bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (bot_tenant_id, day)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.usage_days', '');
@@ -679,7 +682,8 @@ ALTER TABLE alphadome.messages ADD COLUMN choice jsonb;
 CREATE TABLE alphadome.orders (
     id              bigint GENERATED ALWAYS AS IDENTITY,
     bot_tenant_id   uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
-    conversation_id bigint NOT NULL,
+    -- NULL once the customer was erased (forget_customer): the sale stays in the books.
+    conversation_id bigint,
     reference       text NOT NULL CHECK (reference ~ '^[A-Z0-9]{1,12}$'),
     -- [{"product_id", "name", "quantity", "unit_price"}]
     items           jsonb NOT NULL CHECK (jsonb_typeof(items) = 'array' AND jsonb_array_length(items) BETWEEN 1 AND 50),
@@ -712,7 +716,8 @@ CREATE TABLE alphadome.payments (
     status              text NOT NULL DEFAULT 'requested'
                         CHECK (status IN ('requested', 'pending', 'paid', 'failed', 'flagged')),
     amount              numeric(12, 2) NOT NULL CHECK (amount > 0),
-    phone               text NOT NULL CHECK (phone ~ '^[1-9][0-9]{7,14}$'),
+    -- NULL once the customer was erased (forget_customer), with the raw callback.
+    phone               text CHECK (phone ~ '^[1-9][0-9]{7,14}$'),
     merchant_request_id text CHECK (length(merchant_request_id) <= 200),
     checkout_request_id text CHECK (length(checkout_request_id) <= 200),
     result_code         integer,

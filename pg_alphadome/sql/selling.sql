@@ -260,6 +260,10 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION 'choices Meta would refuse: %', problem USING ERRCODE = '22023';
     END IF;
+    -- No conversation: the customer was erased (forget_customer) while a payment was out.
+    IF c.id IS NULL THEN
+        RETURN 0;
+    END IF;
     INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
     VALUES (c.bot_tenant_id, 'reply.send',
             jsonb_build_object('to', c.wa_id, 'recipient', CASE WHEN c.wa_id IS NULL THEN c.bsuid END,
@@ -298,10 +302,9 @@ BEGIN
     IF m.id IS NULL OR c.id IS NULL THEN
         RETURN 0;
     END IF;
-    said := coalesce(m.body, '');
+    said := coalesce(m.body, m.transcript, '');  -- a voice note's words are its transcript
     chosen := m.choice ->> 'id';
-    swahili := alphadome._message_language(said) = 'sw'
-               OR said IN ('Lipa kwa M-Pesa', 'Lipa dukani', 'Ongea na mtu');
+    swahili := alphadome._said_in_swahili(said);
 
     IF chosen ~ '^pay_(mpesa|shop):[0-9]{1,18}$' THEN
         SELECT * INTO ordered FROM alphadome.orders o
@@ -484,6 +487,37 @@ BEGIN
 END
 $$;
 
+-- The bot's labels (issue 26): a customer who asked about the shop's products, or chose one,
+-- gets "asked about <category>" for the category of each product his message named, so that a
+-- campaign can pick him ("asked about keyboards"). The labels he has are kept; none is added
+-- past the 50 a customer may have.
+CREATE OR REPLACE FUNCTION alphadome._label_interest(tenant_id uuid, message_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m     alphadome.messages;
+    asked text[];
+BEGIN
+    SELECT * INTO m FROM alphadome.messages x WHERE x.bot_tenant_id = _label_interest.tenant_id AND x.id = _label_interest.message_id;
+    asked := ARRAY(
+        SELECT DISTINCT left('asked about ' || lower(btrim(p.category)), 40)
+          FROM alphadome.products p
+         WHERE p.bot_tenant_id = _label_interest.tenant_id AND p.category IS NOT NULL
+           AND (p.id IN (SELECT mp.product_id
+                           FROM alphadome.match_products(_label_interest.tenant_id, coalesce(m.body, m.transcript, ''), 3) mp)
+                OR (m.choice ->> 'id') = 'buy:' || p.id));
+    IF cardinality(asked) = 0 THEN
+        RETURN;
+    END IF;
+    UPDATE alphadome.conversations c
+       SET labels = ARRAY(SELECT DISTINCT l FROM unnest(c.labels || asked) l ORDER BY 1)
+     WHERE c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+       AND NOT c.labels @> asked
+       AND (SELECT count(DISTINCT l) FROM unnest(c.labels || asked) l) <= 50;
+END
+$$;
+
 -- What a payment job needs when it is claimed: the tenant's M-Pesa settings and credentials
 -- (decrypted now, each audited) and the payment. A push is made only within five minutes of the
 -- customer's press: older, the payment fails and the job is refused (22023, a dead letter).
@@ -511,6 +545,9 @@ BEGIN
     -- (claim_jobs' dead letter of a payment job fails its payment: _payment_job_failed.)
     IF kind = 'payment.stk_push' AND (p.status <> 'requested' OR o.pay_chosen_at IS NULL OR o.pay_chosen_at < now() - interval '5 minutes') THEN
         RAISE EXCEPTION 'payment %: not pushed, the customer pressed pay more than five minutes ago', p.id USING ERRCODE = '22023';
+    END IF;
+    IF kind = 'payment.stk_push' AND p.phone IS NULL THEN
+        RAISE EXCEPTION 'payment %: not pushed, the customer was erased (forget_customer)', p.id USING ERRCODE = '22023';
     END IF;
     FOREACH credential IN ARRAY ARRAY['mpesa_consumer_key', 'mpesa_consumer_secret', 'mpesa_passkey', 'mpesa_callback_token'] LOOP
         PERFORM alphadome._audit_credential_access(_payment_context.tenant_id, credential, kind, job_id);
@@ -588,18 +625,34 @@ CREATE OR REPLACE FUNCTION alphadome._result_code(code jsonb) RETURNS integer
 RETURN CASE WHEN jsonb_typeof(code) IN ('number', 'string') AND (code #>> '{}') ~ '^-?[0-9]{1,9}$'
             THEN (code #>> '{}')::integer END;
 
--- What the customer reads for an M-Pesa ResultCode.
-CREATE OR REPLACE FUNCTION alphadome._payment_words(result_code integer) RETURNS text
+-- Whether the customer wrote in Swahili: his words, or a Swahili button he pressed (its title is
+-- what the message holds).
+CREATE OR REPLACE FUNCTION alphadome._said_in_swahili(said text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+RETURN coalesce(alphadome._message_language(said) = 'sw'
+                OR said IN ('Lipa kwa M-Pesa', 'Lipa dukani', 'Ongea na mtu', 'Jaribu tena'), false);
+
+-- What the customer reads for an M-Pesa ResultCode, in English or Swahili.
+CREATE OR REPLACE FUNCTION alphadome._payment_words(result_code integer, swahili boolean) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-RETURN CASE result_code
+RETURN CASE WHEN swahili THEN CASE result_code
+    WHEN 1 THEN 'Malipo hayakufaulu: salio lako la M-Pesa halitoshi. Ongeza salio kisha ujaribu tena.'
+    WHEN 1001 THEN 'Kuna malipo mengine ya M-Pesa yanayoendelea kwenye simu yako. Subiri kidogo kisha ujaribu tena.'
+    WHEN 1019 THEN 'Ombi la M-Pesa liliisha muda kabla halijajibiwa. Jaribu tena ukiwa tayari.'
+    WHEN 1032 THEN 'Umesitisha ombi la M-Pesa. Jaribu tena ukiwa tayari.'
+    WHEN 1037 THEN 'Hatukuweza kufikia simu yako kwa ombi la M-Pesa. Hakikisha simu iko wazi na ina mtandao, kisha ujaribu tena.'
+    WHEN 2001 THEN 'PIN ya M-Pesa haikuwa sahihi. Jaribu tena.'
+    ELSE 'Malipo ya M-Pesa hayakufaulu. Jaribu tena, au ongea na mtu.' END
+  ELSE CASE result_code
     WHEN 1 THEN 'The payment did not go through: your M-Pesa balance is not enough. Top up and try again.'
     WHEN 1001 THEN 'Another M-Pesa payment is in progress on your phone. Wait a moment and try again.'
     WHEN 1019 THEN 'The M-Pesa request expired before it was answered. Try again when you are ready.'
     WHEN 1032 THEN 'You cancelled the M-Pesa request. Try again when you are ready.'
     WHEN 1037 THEN 'We could not reach your phone with the M-Pesa request. Check that it is on and has signal, then try again.'
     WHEN 2001 THEN 'The M-Pesa PIN was wrong. Try again.'
-    ELSE 'The M-Pesa payment did not go through. Try again, or talk to a person.' END;
+    ELSE 'The M-Pesa payment did not go through. Try again, or talk to a person.' END END;
 
 -- A payment's outcome, however it came (callback, query, a refused push): result code 0 with the
 -- order's amount and phone → paid (the order too; the customer gets the receipt number, the owner
@@ -619,6 +672,7 @@ DECLARE
     c   alphadome.conversations;
     client text;
     outcome text;
+    swahili boolean;
 BEGIN
     SELECT * INTO p FROM alphadome.payments x
      WHERE x.bot_tenant_id = _payment_settled.tenant_id AND x.id = _payment_settled.payment_id FOR UPDATE;
@@ -628,39 +682,48 @@ BEGIN
     SELECT * INTO o FROM alphadome.orders x WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.order_id FOR UPDATE;
     SELECT * INTO c FROM alphadome.conversations x WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.conversation_id;
     client := (SELECT t.client_name FROM alphadome.bot_tenants t WHERE t.id = p.bot_tenant_id);
+    -- In the language of his last message (the pay button he pressed, most often).
+    swahili := alphadome._said_in_swahili((SELECT coalesce(x.body, x.transcript) FROM alphadome.messages x
+                                            WHERE x.bot_tenant_id = c.bot_tenant_id AND x.conversation_id = c.id
+                                              AND x.direction = 'inbound'
+                                            ORDER BY x.id DESC LIMIT 1));
     outcome := CASE WHEN result_code = 0 AND (paid_amount IS DISTINCT FROM NULL AND paid_amount <> p.amount
                                               OR paid_phone IS DISTINCT FROM NULL AND paid_phone <> p.phone) THEN 'flagged'
                     WHEN result_code = 0 THEN 'paid'
                     ELSE 'failed' END;
     UPDATE alphadome.payments x
        SET status = outcome, result_code = _payment_settled.result_code, result_desc = left(_payment_settled.result_desc, 1000),
-           receipt = left(_payment_settled.receipt, 100), callback = coalesce(_payment_settled.callback, x.callback)
+           receipt = left(_payment_settled.receipt, 100),
+           -- An erased customer's (no phone any more): his number is not kept from the callback.
+           callback = CASE WHEN x.phone IS NOT NULL THEN coalesce(_payment_settled.callback, x.callback) END
      WHERE x.bot_tenant_id = p.bot_tenant_id AND x.id = p.id;
     UPDATE alphadome.outbox q SET status = 'done', result = jsonb_build_object('by', 'settled'), lease_until = NULL
      WHERE q.bot_tenant_id = p.bot_tenant_id AND q.kind = 'payment.query' AND q.status = 'queued'
        AND (q.payload ->> 'payment_id')::bigint = p.id;
     IF outcome = 'paid' THEN
         UPDATE alphadome.orders x SET status = 'paid' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id;
-        PERFORM alphadome._tell_customer(c,
-            'Payment received: ' || alphadome._price_words(p.amount, o.currency) || ' for order ' || o.reference
-            || coalesce('. M-Pesa receipt ' || _payment_settled.receipt, '') || '. Thank you!');
+        PERFORM alphadome._tell_customer(c, CASE WHEN swahili
+            THEN 'Malipo yamepokelewa: ' || alphadome._price_words(p.amount, o.currency) || ' kwa oda ' || o.reference
+                 || coalesce('. Risiti ya M-Pesa ' || _payment_settled.receipt, '') || '. Asante!'
+            ELSE 'Payment received: ' || alphadome._price_words(p.amount, o.currency) || ' for order ' || o.reference
+                 || coalesce('. M-Pesa receipt ' || _payment_settled.receipt, '') || '. Thank you!' END);
         PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
             client || ': order ' || o.reference || ' is paid, ' || alphadome._price_words(p.amount, o.currency)
-            || ' by M-Pesa from +' || p.phone || coalesce(' (receipt ' || _payment_settled.receipt || ')', '') || '.',
+            || ' by M-Pesa from ' || coalesce('+' || p.phone, 'a customer since erased') || coalesce(' (receipt ' || _payment_settled.receipt || ')', '') || '.',
             'paid:' || o.id, now(), c.id);
     ELSIF outcome = 'flagged' THEN
         PERFORM alphadome._alert(p.bot_tenant_id, 'payment',
             client || ': an M-Pesa callback for order ' || o.reference || ' does not match it (paid '
             || coalesce(paid_amount::text, '?') || ' from +' || coalesce(paid_phone, '?') || ', asked '
-            || p.amount::text || ' from +' || p.phone || '); the order is not marked paid. Check the M-Pesa statement.',
+            || p.amount::text || ' from ' || coalesce('+' || p.phone, 'a customer since erased') || '); the order is not marked paid. Check the M-Pesa statement.',
             NULL, now(), c.id);
     ELSE
         UPDATE alphadome.orders x SET status = 'failed' WHERE x.bot_tenant_id = o.bot_tenant_id AND x.id = o.id
            AND x.status = 'awaiting_payment';
-        PERFORM alphadome._tell_customer(c, alphadome._payment_words(result_code),
+        PERFORM alphadome._tell_customer(c, alphadome._payment_words(result_code, swahili),
             jsonb_build_object('type', 'button', 'buttons', jsonb_build_array(
-                jsonb_build_object('id', 'pay_mpesa:' || o.id, 'title', 'Try again'),
-                jsonb_build_object('id', 'talk_person', 'title', 'Talk to a person'))));
+                jsonb_build_object('id', 'pay_mpesa:' || o.id, 'title', CASE WHEN swahili THEN 'Jaribu tena' ELSE 'Try again' END),
+                jsonb_build_object('id', 'talk_person', 'title', CASE WHEN swahili THEN 'Ongea na mtu' ELSE 'Talk to a person' END))));
     END IF;
     PERFORM alphadome._wake_worker();
 END

@@ -300,18 +300,21 @@ END;
 -- roles its login holds (a relay login is in alphadome_relay without SET ROLE: 'none' said
 -- nothing), else 'superuser' or 'none'.
 CREATE OR REPLACE FUNCTION alphadome._acting_role() RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    SELECT CASE
+-- PL/pgSQL, as _audit_credential_uses: a SQL function's body is planned again at every call.
+AS $$
+BEGIN
+    RETURN (SELECT CASE
                WHEN current_setting('role') <> 'none' THEN current_setting('role')
                WHEN (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN 'superuser'
                ELSE coalesce((SELECT string_agg(r.rolname::text, ',' ORDER BY r.rolname) FROM pg_roles r
                                WHERE r.rolname IN ('alphadome_admin', 'alphadome_relay', 'alphadome_tenant',
                                                    'alphadome_console', 'alphadome_agent', 'alphadome_monitor')
                                  AND pg_has_role(session_user, r.oid, 'MEMBER')), 'none')
-           END;
-END;
+           END);
+END
+$$;
 
 -- Records one credential access. Internal: claim_jobs passes the job it decrypts for.
 CREATE OR REPLACE FUNCTION alphadome._audit_credential_access(tenant_id uuid, credential text, purpose text, job_id bigint)
@@ -330,15 +333,21 @@ END;
 CREATE OR REPLACE FUNCTION alphadome._audit_credential_uses(tenants uuid[], credentials text[], purposes text[],
                                                             jobs bigint[])
     RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+-- PL/pgSQL: its plan is kept for the session. As a SQL function (BEGIN ATOMIC) it and
+-- _acting_role were planned at every claim: about 300,000 instructions a sent message.
+AS $$
+DECLARE
+    acting constant text := alphadome._acting_role();
+BEGIN
     INSERT INTO alphadome.credential_audit (bot_tenant_id, credential, purpose, job_id, job_ids, acting_role)
-    SELECT u.tenant, u.credential, u.purpose, min(u.job), array_agg(u.job ORDER BY u.job), alphadome._acting_role()
+    SELECT u.tenant, u.credential, u.purpose, min(u.job), array_agg(u.job ORDER BY u.job), acting
       FROM unnest(_audit_credential_uses.tenants, _audit_credential_uses.credentials,
                   _audit_credential_uses.purposes, _audit_credential_uses.jobs) AS u (tenant, credential, purpose, job)
      GROUP BY u.tenant, u.credential, u.purpose;
-END;
+END
+$$;
 
 -- Decrypts one credential of one tenant, and writes one audit row (who, which tenant, which
 -- credential, why). NULL when that credential was never set.

@@ -25,7 +25,7 @@ AS $$
            sum(x.llm_calls)::bigint, sum(x.transcriptions)::bigint, sum(x.prompt_tokens)::bigint,
            sum(x.completion_tokens)::bigint, sum(x.priced_service)::bigint, sum(x.priced_utility)::bigint,
            sum(x.priced_marketing)::bigint, sum(x.priced_authentication)::bigint, sum(x.alerts)::bigint,
-           sum(x.campaign_sent)::bigint, sum(x.campaign_failed)::bigint
+           sum(x.campaign_sent)::bigint, sum(x.campaign_failed)::bigint, sum(x.sales_answers)::bigint
       FROM (
         SELECT m.bot_tenant_id, (m.created_at AT TIME ZONE z.timezone)::date AS day,
                (m.direction = 'inbound')::int AS inbound_messages,
@@ -48,7 +48,8 @@ AS $$
                (m.direction = 'outbound' AND m.payload ->> 'kind' = 'campaign.send'
                 AND m.status NOT IN ('failed', 'simulated'))::int AS campaign_sent,
                (m.direction = 'outbound' AND m.payload ->> 'kind' = 'campaign.send' AND m.status = 'failed')::int
-                   AS campaign_failed
+                   AS campaign_failed,
+               (m.direction = 'inbound' AND m.decision IN ('product', 'payment'))::int AS sales_answers
           FROM alphadome.messages m
           JOIN alphadome.bot_control_settings z ON z.bot_tenant_id = m.bot_tenant_id
          WHERE m.created_at >= _usage_counts.since AND m.created_at < _usage_counts.until
@@ -64,7 +65,7 @@ AS $$
                coalesce((o.result -> 'usage' ->> 'completion_tokens')::bigint, 0),
                0, 0, 0, 0, 0, 0,
                -- A campaign message Meta refused is a finished job, not a message (campaigns.sql).
-               (o.kind = 'campaign.send')::int
+               (o.kind = 'campaign.send')::int, 0
           FROM alphadome.outbox o
           JOIN alphadome.bot_control_settings z ON z.bot_tenant_id = o.bot_tenant_id
          WHERE (o.kind IN ('reply.generate', 'media.transcribe')
@@ -74,7 +75,7 @@ AS $$
                 OR (o.bot_tenant_id = _usage_counts.tenant AND o.id = ANY (_usage_counts.jobs)))
         UNION ALL
         SELECT a.bot_tenant_id, (a.created_at AT TIME ZONE z.timezone)::date,
-               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0
+               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
           FROM alphadome.alerts a
           JOIN alphadome.bot_control_settings z ON z.bot_tenant_id = a.bot_tenant_id
          WHERE a.created_at >= _usage_counts.since AND a.created_at < _usage_counts.until
@@ -159,7 +160,8 @@ AS $$
         priced_authentication = u.priced_authentication + excluded.priced_authentication,
         alerts = u.alerts + excluded.alerts,
         campaign_sent = u.campaign_sent + excluded.campaign_sent,
-        campaign_failed = u.campaign_failed + excluded.campaign_failed
+        campaign_failed = u.campaign_failed + excluded.campaign_failed,
+        sales_answers = u.sales_answers + excluded.sales_answers
     RETURNING 1)
     SELECT count(*) FROM added;
 $$;
@@ -187,7 +189,8 @@ SELECT u.bot_tenant_id, u.day,
        sum(u.priced_authentication)::bigint AS priced_authentication,
        sum(u.alerts)::bigint AS alerts,
        sum(u.campaign_sent)::bigint AS campaign_sent,
-       sum(u.campaign_failed)::bigint AS campaign_failed
+       sum(u.campaign_failed)::bigint AS campaign_failed,
+       sum(u.sales_answers)::bigint AS sales_answers
   FROM (SELECT * FROM alphadome.usage_days
         UNION ALL
         SELECT * FROM alphadome._usage_counts(alphadome._usage_rolled_up_to(), 'infinity')) u

@@ -135,8 +135,8 @@ pub struct MpesaCall {
     pub party_b: String,
     /// Whole shillings.
     pub amount: u64,
-    #[serde(deserialize_with = "non_empty")]
-    pub phone: String,
+    /// The customer's number; none once the customer was erased (a query needs none).
+    pub phone: Option<String>,
     #[serde(deserialize_with = "non_empty")]
     pub reference: String,
     #[serde(deserialize_with = "non_empty")]

@@ -32,11 +32,14 @@ fn with_pg_cron_the_database_runs_the_chores_and_the_relay_stands_idle_until_the
             "cron.database_name=shop",
             "cron.use_background_workers=on",
         ],
-        &format!(
-            "CREATE EXTENSION pg_cron;
-             SELECT count(*) FROM alphadome.schedule_chores(retention_schedule => '* * * * *');
-             {OLD_WEBHOOK};"
-        ),
+        |db| {
+            db.batch_execute(&format!(
+                "CREATE EXTENSION pg_cron;
+                 SELECT count(*) FROM alphadome.schedule_chores(retention_schedule => '* * * * *');
+                 {OLD_WEBHOOK};"
+            ))
+            .unwrap()
+        },
         // The relay would prune at once and every second if it ran the chores.
         &[
             ("ALPHADOME_PRUNE_SECONDS", "1"),

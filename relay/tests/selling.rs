@@ -5,6 +5,7 @@
 mod common;
 
 use alphadome_e2e::daraja::{Customer, Daraja};
+use alphadome_e2e::Client;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -98,20 +99,39 @@ fn payment_status(d: &Deployment, order: i64) -> String {
 #[test]
 fn selling_from_price_question_to_mpesa_receipt_and_every_callback_case() {
     let daraja = Daraja::start(CONSUMER_KEY, CONSUMER_SECRET, SHORTCODE, PASSKEY);
-    let kassangas = format!("alphadome.tenant_for_phone_number_id('{KASSANGAS_NUMBER}')");
-    let setup = format!(
-        "UPDATE alphadome.bot_control_settings SET enable_payment_flow = true, mpesa_shortcode = '{SHORTCODE}'
-          WHERE bot_tenant_id = {kassangas};
-         INSERT INTO alphadome.products (bot_tenant_id, name, price, category, phrasings) VALUES
-           ({kassangas}, 'Yamaha PSR-E373 keyboard', 32000, 'Keyboards', '{{kinanda}}'),
-           ({kassangas}, 'Yamaha F310 acoustic guitar', 21000, 'Guitars', '{{gitaa}}');
-         SELECT alphadome.set_mpesa_credentials({kassangas}, '{CONSUMER_KEY}', '{CONSUMER_SECRET}', '{PASSKEY}', 'sandbox');"
-    );
+    // Values as bind parameters: the credentials stay out of any statement's text.
+    let setup = |db: &mut Client| {
+        let kassangas: String = db
+            .query_one(
+                "SELECT alphadome.tenant_for_phone_number_id($1)::text",
+                &[&KASSANGAS_NUMBER],
+            )
+            .unwrap()
+            .get(0);
+        db.execute(
+            "UPDATE alphadome.bot_control_settings SET enable_payment_flow = true, mpesa_shortcode = $2
+              WHERE bot_tenant_id = $1::text::uuid",
+            &[&kassangas, &SHORTCODE],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO alphadome.products (bot_tenant_id, name, price, category, phrasings) VALUES
+               ($1::text::uuid, 'Yamaha PSR-E373 keyboard', 32000, 'Keyboards', '{kinanda}'),
+               ($1::text::uuid, 'Yamaha F310 acoustic guitar', 21000, 'Guitars', '{gitaa}')",
+            &[&kassangas],
+        )
+        .unwrap();
+        db.execute(
+            "SELECT alphadome.set_mpesa_credentials($1::text::uuid, $2, $3, $4, 'sandbox')",
+            &[&kassangas, &CONSUMER_KEY, &CONSUMER_SECRET, &PASSKEY],
+        )
+        .unwrap();
+    };
     // Safaricom would call the relay's public https address; here the mock posts the path the
     // push named to the relay's own address.
     let d = Deployment::start_with(
         &[],
-        &setup,
+        setup,
         &[
             ("ALPHADOME_MPESA_URL", "https://api.safaricom.invalid"),
             ("ALPHADOME_MPESA_SANDBOX_URL", daraja.base.as_str()),

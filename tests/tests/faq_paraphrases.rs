@@ -219,12 +219,13 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
     );
     harder_development.none_wrong("harder messages, development part");
     harder_held_out.none_wrong("harder messages, held-out part");
-    // Recall: the paraphrases at 80% (the 0.2.0 bar); the real messages no worse than this
-    // release (issue 29 asks 80%; not reached yet on the real and harder sets).
+    // Recall: the paraphrases and the harder set's development part at 80% (issue 29); every
+    // set no worse than this release (the held-out parts are under 80%: measured, not tuned on).
     paraphrases.answers_80_percent("paraphrases");
-    paraphrases.answers_at_least(52, "paraphrases");
-    development.answers_at_least(24, "real messages, development part");
+    harder_development.answers_80_percent("harder messages, development part");
+    paraphrases.answers_at_least(53, "paraphrases");
+    development.answers_at_least(26, "real messages, development part");
     held_out.answers_at_least(13, "real messages, held-out part");
-    harder_development.answers_at_least(22, "harder messages, development part");
-    harder_held_out.answers_at_least(11, "harder messages, held-out part");
+    harder_development.answers_at_least(30, "harder messages, development part");
+    harder_held_out.answers_at_least(15, "harder messages, held-out part");
 }

@@ -9,7 +9,8 @@ use uuid::Uuid;
 /// 0 seconds since the last customer message, 1 its local time, 2 the token's state,
 /// 3 days until the token expires (NULL: unknown or never), 4 its expiry's local date,
 /// 5 replies that failed for good in the last hour, 6 replies being retried after an error,
-/// 7 jobs waiting, 8 seconds the oldest runnable one has waited.
+/// 7 jobs waiting, 8 seconds the oldest runnable one has waited, 9 seconds since Meta last took
+/// one of the shop's messages (what shows the access works).
 const HEALTH: &str = "
     SELECT extract(epoch FROM now() - last.at)::bigint,
            to_char(last.at AT TIME ZONE s.timezone, 'DD Mon HH24:MI'),
@@ -19,7 +20,7 @@ const HEALTH: &str = "
            (SELECT count(*) FROM alphadome.outbox o
              WHERE o.bot_tenant_id = $1 AND o.status = 'dead' AND o.updated_at > now() - interval '1 hour'
                AND o.kind IN ('reply.generate', 'reply.send')),
-           queue.retrying, queue.waiting, queue.oldest
+           queue.retrying, queue.waiting, queue.oldest, extract(epoch FROM now() - sent.at)::bigint
       FROM alphadome.bot_tenants t
       JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
       LEFT JOIN LATERAL (
@@ -27,6 +28,10 @@ const HEALTH: &str = "
             SELECT m.created_at AS at FROM alphadome.messages m
              WHERE m.bot_tenant_id = $1 AND m.direction = 'inbound'
              ORDER BY m.id DESC LIMIT 1) last ON true
+      LEFT JOIN LATERAL (
+            SELECT m.created_at AS at FROM alphadome.messages m
+             WHERE m.bot_tenant_id = $1 AND m.direction = 'outbound' AND m.status IN ('sent', 'delivered', 'read')
+             ORDER BY m.id DESC LIMIT 1) sent ON true
       CROSS JOIN LATERAL (
             SELECT count(*) AS waiting,
                    count(*) FILTER (WHERE o.last_error IS NOT NULL AND o.kind IN ('reply.generate', 'reply.send')) AS retrying,
@@ -74,6 +79,7 @@ pub async fn section(tx: &Transaction<'_>, tenant: Uuid) -> Result<Markup, tokio
         (r.get(2), r.get(3), r.get(4));
     let (dead, retrying, waiting, oldest): (i64, i64, i64, Option<i64>) =
         (r.get(5), r.get(6), r.get(7), r.get(8));
+    let sent: Option<i64> = r.get(9);
     let heard = match (since, at) {
         (Some(since), Some(at)) => line(
             since < 7 * 86400,
@@ -108,8 +114,18 @@ pub async fn section(tx: &Transaction<'_>, tenant: Uuid) -> Result<Markup, tokio
             "/alerts",
             "Alerts",
         ),
-        (_, Some(_)) => line(true, format!("WhatsApp access works, until {}.", expires.unwrap_or_default()), "/alerts", "Alerts"),
-        _ => line(true, "WhatsApp access works.".into(), "/alerts", "Alerts"),
+        _ => {
+            // Works: only what Meta took says so; until then it is not known.
+            let until = match (days, &expires) {
+                (Some(_), Some(date)) => format!(" It is valid until {date}."),
+                _ => String::new(),
+            };
+            let said = match sent {
+                Some(s) => format!("WhatsApp access works: Meta took a message from the shop {}.{until}", ago(s)),
+                None => format!("WhatsApp access not tried yet: no message has gone out.{until}"),
+            };
+            line(true, said, "/alerts", "Alerts")
+        }
     };
     let failing = match (dead, retrying) {
         (0, 0) => line(true, "No reply failed in the last hour.".into(), "/alerts", "Alerts"),

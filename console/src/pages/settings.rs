@@ -116,22 +116,22 @@ macro_rules! version {
 
 const READ: &str = concat!("
     SELECT is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
-           coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, ', '),
-           array_to_string(opt_in_keywords, ', '), array_to_string(handoff_keywords, ', '), faq_confidence::text,
+           coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, E'\n'),
+           array_to_string(opt_in_keywords, E'\n'), array_to_string(handoff_keywords, E'\n'), faq_confidence::text,
            coalesce(transcription_model, ''), coalesce(alert_template_name, ''),
            alert_template_language, type_replies, ", version!(), "
       FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1");
 
-/// Lists are written comma-separated; empty items are dropped. $15: the replies per kind of
+/// Lists are written one per line (commas also part them); empty items are dropped. $15: the replies per kind of
 /// message the form has boxes for ($17), replacing those kinds only. $16: the version the form was
 /// read at; no row is changed when it is not the version now. (The hours are the hours page's.)
 const SAVE: &str = concat!("
     UPDATE alphadome.bot_control_settings SET
         is_bot_enabled = $2, enable_ai_responses = $3, enable_payment_flow = $4, enable_media_understanding = $5,
         escalation_phone = $6, fallback_message = $7,
-        opt_out_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($8, ',')) k WHERE btrim(k) <> ''),
-        opt_in_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($9, ',')) k WHERE btrim(k) <> ''),
-        handoff_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($10, ',')) k WHERE btrim(k) <> ''),
+        opt_out_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM regexp_split_to_table($8, '[,\\r\\n]+') k WHERE btrim(k) <> ''),
+        opt_in_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM regexp_split_to_table($9, '[,\\r\\n]+') k WHERE btrim(k) <> ''),
+        handoff_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM regexp_split_to_table($10, '[,\\r\\n]+') k WHERE btrim(k) <> ''),
         faq_confidence = $11::text::real, transcription_model = $12,
         alert_template_name = $13, alert_template_language = $14,
         type_replies = (type_replies - $17::text[]) || $15::jsonb
@@ -199,9 +199,9 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
                 fieldset { legend { "Words" }
                     (text("escalation_phone", "Phone to alert when a customer needs you", &s.escalation_phone, "Your WhatsApp number, like 254702245555; customers who ask for a person are given it too."))
                     (area("fallback_message", "No-answer reply", &s.fallback_message, "Sent when the bot has no answer: neither the FAQ nor the AI answers."))
-                    (text("opt_out_keywords", "Words that stop messages", &s.opt_out_keywords, "Comma-separated: a message that is exactly one of them stops the bot for that customer."))
-                    (text("opt_in_keywords", "Words that start them again", &s.opt_in_keywords, "Comma-separated."))
-                    (text("handoff_keywords", "Words that ask for a person", &s.handoff_keywords, "Comma-separated."))
+                    (area("opt_out_keywords", "Words that stop messages", &s.opt_out_keywords, "One per line: a message that is exactly one of them stops the bot for that customer."))
+                    (area("opt_in_keywords", "Words that start them again", &s.opt_in_keywords, "One per line."))
+                    (area("handoff_keywords", "Words that ask for a person", &s.handoff_keywords, "One per line."))
                     (text("faq_confidence", "How sure the FAQ must be to answer", &s.faq_confidence, "From 0 to 1 (usually 0.6): higher, and more questions go to the AI."))
                     (text("transcription_model", "Voice notes are turned into text by", &s.transcription_model, "The speech-to-text model of your AI service (whisper-1 for OpenAI); empty: voice notes are not read."))
                 }

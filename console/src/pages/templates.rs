@@ -125,7 +125,7 @@ fn editor(t: &Template, action: &str, csrf: &maud::Markup, button: &str) -> maud
             @if !t.version.is_empty() { input type="hidden" name="version" value=(t.version); }
             label { "Name" input type="text" name="template_name" value=(t.template_name) required; small { "Lower case letters, digits and _." } }
             label { "Instructions" textarea name="system_prompt" rows="5" required { (t.system_prompt) } small { "Told to the AI after the personality, for the questions this is for." } }
-            label { "Trigger words" input type="text" name="triggers" value=(t.triggers); small { "Comma-separated: a message with one of them gets these instructions." } }
+            label { "Trigger words" textarea name="triggers" rows="4" { (t.triggers) } small { "One per line: a message with one of them gets these instructions." } }
             (html::checkbox("is_default", "For every other message (the default)", t.is_default.is_some()))
             (html::checkbox("is_active", "In use", t.is_active.is_some()))
             button type="submit" { (button) }
@@ -149,7 +149,7 @@ async fn render(
         None => personality(tx, tenant).await?,
     };
     const TEMPLATES: &str = concat!(
-        "SELECT id, template_name, system_prompt, array_to_string(triggers, ', '), is_default, is_active, ",
+        "SELECT id, template_name, system_prompt, array_to_string(triggers, E'\n'), is_default, is_active, ",
         version!(),
         " FROM alphadome.bot_templates ORDER BY is_default DESC, template_name"
     );
@@ -186,7 +186,12 @@ async fn render(
                                     is_default: r.get::<_, bool>(4).then(String::new), is_active: r.get::<_, bool>(5).then(String::new),
                                     version: r.get(6) };
                 details open[rows.len() == 1] {
-                    summary { (t.template_name) @if t.is_default.is_some() { " (default)" } @if t.is_active.is_none() { " (not in use)" } }
+                    summary {
+                        (shown_name(&t.template_name))
+                        @if t.is_default.is_some() { " — every other message" }
+                        @else if !t.triggers.trim().is_empty() { " — when a message says " (t.triggers.lines().map(str::trim).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(", ")) }
+                        @if t.is_active.is_none() { " (not in use)" }
+                    }
                     (editor(&t, &format!("/templates/{id}"), &csrf, "Save instructions"))
                     form method="post" action=(format!("/templates/{id}/delete")) { (csrf) button.danger type="submit" { "Delete" } }
                 }
@@ -210,6 +215,16 @@ async fn render(
 }
 
 /// Who says a part of the prompt, as the owner reads it.
+/// A set of instructions' name as the owner reads it: "product_inquiry" → "Product inquiry".
+fn shown_name(name: &str) -> String {
+    let words = name.trim().replace('_', " ");
+    let mut letters = words.chars();
+    match letters.next() {
+        Some(first) => first.to_uppercase().chain(letters).collect(),
+        None => String::new(),
+    }
+}
+
 fn role_words(role: Option<&str>) -> &'static str {
     match role.unwrap_or("") {
         "system" => "What the AI is told",
@@ -235,19 +250,19 @@ pub async fn page(State(app): State<App>, session: Session, Query(q): Query<Prev
     .await
 }
 
-/// Trigger words ($3) are written comma-separated; empty items are dropped. (A template's tone
+/// Trigger words ($3) are written one per line (commas also part them); empty items are dropped. (A template's tone
 /// is no longer used: the tone is the personality's.)
 const ADD: &str = "
     INSERT INTO alphadome.bot_templates (template_name, system_prompt, triggers, is_default, is_active, bot_tenant_id)
     VALUES ($1, $2,
-            (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($3, ',')) k WHERE btrim(k) <> ''),
+            (SELECT coalesce(array_agg(btrim(k)), '{}') FROM regexp_split_to_table($3, '[,\\r\\n]+') k WHERE btrim(k) <> ''),
             $4, $5, $6)";
 
 /// $8: the version the form was read at; no row is changed when it is not the version now.
 const SAVE: &str = concat!("
     UPDATE alphadome.bot_templates
        SET template_name = $1, system_prompt = $2,
-           triggers = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM unnest(string_to_array($3, ',')) k WHERE btrim(k) <> ''),
+           triggers = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM regexp_split_to_table($3, '[,\\r\\n]+') k WHERE btrim(k) <> ''),
            is_default = $4, is_active = $5
      WHERE id = $6 AND bot_tenant_id = $7 AND ", version!(), " = $8");
 
@@ -389,4 +404,16 @@ pub async fn save_personality(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_name;
+
+    #[test]
+    fn a_name_reads_as_words() {
+        assert_eq!(shown_name("product_inquiry"), "Product inquiry");
+        assert_eq!(shown_name("welcome"), "Welcome");
+        assert_eq!(shown_name(""), "");
+    }
 }

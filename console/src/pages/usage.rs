@@ -22,7 +22,8 @@ const DAYS: &str = "
            coalesce(u.messages_sent, 0), coalesce(u.llm_calls, 0), coalesce(u.transcriptions, 0),
            coalesce(u.priced_service, 0), coalesce(u.priced_utility + u.priced_marketing + u.priced_authentication, 0),
            coalesce(u.alerts, 0), coalesce(u.inbound_messages, 0),
-           d::date >= date_trunc('week', now() AT TIME ZONE s.timezone)::date
+           d::date >= date_trunc('week', now() AT TIME ZONE s.timezone)::date,
+           coalesce(u.sales_answers, 0)
       FROM alphadome.bot_control_settings s
      CROSS JOIN LATERAL generate_series((now() AT TIME ZONE s.timezone)::date - 29, (now() AT TIME ZONE s.timezone)::date, interval '1 day') d
       LEFT JOIN alphadome.usage_daily u ON u.bot_tenant_id = s.bot_tenant_id AND u.day = d::date
@@ -125,6 +126,7 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     tbody {
                     (line("Messages from customers", 14))
                     (line("Answered from the FAQ", 1))
+                    (line("Answered from your products (prices, buying)", 16))
                     (line("Answered by the AI", 2))
                     (line("AI calls", 9))
                     tr { th { "AI words read + written (tokens, what the AI is paid by)" }
@@ -134,12 +136,13 @@ pub async fn page(State(app): State<App>, session: Session) -> Response {
                     (line("Alerts", 13))
                 } }
                 (stacked_bars("Messages from customers, by what answered them", &days, &[
-                    ("FAQ", "faq", column(1)), ("AI", "llm", column(2)), ("no-answer reply", "fallback", column(3)),
+                    ("FAQ", "faq", column(1)), ("products", "sales", column(16)), ("AI", "llm", column(2)), ("no-answer reply", "fallback", column(3)),
                     ("to a person", "escalated", column(4)), ("not answered", "silent", column(5)),
                 ]))
-                (stacked_bars("AI tokens", &days, &[("prompt", "prompt", column(6)), ("completion", "completion", column(7))]))
-                (stacked_bars("Messages sent, by Meta's pricing", &days, &[
-                    ("service", "service", column(11)), ("utility, marketing, authentication", "paid", column(12)),
+                (stacked_bars("AI words (tokens)", &days, &[("read", "prompt", column(6)), ("written", "completion", column(7))]))
+                (stacked_bars("Messages sent: free replies and templates", &days, &[
+                    ("replies within 24 hours (free)", "service", column(11)),
+                    ("templates: offers, updates, codes (Meta may charge)", "paid", column(12)),
                 ]))
             },
         ))

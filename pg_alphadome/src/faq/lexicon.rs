@@ -1,11 +1,14 @@
 //! The words a shop's customers use for the same thing, so a message finds its entry when the
 //! entry's phrasings say it another way: English synonyms (mend → repair, courier → deliver),
 //! an item read as its category (synthesizer → keyboard), Swahili and Sheng words (duka → shop),
-//! and Swahili verb roots, which a customer writes with any subject, tense, object or negation
-//! prefix (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair).
+//! two words that mean one thing (boxing day → holiday, payment plan → instalment), and Swahili
+//! verb roots, which a customer writes with any subject, tense, object or negation prefix
+//! (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair) and, after a long root, the
+//! applicative ending (shughulikia).
 //!
 //! The shipped lexicon below is every shop's; a tenant adds words of its own
-//! (bot_control_settings.faq_synonyms), which win over the shipped ones; a meaning written
+//! (bot_control_settings.faq_synonyms), which win over the shipped ones; a key of two words
+//! separated by a space is a phrase ("lay by": "instalment"); a meaning written
 //! "+kind" makes the word an item of that kind ("cello": "+instrument"), read as itself and,
 //! a little less, as its kind (SHIPPED_KINDS). Entries and messages go through the same
 //! lexicon, so a phrasing "mnatengeneza gitaa" and a message "mnaweza kuitengeneza gitaa
@@ -37,8 +40,13 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("dispatch", "deliver"),
     ("doorstep", "deliver"),
     ("transport", "deliver"),
+    ("post", "deliver"),
     // Payment
     ("payment", "pay"),
+    ("option", "method"),
+    ("options", "method"),
+    ("mode", "method"),
+    ("modes", "method"),
     ("visa", "card"),
     ("mastercard", "card"),
     ("debit", "card"),
@@ -59,6 +67,7 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("directions", "location"),
     ("area", "location"),
     ("store", "shop"),
+    ("stock", "sell"),
     ("duka", "shop"),
     ("dukani", "shop"),
     ("settle", "pay"),
@@ -87,6 +96,8 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("jumamosi", "saturday"),
     ("jumapili", "sunday"),
     ("sikukuu", "holiday"),
+    ("siku", "day"),
+    ("wikendi", "weekend"),
     // Delivery (not "bring": "bring the instrument in" is how a repair starts)
     ("rider", "deliver"),
     ("g4s", "deliver"),
@@ -107,8 +118,30 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("aje", "vipi"),
     ("asanteni", "asante"),
     ("naeza", "can"),
+    // "Is at", agreeing with any noun in Swahili, with every noun in Sheng (duka iko wapi)
+    ("liko", "iko"),
+    ("ziko", "iko"),
+    ("yuko", "iko"),
+    ("kiko", "iko"),
+    ("viko", "iko"),
     ("dijitali", "digital"),
     ("nitawezaje", "vipi"),
+];
+
+/// Two words that together mean one thing, for every shop: read as that word, in place of both.
+const SHIPPED_PHRASES: &[(&str, &str)] = &[
+    ("boxing day", "holiday"),
+    ("payment plan", "instalment"),
+    ("payment plans", "instalment"),
+    ("hire purchase", "instalment"),
+    ("courier service", "deliver"),
+    ("courier services", "deliver"),
+    ("get to", "find"),
+    // "Send me your paybill, the location, a photo": share it (not a delivery).
+    ("send me", "share"),
+    ("drum kit", "drum"),
+    ("drum kits", "drum"),
+    ("drum set", "drum"),
 ];
 
 /// A specific item read also as the kind of thing it is, so "do you repair drum kits?" finds
@@ -116,6 +149,11 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
 /// SHIPPED_WORDS the word keeps its own meaning: an entry about drums still fits drums best.
 /// Brands only where they make one kind of instrument (not Yamaha or Roland).
 const SHIPPED_KINDS: &[(&str, &str)] = &[
+    // A holiday or the weekend is a day: "are you open on boxing day?" asks what "mnafanya kazi
+    // siku gani?" (which days) asks. (Not the days of the week: entries name them, and an
+    // answer's "next day" is no answer to "open on Saturday?")
+    ("weekend", "day"),
+    ("holiday", "day"),
     ("guitar", "instrument"),
     ("keyboard", "instrument"),
     ("drum", "instrument"),
@@ -181,8 +219,13 @@ const VERB_ENDINGS: &[&str] = &[
     "eni", "aje", "eje",
 ];
 
-/// A root this long may stand without an ending (a shorter one would be too easy to find).
+/// A root this long may stand without an ending (a shorter one would be too easy to find), and
+/// take the applicative endings (APPLICATIVE_ENDINGS).
 const ENGLISH_ROOT_LEN: usize = 5;
+
+/// The applicative (doing for or about: shughulikia, deal with; rekebishia, repair for), only
+/// after a long root: on a short one it makes another verb (tumia is "use", not "send").
+const APPLICATIVE_ENDINGS: &[&str] = &["ia", "ea", "iwa", "ewa", "ie", "ee"];
 
 /// Greetings, politeness and forms of address: before a question they say nothing about it.
 /// Said alone they are the message (the canned "Hello" answers them).
@@ -200,6 +243,8 @@ const GREETINGS: &[&str] = &[
 pub struct Lexicon {
     /// A word (lower case, accents folded) → the word it means.
     means: HashMap<String, String>,
+    /// Two words said together → the word they mean ("boxing day" → holiday), by the first word.
+    phrases: HashMap<String, Vec<(String, String)>>,
     /// A verb root → the word it means.
     roots: HashMap<String, String>,
     /// The longest root, in characters (bounds the search).
@@ -229,7 +274,11 @@ impl Lexicon {
         let kinds = SHIPPED_KINDS
             .iter()
             .map(|&(w, k)| (w.to_string(), format!("+{k}")));
+        let phrases = SHIPPED_PHRASES
+            .iter()
+            .map(|&(p, m)| (p.to_string(), m.to_string()));
         for (word, meaning) in shipped
+            .chain(phrases)
             .chain(roots)
             .chain(kinds)
             .chain(tenant.iter().cloned())
@@ -243,6 +292,16 @@ impl Lexicon {
                 let kind = kind.trim();
                 if !kind.is_empty() && !key.is_empty() && key.chars().all(char::is_alphanumeric) {
                     lexicon.kinds.insert(key, kind.to_string());
+                }
+                continue;
+            }
+            if let Some((first, second)) = key.split_once(' ') {
+                let second = second.trim();
+                let one_word = |w: &str| !w.is_empty() && w.chars().all(char::is_alphanumeric);
+                if one_word(first) && one_word(second) {
+                    let known = lexicon.phrases.entry(first.to_string()).or_default();
+                    known.retain(|(w, _)| w != second);
+                    known.push((second.to_string(), meaning));
                 }
                 continue;
             }
@@ -280,12 +339,15 @@ impl Lexicon {
         let mut found: Option<(usize, &str)> = None;
         for start in prefix_chain_ends(word, MAX_PREFIXES) {
             let rest = &word[start..];
-            for ending in VERB_ENDINGS {
+            let applicative = APPLICATIVE_ENDINGS.iter().map(|e| (e, true));
+            for (ending, needs_long_root) in
+                VERB_ENDINGS.iter().map(|e| (e, false)).chain(applicative)
+            {
                 let Some(root) = rest.strip_suffix(ending) else {
                     continue;
                 };
                 if root.len() > self.longest_root
-                    || (ending.is_empty() && root.len() < ENGLISH_ROOT_LEN)
+                    || ((ending.is_empty() || needs_long_root) && root.len() < ENGLISH_ROOT_LEN)
                 {
                     continue;
                 }
@@ -297,6 +359,15 @@ impl Lexicon {
             }
         }
         found.map(|(_, m)| m)
+    }
+
+    /// What two raw words (lower case) said one after the other mean together, if a phrase.
+    pub fn phrase(&self, first: &str, second: &str) -> Option<&str> {
+        self.phrases
+            .get(first)?
+            .iter()
+            .find(|(w, _)| w == second)
+            .map(|(_, m)| m.as_str())
     }
 
     /// What `raw` reads as: remembered from an earlier call, else `read()`'s answer, remembered.
@@ -377,6 +448,53 @@ mod unit {
         ] {
             assert_eq!(lexicon.meaning(word).unwrap_or("-"), meaning, "{word}");
         }
+    }
+
+    #[test]
+    fn the_applicative_ending_only_after_a_long_root() {
+        let lexicon = Lexicon::shipped();
+        for (word, meaning) in [
+            ("mnashughulikia", "handle"),
+            ("kunirekebishia", "repair"),
+            ("tumia", "-"),
+            ("nitumia", "-"),
+            ("lipia", "-"),
+        ] {
+            assert_eq!(lexicon.meaning(word).unwrap_or("-"), meaning, "{word}");
+        }
+    }
+
+    #[test]
+    fn phrases_are_two_words_shipped_or_a_tenants() {
+        let lexicon = Lexicon::with(&[
+            ("Lay By".into(), "instalment".into()),
+            ("boxing day".into(), "boxing".into()),
+            ("three word phrase".into(), "skipped".into()),
+        ]);
+        assert_eq!(lexicon.phrase("lay", "by"), Some("instalment"));
+        assert_eq!(
+            lexicon.phrase("boxing", "day"),
+            Some("boxing"),
+            "the tenant's wins"
+        );
+        assert_eq!(
+            lexicon.phrase("payment", "plan"),
+            Some("instalment"),
+            "shipped"
+        );
+        assert_eq!(lexicon.phrase("lay", "down"), None);
+        assert_eq!(lexicon.phrase("by", "lay"), None, "in its order only");
+        assert_eq!(lexicon.phrase("three", "word"), None);
+        assert_eq!(lexicon.meaning("lay"), None);
+    }
+
+    #[test]
+    fn holidays_and_weekends_are_days() {
+        let lexicon = Lexicon::shipped();
+        assert_eq!(lexicon.kind("weekend"), Some("day"));
+        assert_eq!(lexicon.kind("holiday"), Some("day"));
+        assert_eq!(lexicon.kind("sunday"), None);
+        assert_eq!(lexicon.kind("hour"), None);
     }
 
     #[test]

@@ -12,13 +12,17 @@
 //! a misspelt one the square root of its trigram similarity to the word it resembles (which
 //! must be at least 0.45, as pg_trgm reckons similarity), and every
 //! word weighs its rarity among the tenant's entries: ln(1 + entries / entries with the word).
-//! A word no entry has weighs three quarters of a word one entry has. Scores are rounded to
-//! four places, so ties are ties; among equal scores the lowest id comes first.
+//! A word no entry has weighs three quarters of a word one entry has (words no entry has joined
+//! by a hyphen, "left-handed", weigh as one). An item (a word with a kind: guitar, Casio) is
+//! what is asked about: an entry that has only the message's items and none of its other
+//! words of an entry's questions (the keyboards' entry for "can you send the keyboard?") counts
+//! them half. Scores are rounded to four places, so ties are ties; among equal scores the
+//! lowest id comes first.
 //!
 //! An inverted index (word → entries) keeps a message from being scored against every entry:
 //! only entries sharing a word, or a word that resembles one, are scored.
 use super::lexicon::Lexicon;
-use super::text::{asked, similarity, words};
+use super::text::{asked, similarity, words, Asked};
 use std::collections::HashMap;
 
 /// A typo must resemble its word at least this much.
@@ -34,6 +38,9 @@ const MIN_CLAUSE_WORDS: usize = 2;
 /// Another entry's question covered beyond this share by words the best entry lacks
 /// contradicts it (see Faq::answer).
 const CONTRADICTS: f32 = 0.5;
+
+/// How much an item counts for an entry that has none of the message's other known words.
+const ITEM_ALONE: f32 = 0.5;
 
 /// How much an item counts as its kind (a drum as an instrument), against the word itself.
 const KIND_MATCH: f32 = 0.8;
@@ -83,6 +90,11 @@ struct Said {
     idf: f32,
     /// A greeting or politeness ("vipi"): it contradicts no entry.
     greets: bool,
+    /// An item of a kind (guitar, Casio): what the message asks about it (deliver, repair, pay
+    /// by instalments) is its topic; it contradicts no entry.
+    item: bool,
+    /// The kind the word matches as an item (instrument, for a drum), not as itself.
+    kind: Option<usize>,
 }
 
 fn trigrams_of(word: &str) -> Vec<[char; 3]> {
@@ -179,8 +191,9 @@ impl Faq {
     /// Of a question of several clauses, the last one, when it has a word of an entry's
     /// questions: what comes before it sets the scene ("Hey, I'm in Kitengela, can you bring
     /// it?"); else the whole question.
-    fn understand(&self, message: &str) -> Vec<Said> {
+    fn understand(&self, message: &str) -> (Vec<Said>, bool) {
         let asked = asked(message, &self.lexicon);
+        let unknown_thing = self.names_an_unknown_thing(&asked);
         let asks = |said: &[Said]| {
             said.iter()
                 .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]))
@@ -189,38 +202,79 @@ impl Faq {
             .clause
             .filter(|&c| c > asked.greeting && asked.words.len() >= c + MIN_CLAUSE_WORDS)
         {
-            let last_clause = self.said(&asked.words[clause..]);
+            let last_clause = self.said(&asked.words[clause..], &asked.hyphened[clause..]);
             if asks(&last_clause) {
-                return last_clause;
+                return (last_clause, unknown_thing);
             }
         }
-        let after_greetings = self.said(&asked.words[asked.greeting..]);
+        let after_greetings = self.said(
+            &asked.words[asked.greeting..],
+            &asked.hyphened[asked.greeting..],
+        );
         if asks(&after_greetings) {
-            return after_greetings;
+            return (after_greetings, unknown_thing);
         }
-        self.said(&asked.words)
+        (self.said(&asked.words, &asked.hyphened), unknown_thing)
     }
 
-    fn said(&self, message: &[String]) -> Vec<Said> {
+    /// Whether the message names a thing no entry knows by an item said right before it:
+    /// "guitar lessons", "violin bow" are not guitars or violins, and what
+    /// is asked about them is the LLM's to answer. (Swahili names the thing first and joins
+    /// with ya, za: "gitaa ya acoustic" is not joined.)
+    fn names_an_unknown_thing(&self, asked: &Asked) -> bool {
+        let unknown = |w: &String| {
+            !self.number.contains_key(w)
+                && self.lexicon.kind(w).is_none()
+                && !self.resembles_a_word(w)
+        };
+        asked.words.iter().enumerate().any(|(at, word)| {
+            asked.joined[at]
+                && self.lexicon.kind(word).is_some()
+                && asked.words.get(at + 1).is_some_and(unknown)
+        })
+    }
+
+    /// Whether a word no entry has is a typo of one that an entry has.
+    fn resembles_a_word(&self, word: &str) -> bool {
+        word.chars().count() >= TYPO_MIN_LEN
+            && trigrams_of(word)
+                .iter()
+                .filter_map(|g| self.trigrams.get(g))
+                .flatten()
+                .any(|&w| similarity(word, &self.vocabulary[w]) >= TYPO_SIMILARITY)
+    }
+
+    /// The distinct words of `message`, read; `hyphened` says which are joined to the next
+    /// by a hyphen (Asked::hyphened). Words no entry knows written as one with a hyphen name
+    /// one thing ("left-handed") and weigh as one.
+    fn said(&self, message: &[String], hyphened: &[bool]) -> Vec<Said> {
         let mut seen: Vec<&String> = Vec::new();
         let mut said = Vec::new();
-        for word in message {
+        let mut unknown_before = false;
+        for (at, word) in message.iter().enumerate() {
+            let follows_unknown = unknown_before && at > 0 && hyphened[at - 1];
+            unknown_before = false;
             if seen.contains(&word) {
                 continue;
             }
             seen.push(word);
             // An item also counts, a little less, as the kind of thing it is (drum: an
-            // instrument), when an entry names that kind.
+            // instrument), when an entry's questions name that kind (not an answer's "next
+            // day" for a Saturday).
             let kind = self
                 .lexicon
                 .kind(word)
                 .and_then(|k| self.number.get(k))
+                .filter(|&&k| self.in_questions[k])
                 .map(|&k| (k, KIND_MATCH));
+            let item = self.lexicon.kind(word).is_some();
             if let Some(&w) = self.number.get(word) {
                 said.push(Said {
                     matches: std::iter::once((w, 1.0)).chain(kind).collect(),
                     idf: self.idf[w],
                     greets: self.lexicon.is_greeting(word),
+                    item,
+                    kind: kind.map(|(k, _)| k),
                 });
                 continue;
             }
@@ -229,6 +283,8 @@ impl Faq {
                     matches: vec![(k, how)],
                     idf: self.idf[k],
                     greets: false,
+                    item,
+                    kind: Some(k),
                 });
                 continue;
             }
@@ -251,14 +307,22 @@ impl Faq {
                     .map(|(w, s)| (w, s.sqrt()))
                     .collect();
             }
+            unknown_before = resembles.is_empty();
+            let unknown_idf = if follows_unknown {
+                0.0
+            } else {
+                self.unknown_idf
+            };
             let idf = resembles
                 .iter()
                 .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(self.unknown_idf, |&(w, _)| self.idf[w]);
+                .map_or(unknown_idf, |&(w, _)| self.idf[w]);
             said.push(Said {
                 matches: resembles,
                 idf,
                 greets: self.lexicon.is_greeting(word),
+                item,
+                kind: None,
             });
         }
         said
@@ -276,18 +340,38 @@ impl Faq {
                 .map(|&(_, how)| how)
                 .fold(0.0, f32::max)
         };
+        let in_questions = |s: &Said| {
+            entry
+                .questions
+                .iter()
+                .map(|q| found_in(s, q))
+                .fold(0.0, f32::max)
+        };
+        // An item is what is asked about, not the question: an entry that has none of the
+        // message's other words an entry knows ("can you send the guitar?": send) counts its
+        // items ITEM_ALONE.
+        let asks_more =
+            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
+        let asked: Vec<f32> = said.iter().map(in_questions).collect();
+        let items_alone = said.iter().any(asks_more)
+            && !said
+                .iter()
+                .zip(&asked)
+                .any(|(s, &found)| asks_more(s) && found > 0.0);
         // How much of the message the entry covers: a word found in any of its questions
         // counts 1, in its answer 0.6, in its category 0.3.
         let covered: f32 = said
             .iter()
-            .map(|s| {
-                let asked = entry
-                    .questions
-                    .iter()
-                    .map(|q| found_in(s, q))
-                    .fold(0.0, f32::max);
+            .zip(&asked)
+            .map(|(s, &found)| {
+                let alone = if s.item && items_alone {
+                    ITEM_ALONE
+                } else {
+                    1.0
+                };
                 s.idf
-                    * asked
+                    * alone
+                    * found
                         .max(0.6 * found_in(s, &entry.answer))
                         .max(0.3 * found_in(s, &entry.category))
             })
@@ -322,18 +406,34 @@ impl Faq {
 
     /// The `max` best entries for a message, above a score of 0, best first (ties: lowest id).
     pub fn rank(&self, message: &str, max: usize) -> Vec<(usize, f32)> {
-        self.rank_said(&self.understand(message), max)
+        self.rank_said(&self.understand(message).0, max)
     }
 
     /// The entry to answer a message with, without the LLM: the best one when it is a clear
     /// answer (clear_answer) and nothing in the message contradicts it, that is when the words
-    /// it lacks do not make up most of another entry's question. "Is there a layaway plan for
-    /// the digital piano?" fits the keyboards best, but "layaway" is most of the instalments'
-    /// question: the message asks about both, and the LLM gets both.
+    /// it lacks, other than items, do not make up most of another entry's question ("can I pay
+    /// in instalments, and do you deliver?" asks about both, and the LLM gets both; "... for
+    /// the keyboard?" asks about instalments), and no item names a thing no entry knows
+    /// ("guitar lessons").
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
-        let said = self.understand(message);
+        let (said, unknown_thing) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
-        (!self.contradicted(best, &said)).then_some((best, score))
+        (!unknown_thing
+            && self.names_a_word_of_its_questions(best, &said)
+            && !self.contradicted(best, &said))
+        .then_some((best, score))
+    }
+
+    /// Whether a message word itself (not only its kind) is a word of the entry's questions:
+    /// "Tell me about your drums" fits "Do you repair instruments?" through the drum's kind
+    /// alone, and asks nothing about repairs.
+    fn names_a_word_of_its_questions(&self, best: usize, said: &[Said]) -> bool {
+        let questions = &self.entries[best].questions;
+        said.iter().any(|s| {
+            s.matches
+                .iter()
+                .any(|&(w, _)| Some(w) != s.kind && questions.iter().any(|q| q.contains(&w)))
+        })
     }
 
     fn contradicted(&self, best: usize, said: &[Said]) -> bool {
@@ -350,7 +450,10 @@ impl Faq {
         let lacked: Vec<&Said> = said
             .iter()
             .filter(|s| {
-                !s.greets && !s.matches.is_empty() && !s.matches.iter().any(|&(w, _)| has(w))
+                !s.greets
+                    && !s.item
+                    && !s.matches.is_empty()
+                    && !s.matches.iter().any(|&(w, _)| has(w))
             })
             .collect();
         let mut others: Vec<u32> = lacked
@@ -525,23 +628,105 @@ mod unit {
             drums < instruments,
             "a little less than the kind itself: {drums} {instruments}"
         );
+        assert_eq!(
+            faq.answer("Tell me about your drum kits", 0.6),
+            None,
+            "its kind alone fits the repairs, and it asks nothing about them"
+        );
     }
 
     #[test]
     fn a_message_that_is_most_of_another_entrys_question_is_not_answered_alone() {
         let faq = shop();
-        let ranked = faq.rank("Can I pay in installments for the keyboard?", 2);
+        let asked = "Can I pay in installments, and do you deliver?";
+        let ranked = faq.rank(asked, 2);
         assert!(ranked[0].1 >= 0.6, "{ranked:?}");
         assert_eq!(
-            faq.answer("Can I pay in installments for the keyboard?", 0.6),
+            faq.answer(asked, 0.6),
             None,
-            "keyboards' question is all in it too"
+            "the deliveries' question is all in it too"
         );
         assert_eq!(
             faq.answer("Hi, can I pay in installments?", 0.6)
                 .map(|(at, _)| faq.row(at).id),
             Some(3)
         );
+    }
+
+    fn answer(faq: &Faq, message: &str) -> Option<i64> {
+        faq.answer(message, 0.6).map(|(at, _)| faq.row(at).id)
+    }
+
+    #[test]
+    fn an_item_is_what_is_asked_about_not_the_question() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Can I pay in installments for the keyboard?"),
+            Some(3),
+            "the keyboard does not contradict the instalments"
+        );
+        assert_eq!(
+            answer(&faq, "Hey, can you send the keyboard to me?"),
+            Some(4),
+            "the keyboards' entry has only the item: the deliveries' entry answers"
+        );
+        assert_eq!(answer(&faq, "Do you sell keyboards?"), Some(6));
+        assert_eq!(answer(&faq, "keyboards?"), Some(6));
+    }
+
+    #[test]
+    fn an_item_naming_a_thing_no_entry_knows_is_left_to_the_llm() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Can I pay in installments for guitar lessons?"),
+            None
+        );
+        assert_eq!(answer(&faq, "Do you deliver keyboard stands?"), None);
+        assert_eq!(
+            answer(&faq, "Can I pay in installments for the guitar?"),
+            Some(3)
+        );
+        assert_eq!(
+            answer(&faq, "Mnauza gitaa ya acoustic?"),
+            Some(5),
+            "Swahili names the thing first, joined by ya"
+        );
+    }
+
+    #[test]
+    fn unknown_words_joined_by_a_hyphen_weigh_as_one() {
+        let faq = shop();
+        let score = |m: &str| faq.rank(m, 1)[0].1;
+        assert!(
+            score("a left-handed guitar") > score("a left handed guitar"),
+            "{} {}",
+            score("a left-handed guitar"),
+            score("a left handed guitar")
+        );
+        assert_eq!(
+            score("semi-acoustic guitar"),
+            score("semi acoustic guitar"),
+            "only words no entry knows: acoustic is one"
+        );
+    }
+
+    #[test]
+    fn a_day_or_a_holiday_asks_when_the_shop_is_open() {
+        let faq = Faq::build(
+            vec![
+                row(
+                    1,
+                    "What are your opening hours?",
+                    &["which days are you open"],
+                    "9 to 6.",
+                ),
+                row(2, "Do you deliver?", &[], "Countrywide."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(answer(&faq, "Are you opened on boxing day?"), Some(1));
+        assert_eq!(answer(&faq, "mko wazi wikendi?"), Some(1));
+        assert_eq!(answer(&faq, "Do you sell boxing gloves?"), None);
     }
 
     #[test]

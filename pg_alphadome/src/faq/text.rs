@@ -4,9 +4,13 @@
 //! (lexicon.rs: mend → repair, mnatengeneza → repair) and with English plurals and verb endings
 //! taken off (guitars → guitar, opening → open).
 //!
+//! Two words the lexicon knows together are read as the one word they mean (boxing day →
+//! holiday, payment plan → instalment, send me → nothing: "send me your paybill" asks for it).
+//!
 //! A customer's message is read for its question: of a message of several sentences, the ones
 //! that ask (end in "?"), and the greetings and politeness before the question are marked, so
-//! the matcher can leave them out (rank.rs).
+//! the matcher can leave them out (rank.rs); and which words follow each other directly ("guitar
+//! lessons") or with a hyphen ("left-handed"), which rank.rs reads as naming one thing.
 use super::lexicon::Lexicon;
 
 /// Words that carry no topic. Question words that do (where, when, how, much) are kept: a
@@ -20,7 +24,7 @@ const STOPWORDS: &[&str] = &[
     "with", "and", "or", "but", "if", "so", "as", "from", "can", "could", "would", "will", "shall",
     "should", "may", "might", "please", "pls", "plz", "there", "here", "have", "has", "had", "any",
     "some", "what", "which", "who", "whom", "whose", "just", "also", "too", "very", "really",
-    "about", "u", "ur", "r", "n", "need", "want", "wanted", "like", "looking", "get", "got",
+    "about", "few", "several", "u", "ur", "r", "n", "need", "want", "wanted", "like", "looking", "get", "got",
     "know", "tell", "let", "help",
     // Politeness, forms of address, requests and "things" (issue 29)
     "kindly", "guys", "sir", "madam", "dear", "share", "show", "give", "thing", "things", "stuff",
@@ -28,7 +32,10 @@ const STOPWORDS: &[&str] = &[
     "s", "t", "d", "m", "ll", "re", "ve",
     // Swahili
     "na", "ya", "wa", "za", "la", "kwa", "ni", "je", "hii", "hiyo", "huu", "pia", "tu", "sana",
-    "mimi", "wewe", "nyinyi", "sisi", "yangu", "yako", "bro", "boss", "mpaka", "hadi",
+    "mimi", "wewe", "nyinyi", "sisi", "yangu", "yako",
+    // Whose (my, your, our, their) in the noun classes customers write most
+    "yake", "yetu", "yenu", "yao", "wangu", "wako", "wetu", "wenu", "zangu", "zako", "zetu", "zenu",
+    "langu", "lako", "letu", "lenu", "changu", "chako", "chetu", "chenu", "vyangu", "vyako", "vyenu", "bro", "boss", "mpaka", "hadi",
     "tafadhali", "naomba", "nipe", "ama", "vitu", "kitu",
     // Who the item is for and who is asked: context, not the topic (issue 29)
     "someone", "somebody", "anyone", "people", "only", "kid", "kids", "child", "children", "son",
@@ -84,7 +91,8 @@ fn stem(word: &str) -> String {
     {
         return cut(2);
     }
-    if n > 5 && w.ends_with("ing") {
+    // Not when no vowel would be left: "string" is not a form of "str".
+    if n > 5 && w.ends_with("ing") && w[..n - 3].contains(['a', 'e', 'i', 'o', 'u', 'y']) {
         return cut(3);
     }
     if n > 4 && w.ends_with("ed") && !w.ends_with("eed") {
@@ -135,26 +143,38 @@ const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[("buy", "sell"), ("sell", "buy")]
 /// How far after "i" its verb may come ("i would like to sell": 4 words).
 const SUBJECT_REACH: usize = 4;
 
-/// The raw words of a lower-cased text, a sale verb of "i" turned to the shop's side.
-fn read(lowered: &str) -> Vec<&str> {
-    read_at(lowered).into_iter().map(|(_, w)| w).collect()
+/// The raw words of a lower-cased text, two words the lexicon knows as a phrase read as the one
+/// word they mean ("boxing day" → holiday), a sale verb of "i" turned to the shop's side.
+fn read<'a>(lowered: &'a str, lexicon: &'a Lexicon) -> Vec<&'a str> {
+    read_at(lowered, lexicon)
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect()
 }
 
 /// read(), with where each word starts.
-fn read_at(lowered: &str) -> Vec<(usize, &str)> {
+fn read_at<'a>(lowered: &'a str, lexicon: &'a Lexicon) -> Vec<(usize, &'a str)> {
+    let raw: Vec<(usize, &str)> = tokens(lowered).collect();
     let mut read = Vec::new();
     let mut since_i = usize::MAX;
-    for (at, raw) in tokens(lowered) {
+    let mut at = 0;
+    while at < raw.len() {
+        let (start, word) = raw[at];
+        let phrase = raw
+            .get(at + 1)
+            .and_then(|&(_, next)| lexicon.phrase(word, next));
+        at += if phrase.is_some() { 2 } else { 1 };
+        let word = phrase.unwrap_or(word);
         let turned = FROM_THE_SHOPS_SIDE
             .iter()
-            .find(|(customer, _)| *customer == raw && since_i <= SUBJECT_REACH)
-            .map_or(raw, |(_, shop)| shop);
-        since_i = if raw == "i" {
+            .find(|(customer, _)| *customer == word && since_i <= SUBJECT_REACH)
+            .map_or(word, |(_, shop)| shop);
+        since_i = if word == "i" {
             1
         } else {
             since_i.saturating_add(1)
         };
-        read.push((at, turned));
+        read.push((start, turned));
     }
     read
 }
@@ -191,7 +211,7 @@ fn clock(raw: &str) -> Option<String> {
 
 /// The words of a text, in order, repeated as often as they occur.
 pub fn words(text: &str, lexicon: &Lexicon) -> Vec<String> {
-    read(&lower(text))
+    read(&lower(text), lexicon)
         .into_iter()
         .filter_map(|w| normal(w, lexicon))
         .collect()
@@ -205,6 +225,14 @@ pub struct Asked {
     /// Where the question's last clause starts (after its last comma), when it has several:
     /// "Hey, I'm in Kitengela, can you send it?" asks "can you send it".
     pub clause: Option<usize>,
+    /// How many words the last clause has, with those that say nothing ("which keyboards do
+    /// you have": 5).
+    pub clause_said: usize,
+    /// For each word, whether the next word came right after it in the message, nothing
+    /// between ("guitar lessons", not "gitaa ya acoustic").
+    pub joined: Vec<bool>,
+    /// For each word, whether a hyphen joins the next word to it ("left-handed").
+    pub hyphened: Vec<bool>,
 }
 
 /// The part of a message that asks: when it has several sentences and some end in "?", those;
@@ -240,18 +268,37 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
         words: Vec::new(),
         greeting: 0,
         clause: None,
+        clause_said: 0,
+        joined: Vec::new(),
+        hyphened: Vec::new(),
     };
     let clause_at = lowered.rfind([',', ';']);
     let mut greeting = true;
-    for (at, raw) in read_at(&lowered) {
-        if clause_at.is_some_and(|c| at > c) && asked.clause.is_none() {
-            asked.clause = Some(asked.words.len());
+    let mut last_word: Option<(usize, usize)> = None;
+    for (index, (at, raw)) in read_at(&lowered, lexicon).into_iter().enumerate() {
+        if clause_at.is_some_and(|c| at > c) {
+            asked.clause.get_or_insert(asked.words.len());
+            asked.clause_said += 1;
         }
         let word = normal(raw, lexicon);
         greeting = greeting && (word.is_none() || lexicon.is_greeting(raw));
         if let Some(word) = word {
+            if let (Some(last), Some((index_before, from))) = (asked.joined.last_mut(), last_word) {
+                *last = index_before + 1 == index
+                    && lowered[from..at]
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == ' ');
+            }
+            if let (Some(last), Some((index_before, from))) = (asked.hyphened.last_mut(), last_word)
+            {
+                *last = index_before + 1 == index
+                    && lowered[from..at].trim_start_matches(char::is_alphanumeric) == "-";
+            }
+            last_word = Some((index, at));
             asked.greeting += usize::from(greeting);
             asked.words.push(word);
+            asked.joined.push(false);
+            asked.hyphened.push(false);
         }
     }
     asked
@@ -312,7 +359,56 @@ mod unit {
             ("Mnaweza kuitengeneza gitaa yangu?", &["repair", "guitar"]),
             ("Do you ship to Kisumu", &["deliver", "kisumu"]),
             ("Kindly share your address", &["location"]),
+            ("Do you post to Kisumu", &["deliver", "kisumu"]),
+            ("payment options", &["pay", "method"]),
+            ("Do you stock Korg?", &["sell", "korg"]),
+            ("over a few months", &["over", "month"]),
         ]);
+    }
+
+    #[test]
+    fn two_words_the_lexicon_knows_together_are_read_as_one() {
+        read_as(&[
+            ("Are you open on Boxing Day?", &["open", "holiday"]),
+            (
+                "boxing gloves, a day pass",
+                &["box", "glove", "day", "pass"],
+            ),
+            ("payment plans for guitars", &["instalment", "guitar"]),
+            ("Send me your paybill", &["paybill"]),
+            ("Can you send it to me?", &["deliver"]),
+            ("Do you sell drum kits", &["sell", "drum"]),
+        ]);
+    }
+
+    #[test]
+    fn a_word_is_not_stemmed_to_no_vowel() {
+        read_as(&[
+            ("guitar strings, a string", &["guitar", "string", "string"]),
+            ("opening, bringing", &["open", "bring"]),
+        ]);
+    }
+
+    #[test]
+    fn whose_and_is_at_say_nothing_or_one_thing_in_swahili() {
+        read_as(&[
+            ("Duka yenu iko wapi?", &["shop", "iko", "wapi"]),
+            ("duka liko wapi", &["shop", "iko", "wapi"]),
+            ("bei zenu", &["bei"]),
+            ("chenga", &["chenga"]),
+        ]);
+    }
+
+    #[test]
+    fn which_words_follow_each_other_is_kept() {
+        let shipped = Lexicon::shipped();
+        let asked = asked("guitar lessons, gitaa ya acoustic, left-handed", &shipped);
+        assert_eq!(
+            asked.words,
+            ["guitar", "lesson", "guitar", "acoustic", "left", "hand"]
+        );
+        assert_eq!(asked.joined, [true, false, false, false, false, false]);
+        assert_eq!(asked.hyphened, [false, false, false, false, true, false]);
     }
 
     #[test]

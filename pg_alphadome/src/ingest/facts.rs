@@ -2,7 +2,7 @@
 //! session's prepared statements.
 use super::decide::{self, Facts};
 use super::statements::Statements;
-use super::Tenant;
+use super::{tenant_cache, Tenant};
 use crate::errors::raise;
 use crate::faq;
 use pgrx::datum::DatumWithOid;
@@ -41,15 +41,35 @@ impl Facts for TenantFacts<'_, '_> {
         closed.unwrap_or_else(|error| failed(error))
     }
 
+    /// Placeholders that depend on the settings alone ({hours}) are rendered once per session
+    /// and settings (tenant_cache.rs); {opening} moves with the clock, so an answer with it is
+    /// rendered each time.
     fn render(&mut self, answer: String, message: &str) -> String {
         let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
-        let args: [DatumWithOid; 3] = [tenant.id.into(), answer.as_str().into(), message.into()];
-        let rendered = client
-            .update(&prepared.render, Some(1), &args)
-            .and_then(|rows| rows.first().get::<String>(1));
-        rendered
+        let language = client
+            .update(&prepared.language, Some(1), &[message.into()])
+            .and_then(|rows| rows.first().get::<String>(1))
             .unwrap_or_else(|error| failed(error))
-            .unwrap_or(answer)
+            .unwrap_or_else(|| "en".to_string());
+        let mut render = || -> pgrx::spi::SpiResult<String> {
+            let args: [DatumWithOid; 3] = [
+                tenant.id.into(),
+                answer.as_str().into(),
+                language.as_str().into(),
+            ];
+            let rendered = client
+                .update(&prepared.render, Some(1), &args)?
+                .first()
+                .get::<String>(1)?;
+            Ok(rendered.unwrap_or_else(|| answer.clone()))
+        };
+        let rendered = if answer.contains("{opening}") {
+            render()
+        } else {
+            tenant_cache::rendered(*tenant.id.as_bytes(), &language, &answer, render)
+                .map(|text| text.to_string())
+        };
+        rendered.unwrap_or_else(|error| failed(error))
     }
 
     /// None before 0.3.0: that schema has no products.

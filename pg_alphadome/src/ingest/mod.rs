@@ -595,7 +595,7 @@ impl Ingest<'_, '_> {
         message_id: i64,
         plan: Plan,
     ) -> SpiResult<()> {
-        use decide::Verdict::{OptIn, OptOut, Payment};
+        use decide::Verdict::{OptIn, OptOut, Payment, Product};
         // Selling (issue 24): the answer, and the order it may make, are selling.sql's.
         if plan.verdict == Payment {
             if let Some(sell) = &self.prepared.sell {
@@ -603,6 +603,13 @@ impl Ingest<'_, '_> {
                     .client
                     .update(sell, Some(1), &[arg(tenant), arg(message_id)])?;
                 self.outcome.jobs += first::<i32>(queued, 1)?.unwrap_or(0);
+            }
+        }
+        // What he asked about becomes a label campaigns can pick (issue 26).
+        if matches!(plan.verdict, Product | Payment) {
+            if let Some(label) = &self.prepared.label_interest {
+                self.client
+                    .update(label, None, &[arg(tenant), arg(message_id)])?;
             }
         }
         if matches!(plan.verdict, OptOut | OptIn) {

@@ -86,10 +86,18 @@ pub const CLOSED_UNTIL: (&str, &[Oid]) = (
 pub const CLOSED_UNTIL_0_1: (&str, &[Oid]) =
     ("SELECT 0::float8 WHERE $1 IS NULL", &[pg_sys::UUIDOID]);
 
-/// An answer with the shop's facts put in ({hours}, {opening}), in the language of the
-/// customer's message ($3).
+/// The language a customer's message is answered in.
+pub const LANGUAGE: (&str, &[Oid]) = ("SELECT alphadome._message_language($1)", &[pg_sys::TEXTOID]);
+
+/// LANGUAGE before 0.3.0: English.
+pub const LANGUAGE_0_2: (&str, &[Oid]) = (
+    "SELECT 'en'::text WHERE $1::text IS NOT NULL OR true",
+    &[pg_sys::TEXTOID],
+);
+
+/// An answer with the shop's facts put in ({hours}, {opening}), in language $3 (LANGUAGE).
 pub const RENDER: (&str, &[Oid]) = (
-    "SELECT alphadome.render_placeholders($1, $2, alphadome._message_language($3))",
+    "SELECT alphadome.render_placeholders($1, $2, $3)",
     &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
 );
 
@@ -433,6 +441,13 @@ pub const SELL: (&str, &[Oid]) = (
     &[pg_sys::UUIDOID, pg_sys::INT8OID],
 );
 
+/// A customer who asked about the shop's products (decision 'product' or 'payment', 0.3.0):
+/// his conversation gets a label per category asked about (selling.sql's _label_interest).
+pub const LABEL_INTEREST: (&str, &[Oid]) = (
+    "SELECT alphadome._label_interest($1, $2)",
+    &[pg_sys::UUIDOID, pg_sys::INT8OID],
+);
+
 /// All of them, prepared.
 pub struct Statements {
     pub tenant: OwnedPreparedStatement,
@@ -443,6 +458,7 @@ pub struct Statements {
     pub faq_rows: OwnedPreparedStatement,
     pub faq_synonyms: OwnedPreparedStatement,
     pub closed_until: OwnedPreparedStatement,
+    pub language: OwnedPreparedStatement,
     pub render: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub set_waiting: OwnedPreparedStatement,
@@ -452,6 +468,8 @@ pub struct Statements {
     pub product_answer: Option<OwnedPreparedStatement>,
     /// None before 0.3.0: nothing is sold there.
     pub sell: Option<OwnedPreparedStatement>,
+    /// None before 0.3.0: no labels there.
+    pub label_interest: Option<OwnedPreparedStatement>,
     pub apply_status: OwnedPreparedStatement,
     pub sent_by_status: OwnedPreparedStatement,
     /// None before 0.3.0: no campaigns there.
@@ -504,6 +522,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             CLOSED_UNTIL_0_1
         })?,
+        language: prepare(if inbox { LANGUAGE } else { LANGUAGE_0_2 })?,
         render: prepare(match schema {
             Schema::V0_3 => RENDER,
             Schema::V0_2 => RENDER_0_2,
@@ -518,6 +537,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         coexistence: inbox.then(|| prepare(COEXISTENCE)).transpose()?,
         product_answer: inbox.then(|| prepare(PRODUCT_ANSWER)).transpose()?,
         sell: inbox.then(|| prepare(SELL)).transpose()?,
+        label_interest: inbox.then(|| prepare(LABEL_INTEREST)).transpose()?,
         apply_status: prepare(if current {
             APPLY_STATUS
         } else {

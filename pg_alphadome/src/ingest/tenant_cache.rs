@@ -8,6 +8,10 @@
 //! session takes such messages in when its next transaction starts, and at once for its own
 //! changes (and again when they roll back); the callback below then marks the copy stale. So
 //! every session sees each committed change from its next transaction on, its own at once.
+//!
+//! The same copy keeps the answers rendered with the settings' facts that do not move with the
+//! clock ({hours}): rendering them is most of an FAQ answer's ingest, and only a change of
+//! the settings changes them.
 use super::Tenant;
 use crate::catalog::relation;
 use pgrx::prelude::*;
@@ -20,6 +24,8 @@ const MAX_ENTRIES: usize = 1000;
 
 thread_local! {
     static COPY: RefCell<HashMap<String, Option<Rc<Tenant>>>> = RefCell::new(HashMap::new());
+    /// Rendered answers by tenant, language and answer as written.
+    static RENDERED: RefCell<HashMap<([u8; 16], String, String), Rc<str>>> = RefCell::new(HashMap::new());
     /// Raised by the invalidation callback, which may run while the copy is in use (SPI takes
     /// locks, and taking a lock takes in invalidations): it only sets this flag.
     static STALE: Cell<bool> = const { Cell::new(true) };
@@ -34,12 +40,7 @@ pub fn tenant<E>(
     phone_number_id: &str,
     load: impl FnOnce() -> Result<Option<Tenant>, E>,
 ) -> Result<Option<Rc<Tenant>>, E> {
-    listen();
-    if STALE.replace(false) {
-        COPY.with(|copy| copy.borrow_mut().clear());
-        // InvalidOid for a table that is gone: the callback then heeds only "every relation".
-        TABLES.set([relation(c"bot_tenants"), relation(c"bot_control_settings")]);
-    }
+    refresh();
     if let Some(known) = COPY.with(|copy| copy.borrow().get(phone_number_id).cloned()) {
         return Ok(known);
     }
@@ -53,6 +54,42 @@ pub fn tenant<E>(
         copy.insert(phone_number_id.to_owned(), loaded.clone());
     });
     Ok(loaded)
+}
+
+/// `answer` with its placeholders rendered for `tenant` in `language`, from the session's copy;
+/// `render` renders it when the copy does not have it. Only for an answer whose rendering
+/// depends on the tenant's settings alone (no {opening}).
+pub fn rendered<E>(
+    tenant: [u8; 16],
+    language: &str,
+    answer: &str,
+    render: impl FnOnce() -> Result<String, E>,
+) -> Result<Rc<str>, E> {
+    refresh();
+    let key = (tenant, language.to_owned(), answer.to_owned());
+    if let Some(known) = RENDERED.with(|copy| copy.borrow().get(&key).cloned()) {
+        return Ok(known);
+    }
+    let text: Rc<str> = render()?.into();
+    RENDERED.with(|copy| {
+        let mut copy = copy.borrow_mut();
+        if copy.len() >= MAX_ENTRIES {
+            copy.clear();
+        }
+        copy.insert(key, text.clone());
+    });
+    Ok(text)
+}
+
+/// Empties the copy when a change to the tables made it stale.
+fn refresh() {
+    listen();
+    if STALE.replace(false) {
+        COPY.with(|copy| copy.borrow_mut().clear());
+        RENDERED.with(|copy| copy.borrow_mut().clear());
+        // InvalidOid for a table that is gone: the callback then heeds only "every relation".
+        TABLES.set([relation(c"bot_tenants"), relation(c"bot_control_settings")]);
+    }
 }
 
 fn listen() {

@@ -188,6 +188,34 @@ pub enum Context<'a> {
     None,
 }
 
+/// Every row of every table of the extension, as text, that contains `needle`.
+pub fn rows_naming(needle: &str) -> Vec<String> {
+    let tables: Vec<String> = Spi::connect(|c| {
+        c.select(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'alphadome' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            None,
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get::<String>(1).unwrap().unwrap())
+        .collect()
+    });
+    assert!(tables.len() > 20, "{tables:?}");
+    let mut found = Vec::new();
+    for table in tables {
+        let query = one::<String>(
+            "SELECT format('SELECT string_agg(t::text, '' | '') FROM alphadome.%I t WHERE strpos(t::text, $1) > 0', $1::text)",
+            &[table.as_str().into()],
+        )
+        .unwrap();
+        if let Some(rows) = one::<String>(&query, &[needle.into()]) {
+            found.push(format!("{table}: {rows}"));
+        }
+    }
+    found
+}
+
 pub fn act_as(role: &str, context: Context) {
     run("SELECT set_config('role', $1, true)", &[role.into()]);
     let (setting, claims) = match context {

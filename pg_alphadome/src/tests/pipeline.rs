@@ -543,6 +543,59 @@ mod tests {
         assert_eq!(ask("w.c7"), llm);
     }
 
+    /// An answer that states the hours is rendered once per session and settings
+    /// (tenant_cache.rs): a change of hours reaches the next message, each language keeps its
+    /// words, and {opening} is rendered at every message.
+    #[pg_test]
+    fn a_change_of_hours_reaches_the_next_answer_that_states_them() {
+        let t = shop();
+        let ask = |question: &str, wamid: &str| {
+            ingest(&text(question, wamid));
+            one::<String>(
+                "SELECT payload ->> 'text' FROM alphadome.outbox WHERE payload ->> 'context_wamid' = $1",
+                &[wamid.into()],
+            )
+            .unwrap()
+        };
+        let hours = |value: &str| {
+            run(
+                "UPDATE alphadome.bot_control_settings SET business_hours = $2::jsonb WHERE bot_tenant_id = $1::uuid",
+                &[t.as_str().into(), value.into()],
+            )
+        };
+        run(
+            "UPDATE alphadome.bot_training_data SET answer = 'We are open {hours}.'",
+            &[],
+        );
+        hours(r#"{"tue": [["07:30", "12:00"]]}"#);
+        let tuesday =
+            "We are open Tuesday 7:30 AM - 12 PM; closed on Monday and Wednesday to Sunday.";
+        assert_eq!(ask("What are your opening hours?", "h.1"), tuesday);
+        assert_eq!(ask("What are your opening hours?", "h.2"), tuesday);
+        assert_eq!(
+            ask("What are your opening hours? saa ngapi", "h.3"),
+            "We are open Jumanne, saa 1:30 asubuhi hadi saa 6 mchana; tumefungwa Jumatatu na Jumatano hadi Jumapili."
+        );
+        hours(r#"{"sat": [["10:00", "12:00"]]}"#);
+        assert_eq!(
+            ask("What are your opening hours?", "h.4"),
+            "We are open Saturday 10 AM - 12 PM; closed on Monday to Friday and Sunday."
+        );
+        run(
+            "UPDATE alphadome.bot_control_settings SET business_hours = NULL WHERE bot_tenant_id = $1::uuid",
+            &[t.as_str().into()],
+        );
+        assert_eq!(
+            ask("What are your opening hours?", "h.5"),
+            "We are open every day, at any hour."
+        );
+        run(
+            "UPDATE alphadome.bot_training_data SET answer = 'We open {opening}.'",
+            &[],
+        );
+        assert_eq!(ask("What are your opening hours?", "h.6"), "We open now.");
+    }
+
     /// Ingest's copy ranks exactly as match_faq, and answers only when the first entry stands
     /// out: at least the confidence, and 0.1 above the second (two that fit alike go to the LLM).
     #[pg_test]

@@ -483,6 +483,113 @@ mod tests {
         );
     }
 
+    /// A voice note saying he wants to buy is answered as the same words typed are (it was
+    /// decided 'payment' and then left unanswered).
+    #[pg_test]
+    fn a_spoken_wish_to_buy_gets_the_order_and_the_buttons_of_a_typed_one() {
+        selling_shop();
+        ingest(&webhook_with(
+            NUMBER,
+            "254711000123",
+            "w.voice",
+            serde_json::json!({"type": "audio", "audio": {"mime_type": "audio/ogg; codecs=opus",
+                "sha256": "m04pFf2ERdaopTyFkGPA0+bX3i+YY2dYgVFwOgDLSDI=", "id": "1234567890987654321", "voice": true}}),
+        ));
+        let jobs = claim("media.transcribe");
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        run(
+            "SELECT alphadome.complete_job($1, '{\"transcript\": \"Nataka kununua gitaa\"}')",
+            &[jobs[0]["id"].as_i64().unwrap().into()],
+        );
+        assert_eq!(answered("w.voice").0.as_deref(), Some("payment"));
+        let (said, choices) = reply_to("w.voice");
+        assert_eq!(
+            said,
+            "Yamaha F310 acoustic guitar: KES 21,000.\nUngependa kulipa vipi?"
+        );
+        assert_eq!(choices.unwrap()["type"], "button");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.orders", &[]),
+            Some(1)
+        );
+        assert_eq!(
+            one::<Vec<String>>("SELECT labels FROM alphadome.conversations", &[]).unwrap(),
+            ["asked about guitars"]
+        );
+    }
+
+    /// Answers from the products count in usage (sales_answers), live and once erased.
+    #[pg_test]
+    fn price_and_buying_answers_are_counted_in_usage_and_the_count_outlives_an_erasure() {
+        let t = selling_shop();
+        ingest(&text("How much is a Yamaha keyboard?", "w.price"));
+        ingest(&text("Nataka kununua gitaa", "w.buy"));
+        ingest(&text("What are your opening hours?", "w.faq"));
+        let today = |column: &str| {
+            one::<i64>(
+                &format!(
+                    "SELECT sum({column})::bigint FROM alphadome.usage_daily WHERE bot_tenant_id = $1::uuid"
+                ),
+                &[t.as_str().into()],
+            )
+        };
+        assert_eq!(
+            (today("sales_answers"), today("faq_answers")),
+            (Some(2), Some(1))
+        );
+        run(
+            "SELECT alphadome.forget_customer($1::uuid, '254711000123')",
+            &[t.as_str().into()],
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM alphadome.messages", &[]),
+            Some(0)
+        );
+        assert_eq!(
+            (today("sales_answers"), today("faq_answers")),
+            (Some(2), Some(1))
+        );
+    }
+
+    /// A customer who asks about products, or chooses one, is labelled with their categories
+    /// (for campaigns); the labels the owner gave him stay.
+    #[pg_test]
+    fn asking_about_products_labels_the_customer_with_their_categories() {
+        selling_shop();
+        let labels = || {
+            one::<Vec<String>>(
+                "SELECT labels FROM alphadome.conversations WHERE customer_key = '254711000123'",
+                &[],
+            )
+            .unwrap()
+        };
+        ingest(&text("What are your opening hours?", "w.hours"));
+        run("UPDATE alphadome.conversations SET labels = '{vip}'", &[]);
+        ingest(&text("How much is a Yamaha keyboard?", "w.price"));
+        assert_eq!(labels(), ["asked about keyboards", "vip"]);
+        ingest(&text("How much is a Yamaha keyboard?", "w.again"));
+        assert_eq!(labels(), ["asked about keyboards", "vip"], "once");
+        let guitar = product_id("Yamaha F310 acoustic guitar");
+        ingest(&choose(
+            "w.row",
+            "list_reply",
+            &format!("buy:{guitar}"),
+            "Yamaha F310 acoustic guitar",
+        ));
+        assert_eq!(
+            labels(),
+            ["asked about guitars", "asked about keyboards", "vip"]
+        );
+        // Only questions about products: the hours question added none.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.conversations WHERE 'asked about business' = ANY (labels)",
+                &[]
+            ),
+            Some(0)
+        );
+    }
+
     #[pg_test]
     fn without_the_payment_flow_nothing_is_sold() {
         shop();
@@ -592,6 +699,11 @@ mod tests {
     /// sandbox's test phone, pressed "Pay with M-Pesa" for the Yamaha guitar; returns the tenant
     /// and the order's id.
     fn customer_pressed_pay() -> (String, i64) {
+        customer_pressed_pay_saying("I want to buy the yamaha guitar", "Pay with M-Pesa")
+    }
+
+    /// The same, in his words and with the pay button's title he got.
+    fn customer_pressed_pay_saying(buy: &str, pay: &str) -> (String, i64) {
         let t = selling_shop();
         run(
             "UPDATE alphadome.bot_control_settings SET mpesa_shortcode = '174379' WHERE bot_tenant_id = $1::uuid;
@@ -603,13 +715,13 @@ mod tests {
         };
         say(
             "w.buy",
-            serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}),
+            serde_json::json!({"type": "text", "text": {"body": buy}}),
         );
         let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
         say(
             "w.pay",
             serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
-                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Pay with M-Pesa"}}}),
+                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": pay}}}),
         );
         (t, order)
     }
@@ -926,6 +1038,54 @@ mod tests {
         );
     }
 
+    /// A customer who bought in Swahili is told of his payment in Swahili.
+    #[pg_test]
+    fn a_swahili_customer_hears_of_his_payment_in_swahili() {
+        customer_pressed_pay_saying("Nataka kununua gitaa", "Lipa kwa M-Pesa");
+        let reference = one::<String>("SELECT reference FROM alphadome.orders", &[]).unwrap();
+        let (_, path) = pushed();
+        assert!(call_back(
+            &path,
+            &callback(serde_json::json!(1032), "ws_CO_191220191020363925", 0, 0)
+        ));
+        let (said, choices) = last_told();
+        assert_eq!(said, "Umesitisha ombi la M-Pesa. Jaribu tena ukiwa tayari.");
+        let titles: Vec<String> = choices.unwrap()["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["title"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(titles, ["Jaribu tena", "Ongea na mtu"]);
+        // He presses "Jaribu tena" and pays.
+        let order = one::<i64>("SELECT id FROM alphadome.orders", &[]).unwrap();
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.retry",
+            serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
+                "button_reply": {"id": format!("pay_mpesa:{order}"), "title": "Jaribu tena"}}}),
+        ));
+        assert!(
+            last_told().0.starts_with("Tunatuma ombi la M-Pesa"),
+            "{:?}",
+            last_told()
+        );
+        let jobs = claim("payment.stk_push");
+        run(
+            "SELECT alphadome.complete_job($1, '{\"merchant_request_id\": \"m-2\", \"checkout_request_id\": \"ws_CO_second\"}')",
+            &[jobs[0]["id"].as_i64().unwrap().into()],
+        );
+        assert!(call_back(
+            &path,
+            &callback(serde_json::json!(0), "ws_CO_second", 21000, 254708374149)
+        ));
+        assert_eq!(
+            last_told().0,
+            format!("Malipo yamepokelewa: KES 21,000 kwa oda {reference}. Risiti ya M-Pesa NLJ7RT61SV. Asante!")
+        );
+    }
+
     #[pg_test]
     fn without_a_callback_the_query_asks_until_mpesa_knows() {
         customer_pressed_pay();
@@ -954,6 +1114,109 @@ mod tests {
         );
         assert_eq!(payment(), ("failed".to_string(), None, Some(1037)));
         assert!(last_told().0.starts_with("We could not reach your phone"));
+    }
+
+    /// Erasing a customer (forget_customer) keeps the shop's sale without who bought: no row
+    /// names the phone, and a payment whose PIN prompt was out is still settled and reported.
+    #[pg_test]
+    fn an_erased_customers_sale_stays_without_the_phone_and_a_late_callback_still_settles_it() {
+        let (t, order) = customer_pressed_pay();
+        let (_, path) = pushed();
+        assert!(
+            !rows_naming(SANDBOX_PHONE).is_empty(),
+            "the fixture names him"
+        );
+        let removed = one::<pgrx::JsonB>(
+            "SELECT alphadome.forget_customer($1::uuid, $2)",
+            &[t.as_str().into(), SANDBOX_PHONE.into()],
+        )
+        .unwrap()
+        .0;
+        assert_eq!(
+            (&removed["orders_unnamed"], &removed["payments_unnamed"]),
+            (&serde_json::json!(1), &serde_json::json!(1)),
+            "{removed}"
+        );
+        assert_eq!(rows_naming(SANDBOX_PHONE), Vec::<String>::new());
+        assert_eq!(
+            one::<bool>(
+                "SELECT conversation_id IS NULL AND status = 'awaiting_payment' FROM alphadome.orders WHERE id = $1",
+                &[order.into()]
+            ),
+            Some(true)
+        );
+        // The query in case no callback comes is still queued; M-Pesa's callback settles it.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.outbox WHERE kind = 'payment.query' AND status = 'queued'",
+                &[]
+            ),
+            Some(1)
+        );
+        let paid = callback(
+            serde_json::json!(0),
+            "ws_CO_191220191020363925",
+            21000,
+            254708374149,
+        );
+        assert!(call_back(&path, &paid));
+        assert_eq!(payment().0, "paid");
+        assert_eq!(order_status(), "paid");
+        let alert = one::<String>(
+            "SELECT text FROM alphadome.alerts WHERE kind = 'payment'",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            alert.contains("by M-Pesa from a customer since erased (receipt NLJ7RT61SV)"),
+            "{alert}"
+        );
+        // Nobody to tell, and the callback's phone is not kept.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.outbox WHERE kind = 'reply.send'",
+                &[]
+            ),
+            Some(0)
+        );
+        assert_eq!(rows_naming(SANDBOX_PHONE), Vec::<String>::new());
+    }
+
+    #[pg_test]
+    fn an_erased_customer_is_not_asked_to_pay_and_his_draft_is_cancelled() {
+        let (t, order) = customer_pressed_pay();
+        // A second order left as a draft.
+        ingest(&webhook_with(
+            NUMBER,
+            SANDBOX_PHONE,
+            "w.buy2",
+            serde_json::json!({"type": "text", "text": {"body": "I want to buy the yamaha guitar"}}),
+        ));
+        run(
+            "SELECT alphadome.forget_customer($1::uuid, $2)",
+            &[t.as_str().into(), SANDBOX_PHONE.into()],
+        );
+        assert!(claim("payment.stk_push").is_empty(), "no push");
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(status, ',' ORDER BY id) FROM alphadome.orders",
+                &[]
+            )
+            .as_deref(),
+            Some("failed,cancelled")
+        );
+        assert_eq!(
+            one::<String>("SELECT status FROM alphadome.payments", &[]).as_deref(),
+            Some("failed")
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.orders WHERE id = $1 AND conversation_id IS NULL",
+                &[order.into()]
+            ),
+            Some(1)
+        );
+        assert_eq!(rows_naming(SANDBOX_PHONE), Vec::<String>::new());
     }
 
     #[pg_test]

@@ -142,7 +142,18 @@ impl Mpesa {
                 "no ALPHADOME_MPESA_CALLBACK_URL: the relay cannot take M-Pesa's callbacks, so it makes no push",
             ));
         };
-        let body = push_body(call, &nairobi_timestamp(SystemTime::now()), callback_base);
+        let Some(phone) = call.phone.as_deref().filter(|p| !p.trim().is_empty()) else {
+            return Err(Failure::new(
+                Class::Permanent,
+                "the payment has no phone to push to (the customer was erased)",
+            ));
+        };
+        let body = push_body(
+            call,
+            phone,
+            &nairobi_timestamp(SystemTime::now()),
+            callback_base,
+        );
         let token = self.token(call).await?;
         let response = self
             .http
@@ -203,16 +214,16 @@ impl Mpesa {
 }
 
 /// The push's body: every field Daraja asks for, the timestamp the same in both places.
-pub fn push_body(call: &MpesaCall, timestamp: &str, callback_base: &str) -> Value {
+pub fn push_body(call: &MpesaCall, phone: &str, timestamp: &str, callback_base: &str) -> Value {
     json!({
         "BusinessShortCode": call.shortcode,
         "Password": password(&call.shortcode, call.passkey.expose(), timestamp),
         "Timestamp": timestamp,
         "TransactionType": call.transaction_type,
         "Amount": call.amount,
-        "PartyA": call.phone,
+        "PartyA": phone,
         "PartyB": call.party_b,
-        "PhoneNumber": call.phone,
+        "PhoneNumber": phone,
         "CallBackURL": format!("{callback_base}/{}", call.callback_path.expose()),
         "AccountReference": call.reference.chars().take(12).collect::<String>(),
         "TransactionDesc": call.description.chars().take(13).collect::<String>(),
@@ -333,7 +344,12 @@ mod tests {
 
     #[test]
     fn the_push_carries_every_field_with_one_timestamp_in_both_places() {
-        let body = push_body(&call(), "20191219102115", "https://relay.example/mpesa");
+        let body = push_body(
+            &call(),
+            "254708374149",
+            "20191219102115",
+            "https://relay.example/mpesa",
+        );
         assert_eq!(body["Timestamp"], "20191219102115");
         let expected = base64::engine::general_purpose::STANDARD
             .encode(format!("174379{SANDBOX_PASSKEY}20191219102115"));
@@ -384,6 +400,28 @@ mod tests {
         assert_eq!(
             failure(reqwest::StatusCode::BAD_GATEWAY, &Value::Null, "x").class,
             Class::Transient
+        );
+    }
+
+    /// A payment of a customer erased meanwhile has no phone: no request leaves the relay
+    /// (the base URL is unreachable on purpose), and the failure is final.
+    #[tokio::test]
+    async fn no_push_without_a_phone() {
+        let mpesa = Mpesa::new(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9",
+            Some("https://relay.example/mpesa"),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let mut erased = call();
+        erased.phone = None;
+        let refused = mpesa.push(&erased).await.unwrap_err();
+        assert_eq!(refused.class, Class::Permanent);
+        assert!(refused.message.contains("no phone"), "{}", refused.message);
+        assert!(
+            mpesa.tokens.lock().unwrap().is_empty(),
+            "no token was asked for"
         );
     }
 }

@@ -33,12 +33,16 @@ pub struct Deployment {
 
 impl Deployment {
     pub fn start(extra_env: &[(&str, &str)]) -> Deployment {
-        Deployment::start_with(&[], "", extra_env)
+        Deployment::start_with(&[], |_| {}, extra_env)
     }
 
-    /// With extra server settings, and `setup` (SQL, run as the superuser once the tenants are
-    /// made) before the relay starts.
-    pub fn start_with(settings: &[&str], setup: &str, extra_env: &[(&str, &str)]) -> Deployment {
+    /// With extra server settings, and `setup` (given a superuser's session once the tenants
+    /// are made) before the relay starts.
+    pub fn start_with(
+        settings: &[&str],
+        setup: impl FnOnce(&mut Client),
+        extra_env: &[(&str, &str)],
+    ) -> Deployment {
         let cluster = Cluster::start(settings);
         let mut db = cluster.create_database("shop");
         cluster.seed_kassangas(
@@ -63,7 +67,7 @@ impl Deployment {
         // (tests/alerts.rs tries the hours).
         db.batch_execute("UPDATE alphadome.bot_control_settings SET business_hours = NULL")
             .unwrap();
-        db.batch_execute(setup).unwrap();
+        setup(&mut db);
         let meta = Mock::meta();
         let llm = Mock::llm();
         let mut env: Vec<(&str, String)> = vec![
