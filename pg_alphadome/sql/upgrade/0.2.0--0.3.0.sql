@@ -161,3 +161,7 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.campaigns_id_seq', '');
 --@ create campaign_recipients_conversation
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients', '');
 SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients_id_seq', '');
+-- ---- An FAQ that learns (issue 29, point 2): the questions it missed, dealt with by the owner ----
+--@ create alphadome.faq_unanswered_handled
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_unanswered_handled', '');
+-- alerts.kind's new value, weekly_summary, is in the CHECK made anew above.

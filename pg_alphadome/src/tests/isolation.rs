@@ -7,7 +7,7 @@ mod tests {
     use crate::tests::*;
 
     /// (table, tenant column, a column the tenant role may update if any, INSERT of one row for $1[1])
-    const TABLES: [(&str, &str, Option<&str>, &str); 11] = [
+    const TABLES: [(&str, &str, Option<&str>, &str); 12] = [
         ("bot_tenants", "id", None,
          "INSERT INTO alphadome.bot_tenants (id, slug, client_name, client_phone, whatsapp_phone_number_id, whatsapp_access_token)
           VALUES ($1[1]::uuid, 'intruder', 'x', '254799999999', '999', '\\x00')"),
@@ -31,6 +31,8 @@ mod tests {
          "INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1[1]::uuid, '{}')"),
         ("usage_days", "bot_tenant_id", None,
          "INSERT INTO alphadome.usage_days (bot_tenant_id, day) VALUES ($1[1]::uuid, '2026-01-01')"),
+        ("faq_unanswered_handled", "bot_tenant_id", Some("outcome"),
+         "INSERT INTO alphadome.faq_unanswered_handled (bot_tenant_id, question_key, outcome) VALUES ($1[1]::uuid, 'intruder', 'dismissed')"),
     ];
 
     fn count(table: &str, column: &str, tenant: &str) -> String {
@@ -92,7 +94,7 @@ mod tests {
                 });
                 let delete = format!("DELETE FROM alphadome.{table} WHERE {column} = $1[1]::uuid");
                 let deletable =
-                    matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted");
+                    matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted" | "faq_unanswered_handled");
                 match &update {
                     Some(sql) => assert_eq!(
                         outcome(sql, &[&a]),

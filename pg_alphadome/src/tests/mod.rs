@@ -8,6 +8,7 @@ mod alerts;
 mod campaigns;
 mod console;
 mod credentials;
+mod faq_learning;
 mod faq_prompt;
 mod inbox;
 mod isolation;
@@ -170,7 +171,8 @@ pub fn two_tenants() -> (String, String) {
             "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload) VALUES ($1::uuid, 'alert.send', '{\"to\": \"1\"}');
              INSERT INTO alphadome.reply_counters (bot_tenant_id, hour, shard, replies) VALUES ($1::uuid, date_trunc('hour', now()), 0, 1);
              INSERT INTO alphadome.faq_deleted (bot_tenant_id, entry) VALUES ($1::uuid, '{\"question\": \"Deleted?\"}');
-             INSERT INTO alphadome.usage_days (bot_tenant_id, day, inbound_messages) VALUES ($1::uuid, current_date - 40, 1)",
+             INSERT INTO alphadome.usage_days (bot_tenant_id, day, inbound_messages) VALUES ($1::uuid, current_date - 40, 1);
+             INSERT INTO alphadome.faq_unanswered_handled (bot_tenant_id, question_key, outcome) VALUES ($1::uuid, 'is my order ready', 'dismissed')",
             &[t.as_str().into()],
         );
     }
