@@ -79,7 +79,7 @@ fn with_pg_cron_the_database_runs_the_chores_and_the_relay_stands_idle_until_the
     );
 
     // Unscheduled: the relay runs them again.
-    assert_eq!(d.count("SELECT alphadome.unschedule_chores()::bigint"), 3);
+    assert_eq!(d.count("SELECT alphadome.unschedule_chores()::bigint"), 4);
     d.db().batch_execute(OLD_WEBHOOK).unwrap();
     wait_for_log(
         &d,

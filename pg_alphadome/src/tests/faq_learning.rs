@@ -87,7 +87,7 @@ mod tests {
         // question the FAQ answered left out; its closest entry and the AI's latest answer.
         assert_eq!(
             unanswered(),
-            ["do you sell VIOLIN strings x2 -> Do you sell drums? (true) | We do."]
+            ["do you sell VIOLIN strings x2 -> Do you sell drums? (t) | We do."]
         );
         assert_eq!(decision_now("Do you sell violin strings?"), "llm");
         // B sees only his own; A's, even named, is nothing of his.
