@@ -2,8 +2,8 @@
 //! and time, request time, security headers).
 use crate::app::App;
 use crate::pages::{
-    account, alerts, campaigns, conversations, faq, faq_missed, hours, operator, overview, products, recovery,
-    replay, settings, templates, usage,
+    account, alerts, campaigns, conversations, faq, faq_missed, hours, operator, overview,
+    products, recovery, replay, settings, templates, usage,
 };
 use alphadome_service::layers::{protect, Protection};
 use axum::http::header;

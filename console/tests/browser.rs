@@ -1356,7 +1356,9 @@ fn on_his_phone_gideon_turns_a_missed_question_into_a_phrasing_in_one_tap_and_th
         fits(&phone, "the questions the FAQ missed").await;
         phone.shot("25-phone-faq-missed").await;
         // The one tap.
-        phone.click("ul.missed li form[action='/faq/missed/add'] button").await;
+        phone
+            .click("ul.missed li form[action='/faq/missed/add'] button")
+            .await;
         phone.shows("The FAQ answers it now.").await;
         let page = phone.page().await;
         assert!(

@@ -16,7 +16,10 @@ fn two_customers_miss(shop: &Shop) {
     shop.customer_asks("254711000302", "do you sell VIOLIN bows", "wamid.missed.2");
     shop.meta
         .wait_until(Duration::from_secs(30), "the AI's two replies", |r| {
-            r.iter().filter(|x| x.body["text"]["body"] == AI_SAYS).count() >= 2
+            r.iter()
+                .filter(|x| x.body["text"]["body"] == AI_SAYS)
+                .count()
+                >= 2
         });
 }
 
@@ -51,14 +54,24 @@ fn a_missed_question_is_listed_once_with_its_count_and_added_in_one_tap() {
     assert_eq!(owner.login(OWNER, PASSWORD), 303);
     let (status, faq) = owner.get("/faq");
     assert_eq!(status, 200);
-    assert!(faq.contains("href=\"/faq/missed\""), "linked from the FAQ page");
+    assert!(
+        faq.contains("href=\"/faq/missed\""),
+        "linked from the FAQ page"
+    );
     let (status, page) = owner.get("/faq/missed");
     assert_eq!(status, 200);
-    assert_eq!(page.matches("<li>").count(), 1, "one question, counted twice: {page}");
+    assert_eq!(
+        page.matches("<li>").count(),
+        1,
+        "one question, counted twice: {page}"
+    );
     assert!(page.contains("asked 2 times"), "{page}");
     assert!(page.contains(AI_SAYS), "what the AI answered: {page}");
     assert!(page.contains("Closest entry: \u{201c}"), "{page}");
-    assert!(page.contains("Start a new entry from it") && page.contains("Dismiss"), "{page}");
+    assert!(
+        page.contains("Start a new entry from it") && page.contains("Dismiss"),
+        "{page}"
+    );
     let (entry, version) = add_form(&page).expect("an add button");
     let csrf = owner.csrf();
     // The other shop's owner sees none of it.
@@ -87,7 +100,10 @@ fn a_missed_question_is_listed_once_with_its_count_and_added_in_one_tap() {
     };
     let (status, refused) = post(form(&version));
     assert_eq!(status, 200);
-    assert!(refused.contains("This page was changed elsewhere: nothing was saved"), "{refused}");
+    assert!(
+        refused.contains("This page was changed elsewhere: nothing was saved"),
+        "{refused}"
+    );
     assert_eq!(decision(&shop, MISSED), "llm", "nothing added");
     // Without the CSRF token: refused.
     let mut forged = form(&version);
@@ -118,7 +134,10 @@ fn a_question_is_dismissed_or_starts_a_new_entry_and_then_leaves_the_list() {
     shop.customer_asks("254711000303", "Is my order ready?", "wamid.missed.3");
     shop.meta
         .wait_until(Duration::from_secs(30), "the AI's three replies", |r| {
-            r.iter().filter(|x| x.body["text"]["body"] == AI_SAYS).count() >= 3
+            r.iter()
+                .filter(|x| x.body["text"]["body"] == AI_SAYS)
+                .count()
+                >= 3
         });
     let owner = Visitor::new(&shop);
     assert_eq!(owner.login(OWNER, PASSWORD), 303);
@@ -131,14 +150,23 @@ fn a_question_is_dismissed_or_starts_a_new_entry_and_then_leaves_the_list() {
     );
     assert_eq!(status, 303);
     let (_, page) = owner.get("/faq/missed?dismissed=Is+my+order+ready%3F");
-    assert!(page.contains("Dismissed \u{201c}Is my order ready?\u{201d}"), "{page}");
+    assert!(
+        page.contains("Dismissed \u{201c}Is my order ready?\u{201d}"),
+        "{page}"
+    );
     assert_eq!(page.matches("<li>").count(), 1, "{page}");
     // "Start a new entry from it": its words are the new entry's question.
     let start = "/faq/new?missed=do+you+sell+VIOLIN+bows";
     assert!(page.contains(&start.replace('&', "&amp;")), "{page}");
     let (_, new) = owner.get(start);
-    assert!(new.contains("name=\"question\" value=\"do you sell VIOLIN bows\""), "{new}");
-    assert!(new.contains("name=\"missed\" value=\"do you sell VIOLIN bows\""), "{new}");
+    assert!(
+        new.contains("name=\"question\" value=\"do you sell VIOLIN bows\""),
+        "{new}"
+    );
+    assert!(
+        new.contains("name=\"missed\" value=\"do you sell VIOLIN bows\""),
+        "{new}"
+    );
     let (status, _) = owner.post(
         "/faq",
         &[
@@ -153,7 +181,10 @@ fn a_question_is_dismissed_or_starts_a_new_entry_and_then_leaves_the_list() {
     );
     assert_eq!(status, 303);
     let (_, page) = owner.get("/faq/missed");
-    assert!(page.contains("None: the FAQ answered every question it could."), "{page}");
+    assert!(
+        page.contains("None: the FAQ answered every question it could."),
+        "{page}"
+    );
     let handled: Vec<String> = shop
         .db()
         .query(
@@ -165,5 +196,11 @@ fn a_question_is_dismissed_or_starts_a_new_entry_and_then_leaves_the_list() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(handled, ["dismissed is my order ready", "new_entry do you sell violin bows"]);
+    assert_eq!(
+        handled,
+        [
+            "dismissed is my order ready",
+            "new_entry do you sell violin bows"
+        ]
+    );
 }

@@ -61,7 +61,10 @@ mod tests {
             question_key("  Do you DELIVER?? "),
             question_key("do you deliver")
         );
-        assert_eq!(question_key("Mnafungua saa ngapi?").as_deref(), Some("mnafungua saa ngapi"));
+        assert_eq!(
+            question_key("Mnafungua saa ngapi?").as_deref(),
+            Some("mnafungua saa ngapi")
+        );
         assert_eq!(question_key("?!"), None);
     }
 

@@ -403,7 +403,12 @@ pub struct Start {
 
 pub async fn new(State(app): State<App>, session: Session, Query(start): Query<Start>) -> Response {
     app.owner(&session, async |_: &Transaction<'_>, who: &Who, _: Uuid| {
-        let missed = start.missed.as_deref().map(str::trim).unwrap_or("").to_string();
+        let missed = start
+            .missed
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string();
         let empty = Entry {
             is_active: Some(String::new()),
             question: missed.clone(),

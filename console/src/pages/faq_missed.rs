@@ -43,7 +43,10 @@ pub struct Listing {
 /// What the page says at its top.
 enum Notice {
     /// Added to the entry: what the bot does with the question now.
-    Added { question: String, entry: i64 },
+    Added {
+        question: String,
+        entry: i64,
+    },
     Dismissed(String),
     Refused(String),
 }
@@ -207,7 +210,14 @@ pub async fn add(State(app): State<App>, session: Session, Posted(form): Posted<
                 None => Err(AppError::NotFound),
                 // Changed elsewhere since the page was drawn: nothing added, the page as it is now.
                 Some(now) if now != form.version => {
-                    list(tx, who, tenant, days, Some(Notice::Refused(OUTDATED.to_string()))).await
+                    list(
+                        tx,
+                        who,
+                        tenant,
+                        days,
+                        Some(Notice::Refused(OUTDATED.to_string())),
+                    )
+                    .await
                 }
                 Some(_) => {
                     let added = attempt_query(
@@ -248,21 +258,18 @@ pub async fn dismiss(
     session: Session,
     Posted(form): Posted<Dismiss>,
 ) -> Response {
-    app.owner(
-        &session,
-        async |tx: &Transaction<'_>, _: &Who, _: Uuid| {
-            tx.execute(
-                "SELECT alphadome.faq_unanswered_done($1, 'dismissed')",
-                &[&form.message],
-            )
-            .await?;
-            let query = serde_urlencoded::to_string([
-                ("dismissed", form.message.trim().to_string()),
-                ("days", days(form.days).to_string()),
-            ])
-            .unwrap_or_default();
-            Ok(Redirect::to(&format!("/faq/missed?{query}")).into_response())
-        },
-    )
+    app.owner(&session, async |tx: &Transaction<'_>, _: &Who, _: Uuid| {
+        tx.execute(
+            "SELECT alphadome.faq_unanswered_done($1, 'dismissed')",
+            &[&form.message],
+        )
+        .await?;
+        let query = serde_urlencoded::to_string([
+            ("dismissed", form.message.trim().to_string()),
+            ("days", days(form.days).to_string()),
+        ])
+        .unwrap_or_default();
+        Ok(Redirect::to(&format!("/faq/missed?{query}")).into_response())
+    })
     .await
 }

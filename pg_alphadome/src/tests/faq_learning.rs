@@ -74,9 +74,19 @@ mod tests {
     #[pg_test]
     fn the_owner_sees_what_the_faq_missed_and_one_tap_makes_it_answer() {
         let (a, b, drums) = shops();
-        inbound(A_NUMBER, "254711000001", "w.1", "Do you sell violin strings?");
+        inbound(
+            A_NUMBER,
+            "254711000001",
+            "w.1",
+            "Do you sell violin strings?",
+        );
         ai_answers("Yes, for 4/4 violins.");
-        inbound(A_NUMBER, "254711000002", "w.2", "do you sell VIOLIN strings");
+        inbound(
+            A_NUMBER,
+            "254711000002",
+            "w.2",
+            "do you sell VIOLIN strings",
+        );
         ai_answers("We do.");
         inbound(A_NUMBER, "254711000003", "w.3", "Hi!");
         inbound(A_NUMBER, "254711000004", "w.4", "STOP");
@@ -96,7 +106,10 @@ mod tests {
         assert_eq!(bs.len(), 1, "{bs:?}");
         assert!(bs[0].starts_with("Can I pay with M-Pesa? x1"), "{bs:?}");
         assert_eq!(
-            outcome("SELECT * FROM alphadome.faq_unanswered(tenant_id => $1[1]::uuid)", &[&a]),
+            outcome(
+                "SELECT * FROM alphadome.faq_unanswered(tenant_id => $1[1]::uuid)",
+                &[&a]
+            ),
             "ok 0"
         );
         assert_eq!(
@@ -173,11 +186,20 @@ mod tests {
     #[pg_test]
     fn the_weekly_summary_tells_the_owner_the_week_and_its_top_missed_questions_once() {
         let (a, b, _) = shops();
-        for (n, text) in ["Do you sell violin strings?", "Do you sell violin strings", "Do you tune pianos?"]
-            .iter()
-            .enumerate()
+        for (n, text) in [
+            "Do you sell violin strings?",
+            "Do you sell violin strings",
+            "Do you tune pianos?",
+        ]
+        .iter()
+        .enumerate()
         {
-            inbound(A_NUMBER, &format!("25471100000{n}"), &format!("w.{n}"), text);
+            inbound(
+                A_NUMBER,
+                &format!("25471100000{n}"),
+                &format!("w.{n}"),
+                text,
+            );
         }
         inbound(A_NUMBER, "254711000009", "w.9", "Do you sell drums?");
         // Next Monday at 00:30 in the shop's time zone, this week is the one before.
@@ -197,9 +219,14 @@ mod tests {
             &[a.as_str().into()],
         )
         .unwrap();
-        assert!(text.contains(": 4 customer messages. The FAQ answered 1, the AI 3"), "{text}");
         assert!(
-            text.contains("1. \"Do you sell violin strings\" (2 times)\n2. \"Do you tune pianos?\" (once)"),
+            text.contains(": 4 customer messages. The FAQ answered 1, the AI 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "1. \"Do you sell violin strings\" (2 times)\n2. \"Do you tune pianos?\" (once)"
+            ),
             "{text}"
         );
         assert_eq!(

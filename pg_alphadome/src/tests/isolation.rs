@@ -93,8 +93,13 @@ mod tests {
                     )
                 });
                 let delete = format!("DELETE FROM alphadome.{table} WHERE {column} = $1[1]::uuid");
-                let deletable =
-                    matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted" | "faq_unanswered_handled");
+                let deletable = matches!(
+                    table,
+                    "bot_templates"
+                        | "bot_training_data"
+                        | "faq_deleted"
+                        | "faq_unanswered_handled"
+                );
                 match &update {
                     Some(sql) => assert_eq!(
                         outcome(sql, &[&a]),
