@@ -133,3 +133,34 @@ fn metrics_carry_each_tenants_queue_and_dead_letters() {
         "{again}"
     );
 }
+
+/// The relay's hourly chore queues each owner's weekly summary (enqueue_weekly_summaries): last
+/// week's figures and the question the FAQ missed, as an alert (which goes by the alert's
+/// channels, tests/alerts.rs), once.
+#[test]
+fn the_relay_sends_the_owner_last_weeks_summary_with_the_question_the_faq_missed() {
+    let d = Deployment::start_with(
+        &[],
+        // A customer asked last Thursday (the shop's time) what no entry answers; the AI did.
+        "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id)
+                    SELECT id, '254711000888', '254711000888' FROM alphadome.bot_tenants WHERE slug = 'kassangas'
+                    RETURNING bot_tenant_id, id)
+         INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, decision, created_at)
+         SELECT c.bot_tenant_id, c.id, 'inbound', 'wamid.last-week', 'Do you sell violin bows?', 'llm',
+                (date_trunc('week', now() AT TIME ZONE 'Africa/Nairobi') - interval '4 days') AT TIME ZONE 'Africa/Nairobi'
+           FROM c",
+        &[],
+    );
+    d.wait_for(
+        "the weekly summary queued",
+        "SELECT EXISTS (SELECT FROM alphadome.alerts WHERE kind = 'weekly_summary'
+                          AND text LIKE '%1. \"Do you sell violin bows?\" (once)%')",
+        Duration::from_secs(30),
+    );
+    wait_for_log(&d, "weekly summaries queued", Duration::from_secs(5));
+    assert_eq!(
+        d.count("SELECT count(*) FROM alphadome.alerts WHERE kind = 'weekly_summary'"),
+        1,
+        "one, for the shop that had customers"
+    );
+}
