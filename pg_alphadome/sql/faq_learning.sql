@@ -200,14 +200,20 @@ BEGIN
         SELECT t.id, s.timezone FROM alphadome.bot_tenants t JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = t.id
          WHERE t.is_active
     LOOP
-        week_start := date_trunc('week', enqueue_weekly_summaries.at AT TIME ZONE tenant.timezone)::date - 7;
-        CONTINUE WHEN EXISTS (SELECT FROM alphadome.alerts a
-                               WHERE a.bot_tenant_id = tenant.id AND a.dedupe_key = 'weekly_summary:' || week_start);
-        summary := alphadome._weekly_summary(tenant.id, week_start);
-        CONTINUE WHEN summary IS NULL;
-        queued := queued + alphadome._alert(tenant.id, 'weekly_summary', summary, 'weekly_summary:' || week_start,
-                                            greatest(enqueue_weekly_summaries.at,
-                                                     ((week_start + 7)::timestamp + time '08:00') AT TIME ZONE tenant.timezone));
+        -- One shop's failure (a time zone its server no longer knows, say) is logged and leaves
+        -- the others' summaries to go; it is tried again at the next run.
+        BEGIN
+            week_start := date_trunc('week', enqueue_weekly_summaries.at AT TIME ZONE tenant.timezone)::date - 7;
+            CONTINUE WHEN EXISTS (SELECT FROM alphadome.alerts a
+                                   WHERE a.bot_tenant_id = tenant.id AND a.dedupe_key = 'weekly_summary:' || week_start);
+            summary := alphadome._weekly_summary(tenant.id, week_start);
+            CONTINUE WHEN summary IS NULL;
+            queued := queued + alphadome._alert(tenant.id, 'weekly_summary', summary, 'weekly_summary:' || week_start,
+                                                greatest(enqueue_weekly_summaries.at,
+                                                         ((week_start + 7)::timestamp + time '08:00') AT TIME ZONE tenant.timezone));
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'weekly summary of tenant % not queued: % (%)', tenant.id, SQLERRM, SQLSTATE;
+        END;
     END LOOP;
     RETURN queued;
 END

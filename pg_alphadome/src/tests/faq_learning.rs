@@ -202,6 +202,26 @@ mod tests {
             );
         }
         inbound(A_NUMBER, "254711000009", "w.9", "Do you sell drums?");
+        // B had a customer too, but his time zone is one the server no longer knows (its zone
+        // file gone since it was checked): his summary fails, A's still goes.
+        inbound(
+            B_NUMBER,
+            "254711000010",
+            "w.10",
+            "Do you sell violin strings?",
+        );
+        run(
+            "ALTER TABLE alphadome.bot_control_settings DISABLE TRIGGER settings_normalized",
+            &[],
+        );
+        run(
+            "UPDATE alphadome.bot_control_settings SET timezone = 'Mars/Olympus' WHERE bot_tenant_id = $1::uuid",
+            &[b.as_str().into()],
+        );
+        run(
+            "ALTER TABLE alphadome.bot_control_settings ENABLE TRIGGER settings_normalized",
+            &[],
+        );
         // Next Monday at 00:30 in the shop's time zone, this week is the one before.
         let queued = || {
             one::<i32>(
@@ -212,7 +232,7 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(queued(), 1, "A's; B had no customer message");
+        assert_eq!(queued(), 1, "A's; B's failed");
         assert_eq!(queued(), 0, "once a week");
         let text = one::<String>(
             "SELECT text FROM alphadome.alerts WHERE bot_tenant_id = $1::uuid AND kind = 'weekly_summary'",
@@ -231,7 +251,7 @@ mod tests {
         );
         assert_eq!(
             one::<i64>(
-                "SELECT count(*) FROM alphadome.alerts WHERE bot_tenant_id = $1::uuid",
+                "SELECT count(*) FROM alphadome.alerts WHERE bot_tenant_id = $1::uuid AND kind = 'weekly_summary'",
                 &[b.as_str().into()]
             ),
             Some(0)
