@@ -134,6 +134,15 @@ fn metrics_carry_each_tenants_queue_and_dead_letters() {
     );
 }
 
+/// A customer's question of last Thursday (the shop's time) that no entry answers; the AI did.
+const LAST_WEEKS_QUESTION: &str = "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id)
+                    SELECT id, '254711000888', '254711000888' FROM alphadome.bot_tenants WHERE slug = 'kassangas'
+                    RETURNING bot_tenant_id, id)
+         INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, decision, created_at)
+         SELECT c.bot_tenant_id, c.id, 'inbound', 'wamid.last-week', 'Do you sell violin bows?', 'llm',
+                (date_trunc('week', now() AT TIME ZONE 'Africa/Nairobi') - interval '4 days') AT TIME ZONE 'Africa/Nairobi'
+           FROM c";
+
 /// The relay's hourly chore queues each owner's weekly summary (enqueue_weekly_summaries): last
 /// week's figures and the question the FAQ missed, as an alert (which goes by the alert's
 /// channels, tests/alerts.rs), once.
@@ -141,14 +150,7 @@ fn metrics_carry_each_tenants_queue_and_dead_letters() {
 fn the_relay_sends_the_owner_last_weeks_summary_with_the_question_the_faq_missed() {
     let d = Deployment::start_with(
         &[],
-        // A customer asked last Thursday (the shop's time) what no entry answers; the AI did.
-        "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id)
-                    SELECT id, '254711000888', '254711000888' FROM alphadome.bot_tenants WHERE slug = 'kassangas'
-                    RETURNING bot_tenant_id, id)
-         INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, decision, created_at)
-         SELECT c.bot_tenant_id, c.id, 'inbound', 'wamid.last-week', 'Do you sell violin bows?', 'llm',
-                (date_trunc('week', now() AT TIME ZONE 'Africa/Nairobi') - interval '4 days') AT TIME ZONE 'Africa/Nairobi'
-           FROM c",
+        |db| db.batch_execute(LAST_WEEKS_QUESTION).unwrap(),
         &[],
     );
     d.wait_for(
