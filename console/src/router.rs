@@ -2,8 +2,8 @@
 //! and time, request time, security headers).
 use crate::app::App;
 use crate::pages::{
-    account, alerts, campaigns, conversations, faq, hours, operator, overview, products, recovery,
-    replay, settings, templates, usage,
+    account, alerts, campaigns, conversations, faq, faq_missed, hours, operator, overview,
+    products, recovery, replay, settings, templates, usage,
 };
 use alphadome_service::layers::{protect, Protection};
 use axum::http::header;
@@ -56,6 +56,9 @@ pub fn router(app: App, body_timeout: Duration) -> Router {
         .route("/products/{id}/delete", post(products::delete))
         .route("/faq", get(faq::page).post(faq::add))
         .route("/faq/new", get(faq::new))
+        .route("/faq/missed", get(faq_missed::page))
+        .route("/faq/missed/add", post(faq_missed::add))
+        .route("/faq/missed/dismiss", post(faq_missed::dismiss))
         .route("/faq/undo/{id}", post(faq::undo))
         .route("/faq/{id}", get(faq::edit).post(faq::save))
         .route("/faq/{id}/delete", post(faq::delete))

@@ -730,6 +730,8 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         "What are your opening hours?",
         "wamid.pages.2",
     );
+    // And one it does not (the questions the FAQ missed).
+    shop.customer_asks("254711000557", "Do you sell violin bows?", "wamid.pages.3");
     let id = |sql: &str| -> i64 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -799,6 +801,7 @@ fn every_owner_page_fits_a_phone_and_a_laptop_with_nothing_serious_for_axe() {
         ("faq-try", "/faq?try=When+do+you+open%3F".into()),
         ("faq-entry", format!("/faq/{entry}")),
         ("faq-new", "/faq/new".into()),
+        ("faq-missed", "/faq/missed".into()),
         ("conversations", "/conversations".into()),
         ("conversation", format!("/conversations/{conversation}")),
         ("alerts", "/alerts".into()),
@@ -1318,5 +1321,75 @@ fn on_his_phone_gideon_writes_the_december_sale_sees_who_gets_it_and_what_it_cos
         .filter(|s| s.body["type"] == "template")
         .count();
     assert_eq!(templates, 28);
+    runtime.block_on(phone.close());
+}
+
+#[test]
+fn on_his_phone_gideon_turns_a_missed_question_into_a_phrasing_in_one_tap_and_the_faq_answers_it() {
+    const QUESTION: &str = "Do you sell violin bows?";
+    let shop = Shop::start();
+    // A customer asks what no entry answers: the AI does.
+    shop.customer_asks("254711000701", QUESTION, "wamid.learn.1");
+    shop.wait_for_reply("Our violins start at KES 15,000.");
+    assert_eq!(decision_for(&shop, QUESTION), "llm");
+    // The entry that fits it best.
+    let closest: String = shop
+        .db()
+        .query_one(
+            "SELECT closest_question FROM alphadome.faq_unanswered(tenant_id => $1::text::uuid)",
+            &[&shop.kassangas],
+        )
+        .unwrap()
+        .get(0);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = shop.cluster.dir.join("chromium-phone-learn");
+    let phone = runtime.block_on(Browser::sized(&shop.url, &profile, (390, 844)));
+    runtime.block_on(async {
+        phone.login(OWNER).await;
+        phone.arrives_at("/").await;
+        phone.open("/faq").await;
+        phone.click("a[href='/faq/missed']").await;
+        phone.arrives_at("/faq/missed").await;
+        phone.shows("asked once").await;
+        let page = phone.page().await;
+        assert!(page.contains(QUESTION), "{page}");
+        fits(&phone, "the questions the FAQ missed").await;
+        phone.shot("25-phone-faq-missed").await;
+        // The one tap.
+        phone
+            .click("ul.missed li form[action='/faq/missed/add'] button")
+            .await;
+        phone.shows("The FAQ answers it now.").await;
+        let page = phone.page().await;
+        assert!(
+            page.contains(&format!("as a way of asking \u{201c}{closest}\u{201d}")),
+            "{page}"
+        );
+        fits(&phone, "a missed question added").await;
+        phone.shot("26-phone-faq-missed-added").await;
+    });
+    assert_eq!(decision_for(&shop, QUESTION), "faq");
+    // What the FAQ answers with: the entry's answer, as sent.
+    let answer: String = shop
+        .db()
+        .query_one(
+            "SELECT t.answer FROM alphadome.try_message($1, $2::text::uuid) t",
+            &[&QUESTION, &shop.kassangas],
+        )
+        .unwrap()
+        .get(0);
+    // The same question from another customer, through the relay: the FAQ answers it.
+    shop.customer_asks("254711000702", QUESTION, "wamid.learn.2");
+    let decided = || -> Option<String> {
+        shop.db()
+            .query_one(
+                "SELECT (SELECT decision::text FROM alphadome.messages WHERE wamid = 'wamid.learn.2')",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    shop.wait_for_reply(&answer);
+    assert_eq!(decided().as_deref(), Some("faq"));
     runtime.block_on(phone.close());
 }

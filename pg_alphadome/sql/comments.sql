@@ -160,7 +160,7 @@ COMMENT ON COLUMN alphadome.bot_control_settings.after_hours_message IS 'The rep
 COMMENT ON TABLE alphadome.alerts IS 'Every alert to a person about a tenant: what it said, when it may go, by which channel it went, and whether it did';
 COMMENT ON COLUMN alphadome.alerts.id IS 'Row id';
 COMMENT ON COLUMN alphadome.alerts.bot_tenant_id IS 'The tenant';
-COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed, media_failed';
+COMMENT ON COLUMN alphadome.alerts.kind IS 'handoff (a customer asks for a person), no_answer, rate_limit, credentials, token_refused, llm_failed, media_failed, handoff_reminder, handoff_timeout, key_unavailable, payment, weekly_summary (the owner''s week: figures and the questions the FAQ missed)';
 COMMENT ON COLUMN alphadome.alerts.text IS 'What it says';
 COMMENT ON COLUMN alphadome.alerts.channel IS 'How it went: whatsapp_text, whatsapp_template, email, operator, or email+operator';
 COMMENT ON COLUMN alphadome.alerts.status IS 'queued, sent, simulated (the relay in dry run), or failed (every channel failed, attempts used up)';
@@ -542,3 +542,14 @@ COMMENT ON COLUMN alphadome.faq_embeddings.model IS 'The embeddings model that m
 COMMENT ON COLUMN alphadome.faq_embeddings.embedding IS 'The vector';
 COMMENT ON COLUMN alphadome.faq_embeddings.created_at IS 'When it was stored';
 COMMENT ON FUNCTION alphadome.semantic_faq_answer(bigint, real[]) IS 'The FAQ''s answer by meaning to a running reply.generate job''s message, given its embedding: {"answered": true, "entry_id", "score", "answer"} or {"answered": false, "reason"}. Relay only';
+-- ---- An FAQ that learns (issue 29) -------------------------------------------------------------
+COMMENT ON TABLE alphadome.faq_unanswered_handled IS 'Questions the FAQ did not answer that the owner dealt with (added as a way of asking an entry, made a new entry, dismissed): faq_unanswered leaves them out';
+COMMENT ON COLUMN alphadome.faq_unanswered_handled.bot_tenant_id IS 'The tenant';
+COMMENT ON COLUMN alphadome.faq_unanswered_handled.question_key IS 'The question''s words folded (_faq_question_key): lower case, no accents, one space between words';
+COMMENT ON COLUMN alphadome.faq_unanswered_handled.outcome IS 'added (as a way of asking entry_id), new_entry (entry_id made from it) or dismissed';
+COMMENT ON COLUMN alphadome.faq_unanswered_handled.entry_id IS 'The entry it went to (NULL: dismissed)';
+COMMENT ON COLUMN alphadome.faq_unanswered_handled.handled_at IS 'When the owner dealt with it';
+COMMENT ON FUNCTION alphadome.faq_unanswered(timestamptz, timestamptz, integer, uuid) IS 'The questions the FAQ did not answer in a window (AI or fallback then and now; not greetings alone nor dealt with), grouped by their words, with how often, the closest entry and its score, and what the AI answered';
+COMMENT ON FUNCTION alphadome.faq_unanswered_done(text, text, bigint, uuid) IS 'Remembers that the owner dealt with a question the FAQ did not answer: added, new_entry or dismissed; faq_unanswered leaves it out from then on';
+COMMENT ON FUNCTION alphadome.add_faq_phrasing(bigint, text) IS 'The owner''s one tap: a customer''s message added as a way of asking an FAQ entry (once), and remembered as dealt with; false when there is no such entry';
+COMMENT ON FUNCTION alphadome.enqueue_weekly_summaries(timestamptz) IS 'Queues each active tenant''s weekly summary (the week''s figures and the top five questions the FAQ did not answer) as an alert, once a week, for Monday 08:00 its time; returns how many';

@@ -292,3 +292,17 @@ GRANT SELECT ON alphadome.campaigns, alphadome.campaign_recipients TO alphadome_
 -- his to set, as the operator may.
 GRANT UPDATE (marketing_opt_in_question, marketing_opt_in_words, messaging_limit, campaign_rate)
     ON alphadome.bot_control_settings TO alphadome_tenant, alphadome_admin;
+-- ---- An FAQ that learns (issue 29) -------------------------------------------------------------
+-- The owner (or the operator, naming the tenant) reads the questions the FAQ did not answer and
+-- deals with them; the weekly summaries are the relay's chore (or pg_cron's).
+GRANT EXECUTE ON FUNCTION
+    alphadome.faq_unanswered(timestamptz, timestamptz, integer, uuid),
+    alphadome.faq_unanswered_done(text, text, bigint, uuid),
+    alphadome.add_faq_phrasing(bigint, text),
+    alphadome._faq_question_key(text),
+    alphadome._greeting_only(text)
+TO alphadome_tenant, alphadome_admin;
+GRANT SELECT, INSERT (bot_tenant_id, question_key, outcome, entry_id),
+      UPDATE (outcome, entry_id, handled_at), DELETE
+    ON alphadome.faq_unanswered_handled TO alphadome_tenant, alphadome_admin;
+GRANT EXECUTE ON FUNCTION alphadome.enqueue_weekly_summaries(timestamptz) TO alphadome_relay, alphadome_admin;

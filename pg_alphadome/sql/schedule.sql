@@ -25,7 +25,8 @@ END
 $$;
 
 -- The cron jobs of the chores, by name (pg_cron's jobname): retention hourly, credential
--- alerts hourly, the hand-off clocks every minute. retention_schedule is a cron schedule.
+-- alerts hourly, the hand-off clocks every minute, the owners' weekly summaries hourly (each
+-- queued once a week: faq_learning.sql). retention_schedule is a cron schedule.
 CREATE OR REPLACE FUNCTION alphadome.schedule_chores(retention_schedule text DEFAULT '17 * * * *',
                                                      keep interval DEFAULT '30 days',
                                                      keep_audit interval DEFAULT '1 year')
@@ -46,7 +47,8 @@ BEGIN
         VALUES ('alphadome-retention', retention_schedule,
                 format('CALL alphadome.run_retention(%L::interval, %L::interval)', keep, keep_audit)),
                ('alphadome-credential-alerts', '7 * * * *', 'SELECT alphadome.enqueue_credential_alerts()'),
-               ('alphadome-handoff-clocks', '* * * * *', 'SELECT alphadome.handoff_chores()')
+               ('alphadome-handoff-clocks', '* * * * *', 'SELECT alphadome.handoff_chores()'),
+               ('alphadome-weekly-summaries', '37 * * * *', 'SELECT alphadome.enqueue_weekly_summaries()')
     LOOP
         -- pg_cron's schedule(name, ...) replaces a job of the same name.
         EXECUTE 'SELECT cron.schedule($1::name, $2, $3)' USING job, schedule, command;

@@ -302,7 +302,7 @@ CREATE TABLE alphadome.alerts (
     kind          text NOT NULL CHECK (kind IN ('handoff', 'no_answer', 'rate_limit', 'credentials',
                                                'token_refused', 'llm_failed', 'media_failed',
                                                'handoff_reminder', 'handoff_timeout', 'key_unavailable',
-                                               'payment')),
+                                               'payment', 'weekly_summary')),
     text          text NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
     channel       text CHECK (channel ~ '^(whatsapp_text|whatsapp_template|email|operator)(\+(email|operator))*$'),
     -- cancelled (0.3.0, issue 22): not sent, no longer needed: marked done, or a person answered
@@ -882,3 +882,17 @@ CREATE TABLE alphadome.faq_embeddings (
     PRIMARY KEY (bot_tenant_id, entry_id, model, text_sha256)
 );
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_embeddings', '');
+-- ---- An FAQ that learns (issue 29) ---------------------------------------------------------------
+
+-- 0.3.0: questions the FAQ did not answer that the owner has dealt with (faq_learning.sql), by
+-- their words folded (_faq_question_key): added as a way of asking an entry, made a new entry,
+-- or dismissed. faq_unanswered leaves them out from then on.
+CREATE TABLE alphadome.faq_unanswered_handled (
+    bot_tenant_id uuid NOT NULL REFERENCES alphadome.bot_tenants (id) ON DELETE CASCADE,
+    question_key  text NOT NULL CHECK (length(question_key) BETWEEN 1 AND 4096),
+    outcome       text NOT NULL CHECK (outcome IN ('added', 'new_entry', 'dismissed')),
+    entry_id      bigint,
+    handled_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (bot_tenant_id, question_key)
+);
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_unanswered_handled', '');

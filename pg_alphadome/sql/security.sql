@@ -42,7 +42,8 @@ BEGIN
                              'conversations', 'messages', 'credential_audit', 'outbox', 'reply_counters',
                              'alerts', 'console_accounts', 'whatsapp_templates', 'tenant_pauses', 'dead_letters',
                              'faq_deleted', 'usage_days', 'customer_erasures', 'products', 'orders', 'payments',
-                             'mpesa_accounts', 'campaigns', 'campaign_recipients', 'faq_embeddings'] LOOP
+                             'mpesa_accounts', 'campaigns', 'campaign_recipients', 'faq_embeddings',
+                             'faq_unanswered_handled'] LOOP
         tenant_column := CASE t WHEN 'bot_tenants' THEN 'id' ELSE 'bot_tenant_id' END;
         EXECUTE pg_catalog.format('ALTER TABLE alphadome.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE alphadome.%I FORCE ROW LEVEL SECURITY', t);

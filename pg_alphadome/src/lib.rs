@@ -10,6 +10,7 @@ mod catalog;
 mod credentials;
 mod errors;
 mod faq;
+mod faq_learning;
 mod guc;
 mod ingest;
 mod jsonb;

@@ -86,6 +86,18 @@ extension_sql_file!(
     requires = ["retention", "inbox", "lifecycle"]
 );
 extension_sql_file!(
+    "../sql/faq_learning.sql",
+    name = "faq_learning",
+    requires = [
+        "usage",
+        "ingest",
+        faq::match_faq,
+        ingest::replay::replay,
+        faq_learning::_faq_question_key,
+        faq_learning::_greeting_only
+    ]
+);
+extension_sql_file!(
     "../sql/comments.sql",
     name = "comments",
     requires = [
@@ -97,6 +109,7 @@ extension_sql_file!(
         "schedule",
         "inbox",
         "security_check",
+        "faq_learning",
         phone::normalize_phone,
         ingest::ingest_webhook,
         ingest::ingest_webhook_text,

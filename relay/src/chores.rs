@@ -1,5 +1,5 @@
-//! The worker's scheduled chores: credential alerts, history retention, the hand-off clocks and
-//! the campaigns' pace. Each runs at start
+//! The worker's scheduled chores: credential alerts, the owners' weekly summaries, history
+//! retention, the hand-off clocks and the campaigns' pace. Each runs at start
 //! and then once per period; a failure (the database down, say) is logged and tried again the
 //! next period, never fatal. When pg_cron runs them in the database (alphadome.schedule_chores),
 //! the relay's loop asks chores_scheduled() each period and stands idle.
@@ -150,6 +150,19 @@ pub async fn credential_alerts(client: Object) -> Result<(), tokio_postgres::Err
         .get(0);
     if queued > 0 {
         tracing::info!(queued, "credential alerts queued");
+    }
+    Ok(())
+}
+
+/// Queues each owner's weekly summary (enqueue_weekly_summaries: the week's figures and the
+/// questions the FAQ did not answer most), once a week per tenant.
+pub async fn weekly_summaries(client: Object) -> Result<(), tokio_postgres::Error> {
+    let queued: i32 = client
+        .query_one("SELECT alphadome.enqueue_weekly_summaries()", &[])
+        .await?
+        .get(0);
+    if queued > 0 {
+        tracing::info!(queued, "weekly summaries queued");
     }
     Ok(())
 }

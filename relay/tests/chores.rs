@@ -79,7 +79,7 @@ fn with_pg_cron_the_database_runs_the_chores_and_the_relay_stands_idle_until_the
     );
 
     // Unscheduled: the relay runs them again.
-    assert_eq!(d.count("SELECT alphadome.unschedule_chores()::bigint"), 3);
+    assert_eq!(d.count("SELECT alphadome.unschedule_chores()::bigint"), 4);
     d.db().batch_execute(OLD_WEBHOOK).unwrap();
     wait_for_log(
         &d,
@@ -131,5 +131,38 @@ fn metrics_carry_each_tenants_queue_and_dead_letters() {
     assert!(
         again.contains("alphadome_tenant_dead_jobs{tenant=\"other-shop\",reason=\"meta_4xx\"} 1.0"),
         "{again}"
+    );
+}
+
+/// A customer's question of last Thursday (the shop's time) that no entry answers; the AI did.
+const LAST_WEEKS_QUESTION: &str = "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id)
+                    SELECT id, '254711000888', '254711000888' FROM alphadome.bot_tenants WHERE slug = 'kassangas'
+                    RETURNING bot_tenant_id, id)
+         INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, body, decision, created_at)
+         SELECT c.bot_tenant_id, c.id, 'inbound', 'wamid.last-week', 'Do you sell violin bows?', 'llm',
+                (date_trunc('week', now() AT TIME ZONE 'Africa/Nairobi') - interval '4 days') AT TIME ZONE 'Africa/Nairobi'
+           FROM c";
+
+/// The relay's hourly chore queues each owner's weekly summary (enqueue_weekly_summaries): last
+/// week's figures and the question the FAQ missed, as an alert (which goes by the alert's
+/// channels, tests/alerts.rs), once.
+#[test]
+fn the_relay_sends_the_owner_last_weeks_summary_with_the_question_the_faq_missed() {
+    let d = Deployment::start_with(
+        &[],
+        |db| db.batch_execute(LAST_WEEKS_QUESTION).unwrap(),
+        &[],
+    );
+    d.wait_for(
+        "the weekly summary queued",
+        "SELECT EXISTS (SELECT FROM alphadome.alerts WHERE kind = 'weekly_summary'
+                          AND text LIKE '%1. \"Do you sell violin bows?\" (once)%')",
+        Duration::from_secs(30),
+    );
+    wait_for_log(&d, "weekly summaries queued", Duration::from_secs(5));
+    assert_eq!(
+        d.count("SELECT count(*) FROM alphadome.alerts WHERE kind = 'weekly_summary'"),
+        1,
+        "one, for the shop that had customers"
     );
 }

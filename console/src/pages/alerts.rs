@@ -41,6 +41,7 @@ fn what(kind: &str) -> &'static str {
         "llm_failed" => "The AI could not answer",
         "media_failed" => "A photo or voice note could not be read",
         "key_unavailable" => "The bot could not read its keys: replies paused",
+        "weekly_summary" => "Your week: the figures and the questions the FAQ did not answer",
         _ => "Something needs you",
     }
 }

@@ -33,6 +33,10 @@ pub struct Entry {
     /// The entry's version when the form was drawn (VERSION; empty for a new entry).
     #[serde(default)]
     version: String,
+    /// A new entry started from a question the FAQ did not answer (faq_missed.rs): its words,
+    /// remembered as dealt with once the entry is added.
+    #[serde(default)]
+    missed: String,
 }
 
 /// An entry's version: a digest of what its form edits, compared in SAVE's WHERE (as the
@@ -42,6 +46,7 @@ macro_rules! version {
         "md5(row(data_type, question, answer, category, phrasings, is_active)::text)"
     };
 }
+pub(crate) use version;
 
 /// What "Kind" changes: nothing in how the bot answers (match_faq ranks both alike).
 const KIND_HINT: &str = "Both answer the same way: \u{201c}Canned reply\u{201d} only marks a set reply, like hello or thank you, in the list.";
@@ -51,6 +56,7 @@ fn editor(e: &Entry, action: &str, csrf: &Markup, button: &str) -> Markup {
         form.entry method="post" action=(action) {
             (csrf)
             @if !e.version.is_empty() { input type="hidden" name="version" value=(e.version); }
+            @if !e.missed.is_empty() { input type="hidden" name="missed" value=(e.missed); }
             label { "Kind" select name="data_type" {
                 option value="faq" selected[e.data_type != "canned_reply"] { "FAQ" }
                 option value="canned_reply" selected[e.data_type == "canned_reply"] { "Canned reply" } }
@@ -125,15 +131,15 @@ const DELETED: &str = "
 
 /// What "try a question" found: the decision, the answer it would send, the best entries with
 /// how well they fit, and the score the FAQ answers from.
-struct Tried {
+pub(crate) struct Tried {
     question: String,
-    decision: String,
+    pub(crate) decision: String,
     answer: Option<String>,
     ranked: Vec<(String, f32)>,
     confidence: f32,
 }
 
-async fn try_question(
+pub(crate) async fn try_question(
     tx: &Transaction<'_>,
     tenant: Uuid,
     question: &str,
@@ -173,7 +179,7 @@ async fn try_question(
 /// at least as well as the shop's FAQ confidence and clearly better than the next one
 /// (pg_alphadome's faq::rank::clear_answer); otherwise the AI answers, or the fallback message
 /// goes when AI answers are off.
-fn why(t: &Tried) -> String {
+pub(crate) fn why(t: &Tried) -> String {
     let not_the_faq = || {
         match t.ranked.as_slice() {
         [] => "no entry fits these words at all".to_string(),
@@ -308,27 +314,13 @@ async fn list(
                     p { "A customer who writes these may get the other entry's answer, or the AI's when the two fit about equally well. Tap the button to let this entry answer alone (you can undo it for a day), or make the two entries' words more different." }
                 }
             }
-            p { a.button href="/faq/new" { "Add an entry" } }
+            p { a.button href="/faq/new" { "Add an entry" } " " a href="/faq/missed" { "Questions the FAQ did not answer" } }
             h2 { "Try a question" }
             form.try method="get" action="/faq" {
                 label { "What a customer might send" input type="text" name="try" value=(q.try_question.as_deref().unwrap_or("")); }
                 button type="submit" { "Try it" }
             }
-            @if let Some(t) = &tried {
-                div.tried {
-                    p { "To " q { (t.question) } " the bot would answer: " }
-                    @match &t.answer {
-                        Some(a) => blockquote { (a) },
-                        None => p { em { (html::decision(Some(&t.decision))) } },
-                    }
-                    p.why { (why(t)) }
-                    @if !t.ranked.is_empty() {
-                        table { thead { tr { th { "The entries that fit best" } th.num { "How well (0 to 1)" } } }
-                            tbody { @for (question, score) in &t.ranked { tr { td { (question) } td.num { (format!("{score:.2}")) } } } } }
-                    }
-                    p.hint { "Nothing was sent or recorded." }
-                }
-            }
+            @if let Some(t) = &tried { (tried_block(t)) }
             h2 { "Entries (" (total) ")" }
             table.entries.cards {
                 thead { tr { th { "Question" } th { "Answer" } th { "Category" } th.num { "Other ways asked" } th { "Change" } } }
@@ -353,6 +345,25 @@ async fn list(
             }
         },
     ))
+}
+
+/// What "try a question" found, with why, and the entries that fit best.
+pub(crate) fn tried_block(t: &Tried) -> Markup {
+    html! {
+        div.tried {
+            p { "To " q { (t.question) } " the bot would answer: " }
+            @match &t.answer {
+                Some(a) => blockquote { (a) },
+                None => p { em { (html::decision(Some(&t.decision))) } },
+            }
+            p.why { (why(t)) }
+            @if !t.ranked.is_empty() {
+                table { thead { tr { th { "The entries that fit best" } th.num { "How well (0 to 1)" } } }
+                    tbody { @for (question, score) in &t.ranked { tr { td { (question) } td.num { (format!("{score:.2}")) } } } } }
+            }
+            p.hint { "Nothing was sent or recorded." }
+        }
+    }
 }
 
 /// The button that puts a deleted entry back.
@@ -383,10 +394,25 @@ fn new_page(who: &Who, e: &Entry, message: Option<&str>) -> Response {
     )
 }
 
-pub async fn new(State(app): State<App>, session: Session) -> Response {
+/// `/faq/new?missed=...`: a new entry started from a question the FAQ did not answer, its
+/// words as the question.
+#[derive(Deserialize)]
+pub struct Start {
+    missed: Option<String>,
+}
+
+pub async fn new(State(app): State<App>, session: Session, Query(start): Query<Start>) -> Response {
     app.owner(&session, async |_: &Transaction<'_>, who: &Who, _: Uuid| {
+        let missed = start
+            .missed
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string();
         let empty = Entry {
             is_active: Some(String::new()),
+            question: missed.clone(),
+            missed,
             ..Entry::default()
         };
         Ok(new_page(who, &empty, None))
@@ -435,6 +461,14 @@ pub async fn add(State(app): State<App>, session: Session, Posted(e): Posted<Ent
             .await?;
             Ok(
                 match added.map(|rows| rows.first().map(|r| r.get::<_, i64>(0))) {
+                    Ok(Some(id)) if !e.missed.trim().is_empty() => {
+                        tx.execute(
+                            "SELECT alphadome.faq_unanswered_done($1, 'new_entry', $2)",
+                            &[&e.missed, &id],
+                        )
+                        .await?;
+                        Redirect::to(&format!("/faq?added={id}")).into_response()
+                    }
                     Ok(Some(id)) => Redirect::to(&format!("/faq?added={id}")).into_response(),
                     Ok(None) => new_page(who, &e, Some("The entry was not added: try again.")),
                     Err(m) => new_page(who, &e, Some(&m)),
@@ -479,6 +513,7 @@ async fn entry(tx: &Transaction<'_>, id: i64) -> Result<Option<Entry>, AppError>
         phrasings: row.get(4),
         is_active: row.get::<_, bool>(5).then(String::new),
         version: row.get(6),
+        missed: String::new(),
     }))
 }
 

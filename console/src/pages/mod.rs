@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod campaigns;
 pub mod conversations;
 pub mod faq;
+pub mod faq_missed;
 pub mod health;
 pub mod hours;
 pub mod operator;

@@ -167,3 +167,8 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.campaign_recipients_id_seq
 --@ alter alphadome.bot_control_settings embedding_model
 --@ create alphadome.faq_embeddings
 SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_embeddings', '');
+
+-- ---- An FAQ that learns (issue 29, point 2): the questions it missed, dealt with by the owner ----
+--@ create alphadome.faq_unanswered_handled
+SELECT pg_catalog.pg_extension_config_dump('alphadome.faq_unanswered_handled', '');
+-- alerts.kind's new value, weekly_summary, is in the CHECK made anew above.

@@ -34,6 +34,8 @@ mod tests {
         ("faq_embeddings", "bot_tenant_id", None,
          "INSERT INTO alphadome.faq_embeddings (bot_tenant_id, entry_id, text_sha256, model, embedding)
           VALUES ($1[1]::uuid, 1, sha256('x'), 'm', '{1}')"),
+        ("faq_unanswered_handled", "bot_tenant_id", Some("outcome"),
+         "INSERT INTO alphadome.faq_unanswered_handled (bot_tenant_id, question_key, outcome) VALUES ($1[1]::uuid, 'intruder', 'dismissed')"),
     ];
 
     fn count(table: &str, column: &str, tenant: &str) -> String {
@@ -94,8 +96,13 @@ mod tests {
                     )
                 });
                 let delete = format!("DELETE FROM alphadome.{table} WHERE {column} = $1[1]::uuid");
-                let deletable =
-                    matches!(table, "bot_templates" | "bot_training_data" | "faq_deleted");
+                let deletable = matches!(
+                    table,
+                    "bot_templates"
+                        | "bot_training_data"
+                        | "faq_deleted"
+                        | "faq_unanswered_handled"
+                );
                 match &update {
                     Some(sql) => assert_eq!(
                         outcome(sql, &[&a]),

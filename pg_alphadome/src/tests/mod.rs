@@ -8,6 +8,7 @@ mod alerts;
 mod campaigns;
 mod console;
 mod credentials;
+mod faq_learning;
 mod faq_prompt;
 mod inbox;
 mod isolation;
@@ -174,7 +175,8 @@ pub fn two_tenants() -> (String, String) {
              INSERT INTO alphadome.usage_days (bot_tenant_id, day, inbound_messages) VALUES ($1::uuid, current_date - 40, 1);
              INSERT INTO alphadome.faq_embeddings (bot_tenant_id, entry_id, text_sha256, model, embedding)
              SELECT d.bot_tenant_id, d.id, sha256(convert_to(d.question, 'UTF8')), 'test-model', '{1,0}'
-               FROM alphadome.bot_training_data d WHERE d.bot_tenant_id = $1::uuid",
+               FROM alphadome.bot_training_data d WHERE d.bot_tenant_id = $1::uuid;
+             INSERT INTO alphadome.faq_unanswered_handled (bot_tenant_id, question_key, outcome) VALUES ($1::uuid, 'is my order ready', 'dismissed')",
             &[t.as_str().into()],
         );
     }

@@ -91,6 +91,14 @@ impl Worker {
                 &shutdown,
                 chores::credential_alerts,
             ),
+            // Hourly too: each owner's summary is queued once a week (Monday, the shop's time).
+            chores::start(
+                pool,
+                args.credential_check_seconds,
+                "weekly summaries",
+                &shutdown,
+                chores::weekly_summaries,
+            ),
             chores::start(
                 pool,
                 args.prune_seconds,
