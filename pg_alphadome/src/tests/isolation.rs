@@ -7,7 +7,7 @@ mod tests {
     use crate::tests::*;
 
     /// (table, tenant column, a column the tenant role may update if any, INSERT of one row for $1[1])
-    const TABLES: [(&str, &str, Option<&str>, &str); 12] = [
+    const TABLES: [(&str, &str, Option<&str>, &str); 13] = [
         ("bot_tenants", "id", None,
          "INSERT INTO alphadome.bot_tenants (id, slug, client_name, client_phone, whatsapp_phone_number_id, whatsapp_access_token)
           VALUES ($1[1]::uuid, 'intruder', 'x', '254799999999', '999', '\\x00')"),
