@@ -144,6 +144,11 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     removed := removed || jsonb_build_object('dead_letters', n);
 
+    -- A question the owner dealt with is kept by its words, not its customer: one that holds
+    -- the number goes.
+    DELETE FROM alphadome.faq_unanswered_handled h
+     WHERE h.bot_tenant_id = forget_customer.tenant AND strpos(h.question_key, number) > 0;
+
     -- Raw webhooks: those routed to the tenant, and unrouted ones addressed to its number.
     DELETE FROM alphadome.webhook_events e
      WHERE (e.route_tenant_id = forget_customer.tenant

@@ -177,6 +177,12 @@ mod tests {
             "SELECT alphadome._alert($1::uuid, 'handoff', 'Customer +' || $2 || ' asked for a person')",
             &[t.as_str().into(), CUSTOMER.into()],
         );
+        // A question the owner dismissed, whose words hold the number.
+        run(
+            "INSERT INTO alphadome.faq_unanswered_handled (bot_tenant_id, question_key, outcome)
+             VALUES ($1::uuid, 'call me on ' || $2, 'dismissed')",
+            &[t.as_str().into(), CUSTOMER.into()],
+        );
         prune(10_000);
         let today = one::<String>(
             "SELECT (now() AT TIME ZONE 'Africa/Nairobi')::date::text",
