@@ -448,3 +448,26 @@ fn an_ingest_only_relay_records_webhooks_and_claims_no_job() {
     );
     assert!(d.meta.requests().is_empty(), "nothing sent to Meta");
 }
+
+/// The bench and the soak start their relays asking for warnings only: the harness still knows
+/// when the relay is up (its "serving" line is written whatever the level) and the relay
+/// answers.
+#[test]
+fn a_relay_started_with_warnings_only_is_still_known_to_be_up() {
+    let d = Deployment::start(&[("RUST_LOG", "warn")]);
+    let (status, _) = d.post_text(
+        KASSANGAS_NUMBER,
+        "254700000555",
+        "What are your opening hours?",
+        "wamid.routes.warn",
+    );
+    assert_eq!(status, 200);
+    // Everything else keeps the level asked: the serving line is the log's only INFO line.
+    let log = d.relay.log_text();
+    let info: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"level\":\"INFO\""))
+        .collect();
+    assert_eq!(info.len(), 1, "{log}");
+    assert!(info[0].contains("alphadome-relay serving"), "{log}");
+}

@@ -58,12 +58,18 @@ impl Relay {
             .append(true)
             .open(&self.log)
             .unwrap();
+        // The "serving" line is what says the relay is up: written whatever level the caller
+        // asks for the rest (the bench and the soak ask warn).
+        let levels = match self.env.iter().find(|(k, _)| k == "RUST_LOG") {
+            Some((_, asked)) => format!("{asked},alphadome_relay::serve=info"),
+            None => "info".to_string(),
+        };
         let child = Command::new(&self.binary)
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", levels)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
