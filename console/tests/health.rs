@@ -14,7 +14,7 @@ fn the_overview_says_whether_the_bot_works_for_this_shop_only() {
         assert_eq!(owner.login(OWNER, PASSWORD), 303);
         let (_, page) = owner.get("/");
         assert!(
-            page.contains("WhatsApp access not tried yet: no message has gone out."),
+            page.contains("WhatsApp access not known to work yet: no message has gone out lately."),
             "{page}"
         );
     }
