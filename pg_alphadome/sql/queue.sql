@@ -511,8 +511,8 @@ END;
 
 -- A voice note's transcript: kept with its message, then decided like a typed question
 -- (_plan_transcript, src/ingest/transcript.rs) and the plan carried out: the reply queued (a
--- wish to buy answered by selling.sql's _sell), the alert raised, an opt-out or opt-in recorded. The reply needs no new place in the hour's
--- budget: the voice note took one when it came.
+-- wish to buy answered by selling.sql's _sell), the alert raised, an opt-out or opt-in recorded.
+-- The reply needs no new place in the hour's budget: the voice note took one when it came.
 CREATE OR REPLACE FUNCTION alphadome._answer_transcript(job alphadome.outbox, transcript text) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
