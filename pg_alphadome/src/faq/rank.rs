@@ -33,6 +33,11 @@ const TYPO_MIN_LEN: usize = 4;
 /// FAQ does not know may be what the question is about ("a branch in Mombasa").
 const UNKNOWN_WEIGHT: f32 = 0.75;
 
+/// The weight of a place no entry names (a town, a county, an estate: lexicon.rs, PLACES),
+/// against that of a word no entry has: where the customer is or wants a thing sent sets the
+/// scene of the question ("can you send it to Nakuru?") more than it is the question.
+const PLACE_WEIGHT: f32 = 0.5;
+
 /// A last clause of fewer words is too little to answer by ("..., mmeipata?": received it?).
 const MIN_CLAUSE_WORDS: usize = 2;
 /// Another entry's question covered beyond this share by words the best entry lacks
@@ -42,8 +47,16 @@ const CONTRADICTS: f32 = 0.5;
 /// How much an item counts for an entry that has none of the message's other known words.
 const ITEM_ALONE: f32 = 0.5;
 
+/// How much an item weighs, against its rarity, in a message that asks something of it (not
+/// only about it): "can you send a guitar to Nakuru?" asks about delivery.
+const ITEM_WITH_A_QUESTION: f32 = 0.5;
+
 /// How much an item counts as its kind (a drum as an instrument), against the word itself.
 const KIND_MATCH: f32 = 0.8;
+
+/// "Do you have" or "do you carry", as the lexicon reads it, and what it asks of a shop when it names no service.
+const HAVE: &str = "carry";
+const SELL: &str = "sell";
 
 /// One active FAQ or canned-reply row as read from the table.
 pub struct Row {
@@ -81,6 +94,15 @@ pub struct Faq {
     postings: Vec<Vec<u32>>,
     /// Trigram → the words of the vocabulary (long enough for typos) that have it.
     trigrams: HashMap<[char; 3], Vec<usize>>,
+}
+
+/// What, in a message, may keep the best entry from answering it alone (Faq::answer).
+struct Doubts {
+    /// An item names a thing no entry knows ("guitar lessons").
+    unknown_thing: bool,
+    /// The words of the question (after its greetings) that name a question of their own
+    /// (lexicon.rs, SHIPPED_TOPICS: price, lessons, ...).
+    topics: Vec<String>,
 }
 
 /// One message word as the entries know it: the vocabulary words it is (or resembles), with
@@ -191,30 +213,67 @@ impl Faq {
     /// Of a question of several clauses, the last one, when it has a word of an entry's
     /// questions: what comes before it sets the scene ("Hey, I'm in Kitengela, can you bring
     /// it?"); else the whole question.
-    fn understand(&self, message: &str) -> (Vec<Said>, bool) {
-        let asked = asked(message, &self.lexicon);
-        let unknown_thing = self.names_an_unknown_thing(&asked);
+    fn understand(&self, message: &str) -> (Vec<Said>, Doubts) {
+        let mut asked = asked(message, &self.lexicon);
+        self.read_have(&mut asked.words);
+        let doubts = Doubts {
+            unknown_thing: self.names_an_unknown_thing(&asked),
+            topics: asked.words[asked.greeting..]
+                .iter()
+                .filter(|w| self.lexicon.is_topic(w))
+                .cloned()
+                .collect(),
+        };
         let asks = |said: &[Said]| {
             said.iter()
                 .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]))
         };
+        // Without the thanks and greetings at its end ("..., thanks boss"), unless that is all.
+        let end = asked.words.len() - asked.closing;
+        let end = if end > asked.greeting {
+            end
+        } else {
+            asked.words.len()
+        };
         if let Some(clause) = asked
             .clause
-            .filter(|&c| c > asked.greeting && asked.words.len() >= c + MIN_CLAUSE_WORDS)
+            .filter(|&c| c > asked.greeting && end >= c + MIN_CLAUSE_WORDS)
         {
-            let last_clause = self.said(&asked.words[clause..], &asked.hyphened[clause..]);
+            let last_clause = self.said(&asked.words[clause..end], &asked.hyphened[clause..end]);
             if asks(&last_clause) {
-                return (last_clause, unknown_thing);
+                return (last_clause, doubts);
             }
         }
         let after_greetings = self.said(
-            &asked.words[asked.greeting..],
-            &asked.hyphened[asked.greeting..],
+            &asked.words[asked.greeting..end],
+            &asked.hyphened[asked.greeting..end],
         );
         if asks(&after_greetings) {
-            return (after_greetings, unknown_thing);
+            return (after_greetings, doubts);
         }
-        (self.said(&asked.words, &asked.hyphened), unknown_thing)
+        (self.said(&asked.words, &asked.hyphened), doubts)
+    }
+
+    /// "Do you have" (mko na, mna) asks whether the shop sells what follows, an item or a kind
+    /// ("do you have Fender Telecasters?"), unless the message names something else an entry's
+    /// questions know, a service ("do you have payment plans?"): then it says nothing.
+    fn read_have(&self, words: &mut [String]) {
+        if !words.iter().any(|w| w == HAVE) {
+            return;
+        }
+        let names_a_service = words.iter().any(|w| {
+            w != HAVE
+                && self.lexicon.kind(w).is_none()
+                && !self.lexicon.is_greeting(w)
+                && self.number.get(w).is_some_and(|&n| self.in_questions[n])
+        });
+        for word in words.iter_mut().filter(|w| *w == HAVE) {
+            *word = if names_a_service {
+                String::new()
+            } else {
+                SELL.to_string()
+            };
+        }
     }
 
     /// Whether the message names a thing no entry knows by an item said right before it:
@@ -225,6 +284,7 @@ impl Faq {
         let unknown = |w: &String| {
             !self.number.contains_key(w)
                 && self.lexicon.kind(w).is_none()
+                && !self.lexicon.is_place(w)
                 && !self.resembles_a_word(w)
         };
         asked.words.iter().enumerate().any(|(at, word)| {
@@ -252,6 +312,9 @@ impl Faq {
         let mut said = Vec::new();
         let mut unknown_before = false;
         for (at, word) in message.iter().enumerate() {
+            if word.is_empty() {
+                continue;
+            }
             let follows_unknown = unknown_before && at > 0 && hyphened[at - 1];
             unknown_before = false;
             if seen.contains(&word) {
@@ -289,7 +352,8 @@ impl Faq {
                 continue;
             }
             let mut resembles: Vec<(usize, f32)> = Vec::new();
-            if word.chars().count() >= TYPO_MIN_LEN {
+            let place = self.lexicon.is_place(word);
+            if word.chars().count() >= TYPO_MIN_LEN && !place {
                 let mut candidates: Vec<usize> = trigrams_of(word)
                     .iter()
                     .filter_map(|g| self.trigrams.get(g))
@@ -310,6 +374,8 @@ impl Faq {
             unknown_before = resembles.is_empty();
             let unknown_idf = if follows_unknown {
                 0.0
+            } else if place {
+                self.unknown_idf * PLACE_WEIGHT
             } else {
                 self.unknown_idf
             };
@@ -329,7 +395,22 @@ impl Faq {
     }
 
     fn score(&self, entry: &Entry, said: &[Said]) -> f32 {
-        let total: f32 = said.iter().map(|s| s.idf).sum();
+        // An item is what is asked about, not the question: an entry that has none of the
+        // message's other words an entry knows ("can you send the guitar?": send) counts its
+        // items ITEM_ALONE; and in a message that asks something of an item, the item weighs
+        // ITEM_WITH_A_QUESTION of its rarity ("can a rider bring the keyboard?" asks about
+        // delivery).
+        let asks_more =
+            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
+        let asks_of_an_item = said.iter().any(asks_more);
+        let weight = |s: &Said| {
+            if s.item && asks_of_an_item {
+                s.idf * ITEM_WITH_A_QUESTION
+            } else {
+                s.idf
+            }
+        };
+        let total: f32 = said.iter().map(weight).sum();
         if total == 0.0 {
             return 0.0;
         }
@@ -347,13 +428,8 @@ impl Faq {
                 .map(|q| found_in(s, q))
                 .fold(0.0, f32::max)
         };
-        // An item is what is asked about, not the question: an entry that has none of the
-        // message's other words an entry knows ("can you send the guitar?": send) counts its
-        // items ITEM_ALONE.
-        let asks_more =
-            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
         let asked: Vec<f32> = said.iter().map(in_questions).collect();
-        let items_alone = said.iter().any(asks_more)
+        let items_alone = asks_of_an_item
             && !said
                 .iter()
                 .zip(&asked)
@@ -369,7 +445,7 @@ impl Faq {
                 } else {
                     1.0
                 };
-                s.idf
+                weight(s)
                     * alone
                     * found
                         .max(0.6 * found_in(s, &entry.answer))
@@ -416,10 +492,11 @@ impl Faq {
     /// the keyboard?" asks about instalments), and no item names a thing no entry knows
     /// ("guitar lessons").
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
-        let (said, unknown_thing) = self.understand(message);
+        let (said, doubts) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
-        (!unknown_thing
+        (!doubts.unknown_thing
             && self.names_a_word_of_its_questions(best, &said)
+            && self.knows_its_topics(best, &doubts.topics)
             && !self.contradicted(best, &said))
         .then_some((best, score))
     }
@@ -433,6 +510,26 @@ impl Faq {
             s.matches
                 .iter()
                 .any(|&(w, _)| Some(w) != s.kind && questions.iter().any(|q| q.contains(&w)))
+        })
+    }
+
+    /// Whether the entry has every word of the message that names a question of its own
+    /// (SHIPPED_TOPICS): "do you teach guitar?" asks about lessons, which the guitars' entry
+    /// does not mention; "how much is delivery?" asks what the deliveries' answer tells (its fees).
+    /// Of the whole question, not only its last clause: "which guitar is best for a beginner,
+    /// acoustic or electric?" asks for advice.
+    fn knows_its_topics(&self, best: usize, topics: &[String]) -> bool {
+        let entry = &self.entries[best];
+        topics.iter().all(|topic| {
+            self.number.get(topic).is_some_and(|&w| {
+                entry
+                    .questions
+                    .iter()
+                    .flatten()
+                    .chain(&entry.answer)
+                    .chain(&entry.category)
+                    .any(|&e| e == w)
+            })
         })
     }
 
@@ -727,6 +824,81 @@ mod unit {
         assert_eq!(answer(&faq, "Are you opened on boxing day?"), Some(1));
         assert_eq!(answer(&faq, "mko wazi wikendi?"), Some(1));
         assert_eq!(answer(&faq, "Do you sell boxing gloves?"), None);
+    }
+
+    #[test]
+    fn a_topic_no_entry_knows_is_left_to_the_llm() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Do you teach guitar?"), None, "lessons");
+        assert_eq!(
+            answer(&faq, "Bei ya kinanda ni pesa ngapi?"),
+            None,
+            "a price"
+        );
+        assert_eq!(
+            answer(
+                &faq,
+                "Which guitar is best for a beginner, acoustic or electric?"
+            ),
+            None,
+            "advice, asked before the last clause"
+        );
+        assert_eq!(answer(&faq, "Do you sell guitars?"), Some(5));
+        let fees = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you deliver?",
+                    &[],
+                    "Countrywide; the fee depends on the place.",
+                ),
+                row(2, "How can I pay?", &[], "M-Pesa or cash."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(
+            answer(&fees, "How much is delivery?"),
+            Some(1),
+            "its answer tells the fee"
+        );
+    }
+
+    #[test]
+    fn do_you_have_asks_whether_the_shop_sells_it_unless_it_names_a_service() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Do you have Fender guitars?"), Some(5));
+        assert_eq!(answer(&faq, "Mko na kinanda?"), Some(6));
+        assert_eq!(
+            answer(&faq, "Hi, do you have installment payments for keyboards?"),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn a_place_and_an_item_set_the_scene_of_the_question() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Can you send a guitar to Nakuru by parcel?"),
+            Some(4)
+        );
+        assert_eq!(answer(&faq, "Mnaweza kunitumia keyboard Kisumu?"), Some(4));
+        assert_eq!(
+            answer(&faq, "Do you deliver keyboards to Rongai?"),
+            Some(4),
+            "a place after an item names no unknown thing"
+        );
+        let score = |m: &str| faq.rank(m, 1)[0].1;
+        assert!(score("can you deliver to Nakuru") > score("can you deliver to Zanzibar"));
+    }
+
+    #[test]
+    fn thanks_at_the_end_say_nothing_about_the_question() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Do you deliver to Nyeri? Thanks boss"),
+            Some(4)
+        );
+        assert_eq!(answer(&faq, "can I pay by card, asante"), Some(2));
     }
 
     #[test]

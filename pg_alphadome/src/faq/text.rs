@@ -40,7 +40,8 @@ const STOPWORDS: &[&str] = &[
     // Who the item is for and who is asked: context, not the topic (issue 29)
     "someone", "somebody", "anyone", "people", "only", "kid", "kids", "child", "children", "son",
     "daughter", "wife", "husband", "friend", "mtoto", "watoto",
-    "nataka", "natafuta", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
+    "needs", "wants", "keeps", "makes", "during", "exactly", "bado",
+    "nataka", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
     "handle",
 ];
 
@@ -222,6 +223,8 @@ pub fn words(text: &str, lexicon: &Lexicon) -> Vec<String> {
 pub struct Asked {
     pub words: Vec<String>,
     pub greeting: usize,
+    /// How many of them, at the end, only greet or thank ("..., thanks boss").
+    pub closing: usize,
     /// Where the question's last clause starts (after its last comma), when it has several:
     /// "Hey, I'm in Kitengela, can you send it?" asks "can you send it".
     pub clause: Option<usize>,
@@ -267,6 +270,7 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
     let mut asked = Asked {
         words: Vec::new(),
         greeting: 0,
+        closing: 0,
         clause: None,
         clause_said: 0,
         joined: Vec::new(),
@@ -296,6 +300,11 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
             }
             last_word = Some((index, at));
             asked.greeting += usize::from(greeting);
+            asked.closing = if lexicon.closes(raw) {
+                asked.closing + 1
+            } else {
+                0
+            };
             asked.words.push(word);
             asked.joined.push(false);
             asked.hyphened.push(false);
@@ -346,7 +355,7 @@ mod unit {
             ("Where is the shop?", &["where", "shop"]),
             ("Mnafungua saa ngapi?", &["open", "time", "ngapi"]),
             ("asante sana", &["asante"]),
-            ("boxes classes glass bus", &["box", "class", "glass", "bus"]),
+            ("boxes watches glass bus", &["box", "watch", "glass", "bus"]),
             ("is it the?", &[]),
             ("what's ur opening hrs", &["open", "hour"]),
         ]);
@@ -392,9 +401,9 @@ mod unit {
     #[test]
     fn whose_and_is_at_say_nothing_or_one_thing_in_swahili() {
         read_as(&[
-            ("Duka yenu iko wapi?", &["shop", "iko", "wapi"]),
-            ("duka liko wapi", &["shop", "iko", "wapi"]),
-            ("bei zenu", &["bei"]),
+            ("Duka yenu iko wapi?", &["shop", "iko", "where"]),
+            ("duka liko wapi", &["shop", "iko", "where"]),
+            ("bei zenu", &["price"]),
             ("chenga", &["chenga"]),
         ]);
     }
@@ -468,6 +477,20 @@ mod unit {
         let late = asked("mnauza gitaa, boss? hello", &shipped);
         assert_eq!(late.greeting, 0);
         assert_eq!(asked("Habari yako?", &shipped).greeting, 1);
+    }
+
+    #[test]
+    fn thanks_and_greetings_at_the_end_are_counted() {
+        let shipped = Lexicon::shipped();
+        let thanks = asked("How late are you open on Fridays, thanks msee", &shipped);
+        assert_eq!(thanks.words, ["time", "open", "friday", "thank", "msee"]);
+        assert_eq!(thanks.closing, 2);
+        assert_eq!(
+            asked("Thanks, I will pass by on Saturday", &shipped).greeting,
+            0,
+            "thanks before anything else is the message, not a greeting"
+        );
+        assert_eq!(asked("Do you deliver?", &shipped).closing, 0);
     }
 
     #[test]
