@@ -98,7 +98,8 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("sikukuu", "holiday"),
     ("siku", "day"),
     ("wikendi", "weekend"),
-    // Delivery (not "bring": "bring the instrument in" is how a repair starts)
+    // Delivery ("bring" said of "I" is the customer coming: text.rs)
+    ("bring", "deliver"),
     ("rider", "deliver"),
     ("g4s", "deliver"),
     // Items read as their category
@@ -152,6 +153,7 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("replace", "repair"),
     ("replacement", "repair"),
     ("torn", "broken"),
+    ("broke", "broken"),
     ("snapped", "broken"),
     ("burst", "broken"),
     // Delivery, more ways to say it: who carries it and how it travels
@@ -167,10 +169,13 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("upcountry", "countrywide"),
     ("nationwide", "countrywide"),
     ("mzigo", "deliver"),
+    ("mizigo", "deliver"),
     // Payment: card brands, cash, banks and mobile money
     ("amex", "card"),
     ("cards", "card"),
     ("taslimu", "cash"),
+    ("kadi", "card"),
+    ("benki", "transfer"),
     ("bank", "transfer"),
     ("eft", "transfer"),
     ("rtgs", "transfer"),
@@ -185,6 +190,7 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("deposits", "instalment"),
     // Where the shop is: what a customer looks it up by
     ("mtaa", "location"),
+    ("upande", "location"),
     ("landmark", "location"),
     ("landmarks", "location"),
     ("map", "location"),
@@ -309,8 +315,11 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("event", "event"),
     ("events", "event"),
     ("workshop", "event"),
-    ("park", "parking"),
-    ("parking", "parking"),
+    ("park", "park"),
+    ("parking", "park"),
+    ("pick up", "collect"),
+    ("collect", "collect"),
+    ("collection", "collect"),
 ];
 
 /// Two words that together mean one thing, for every shop: read as that word, in place of both.
@@ -339,6 +348,9 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("on credit", "instalment"),
     ("credit card", "card"),
     ("new year", "holiday"),
+    ("upper hill", "upperhill"),
+    ("south b", "southb"),
+    ("south c", "southc"),
     ("pole pole", "instalment"),
     ("polepole", "instalment"),
     ("kidogo kidogo", "instalment"),
@@ -359,6 +371,15 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("stopped working", "broken"),
     ("sort out", "repair"),
     ("how long", "duration"),
+    // The customer's own order on its way (not "can I order a guitar")
+    ("my order", "arrive"),
+    ("our order", "arrive"),
+    ("my delivery", "arrive"),
+    ("my parcel", "arrive"),
+    ("my package", "arrive"),
+    ("oda yangu", "arrive"),
+    ("mzigo wangu", "arrive"),
+    ("mzigo yangu", "arrive"),
     ("second hand", "used"),
     ("digital piano", "keyboard"),
     ("digital pianos", "keyboard"),
@@ -453,13 +474,13 @@ const SHIPPED_KINDS: &[(&str, &str)] = &[
 /// with an entry about it or not at all: what a thing costs, lessons, hire, returns, warranties,
 /// discounts, jobs, an order on its way, whether one item is in stock, advice, where the goods
 /// come from, receipts and invoices, an item's features, events, how long something takes,
-/// parking. A message that names one is answered only by an entry that has the word
-/// (Faq::answer): "do you teach guitar?" is not answered by the guitars' entry, "how much is
-/// delivery?" is by the deliveries' entry whose answer gives its fees.
+/// parking, collecting a thing. A message that names one is answered only by an entry that has
+/// the word (Faq::answer): "do you teach guitar?" is not answered by the guitars' entry, "how
+/// much is delivery?" is by the deliveries' entry whose answer gives its fees.
 #[rustfmt::skip]
-const SHIPPED_TOPICS: &[&str] = &[
-    "price", "lesson", "rent", "return", "warranty", "discount", "job", "arrive",
-    "duration", "parking", "availability", "advice", "origin", "receipt", "feature", "event",
+pub const SHIPPED_TOPICS: &[&str] = &[
+    "price", "lesson", "rent", "return", "warranty", "discount", "job", "arrive", "duration",
+    "park", "collect", "availability", "advice", "origin", "receipt", "feature", "event",
 ];
 
 /// Swahili verb roots (and English verbs Sheng conjugates the Swahili way: mnadeliver), with
@@ -473,6 +494,7 @@ const SHIPPED_ROOTS: &[(&str, &str)] = &[
     ("fung", "close"),
     ("let", "deliver"),
     ("tum", "deliver"),
+    ("pelek", "deliver"),
     ("fikish", "deliver"),
     ("deliver", "deliver"),
     ("repair", "repair"),
@@ -486,6 +508,7 @@ const SHIPPED_ROOTS: &[(&str, &str)] = &[
     ("wez", "can"),
     ("fany", "do"),
     ("shughulik", "handle"),
+    ("saidi", "help"),
     ("fundish", "lesson"),
     ("jifunz", "lesson"),
     ("kodish", "rent"),
@@ -561,14 +584,24 @@ const PLACES: &[&str] = &[
     "kasarani", "roysambu", "githurai", "zimmerman", "kahawa", "ruaka", "runda", "parklands",
     "eastleigh", "buruburu", "donholm", "umoja", "kayole", "utawala", "ngara", "pangani",
     "kawangware", "dagoretti", "kibera", "madaraka", "upperhill", "hurlingham", "gigiri",
-    "muthaiga", "kangemi", "uthiru", "kitisuru", "ridgeways", "fedha", "tassia", "pipeline",
+    "muthaiga", "kangemi", "uthiru", "kitisuru", "ridgeways", "fedha", "tassia", "pipeline", "southb", "southc",
     "cbd", "town",
+    // Where a customer wants a thing brought
+    "office", "home", "house", "place", "nyumbani", "ofisini", "kazini", "estate", "apartment",
+    "hostel", "campus",
 ];
 
-/// Objects a verb is done for ("me", "us"), written just before its root: with one, a short
-/// root takes the applicative ending -ia/-ea too (ni-tum-ia, send me; mnaweza ku-ni-tum-ia),
-/// which without one makes another verb (tumia, natumia: use). Not the subjunctive -ie:
-/// "nitumie" is also "may I use".
+/// Short shipped roots whose applicative means what they mean (lipia: pay for; letea: bring
+/// to; uzia: sell to), unlike tumia (use, not send).
+const APPLICATIVE_SHORT_ROOTS: &[&str] = &["lip", "let", "uz"];
+
+/// Short shipped roots whose applicative alone makes another verb (tumia, natumia: use), but
+/// with an object just before the root (OBJECT_INFIXES) and the ending -ia/-ea means the root
+/// done for someone (ni-tum-ia, send me; mnaweza ku-ni-tum-ia). Not the subjunctive -ie:
+/// "nitumie" is also "may I use". (Not pat-: nipatia is "give me", not "find me".)
+const OBJECT_APPLICATIVE_ROOTS: &[&str] = &["tum"];
+
+/// Objects a verb is done for, "me" and "us" (OBJECT_APPLICATIVE_ROOTS).
 const OBJECT_INFIXES: &[&str] = &["ni", "tu"];
 
 /// A tenant's words and the shipped ones, as the matcher reads them.
@@ -687,7 +720,9 @@ impl Lexicon {
                     || (ending.is_empty() && short)
                     || (needs_long_root
                         && short
-                        && !(OBJECT_INFIXES.iter().any(|o| word[..start].ends_with(o))
+                        && !APPLICATIVE_SHORT_ROOTS.contains(&root)
+                        && !(OBJECT_APPLICATIVE_ROOTS.contains(&root)
+                            && OBJECT_INFIXES.iter().any(|o| word[..start].ends_with(o))
                             && ending.ends_with('a')))
                 {
                     continue;
@@ -820,7 +855,9 @@ mod unit {
             ("kunitumia", "deliver"),
             ("mnaweza", "can"),
             ("nitumie", "-"),
-            ("lipia", "-"),
+            ("nitalipia", "pay"),
+            ("nipatia", "-"),
+            ("mtaniletea", "deliver"),
             ("kutuletea", "deliver"),
         ] {
             assert_eq!(lexicon.meaning(word).unwrap_or("-"), meaning, "{word}");

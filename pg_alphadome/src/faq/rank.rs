@@ -100,8 +100,9 @@ pub struct Faq {
 struct Doubts {
     /// An item names a thing no entry knows ("guitar lessons").
     unknown_thing: bool,
-    /// The words of the question (after its greetings) that name a question of their own
-    /// (lexicon.rs, SHIPPED_TOPICS: price, lessons, ...).
+    /// The words of the question (after its greetings; of its last sentence, when that is the
+    /// question: Asked::sentence) that name a question of their own (lexicon.rs,
+    /// SHIPPED_TOPICS: price, lessons, ...).
     topics: Vec<String>,
 }
 
@@ -216,13 +217,23 @@ impl Faq {
     fn understand(&self, message: &str) -> (Vec<Said>, Doubts) {
         let mut asked = asked(message, &self.lexicon);
         self.read_have(&mut asked.words);
-        let doubts = Doubts {
-            unknown_thing: self.names_an_unknown_thing(&asked),
-            topics: asked.words[asked.greeting..]
-                .iter()
-                .filter(|w| self.lexicon.is_topic(w))
-                .cloned()
-                .collect(),
+        let unknown_thing = self.names_an_unknown_thing(&asked);
+        // The topics of the question read from `from` on: of the whole question (after its
+        // greetings), or of its last sentence when the part read is in it (the sentences
+        // before set the scene: "... my son wants to learn. Do you sell Yamaha keyboards").
+        let doubts = |from: usize| {
+            let from = match asked.sentence {
+                Some(sentence) if from >= sentence => sentence,
+                _ => asked.greeting,
+            };
+            Doubts {
+                unknown_thing,
+                topics: asked.words[from..]
+                    .iter()
+                    .filter(|w| self.lexicon.is_topic(w))
+                    .cloned()
+                    .collect(),
+            }
         };
         let asks = |said: &[Said]| {
             said.iter()
@@ -241,7 +252,19 @@ impl Faq {
         {
             let last_clause = self.said(&asked.words[clause..end], &asked.hyphened[clause..end]);
             if asks(&last_clause) {
-                return (last_clause, doubts);
+                return (last_clause, doubts(clause));
+            }
+        }
+        // Of a message of several sentences none of which ends in "?", the last one, when it
+        // asks ("Good afternoon. I saw your shop online. Do you sell Yamaha keyboards").
+        if let Some(sentence) = asked
+            .sentence
+            .filter(|&c| c > asked.greeting && end >= c + MIN_CLAUSE_WORDS)
+        {
+            let last_sentence =
+                self.said(&asked.words[sentence..end], &asked.hyphened[sentence..end]);
+            if asks(&last_sentence) {
+                return (last_sentence, doubts(sentence));
             }
         }
         let after_greetings = self.said(
@@ -249,9 +272,9 @@ impl Faq {
             &asked.hyphened[asked.greeting..end],
         );
         if asks(&after_greetings) {
-            return (after_greetings, doubts);
+            return (after_greetings, doubts(asked.greeting));
         }
-        (self.said(&asked.words, &asked.hyphened), doubts)
+        (self.said(&asked.words, &asked.hyphened), doubts(0))
     }
 
     /// "Do you have" (mko na, mna) asks whether the shop sells what follows, an item or a kind
@@ -860,6 +883,28 @@ mod unit {
             answer(&fees, "How much is delivery?"),
             Some(1),
             "its answer tells the fee"
+        );
+        let lessons = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you offer guitar lessons?",
+                    &[],
+                    "Saturdays, KES 2,000.",
+                ),
+                row(
+                    2,
+                    "Which guitars do you sell?",
+                    &[],
+                    "Acoustic and electric.",
+                ),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(
+            answer(&lessons, "Do you teach guitar?"),
+            Some(1),
+            "an entry about the topic answers it"
         );
     }
 

@@ -41,6 +41,12 @@ const STOPWORDS: &[&str] = &[
     "someone", "somebody", "anyone", "people", "only", "kid", "kids", "child", "children", "son",
     "daughter", "wife", "husband", "friend", "mtoto", "watoto",
     "needs", "wants", "keeps", "makes", "during", "exactly", "bado",
+    // Filler of a longer message: when, how sure, going and coming (issue 29)
+    "still", "yet", "already", "maybe", "perhaps", "actually", "currently", "usually",
+    "normally", "possible", "possibly", "able", "even", "ever", "else", "something",
+    "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
+    "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
+    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such",
     "nataka", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
     "handle",
 ];
@@ -138,8 +144,15 @@ fn tokens(lowered: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// Verbs of a sale, as the shop's entries say them: a customer's "I want to buy" is the shop's
-/// "sell", and "I want to sell my keyboard" is the shop's "buy" (not "do you sell keyboards").
-const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[("buy", "sell"), ("sell", "buy")];
+/// "sell", and "I want to sell my keyboard" is the shop's "buy" (not "do you sell keyboards");
+/// "can I bring it in" is the customer coming (nothing), "can you bring it" a delivery
+/// (lexicon.rs).
+const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[
+    ("buy", "sell"),
+    ("sell", "buy"),
+    ("bring", "come"),
+    ("brought", "come"),
+];
 
 /// How far after "i" its verb may come ("i would like to sell": 4 words).
 const SUBJECT_REACH: usize = 4;
@@ -228,6 +241,10 @@ pub struct Asked {
     /// Where the question's last clause starts (after its last comma), when it has several:
     /// "Hey, I'm in Kitengela, can you send it?" asks "can you send it".
     pub clause: Option<usize>,
+    /// Where the message's last sentence starts, when it has several and none ends in "?":
+    /// "Good afternoon. I saw your shop on Instagram. Do you sell Yamaha keyboards" asks the
+    /// last.
+    pub sentence: Option<usize>,
     /// How many words the last clause has, with those that say nothing ("which keyboards do
     /// you have": 5).
     pub clause_said: usize,
@@ -272,14 +289,25 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
         greeting: 0,
         closing: 0,
         clause: None,
+        sentence: None,
         clause_said: 0,
         joined: Vec::new(),
         hyphened: Vec::new(),
     };
     let clause_at = lowered.rfind([',', ';']);
+    let sentence_at = (!lowered.contains('?'))
+        .then(|| {
+            lowered
+                .trim_end_matches(|c: char| !c.is_alphanumeric())
+                .rfind(['.', '!', '\n'])
+        })
+        .flatten();
     let mut greeting = true;
     let mut last_word: Option<(usize, usize)> = None;
     for (index, (at, raw)) in read_at(&lowered, lexicon).into_iter().enumerate() {
+        if sentence_at.is_some_and(|c| at > c) {
+            asked.sentence.get_or_insert(asked.words.len());
+        }
         if clause_at.is_some_and(|c| at > c) {
             asked.clause.get_or_insert(asked.words.len());
             asked.clause_said += 1;
@@ -394,7 +422,7 @@ mod unit {
     fn a_word_is_not_stemmed_to_no_vowel() {
         read_as(&[
             ("guitar strings, a string", &["guitar", "string", "string"]),
-            ("opening, bringing", &["open", "bring"]),
+            ("opening, bringing", &["open", "deliver"]),
         ]);
     }
 
@@ -433,6 +461,25 @@ mod unit {
     }
 
     #[test]
+    fn the_last_sentence_is_marked_when_none_asks() {
+        let shipped = Lexicon::shipped();
+        let long = asked(
+            "Hello. I saw your shop on Instagram! Do you sell Casio",
+            &shipped,
+        );
+        assert_eq!(
+            long.words,
+            ["hello", "saw", "shop", "instagram", "sell", "casio"]
+        );
+        assert_eq!(long.sentence, Some(4));
+        assert_eq!(
+            asked("Hi. Do you deliver? Thanks.", &shipped).sentence,
+            None
+        );
+        assert_eq!(asked("Do you deliver", &shipped).sentence, None);
+    }
+
+    #[test]
     fn the_last_clause_of_a_question_is_marked() {
         let shipped = Lexicon::shipped();
         let long = asked("Hey, I'm in Kitengela, can you deliver it?", &shipped);
@@ -451,6 +498,8 @@ mod unit {
             ("I'd like to buy a guitar", &["sell", "guitar"]),
             ("Do you sell keyboards?", &["sell", "keyboard"]),
             ("Do you buy used ones", &["buy", "used", "one"]),
+            ("Can a rider bring it?", &["deliver", "deliver"]),
+            ("Can I bring my guitar for repair?", &["guitar", "repair"]),
         ]);
     }
 
@@ -477,6 +526,19 @@ mod unit {
         let late = asked("mnauza gitaa, boss? hello", &shipped);
         assert_eq!(late.greeting, 0);
         assert_eq!(asked("Habari yako?", &shipped).greeting, 1);
+    }
+
+    #[test]
+    fn a_topic_is_read_as_itself() {
+        let shipped = Lexicon::shipped();
+        for topic in super::super::lexicon::SHIPPED_TOPICS {
+            assert_eq!(words(topic, &shipped), [*topic], "{topic}");
+        }
+        read_as(&[
+            ("Where can I park?", &["where", "park"]),
+            ("How much is it, bei gani?", &["price", "price", "gani"]),
+            ("Do you teach? Mnafundisha?", &["lesson", "lesson"]),
+        ]);
     }
 
     #[test]
