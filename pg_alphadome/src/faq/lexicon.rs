@@ -190,6 +190,9 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("deposits", "instalment"),
     // Where the shop is: what a customer looks it up by
     ("mtaa", "location"),
+    ("near", "location"),
+    ("nearest", "location"),
+    ("nearby", "location"),
     ("upande", "location"),
     ("landmark", "location"),
     ("landmarks", "location"),
@@ -371,6 +374,14 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("stopped working", "broken"),
     ("sort out", "repair"),
     ("how long", "duration"),
+    ("till when", "time"),
+    ("till what", "time"),
+    ("until when", "time"),
+    ("until what", "time"),
+    ("close to", "location"),
+    ("karibu na", "location"),
+    ("easy coach", "deliver"),
+    ("wells fargo", "deliver"),
     // The customer's own order on its way (not "can I order a guitar")
     ("my order", "arrive"),
     ("our order", "arrive"),
@@ -474,13 +485,14 @@ const SHIPPED_KINDS: &[(&str, &str)] = &[
 /// with an entry about it or not at all: what a thing costs, lessons, hire, returns, warranties,
 /// discounts, jobs, an order on its way, whether one item is in stock, advice, where the goods
 /// come from, receipts and invoices, an item's features, events, how long something takes,
-/// parking, collecting a thing. A message that names one is answered only by an entry that has
-/// the word (Faq::answer): "do you teach guitar?" is not answered by the guitars' entry, "how
-/// much is delivery?" is by the deliveries' entry whose answer gives its fees.
+/// parking, collecting a thing, what the customer did (DONE). A message that names one is
+/// answered only by an entry that has the word (Faq::answer): "do you teach guitar?" is not
+/// answered by the guitars' entry, "how much is delivery?" is by the deliveries' entry whose
+/// answer gives its fees.
 #[rustfmt::skip]
 pub const SHIPPED_TOPICS: &[&str] = &[
     "price", "lesson", "rent", "return", "warranty", "discount", "job", "arrive", "duration",
-    "park", "collect", "availability", "advice", "origin", "receipt", "feature", "event",
+    "park", "collect", "availability", "advice", "origin", "receipt", "feature", "event", DONE,
 ];
 
 /// Swahili verb roots (and English verbs Sheng conjugates the Swahili way: mnadeliver), with
@@ -503,7 +515,8 @@ const SHIPPED_ROOTS: &[(&str, &str)] = &[
     ("kubal", "accept"),
     ("chuku", "take"),
     ("ruhus", "accept"),
-    ("pat", "find"),
+    // pata is "get" (kupata keyboard: to get one), patikana "be found" (mnapatikana wapi)
+    ("pat", "get"),
     ("patikan", "find"),
     ("wez", "can"),
     ("fany", "do"),
@@ -590,6 +603,18 @@ const PLACES: &[&str] = &[
     "office", "home", "house", "place", "nyumbani", "ofisini", "kazini", "estate", "apartment",
     "hostel", "campus",
 ];
+
+/// Shipped roots that mean another thing with "you" (the shop) as their object: pata is "get"
+/// (kupata keyboard), ku-wa-pata "find you" (nitawapata wapi?).
+const WITH_YOU_AS_OBJECT: &[(&str, &str)] = &[("pat", "find")];
+
+/// "You" as a verb's object, singular and plural.
+const YOU: &[&str] = &["ku", "wa"];
+
+/// What a verb of the customer's own past means (I have sent, I paid: nimetuma, nililipa, and
+/// "I paid" in English, text.rs): a report of something done, an order or a payment on its
+/// way, which names a question of its own (SHIPPED_TOPICS).
+pub const DONE: &str = "done";
 
 /// Short shipped roots whose applicative means what they mean (lipia: pay for; letea: bring
 /// to; uzia: sell to), unlike tumia (use, not send).
@@ -705,7 +730,7 @@ impl Lexicon {
             return None;
         }
         // Every split into prefixes + root + ending; the longest root wins.
-        let mut found: Option<(usize, &str)> = None;
+        let mut found: Option<(usize, &str, usize)> = None;
         for start in prefix_chain_ends(word, MAX_PREFIXES) {
             let rest = &word[start..];
             let applicative = APPLICATIVE_ENDINGS.iter().map(|e| (e, true));
@@ -728,13 +753,31 @@ impl Lexicon {
                     continue;
                 }
                 if let Some(m) = self.roots.get(root) {
-                    if found.is_none_or(|(len, _)| root.len() > len) {
-                        found = Some((root.len(), m));
+                    let m = WITH_YOU_AS_OBJECT
+                        .iter()
+                        .find(|(r, _)| {
+                            // Not first: ku- first is the infinitive, wa- first "they".
+                            *r == root
+                                && YOU
+                                    .iter()
+                                    .any(|y| start > y.len() && word[..start].ends_with(y))
+                        })
+                        .map_or(m.as_str(), |(_, meaning)| meaning);
+                    if found.is_none_or(|(len, _, _)| root.len() > len) {
+                        found = Some((root.len(), m, start));
                     }
                 }
             }
         }
-        found.map(|(_, m)| m)
+        // What the customer did (nimetuma, nililipa): a report, not a question about it.
+        found.map(|(_, m, start)| {
+            let reports = start == 2 + 2 && (word.starts_with("nime") || word.starts_with("nili"));
+            if reports {
+                DONE
+            } else {
+                m
+            }
+        })
     }
 
     /// What two raw words (lower case) said one after the other mean together, if a phrase.
@@ -856,7 +899,13 @@ mod unit {
             ("mnaweza", "can"),
             ("nitumie", "-"),
             ("nitalipia", "pay"),
+            ("nimetuma", "done"),
+            ("nililipa", "done"),
+            ("nilipe", "pay"),
             ("nipatia", "-"),
+            ("kupata", "get"),
+            ("nitawapata", "find"),
+            ("nitakupata", "find"),
             ("mtaniletea", "deliver"),
             ("kutuletea", "deliver"),
         ] {

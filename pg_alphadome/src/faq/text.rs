@@ -46,7 +46,8 @@ const STOPWORDS: &[&str] = &[
     "normally", "possible", "possibly", "able", "even", "ever", "else", "something",
     "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
     "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
-    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such",
+    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu",
+    "kisha",
     "nataka", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
     "handle",
 ];
@@ -146,12 +147,15 @@ fn tokens(lowered: &str) -> impl Iterator<Item = (usize, &str)> {
 /// Verbs of a sale, as the shop's entries say them: a customer's "I want to buy" is the shop's
 /// "sell", and "I want to sell my keyboard" is the shop's "buy" (not "do you sell keyboards");
 /// "can I bring it in" is the customer coming (nothing), "can you bring it" a delivery
-/// (lexicon.rs).
+/// (lexicon.rs); "I paid", "I sent" report what the customer did (lexicon::DONE).
 const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[
     ("buy", "sell"),
     ("sell", "buy"),
     ("bring", "come"),
     ("brought", "come"),
+    ("paid", "done"),
+    ("sent", "done"),
+    ("ordered", "done"),
 ];
 
 /// How far after "i" its verb may come ("i would like to sell": 4 words).
