@@ -129,6 +129,8 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("dijitali", "digital"),
     ("nitawezaje", "how"),
     ("mna", "carry"),
+    // "Do you offer delivery?" asks whether the shop has it, like "do you have"
+    ("offer", "carry"),
     ("natafuta", "carry"),
     ("stuck", "broken"),
     ("crackling", "broken"),
@@ -273,6 +275,13 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("guarantee", "warranty"),
     ("dhamana", "warranty"),
     ("discount", "discount"),
+    ("offers", "discount"),
+    ("promotion", "discount"),
+    ("promo", "discount"),
+    ("sale", "discount"),
+    ("try", "trial"),
+    ("test", "trial"),
+    ("jaribu", "trial"),
     ("discounts", "discount"),
     ("punguzo", "discount"),
     ("job", "job"),
@@ -368,6 +377,11 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("you have", "carry"),
     ("u have", "carry"),
     ("mko na", "carry"),
+    // An offer had, not offered: "any offer on guitars?" asks for a discount
+    ("any offer", "discount"),
+    ("an offer", "discount"),
+    ("black friday", "discount"),
+    ("cyber monday", "discount"),
     ("looking for", "carry"),
     ("searching for", "carry"),
     ("not working", "broken"),
@@ -485,14 +499,15 @@ const SHIPPED_KINDS: &[(&str, &str)] = &[
 /// with an entry about it or not at all: what a thing costs, lessons, hire, returns, warranties,
 /// discounts, jobs, an order on its way, whether one item is in stock, advice, where the goods
 /// come from, receipts and invoices, an item's features, events, how long something takes,
-/// parking, collecting a thing, what the customer did (DONE). A message that names one is
-/// answered only by an entry that has the word (Faq::answer): "do you teach guitar?" is not
-/// answered by the guitars' entry, "how much is delivery?" is by the deliveries' entry whose
-/// answer gives its fees.
+/// parking, collecting a thing, trying one out, what the customer did (DONE). A message that
+/// names one is answered only by an entry that has the word (Faq::answer): "do you teach
+/// guitar?" is not answered by the guitars' entry, "how much is delivery?" is by the
+/// deliveries' entry whose answer gives its fees.
 #[rustfmt::skip]
 pub const SHIPPED_TOPICS: &[&str] = &[
     "price", "lesson", "rent", "return", "warranty", "discount", "job", "arrive", "duration",
-    "park", "collect", "availability", "advice", "origin", "receipt", "feature", "event", DONE,
+    "park", "collect", "availability", "advice", "origin", "receipt", "feature", "event", "trial",
+    DONE,
 ];
 
 /// Swahili verb roots (and English verbs Sheng conjugates the Swahili way: mnadeliver), with
@@ -597,7 +612,8 @@ const PLACES: &[&str] = &[
     "kasarani", "roysambu", "githurai", "zimmerman", "kahawa", "ruaka", "runda", "parklands",
     "eastleigh", "buruburu", "donholm", "umoja", "kayole", "utawala", "ngara", "pangani",
     "kawangware", "dagoretti", "kibera", "madaraka", "upperhill", "hurlingham", "gigiri",
-    "muthaiga", "kangemi", "uthiru", "kitisuru", "ridgeways", "fedha", "tassia", "pipeline", "southb", "southc",
+    "muthaiga", "kangemi", "uthiru", "kitisuru", "ridgeways", "fedha", "tassia", "pipeline",
+    "southb", "southc",
     "cbd", "town",
     // Where a customer wants a thing brought
     "office", "home", "house", "place", "nyumbani", "ofisini", "kazini", "estate", "apartment",

@@ -54,9 +54,12 @@ const ITEM_WITH_A_QUESTION: f32 = 0.5;
 /// How much an item counts as its kind (a drum as an instrument), against the word itself.
 const KIND_MATCH: f32 = 0.8;
 
-/// "Do you have" or "do you carry", as the lexicon reads it, and what it asks of a shop when it names no service.
+/// "Do you have" or "do you carry", as the lexicon reads it, and what it asks of a shop when it
+/// names no service.
 const HAVE: &str = "carry";
 const SELL: &str = "sell";
+/// An offer had (lexicon.rs, a topic).
+const DISCOUNT: &str = "discount";
 
 /// One active FAQ or canned-reply row as read from the table.
 pub struct Row {
@@ -279,10 +282,17 @@ impl Faq {
 
     /// "Do you have" (mko na, mna) asks whether the shop sells what follows, an item or a kind
     /// ("do you have Fender Telecasters?"), unless the message names something else an entry's
-    /// questions know, a service ("do you have payment plans?"): then it says nothing.
+    /// questions know, a service ("do you have payment plans?"): then it says nothing. "Offer"
+    /// reads as "have" ("do you offer delivery?"), but right after "have" it is a thing had, a
+    /// discount ("mko na offer ya keyboards?").
     fn read_have(&self, words: &mut [String]) {
         if !words.iter().any(|w| w == HAVE) {
             return;
+        }
+        for at in 1..words.len() {
+            if words[at - 1] == HAVE && words[at] == HAVE {
+                words[at] = DISCOUNT.to_string();
+            }
         }
         let names_a_service = words.iter().any(|w| {
             w != HAVE
@@ -913,6 +923,12 @@ mod unit {
         let faq = shop();
         assert_eq!(answer(&faq, "Do you have Fender guitars?"), Some(5));
         assert_eq!(answer(&faq, "Mko na kinanda?"), Some(6));
+        assert_eq!(answer(&faq, "Do you offer delivery?"), Some(4));
+        assert_eq!(
+            answer(&faq, "Mko na offer ya keyboards?"),
+            None,
+            "an offer had is a discount"
+        );
         assert_eq!(
             answer(&faq, "Hi, do you have installment payments for keyboards?"),
             Some(3)
