@@ -72,6 +72,9 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("dukani", "shop"),
     ("settle", "pay"),
     ("monthly", "month"),
+    ("mwezi", "month"),
+    ("miezi", "month"),
+    ("weekly", "instalment"),
     ("layaway", "instalment"),
     // Where the shop is
     ("pin", "location"),

@@ -953,6 +953,29 @@ mod unit {
     }
 
     #[test]
+    fn the_last_sentence_asks_when_none_ends_in_a_question_mark() {
+        let faq = shop();
+        assert_eq!(
+            answer(
+                &faq,
+                "Good afternoon. I saw your shop on Instagram and my son wants to learn. \
+                 Do you sell Casio keyboards"
+            ),
+            Some(6),
+            "the sentences before set the scene, their topics too"
+        );
+        assert_eq!(answer(&faq, "Hi, I am in Mombasa. How will I pay"), Some(2));
+    }
+
+    #[test]
+    fn what_the_customer_did_is_a_report_not_a_question() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Nimetuma pesa kwa M-Pesa, mmeipata?"), None);
+        assert_eq!(answer(&faq, "I paid by card, is it through?"), None);
+        assert_eq!(answer(&faq, "Nitalipa aje?"), Some(2));
+    }
+
+    #[test]
     fn thanks_at_the_end_say_nothing_about_the_question() {
         let faq = shop();
         assert_eq!(
