@@ -46,7 +46,7 @@ const STOPWORDS: &[&str] = &[
     "normally", "possible", "possibly", "able", "even", "ever", "else", "something",
     "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
     "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
-    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu",
+    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu", "bit", "little",
     "kisha",
     "nataka", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
     "handle",
@@ -63,6 +63,24 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("thx", "thanks"),
     ("tnx", "thanks"),
     ("abt", "about"),
+    // Texting shorthand for the shop's concepts (issue 29)
+    ("opn", "open"),
+    ("clse", "close"),
+    ("tym", "time"),
+    ("tmrw", "tomorrow"),
+    ("tmr", "tomorrow"),
+    ("2moro", "tomorrow"),
+    ("2day", "today"),
+    ("2nite", "tonight"),
+    ("hw", "how"),
+    ("cn", "can"),
+    ("wer", "where"),
+    ("whn", "when"),
+    ("shp", "shop"),
+    ("dlvr", "deliver"),
+    ("pymt", "payment"),
+    ("pmt", "payment"),
+    ("loc", "location"),
 ];
 
 /// Latin letters with accents, folded to their base letter.
