@@ -385,6 +385,9 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("part payments", "instalment"),
     ("how much", "price"),
     ("pesa ngapi", "price"),
+    ("doh ngapi", "price"),
+    ("ganji ngapi", "price"),
+    ("chapaa ngapi", "price"),
     ("in stock", "availability"),
     // "Do you have" (rank.rs reads it as "do you sell" unless what is had is a service an
     // entry names: "do you have payment plans?")

@@ -58,6 +58,11 @@ const KIND_MATCH: f32 = 0.8;
 /// names no service.
 const HAVE: &str = "carry";
 const SELL: &str = "sell";
+/// "How much" in Swahili, and what it asks of an item (a topic, lexicon.rs).
+const HOW_MUCH: &str = "ngapi";
+const PRICE: &str = "price";
+/// The kind of a holiday or a weekend (lexicon.rs).
+const DAY: &str = "day";
 /// An offer had (lexicon.rs, a topic).
 const DISCOUNT: &str = "discount";
 
@@ -220,6 +225,7 @@ impl Faq {
     fn understand(&self, message: &str) -> (Vec<Said>, Doubts) {
         let mut asked = asked(message, &self.lexicon);
         self.read_have(&mut asked.words);
+        self.read_how_much(&mut asked.words);
         let unknown_thing = self.names_an_unknown_thing(&asked);
         // The topics of the question read from `from` on: of the whole question (after its
         // greetings), or of its last sentence when the part read is in it (the sentences
@@ -306,6 +312,18 @@ impl Faq {
             } else {
                 SELL.to_string()
             };
+        }
+    }
+
+    /// "Ngapi" (how much, how many) of a thing on sale asks its price ("gitaa ni ngapi?"); of
+    /// the clock the time ("saa ngapi weekends?": a weekend is a day, not a thing on sale), of a
+    /// till its number.
+    fn read_how_much(&self, words: &mut [String]) {
+        let on_sale = |w: &String| self.lexicon.kind(w).is_some_and(|k| k != DAY);
+        if words.iter().any(on_sale) {
+            for word in words.iter_mut().filter(|w| *w == HOW_MUCH) {
+                *word = PRICE.to_string();
+            }
         }
     }
 
