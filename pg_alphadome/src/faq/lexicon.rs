@@ -325,6 +325,10 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("original", "origin"),
     ("genuine", "origin"),
     ("fake", "origin"),
+    ("used", "used"),
+    ("secondhand", "used"),
+    ("preowned", "used"),
+    ("mitumba", "used"),
     ("feature", "feature"),
     ("features", "feature"),
     ("specs", "feature"),
@@ -423,6 +427,7 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("mzigo wangu", "arrive"),
     ("mzigo yangu", "arrive"),
     ("second hand", "used"),
+    ("wa pili", "used"),
     ("digital piano", "keyboard"),
     ("digital pianos", "keyboard"),
     ("stage piano", "keyboard"),
@@ -512,16 +517,16 @@ const SHIPPED_KINDS: &[(&str, &str)] = &[
 /// Words (as the matcher reads them) that name a question of their own, which a shop answers
 /// with an entry about it or not at all: what a thing costs, lessons, hire, returns, warranties,
 /// discounts, jobs, an order on its way, whether one item is in stock, advice, where the goods
-/// come from, receipts and invoices, an item's features, events, how long something takes,
-/// parking, collecting a thing, trying one out, what the customer did (DONE). A message that
-/// names one is answered only by an entry that has the word (Faq::answer): "do you teach
-/// guitar?" is not answered by the guitars' entry, "how much is delivery?" is by the
-/// deliveries' entry whose answer gives its fees.
+/// come from, second-hand goods, the shop buying from a customer, receipts and invoices, an
+/// item's features, events, how long something takes, parking, collecting a thing, trying one
+/// out, what the customer did (DONE). A message that names one is answered only by an entry
+/// that has the word (Faq::answer): "do you teach guitar?" is not answered by the guitars'
+/// entry, "how much is delivery?" is by the deliveries' entry whose answer gives its fees.
 #[rustfmt::skip]
 pub const SHIPPED_TOPICS: &[&str] = &[
     "price", "lesson", "rent", "return", "warranty", "discount", "job", "arrive", "duration",
     "park", "collect", "availability", "advice", "origin", "receipt", "feature", "event", "trial",
-    DONE,
+    "used", "buy", DONE,
 ];
 
 /// Swahili verb roots (and English verbs Sheng conjugates the Swahili way: mnadeliver), with

@@ -895,6 +895,13 @@ mod unit {
             "advice, asked before the last clause"
         );
         assert_eq!(answer(&faq, "Do you sell guitars?"), Some(5));
+        assert_eq!(
+            answer(&faq, "Naweza kuuza gitaa yangu kwenu?"),
+            None,
+            "the shop buying"
+        );
+        assert_eq!(answer(&faq, "Mnauza gitaa za mkono wa pili?"), None, "used");
+        assert_eq!(answer(&faq, "Nataka kununua gitaa, mnazo?"), Some(5));
         let fees = Faq::build(
             vec![
                 row(

@@ -174,6 +174,21 @@ const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[
     ("paid", "done"),
     ("sent", "done"),
     ("ordered", "done"),
+    // The same in Swahili, after "naweza", "nataka" (I can, I want): kuuza, to sell
+    ("kuuza", "buy"),
+    ("niuze", "buy"),
+    ("kununua", "sell"),
+];
+
+/// Swahili words that say "I" and what the customer means to do ("naweza kuuza gitaa yangu?":
+/// can I sell my guitar), like "i" in English.
+const I_WANT: &[&str] = &[
+    "naweza",
+    "nataka",
+    "ningependa",
+    "nitaweza",
+    "naeza",
+    "nilitaka",
 ];
 
 /// How far after "i" its verb may come ("i would like to sell": 4 words).
@@ -205,7 +220,7 @@ fn read_at<'a>(lowered: &'a str, lexicon: &'a Lexicon) -> Vec<(usize, &'a str)> 
             .iter()
             .find(|(customer, _)| *customer == word && since_i <= SUBJECT_REACH)
             .map_or(word, |(_, shop)| shop);
-        since_i = if word == "i" {
+        since_i = if word == "i" || I_WANT.contains(&word) {
             1
         } else {
             since_i.saturating_add(1)
@@ -520,6 +535,8 @@ mod unit {
             ("I'd like to buy a guitar", &["sell", "guitar"]),
             ("Do you sell keyboards?", &["sell", "keyboard"]),
             ("Do you buy used ones", &["buy", "used", "one"]),
+            ("Naweza kuuza gitaa yangu kwenu?", &["buy", "guitar"]),
+            ("Mnaweza kuuza gitaa?", &["sell", "guitar"]),
             ("Can a rider bring it?", &["deliver", "deliver"]),
             ("Can I bring my guitar for repair?", &["guitar", "repair"]),
         ]);
