@@ -163,6 +163,7 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("restore", "repair"),
     ("replacement", "repair"),
     ("torn", "broken"),
+    ("loose", "broken"),
     ("broke", "broken"),
     ("snapped", "broken"),
     ("burst", "broken"),

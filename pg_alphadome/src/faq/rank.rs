@@ -82,6 +82,9 @@ struct Entry {
     questions: Vec<Vec<usize>>,
     answer: Vec<usize>,
     category: Vec<usize>,
+    /// Whether its questions, answer or category name a place (lexicon.rs, PLACES): "within
+    /// Nairobi", "can you deliver to Mombasa".
+    names_a_place: bool,
 }
 
 /// A tenant's FAQ, indexed for ranking.
@@ -126,6 +129,8 @@ struct Said {
     item: bool,
     /// The kind the word matches as an item (instrument, for a drum), not as itself.
     kind: Option<usize>,
+    /// A place (lexicon.rs, PLACES).
+    place: bool,
 }
 
 fn trigrams_of(word: &str) -> Vec<[char; 3]> {
@@ -151,7 +156,7 @@ impl Faq {
                 })
                 .collect()
         };
-        let entries: Vec<Entry> = rows
+        let mut entries: Vec<Entry> = rows
             .into_iter()
             .map(|row| {
                 let mut questions = vec![intern(&row.question)];
@@ -163,9 +168,19 @@ impl Faq {
                     questions,
                     answer,
                     category,
+                    names_a_place: false,
                 }
             })
             .collect();
+        for entry in &mut entries {
+            let words = entry
+                .questions
+                .iter()
+                .flatten()
+                .chain(&entry.answer)
+                .chain(&entry.category);
+            entry.names_a_place = words.clone().any(|&w| lexicon.is_place(&vocabulary[w]));
+        }
         let mut in_questions = vec![false; vocabulary.len()];
         for &w in entries.iter().flat_map(|e| e.questions.iter().flatten()) {
             in_questions[w] = true;
@@ -389,6 +404,7 @@ impl Faq {
                     greets: self.lexicon.is_greeting(word),
                     item,
                     kind: kind.map(|(k, _)| k),
+                    place: self.lexicon.is_place(word),
                 });
                 continue;
             }
@@ -399,6 +415,7 @@ impl Faq {
                     greets: false,
                     item,
                     kind: Some(k),
+                    place: false,
                 });
                 continue;
             }
@@ -440,6 +457,7 @@ impl Faq {
                 greets: self.lexicon.is_greeting(word),
                 item,
                 kind: None,
+                place,
             });
         }
         said
@@ -541,15 +559,28 @@ impl Faq {
     /// it lacks, other than items, do not make up most of another entry's question ("can I pay
     /// in instalments, and do you deliver?" asks about both, and the LLM gets both; "... for
     /// the keyboard?" asks about instalments), and no item names a thing no entry knows
-    /// ("guitar lessons").
+    /// ("guitar lessons"), and the message is not only items and a place when the entry names no
+    /// place ("can you get a keyboard to me in Nyeri?" is no question for the keyboards' entry).
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
         let (said, doubts) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
         (!doubts.unknown_thing
             && self.names_a_word_of_its_questions(best, &said)
             && self.knows_its_topics(best, &doubts.topics)
+            && !self.only_items_and_a_place(best, &said)
             && !self.contradicted(best, &said))
         .then_some((best, score))
+    }
+
+    /// Whether the message says only items and a place, nothing else an entry's questions
+    /// know, and the entry names no place: a thing wanted somewhere is a delivery or a branch,
+    /// not whether the shop sells it.
+    fn only_items_and_a_place(&self, best: usize, said: &[Said]) -> bool {
+        let asks_more =
+            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
+        !self.entries[best].names_a_place
+            && said.iter().any(|s| s.place)
+            && !said.iter().any(asks_more)
     }
 
     /// Whether a message word itself (not only its kind) is a word of the entry's questions:
@@ -998,6 +1029,26 @@ mod unit {
         assert_eq!(answer(&faq, "Nimetuma pesa kwa M-Pesa, mmeipata?"), None);
         assert_eq!(answer(&faq, "I paid by card, is it through?"), None);
         assert_eq!(answer(&faq, "Nitalipa aje?"), Some(2));
+    }
+
+    #[test]
+    fn items_and_a_place_alone_are_no_question_for_an_entry_that_names_no_place() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Can you get a keyboard to me in Nyeri?"), None);
+        assert_eq!(answer(&faq, "Do you sell keyboards in Nyeri?"), Some(6));
+        let nairobi = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you sell keyboards?",
+                    &[],
+                    "Yes, at our Nairobi shop.",
+                ),
+                row(2, "Do you deliver?", &[], "Countrywide."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(answer(&nairobi, "Keyboards Nairobi?"), Some(1));
     }
 
     #[test]
