@@ -292,8 +292,16 @@ pub struct Asked {
     pub hyphened: Vec<bool>,
 }
 
-/// The part of a message that asks: when it has several sentences and some end in "?", those;
-/// else all of it ("I'm in Nyeri. Can you deliver?" asks "Can you deliver?").
+/// Words that point back to a thing named before ("do you sell those?", "mnazo?").
+#[rustfmt::skip]
+const POINTING_BACK: &[&str] = &[
+    "those", "these", "them", "it", "one", "ones", "such", "hizo", "hizi", "hiyo", "hii", "zile",
+    "mnazo", "mnayo",
+];
+
+/// The part of a message that asks: when it has several sentences and some end in "?", those,
+/// unless one of them points back to what came before (POINTING_BACK); else all of it ("I'm in
+/// Nyeri. Can you deliver?" asks "Can you deliver?").
 pub fn question_part(text: &str) -> String {
     let mut sentences: Vec<(&str, bool)> = Vec::new();
     let mut start = 0;
@@ -305,7 +313,17 @@ pub fn question_part(text: &str) -> String {
     }
     sentences.push((&text[start..], false));
     sentences.retain(|(s, _)| s.chars().any(char::is_alphanumeric));
-    if sentences.len() > 1 && sentences.iter().any(|&(_, asks)| asks) {
+    // A question that points back ("... a classical guitar for my daughter. Do you sell
+    // those?") is asked of the sentences before it too.
+    let points_back = |s: &str| {
+        lower(s)
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| POINTING_BACK.contains(&w))
+    };
+    if sentences.len() > 1
+        && sentences.iter().any(|&(_, asks)| asks)
+        && !sentences.iter().any(|&(s, asks)| asks && points_back(s))
+    {
         sentences
             .iter()
             .filter(|&&(_, asks)| asks)
@@ -554,6 +572,11 @@ mod unit {
         );
         assert_eq!(question_part("Open today?"), "Open today?");
         assert_eq!(question_part("Hi. A? B. C?"), " A ?  C");
+        assert_eq!(
+            question_part("I need a bass guitar. Do you sell those?"),
+            "I need a bass guitar. Do you sell those?",
+            "a question that points back"
+        );
     }
 
     #[test]
