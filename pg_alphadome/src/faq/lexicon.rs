@@ -89,6 +89,7 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("wazi", "open"),
     ("saa", "time"),
     ("operating", "open"),
+    ("operational", "open"),
     ("operate", "open"),
     ("shut", "close"),
     ("closing", "close"),
@@ -432,6 +433,10 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("digital piano", "keyboard"),
     ("digital pianos", "keyboard"),
     ("stage piano", "keyboard"),
+    ("electric piano", "keyboard"),
+    ("electric pianos", "keyboard"),
+    ("acoustic piano", "keyboard"),
+    ("acoustic pianos", "keyboard"),
     ("stage pianos", "keyboard"),
 ];
 
@@ -467,6 +472,8 @@ const SHIPPED_KINDS: &[(&str, &str)] = &[
     ("kurzweil", "keyboard"),
     // Guitars by kind, make and model
     ("bass", "guitar"),
+    ("acoustic", "guitar"),
+    ("electric", "guitar"),
     ("electroacoustic", "guitar"),
     ("dreadnought", "guitar"),
     ("cort", "guitar"),

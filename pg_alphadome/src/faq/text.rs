@@ -47,6 +47,8 @@ const STOPWORDS: &[&str] = &[
     "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
     "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
     "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu", "bit", "little",
+    // What kind of a thing: "which keyboard brands do you stock?" asks about keyboards
+    "brand", "brands", "model", "models", "type", "types", "make", "makes", "aina",
     "kisha",
     "nataka", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
     "handle",
