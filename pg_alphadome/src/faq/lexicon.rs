@@ -303,6 +303,7 @@ const SHIPPED_WORDS: &[(&str, &str)] = &[
     ("hiring", "job"),
     ("arrive", "arrive"),
     ("arrived", "arrive"),
+    ("ready", "arrive"),
     ("reach", "arrive"),
     ("best", "advice"),
     ("better", "advice"),
@@ -421,6 +422,12 @@ const SHIPPED_PHRASES: &[(&str, &str)] = &[
     ("wells fargo", "deliver"),
     // The customer's own order on its way (not "can I order a guitar")
     ("my order", "arrive"),
+    // A job done or not yet: "has my guitar been fixed?", "mmemaliza?"
+    ("been fixed", "arrive"),
+    ("been repaired", "arrive"),
+    ("been delivered", "arrive"),
+    ("been sent", "arrive"),
+    ("be ready", "arrive"),
     ("our order", "arrive"),
     ("my delivery", "arrive"),
     ("my parcel", "arrive"),
@@ -570,6 +577,7 @@ const SHIPPED_ROOTS: &[(&str, &str)] = &[
     ("rudish", "return"),
     ("ajir", "job"),
     ("pokel", "arrive"),
+    ("maliz", "arrive"),
 ];
 
 /// What may come before a Swahili verb root: negation (ha-, si-), subject (ni-, u-, a-, tu-, m-,
@@ -980,6 +988,13 @@ mod unit {
         assert!(!lexicon.is_topic("deliver"));
         assert_eq!(lexicon.meaning("bei"), Some("price"));
         assert_eq!(lexicon.phrase("how", "much"), Some("price"));
+        assert_eq!(
+            lexicon.phrase("been", "fixed"),
+            Some("arrive"),
+            "a job's status"
+        );
+        assert_eq!(lexicon.meaning("mmemaliza"), Some("arrive"));
+        assert_eq!(lexicon.meaning("ready"), Some("arrive"));
         assert!(lexicon.is_place("nakuru") && lexicon.is_place("kilimani"));
         assert!(!lexicon.is_place("guitar"));
         assert!(lexicon.closes("asante") && lexicon.closes("boss"));
