@@ -51,6 +51,9 @@ const ITEM_ALONE: f32 = 0.5;
 /// only about it): "can you send a guitar to Nakuru?" asks about delivery.
 const ITEM_WITH_A_QUESTION: f32 = 0.5;
 
+/// Letters of a model's code after an item ("PX", "DS"), which names no other thing.
+const MODEL_CODE_LEN: usize = 2;
+
 /// How much an item counts as its kind (a drum as an instrument), against the word itself.
 const KIND_MATCH: f32 = 0.8;
 
@@ -347,8 +350,10 @@ impl Faq {
     /// is asked about them is the LLM's to answer. (Swahili names the thing first and joins
     /// with ya, za: "gitaa ya acoustic" is not joined.)
     fn names_an_unknown_thing(&self, asked: &Asked) -> bool {
+        // Not two letters: a model's code ("Privia PX-S1100", "Juno DS").
         let unknown = |w: &String| {
-            !self.number.contains_key(w)
+            w.chars().count() > MODEL_CODE_LEN
+                && !self.number.contains_key(w)
                 && self.lexicon.kind(w).is_none()
                 && !self.lexicon.is_place(w)
                 && !self.resembles_a_word(w)
@@ -869,6 +874,11 @@ mod unit {
             answer(&faq, "Mnauza gitaa ya acoustic?"),
             Some(5),
             "Swahili names the thing first, joined by ya"
+        );
+        assert_eq!(
+            answer(&faq, "Looking for a Casio Privia PX-S1100"),
+            Some(6),
+            "a model's code is no other thing"
         );
     }
 
