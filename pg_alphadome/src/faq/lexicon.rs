@@ -3,8 +3,14 @@
 //! an item read as its category (synthesizer → keyboard), Swahili and Sheng words (duka → shop),
 //! two words that mean one thing (boxing day → holiday, payment plan → instalment), and Swahili
 //! verb roots, which a customer writes with any subject, tense, object or negation prefix
-//! (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair) and, after a long root, the
-//! applicative ending (shughulikia).
+//! (tengenez-: mnatengeneza, kuitengeneza, hawatengenezi → repair), the Sheng habitual
+//! (mnaletaga) and, after a long root, the applicative ending (shughulikia). Written per concept
+//! of a shop (repairs, delivery, payment, instalments, where, when, each kind of instrument with
+//! its makes and models), not per example (issue 29).
+//!
+//! Besides what words mean, it knows the words that name a question of their own (a price,
+//! lessons, a refund: SHIPPED_TOPICS), which an entry must have to answer; places in Kenya
+//! (PLACES), which set a question's scene; and the thanks that close a message (CLOSINGS).
 //!
 //! The shipped lexicon below is every shop's; a tenant adds words of its own
 //! (bot_control_settings.faq_synonyms), which win over the shipped ones; a key of two words
@@ -655,6 +661,9 @@ const PLACES: &[&str] = &[
     "hostel", "campus",
 ];
 
+/// "I" and the perfect or the past, written before a verb's root: nime-, nili-.
+const I_DID: &[&str] = &["nime", "nili"];
+
 /// Shipped roots that mean another thing with "you" (the shop) as their object: pata is "get"
 /// (kupata keyboard), ku-wa-pata "find you" (nitawapata wapi?).
 const WITH_YOU_AS_OBJECT: &[(&str, &str)] = &[("pat", "find")];
@@ -822,7 +831,10 @@ impl Lexicon {
         }
         // What the customer did (nimetuma, nililipa): a report, not a question about it.
         found.map(|(_, m, start)| {
-            let reports = start == 2 + 2 && (word.starts_with("nime") || word.starts_with("nili"));
+            // I (ni-) and the perfect or past (-me-, -li-), right before the root.
+            let reports = I_DID
+                .iter()
+                .any(|p| start == p.len() && word.starts_with(p));
             if reports {
                 DONE
             } else {

@@ -16,8 +16,12 @@
 //! by a hyphen, "left-handed", weigh as one). An item (a word with a kind: guitar, Casio) is
 //! what is asked about: an entry that has only the message's items and none of its other
 //! words of an entry's questions (the keyboards' entry for "can you send the keyboard?") counts
-//! them half. Scores are rounded to four places, so ties are ties; among equal scores the
-//! lowest id comes first.
+//! them half, and in a message that asks something of an item the item weighs half its rarity;
+//! a place no entry names weighs half of an unknown word. "Do you have" reads as "do you sell"
+//! unless the message names a service. Scores are rounded to four places, so ties are ties;
+//! among equal scores the lowest id comes first. The best entry answers alone only when nothing
+//! in the message doubts it (Faq::answer): another entry's question, a thing no entry knows, a
+//! topic it lacks (a price, lessons), or only items and a place for an entry that names none.
 //!
 //! An inverted index (word → entries) keeps a message from being scored against every entry:
 //! only entries sharing a word, or a word that resembles one, are scored.

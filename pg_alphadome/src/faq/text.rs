@@ -8,9 +8,11 @@
 //! holiday, payment plan → instalment, send me → nothing: "send me your paybill" asks for it).
 //!
 //! A customer's message is read for its question: of a message of several sentences, the ones
-//! that ask (end in "?"), and the greetings and politeness before the question are marked, so
-//! the matcher can leave them out (rank.rs); and which words follow each other directly ("guitar
-//! lessons") or with a hyphen ("left-handed"), which rank.rs reads as naming one thing.
+//! that ask (end in "?") unless one points back ("do you sell those?"), else its last sentence
+//! is marked; the greetings and politeness before the question and the thanks after it are
+//! marked, so the matcher can leave them out (rank.rs); a sale or a payment said of "I" is read
+//! from the shop's side; and which words follow each other directly ("guitar lessons") or with a
+//! hyphen ("left-handed"), which rank.rs reads as naming one thing.
 use super::lexicon::Lexicon;
 
 /// Words that carry no topic. Question words that do (where, when, how, much) are kept: a
