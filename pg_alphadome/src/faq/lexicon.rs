@@ -583,7 +583,7 @@ const SHIPPED_ROOTS: &[(&str, &str)] = &[
     ("rudish", "return"),
     ("ajir", "job"),
     ("pokel", "arrive"),
-    ("maliz", "arrive"),
+    ("maliz", "finish"),
 ];
 
 /// What may come before a Swahili verb root: negation (ha-, si-), subject (ni-, u-, a-, tu-, m-,
@@ -663,6 +663,18 @@ const PLACES: &[&str] = &[
 
 /// "I" and the perfect or the past, written before a verb's root: nime-, nili-.
 const I_DID: &[&str] = &["nime", "nili"];
+
+/// "You" (the shop) and the perfect, or "already" (-sha-), written before a verb's root: whether
+/// a job is done ("mmemaliza?", "mmeshatuma?": have you sent it?), the customer's order
+/// (JOB_STATUS), not whether the shop does such work.
+const YOU_DID: &[&str] = &["mme", "ume", "mmesha", "umesha", "msha", "usha"];
+
+/// A job's or an order's progress, a topic (SHIPPED_TOPICS).
+const JOB_STATUS: &str = "arrive";
+
+/// What the shop does for a customer, whose perfect asks whether it is done (YOU_DID); not a
+/// state: "mmefungua?" asks whether the shop is open.
+const JOBS: &[&str] = &["deliver", "repair", "finish"];
 
 /// Shipped roots that mean another thing with "you" (the shop) as their object: pata is "get"
 /// (kupata keyboard), ku-wa-pata "find you" (nitawapata wapi?).
@@ -835,8 +847,14 @@ impl Lexicon {
             let reports = I_DID
                 .iter()
                 .any(|p| start == p.len() && word.starts_with(p));
+            let asks_if_done = JOBS.contains(&m)
+                && YOU_DID
+                    .iter()
+                    .any(|p| start == p.len() && word.starts_with(p));
             if reports {
                 DONE
+            } else if asks_if_done {
+                JOB_STATUS
             } else {
                 m
             }
@@ -1006,6 +1024,14 @@ mod unit {
             "a job's status"
         );
         assert_eq!(lexicon.meaning("mmemaliza"), Some("arrive"));
+        assert_eq!(lexicon.meaning("mmeshatuma"), Some("arrive"));
+        assert_eq!(lexicon.meaning("mnatuma"), Some("deliver"));
+        assert_eq!(lexicon.meaning("nimalize"), Some("finish"));
+        assert_eq!(
+            lexicon.meaning("mmefungua"),
+            Some("open"),
+            "a state, not a job"
+        );
         assert_eq!(lexicon.meaning("ready"), Some("arrive"));
         assert!(lexicon.is_place("nakuru") && lexicon.is_place("kilimani"));
         assert!(!lexicon.is_place("guitar"));

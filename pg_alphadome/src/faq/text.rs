@@ -48,7 +48,7 @@ const STOPWORDS: &[&str] = &[
     "normally", "possible", "possibly", "able", "even", "ever", "else", "something",
     "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
     "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
-    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu", "bit", "little", "available",
+    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu", "alafu", "bit", "little", "available",
     // What kind of a thing: "which keyboard brands do you stock?" asks about keyboards
     "brand", "brands", "model", "models", "type", "types", "make", "makes", "aina",
     "kisha",
