@@ -44,7 +44,7 @@ const STOPWORDS: &[&str] = &[
     "daughter", "wife", "husband", "friend", "mtoto", "watoto",
     "needs", "wants", "keeps", "makes", "during", "exactly", "bado",
     // Filler of a longer message: when, how sure, going and coming (issue 29)
-    "still", "yet", "already", "maybe", "perhaps", "actually", "currently", "usually",
+    "yet", "already", "maybe", "perhaps", "actually", "currently", "usually",
     "normally", "possible", "possibly", "able", "even", "ever", "else", "something",
     "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
     "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
