@@ -470,6 +470,9 @@ pub struct Statements {
     /// None before 0.3.0: template status webhooks are ignored there.
     pub template_status: Option<OwnedPreparedStatement>,
     pub keep_event: OwnedPreparedStatement,
+    /// Whether a webhook of new messages only is left to its message rows (0.3.0; before, every
+    /// payload is kept).
+    pub skips_message_events: bool,
 }
 
 thread_local! {
@@ -544,6 +547,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         campaign_status: inbox.then(|| prepare(CAMPAIGN_STATUS)).transpose()?,
         template_status: inbox.then(|| prepare(TEMPLATE_STATUS)).transpose()?,
         keep_event: prepare(if inbox { KEEP_EVENT } else { KEEP_EVENT_0_2 })?,
+        skips_message_events: inbox,
     })
 }
 
