@@ -167,10 +167,7 @@ fn ingest_webhook_text(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Interna
         )
     }
     .expect("jsonb_in returns a datum");
-    // The raw row's dedupe key: the sha256 of the body as the relay received it, hashed here
-    // rather than from the stored jsonb's text in SQL (that costs a serialisation per webhook).
-    let body_sha256 = <sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()).to_vec();
-    run(raw, route_tenant, refused, Some(body_sha256))
+    run(raw, route_tenant, refused, Some(body))
 }
 
 /// Ingests the webhook in `raw` (a jsonb datum valid for this call); the messages at the
@@ -179,7 +176,7 @@ fn run(
     raw: pg_sys::Datum,
     route_tenant: Option<pgrx::Uuid>,
     refused: Vec<[usize; 3]>,
-    body_sha256: Option<Vec<u8>>,
+    body: Option<&str>,
 ) -> pgrx::datum::Internal {
     // SAFETY: a non-null jsonb datum, valid for this call; read (and expanded, if it comes
     // compressed) here, in the call's memory context, not in SPI's.
@@ -198,7 +195,7 @@ fn run(
                 raw,
                 route_tenant,
                 refused,
-                body_sha256,
+                body,
                 only_messages: holds_only_messages(payload),
                 outcome: Outcome::default(),
             };
@@ -257,8 +254,8 @@ struct Ingest<'a, 'conn> {
     route_tenant: Option<pgrx::Uuid>,
     /// Messages (entry, change, index) refused before reading: they held a \u0000.
     refused: Vec<[usize; 3]>,
-    /// The sha256 of the body as received (None: taken from the payload's text in SQL).
-    body_sha256: Option<Vec<u8>>,
+    /// The body as the relay received it (None: ingest_webhook's jsonb).
+    body: Option<&'a str>,
     /// The payload holds messages and only what their rows keep (holds_only_messages).
     only_messages: bool,
     outcome: Outcome,
@@ -726,7 +723,12 @@ impl Ingest<'_, '_> {
                 self.raw(),
                 counts,
                 arg(notes),
-                arg(self.body_sha256.take()),
+                // The raw row's dedupe key: the sha256 of the body as the relay received it,
+                // hashed here rather than from the stored jsonb's text in SQL (that costs a
+                // serialisation); NULL: hashed from the payload's text in SQL.
+                arg(self
+                    .body
+                    .map(|body| <sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()).to_vec())),
             ],
         )?;
         let event_id = first::<i64>(event, 1)?;
