@@ -251,6 +251,25 @@ mod tests {
             one::<i32>("SELECT replays FROM alphadome.webhook_events", &[]),
             Some(2)
         );
+        // As the relay gives it (text), a duplicate is kept by the sha256 of the body as it came.
+        for n in 0..2 {
+            let as_text = one::<pgrx::JsonB>(
+                "SELECT alphadome.ingest_webhook_text($1)",
+                &[plain.as_str().into()],
+            )
+            .unwrap()
+            .0;
+            assert_eq!(counts(&as_text)[1], 1, "{as_text}");
+            assert_eq!(
+                one::<i32>(
+                    "SELECT replays FROM alphadome.webhook_events WHERE payload_sha256 = sha256(convert_to($1, 'UTF8'))",
+                    &[plain.as_str().into()],
+                ),
+                Some(n),
+                "{as_text}"
+            );
+        }
+        assert_eq!(events(), 2);
         // A member Meta may add beside the message, a contact of no message in it: kept.
         let extra = text("Do you sell guitars?", "wamid.extra")
             .replacen("\"messaging_product\"", "\"new_field\": 1, \"messaging_product\"", 1);
@@ -259,7 +278,7 @@ mod tests {
             .replacen("\"contacts\": [", "\"contacts\": [{\"profile\": {\"name\": \"X\"}, \"wa_id\": \"254700000999\"}, ", 1);
         assert!(stranger.contains("254700000999"), "{stranger}");
         assert!(ingest(&stranger)["event_id"].as_i64().is_some());
-        assert_eq!(events(), 3);
+        assert_eq!(events(), 4);
     }
 
     #[pg_test]
