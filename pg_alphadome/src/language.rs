@@ -9,12 +9,59 @@ use pgrx::prelude::*;
 
 /// Whole words that make a message Swahili.
 const SWAHILI_WORDS: [&str; 53] = [
-    "saa", "ngapi", "gani", "lini", "wapi", "nini", "leo", "kesho", "jana", "sasa", "habari",
-    "jambo", "sijambo", "mambo", "vipi", "niaje", "aje", "hujambo", "wazi", "shukran", "nashukuru",
-    "asante", "tafadhali", "naomba", "nataka", "sitaki", "karibu", "bei", "duka", "mko", "uko",
-    "niko", "tuko", "kweli", "ndiyo", "ndio", "hapana", "sawa", "sana", "pia", "mimi", "wewe",
-    "sisi", "hamjambo", "wikendi", "jumapili", "jumamosi", "jumatatu", "siku", "kufungua",
-    "mnafungua", "mnafunga", "funguliwa",
+    "saa",
+    "ngapi",
+    "gani",
+    "lini",
+    "wapi",
+    "nini",
+    "leo",
+    "kesho",
+    "jana",
+    "sasa",
+    "habari",
+    "jambo",
+    "sijambo",
+    "mambo",
+    "vipi",
+    "niaje",
+    "aje",
+    "hujambo",
+    "wazi",
+    "shukran",
+    "nashukuru",
+    "asante",
+    "tafadhali",
+    "naomba",
+    "nataka",
+    "sitaki",
+    "karibu",
+    "bei",
+    "duka",
+    "mko",
+    "uko",
+    "niko",
+    "tuko",
+    "kweli",
+    "ndiyo",
+    "ndio",
+    "hapana",
+    "sawa",
+    "sana",
+    "pia",
+    "mimi",
+    "wewe",
+    "sisi",
+    "hamjambo",
+    "wikendi",
+    "jumapili",
+    "jumamosi",
+    "jumatatu",
+    "siku",
+    "kufungua",
+    "mnafungua",
+    "mnafunga",
+    "funguliwa",
 ];
 
 /// Beginnings of Swahili verbs ("you (plural) have ...": mnauza, mmefunga): a word that starts
@@ -53,8 +100,9 @@ pub fn message_language(message: &str) -> &'static str {
 fn is_swahili(word: &str) -> bool {
     SWAHILI_WORDS.contains(&word)
         || SWAHILI_PREFIXES.iter().any(|prefix| {
-            word.strip_prefix(prefix)
-                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase()))
+            word.strip_prefix(prefix).is_some_and(|rest| {
+                !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase())
+            })
         })
 }
 

@@ -73,7 +73,10 @@ fn every_fixture_signed_and_posted_is_accepted_and_kept() {
         .unwrap()
         .get(0);
     assert_eq!(events, kept, "every payload with an event id is kept");
-    assert!((5..33).contains(&kept), "{kept}: the plain messages are left to their rows");
+    assert!(
+        (5..33).contains(&kept),
+        "{kept}: the plain messages are left to their rows"
+    );
     // Inbound messages of the messages field (the app's history imports its own, below).
     let inbound: i64 = db
         .query_one(

@@ -53,11 +53,8 @@ impl Facts for TenantFacts<'_, '_> {
             "en"
         };
         let mut render = || -> pgrx::spi::SpiResult<String> {
-            let args: [DatumWithOid; 3] = [
-                tenant.id.into(),
-                answer.as_str().into(),
-                language.into(),
-            ];
+            let args: [DatumWithOid; 3] =
+                [tenant.id.into(), answer.as_str().into(), language.into()];
             let rendered = client
                 .update(&prepared.render, Some(1), &args)?
                 .first()

@@ -279,21 +279,34 @@ fn holds_only_messages(payload: Json) -> bool {
     let sent_by = |messages: Json, key: &str, id: Option<String>| {
         id.is_some() && messages.items().any(|m| field(m, key) == id)
     };
+    // A list that is not one would be read as empty, and its content lost.
+    let array_or_absent = |value: Json, key: &str| {
+        value
+            .get(key)
+            .is_none_or(|list| matches!(list, Json::Array(_)))
+    };
     payload.has_only(&["object", "entry"])
         && field(payload, "object").as_deref() == Some("whatsapp_business_account")
         && payload.items_in("entry").all(|entry| {
             entry.has_only(&["id", "changes"])
+                && array_or_absent(entry, "changes")
                 && entry.items_in("changes").all(|change| {
                     let value = change.get("value").unwrap_or(Json::Null);
                     let messages = value.get("messages").unwrap_or(Json::Null);
                     change.has_only(&["field", "value"])
                         && field(change, "field").as_deref() == Some("messages")
-                        && value.has_only(&["messaging_product", "metadata", "contacts", "messages"])
+                        && value.has_only(&[
+                            "messaging_product",
+                            "metadata",
+                            "contacts",
+                            "messages",
+                        ])
                         && field(value, "messaging_product").as_deref() == Some("whatsapp")
                         && value.get("metadata").is_some_and(|metadata| {
                             metadata.has_only(&["display_phone_number", "phone_number_id"])
                         })
                         && messages.items().next().is_some()
+                        && array_or_absent(value, "contacts")
                         && value.items_in("contacts").all(|contact| {
                             contact.has_only(&["profile", "wa_id", "user_id"])
                                 && contact.get("profile").is_none_or(|p| p.has_only(&["name"]))

@@ -271,14 +271,32 @@ mod tests {
         }
         assert_eq!(events(), 2);
         // A member Meta may add beside the message, a contact of no message in it: kept.
-        let extra = text("Do you sell guitars?", "wamid.extra")
-            .replacen("\"messaging_product\"", "\"new_field\": 1, \"messaging_product\"", 1);
+        let extra = text("Do you sell guitars?", "wamid.extra").replacen(
+            "\"messaging_product\"",
+            "\"new_field\": 1, \"messaging_product\"",
+            1,
+        );
         assert!(ingest(&extra)["event_id"].as_i64().is_some());
-        let stranger = text("Do you sell drums?", "wamid.stranger")
-            .replacen("\"contacts\": [", "\"contacts\": [{\"profile\": {\"name\": \"X\"}, \"wa_id\": \"254700000999\"}, ", 1);
+        let stranger = text("Do you sell drums?", "wamid.stranger").replacen(
+            "\"contacts\": [",
+            "\"contacts\": [{\"profile\": {\"name\": \"X\"}, \"wa_id\": \"254700000999\"}, ",
+            1,
+        );
         assert!(stranger.contains("254700000999"), "{stranger}");
         assert!(ingest(&stranger)["event_id"].as_i64().is_some());
-        assert_eq!(events(), 4);
+        let odd_contacts = text("Do you sell flutes?", "wamid.odd-contacts").replacen(
+            "\"contacts\": [",
+            "\"contacts\": {\"list\": [",
+            1,
+        );
+        let odd_contacts = odd_contacts.replacen(
+            "],\n            \"messages\"",
+            "]},\n            \"messages\"",
+            1,
+        );
+        assert!(odd_contacts.contains("{\"list\""), "{odd_contacts}");
+        assert!(ingest(&odd_contacts)["event_id"].as_i64().is_some());
+        assert_eq!(events(), 5);
     }
 
     #[pg_test]
