@@ -219,6 +219,8 @@ fn the_faq_answers_paraphrases_and_real_messages_right_or_leaves_them_to_the_llm
     development.answers_at_least(27, "real messages, development part");
     held_out.answers_at_least(16, "real messages, held-out part");
     harder_development.answers_at_least(33, "harder messages, development part");
-    harder_held_out.answers_at_least(20, "harder messages, held-out part");
-    kinds.answers_at_least(80, "kinds of message, development set");
+    // 19, not the 20 of the matcher's round: an instrument the repairs' answer does not list
+    // ("we repair guitars, keyboards, drums and amplifiers" to a violin) is now the LLM's.
+    harder_held_out.answers_at_least(19, "harder messages, held-out part");
+    kinds.answers_at_least(79, "kinds of message, development set");
 }

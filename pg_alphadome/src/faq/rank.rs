@@ -577,6 +577,7 @@ impl Faq {
             && self.names_a_word_of_its_questions(best, &said)
             && self.knows_its_topics(best, &doubts.topics)
             && !self.only_items_and_a_place(best, &said)
+            && !self.names_an_instrument_it_lacks(best, &said)
             && !self.contradicted(best, &said))
         .then_some((best, score))
     }
@@ -590,6 +591,36 @@ impl Faq {
         !self.entries[best].names_a_place
             && said.iter().any(|s| s.place)
             && !said.iter().any(asks_more)
+    }
+
+    /// Whether the message names an instrument (a word of kind "instrument": violin, saxophone)
+    /// that the entry's words do not, where the entry lists the instruments it is about: "do you
+    /// repair violins?" is not answered by "we repair guitars, keyboards, drums and amplifiers",
+    /// whose "yes" would be wrong. An entry that names no instrument (payments) is not concerned.
+    fn names_an_instrument_it_lacks(&self, best: usize, said: &[Said]) -> bool {
+        let Some(&instrument) = self.number.get("instrument") else {
+            return false;
+        };
+        let entry = &self.entries[best];
+        let words = || {
+            entry
+                .questions
+                .iter()
+                .flatten()
+                .chain(&entry.answer)
+                .chain(&entry.category)
+        };
+        let lists_instruments =
+            words().any(|&w| self.lexicon.kind(&self.vocabulary[w]) == Some("instrument"));
+        lists_instruments
+            && said.iter().any(|s| {
+                s.item
+                    && s.kind == Some(instrument)
+                    && !s
+                        .matches
+                        .iter()
+                        .any(|&(w, _)| w != instrument && words().any(|&e| e == w))
+            })
     }
 
     /// Whether a message word itself (not only its kind) is a word of the entry's questions:
@@ -920,6 +951,36 @@ mod unit {
         assert_eq!(answer(&faq, "Are you opened on boxing day?"), Some(1));
         assert_eq!(answer(&faq, "mko wazi wikendi?"), Some(1));
         assert_eq!(answer(&faq, "Do you sell boxing gloves?"), None);
+    }
+
+    #[test]
+    fn an_instrument_the_entry_does_not_list_is_left_to_the_llm() {
+        let faq = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you repair instruments?",
+                    &[],
+                    "Yes, we repair guitars, keyboards and drums.",
+                ),
+                row(2, "How can I pay?", &[], "M-Pesa, card or cash."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(answer(&faq, "Do you repair violins?"), None, "not listed");
+        assert_eq!(answer(&faq, "Mnarepair saxophone?"), None, "not listed");
+        assert_eq!(answer(&faq, "Do you repair drums?"), Some(1), "listed");
+        assert_eq!(
+            answer(&faq, "Can you fix my Fender?"),
+            Some(1),
+            "a make of a listed instrument"
+        );
+        assert_eq!(answer(&faq, "Do you repair instruments?"), Some(1));
+        assert_eq!(
+            answer(&faq, "How can I pay for a violin?"),
+            Some(2),
+            "an entry that lists no instrument"
+        );
     }
 
     #[test]
