@@ -6,7 +6,7 @@
 //!
 //! 1. pgbench, 8 clients, three interleaved rounds of 5 s, medians: insert 1 KB jsonb + pg_notify
 //!    (the baseline), the same without pg_notify, ingest_webhook for tenants with 10, 1,000 and
-//!    10,000 FAQ entries; the queue (claim_jobs + complete_job) beside pgmq's pattern (a
+//!    10,000 FAQ entries; the queue (claim_jobs + complete_jobs) beside pgmq's pattern (a
 //!    SKIP LOCKED read and delete on a plain table).
 //! 2. The relay (release build): first its anchor, a naive receiver (tests/src/bin/naive-receiver.rs:
 //!    one INSERT of the raw body and a NOTIFY per webhook) beside the relay with its worker off,
@@ -486,7 +486,7 @@ fn main() {
     let queue_ratio = rate("queue") / rate("skiplocked");
     figures.push(Figure {
         name: "queue_vs_skiplocked",
-        what: "claim_jobs (10) + complete_job ÷ SKIP LOCKED read+delete",
+        what: "claim_jobs (10) + complete_jobs ÷ SKIP LOCKED read+delete",
         value: queue_ratio,
         target: "≥ 2.0",
         holds: queue_ratio >= 2.0,
