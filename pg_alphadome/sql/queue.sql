@@ -98,6 +98,7 @@ DECLARE
     ai_key text;
     calls_llm boolean;     -- the current job calls the LLM with the tenant's key
     claimed jsonb;
+    send_context jsonb;    -- what a send of tenant t is given (its number and token)
     start uuid := gen_random_uuid();
     tenants uuid[];
     share integer;
@@ -205,19 +206,22 @@ BEGIN
               FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
              WHERE bt.id = job.bot_tenant_id;
             t_id := job.bot_tenant_id;
+            send_context := NULL;
         END IF;
         -- A credential is decrypted once per tenant and claim; the jobs it serves are audited
         -- together once the claim is made (one row per tenant, credential and kind).
         token := tokens ->> job.bot_tenant_id::text;
         uses := '{}';
-        IF job.kind NOT IN ('reply.generate', 'media.transcribe', 'alert.send', 'faq.embed') AND token IS NOT NULL THEN
-            -- The common case, a send of a tenant whose token this claim holds: nothing can fail.
+        IF job.kind IN ('reply.send', 'campaign.send') AND token IS NOT NULL THEN
+            -- The common case, a send of a tenant whose token this claim holds: nothing can fail,
+            -- and its context is the tenant's, built once. (Only sends: a payment job here once
+            -- got the token instead of its M-Pesa context.)
             uses := ARRAY['whatsapp_access_token'];
-            claimed := jsonb_build_object(
-                'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
-                            || CASE WHEN job.kind = 'templates.sync'
-                                    THEN jsonb_build_object('business_account_id', t.whatsapp_business_account_id)
-                                    ELSE '{}' END);
+            IF send_context IS NULL THEN
+                send_context := jsonb_build_object(
+                    'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+            END IF;
+            claimed := send_context;
         ELSE
         -- One job's broken context must not stop the queue: that job goes to the dead letters
         -- with the reason, the others go out. A credential that does not decrypt pauses its
@@ -275,8 +279,10 @@ BEGIN
             ELSIF job.kind LIKE 'payment.%' THEN
                 claimed := alphadome._payment_context(job.bot_tenant_id, job.id, job.kind, job.payload);
             ELSE
-                token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
-                tokens := tokens || jsonb_build_object(job.bot_tenant_id::text, token);
+                IF token IS NULL THEN
+                    token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
+                    tokens := tokens || jsonb_build_object(job.bot_tenant_id::text, token);
+                END IF;
                 uses := ARRAY['whatsapp_access_token'];
                 claimed := jsonb_build_object(
                     'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
@@ -659,7 +665,9 @@ CREATE OR REPLACE FUNCTION alphadome.complete_jobs(job_ids bigint[], results jso
     SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    jobs alphadome.outbox[];      -- the jobs named, locked
+    jobs alphadome.outbox[];      -- the jobs named, locked, in id order
+    locked bigint;                -- how many
+    all_running boolean;
     codes text[];                 -- per element: NULL when it is done, else why not
     error_texts text[];
     running alphadome.outbox[];   -- the jobs to complete now, with their results
@@ -679,29 +687,38 @@ BEGIN
         RAISE EXCEPTION 'job_ids and results must be arrays of the same length (% and %)',
             cardinality(complete_jobs.job_ids), cardinality(complete_jobs.results) USING ERRCODE = '22023';
     END IF;
-    jobs := ARRAY(SELECT o FROM alphadome.outbox o WHERE o.id = ANY (complete_jobs.job_ids) ORDER BY o.id FOR UPDATE);
-    WITH named AS (
-        SELECT w.n, w.id, w.result, j AS job, row_number() OVER (PARTITION BY w.id ORDER BY w.n) AS occurrence
-          FROM unnest(complete_jobs.job_ids, complete_jobs.results) WITH ORDINALITY w (id, result, n)
-          LEFT JOIN unnest(jobs) j ON j.id = w.id
-    ), judged AS (
-        SELECT d.*, (d.job).status = 'running' AND d.occurrence = 1 AS runs,
-               CASE WHEN (d.job).status = 'running' AND d.occurrence = 1 THEN NULL
-                    -- Its status webhook came first (_sent_by_status): the same send, reported twice.
-                    WHEN (d.job).status = 'done' AND (d.job).result ->> 'by' = 'status_webhook'
-                         AND (d.job).result ->> 'wamid' = d.result ->> 'wamid' THEN NULL
-                    -- Named again after its first completion in this batch: done by then.
-                    ELSE alphadome._not_running(d.id, CASE WHEN (d.job).status = 'running' THEN 'done' ELSE (d.job).status END)
-               END AS why
-          FROM named d
-    )
-    SELECT array_agg(j.why[1] ORDER BY j.n), array_agg(j.why[2] ORDER BY j.n),
-           coalesce(array_agg(j.job ORDER BY j.n) FILTER (WHERE j.runs), '{}'),
-           array_agg(j.id ORDER BY j.n) FILTER (WHERE j.runs),
-           array_agg((j.job).bot_tenant_id ORDER BY j.n) FILTER (WHERE j.runs),
-           array_agg(j.result ORDER BY j.n) FILTER (WHERE j.runs)
-      INTO codes, error_texts, running, running_ids, running_tenants, running_results
-      FROM judged j;
+    SELECT coalesce(array_agg(l.o ORDER BY (l.o).id), '{}'), count(*), coalesce(bool_and((l.o).status = 'running'), true),
+           array_agg((l.o).id ORDER BY (l.o).id), array_agg((l.o).bot_tenant_id ORDER BY (l.o).id),
+           array_agg(complete_jobs.results[array_position(complete_jobs.job_ids, (l.o).id)] ORDER BY (l.o).id)
+      INTO jobs, locked, all_running, running_ids, running_tenants, running_results
+      FROM (SELECT o FROM alphadome.outbox o WHERE o.id = ANY (complete_jobs.job_ids) ORDER BY o.id FOR UPDATE) l;
+    IF locked = coalesce(cardinality(complete_jobs.job_ids), 0) AND all_running THEN
+        -- The common case: every job named once, and running.
+        running := jobs;
+    ELSE
+        WITH named AS (
+            SELECT w.n, w.id, w.result, j AS job, row_number() OVER (PARTITION BY w.id ORDER BY w.n) AS occurrence
+              FROM unnest(complete_jobs.job_ids, complete_jobs.results) WITH ORDINALITY w (id, result, n)
+              LEFT JOIN unnest(jobs) j ON j.id = w.id
+        ), judged AS (
+            SELECT d.*, (d.job).status = 'running' AND d.occurrence = 1 AS runs,
+                   CASE WHEN (d.job).status = 'running' AND d.occurrence = 1 THEN NULL
+                        -- Its status webhook came first (_sent_by_status): the same send, reported twice.
+                        WHEN (d.job).status = 'done' AND (d.job).result ->> 'by' = 'status_webhook'
+                             AND (d.job).result ->> 'wamid' = d.result ->> 'wamid' THEN NULL
+                        -- Named again after its first completion in this batch: done by then.
+                        ELSE alphadome._not_running(d.id, CASE WHEN (d.job).status = 'running' THEN 'done' ELSE (d.job).status END)
+                   END AS why
+              FROM named d
+        )
+        SELECT array_agg(j.why[1] ORDER BY j.n), array_agg(j.why[2] ORDER BY j.n),
+               coalesce(array_agg(j.job ORDER BY j.n) FILTER (WHERE j.runs), '{}'),
+               array_agg(j.id ORDER BY j.n) FILTER (WHERE j.runs),
+               array_agg((j.job).bot_tenant_id ORDER BY j.n) FILTER (WHERE j.runs),
+               array_agg(j.result ORDER BY j.n) FILTER (WHERE j.runs)
+          INTO codes, error_texts, running, running_ids, running_tenants, running_results
+          FROM judged j;
+    END IF;
 
     IF cardinality(running) > 0 THEN
         -- By the key (= ANY: an index scan whatever the estimates; a join to the arrays was
