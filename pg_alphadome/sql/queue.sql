@@ -660,8 +660,8 @@ CREATE OR REPLACE FUNCTION alphadome.complete_jobs(job_ids bigint[], results jso
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     -- Its statements take arrays: planned for each call's arrays, each looked cheaper than the
-    -- generic plan, so every call was planned again (a third of a completion's instructions).
-    -- The generic plans walk the keys (outbox_pkey, messages_pkey) as the custom ones did.
+    -- generic plan, so every call was planned again. Their generic plans walk the keys
+    -- (outbox_pkey, messages_pkey) whatever the statistics.
     SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
