@@ -427,6 +427,33 @@ BEGIN
 END
 $$;
 
+-- The conversations of these recipients (tenant and customer key), the n-th for the n-th pair:
+-- known[n] when given, else made if new (touched if not), in one statement, each pair once and
+-- in key order (batches that share customers lock them in the same order).
+CREATE OR REPLACE FUNCTION alphadome._conversations_of(tenants uuid[], recipients text[], known bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    WITH wanted AS (
+        SELECT DISTINCT x.tenant, x.recipient
+          FROM unnest(tenants, recipients, known) x (tenant, recipient, conversation)
+         WHERE x.conversation IS NULL
+         ORDER BY x.tenant, x.recipient
+    ), made AS (
+        INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
+        SELECT w.tenant, w.recipient, CASE WHEN w.recipient ~ '^[0-9]+$' THEN w.recipient END FROM wanted w
+        ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
+        RETURNING cv.bot_tenant_id, cv.customer_key, cv.id
+    )
+    SELECT array_agg(coalesce(x.conversation, m.id) ORDER BY x.n) INTO ids
+      FROM unnest(tenants, recipients, known) WITH ORDINALITY x (tenant, recipient, conversation, n)
+      LEFT JOIN made m ON m.bot_tenant_id = x.tenant AND m.customer_key IS NOT DISTINCT FROM x.recipient;
+    RETURN ids;
+END
+$$;
+
 -- The outbound messages of sends whose conversations are known, one row per element of the
 -- arrays, in one statement; once per wamid (a status webhook may have logged the send already:
 -- _sent_by_status).
@@ -468,10 +495,7 @@ BEGIN
          WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
     END IF;
     IF conversation_id IS NULL THEN
-        INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
-        VALUES (job.bot_tenant_id, recipient, CASE WHEN recipient ~ '^[0-9]+$' THEN recipient END)
-        ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
-        RETURNING cv.id INTO conversation_id;
+        conversation_id := (alphadome._conversations_of(ARRAY[job.bot_tenant_id], ARRAY[recipient], ARRAY[NULL::bigint]))[1];
     END IF;
     PERFORM alphadome._insert_outbound(ARRAY[job.bot_tenant_id], ARRAY[conversation_id], ARRAY[job], ARRAY[body],
                                        ARRAY[wamid], ARRAY[status], ARRAY[error]);
@@ -653,8 +677,7 @@ $$;
 -- The jobs are locked in id order (batches that share jobs wait, never deadlock) and found by
 -- their key alone: with the status in the WHERE clause the planner walked a partial index on
 -- it (outbox_ready, in a relay flood, cost 0.3 ms a completion where the key costs 0.1).
--- Plain sends whose conversation is known are logged together (_insert_outbound); other jobs
--- one by one (_job_done).
+-- Plain sends are logged together (_insert_outbound); other jobs one by one (_job_done).
 CREATE OR REPLACE FUNCTION alphadome.complete_jobs(job_ids bigint[], results jsonb[])
     RETURNS TABLE (job_id bigint, error_code text, error text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -677,6 +700,7 @@ DECLARE
     sends integer[];              -- those of running that are plain sends with a known conversation
     tenants uuid[];
     conversations bigint[];
+    recipients text[];
     send_jobs alphadome.outbox[];
     bodies text[];
     wamids text[];
@@ -726,22 +750,27 @@ BEGIN
         UPDATE alphadome.outbox o
            SET status = 'done', result = coalesce(running_results[array_position(running_ids, o.id)], '{}'), lease_until = NULL
          WHERE o.id = ANY (running_ids) AND o.bot_tenant_id = ANY (running_tenants);
-        -- Plain sends, logged together: their conversation from the job or from the message
-        -- they answer (a lookup by its key for each).
+        -- Plain sends, logged together: their conversation from the job, from the message they
+        -- answer (a lookup by its key for each), else their recipient's (_conversations_of).
         SELECT array_agg(x.k ORDER BY x.k), array_agg(x.bot_tenant_id ORDER BY x.k), array_agg(x.conversation ORDER BY x.k),
+               array_agg(x.recipient ORDER BY x.k),
                array_agg(running[x.k] ORDER BY x.k), array_agg(x.payload ->> 'text' ORDER BY x.k),
                array_agg(running_results[x.k] ->> 'wamid' ORDER BY x.k),
                array_agg(coalesce(running_results[x.k] ->> 'status', 'sent') ORDER BY x.k),
                array_agg(NULL::jsonb ORDER BY x.k)
-          INTO sends, tenants, conversations, send_jobs, bodies, wamids, statuses, errors
+          INTO sends, tenants, conversations, recipients, send_jobs, bodies, wamids, statuses, errors
           FROM (SELECT r.ordinality::integer AS k, r.bot_tenant_id, r.payload,
+                       coalesce(r.payload ->> 'to', r.payload ->> 'recipient') AS recipient,
                        coalesce((r.payload ->> 'conversation_id')::bigint,
                                 (SELECT m.conversation_id FROM alphadome.messages m
                                   WHERE m.bot_tenant_id = r.bot_tenant_id
                                     AND m.id = (r.payload ->> 'inbound_message_id')::bigint)) AS conversation
                   FROM unnest(running) WITH ORDINALITY r
                  WHERE r.kind = 'reply.send') x
-         WHERE x.conversation IS NOT NULL;
+         WHERE x.conversation IS NOT NULL OR x.recipient IS NOT NULL;
+        IF array_position(conversations, NULL) IS NOT NULL THEN
+            conversations := alphadome._conversations_of(tenants, recipients, conversations);
+        END IF;
         IF sends IS NOT NULL THEN
             PERFORM alphadome._insert_outbound(tenants, conversations, send_jobs, bodies, wamids, statuses, errors);
         END IF;

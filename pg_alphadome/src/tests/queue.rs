@@ -588,6 +588,55 @@ mod tests {
         );
     }
 
+    /// Sends that name only their recipient (no conversation, no message they answer) are
+    /// logged in that customer's conversation, made once however many of the batch go to him.
+    #[pg_test]
+    fn a_batch_of_sends_to_recipients_logs_each_in_its_customers_one_conversation() {
+        let t = shop("shop-a", "0702245555", "1001", TOKEN_A);
+        both_ask_opening_hours(); // customer 254700000001 has a conversation
+        let ids: Vec<i64> = Spi::connect_mut(|c| {
+            c.update(
+                "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, attempts, locked_by, lease_until)
+                 SELECT $1::uuid, 'reply.send', jsonb_build_object('to', n.customer, 'text', 'Hello ' || n.i), 'running', 1, 'test',
+                        now() + interval '1 minute'
+                   FROM (VALUES (1, '254700000009'), (2, '254700000001'), (3, '254700000009')) n (i, customer)
+                 ORDER BY n.i
+                 RETURNING id",
+                None,
+                &[t.as_str().into()],
+            )
+            .unwrap()
+            .map(|r| r.get::<i64>(1).unwrap().unwrap())
+            .collect()
+        });
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.complete_jobs($1::bigint[], ARRAY['{\"wamid\": \"w.to.1\"}', '{\"wamid\": \"w.to.2\"}', '{\"wamid\": \"w.to.3\"}']::jsonb[])",
+                &[&ids[0].to_string(), &ids[1].to_string(), &ids[2].to_string()]
+            ),
+            "ok 3"
+        );
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(c.customer_key || ':' || m.wamid || ':' || m.body, ' ' ORDER BY m.wamid)
+                   FROM alphadome.messages m
+                   JOIN alphadome.conversations c ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+                  WHERE m.direction = 'outbound'",
+                &[]
+            )
+            .as_deref(),
+            Some("254700000009:w.to.1:Hello 1 254700000001:w.to.2:Hello 2 254700000009:w.to.3:Hello 3")
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.conversations WHERE customer_key IN ('254700000001', '254700000009')",
+                &[]
+            ),
+            Some(2),
+            "one conversation per customer"
+        );
+    }
+
     #[pg_test]
     fn a_status_webhook_naming_its_job_completes_it_once() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);
