@@ -129,8 +129,8 @@ COMMENT ON COLUMN alphadome.outbox.dedupe_key IS 'At most one job per key and te
 COMMENT ON COLUMN alphadome.outbox.created_at IS 'When the job was queued';
 COMMENT ON COLUMN alphadome.outbox.updated_at IS 'When the job last changed';
 
-COMMENT ON TABLE alphadome.webhook_events IS 'Every webhook POST as it came, with what became of it (for support and replay); the operator''s, not the tenants''';
-COMMENT ON COLUMN alphadome.webhook_events.id IS 'Event id (ingest_webhook returns it)';
+COMMENT ON TABLE alphadome.webhook_events IS 'Every webhook POST as it came, with what became of it (for support and replay), but those of new messages only, which their message rows hold; the operator''s, not the tenants''';
+COMMENT ON COLUMN alphadome.webhook_events.id IS 'Event id (ingest_webhook returns it when it kept the POST)';
 COMMENT ON COLUMN alphadome.webhook_events.received_at IS 'When it was ingested';
 COMMENT ON COLUMN alphadome.webhook_events.route_tenant_id IS 'The tenant whose route (/webhook/{slug}) it came by; NULL: the shared app';
 COMMENT ON COLUMN alphadome.webhook_events.payload IS 'The body as Meta sent it';

@@ -79,16 +79,8 @@ BEGIN
 END
 $$;
 
--- The languages answers are rendered in: English, and Swahili (the Swahili clock: saa 1 is 7 AM).
--- A customer's message is taken for Swahili when it has a word only Swahili (or Sheng) uses.
-CREATE OR REPLACE FUNCTION alphadome._message_language(message text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN lower(coalesce(message, '')) ~ ('\m(saa|ngapi|gani|lini|wapi|nini|leo|kesho|jana|sasa|habari|jambo|sijambo|'
-                                               'mambo|vipi|niaje|aje|hujambo|wazi|shukran|nashukuru|asante|tafadhali|naomba|nataka|sitaki|karibu|bei|duka|mko|uko|'
-                                               'niko|tuko|kweli|ndiyo|ndio|hapana|sawa|sana|pia|mimi|wewe|sisi|'
-                                               'mna[a-z]+|mme[a-z]+|hamjambo|wikendi|jumapili|'
-                                               'jumamosi|jumatatu|siku|kufungua|mnafungua|mnafunga|funguliwa)\M')
-            THEN 'sw' ELSE 'en' END;
+-- The languages answers are rendered in: English, and Swahili (the Swahili clock: saa 1 is 7 AM);
+-- which one a customer's message is in: _message_language (src/language.rs).
 
 -- A time of day ("HH:MM", "24:00") as a customer reads it: '8:30 AM', '6 PM', 'midnight'; in
 -- Swahili by the Swahili clock, from 7 AM: 'saa 2:30 asubuhi', 'saa 12 jioni'.

@@ -102,6 +102,14 @@ impl<'a> Json<'a> {
         path.iter().try_fold(self, |value, key| value.get(key))
     }
 
+    /// Whether this is an object whose every member is one of `keys`.
+    pub fn has_only(self, keys: &[&str]) -> bool {
+        let Json::Object(object) = self else {
+            return false;
+        };
+        keys.iter().filter(|key| self.get(key).is_some()).count() == object.len()
+    }
+
     /// The items of an array (none when this is not an array): Meta's optional lists.
     pub fn items(self) -> impl Iterator<Item = Json<'a>> {
         let (array, len) = match self {

@@ -14,6 +14,7 @@ mod faq_learning;
 mod guc;
 mod ingest;
 mod jsonb;
+mod language;
 mod matching;
 mod phone;
 mod schema;

@@ -13,7 +13,11 @@ extension_sql_file!(
     name = "security",
     requires = ["base", "console"]
 );
-extension_sql_file!("../sql/hours.sql", name = "hours", requires = ["security"]);
+extension_sql_file!(
+    "../sql/hours.sql",
+    name = "hours",
+    requires = ["security", language::_message_language]
+);
 extension_sql_file!(
     "../sql/tenants.sql",
     name = "tenants",

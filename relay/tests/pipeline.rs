@@ -42,9 +42,17 @@ fn every_fixture_signed_and_posted_is_accepted_and_kept() {
     let files = fixtures();
     assert_eq!(files.len(), 33);
     let mut distinct = std::collections::HashSet::new();
+    let mut kept = 0;
     for (name, body) in &files {
         let (status, answer) = d.post(body);
         assert_eq!(status, 200, "{name}: {answer}");
+        // Kept whole unless its message rows hold all of it (new messages only, issue 27).
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        if answer["event_id"].is_i64() {
+            kept += 1;
+        } else {
+            assert!(answer["accepted"].as_i64().unwrap() > 0, "{name}: {answer}");
+        }
         let payload: Value = serde_json::from_slice(body).unwrap();
         for change in payload["entry"]
             .as_array()
@@ -64,7 +72,11 @@ fn every_fixture_signed_and_posted_is_accepted_and_kept() {
         .query_one("SELECT count(*) FROM alphadome.webhook_events", &[])
         .unwrap()
         .get(0);
-    assert_eq!(events, 33, "every payload is kept");
+    assert_eq!(events, kept, "every payload with an event id is kept");
+    assert!(
+        (5..33).contains(&kept),
+        "{kept}: the plain messages are left to their rows"
+    );
     // Inbound messages of the messages field (the app's history imports its own, below).
     let inbound: i64 = db
         .query_one(
@@ -94,7 +106,7 @@ fn every_fixture_signed_and_posted_is_accepted_and_kept() {
         .query_one("SELECT count(*) FROM alphadome.webhook_events", &[])
         .unwrap()
         .get(0);
-    assert_eq!(events, 33, "a refused webhook stores nothing");
+    assert_eq!(events, kept, "a refused webhook stores nothing");
     // Malformed and oversized bodies.
     let not_json = b"{not json";
     assert_eq!(

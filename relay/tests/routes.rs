@@ -398,7 +398,7 @@ fn expiring_tokens_alert_the_owner_once_a_day() {
 }
 
 /// Meta, or anyone who caught one, sending the same signed webhook again: its messages are
-/// duplicates, and its raw body is counted on the row kept the first time, not stored again.
+/// duplicates, and its raw body is kept once and then counted on that row, not stored again.
 #[test]
 fn a_replayed_webhook_adds_no_raw_row() {
     let d = Deployment::start(&[]);
@@ -420,7 +420,9 @@ fn a_replayed_webhook_adds_no_raw_row() {
             &[],
         )
         .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (1, 2));
+    // The first is left to its message row (new messages only, issue 27); the second, a
+    // duplicate, is kept; the third is counted on it.
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i32>(1)), (1, 1));
 }
 
 #[test]

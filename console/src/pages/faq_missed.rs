@@ -17,17 +17,12 @@ use serde::Deserialize;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-/// The questions of the last $1 days (faq_unanswered), with their closest entry's version (for
-/// the one-tap add, as the entry's own form carries it) and the shop's FAQ confidence.
-const MISSED: &str = concat!(
-    "SELECT f.message, f.times, to_char(f.last_asked_at AT TIME ZONE s.timezone, 'DD Mon HH24:MI'),
-            f.closest_entry_id, f.closest_question, f.closest_score, f.ai_answer, s.faq_confidence,
-            (SELECT ",
-    version!(),
-    " FROM alphadome.bot_training_data e WHERE e.id = f.closest_entry_id)
-       FROM alphadome.faq_unanswered(now() - make_interval(days => $1), now(), 20) f
-       JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = $2"
-);
+/// The questions of the last $1 days (faq_unanswered) and the shop's FAQ confidence.
+const MISSED: &str = "
+    SELECT f.message, f.times, to_char(f.last_asked_at AT TIME ZONE s.timezone, 'DD Mon HH24:MI'),
+           f.ai_answer, s.faq_confidence
+      FROM alphadome.faq_unanswered(now() - make_interval(days => $1), now(), 20) f
+      JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = $2";
 
 /// `/faq/missed?days=N`, and what was just done.
 #[derive(Deserialize, Default)]
@@ -64,6 +59,10 @@ async fn list(
 ) -> Result<Response, AppError> {
     let rows = tx.query(MISSED, &[&days, &tenant]).await?;
     let csrf = html::csrf(who);
+    let mut cards = Vec::with_capacity(rows.len());
+    for r in &rows {
+        cards.push(card(tx, tenant, &csrf, days, r).await?);
+    }
     let done: Markup = match notice {
         Some(Notice::Added { question, entry }) => {
             let entry_question: Option<String> = tx
@@ -109,50 +108,92 @@ async fn list(
             @if rows.is_empty() {
                 p { "None: the FAQ answered every question it could." }
             } @else {
-                ul.missed { @for r in &rows { (card(&csrf, days, r)) } }
+                ul.missed { @for card in &cards { (card) } }
             }
             p { a href="/faq" { "Back to the FAQ" } }
         },
     ))
 }
 
-/// One question as a card: how often, what the AI answered, the closest entry, the three taps.
-fn card(csrf: &Markup, days: i32, r: &tokio_postgres::Row) -> Markup {
+/// The entries that fit a question best (match_faq), each with its version for the one-tap add.
+const CLOSEST: &str = concat!(
+    "SELECT f.id, f.question, f.score, (SELECT ",
+    version!(),
+    " FROM alphadome.bot_training_data e WHERE e.id = f.id)
+       FROM alphadome.match_faq($1, $2, 3) f WHERE f.score > 0"
+);
+
+/// An entry a question may be added to: its id, question and version.
+struct Candidate {
+    id: i64,
+    question: String,
+    version: String,
+}
+
+/// One question as a card: how often, what the AI answered, where it seems to belong in words
+/// (not scores), and the taps: add it to one of the entries that fit best, start a new entry
+/// from it, or dismiss it. A question that fits no entry well offers the new entry first.
+async fn card(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    csrf: &Markup,
+    days: i32,
+    r: &tokio_postgres::Row,
+) -> Result<Markup, AppError> {
     let message: String = r.get(0);
+    let confidence: f32 = r.get(4);
     let times: i64 = r.get(1);
-    let closest: Option<(i64, String, f32)> = match (r.get(3), r.get(4), r.get(5)) {
-        (Some(id), Some(question), Some(score)) => Some((id, question, score)),
-        _ => None,
-    };
-    let confidence: f32 = r.get(7);
-    let version: Option<String> = r.get(8);
+    let mut scores = Vec::new();
+    let mut candidates = Vec::new();
+    for row in tx.query(CLOSEST, &[&tenant, &message]).await? {
+        let score: f32 = row.get(2);
+        // Below a quarter of the FAQ's confidence an entry shares a stray word at most.
+        if !scores.is_empty() && score < confidence / 4.0 {
+            break;
+        }
+        scores.push(score);
+        if let Some(version) = row.get::<_, Option<String>>(3) {
+            candidates.push(Candidate {
+                id: row.get(0),
+                question: row.get(1),
+                version,
+            });
+        }
+    }
+    // A likely home: the best entry shares enough words (half the FAQ's confidence) and stands
+    // clear of the next (the matcher's margin, 0.1); a tie between two entries is no home.
+    let best = scores.first().copied().unwrap_or(0.0);
+    let next = scores.get(1).copied().unwrap_or(0.0);
+    let fits = !candidates.is_empty() && best >= confidence / 2.0 && best - next >= 0.1;
     let start = serde_urlencoded::to_string([("missed", message.as_str())]).unwrap_or_default();
-    html! {
+    let new_entry = html! { a.button.secondary[fits] href=(format!("/faq/new?{start}")) { "Start a new entry from it" } };
+    Ok(html! {
         li {
             p.what { strong { (quoted(&message)) } " "
                 small { @if times == 1 { "asked once" } @else { "asked " (times) " times" } ", last " (r.get::<_, String>(2)) } }
-            @if let Some(answer) = r.get::<_, Option<String>>(6) {
+            @if let Some(answer) = r.get::<_, Option<String>>(3) {
                 p { "The AI answered:" } blockquote { (answer) }
             }
-            @match &closest {
-                Some((_, question, score)) => p.hint {
-                    "Closest entry: " (quoted(question)) ", fits " (format!("{score:.2}"))
-                    " (the FAQ answers from " (format!("{confidence:.2}")) ")."
-                },
-                None => p.hint { "No entry comes close." },
+            @if fits {
+                p.hint { "It seems to belong to " (quoted(&candidates[0].question)) "." }
+            } @else if let Some(closest) = candidates.first() {
+                p.hint { "No entry fits it well (the closest is " (quoted(&closest.question)) "): it may need an entry of its own." }
+            } @else {
+                p.hint { "No entry comes close: it may need an entry of its own." }
             }
             div.actions {
-                @if let (Some((id, question, _)), Some(version)) = (&closest, &version) {
+                @if !fits { (new_entry) }
+                @for c in &candidates {
                     form method="post" action="/faq/missed/add" {
                         (csrf)
-                        input type="hidden" name="entry" value=(id);
-                        input type="hidden" name="version" value=(version);
+                        input type="hidden" name="entry" value=(c.id);
+                        input type="hidden" name="version" value=(c.version);
                         input type="hidden" name="message" value=(message);
                         input type="hidden" name="days" value=(days);
-                        button type="submit" { "Add as a way of asking " (quoted(question)) }
+                        button.secondary[!fits || c.id != candidates[0].id] type="submit" { "Add as a way of asking " (quoted(&c.question)) }
                     }
                 }
-                a.button href=(format!("/faq/new?{start}")) { "Start a new entry from it" }
+                @if fits { (new_entry) }
                 form method="post" action="/faq/missed/dismiss" {
                     (csrf)
                     input type="hidden" name="message" value=(message);
@@ -161,7 +202,7 @@ fn card(csrf: &Markup, days: i32, r: &tokio_postgres::Row) -> Markup {
                 }
             }
         }
-    }
+    })
 }
 
 fn days(asked: Option<i32>) -> i32 {

@@ -52,6 +52,21 @@ impl Settings {
     }
 }
 
+/// A number from 0 to 1 as the owner typed it (a comma for the point too), or what is wrong
+/// with it in his words; empty is allowed where the database has a default.
+fn share_problem(typed: &str, label: &str, may_be_empty: bool) -> Option<String> {
+    let typed = typed.trim().replace(',', ".");
+    if typed.is_empty() && may_be_empty {
+        return None;
+    }
+    match typed.parse::<f32>() {
+        Ok(n) if n > 0.0 && n <= 1.0 => None,
+        _ => Some(format!(
+            "{label}: a number above 0 and at most 1, like 0.6 (nothing was saved)."
+        )),
+    }
+}
+
 /// The form's fields, as text (checkboxes: present when ticked).
 #[derive(Deserialize, Default, Clone)]
 pub struct Settings {
@@ -73,6 +88,10 @@ pub struct Settings {
     faq_confidence: String,
     #[serde(default)]
     transcription_model: String,
+    #[serde(default)]
+    embedding_model: String,
+    #[serde(default)]
+    semantic_confidence: String,
     #[serde(default)]
     alert_template_name: String,
     #[serde(default)]
@@ -110,7 +129,7 @@ macro_rules! version {
         "md5(row(is_bot_enabled, enable_ai_responses, enable_payment_flow, enable_media_understanding,
                  escalation_phone, fallback_message, opt_out_keywords, opt_in_keywords, handoff_keywords,
                  faq_confidence, transcription_model, alert_template_name, alert_template_language,
-                 type_replies)::text)"
+                 type_replies, embedding_model, semantic_confidence)::text)"
     };
 }
 
@@ -119,12 +138,14 @@ const READ: &str = concat!("
            coalesce(escalation_phone, ''), fallback_message, array_to_string(opt_out_keywords, E'\n'),
            array_to_string(opt_in_keywords, E'\n'), array_to_string(handoff_keywords, E'\n'), faq_confidence::text,
            coalesce(transcription_model, ''), coalesce(alert_template_name, ''),
-           alert_template_language, type_replies, ", version!(), "
+           alert_template_language, type_replies, ", version!(), ",
+           coalesce(embedding_model, ''), semantic_confidence::text
       FROM alphadome.bot_control_settings WHERE bot_tenant_id = $1");
 
 /// Lists are written one per line (commas also part them); empty items are dropped. $15: the replies per kind of
 /// message the form has boxes for ($17), replacing those kinds only. $16: the version the form was
-/// read at; no row is changed when it is not the version now. (The hours are the hours page's.)
+/// read at; no row is changed when it is not the version now. $19: empty is the default, 0.8.
+/// (The hours are the hours page's.)
 const SAVE: &str = concat!("
     UPDATE alphadome.bot_control_settings SET
         is_bot_enabled = $2, enable_ai_responses = $3, enable_payment_flow = $4, enable_media_understanding = $5,
@@ -134,7 +155,8 @@ const SAVE: &str = concat!("
         handoff_keywords = (SELECT coalesce(array_agg(btrim(k)), '{}') FROM regexp_split_to_table($10, '[,\\r\\n]+') k WHERE btrim(k) <> ''),
         faq_confidence = $11::text::real, transcription_model = $12,
         alert_template_name = $13, alert_template_language = $14,
-        type_replies = (type_replies - $17::text[]) || $15::jsonb
+        type_replies = (type_replies - $17::text[]) || $15::jsonb,
+        embedding_model = $18, semantic_confidence = coalesce(nullif(btrim($19), '')::real, 0.8)
      WHERE bot_tenant_id = $1 AND ", version!(), " = $16");
 
 /// A reply of the stored type_replies (column 13), "" when there is none.
@@ -172,6 +194,8 @@ async fn current(tx: &Transaction<'_>, tenant: Uuid) -> Result<Settings, tokio_p
         reply_audio: reply(&r, "audio"),
         reply_unsupported: reply(&r, "unsupported"),
         version: r.get(14),
+        embedding_model: r.get(15),
+        semantic_confidence: r.get(16),
     })
 }
 
@@ -211,6 +235,11 @@ fn form(who: &Who, s: &Settings, message: Option<&str>, ok: bool) -> Response {
                         (text(&format!("reply_{kind}"), label, s.reply(kind), ""))
                     }
                 }
+                fieldset { legend { "Understanding questions by meaning (optional)" }
+                    p.hint { "The FAQ answers when a message uses the words of an entry. With this on, it also answers a message that means the same in other words. It uses your AI key: one small AI call when you change the FAQ and one for each message whose words the FAQ does not recognise (a fraction of a shilling each)." }
+                    (text("embedding_model", "Meanings are compared by", &s.embedding_model, "The embeddings model of your AI service (text-embedding-3-small for OpenAI); empty: off."))
+                    (text("semantic_confidence", "How close in meaning a question must be", &s.semantic_confidence, "From 0 to 1 (usually 0.8): higher, and more questions go to the AI."))
+                }
                 p.hint { "Opening hours, holidays and what customers are told when you are closed: " a href="/hours" { "Hours" } "." }
                 fieldset { legend { "Alerts when you have not written to the shop's number for a day" }
                     (text("alert_template_name", "Approved WhatsApp template", &s.alert_template_name, "WhatsApp lets the bot write to you only within a day of your last message to it; after that alerts need a template Meta approved (its one blank is the alert). Empty: such alerts go by email."))
@@ -246,6 +275,11 @@ pub async fn save(
     app.owner(
         &session,
         async |tx: &Transaction<'_>, who: &Who, tenant: Uuid| {
+            let problem = share_problem(&s.faq_confidence, "How sure the FAQ must be", false)
+                .or_else(|| share_problem(&s.semantic_confidence, "How close in meaning", true));
+            if let Some(problem) = problem {
+                return Ok(form(who, &s, Some(&problem), false));
+            }
             let saved = attempt(
                 tx,
                 SAVE,
@@ -260,13 +294,15 @@ pub async fn save(
                     &s.opt_out_keywords,
                     &s.opt_in_keywords,
                     &s.handoff_keywords,
-                    &s.faq_confidence.trim(),
+                    &s.faq_confidence.trim().replace(',', "."),
                     &optional(&s.transcription_model),
                     &optional(&s.alert_template_name),
                     &s.alert_template_language.trim(),
                     &s.type_replies(),
                     &s.version,
                     &MESSAGE_KINDS.map(|(kind, _)| kind).to_vec(),
+                    &optional(&s.embedding_model),
+                    &s.semantic_confidence.trim().replace(',', "."),
                 ],
             )
             .await?;

@@ -16,8 +16,12 @@
 //! by a hyphen, "left-handed", weigh as one). An item (a word with a kind: guitar, Casio) is
 //! what is asked about: an entry that has only the message's items and none of its other
 //! words of an entry's questions (the keyboards' entry for "can you send the keyboard?") counts
-//! them half. Scores are rounded to four places, so ties are ties; among equal scores the
-//! lowest id comes first.
+//! them half, and in a message that asks something of an item the item weighs half its rarity;
+//! a place no entry names weighs half of an unknown word. "Do you have" reads as "do you sell"
+//! unless the message names a service. Scores are rounded to four places, so ties are ties;
+//! among equal scores the lowest id comes first. The best entry answers alone only when nothing
+//! in the message doubts it (Faq::answer): another entry's question, a thing no entry knows, a
+//! topic it lacks (a price, lessons), or only items and a place for an entry that names none.
 //!
 //! An inverted index (word → entries) keeps a message from being scored against every entry:
 //! only entries sharing a word, or a word that resembles one, are scored.
@@ -33,6 +37,11 @@ const TYPO_MIN_LEN: usize = 4;
 /// FAQ does not know may be what the question is about ("a branch in Mombasa").
 const UNKNOWN_WEIGHT: f32 = 0.75;
 
+/// The weight of a place no entry names (a town, a county, an estate: lexicon.rs, PLACES),
+/// against that of a word no entry has: where the customer is or wants a thing sent sets the
+/// scene of the question ("can you send it to Nakuru?") more than it is the question.
+const PLACE_WEIGHT: f32 = 0.5;
+
 /// A last clause of fewer words is too little to answer by ("..., mmeipata?": received it?).
 const MIN_CLAUSE_WORDS: usize = 2;
 /// Another entry's question covered beyond this share by words the best entry lacks
@@ -42,8 +51,27 @@ const CONTRADICTS: f32 = 0.5;
 /// How much an item counts for an entry that has none of the message's other known words.
 const ITEM_ALONE: f32 = 0.5;
 
+/// How much an item weighs, against its rarity, in a message that asks something of it (not
+/// only about it): "can you send a guitar to Nakuru?" asks about delivery.
+const ITEM_WITH_A_QUESTION: f32 = 0.5;
+
+/// Letters of a model's code after an item ("PX", "DS"), which names no other thing.
+const MODEL_CODE_LEN: usize = 2;
+
 /// How much an item counts as its kind (a drum as an instrument), against the word itself.
 const KIND_MATCH: f32 = 0.8;
+
+/// "Do you have" or "do you carry", as the lexicon reads it, and what it asks of a shop when it
+/// names no service.
+const HAVE: &str = "carry";
+const SELL: &str = "sell";
+/// "How much" in Swahili, and what it asks of an item (a topic, lexicon.rs).
+const HOW_MUCH: &str = "ngapi";
+const PRICE: &str = "price";
+/// The kind of a holiday or a weekend (lexicon.rs).
+const DAY: &str = "day";
+/// An offer had (lexicon.rs, a topic).
+const DISCOUNT: &str = "discount";
 
 /// One active FAQ or canned-reply row as read from the table.
 pub struct Row {
@@ -61,6 +89,9 @@ struct Entry {
     questions: Vec<Vec<usize>>,
     answer: Vec<usize>,
     category: Vec<usize>,
+    /// Whether its questions, answer or category name a place (lexicon.rs, PLACES): "within
+    /// Nairobi", "can you deliver to Mombasa".
+    names_a_place: bool,
 }
 
 /// A tenant's FAQ, indexed for ranking.
@@ -83,6 +114,16 @@ pub struct Faq {
     trigrams: HashMap<[char; 3], Vec<usize>>,
 }
 
+/// What, in a message, may keep the best entry from answering it alone (Faq::answer).
+struct Doubts {
+    /// An item names a thing no entry knows ("guitar lessons").
+    unknown_thing: bool,
+    /// The words of the question (after its greetings; of its last sentence, when that is the
+    /// question: Asked::sentence) that name a question of their own (lexicon.rs,
+    /// SHIPPED_TOPICS: price, lessons, ...).
+    topics: Vec<String>,
+}
+
 /// One message word as the entries know it: the vocabulary words it is (or resembles), with
 /// how much, and its weight.
 struct Said {
@@ -95,6 +136,8 @@ struct Said {
     item: bool,
     /// The kind the word matches as an item (instrument, for a drum), not as itself.
     kind: Option<usize>,
+    /// A place (lexicon.rs, PLACES).
+    place: bool,
 }
 
 fn trigrams_of(word: &str) -> Vec<[char; 3]> {
@@ -120,7 +163,7 @@ impl Faq {
                 })
                 .collect()
         };
-        let entries: Vec<Entry> = rows
+        let mut entries: Vec<Entry> = rows
             .into_iter()
             .map(|row| {
                 let mut questions = vec![intern(&row.question)];
@@ -132,9 +175,19 @@ impl Faq {
                     questions,
                     answer,
                     category,
+                    names_a_place: false,
                 }
             })
             .collect();
+        for entry in &mut entries {
+            let words = entry
+                .questions
+                .iter()
+                .flatten()
+                .chain(&entry.answer)
+                .chain(&entry.category);
+            entry.names_a_place = words.clone().any(|&w| lexicon.is_place(&vocabulary[w]));
+        }
         let mut in_questions = vec![false; vocabulary.len()];
         for &w in entries.iter().flat_map(|e| e.questions.iter().flatten()) {
             in_questions[w] = true;
@@ -191,30 +244,109 @@ impl Faq {
     /// Of a question of several clauses, the last one, when it has a word of an entry's
     /// questions: what comes before it sets the scene ("Hey, I'm in Kitengela, can you bring
     /// it?"); else the whole question.
-    fn understand(&self, message: &str) -> (Vec<Said>, bool) {
-        let asked = asked(message, &self.lexicon);
+    fn understand(&self, message: &str) -> (Vec<Said>, Doubts) {
+        let mut asked = asked(message, &self.lexicon);
+        self.read_have(&mut asked.words);
+        self.read_how_much(&mut asked.words);
         let unknown_thing = self.names_an_unknown_thing(&asked);
+        // The topics of the question read from `from` on: of the whole question (after its
+        // greetings), or of its last sentence when the part read is in it (the sentences
+        // before set the scene: "... my son wants to learn. Do you sell Yamaha keyboards").
+        let doubts = |from: usize| {
+            let from = match asked.sentence {
+                Some(sentence) if from >= sentence => sentence,
+                _ => asked.greeting,
+            };
+            Doubts {
+                unknown_thing,
+                topics: asked.words[from..]
+                    .iter()
+                    .filter(|w| self.lexicon.is_topic(w))
+                    .cloned()
+                    .collect(),
+            }
+        };
         let asks = |said: &[Said]| {
             said.iter()
                 .any(|s| s.matches.iter().any(|&(w, _)| self.in_questions[w]))
         };
+        // Without the thanks and greetings at its end ("..., thanks boss"), unless that is all.
+        let end = asked.words.len() - asked.closing;
+        let end = if end > asked.greeting {
+            end
+        } else {
+            asked.words.len()
+        };
         if let Some(clause) = asked
             .clause
-            .filter(|&c| c > asked.greeting && asked.words.len() >= c + MIN_CLAUSE_WORDS)
+            .filter(|&c| c > asked.greeting && end >= c + MIN_CLAUSE_WORDS)
         {
-            let last_clause = self.said(&asked.words[clause..], &asked.hyphened[clause..]);
+            let last_clause = self.said(&asked.words[clause..end], &asked.hyphened[clause..end]);
             if asks(&last_clause) {
-                return (last_clause, unknown_thing);
+                return (last_clause, doubts(clause));
+            }
+        }
+        // Of a message of several sentences none of which ends in "?", the last one, when it
+        // asks ("Good afternoon. I saw your shop online. Do you sell Yamaha keyboards").
+        if let Some(sentence) = asked
+            .sentence
+            .filter(|&c| c > asked.greeting && end >= c + MIN_CLAUSE_WORDS)
+        {
+            let last_sentence =
+                self.said(&asked.words[sentence..end], &asked.hyphened[sentence..end]);
+            if asks(&last_sentence) {
+                return (last_sentence, doubts(sentence));
             }
         }
         let after_greetings = self.said(
-            &asked.words[asked.greeting..],
-            &asked.hyphened[asked.greeting..],
+            &asked.words[asked.greeting..end],
+            &asked.hyphened[asked.greeting..end],
         );
         if asks(&after_greetings) {
-            return (after_greetings, unknown_thing);
+            return (after_greetings, doubts(asked.greeting));
         }
-        (self.said(&asked.words, &asked.hyphened), unknown_thing)
+        (self.said(&asked.words, &asked.hyphened), doubts(0))
+    }
+
+    /// "Do you have" (mko na, mna) asks whether the shop sells what follows, an item or a kind
+    /// ("do you have Fender Telecasters?"), unless the message names something else an entry's
+    /// questions know, a service ("do you have payment plans?"): then it says nothing. "Offer"
+    /// reads as "have" ("do you offer delivery?"), but right after "have" it is a thing had, a
+    /// discount ("mko na offer ya keyboards?").
+    fn read_have(&self, words: &mut [String]) {
+        if !words.iter().any(|w| w == HAVE) {
+            return;
+        }
+        for at in 1..words.len() {
+            if words[at - 1] == HAVE && words[at] == HAVE {
+                words[at] = DISCOUNT.to_string();
+            }
+        }
+        let names_a_service = words.iter().any(|w| {
+            w != HAVE
+                && self.lexicon.kind(w).is_none()
+                && !self.lexicon.is_greeting(w)
+                && self.number.get(w).is_some_and(|&n| self.in_questions[n])
+        });
+        for word in words.iter_mut().filter(|w| *w == HAVE) {
+            *word = if names_a_service {
+                String::new()
+            } else {
+                SELL.to_string()
+            };
+        }
+    }
+
+    /// "Ngapi" (how much, how many) of a thing on sale asks its price ("gitaa ni ngapi?"); of
+    /// the clock the time ("saa ngapi weekends?": a weekend is a day, not a thing on sale), of a
+    /// till its number.
+    fn read_how_much(&self, words: &mut [String]) {
+        let on_sale = |w: &String| self.lexicon.kind(w).is_some_and(|k| k != DAY);
+        if words.iter().any(on_sale) {
+            for word in words.iter_mut().filter(|w| *w == HOW_MUCH) {
+                *word = PRICE.to_string();
+            }
+        }
     }
 
     /// Whether the message names a thing no entry knows by an item said right before it:
@@ -222,9 +354,12 @@ impl Faq {
     /// is asked about them is the LLM's to answer. (Swahili names the thing first and joins
     /// with ya, za: "gitaa ya acoustic" is not joined.)
     fn names_an_unknown_thing(&self, asked: &Asked) -> bool {
+        // Not two letters: a model's code ("Privia PX-S1100", "Juno DS").
         let unknown = |w: &String| {
-            !self.number.contains_key(w)
+            w.chars().count() > MODEL_CODE_LEN
+                && !self.number.contains_key(w)
                 && self.lexicon.kind(w).is_none()
+                && !self.lexicon.is_place(w)
                 && !self.resembles_a_word(w)
         };
         asked.words.iter().enumerate().any(|(at, word)| {
@@ -252,6 +387,9 @@ impl Faq {
         let mut said = Vec::new();
         let mut unknown_before = false;
         for (at, word) in message.iter().enumerate() {
+            if word.is_empty() {
+                continue;
+            }
             let follows_unknown = unknown_before && at > 0 && hyphened[at - 1];
             unknown_before = false;
             if seen.contains(&word) {
@@ -275,6 +413,7 @@ impl Faq {
                     greets: self.lexicon.is_greeting(word),
                     item,
                     kind: kind.map(|(k, _)| k),
+                    place: self.lexicon.is_place(word),
                 });
                 continue;
             }
@@ -285,11 +424,13 @@ impl Faq {
                     greets: false,
                     item,
                     kind: Some(k),
+                    place: false,
                 });
                 continue;
             }
             let mut resembles: Vec<(usize, f32)> = Vec::new();
-            if word.chars().count() >= TYPO_MIN_LEN {
+            let place = self.lexicon.is_place(word);
+            if word.chars().count() >= TYPO_MIN_LEN && !place {
                 let mut candidates: Vec<usize> = trigrams_of(word)
                     .iter()
                     .filter_map(|g| self.trigrams.get(g))
@@ -310,6 +451,8 @@ impl Faq {
             unknown_before = resembles.is_empty();
             let unknown_idf = if follows_unknown {
                 0.0
+            } else if place {
+                self.unknown_idf * PLACE_WEIGHT
             } else {
                 self.unknown_idf
             };
@@ -323,13 +466,29 @@ impl Faq {
                 greets: self.lexicon.is_greeting(word),
                 item,
                 kind: None,
+                place,
             });
         }
         said
     }
 
     fn score(&self, entry: &Entry, said: &[Said]) -> f32 {
-        let total: f32 = said.iter().map(|s| s.idf).sum();
+        // An item is what is asked about, not the question: an entry that has none of the
+        // message's other words an entry knows ("can you send the guitar?": send) counts its
+        // items ITEM_ALONE; and in a message that asks something of an item, the item weighs
+        // ITEM_WITH_A_QUESTION of its rarity ("can a rider bring the keyboard?" asks about
+        // delivery).
+        let asks_more =
+            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
+        let asks_of_an_item = said.iter().any(asks_more);
+        let weight = |s: &Said| {
+            if s.item && asks_of_an_item {
+                s.idf * ITEM_WITH_A_QUESTION
+            } else {
+                s.idf
+            }
+        };
+        let total: f32 = said.iter().map(weight).sum();
         if total == 0.0 {
             return 0.0;
         }
@@ -347,13 +506,8 @@ impl Faq {
                 .map(|q| found_in(s, q))
                 .fold(0.0, f32::max)
         };
-        // An item is what is asked about, not the question: an entry that has none of the
-        // message's other words an entry knows ("can you send the guitar?": send) counts its
-        // items ITEM_ALONE.
-        let asks_more =
-            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
         let asked: Vec<f32> = said.iter().map(in_questions).collect();
-        let items_alone = said.iter().any(asks_more)
+        let items_alone = asks_of_an_item
             && !said
                 .iter()
                 .zip(&asked)
@@ -369,7 +523,7 @@ impl Faq {
                 } else {
                     1.0
                 };
-                s.idf
+                weight(s)
                     * alone
                     * found
                         .max(0.6 * found_in(s, &entry.answer))
@@ -414,14 +568,28 @@ impl Faq {
     /// it lacks, other than items, do not make up most of another entry's question ("can I pay
     /// in instalments, and do you deliver?" asks about both, and the LLM gets both; "... for
     /// the keyboard?" asks about instalments), and no item names a thing no entry knows
-    /// ("guitar lessons").
+    /// ("guitar lessons"), and the message is not only items and a place when the entry names no
+    /// place ("can you get a keyboard to me in Nyeri?" is no question for the keyboards' entry).
     pub fn answer(&self, message: &str, confidence: f32) -> Option<(usize, f32)> {
-        let (said, unknown_thing) = self.understand(message);
+        let (said, doubts) = self.understand(message);
         let (best, score) = clear_answer(&self.rank_said(&said, 2), confidence)?;
-        (!unknown_thing
+        (!doubts.unknown_thing
             && self.names_a_word_of_its_questions(best, &said)
+            && self.knows_its_topics(best, &doubts.topics)
+            && !self.only_items_and_a_place(best, &said)
             && !self.contradicted(best, &said))
         .then_some((best, score))
+    }
+
+    /// Whether the message says only items and a place, nothing else an entry's questions
+    /// know, and the entry names no place: a thing wanted somewhere is a delivery or a branch,
+    /// not whether the shop sells it.
+    fn only_items_and_a_place(&self, best: usize, said: &[Said]) -> bool {
+        let asks_more =
+            |s: &Said| !s.item && !s.greets && s.matches.iter().any(|&(w, _)| self.in_questions[w]);
+        !self.entries[best].names_a_place
+            && said.iter().any(|s| s.place)
+            && !said.iter().any(asks_more)
     }
 
     /// Whether a message word itself (not only its kind) is a word of the entry's questions:
@@ -433,6 +601,26 @@ impl Faq {
             s.matches
                 .iter()
                 .any(|&(w, _)| Some(w) != s.kind && questions.iter().any(|q| q.contains(&w)))
+        })
+    }
+
+    /// Whether the entry has every word of the message that names a question of its own
+    /// (SHIPPED_TOPICS): "do you teach guitar?" asks about lessons, which the guitars' entry
+    /// does not mention; "how much is delivery?" asks what the deliveries' answer tells (its fees).
+    /// Of the whole question, not only its last clause: "which guitar is best for a beginner,
+    /// acoustic or electric?" asks for advice.
+    fn knows_its_topics(&self, best: usize, topics: &[String]) -> bool {
+        let entry = &self.entries[best];
+        topics.iter().all(|topic| {
+            self.number.get(topic).is_some_and(|&w| {
+                entry
+                    .questions
+                    .iter()
+                    .flatten()
+                    .chain(&entry.answer)
+                    .chain(&entry.category)
+                    .any(|&e| e == w)
+            })
         })
     }
 
@@ -691,6 +879,11 @@ mod unit {
             Some(5),
             "Swahili names the thing first, joined by ya"
         );
+        assert_eq!(
+            answer(&faq, "Looking for a Casio Privia PX-S1100"),
+            Some(6),
+            "a model's code is no other thing"
+        );
     }
 
     #[test]
@@ -727,6 +920,159 @@ mod unit {
         assert_eq!(answer(&faq, "Are you opened on boxing day?"), Some(1));
         assert_eq!(answer(&faq, "mko wazi wikendi?"), Some(1));
         assert_eq!(answer(&faq, "Do you sell boxing gloves?"), None);
+    }
+
+    #[test]
+    fn a_topic_no_entry_knows_is_left_to_the_llm() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Do you teach guitar?"), None, "lessons");
+        assert_eq!(
+            answer(&faq, "Bei ya kinanda ni pesa ngapi?"),
+            None,
+            "a price"
+        );
+        assert_eq!(
+            answer(
+                &faq,
+                "Which guitar is best for a beginner, acoustic or electric?"
+            ),
+            None,
+            "advice, asked before the last clause"
+        );
+        assert_eq!(answer(&faq, "Do you sell guitars?"), Some(5));
+        assert_eq!(
+            answer(&faq, "Naweza kuuza gitaa yangu kwenu?"),
+            None,
+            "the shop buying"
+        );
+        assert_eq!(answer(&faq, "Mnauza gitaa za mkono wa pili?"), None, "used");
+        assert_eq!(answer(&faq, "Nataka kununua gitaa, mnazo?"), Some(5));
+        let fees = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you deliver?",
+                    &[],
+                    "Countrywide; the fee depends on the place.",
+                ),
+                row(2, "How can I pay?", &[], "M-Pesa or cash."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(
+            answer(&fees, "How much is delivery?"),
+            Some(1),
+            "its answer tells the fee"
+        );
+        let lessons = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you offer guitar lessons?",
+                    &[],
+                    "Saturdays, KES 2,000.",
+                ),
+                row(
+                    2,
+                    "Which guitars do you sell?",
+                    &[],
+                    "Acoustic and electric.",
+                ),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(
+            answer(&lessons, "Do you teach guitar?"),
+            Some(1),
+            "an entry about the topic answers it"
+        );
+    }
+
+    #[test]
+    fn do_you_have_asks_whether_the_shop_sells_it_unless_it_names_a_service() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Do you have Fender guitars?"), Some(5));
+        assert_eq!(answer(&faq, "Mko na kinanda?"), Some(6));
+        assert_eq!(answer(&faq, "Do you offer delivery?"), Some(4));
+        assert_eq!(
+            answer(&faq, "Mko na offer ya keyboards?"),
+            None,
+            "an offer had is a discount"
+        );
+        assert_eq!(
+            answer(&faq, "Hi, do you have installment payments for keyboards?"),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn a_place_and_an_item_set_the_scene_of_the_question() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Can you send a guitar to Nakuru by parcel?"),
+            Some(4)
+        );
+        assert_eq!(answer(&faq, "Mnaweza kunitumia keyboard Kisumu?"), Some(4));
+        assert_eq!(
+            answer(&faq, "Do you deliver keyboards to Rongai?"),
+            Some(4),
+            "a place after an item names no unknown thing"
+        );
+        let score = |m: &str| faq.rank(m, 1)[0].1;
+        assert!(score("can you deliver to Nakuru") > score("can you deliver to Zanzibar"));
+    }
+
+    #[test]
+    fn the_last_sentence_asks_when_none_ends_in_a_question_mark() {
+        let faq = shop();
+        assert_eq!(
+            answer(
+                &faq,
+                "Good afternoon. I saw your shop on Instagram and my son wants to learn. \
+                 Do you sell Casio keyboards"
+            ),
+            Some(6),
+            "the sentences before set the scene, their topics too"
+        );
+        assert_eq!(answer(&faq, "Hi, I am in Mombasa. How will I pay"), Some(2));
+    }
+
+    #[test]
+    fn what_the_customer_did_is_a_report_not_a_question() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Nimetuma pesa kwa M-Pesa, mmeipata?"), None);
+        assert_eq!(answer(&faq, "I paid by card, is it through?"), None);
+        assert_eq!(answer(&faq, "Nitalipa aje?"), Some(2));
+    }
+
+    #[test]
+    fn items_and_a_place_alone_are_no_question_for_an_entry_that_names_no_place() {
+        let faq = shop();
+        assert_eq!(answer(&faq, "Can you get a keyboard to me in Nyeri?"), None);
+        assert_eq!(answer(&faq, "Do you sell keyboards in Nyeri?"), Some(6));
+        let nairobi = Faq::build(
+            vec![
+                row(
+                    1,
+                    "Do you sell keyboards?",
+                    &[],
+                    "Yes, at our Nairobi shop.",
+                ),
+                row(2, "Do you deliver?", &[], "Countrywide."),
+            ],
+            Lexicon::shipped(),
+        );
+        assert_eq!(answer(&nairobi, "Keyboards Nairobi?"), Some(1));
+    }
+
+    #[test]
+    fn thanks_at_the_end_say_nothing_about_the_question() {
+        let faq = shop();
+        assert_eq!(
+            answer(&faq, "Do you deliver to Nyeri? Thanks boss"),
+            Some(4)
+        );
+        assert_eq!(answer(&faq, "can I pay by card, asante"), Some(2));
     }
 
     #[test]

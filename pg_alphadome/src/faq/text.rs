@@ -8,9 +8,11 @@
 //! holiday, payment plan → instalment, send me → nothing: "send me your paybill" asks for it).
 //!
 //! A customer's message is read for its question: of a message of several sentences, the ones
-//! that ask (end in "?"), and the greetings and politeness before the question are marked, so
-//! the matcher can leave them out (rank.rs); and which words follow each other directly ("guitar
-//! lessons") or with a hyphen ("left-handed"), which rank.rs reads as naming one thing.
+//! that ask (end in "?") unless one points back ("do you sell those?"), else its last sentence
+//! is marked; the greetings and politeness before the question and the thanks after it are
+//! marked, so the matcher can leave them out (rank.rs); a sale or a payment said of "I" is read
+//! from the shop's side; and which words follow each other directly ("guitar lessons") or with a
+//! hyphen ("left-handed"), which rank.rs reads as naming one thing.
 use super::lexicon::Lexicon;
 
 /// Words that carry no topic. Question words that do (where, when, how, much) are kept: a
@@ -40,7 +42,17 @@ const STOPWORDS: &[&str] = &[
     // Who the item is for and who is asked: context, not the topic (issue 29)
     "someone", "somebody", "anyone", "people", "only", "kid", "kids", "child", "children", "son",
     "daughter", "wife", "husband", "friend", "mtoto", "watoto",
-    "nataka", "natafuta", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
+    "needs", "wants", "keeps", "makes", "during", "exactly", "bado",
+    // Filler of a longer message: when, how sure, going and coming (issue 29)
+    "yet", "already", "maybe", "perhaps", "actually", "currently", "usually",
+    "normally", "possible", "possibly", "able", "even", "ever", "else", "something",
+    "anything", "then", "just", "around", "into", "out", "up", "down", "off", "put", "come",
+    "coming", "came", "go", "going", "went", "again", "sure", "okay", "hii", "hizo", "hizi",
+    "kama", "tena", "kabisa", "hapo", "hapa", "pale", "huko", "such", "halafu", "alafu", "bit", "little", "available",
+    // What kind of a thing: "which keyboard brands do you stock?" asks about keyboards
+    "brand", "brands", "model", "models", "type", "types", "make", "makes", "aina",
+    "kisha",
+    "nataka", "nazo", "haswa", "sai", "kwenu", "kutoka", "item", "items", "via",
     "handle",
 ];
 
@@ -55,6 +67,24 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("thx", "thanks"),
     ("tnx", "thanks"),
     ("abt", "about"),
+    // Texting shorthand for the shop's concepts (issue 29)
+    ("opn", "open"),
+    ("clse", "close"),
+    ("tym", "time"),
+    ("tmrw", "tomorrow"),
+    ("tmr", "tomorrow"),
+    ("2moro", "tomorrow"),
+    ("2day", "today"),
+    ("2nite", "tonight"),
+    ("hw", "how"),
+    ("cn", "can"),
+    ("wer", "where"),
+    ("whn", "when"),
+    ("shp", "shop"),
+    ("dlvr", "deliver"),
+    ("pymt", "payment"),
+    ("pmt", "payment"),
+    ("loc", "location"),
 ];
 
 /// Latin letters with accents, folded to their base letter.
@@ -137,8 +167,33 @@ fn tokens(lowered: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// Verbs of a sale, as the shop's entries say them: a customer's "I want to buy" is the shop's
-/// "sell", and "I want to sell my keyboard" is the shop's "buy" (not "do you sell keyboards").
-const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[("buy", "sell"), ("sell", "buy")];
+/// "sell", and "I want to sell my keyboard" is the shop's "buy" (not "do you sell keyboards");
+/// "can I bring it in" is the customer coming (nothing), "can you bring it" a delivery
+/// (lexicon.rs); "I paid", "I sent" report what the customer did (lexicon::DONE).
+const FROM_THE_SHOPS_SIDE: &[(&str, &str)] = &[
+    ("buy", "sell"),
+    ("sell", "buy"),
+    ("bring", "come"),
+    ("brought", "come"),
+    ("paid", "done"),
+    ("sent", "done"),
+    ("ordered", "done"),
+    // The same in Swahili, after "naweza", "nataka" (I can, I want): kuuza, to sell
+    ("kuuza", "buy"),
+    ("niuze", "buy"),
+    ("kununua", "sell"),
+];
+
+/// Swahili words that say "I" and what the customer means to do ("naweza kuuza gitaa yangu?":
+/// can I sell my guitar), like "i" in English.
+const I_WANT: &[&str] = &[
+    "naweza",
+    "nataka",
+    "ningependa",
+    "nitaweza",
+    "naeza",
+    "nilitaka",
+];
 
 /// How far after "i" its verb may come ("i would like to sell": 4 words).
 const SUBJECT_REACH: usize = 4;
@@ -169,7 +224,7 @@ fn read_at<'a>(lowered: &'a str, lexicon: &'a Lexicon) -> Vec<(usize, &'a str)> 
             .iter()
             .find(|(customer, _)| *customer == word && since_i <= SUBJECT_REACH)
             .map_or(word, |(_, shop)| shop);
-        since_i = if word == "i" {
+        since_i = if word == "i" || I_WANT.contains(&word) {
             1
         } else {
             since_i.saturating_add(1)
@@ -222,9 +277,15 @@ pub fn words(text: &str, lexicon: &Lexicon) -> Vec<String> {
 pub struct Asked {
     pub words: Vec<String>,
     pub greeting: usize,
+    /// How many of them, at the end, only greet or thank ("..., thanks boss").
+    pub closing: usize,
     /// Where the question's last clause starts (after its last comma), when it has several:
     /// "Hey, I'm in Kitengela, can you send it?" asks "can you send it".
     pub clause: Option<usize>,
+    /// Where the message's last sentence starts, when it has several and none ends in "?":
+    /// "Good afternoon. I saw your shop on Instagram. Do you sell Yamaha keyboards" asks the
+    /// last.
+    pub sentence: Option<usize>,
     /// How many words the last clause has, with those that say nothing ("which keyboards do
     /// you have": 5).
     pub clause_said: usize,
@@ -235,8 +296,16 @@ pub struct Asked {
     pub hyphened: Vec<bool>,
 }
 
-/// The part of a message that asks: when it has several sentences and some end in "?", those;
-/// else all of it ("I'm in Nyeri. Can you deliver?" asks "Can you deliver?").
+/// Words that point back to a thing named before ("do you sell those?", "mnazo?").
+#[rustfmt::skip]
+const POINTING_BACK: &[&str] = &[
+    "those", "these", "them", "it", "one", "ones", "such", "hizo", "hizi", "hiyo", "hii", "zile",
+    "mnazo", "mnayo",
+];
+
+/// The part of a message that asks: when it has several sentences and some end in "?", those,
+/// unless one of them points back to what came before (POINTING_BACK); else all of it ("I'm in
+/// Nyeri. Can you deliver?" asks "Can you deliver?").
 pub fn question_part(text: &str) -> String {
     let mut sentences: Vec<(&str, bool)> = Vec::new();
     let mut start = 0;
@@ -248,7 +317,17 @@ pub fn question_part(text: &str) -> String {
     }
     sentences.push((&text[start..], false));
     sentences.retain(|(s, _)| s.chars().any(char::is_alphanumeric));
-    if sentences.len() > 1 && sentences.iter().any(|&(_, asks)| asks) {
+    // A question that points back ("... a classical guitar for my daughter. Do you sell
+    // those?") is asked of the sentences before it too.
+    let points_back = |s: &str| {
+        lower(s)
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| POINTING_BACK.contains(&w))
+    };
+    if sentences.len() > 1
+        && sentences.iter().any(|&(_, asks)| asks)
+        && !sentences.iter().any(|&(s, asks)| asks && points_back(s))
+    {
         sentences
             .iter()
             .filter(|&&(_, asks)| asks)
@@ -267,15 +346,27 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
     let mut asked = Asked {
         words: Vec::new(),
         greeting: 0,
+        closing: 0,
         clause: None,
+        sentence: None,
         clause_said: 0,
         joined: Vec::new(),
         hyphened: Vec::new(),
     };
     let clause_at = lowered.rfind([',', ';']);
+    let sentence_at = (!lowered.contains('?'))
+        .then(|| {
+            lowered
+                .trim_end_matches(|c: char| !c.is_alphanumeric())
+                .rfind(['.', '!', '\n'])
+        })
+        .flatten();
     let mut greeting = true;
     let mut last_word: Option<(usize, usize)> = None;
     for (index, (at, raw)) in read_at(&lowered, lexicon).into_iter().enumerate() {
+        if sentence_at.is_some_and(|c| at > c) {
+            asked.sentence.get_or_insert(asked.words.len());
+        }
         if clause_at.is_some_and(|c| at > c) {
             asked.clause.get_or_insert(asked.words.len());
             asked.clause_said += 1;
@@ -296,6 +387,11 @@ pub fn asked(message: &str, lexicon: &Lexicon) -> Asked {
             }
             last_word = Some((index, at));
             asked.greeting += usize::from(greeting);
+            asked.closing = if lexicon.closes(raw) {
+                asked.closing + 1
+            } else {
+                0
+            };
             asked.words.push(word);
             asked.joined.push(false);
             asked.hyphened.push(false);
@@ -346,7 +442,7 @@ mod unit {
             ("Where is the shop?", &["where", "shop"]),
             ("Mnafungua saa ngapi?", &["open", "time", "ngapi"]),
             ("asante sana", &["asante"]),
-            ("boxes classes glass bus", &["box", "class", "glass", "bus"]),
+            ("boxes watches glass bus", &["box", "watch", "glass", "bus"]),
             ("is it the?", &[]),
             ("what's ur opening hrs", &["open", "hour"]),
         ]);
@@ -385,16 +481,16 @@ mod unit {
     fn a_word_is_not_stemmed_to_no_vowel() {
         read_as(&[
             ("guitar strings, a string", &["guitar", "string", "string"]),
-            ("opening, bringing", &["open", "bring"]),
+            ("opening, bringing", &["open", "deliver"]),
         ]);
     }
 
     #[test]
     fn whose_and_is_at_say_nothing_or_one_thing_in_swahili() {
         read_as(&[
-            ("Duka yenu iko wapi?", &["shop", "iko", "wapi"]),
-            ("duka liko wapi", &["shop", "iko", "wapi"]),
-            ("bei zenu", &["bei"]),
+            ("Duka yenu iko wapi?", &["shop", "iko", "where"]),
+            ("duka liko wapi", &["shop", "iko", "where"]),
+            ("bei zenu", &["price"]),
             ("chenga", &["chenga"]),
         ]);
     }
@@ -424,6 +520,25 @@ mod unit {
     }
 
     #[test]
+    fn the_last_sentence_is_marked_when_none_asks() {
+        let shipped = Lexicon::shipped();
+        let long = asked(
+            "Hello. I saw your shop on Instagram! Do you sell Casio",
+            &shipped,
+        );
+        assert_eq!(
+            long.words,
+            ["hello", "saw", "shop", "instagram", "sell", "casio"]
+        );
+        assert_eq!(long.sentence, Some(4));
+        assert_eq!(
+            asked("Hi. Do you deliver? Thanks.", &shipped).sentence,
+            None
+        );
+        assert_eq!(asked("Do you deliver", &shipped).sentence, None);
+    }
+
+    #[test]
     fn the_last_clause_of_a_question_is_marked() {
         let shipped = Lexicon::shipped();
         let long = asked("Hey, I'm in Kitengela, can you deliver it?", &shipped);
@@ -442,6 +557,10 @@ mod unit {
             ("I'd like to buy a guitar", &["sell", "guitar"]),
             ("Do you sell keyboards?", &["sell", "keyboard"]),
             ("Do you buy used ones", &["buy", "used", "one"]),
+            ("Naweza kuuza gitaa yangu kwenu?", &["buy", "guitar"]),
+            ("Mnaweza kuuza gitaa?", &["sell", "guitar"]),
+            ("Can a rider bring it?", &["deliver", "deliver"]),
+            ("Can I bring my guitar for repair?", &["guitar", "repair"]),
         ]);
     }
 
@@ -457,6 +576,11 @@ mod unit {
         );
         assert_eq!(question_part("Open today?"), "Open today?");
         assert_eq!(question_part("Hi. A? B. C?"), " A ?  C");
+        assert_eq!(
+            question_part("I need a bass guitar. Do you sell those?"),
+            "I need a bass guitar. Do you sell those?",
+            "a question that points back"
+        );
     }
 
     #[test]
@@ -468,6 +592,33 @@ mod unit {
         let late = asked("mnauza gitaa, boss? hello", &shipped);
         assert_eq!(late.greeting, 0);
         assert_eq!(asked("Habari yako?", &shipped).greeting, 1);
+    }
+
+    #[test]
+    fn a_topic_is_read_as_itself() {
+        let shipped = Lexicon::shipped();
+        for topic in super::super::lexicon::SHIPPED_TOPICS {
+            assert_eq!(words(topic, &shipped), [*topic], "{topic}");
+        }
+        read_as(&[
+            ("Where can I park?", &["where", "park"]),
+            ("How much is it, bei gani?", &["price", "price", "gani"]),
+            ("Do you teach? Mnafundisha?", &["lesson", "lesson"]),
+        ]);
+    }
+
+    #[test]
+    fn thanks_and_greetings_at_the_end_are_counted() {
+        let shipped = Lexicon::shipped();
+        let thanks = asked("How late are you open on Fridays, thanks msee", &shipped);
+        assert_eq!(thanks.words, ["time", "open", "friday", "thank", "msee"]);
+        assert_eq!(thanks.closing, 2);
+        assert_eq!(
+            asked("Thanks, I will pass by on Saturday", &shipped).greeting,
+            0,
+            "thanks before anything else is the message, not a greeting"
+        );
+        assert_eq!(asked("Do you deliver?", &shipped).closing, 0);
     }
 
     #[test]

@@ -46,17 +46,15 @@ impl Facts for TenantFacts<'_, '_> {
     /// rendered each time.
     fn render(&mut self, answer: String, message: &str) -> String {
         let (client, prepared, tenant) = (&mut *self.client, self.prepared, self.tenant);
-        let language = client
-            .update(&prepared.language, Some(1), &[message.into()])
-            .and_then(|rows| rows.first().get::<String>(1))
-            .unwrap_or_else(|error| failed(error))
-            .unwrap_or_else(|| "en".to_string());
+        // Before 0.3.0 every answer is in English.
+        let language = if prepared.languages {
+            crate::language::message_language(message)
+        } else {
+            "en"
+        };
         let mut render = || -> pgrx::spi::SpiResult<String> {
-            let args: [DatumWithOid; 3] = [
-                tenant.id.into(),
-                answer.as_str().into(),
-                language.as_str().into(),
-            ];
+            let args: [DatumWithOid; 3] =
+                [tenant.id.into(), answer.as_str().into(), language.into()];
             let rendered = client
                 .update(&prepared.render, Some(1), &args)?
                 .first()
@@ -66,7 +64,7 @@ impl Facts for TenantFacts<'_, '_> {
         let rendered = if answer.contains("{opening}") {
             render()
         } else {
-            tenant_cache::rendered(*tenant.id.as_bytes(), &language, &answer, render)
+            tenant_cache::rendered(*tenant.id.as_bytes(), language, &answer, render)
                 .map(|text| text.to_string())
         };
         rendered.unwrap_or_else(|error| failed(error))

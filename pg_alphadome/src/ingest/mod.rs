@@ -1,7 +1,8 @@
 //! Webhook ingestion (docs/design.md section 1): one webhook POST, in the caller's transaction.
 //! Every change is routed by its metadata.phone_number_id; with route_tenant, changes for any
 //! other tenant are refused. Each new inbound message is recorded with its decision and the
-//! decision carried out; statuses update the messages they name; the raw payload is kept.
+//! decision carried out; statuses update the messages they name; the raw payload is kept
+//! unless its message rows hold all of it (Outcome::only_new_messages).
 //!
 //! In Rust with kept plans rather than PL/pgSQL: the PL/pgSQL version spent about as much
 //! time between its statements as in them, and the decision list is easier to test as a pure
@@ -60,6 +61,16 @@ impl Outcome {
     fn ignore(&mut self, note: Value) {
         self.ignored += 1;
         self.notes.push(note);
+    }
+
+    /// Whether every message was new and recorded, and nothing else happened.
+    fn only_new_messages(&self) -> bool {
+        self.accepted > 0
+            && self.duplicates == 0
+            && self.statuses == 0
+            && self.ignored == 0
+            && self.refused == 0
+            && self.notes.is_empty()
     }
 }
 
@@ -156,10 +167,7 @@ fn ingest_webhook_text(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Interna
         )
     }
     .expect("jsonb_in returns a datum");
-    // The raw row's dedupe key: the sha256 of the body as the relay received it, hashed here
-    // rather than from the stored jsonb's text in SQL (that costs a serialisation per webhook).
-    let body_sha256 = <sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()).to_vec();
-    run(raw, route_tenant, refused, Some(body_sha256))
+    run(raw, route_tenant, refused, Some(body))
 }
 
 /// Ingests the webhook in `raw` (a jsonb datum valid for this call); the messages at the
@@ -168,7 +176,7 @@ fn run(
     raw: pg_sys::Datum,
     route_tenant: Option<pgrx::Uuid>,
     refused: Vec<[usize; 3]>,
-    body_sha256: Option<Vec<u8>>,
+    body: Option<&str>,
 ) -> pgrx::datum::Internal {
     // SAFETY: a non-null jsonb datum, valid for this call; read (and expanded, if it comes
     // compressed) here, in the call's memory context, not in SPI's.
@@ -187,7 +195,8 @@ fn run(
                 raw,
                 route_tenant,
                 refused,
-                body_sha256,
+                body,
+                only_messages: holds_only_messages(payload),
                 outcome: Outcome::default(),
             };
             if field(payload, "object").as_deref() == Some("whatsapp_business_account") {
@@ -245,8 +254,10 @@ struct Ingest<'a, 'conn> {
     route_tenant: Option<pgrx::Uuid>,
     /// Messages (entry, change, index) refused before reading: they held a \u0000.
     refused: Vec<[usize; 3]>,
-    /// The sha256 of the body as received (None: taken from the payload's text in SQL).
-    body_sha256: Option<Vec<u8>>,
+    /// The body as the relay received it (None: ingest_webhook's jsonb).
+    body: Option<&'a str>,
+    /// The payload holds messages and only what their rows keep (holds_only_messages).
+    only_messages: bool,
     outcome: Outcome,
 }
 
@@ -257,6 +268,53 @@ pub struct Tenant {
     settings: Settings,
     /// bot_control_settings.faq_version (None: its FAQ has not changed since the tenant was made).
     faq_version: Option<i64>,
+}
+
+/// Whether a webhook holds messages and nothing their rows and conversations do not keep: per
+/// change, the field `messages`, the product, the number the tenant has (metadata), the
+/// messages (kept whole, each in its row) and the contacts who sent them (their names and ids
+/// go to their conversations). Any other member, or a contact of no message, is kept with the
+/// raw payload.
+fn holds_only_messages(payload: Json) -> bool {
+    let sent_by = |messages: Json, key: &str, id: Option<String>| {
+        id.is_some() && messages.items().any(|m| field(m, key) == id)
+    };
+    // A list that is not one would be read as empty, and its content lost.
+    let array_or_absent = |value: Json, key: &str| {
+        value
+            .get(key)
+            .is_none_or(|list| matches!(list, Json::Array(_)))
+    };
+    payload.has_only(&["object", "entry"])
+        && field(payload, "object").as_deref() == Some("whatsapp_business_account")
+        && payload.items_in("entry").all(|entry| {
+            entry.has_only(&["id", "changes"])
+                && array_or_absent(entry, "changes")
+                && entry.items_in("changes").all(|change| {
+                    let value = change.get("value").unwrap_or(Json::Null);
+                    let messages = value.get("messages").unwrap_or(Json::Null);
+                    change.has_only(&["field", "value"])
+                        && field(change, "field").as_deref() == Some("messages")
+                        && value.has_only(&[
+                            "messaging_product",
+                            "metadata",
+                            "contacts",
+                            "messages",
+                        ])
+                        && field(value, "messaging_product").as_deref() == Some("whatsapp")
+                        && value.get("metadata").is_some_and(|metadata| {
+                            metadata.has_only(&["display_phone_number", "phone_number_id"])
+                        })
+                        && messages.items().next().is_some()
+                        && array_or_absent(value, "contacts")
+                        && value.items_in("contacts").all(|contact| {
+                            contact.has_only(&["profile", "wa_id", "user_id"])
+                                && contact.get("profile").is_none_or(|p| p.has_only(&["name"]))
+                                && (sent_by(messages, "from", field(contact, "wa_id"))
+                                    || sent_by(messages, "from_user_id", field(contact, "user_id")))
+                        })
+                })
+        })
 }
 
 /// The path of an item inside the raw payload, for `#>`: entry e, change c, `list` item i.
@@ -650,9 +708,22 @@ impl Ingest<'_, '_> {
         Ok(())
     }
 
-    /// Keeps the raw payload with what became of it and wakes the worker when there are
-    /// jobs. Returns the outcome and the kept event's id.
+    /// Keeps the raw payload with what became of it, and wakes the worker when there are jobs.
+    /// Returns the outcome and the kept event's id.
+    ///
+    /// A payload of new messages and nothing their rows do not keep (holds_only_messages), each
+    /// of them recorded, is not kept (issue 27): the message rows are its record (each with its
+    /// JSON as Meta sent it), and their unique wamid its dedupe. A duplicate (Meta's
+    /// redelivery, a replay), a status, a note on what was ignored or refused, any other field
+    /// or member keeps the payload, as before.
     fn finish(mut self) -> SpiResult<(Outcome, Option<i64>)> {
+        if self.prepared.skips_message_events
+            && self.only_messages
+            && self.outcome.only_new_messages()
+        {
+            self.wake();
+            return Ok((self.outcome, None));
+        }
         let notes = std::mem::take(&mut self.outcome.notes);
         let notes = (!notes.is_empty()).then_some(JsonB(Value::Array(notes)));
         // SAFETY: a jsonb datum made here, used by the statement below.
@@ -665,14 +736,23 @@ impl Ingest<'_, '_> {
                 self.raw(),
                 counts,
                 arg(notes),
-                arg(self.body_sha256.take()),
+                // The raw row's dedupe key: the sha256 of the body as the relay received it,
+                // hashed here rather than from the stored jsonb's text in SQL (that costs a
+                // serialisation); NULL: hashed from the payload's text in SQL.
+                arg(self
+                    .body
+                    .map(|body| <sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()).to_vec())),
             ],
         )?;
         let event_id = first::<i64>(event, 1)?;
+        self.wake();
+        Ok((self.outcome, event_id))
+    }
+
+    fn wake(&self) {
         if self.outcome.jobs > 0 {
             crate::wake::wake_worker();
         }
-        Ok((self.outcome, event_id))
     }
 }
 

@@ -86,16 +86,8 @@ pub const CLOSED_UNTIL: (&str, &[Oid]) = (
 pub const CLOSED_UNTIL_0_1: (&str, &[Oid]) =
     ("SELECT 0::float8 WHERE $1 IS NULL", &[pg_sys::UUIDOID]);
 
-/// The language a customer's message is answered in.
-pub const LANGUAGE: (&str, &[Oid]) = ("SELECT alphadome._message_language($1)", &[pg_sys::TEXTOID]);
-
-/// LANGUAGE before 0.3.0: English.
-pub const LANGUAGE_0_2: (&str, &[Oid]) = (
-    "SELECT 'en'::text WHERE $1::text IS NOT NULL OR true",
-    &[pg_sys::TEXTOID],
-);
-
-/// An answer with the shop's facts put in ({hours}, {opening}), in language $3 (LANGUAGE).
+/// An answer with the shop's facts put in ({hours}, {opening}), in language $3
+/// (crate::language).
 pub const RENDER: (&str, &[Oid]) = (
     "SELECT alphadome.render_placeholders($1, $2, $3)",
     &[pg_sys::UUIDOID, pg_sys::TEXTOID, pg_sys::TEXTOID],
@@ -458,7 +450,8 @@ pub struct Statements {
     pub faq_rows: OwnedPreparedStatement,
     pub faq_synonyms: OwnedPreparedStatement,
     pub closed_until: OwnedPreparedStatement,
-    pub language: OwnedPreparedStatement,
+    /// Whether answers may be in Swahili (0.3.0; in English before).
+    pub languages: bool,
     pub render: OwnedPreparedStatement,
     pub alert: OwnedPreparedStatement,
     pub set_waiting: OwnedPreparedStatement,
@@ -477,6 +470,9 @@ pub struct Statements {
     /// None before 0.3.0: template status webhooks are ignored there.
     pub template_status: Option<OwnedPreparedStatement>,
     pub keep_event: OwnedPreparedStatement,
+    /// Whether a webhook of new messages only is left to its message rows (0.3.0; before, every
+    /// payload is kept).
+    pub skips_message_events: bool,
 }
 
 thread_local! {
@@ -522,7 +518,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         } else {
             CLOSED_UNTIL_0_1
         })?,
-        language: prepare(if inbox { LANGUAGE } else { LANGUAGE_0_2 })?,
+        languages: inbox,
         render: prepare(match schema {
             Schema::V0_3 => RENDER,
             Schema::V0_2 => RENDER_0_2,
@@ -551,6 +547,7 @@ fn prepare_all(schema: Schema) -> SpiResult<Statements> {
         campaign_status: inbox.then(|| prepare(CAMPAIGN_STATUS)).transpose()?,
         template_status: inbox.then(|| prepare(TEMPLATE_STATUS)).transpose()?,
         keep_event: prepare(if inbox { KEEP_EVENT } else { KEEP_EVENT_0_2 })?,
+        skips_message_events: inbox,
     })
 }
 

@@ -100,6 +100,51 @@ mod tests {
         assert_eq!(sw("2026-12-01 10:00"), "Jumatatu saa 3 asubuhi");
     }
 
+    /// _message_language is Rust since issue 27; it answers as the regular expression it
+    /// replaced (written out here as the reference) on English, Swahili and Sheng messages and
+    /// at the edges of a word.
+    #[pg_test]
+    fn the_language_is_read_as_the_regular_expression_read_it() {
+        const REFERENCE: &str = r"SELECT CASE WHEN lower(coalesce($1, '')) ~ ('\m(saa|ngapi|gani|lini|wapi|nini|leo|kesho|jana|sasa|habari|jambo|sijambo|'
+            'mambo|vipi|niaje|aje|hujambo|wazi|shukran|nashukuru|asante|tafadhali|naomba|nataka|sitaki|karibu|bei|duka|mko|uko|'
+            'niko|tuko|kweli|ndiyo|ndio|hapana|sawa|sana|pia|mimi|wewe|sisi|mna[a-z]+|mme[a-z]+|hamjambo|wikendi|jumapili|'
+            'jumamosi|jumatatu|siku|kufungua|mnafungua|mnafunga|funguliwa)\M') THEN 'sw' ELSE 'en' END";
+        let mut swahili = 0;
+        for message in [
+            "What are your opening hours?",
+            "Do you sell guitars",
+            "Hi, how much is the Yamaha keyboard? I want to pay now",
+            "saab salesman beige leopard ukulele mna mme mna1 mme_x",
+            "Mnafungua saa ngapi?",
+            "mko open leo",
+            "Habari, bei ya gitaa ni ngapi?",
+            "Asante sana!",
+            "Niaje, mnauza keyboards?",
+            "Mmefunga?",
+            "NATAKA KUNUNUA",
+            "poa, uko wapi",
+            "jumamosi mko wazi?",
+            "(saa) 2 leo «kesho»",
+            "leo2 saa_ _sasa",
+            "open_leo saa",
+            "",
+            "🎸 sawa 🎸",
+        ] {
+            let expected = one::<String>(REFERENCE, &[message.into()]);
+            swahili += usize::from(expected.as_deref() == Some("sw"));
+            assert_eq!(
+                one::<String>("SELECT alphadome._message_language($1)", &[message.into()]),
+                expected,
+                "{message}"
+            );
+        }
+        assert_eq!(swahili, 12, "the samples hold both languages");
+        assert_eq!(
+            one::<String>("SELECT alphadome._message_language(NULL)", &[]).as_deref(),
+            Some("en")
+        );
+    }
+
     /// The week's hours and the next opening in words, in English and Swahili, from the
     /// settings: the one place answers take them from (issue 22).
     #[pg_test]

@@ -118,14 +118,14 @@ mod tests {
         let k = kassangas_like("kassangas-test", "0702245555", "100000000000021", TOKEN_A);
         let other = kassangas_like("other-shop", "0702245556", "100000000000022", TOKEN_B);
         let first = |tenant: &str| {
-            faq_ids(tenant, "mnaweza kunitumia kwa boda?")
+            faq_ids(tenant, "mnaweza kusafirisha kwa pikipiki?")
                 .first()
                 .map(|(id, _, _)| question_of(*id))
         };
         assert_eq!(first(&k), first(&other), "no tenant word yet");
         assert_ne!(first(&k).as_deref(), Some("Do you deliver on Saturday?"));
         run(
-            "UPDATE alphadome.bot_control_settings SET faq_synonyms = '{\"boda\": \"deliver\"}'
+            "UPDATE alphadome.bot_control_settings SET faq_synonyms = '{\"pikipiki\": \"deliver\"}'
               WHERE bot_tenant_id = $1::uuid",
             &[k.as_str().into()],
         );

@@ -157,6 +157,7 @@ mod tests {
             ("29", 1, 0, Some("text"), None),
             ("30", 1, 0, Some("text"), None),
         ];
+        let mut kept = 0;
         for ((name, payload), (prefix, accepted, statuses, kind, text)) in
             FIXTURES.iter().zip(expected)
         {
@@ -173,7 +174,24 @@ mod tests {
             );
             let events_after =
                 one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
-            assert_eq!(events_after, events_before + 1, "{name}: raw payload kept");
+            if result.get("event_id").is_some() {
+                assert_eq!(events_after, events_before + 1, "{name}: raw payload kept");
+                kept += 1;
+            } else {
+                // Left to its message rows: each holds its message as Meta sent it.
+                assert_eq!(events_after, events_before, "{name}");
+                assert_eq!(statuses, 0, "{name}: a status is kept");
+                assert_eq!(
+                    one::<bool>(
+                        "SELECT bool_and(m.payload = x.message) AND count(*) = $2
+                           FROM jsonb_path_query($1::jsonb, '$.entry[*].changes[*].value.messages[*]') x(message)
+                           LEFT JOIN alphadome.messages m ON m.wamid = x.message ->> 'id'",
+                        &[(*payload).into(), accepted.into()],
+                    ),
+                    Some(true),
+                    "{name}: every message is in its row"
+                );
+            }
             if let Some(kind) = kind {
                 let (recorded_kind, body) = Spi::get_two::<String, String>(
                     "SELECT message_type, body FROM alphadome.messages WHERE direction = 'inbound'",
@@ -194,6 +212,91 @@ mod tests {
                 );
             }
         }
+        // Meta's examples with statuses, contacts of no message or members beyond the message's
+        // are kept; its plain messages are not.
+        assert!((5..25).contains(&kept), "{kept} of 30 kept");
+    }
+
+    /// A webhook of new messages only is recorded in its message rows, not kept again whole
+    /// (issue 27); one that carries anything more, or again, is kept as before.
+    #[pg_test]
+    fn only_a_webhook_of_new_messages_is_left_to_its_message_rows() {
+        shop();
+        let events = || one::<i64>("SELECT count(*) FROM alphadome.webhook_events", &[]).unwrap();
+        let plain = text("What are your opening hours?", "wamid.plain");
+        let result = ingest(&plain);
+        assert_eq!(counts(&result)[0], 1, "{result}");
+        assert_eq!(result.get("event_id"), None, "{result}");
+        assert_eq!(events(), 0);
+        assert_eq!(
+            one::<bool>(
+                "SELECT m.payload = $1::jsonb #> '{entry,0,changes,0,value,messages,0}'
+                        AND c.customer_name IS NOT NULL AND c.wa_id = m.payload ->> 'from'
+                   FROM alphadome.messages m JOIN alphadome.conversations c
+                     ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+                  WHERE m.wamid = 'wamid.plain'",
+                &[plain.as_str().into()],
+            ),
+            Some(true),
+            "the message as Meta sent it, its sender's name and number with the conversation"
+        );
+        // Again (Meta's redelivery, a replay): a duplicate, kept once and counted after.
+        for n in 0..3 {
+            let again = ingest(&plain);
+            assert_eq!(counts(&again)[1], 1, "{again}");
+            assert!(again["event_id"].as_i64().is_some(), "{again}");
+            assert_eq!(events(), 1, "replay {n}");
+        }
+        assert_eq!(
+            one::<i32>("SELECT replays FROM alphadome.webhook_events", &[]),
+            Some(2)
+        );
+        // As the relay gives it (text), a duplicate is kept by the sha256 of the body as it came.
+        for n in 0..2 {
+            let as_text = one::<pgrx::JsonB>(
+                "SELECT alphadome.ingest_webhook_text($1)",
+                &[plain.as_str().into()],
+            )
+            .unwrap()
+            .0;
+            assert_eq!(counts(&as_text)[1], 1, "{as_text}");
+            assert_eq!(
+                one::<i32>(
+                    "SELECT replays FROM alphadome.webhook_events WHERE payload_sha256 = sha256(convert_to($1, 'UTF8'))",
+                    &[plain.as_str().into()],
+                ),
+                Some(n),
+                "{as_text}"
+            );
+        }
+        assert_eq!(events(), 2);
+        // A member Meta may add beside the message, a contact of no message in it: kept.
+        let extra = text("Do you sell guitars?", "wamid.extra").replacen(
+            "\"messaging_product\"",
+            "\"new_field\": 1, \"messaging_product\"",
+            1,
+        );
+        assert!(ingest(&extra)["event_id"].as_i64().is_some());
+        let stranger = text("Do you sell drums?", "wamid.stranger").replacen(
+            "\"contacts\": [",
+            "\"contacts\": [{\"profile\": {\"name\": \"X\"}, \"wa_id\": \"254700000999\"}, ",
+            1,
+        );
+        assert!(stranger.contains("254700000999"), "{stranger}");
+        assert!(ingest(&stranger)["event_id"].as_i64().is_some());
+        let odd_contacts = text("Do you sell flutes?", "wamid.odd-contacts").replacen(
+            "\"contacts\": [",
+            "\"contacts\": {\"list\": [",
+            1,
+        );
+        let odd_contacts = odd_contacts.replacen(
+            "],\n            \"messages\"",
+            "]},\n            \"messages\"",
+            1,
+        );
+        assert!(odd_contacts.contains("{\"list\""), "{odd_contacts}");
+        assert!(ingest(&odd_contacts)["event_id"].as_i64().is_some());
+        assert_eq!(events(), 5);
     }
 
     #[pg_test]

@@ -882,12 +882,16 @@ mod tests {
     #[pg_test]
     fn prune_history_removes_only_old_finished_rows_in_batches() {
         let t = shop("shop", "0702245555", "106540352242922", TOKEN_A);
-        inbound(
-            "106540352242922",
-            "254711000001",
-            "What are your opening hours?",
-            "w.keep",
-        );
+        // Twice: a webhook of new messages only is kept as its message rows, Meta's redelivery
+        // of it as a raw event too.
+        for _ in 0..2 {
+            inbound(
+                "106540352242922",
+                "254711000001",
+                "What are your opening hours?",
+                "w.keep",
+            );
+        }
         run(
             "INSERT INTO alphadome.webhook_events (received_at, payload) VALUES
                (now() - interval '40 days', '{}'), (now() - interval '31 days', '{}'), (now() - interval '29 days', '{}');
@@ -926,7 +930,7 @@ mod tests {
         assert_eq!(
             left("SELECT count(*) FROM alphadome.webhook_events"),
             2,
-            "the ingest's and the 29-day-old"
+            "the redelivered ingest's and the 29-day-old"
         );
         assert_eq!(
             left("SELECT count(*) FROM alphadome.outbox WHERE status IN ('queued', 'dead') OR updated_at > now() - interval '30 days'"),
