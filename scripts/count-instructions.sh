@@ -40,12 +40,13 @@ ingest_statement() {
   printf '%s\n\n' "SELECT alphadome.ingest_webhook_text('{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":[{\"field\":\"messages\",\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"display_phone_number\":\"106540352242922\",\"phone_number_id\":\"106540352242922\"},\"contacts\":[{\"profile\":{\"name\":\"B\"},\"wa_id\":\"$2\"}],\"messages\":[{\"from\":\"$2\",\"id\":\"wamid.count.$1.$2\",\"timestamp\":\"1760000000\",\"type\":\"text\",\"text\":{\"body\":\"What are your opening hours?\"}}]}}]}]}');"
 }
 # The relay's send path for the jobs of ten messages, as two transactions: a claim of 10 (the
-# token decrypted and audited), then their completions (the relay commits those together), each
-# logging its outbound message. The second statement finds the claimed jobs by a scan of the
-# ready jobs (ten), where the relay has their ids from the claim.
+# token decrypted and audited), then their completions in one complete_jobs statement (as the
+# relay commits those arriving together), logging their outbound messages. The second statement
+# finds the claimed jobs by a scan of the ready jobs (ten), where the relay has their ids from
+# the claim.
 send_statements() {
   printf '%s\n\n' "SELECT count(*) FROM alphadome.claim_jobs('count', 10, 60);"
-  printf '%s\n\n' "SELECT count(alphadome.complete_job(o.id, jsonb_build_object('wamid', 'wamid.out.' || o.id, 'status', 'sent'))) FROM alphadome.outbox o WHERE o.status = 'running' AND o.locked_by = 'count';"
+  printf '%s\n\n' "SELECT count(*) FROM (SELECT array_agg(o.id ORDER BY o.id) AS ids, array_agg(jsonb_build_object('wamid', 'wamid.out.' || o.id, 'status', 'sent') ORDER BY o.id) AS results FROM alphadome.outbox o WHERE o.status = 'running' AND o.locked_by = 'count') r, alphadome.complete_jobs(r.ids, r.results) c;"
 }
 pad=$(printf 'x%.0s' $(seq 1000))
 for i in $(seq "$N"); do

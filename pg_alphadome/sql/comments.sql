@@ -209,6 +209,7 @@ COMMENT ON FUNCTION alphadome.ingest_webhook(jsonb, uuid) IS 'One webhook POST i
 COMMENT ON FUNCTION alphadome.ingest_webhook_text(text, uuid) IS 'ingest_webhook for the body as text (what the relay calls): any JSON Meta signs is answered; messages holding \u0000 are refused, their neighbours recorded';
 COMMENT ON FUNCTION alphadome.claim_jobs(text, integer, integer, text[]) IS 'Leases runnable jobs (of the kinds given, else any), fair across tenants, each with its context and credential (decrypted, audited)';
 COMMENT ON FUNCTION alphadome.complete_job(bigint, jsonb) IS 'Finishes a running job with its result (an LLM answer queues its send; a transcript is answered like text; a send is logged)';
+COMMENT ON FUNCTION alphadome.complete_jobs(bigint[], jsonb[]) IS 'Finishes a batch of running jobs in one statement, the n-th with the n-th result (as complete_job); one row per job, with the error of a job that is not running (the others are done all the same)';
 COMMENT ON FUNCTION alphadome.fail_job(bigint, jsonb, integer) IS 'Records a failed attempt: retried in retry_in_seconds, or dead (NULL, or attempts used up); class auth pauses the tenant';
 COMMENT ON FUNCTION alphadome.expiring_credentials(interval) IS 'Active tenants whose token expired, expires within the interval, is due for rotation or was refused';
 COMMENT ON FUNCTION alphadome.enqueue_credential_alerts(interval) IS 'Queues one alert per tenant and day for expiring_credentials(); returns how many';

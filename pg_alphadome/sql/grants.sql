@@ -46,6 +46,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.ingest_webhook_text(text, uuid),
     alphadome.claim_jobs(text, integer, integer, text[]),
     alphadome.complete_job(bigint, jsonb),
+    alphadome.complete_jobs(bigint[], jsonb[]),
     alphadome.fail_job(bigint, jsonb, integer),
     alphadome.semantic_faq_answer(bigint, real[]),
     alphadome.enqueue_credential_alerts(interval),
@@ -113,6 +114,7 @@ GRANT EXECUTE ON FUNCTION
     alphadome.ingest_webhook_text(text, uuid),
     alphadome.claim_jobs(text, integer, integer, text[]),
     alphadome.complete_job(bigint, jsonb),
+    alphadome.complete_jobs(bigint[], jsonb[]),
     alphadome.fail_job(bigint, jsonb, integer),
     -- A message left to the LLM, answered from the FAQ by its meaning (semantic.sql).
     alphadome.semantic_faq_answer(bigint, real[]),

@@ -96,7 +96,9 @@ DECLARE
     t record;
     token text;
     ai_key text;
+    calls_llm boolean;     -- the current job calls the LLM with the tenant's key
     claimed jsonb;
+    send_context jsonb;    -- what a send of tenant t is given (its number and token)
     start uuid := gen_random_uuid();
     tenants uuid[];
     share integer;
@@ -163,17 +165,19 @@ BEGIN
       INTO exhausted, picked
       FROM candidates c;
 
-    WITH dead AS (
-        UPDATE alphadome.outbox o
-           SET status = 'dead', lease_until = NULL,
-               last_error = jsonb_build_object('class', 'lease_expired', 'message',
-                                'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
-         WHERE o.id = ANY (exhausted) AND o.bot_tenant_id = ANY (tenants)
-        RETURNING o.bot_tenant_id, o.kind, o.payload, o.last_error
-    )
-    UPDATE alphadome.alerts a SET status = 'failed', last_error = d.last_error
-      FROM dead d
-     WHERE d.kind = 'alert.send' AND a.bot_tenant_id = d.bot_tenant_id AND a.id = (d.payload ->> 'alert_id')::bigint;
+    IF exhausted IS NOT NULL THEN
+        WITH dead AS (
+            UPDATE alphadome.outbox o
+               SET status = 'dead', lease_until = NULL,
+                   last_error = jsonb_build_object('class', 'lease_expired', 'message',
+                                    'the worker holding the last attempt stopped answering', 'worker', o.locked_by)
+             WHERE o.id = ANY (exhausted) AND o.bot_tenant_id = ANY (tenants)
+            RETURNING o.bot_tenant_id, o.kind, o.payload, o.last_error
+        )
+        UPDATE alphadome.alerts a SET status = 'failed', last_error = d.last_error
+          FROM dead d
+         WHERE d.kind = 'alert.send' AND a.bot_tenant_id = d.bot_tenant_id AND a.id = (d.payload ->> 'alert_id')::bigint;
+    END IF;
 
     -- Paused tenants whose probe time came: a job of theirs that decrypts ends the pause.
     IF EXISTS (SELECT FROM alphadome.tenant_pauses) THEN
@@ -202,34 +206,48 @@ BEGIN
               FROM alphadome.bot_tenants bt JOIN alphadome.bot_control_settings s ON s.bot_tenant_id = bt.id
              WHERE bt.id = job.bot_tenant_id;
             t_id := job.bot_tenant_id;
+            send_context := NULL;
         END IF;
         -- A credential is decrypted once per tenant and claim; the jobs it serves are audited
         -- together once the claim is made (one row per tenant, credential and kind).
         token := tokens ->> job.bot_tenant_id::text;
         uses := '{}';
-        IF job.kind NOT IN ('reply.generate', 'media.transcribe', 'alert.send', 'faq.embed') AND token IS NOT NULL THEN
-            -- The common case, a send of a tenant whose token this claim holds: nothing can fail.
+        IF job.kind IN ('reply.send', 'campaign.send') AND token IS NOT NULL THEN
+            -- The common case, a send of a tenant whose token this claim holds: nothing can fail,
+            -- and its context is the tenant's, built once. (Only sends: a payment job here once
+            -- got the token instead of its M-Pesa context.)
             uses := ARRAY['whatsapp_access_token'];
-            claimed := jsonb_build_object(
-                'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
-                            || CASE WHEN job.kind = 'templates.sync'
-                                    THEN jsonb_build_object('business_account_id', t.whatsapp_business_account_id)
-                                    ELSE '{}' END);
+            IF send_context IS NULL THEN
+                send_context := jsonb_build_object(
+                    'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
+            END IF;
+            claimed := send_context;
         ELSE
         -- One job's broken context must not stop the queue: that job goes to the dead letters
         -- with the reason, the others go out. A credential that does not decrypt pauses its
         -- tenant instead (a key or decryption failure: the key file, not the job).
         BEGIN
-            IF job.kind IN ('reply.generate', 'media.transcribe') THEN
-                ai_key := NULL;
-                IF t.ai_api_key IS NOT NULL THEN
-                    ai_key := ai_keys ->> job.bot_tenant_id::text;
-                    IF ai_key IS NULL THEN
-                        ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
-                        ai_keys := ai_keys || jsonb_build_object(job.bot_tenant_id::text, ai_key);
-                    END IF;
-                    uses := uses || 'ai_api_key'::text;
+            -- The LLM key, for a job that calls the LLM: a reply or a transcription when the
+            -- tenant has a key, an embedding when there are texts to embed.
+            ai_key := NULL;
+            IF job.kind = 'faq.embed' THEN
+                claimed := jsonb_build_object('embed', alphadome._faq_embed_context(t.id));
+            END IF;
+            -- In a variable: PL/pgSQL ends an IF's condition at its first THEN, so this CASE
+            -- written in the IF fails, and only once it runs (each job then a dead letter).
+            calls_llm := CASE job.kind WHEN 'reply.generate' THEN t.ai_api_key IS NOT NULL
+                                       WHEN 'media.transcribe' THEN t.ai_api_key IS NOT NULL
+                                       WHEN 'faq.embed' THEN jsonb_array_length(claimed -> 'embed' -> 'texts') > 0
+                                       ELSE false END;
+            IF calls_llm THEN
+                ai_key := ai_keys ->> job.bot_tenant_id::text;
+                IF ai_key IS NULL THEN
+                    ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
+                    ai_keys := ai_keys || jsonb_build_object(job.bot_tenant_id::text, ai_key);
                 END IF;
+                uses := uses || 'ai_api_key'::text;
+            END IF;
+            IF job.kind IN ('reply.generate', 'media.transcribe') THEN
                 claimed := jsonb_build_object(
                     'llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key)
                            || CASE job.kind
@@ -254,25 +272,17 @@ BEGIN
                         'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token));
                 END IF;
             ELSIF job.kind = 'faq.embed' THEN
-                -- The texts to embed; the key is decrypted only when there are some.
-                claimed := jsonb_build_object('embed', alphadome._faq_embed_context(t.id));
-                ai_key := NULL;
-                IF jsonb_array_length(claimed -> 'embed' -> 'texts') > 0 THEN
-                    ai_key := ai_keys ->> job.bot_tenant_id::text;
-                    IF ai_key IS NULL THEN
-                        ai_key := alphadome._decrypt_credential(t.id, 'ai_api_key', t.ai_api_key);
-                        ai_keys := ai_keys || jsonb_build_object(job.bot_tenant_id::text, ai_key);
-                    END IF;
-                    uses := uses || 'ai_api_key'::text;
-                END IF;
+                -- The texts to embed (above); the key was decrypted only when there are some.
                 claimed := claimed || jsonb_build_object('llm', jsonb_build_object('base_url', t.ai_base_url, 'api_key', ai_key));
             ELSIF job.kind = 'alert.send' THEN
                 claimed := alphadome._alert_context(job.bot_tenant_id, job.id, job.payload);
             ELSIF job.kind LIKE 'payment.%' THEN
                 claimed := alphadome._payment_context(job.bot_tenant_id, job.id, job.kind, job.payload);
             ELSE
-                token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
-                tokens := tokens || jsonb_build_object(job.bot_tenant_id::text, token);
+                IF token IS NULL THEN
+                    token := alphadome._decrypt_credential(t.id, 'whatsapp_access_token', t.whatsapp_access_token);
+                    tokens := tokens || jsonb_build_object(job.bot_tenant_id::text, token);
+                END IF;
                 uses := ARRAY['whatsapp_access_token'];
                 claimed := jsonb_build_object(
                     'whatsapp', jsonb_build_object('phone_number_id', t.whatsapp_phone_number_id, 'access_token', token)
@@ -392,21 +402,75 @@ AS $$
      WHERE t.id = _alert_sent_to.tenant_id
 $$;
 
+-- Why a job cannot be completed or failed: its SQLSTATE and message, NULL when it is running
+-- (no such job: P0002; finished or dead: 55000). One wording for _running_job and complete_jobs.
+CREATE OR REPLACE FUNCTION alphadome._not_running(job_id bigint, status alphadome.job_status) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN status IS NULL THEN ARRAY['P0002', 'no job with id ' || coalesce(job_id::text, '<NULL>')]
+                WHEN status <> 'running' THEN ARRAY['55000', 'job ' || job_id || ' is ' || status
+                     || ', not running: its lease may have expired and another worker taken it'] END;
+
 -- The running job, locked; a clear error when it is not running (finished, or never was).
 CREATE OR REPLACE FUNCTION alphadome._running_job(job_id bigint) RETURNS alphadome.outbox
     LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     job alphadome.outbox;
+    why text[];
 BEGIN
     SELECT * INTO job FROM alphadome.outbox o WHERE o.id = _running_job.job_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no job with id %', job_id USING ERRCODE = 'P0002';
-    ELSIF job.status <> 'running' THEN
-        RAISE EXCEPTION 'job % is %, not running: its lease may have expired and another worker taken it', job_id, job.status
-            USING ERRCODE = '55000';
+    why := alphadome._not_running(_running_job.job_id, job.status);
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = why[1], MESSAGE = why[2];
     END IF;
     RETURN job;
+END
+$$;
+
+-- The conversations of these recipients (tenant and customer key), the n-th for the n-th pair:
+-- known[n] when given, else made if new (touched if not), in one statement, each pair once and
+-- in key order (batches that share customers lock them in the same order).
+CREATE OR REPLACE FUNCTION alphadome._conversations_of(tenants uuid[], recipients text[], known bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    WITH wanted AS (
+        SELECT DISTINCT x.tenant, x.recipient
+          FROM unnest(tenants, recipients, known) x (tenant, recipient, conversation)
+         WHERE x.conversation IS NULL
+         ORDER BY x.tenant, x.recipient
+    ), made AS (
+        INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
+        SELECT w.tenant, w.recipient, CASE WHEN w.recipient ~ '^[0-9]+$' THEN w.recipient END FROM wanted w
+        ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
+        RETURNING cv.bot_tenant_id, cv.customer_key, cv.id
+    )
+    SELECT array_agg(coalesce(x.conversation, m.id) ORDER BY x.n) INTO ids
+      FROM unnest(tenants, recipients, known) WITH ORDINALITY x (tenant, recipient, conversation, n)
+      LEFT JOIN made m ON m.bot_tenant_id = x.tenant AND m.customer_key IS NOT DISTINCT FROM x.recipient;
+    RETURN ids;
+END
+$$;
+
+-- The outbound messages of sends whose conversations are known, one row per element of the
+-- arrays, in one statement; once per wamid (a status webhook may have logged the send already:
+-- _sent_by_status).
+CREATE OR REPLACE FUNCTION alphadome._insert_outbound(tenants uuid[], conversations bigint[], jobs alphadome.outbox[],
+                                                     bodies text[], wamids text[], statuses text[], errors jsonb[])
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error,
+                                    payload, sent_by, sent_by_account)
+    SELECT tenants[i], conversations[i], 'outbound', wamids[i],
+           CASE WHEN (jobs[i]).payload ? 'template' THEN 'template' ELSE 'text' END, bodies[i], statuses[i], errors[i],
+           jsonb_build_object('job_id', (jobs[i]).id, 'kind', (jobs[i]).kind),
+           coalesce((jobs[i]).payload ->> 'sent_by', 'bot'), ((jobs[i]).payload ->> 'account')::uuid
+      FROM generate_subscripts(tenants, 1) i
+    ON CONFLICT (bot_tenant_id, wamid) DO NOTHING;
 END
 $$;
 
@@ -415,8 +479,6 @@ $$;
 CREATE OR REPLACE FUNCTION alphadome._log_outbound(job alphadome.outbox, wamid text, status text, error jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
 AS $$
--- ON CONFLICT names the column wamid, not the parameter.
-#variable_conflict use_column
 DECLARE
     conversation_id bigint;
     recipient text := coalesce(job.payload ->> 'to', job.payload ->> 'recipient');
@@ -433,19 +495,10 @@ BEGIN
          WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
     END IF;
     IF conversation_id IS NULL THEN
-        INSERT INTO alphadome.conversations AS cv (bot_tenant_id, customer_key, wa_id)
-        VALUES (job.bot_tenant_id, recipient, CASE WHEN recipient ~ '^[0-9]+$' THEN recipient END)
-        ON CONFLICT (bot_tenant_id, customer_key) DO UPDATE SET updated_at = now()
-        RETURNING cv.id INTO conversation_id;
+        conversation_id := (alphadome._conversations_of(ARRAY[job.bot_tenant_id], ARRAY[recipient], ARRAY[NULL::bigint]))[1];
     END IF;
-    -- Once per wamid: a status webhook may have logged this send already (_sent_by_status).
-    INSERT INTO alphadome.messages (bot_tenant_id, conversation_id, direction, wamid, message_type, body, status, error,
-                                    payload, sent_by, sent_by_account)
-    VALUES (job.bot_tenant_id, conversation_id, 'outbound', _log_outbound.wamid,
-            CASE WHEN job.payload ? 'template' THEN 'template' ELSE 'text' END, body,
-            _log_outbound.status, _log_outbound.error, jsonb_build_object('job_id', job.id, 'kind', job.kind),
-            coalesce(job.payload ->> 'sent_by', 'bot'), (job.payload ->> 'account')::uuid)
-    ON CONFLICT (bot_tenant_id, wamid) DO NOTHING;
+    PERFORM alphadome._insert_outbound(ARRAY[job.bot_tenant_id], ARRAY[conversation_id], ARRAY[job], ARRAY[body],
+                                       ARRAY[wamid], ARRAY[status], ARRAY[error]);
 END
 $$;
 
@@ -565,7 +618,7 @@ BEGIN
 END
 $$;
 
--- Finishes a running job with its result: reply.generate {"content": "...", "media"?: {...}}
+-- What a job's result does once the job is done: reply.generate {"content": "...", "media"?: {...}}
 -- queues the reply.send of that text; media.transcribe {"transcript": "...", "media": {...}}
 -- answers the transcript (_answer_transcript); reply.send {"wamid": "...", "status": "sent" | "simulated"} logs the
 -- outbound message (campaign.send: and marks its recipient sent); alert.send {"channel": "whatsapp_text" | "whatsapp_template" | "email" |
@@ -573,62 +626,179 @@ $$;
 -- is logged like a reply). A reply.generate with {"semantic": {"answered": true, ...}} was answered
 -- from the FAQ by its meaning (_semantic_answered); faq.embed {"model", "vectors"} stores the
 -- FAQ's embeddings (_store_faq_embeddings; semantic.sql).
+CREATE OR REPLACE FUNCTION alphadome._job_done(job alphadome.outbox, result jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF job.kind IN ('reply.generate', 'media.transcribe') THEN
+        PERFORM alphadome._note_media(job, _job_done.result -> 'media');
+    END IF;
+    IF job.kind = 'reply.generate' AND (_job_done.result -> 'semantic' ->> 'answered')::boolean
+       AND coalesce(btrim(_job_done.result ->> 'content'), '') <> '' THEN
+        PERFORM alphadome._semantic_answered(job, _job_done.result);
+    ELSIF job.kind = 'reply.generate' THEN
+        PERFORM alphadome._send_answer(job, coalesce(_job_done.result ->> 'content', ''));
+    ELSIF job.kind = 'faq.embed' THEN
+        PERFORM alphadome._store_faq_embeddings(job, _job_done.result);
+    ELSIF job.kind = 'media.transcribe' THEN
+        PERFORM alphadome._answer_transcript(job, _job_done.result ->> 'transcript');
+    ELSIF job.kind = 'templates.sync' THEN
+        PERFORM alphadome._store_templates(job, _job_done.result);
+    ELSIF job.kind LIKE 'payment.%' THEN
+        PERFORM alphadome._payment_result(job.bot_tenant_id, job.kind, job.payload, _job_done.result);
+    ELSIF job.kind = 'campaign.send' THEN
+        PERFORM alphadome._campaign_sent(job, _job_done.result);
+    ELSIF job.kind = 'templates.submit' THEN
+        PERFORM alphadome._template_submitted(job, _job_done.result);
+    ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
+        UPDATE alphadome.alerts a
+           SET status = CASE WHEN _job_done.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
+               sent_at = now(), attempts = a.attempts + 1,
+               channel = coalesce(_job_done.result ->> 'channel', 'whatsapp_text'),
+               sent_to = alphadome._alert_sent_to(a.bot_tenant_id, coalesce(_job_done.result ->> 'channel', 'whatsapp_text'))
+         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
+        IF _job_done.result ->> 'channel' LIKE 'whatsapp%' OR _job_done.result ? 'wamid' THEN
+            PERFORM alphadome._log_outbound(job, _job_done.result ->> 'wamid',
+                                            coalesce(_job_done.result ->> 'status', 'sent'), NULL);
+        END IF;
+    ELSE
+        PERFORM alphadome._log_outbound(job, _job_done.result ->> 'wamid',
+                                        coalesce(_job_done.result ->> 'status', 'sent'), NULL);
+    END IF;
+END
+$$;
+
+-- Finishes a batch of running jobs, the n-th with the n-th result (what _job_done says each
+-- result does), in one statement: the relay commits the completions that arrive together this
+-- way. One row per element, in their order: error_code and error NULL when the job is done (or
+-- its status webhook had completed it with the same wamid: the same send reported twice), else
+-- the SQLSTATE and message complete_job raises for it (no such job; finished or dead: not
+-- running), and the other jobs are done all the same. A job named twice is done by the first.
+-- The jobs are locked in id order (batches that share jobs wait, never deadlock) and found by
+-- their key alone: with the status in the WHERE clause the planner walked a partial index on
+-- it (outbox_ready, in a relay flood, cost 0.3 ms a completion where the key costs 0.1).
+-- Plain sends are logged together (_insert_outbound); other jobs one by one (_job_done).
+CREATE OR REPLACE FUNCTION alphadome.complete_jobs(job_ids bigint[], results jsonb[])
+    RETURNS TABLE (job_id bigint, error_code text, error text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- Its statements take arrays: planned for each call's arrays, each looked cheaper than the
+    -- generic plan, so every call was planned again. Their generic plans walk the keys
+    -- (outbox_pkey, messages_pkey) whatever the statistics.
+    SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    jobs alphadome.outbox[];      -- the jobs named, locked, in id order
+    locked bigint;                -- how many
+    all_running boolean;
+    codes text[];                 -- per element: NULL when it is done, else why not
+    error_texts text[];
+    running alphadome.outbox[];   -- the jobs to complete now, with their results
+    running_ids bigint[];
+    running_tenants uuid[];
+    running_results jsonb[];
+    sends integer[];              -- those of running that are plain sends with a known conversation
+    tenants uuid[];
+    conversations bigint[];
+    recipients text[];
+    send_jobs alphadome.outbox[];
+    bodies text[];
+    wamids text[];
+    statuses text[];
+    errors jsonb[];
+BEGIN
+    IF cardinality(complete_jobs.job_ids) IS DISTINCT FROM cardinality(complete_jobs.results) THEN
+        RAISE EXCEPTION 'job_ids and results must be arrays of the same length (% and %)',
+            cardinality(complete_jobs.job_ids), cardinality(complete_jobs.results) USING ERRCODE = '22023';
+    END IF;
+    SELECT coalesce(array_agg(l.o ORDER BY (l.o).id), '{}'), count(*), coalesce(bool_and((l.o).status = 'running'), true),
+           array_agg((l.o).id ORDER BY (l.o).id), array_agg((l.o).bot_tenant_id ORDER BY (l.o).id),
+           array_agg(complete_jobs.results[array_position(complete_jobs.job_ids, (l.o).id)] ORDER BY (l.o).id)
+      INTO jobs, locked, all_running, running_ids, running_tenants, running_results
+      FROM (SELECT o FROM alphadome.outbox o WHERE o.id = ANY (complete_jobs.job_ids) ORDER BY o.id FOR UPDATE) l;
+    IF locked = coalesce(cardinality(complete_jobs.job_ids), 0) AND all_running THEN
+        -- The common case: every job named once, and running.
+        running := jobs;
+    ELSE
+        WITH named AS (
+            SELECT w.n, w.id, w.result, j AS job, row_number() OVER (PARTITION BY w.id ORDER BY w.n) AS occurrence
+              FROM unnest(complete_jobs.job_ids, complete_jobs.results) WITH ORDINALITY w (id, result, n)
+              LEFT JOIN unnest(jobs) j ON j.id = w.id
+        ), judged AS (
+            SELECT d.*, (d.job).status = 'running' AND d.occurrence = 1 AS runs,
+                   CASE WHEN (d.job).status = 'running' AND d.occurrence = 1 THEN NULL
+                        -- Its status webhook came first (_sent_by_status): the same send, reported twice.
+                        WHEN (d.job).status = 'done' AND (d.job).result ->> 'by' = 'status_webhook'
+                             AND (d.job).result ->> 'wamid' = d.result ->> 'wamid' THEN NULL
+                        -- Named again after its first completion in this batch: done by then.
+                        ELSE alphadome._not_running(d.id, CASE WHEN (d.job).status = 'running' THEN 'done' ELSE (d.job).status END)
+                   END AS why
+              FROM named d
+        )
+        SELECT array_agg(j.why[1] ORDER BY j.n), array_agg(j.why[2] ORDER BY j.n),
+               coalesce(array_agg(j.job ORDER BY j.n) FILTER (WHERE j.runs), '{}'),
+               array_agg(j.id ORDER BY j.n) FILTER (WHERE j.runs),
+               array_agg((j.job).bot_tenant_id ORDER BY j.n) FILTER (WHERE j.runs),
+               array_agg(j.result ORDER BY j.n) FILTER (WHERE j.runs)
+          INTO codes, error_texts, running, running_ids, running_tenants, running_results
+          FROM judged j;
+    END IF;
+
+    IF cardinality(running) > 0 THEN
+        -- By the key (= ANY: an index scan whatever the estimates; a join to the arrays was
+        -- planned as a hash of a whole table once it was small).
+        UPDATE alphadome.outbox o
+           SET status = 'done', result = coalesce(running_results[array_position(running_ids, o.id)], '{}'), lease_until = NULL
+         WHERE o.id = ANY (running_ids) AND o.bot_tenant_id = ANY (running_tenants);
+        -- Plain sends, logged together: their conversation from the job, from the message they
+        -- answer (a lookup by its key for each), else their recipient's (_conversations_of).
+        SELECT array_agg(x.k ORDER BY x.k), array_agg(x.bot_tenant_id ORDER BY x.k), array_agg(x.conversation ORDER BY x.k),
+               array_agg(x.recipient ORDER BY x.k),
+               array_agg(running[x.k] ORDER BY x.k), array_agg(x.payload ->> 'text' ORDER BY x.k),
+               array_agg(running_results[x.k] ->> 'wamid' ORDER BY x.k),
+               array_agg(coalesce(running_results[x.k] ->> 'status', 'sent') ORDER BY x.k),
+               array_agg(NULL::jsonb ORDER BY x.k)
+          INTO sends, tenants, conversations, recipients, send_jobs, bodies, wamids, statuses, errors
+          FROM (SELECT r.ordinality::integer AS k, r.bot_tenant_id, r.payload,
+                       coalesce(r.payload ->> 'to', r.payload ->> 'recipient') AS recipient,
+                       coalesce((r.payload ->> 'conversation_id')::bigint,
+                                (SELECT m.conversation_id FROM alphadome.messages m
+                                  WHERE m.bot_tenant_id = r.bot_tenant_id
+                                    AND m.id = (r.payload ->> 'inbound_message_id')::bigint)) AS conversation
+                  FROM unnest(running) WITH ORDINALITY r
+                 WHERE r.kind = 'reply.send') x
+         WHERE x.conversation IS NOT NULL OR x.recipient IS NOT NULL;
+        IF array_position(conversations, NULL) IS NOT NULL THEN
+            conversations := alphadome._conversations_of(tenants, recipients, conversations);
+        END IF;
+        IF sends IS NOT NULL THEN
+            PERFORM alphadome._insert_outbound(tenants, conversations, send_jobs, bodies, wamids, statuses, errors);
+        END IF;
+        FOR k IN 1 .. cardinality(running) LOOP
+            IF sends IS NULL OR NOT k = ANY (sends) THEN
+                PERFORM alphadome._job_done(running[k], running_results[k]);
+            END IF;
+        END LOOP;
+    END IF;
+
+    RETURN QUERY SELECT complete_jobs.job_ids[n], codes[n], error_texts[n]
+                   FROM generate_subscripts(complete_jobs.job_ids, 1) n ORDER BY n;
+END
+$$;
+
+-- Finishes a running job with its result (_job_done says what each kind's result does): a
+-- batch of one (complete_jobs), raising its error.
 CREATE OR REPLACE FUNCTION alphadome.complete_job(job_id bigint, result jsonb DEFAULT '{}') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    job alphadome.outbox;
+    failed record;
 BEGIN
-    -- The job, locked, found by its key alone: with its status in the WHERE clause the planner
-    -- walks a partial index on the status instead (outbox_finished read every finished job;
-    -- outbox_ready, in a relay flood, cost 0.3 ms a completion where this costs 0.1).
-    SELECT * INTO job FROM alphadome.outbox o WHERE o.id = complete_job.job_id FOR UPDATE;
-    IF job.status IS DISTINCT FROM 'running' THEN
-        -- Its status webhook came first (_sent_by_status): the same send, reported twice.
-        IF job.status = 'done' AND job.result ->> 'by' = 'status_webhook'
-           AND job.result ->> 'wamid' = complete_job.result ->> 'wamid' THEN
-            RETURN;
-        END IF;
-        -- Not running: _running_job raises why (no such job, or finished or dead).
-        PERFORM alphadome._running_job(job_id);
-    END IF;
-    UPDATE alphadome.outbox o SET status = 'done', result = coalesce(complete_job.result, '{}'), lease_until = NULL
-     WHERE o.bot_tenant_id = job.bot_tenant_id AND o.id = job.id;
-    IF job.kind IN ('reply.generate', 'media.transcribe') THEN
-        PERFORM alphadome._note_media(job, complete_job.result -> 'media');
-    END IF;
-    IF job.kind = 'reply.generate' AND (complete_job.result -> 'semantic' ->> 'answered')::boolean
-       AND coalesce(btrim(complete_job.result ->> 'content'), '') <> '' THEN
-        PERFORM alphadome._semantic_answered(job, complete_job.result);
-    ELSIF job.kind = 'reply.generate' THEN
-        PERFORM alphadome._send_answer(job, coalesce(complete_job.result ->> 'content', ''));
-    ELSIF job.kind = 'faq.embed' THEN
-        PERFORM alphadome._store_faq_embeddings(job, complete_job.result);
-    ELSIF job.kind = 'media.transcribe' THEN
-        PERFORM alphadome._answer_transcript(job, complete_job.result ->> 'transcript');
-    ELSIF job.kind = 'templates.sync' THEN
-        PERFORM alphadome._store_templates(job, complete_job.result);
-    ELSIF job.kind LIKE 'payment.%' THEN
-        PERFORM alphadome._payment_result(job.bot_tenant_id, job.kind, job.payload, complete_job.result);
-    ELSIF job.kind = 'campaign.send' THEN
-        PERFORM alphadome._campaign_sent(job, complete_job.result);
-    ELSIF job.kind = 'templates.submit' THEN
-        PERFORM alphadome._template_submitted(job, complete_job.result);
-    ELSIF job.kind = 'alert.send' AND job.payload ? 'alert_id' THEN
-        UPDATE alphadome.alerts a
-           SET status = CASE WHEN complete_job.result ->> 'status' = 'simulated' THEN 'simulated' ELSE 'sent' END,
-               sent_at = now(), attempts = a.attempts + 1,
-               channel = coalesce(complete_job.result ->> 'channel', 'whatsapp_text'),
-               sent_to = alphadome._alert_sent_to(a.bot_tenant_id, coalesce(complete_job.result ->> 'channel', 'whatsapp_text'))
-         WHERE a.bot_tenant_id = job.bot_tenant_id AND a.id = (job.payload ->> 'alert_id')::bigint;
-        IF complete_job.result ->> 'channel' LIKE 'whatsapp%' OR complete_job.result ? 'wamid' THEN
-            PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
-                                            coalesce(complete_job.result ->> 'status', 'sent'), NULL);
-        END IF;
-    ELSE
-        PERFORM alphadome._log_outbound(job, complete_job.result ->> 'wamid',
-                                        coalesce(complete_job.result ->> 'status', 'sent'), NULL);
+    SELECT c.error_code, c.error INTO failed
+      FROM alphadome.complete_jobs(ARRAY[complete_job.job_id], ARRAY[complete_job.result]) c;
+    IF failed.error_code IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = failed.error_code, MESSAGE = failed.error;
     END IF;
 END
 $$;

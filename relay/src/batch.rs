@@ -7,9 +7,14 @@
 //! A statement that fails aborts its batch; the batch then runs again one statement per
 //! transaction, so only the failing one fails (the statements here write only in the database,
 //! and a rolled-back batch left nothing behind).
+//!
+//! A set-based statement (`SetBatcher`: complete_jobs) takes a whole batch as arrays in one
+//! statement and answers each caller from its row; an element the database refuses is named in
+//! its row, and the others go.
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
 use futures_util::future::join_all;
+use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::types::ToSql;
@@ -46,31 +51,10 @@ impl Batcher {
         name: &'static str,
         metrics: Arc<Metrics>,
     ) -> Batcher {
-        let (calls, waiting) = mpsc::channel::<Call>(8192);
-        let waiting = Arc::new(Mutex::new(waiting));
-        for _ in 0..lanes.max(1) {
-            let (pool, waiting, metrics) = (pool.clone(), waiting.clone(), metrics.clone());
-            tokio::spawn(async move {
-                loop {
-                    let batch = {
-                        let mut waiting = waiting.lock().await;
-                        let Some(first) = waiting.recv().await else {
-                            return;
-                        };
-                        let mut batch = vec![first];
-                        while batch.len() < max_batch.max(1) {
-                            match waiting.try_recv() {
-                                Ok(call) => batch.push(call),
-                                Err(_) => break,
-                            }
-                        }
-                        batch
-                    };
-                    metrics.batch(name, batch.len());
-                    run(&pool, sql, batch).await;
-                }
-            });
-        }
+        let calls = gather(lanes, max_batch, name, metrics, move |batch| {
+            let pool = pool.clone();
+            async move { run(&pool, sql, batch).await }
+        });
         Batcher { calls }
     }
 
@@ -84,6 +68,157 @@ impl Batcher {
         answer
             .await
             .unwrap_or_else(|_| Err(Failed::Unavailable("the batch was dropped".into())))
+    }
+}
+
+/// `lanes` tasks, each taking whatever calls wait when it is free (at most `max_batch`) and
+/// handing them to `run`; the calls' way in.
+fn gather<C, F, Fut>(
+    lanes: usize,
+    max_batch: usize,
+    name: &'static str,
+    metrics: Arc<Metrics>,
+    run: F,
+) -> mpsc::Sender<C>
+where
+    C: Send + 'static,
+    F: Fn(Vec<C>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let (calls, waiting) = mpsc::channel::<C>(8192);
+    let waiting = Arc::new(Mutex::new(waiting));
+    let run = Arc::new(run);
+    for _ in 0..lanes.max(1) {
+        let (waiting, metrics, run) = (waiting.clone(), metrics.clone(), run.clone());
+        tokio::spawn(async move {
+            loop {
+                let batch = {
+                    let mut waiting = waiting.lock().await;
+                    let Some(first) = waiting.recv().await else {
+                        return;
+                    };
+                    let mut batch = vec![first];
+                    while batch.len() < max_batch.max(1) {
+                        match waiting.try_recv() {
+                            Ok(call) => batch.push(call),
+                            Err(_) => break,
+                        }
+                    }
+                    batch
+                };
+                metrics.batch(name, batch.len());
+                run(batch).await;
+            }
+        });
+    }
+    calls
+}
+
+struct Element {
+    id: i64,
+    value: serde_json::Value,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// A set-based statement's batches: each call is one element (an id and a jsonb value); the
+/// elements waiting go as one statement, `sql` taking them as `$1 bigint[]` and `$2 jsonb[]`
+/// and returning one row per element, in their order: `(id, error_code, error)`, both NULL when
+/// the element went.
+#[derive(Clone)]
+pub struct SetBatcher {
+    calls: mpsc::Sender<Element>,
+}
+
+impl SetBatcher {
+    /// `lanes` connections run `sql` for everyone; a batch holds at most `max_batch` elements.
+    pub fn start(
+        pool: Pool,
+        sql: &'static str,
+        lanes: usize,
+        max_batch: usize,
+        name: &'static str,
+        metrics: Arc<Metrics>,
+    ) -> SetBatcher {
+        let calls = gather(lanes, max_batch, name, metrics, move |batch| {
+            let pool = pool.clone();
+            async move { run_set(&pool, sql, batch).await }
+        });
+        SetBatcher { calls }
+    }
+
+    /// Runs the statement for this element, with whatever else waits; Ok once committed, else
+    /// why not (`SQLSTATE: message` when the database refused the element).
+    pub async fn call(&self, id: i64, value: serde_json::Value) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.calls
+            .send(Element { id, value, reply })
+            .await
+            .map_err(|_| String::from("the relay is stopping"))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(String::from("the batch was dropped")))
+    }
+}
+
+/// One statement for the batch (its own transaction). Should the statement itself fail (not
+/// an element's row: something one element's work raised), each element runs again alone, so
+/// only the failing one fails.
+async fn run_set(pool: &Pool, sql: &str, batch: Vec<Element>) {
+    let client = match pool.get().await {
+        Ok(client) => client,
+        Err(e) => return answer_elements(batch, &format!("{e:#}")),
+    };
+    let statement = match client.prepare_cached(sql).await {
+        Ok(statement) => statement,
+        Err(e) => {
+            return answer_elements(batch, &alphadome_service::database::describe(&e));
+        }
+    };
+    if batch.len() > 1 {
+        match query_elements(&client, &statement, &batch).await {
+            Ok(rows) => return answer_rows(batch, rows),
+            // The connection is gone: everyone hears so (nothing was committed).
+            Err(e) if client.is_closed() || e.as_db_error().is_none() => {
+                return answer_elements(batch, &alphadome_service::database::describe(&e));
+            }
+            // Something one element did raised: each again on its own.
+            Err(_) => {}
+        }
+    }
+    for element in batch {
+        let one = vec![element];
+        match query_elements(&client, &statement, &one).await {
+            Ok(rows) => answer_rows(one, rows),
+            Err(e) => answer_elements(one, &alphadome_service::database::describe(&e)),
+        }
+    }
+}
+
+async fn query_elements(
+    client: &deadpool_postgres::Client,
+    statement: &tokio_postgres::Statement,
+    elements: &[Element],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let ids: Vec<i64> = elements.iter().map(|e| e.id).collect();
+    let values: Vec<&serde_json::Value> = elements.iter().map(|e| &e.value).collect();
+    client.query(statement, &[&ids, &values]).await
+}
+
+/// Each element's answer from its row: its error as `describe` words a refused statement's.
+fn answer_rows(elements: Vec<Element>, rows: Vec<Row>) {
+    if rows.len() != elements.len() {
+        let why = format!("{} rows for {} elements", rows.len(), elements.len());
+        return answer_elements(elements, &why);
+    }
+    for (element, row) in elements.into_iter().zip(rows) {
+        let answer = match (
+            row.get::<_, Option<String>>(1),
+            row.get::<_, Option<String>>(2),
+        ) {
+            (None, _) => Ok(()),
+            (Some(code), error) => Err(format!("{code}: {}", error.unwrap_or_default())),
+        };
+        let _ = element.reply.send(answer);
     }
 }
 
@@ -149,5 +284,11 @@ async fn run(pool: &Pool, sql: &str, batch: Vec<Call>) {
 fn answer_all(batch: Vec<Call>, failed: impl Fn() -> Failed) {
     for call in batch {
         let _ = call.reply.send(Err(failed()));
+    }
+}
+
+fn answer_elements(batch: Vec<Element>, why: &str) {
+    for element in batch {
+        let _ = element.reply.send(Err(why.to_string()));
     }
 }

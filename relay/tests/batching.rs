@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Mutex;
 
 /// (batches, statements) the relay has committed for webhooks so far (its metrics).
@@ -222,5 +222,128 @@ fn killing_the_relay_mid_batch_loses_no_acknowledged_webhook() {
     println!(
         "killed mid-load: {} acknowledged, all recorded",
         acknowledged.len()
+    );
+}
+
+/// Completions that arrive together go to complete_jobs as one statement (src/batch.rs,
+/// SetBatcher): the running jobs are done, a job that is not running gets complete_job's error
+/// without failing the others, and a job whose result its kind refuses (a statement error for
+/// the whole batch) fails alone once each runs on its own.
+#[test]
+fn completions_of_a_batch_go_in_one_statement_and_a_job_not_running_fails_alone() {
+    use alphadome_relay::batch::SetBatcher;
+    use alphadome_relay::metrics::Metrics;
+    let cluster = alphadome_e2e::Cluster::start(&[]);
+    let mut db = cluster.create_database("shop");
+    cluster.seed_kassangas(
+        "shop",
+        &[
+            ("whatsapp_phone_number_id", KASSANGAS_NUMBER),
+            ("whatsapp_access_token", KASSANGAS_TOKEN),
+        ],
+    );
+    // Three sends to a customer, leased to this test's worker; a fourth already done.
+    let ids: Vec<i64> = db
+        .query(
+            "WITH c AS (INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id)
+                        SELECT id, '254712000001', '254712000001' FROM alphadome.bot_tenants RETURNING bot_tenant_id, id)
+             INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, attempts, locked_by, lease_until)
+             SELECT c.bot_tenant_id, 'reply.send',
+                    jsonb_build_object('to', '254712000001', 'conversation_id', c.id, 'text', 'Reply ' || n),
+                    CASE WHEN n = 4 THEN 'done' ELSE 'running' END, 1, 'test', now() + interval '1 minute'
+               FROM c, generate_series(1, 4) n
+             ORDER BY n
+             RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let templates: i64 = db
+        .query_one(
+            "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, attempts, locked_by, lease_until)
+             SELECT id, 'templates.sync', '{}', 'running', 1, 'test', now() + interval '1 minute'
+               FROM alphadome.bot_tenants RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let pool = alphadome_service::database::DatabaseArgs {
+        database_url: cluster.url("postgres", "shop"),
+        database_ca_file: None,
+    }
+    .pool("batching-test", 1)
+    .unwrap();
+    let sent = |n: i64| json!({"wamid": format!("wamid.set.{n}"), "status": "sent"});
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let (first, second) = runtime.block_on(async {
+        let completions = SetBatcher::start(
+            pool,
+            "SELECT job_id, error_code, error FROM alphadome.complete_jobs($1, $2)",
+            1,
+            64,
+            "complete_jobs",
+            metrics.clone(),
+        );
+        // On one thread, every call below waits in the queue before the lane takes any.
+        let first = futures_util::future::join_all([
+            completions.call(ids[0], sent(0)),
+            completions.call(ids[3], sent(3)),
+            completions.call(ids[1], sent(1)),
+        ])
+        .await;
+        let second = futures_util::future::join_all([
+            completions.call(ids[2], sent(2)),
+            completions.call(templates, json!({})),
+        ])
+        .await;
+        (first, second)
+    });
+    assert_eq!(first[0], Ok(()));
+    assert_eq!(
+        first[1],
+        Err(format!(
+            "55000: job {} is done, not running: its lease may have expired and another worker taken it",
+            ids[3]
+        ))
+    );
+    assert_eq!(first[2], Ok(()));
+    assert_eq!(second[0], Ok(()), "the send beside a refused result goes");
+    assert_eq!(
+        second[1],
+        Err("22023: templates.sync: the result has no \"data\" list".into())
+    );
+    let row = db
+        .query_one(
+            "SELECT (SELECT string_agg(o.status::text, ',' ORDER BY o.id) FROM alphadome.outbox o),
+                    (SELECT string_agg(m.wamid, ',' ORDER BY m.wamid) FROM alphadome.messages m WHERE m.direction = 'outbound')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "done,done,done,done,running");
+    assert_eq!(
+        row.get::<_, String>(1),
+        "wamid.set.0,wamid.set.1,wamid.set.2"
+    );
+    // Two batches, of three and two completions.
+    let text = metrics.render();
+    let read = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains("statement=\"complete_jobs\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(
+        (
+            read("alphadome_batch_size_count"),
+            read("alphadome_batch_size_sum")
+        ),
+        (Some(2.0), Some(5.0)),
+        "{text}"
     );
 }

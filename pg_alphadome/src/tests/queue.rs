@@ -492,6 +492,151 @@ mod tests {
         );
     }
 
+    /// complete_jobs completes a batch in one statement: every running job is done and its send
+    /// logged in its own conversation, and a job that cannot be completed gets, in its own row,
+    /// the error complete_job raises for it, without failing the others.
+    #[pg_test]
+    fn a_batch_of_completions_does_the_running_jobs_and_names_the_others_errors() {
+        shop("shop-a", "0702245555", "1001", TOKEN_A);
+        shop("shop-b", "0702245556", "1002", TOKEN_B);
+        both_ask_opening_hours();
+        inbound(
+            "1001",
+            "254700000003",
+            "What are your opening hours?",
+            "w.c",
+        );
+        let ids: Vec<i64> = claim(10)
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 3);
+        run(
+            "SELECT alphadome.complete_job($1, '{\"wamid\": \"wamid.batch.early\", \"status\": \"sent\"}')",
+            &[ids[2].into()],
+        );
+        // What complete_job raises, as '<SQLSTATE> <message>'.
+        let raised = |id: i64| {
+            one::<String>(
+                "SELECT alphadome_test.error_message('SELECT alphadome.complete_job(' || $1 || ')')",
+                &[id.into()],
+            )
+            .unwrap()
+        };
+        let (done_already, never_queued) = (raised(ids[2]), raised(999999));
+        assert!(done_already.starts_with("55000 "), "{done_already}");
+        assert!(never_queued.starts_with("P0002 "), "{never_queued}");
+        // In order: a running job, one already done, one never queued, the first named twice.
+        let rows: Vec<(i64, Option<String>)> = Spi::connect_mut(|c| {
+            c.update(
+                "SELECT job_id, error_code || ' ' || error, (error_code IS NULL) = (error IS NULL)
+                   FROM alphadome.complete_jobs($1,
+                   ARRAY['{\"wamid\": \"wamid.batch.0\", \"status\": \"sent\"}', '{\"wamid\": \"wamid.batch.2\"}',
+                         '{}', '{\"wamid\": \"wamid.batch.again\"}', '{\"wamid\": \"wamid.batch.1\"}']::jsonb[])",
+                None,
+                &[vec![ids[0], ids[2], 999999, ids[0], ids[1]].into()],
+            )
+            .unwrap()
+            .map(|r| {
+                assert_eq!(r.get::<bool>(3).unwrap(), Some(true), "a code goes with its message");
+                (r.get::<i64>(1).unwrap().unwrap(), r.get::<String>(2).unwrap())
+            })
+            .collect()
+        });
+        let again = format!(
+            "55000 job {} is done, not running: its lease may have expired and another worker taken it",
+            ids[0]
+        );
+        assert_eq!(
+            rows,
+            vec![
+                (ids[0], None),
+                (ids[2], Some(done_already)),
+                (999999, Some(never_queued)),
+                (ids[0], Some(again)),
+                (ids[1], None),
+            ]
+        );
+        for id in &ids {
+            assert_eq!(job_field(*id, "status").as_deref(), Some("done"));
+        }
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(t.slug || ':' || c.customer_key || ':' || m.wamid || ':' || m.status || ':' || m.body,
+                                   ' ' ORDER BY m.wamid)
+                   FROM alphadome.messages m
+                   JOIN alphadome.conversations c ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+                   JOIN alphadome.bot_tenants t ON t.id = m.bot_tenant_id
+                  WHERE m.direction = 'outbound'",
+                &[]
+            )
+            .as_deref(),
+            Some(
+                "shop-a:254700000001:wamid.batch.0:sent:Monday-Saturday 9 AM - 6 PM \
+                 shop-b:254700000002:wamid.batch.1:sent:Monday-Saturday 9 AM - 6 PM \
+                 shop-a:254700000003:wamid.batch.early:sent:Monday-Saturday 9 AM - 6 PM"
+            ),
+            "each send logged once, in its customer's conversation"
+        );
+        assert_eq!(
+            outcome(
+                "SELECT count(*) FROM alphadome.complete_jobs('{1}', '{}')",
+                &[]
+            ),
+            "22023",
+            "arrays of different lengths"
+        );
+    }
+
+    /// Sends that name only their recipient (no conversation, no message they answer) are
+    /// logged in that customer's conversation, made once however many of the batch go to him.
+    #[pg_test]
+    fn a_batch_of_sends_to_recipients_logs_each_in_its_customers_one_conversation() {
+        let t = shop("shop-a", "0702245555", "1001", TOKEN_A);
+        both_ask_opening_hours(); // customer 254700000001 has a conversation
+        let ids: Vec<i64> = Spi::connect_mut(|c| {
+            c.update(
+                "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload, status, attempts, locked_by, lease_until)
+                 SELECT $1::uuid, 'reply.send', jsonb_build_object('to', n.customer, 'text', 'Hello ' || n.i), 'running', 1, 'test',
+                        now() + interval '1 minute'
+                   FROM (VALUES (1, '254700000009'), (2, '254700000001'), (3, '254700000009')) n (i, customer)
+                 ORDER BY n.i
+                 RETURNING id",
+                None,
+                &[t.as_str().into()],
+            )
+            .unwrap()
+            .map(|r| r.get::<i64>(1).unwrap().unwrap())
+            .collect()
+        });
+        assert_eq!(
+            outcome(
+                "SELECT alphadome.complete_jobs($1::bigint[], ARRAY['{\"wamid\": \"w.to.1\"}', '{\"wamid\": \"w.to.2\"}', '{\"wamid\": \"w.to.3\"}']::jsonb[])",
+                &[&ids[0].to_string(), &ids[1].to_string(), &ids[2].to_string()]
+            ),
+            "ok 3"
+        );
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(c.customer_key || ':' || m.wamid || ':' || m.body, ' ' ORDER BY m.wamid)
+                   FROM alphadome.messages m
+                   JOIN alphadome.conversations c ON c.bot_tenant_id = m.bot_tenant_id AND c.id = m.conversation_id
+                  WHERE m.direction = 'outbound'",
+                &[]
+            )
+            .as_deref(),
+            Some("254700000009:w.to.1:Hello 1 254700000001:w.to.2:Hello 2 254700000009:w.to.3:Hello 3")
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM alphadome.conversations WHERE customer_key IN ('254700000001', '254700000009')",
+                &[]
+            ),
+            Some(2),
+            "one conversation per customer"
+        );
+    }
+
     #[pg_test]
     fn a_status_webhook_naming_its_job_completes_it_once() {
         shop("shop-a", "0702245555", "1001", TOKEN_A);

@@ -821,6 +821,34 @@ mod tests {
         (job, path)
     }
 
+    /// A claim that holds the shop's WhatsApp token for a send gives the push beside it its
+    /// M-Pesa context, not the token (the claim's shortcut for sends once skipped the push's).
+    #[pg_test]
+    fn a_push_claimed_with_a_send_gets_its_mpesa_context_not_the_token() {
+        customer_pressed_pay();
+        let jobs: Vec<serde_json::Value> = Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT j FROM alphadome.claim_jobs('test', 10, 60, '{reply.send,payment.stk_push}') j",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .map(|r| r.get::<pgrx::JsonB>(1).unwrap().unwrap().0)
+                .collect()
+        });
+        let kinds: Vec<&str> = jobs.iter().map(|j| j["kind"].as_str().unwrap()).collect();
+        let first_send = kinds.iter().position(|k| *k == "reply.send");
+        let push = kinds.iter().position(|k| *k == "payment.stk_push");
+        assert!(
+            matches!((first_send, push), (Some(s), Some(p)) if s < p),
+            "a send before the push in one claim: {kinds:?}"
+        );
+        let push = &jobs[push.unwrap()];
+        assert!(push["mpesa"]["callback_path"].is_string(), "{push}");
+        assert!(push.get("whatsapp").is_none(), "{push}");
+    }
+
     #[pg_test]
     fn mpesa_credentials_are_kept_encrypted_and_their_setting_audited() {
         let (t, _) = customer_pressed_pay();

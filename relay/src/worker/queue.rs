@@ -1,9 +1,9 @@
-//! The worker's side of the queue's SQL contract: claim_jobs, complete_job (committed together
-//! with other completions), fail_job; and the jobs claimed here and not yet reported, so that
+//! The worker's side of the queue's SQL contract: claim_jobs, complete_jobs (the completions
+//! that arrive together, in one statement), fail_job; and the jobs claimed here and not yet reported, so that
 //! shutdown can hand them back.
 use super::outcome::{self, Report};
 use crate::backoff::DATABASE_RETRY;
-use crate::batch::{Batcher, Failed};
+use crate::batch::SetBatcher;
 use crate::config::ServeArgs;
 use crate::contract::Claimed;
 use crate::metrics::Metrics;
@@ -16,20 +16,20 @@ pub struct Queue {
     /// This worker's name in the queue (leases, logs).
     worker: String,
     lease_seconds: i32,
-    /// complete_job calls that arrive together are committed together.
-    completions: Batcher,
+    /// Completions that arrive together are committed together, in one statement.
+    completions: SetBatcher,
     metrics: Arc<Metrics>,
     in_flight: Mutex<HashSet<i64>>,
 }
 
 impl Queue {
     pub fn new(pool: Pool, args: &ServeArgs, metrics: Arc<Metrics>) -> Queue {
-        let completions = Batcher::start(
+        let completions = SetBatcher::start(
             pool.clone(),
-            "SELECT alphadome.complete_job($1, $2)",
+            "SELECT job_id, error_code, error FROM alphadome.complete_jobs($1, $2)",
             args.report_lanes,
             args.batch_max,
-            "complete_job",
+            "complete_jobs",
             metrics.clone(),
         );
         Queue {
@@ -116,21 +116,15 @@ impl Queue {
         self.in_flight.lock().expect("in_flight lock").remove(&id);
     }
 
-    /// complete_job (Ok: committed together with other completions) or fail_job (Err with the
+    /// complete_jobs (Ok: committed together with other completions) or fail_job (Err with the
     /// error and the retry delay).
     async fn report(&self, id: i64, report: &Report) -> anyhow::Result<()> {
         match report {
-            Ok(result) => match self
+            Ok(result) => self
                 .completions
-                .call(vec![Box::new(id), Box::new(result.clone())])
+                .call(id, result.clone())
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(Failed::Refused(e)) => {
-                    Err(anyhow::anyhow!(alphadome_service::database::describe(&e)))
-                }
-                Err(Failed::Unavailable(why)) => Err(anyhow::anyhow!(why)),
-            },
+                .map_err(|why| anyhow::anyhow!(why)),
             Err((error, retry)) => {
                 let client = self.pool.get().await?;
                 let fail = client
