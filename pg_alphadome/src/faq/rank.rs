@@ -92,6 +92,23 @@ struct Entry {
     /// Whether its questions, answer or category name a place (lexicon.rs, PLACES): "within
     /// Nairobi", "can you deliver to Mombasa".
     names_a_place: bool,
+    /// Whether they name an instrument (a word of kind "instrument": guitars, drums).
+    names_an_instrument: bool,
+}
+
+impl Entry {
+    /// Every word of its questions, answer and category.
+    fn words(&self) -> impl Iterator<Item = &usize> + Clone {
+        self.questions
+            .iter()
+            .flatten()
+            .chain(&self.answer)
+            .chain(&self.category)
+    }
+
+    fn has(&self, word: usize) -> bool {
+        self.words().any(|&e| e == word)
+    }
 }
 
 /// A tenant's FAQ, indexed for ranking.
@@ -176,17 +193,17 @@ impl Faq {
                     answer,
                     category,
                     names_a_place: false,
+                    names_an_instrument: false,
                 }
             })
             .collect();
         for entry in &mut entries {
-            let words = entry
-                .questions
-                .iter()
-                .flatten()
-                .chain(&entry.answer)
-                .chain(&entry.category);
-            entry.names_a_place = words.clone().any(|&w| lexicon.is_place(&vocabulary[w]));
+            let names_a_place = entry.words().any(|&w| lexicon.is_place(&vocabulary[w]));
+            let names_an_instrument = entry
+                .words()
+                .any(|&w| lexicon.kind(&vocabulary[w]) == Some("instrument"));
+            entry.names_a_place = names_a_place;
+            entry.names_an_instrument = names_an_instrument;
         }
         let mut in_questions = vec![false; vocabulary.len()];
         for &w in entries.iter().flat_map(|e| e.questions.iter().flatten()) {
@@ -194,13 +211,7 @@ impl Faq {
         }
         let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocabulary.len()];
         for (at, entry) in entries.iter().enumerate() {
-            let all = entry
-                .questions
-                .iter()
-                .flatten()
-                .chain(&entry.answer)
-                .chain(&entry.category);
-            for &w in all {
+            for &w in entry.words() {
                 if postings[w].last() != Some(&(at as u32)) {
                     postings[w].push(at as u32);
                 }
@@ -602,24 +613,14 @@ impl Faq {
             return false;
         };
         let entry = &self.entries[best];
-        let words = || {
-            entry
-                .questions
-                .iter()
-                .flatten()
-                .chain(&entry.answer)
-                .chain(&entry.category)
-        };
-        let lists_instruments =
-            words().any(|&w| self.lexicon.kind(&self.vocabulary[w]) == Some("instrument"));
-        lists_instruments
+        entry.names_an_instrument
             && said.iter().any(|s| {
                 s.item
                     && s.kind == Some(instrument)
                     && !s
                         .matches
                         .iter()
-                        .any(|&(w, _)| w != instrument && words().any(|&e| e == w))
+                        .any(|&(w, _)| w != instrument && entry.has(w))
             })
     }
 
@@ -642,37 +643,20 @@ impl Faq {
     /// acoustic or electric?" asks for advice.
     fn knows_its_topics(&self, best: usize, topics: &[String]) -> bool {
         let entry = &self.entries[best];
-        topics.iter().all(|topic| {
-            self.number.get(topic).is_some_and(|&w| {
-                entry
-                    .questions
-                    .iter()
-                    .flatten()
-                    .chain(&entry.answer)
-                    .chain(&entry.category)
-                    .any(|&e| e == w)
-            })
-        })
+        topics
+            .iter()
+            .all(|topic| self.number.get(topic).is_some_and(|&w| entry.has(w)))
     }
 
     fn contradicted(&self, best: usize, said: &[Said]) -> bool {
         let entry = &self.entries[best];
-        let has = |w: usize| {
-            entry
-                .questions
-                .iter()
-                .flatten()
-                .chain(&entry.answer)
-                .chain(&entry.category)
-                .any(|&e| e == w)
-        };
         let lacked: Vec<&Said> = said
             .iter()
             .filter(|s| {
                 !s.greets
                     && !s.item
                     && !s.matches.is_empty()
-                    && !s.matches.iter().any(|&(w, _)| has(w))
+                    && !s.matches.iter().any(|&(w, _)| entry.has(w))
             })
             .collect();
         let mut others: Vec<u32> = lacked
