@@ -39,9 +39,7 @@ fn phrasings_typed_on_several_lines_are_stored_without_the_browsers_line_ends() 
     assert_eq!(phrasings, ["can you fix my guitar", "guitar repair"]);
     // Saved from its page (with the version the page carries).
     let (_, page) = owner.get(&format!("/faq/{id}"));
-    const FIELD: &str = "name=\"version\" value=\"";
-    let at = page.find(FIELD).expect("the entry's version") + FIELD.len();
-    let version = page[at..at + 32].to_string();
+    let version = form_version(&page);
     let mut form = entry("mnatengeneza gitaa\r\nguitar repair");
     form[0] = ("csrf", csrf.clone());
     let mut form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();

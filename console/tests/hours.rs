@@ -6,15 +6,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// The value of a page's hidden version field.
-fn version(page: &str) -> String {
-    let at = page
-        .find("name=\"version\" value=\"")
-        .expect("a version field")
-        + 22;
-    page[at..at + 32].to_string()
-}
-
 /// The day, three days from now in Nairobi, as the form names it: the shop is closed until then
 /// whatever the clock says when only that day is open.
 fn day_in_three_days(shop: &Shop) -> String {
@@ -32,7 +23,7 @@ fn open_only(owner: &Visitor, day: &str, from: &str, to: &str) {
     let (status, page) = owner.get("/hours");
     assert_eq!(status, 200);
     let csrf = owner.csrf();
-    let version = version(&page);
+    let version = form_version(&page);
     let (open, from_field, to_field) = (
         format!("{day}_open"),
         format!("{day}_from"),
@@ -122,7 +113,7 @@ fn a_wrong_time_is_named_by_its_day_and_nothing_is_saved() {
     let csrf = owner.csrf();
     let form = [
         ("csrf", csrf.as_str()),
-        ("version", &version(&page)),
+        ("version", &form_version(&page)),
         ("timezone", "Africa/Nairobi"),
         ("after_hours_message", "Closed; open {opening}."),
         ("tue_open", "on"),

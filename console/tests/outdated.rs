@@ -4,13 +4,6 @@ mod common;
 
 use common::*;
 
-/// The version a page's form carries (its hidden field), the first one on the page.
-fn version(page: &str) -> String {
-    const FIELD: &str = "name=\"version\" value=\"";
-    let at = page.find(FIELD).expect("a form with its version") + FIELD.len();
-    page[at..at + 32].to_string()
-}
-
 #[test]
 fn an_faq_entry_saved_from_an_outdated_page_keeps_the_change_made_since() {
     let shop = Shop::start();
@@ -26,7 +19,7 @@ fn an_faq_entry_saved_from_an_outdated_page_keeps_the_change_made_since() {
         .unwrap()
         .get(0);
     let (_, page) = owner.get(&format!("/faq/{id}"));
-    let read_at = version(&page);
+    let read_at = form_version(&page);
     let edit = |answer: &str| {
         owner.post(
             &format!("/faq/{id}"),
@@ -79,7 +72,7 @@ fn a_template_saved_from_an_outdated_page_keeps_the_change_made_since() {
     };
     let (_, page) = owner.get("/templates");
     // The template's form, below the personality's (personality.rs).
-    let read_at = version(&page[page.find(&format!("action=\"/templates/{id}\"")).unwrap()..]);
+    let read_at = form_version(&page[page.find(&format!("action=\"/templates/{id}\"")).unwrap()..]);
     let edit = |prompt: &str| {
         owner.post(
             &format!("/templates/{id}"),

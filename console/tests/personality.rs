@@ -14,9 +14,7 @@ fn personality_version(page: &str) -> String {
     let form = page
         .find("action=\"/personality\"")
         .expect("the personality's form");
-    const FIELD: &str = "name=\"version\" value=\"";
-    let at = form + page[form..].find(FIELD).expect("its version") + FIELD.len();
-    page[at..at + 32].to_string()
+    form_version(&page[form..])
 }
 
 /// Posts the personality's form: the status, and where it sends the browser (a save) or the

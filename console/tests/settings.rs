@@ -14,9 +14,7 @@ fn replies_by_kind_of_message_are_one_box_each_not_json() {
     let (_, page) = owner.get("/settings");
     assert!(!page.contains("JSON"), "{page}");
     assert!(page.contains("A location pin"), "{page}");
-    const FIELD: &str = "name=\"version\" value=\"";
-    let at = page.find(FIELD).expect("the form's version") + FIELD.len();
-    let version = page[at..at + 32].to_string();
+    let version = form_version(&page);
     let csrf = owner.csrf();
     let form = [
         ("csrf", csrf.as_str()),
@@ -99,9 +97,7 @@ fn the_owner_turns_on_matching_by_meaning_and_is_told_plainly_when_a_number_is_w
             page.contains("Understanding questions by meaning"),
             "{page}"
         );
-        const FIELD: &str = "name=\"version\" value=\"";
-        let at = page.find(FIELD).expect("the form's version") + FIELD.len();
-        let version = page[at..at + 32].to_string();
+        let version = form_version(&page);
         let csrf = owner.csrf();
         let form = [
             ("csrf", csrf.as_str()),

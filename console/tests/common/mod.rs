@@ -314,6 +314,14 @@ impl Visitor {
     }
 }
 
+/// The version a page's first form carries (its hidden field: a 32-digit digest), as a save
+/// from that page sends it back.
+pub fn form_version(page: &str) -> String {
+    const FIELD: &str = "name=\"version\" value=\"";
+    let at = page.find(FIELD).expect("a form with its version") + FIELD.len();
+    page[at..at + 32].to_string()
+}
+
 pub fn value(v: &Value) -> String {
     v.to_string()
 }
