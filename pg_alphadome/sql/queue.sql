@@ -35,27 +35,33 @@ END
 $$;
 
 -- Up to how_many tenants with a job to run now (queued and due, or running with its lease run
--- out), in uuid order from `after` (NULL: from the first): a loose index scan over outbox_ready,
--- a probe per tenant, however many jobs each has.
+-- out), in uuid order from `after` (NULL: from the first) and before `before` (NULL: to the
+-- last): a loose index scan over outbox_ready, a probe per tenant, however many jobs each has.
+-- The claim's second scan, from the first tenant round to where the first began, stops there:
+-- unbounded, it walked again through the tenants the first scan found (a tenant's probe walks
+-- its jobs in flight, so this was a third of a claim's time in a relay flood).
 -- PL/pgSQL rather than SQL: its plan is kept for the session (a SQL function's is made anew at
 -- every call, which cost a claim more than the scan itself).
-CREATE OR REPLACE FUNCTION alphadome._tenants_with_jobs(after uuid, how_many integer) RETURNS uuid[]
+CREATE OR REPLACE FUNCTION alphadome._tenants_with_jobs(after uuid, before uuid, how_many integer) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    -- Bounds the index can seek to (an OR or an IS NULL here would scan every entry).
+    low uuid := coalesce(_tenants_with_jobs.after, '00000000-0000-0000-0000-000000000000');
+    high uuid := coalesce(_tenants_with_jobs.before, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
 BEGIN
     RETURN (
         WITH RECURSIVE scan (tenant, n) AS (
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
                        AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
-                       -- A bound the index can seek to (an OR here would scan every entry).
-                       AND o.bot_tenant_id >= coalesce(_tenants_with_jobs.after, '00000000-0000-0000-0000-000000000000')
+                       AND o.bot_tenant_id >= low AND o.bot_tenant_id < high
                      ORDER BY o.bot_tenant_id LIMIT 1), 1
             UNION ALL
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
                        AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
-                       AND o.bot_tenant_id > s.tenant
+                       AND o.bot_tenant_id > s.tenant AND o.bot_tenant_id < high
                      ORDER BY o.bot_tenant_id LIMIT 1), s.n + 1
               FROM scan s WHERE s.tenant IS NOT NULL AND s.n < _tenants_with_jobs.how_many
         )
@@ -129,10 +135,9 @@ BEGIN
     -- order and wrapping round (_tenants_with_jobs). Each gets an equal share, its oldest
     -- runnable jobs first, skipping those other workers hold: the work of a claim does not grow
     -- with the depth of the queue.
-    tenants := alphadome._tenants_with_jobs(start, max_jobs);
+    tenants := alphadome._tenants_with_jobs(start, NULL, max_jobs);
     IF cardinality(tenants) < max_jobs THEN
-        tenants := tenants || ARRAY(SELECT x FROM unnest(alphadome._tenants_with_jobs(NULL, max_jobs - cardinality(tenants))) x
-                                     WHERE x < start);
+        tenants := tenants || alphadome._tenants_with_jobs(NULL, start, max_jobs - cardinality(tenants));
     END IF;
     IF cardinality(tenants) = 0 THEN
         RETURN;

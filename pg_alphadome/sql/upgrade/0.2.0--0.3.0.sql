@@ -68,6 +68,9 @@ SELECT pg_catalog.pg_extension_config_dump('alphadome.chore_runs', '');
 -- that gives the FAQ a new version when they change is code (base.sql).
 --@ add-columns alphadome.bot_control_settings faq_synonyms
 
+-- ---- Performance (issue 27): the claim's second scan of tenants is bounded ----------------------
+DROP FUNCTION alphadome._tenants_with_jobs(uuid, integer);
+
 -- ---- Hardening (issue 20): console passwords ----------------------------------------------------
 -- A new password is checked against the account's email too; a password change takes the
 -- client's address (its wrong current passwords are throttled like logins) and says its outcome.

@@ -715,6 +715,55 @@ mod tests {
         );
     }
 
+    /// A claim looks for tenants with ready jobs from a random point of the uuid order to the
+    /// end, then from the first up to that point: the second scan is bounded, so it does not walk
+    /// again through the tenants the first found (a third of a claim's time in a relay flood).
+    #[pg_test]
+    fn the_tenant_scan_finds_each_tenant_with_ready_jobs_once_within_its_bounds() {
+        let mut ids = vec![
+            shop("shop-a", "0702245555", "1001", TOKEN_A),
+            shop("shop-b", "0702245556", "1002", TOKEN_B),
+            shop("shop-c", "0702245557", "1003", TOKEN_A),
+        ];
+        shop("idle", "0702245558", "1004", TOKEN_B);
+        for (i, number) in ["1001", "1002", "1003"].iter().enumerate() {
+            inbound(
+                number,
+                &format!("25470000010{i}"),
+                "What are your opening hours?",
+                &format!("w.scan.{i}"),
+            );
+        }
+        ids.sort();
+        let scan = |after: Option<&str>, before: Option<&str>, n: i32| -> Vec<String> {
+            one::<Vec<String>>(
+                "SELECT alphadome._tenants_with_jobs($1::uuid, $2::uuid, $3)::text[]",
+                &[after.into(), before.into(), n.into()],
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            scan(None, None, 10),
+            ids,
+            "every tenant with a job, in order, the idle one not"
+        );
+        assert_eq!(scan(None, None, 2), ids[..2]);
+        assert_eq!(scan(Some(&ids[1]), None, 10), ids[1..], "from a tenant on");
+        assert_eq!(
+            scan(None, Some(&ids[1]), 10),
+            ids[..1],
+            "before a tenant only"
+        );
+        assert_eq!(scan(Some(&ids[0]), Some(&ids[2]), 10), ids[..2]);
+        // A claim of 3 takes one job of each, wherever its random start falls.
+        let mut claimed: Vec<String> = claim(3)
+            .iter()
+            .map(|j| j["tenant_id"].as_str().unwrap().to_string())
+            .collect();
+        claimed.sort();
+        assert_eq!(claimed, ids);
+    }
+
     /// However deep one tenant's backlog, the quiet tenant's one job comes in the first claim
     /// (a claim reads a share of each tenant's jobs, not the queue: make bench measures it).
     #[pg_test]

@@ -413,12 +413,26 @@ fn main() {
     for script in [&notify_script, &ingest_script(KASSANGAS)] {
         pgbench(&cluster, "warm-up", script);
     }
+    // The queue's jobs are replies, and a reply is sent in a conversation that exists (its
+    // customer wrote first): 1,000 customers' conversations, named by the jobs as the inbox's
+    // and campaigns' sends name theirs. (Until 0.3.0's third round each job named a new number,
+    // so every completion made a conversation too, which no relay's send does.)
+    db.execute(
+        "INSERT INTO alphadome.conversations (bot_tenant_id, customer_key, wa_id, last_inbound_at)
+         SELECT $1::text::uuid, (254780000000 + n)::text, (254780000000 + n)::text, now()
+           FROM generate_series(1, 1000) n",
+        &[&kassangas],
+    )
+    .unwrap();
     for _ in 0..ROUNDS {
         // Enough queued jobs and rows for a round of either queue.
         db.execute(
             "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
-             SELECT $1::text::uuid, 'reply.send', jsonb_build_object('to', (254790000000 + n)::text, 'text', 'A bench reply.')
-               FROM generate_series(1, 150000) n",
+             SELECT $1::text::uuid, 'reply.send',
+                    jsonb_build_object('to', c.wa_id, 'conversation_id', c.id, 'text', 'A bench reply.')
+               FROM generate_series(1, 150) n,
+                    alphadome.conversations c
+              WHERE c.bot_tenant_id = $1::text::uuid AND c.customer_key LIKE '25478%'",
             &[&kassangas],
         )
         .unwrap();
