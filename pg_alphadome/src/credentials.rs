@@ -276,17 +276,45 @@ fn _decrypt_credential(tenant_id: pgrx::Uuid, credential: &str, ciphertext: &[u8
             format!("{credential} of tenant {tenant_id} does not decrypt: the ciphertext was not sealed for this tenant and credential"),
         );
     }
-    Spi::get_one_with_args::<String>(
-        "SELECT alphadome._pgp_decrypt($1, $2)",
-        &[envelope.pgp.into(), derived.password.as_str().into()],
-    )
-    .unwrap_or_else(|e| {
-        fail(
-            ERRCODE_INTERNAL_ERROR,
-            format!("pgp_sym_decrypt failed: {e}"),
-        )
+    pgp_decrypt(envelope.pgp, &derived.password)
+        .unwrap_or_else(|e| {
+            fail(
+                ERRCODE_INTERNAL_ERROR,
+                format!("pgp_sym_decrypt failed: {e}"),
+            )
+        })
+        .unwrap_or_else(|| fail(ERRCODE_INTERNAL_ERROR, "pgp_sym_decrypt returned NULL"))
+}
+
+thread_local! {
+    // A backend is one thread: the decryption's statement is prepared once per session. Parsed
+    // and planned at every call, with the SQL function's body, it was about half of what a
+    // claim's decryption cost (make count).
+    static PGP_DECRYPT: std::cell::OnceCell<pgrx::spi::OwnedPreparedStatement> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// pgcrypto's decryption of `pgp` with `password`, by the session's kept statement.
+fn pgp_decrypt(pgp: &[u8], password: &str) -> pgrx::spi::SpiResult<Option<String>> {
+    use pgrx::pg_sys::{BYTEAOID, TEXTOID};
+    Spi::connect(|client| {
+        PGP_DECRYPT.with(|cell| {
+            if cell.get().is_none() {
+                let prepared = client
+                    .prepare(
+                        "SELECT alphadome._pgp_decrypt($1, $2)",
+                        &[BYTEAOID.into(), TEXTOID.into()],
+                    )?
+                    .keep();
+                let _ = cell.set(prepared);
+            }
+            let statement = cell.get().expect("prepared above");
+            client
+                .select(statement, Some(1), &[pgp.into(), password.into()])?
+                .first()
+                .get_one::<String>()
+        })
     })
-    .unwrap_or_else(|| fail(ERRCODE_INTERNAL_ERROR, "pgp_sym_decrypt returned NULL"))
 }
 
 /// The id of the master key a stored credential is sealed under (NULL when not ours).
