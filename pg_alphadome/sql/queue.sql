@@ -38,8 +38,8 @@ $$;
 -- out), in uuid order from `after` (NULL: from the first) and before `before` (NULL: to the
 -- last): a loose index scan over outbox_ready, a probe per tenant, however many jobs each has.
 -- The claim's second scan, from the first tenant round to where the first began, stops there:
--- unbounded, it walked again through the tenants the first scan found (a tenant's probe walks
--- its jobs in flight, so this was a third of a claim's time in a relay flood).
+-- unbounded, it walked again through the tenants the first scan found, and a tenant's probe
+-- walks its jobs in flight and the index entries of its jobs just finished.
 -- PL/pgSQL rather than SQL: its plan is kept for the session (a SQL function's is made anew at
 -- every call, which cost a claim more than the scan itself).
 CREATE OR REPLACE FUNCTION alphadome._tenants_with_jobs(after uuid, before uuid, how_many integer) RETURNS uuid[]

@@ -717,7 +717,7 @@ mod tests {
 
     /// A claim looks for tenants with ready jobs from a random point of the uuid order to the
     /// end, then from the first up to that point: the second scan is bounded, so it does not walk
-    /// again through the tenants the first found (a third of a claim's time in a relay flood).
+    /// again through the tenants the first found (each probe walks a tenant's jobs in flight).
     #[pg_test]
     fn the_tenant_scan_finds_each_tenant_with_ready_jobs_once_within_its_bounds() {
         let mut ids = vec![
