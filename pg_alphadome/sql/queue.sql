@@ -46,7 +46,8 @@ CREATE OR REPLACE FUNCTION alphadome._tenants_with_jobs(after uuid, before uuid,
     LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    -- Bounds the index can seek to (an OR or an IS NULL here would scan every entry).
+    -- Bounds the index can seek to (an OR or an IS NULL here would scan every entry); the
+    -- upper one inclusive, so that no uuid is out of reach, with `before` itself left out below.
     low uuid := coalesce(_tenants_with_jobs.after, '00000000-0000-0000-0000-000000000000');
     high uuid := coalesce(_tenants_with_jobs.before, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
 BEGIN
@@ -55,13 +56,15 @@ BEGIN
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
                        AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
-                       AND o.bot_tenant_id >= low AND o.bot_tenant_id < high
+                       AND o.bot_tenant_id >= low AND o.bot_tenant_id <= high
+                       AND o.bot_tenant_id IS DISTINCT FROM _tenants_with_jobs.before
                      ORDER BY o.bot_tenant_id LIMIT 1), 1
             UNION ALL
             SELECT (SELECT o.bot_tenant_id FROM alphadome.outbox o
                      WHERE o.status IN ('queued', 'running')
                        AND ((o.status = 'queued' AND o.run_at <= now()) OR (o.status = 'running' AND o.lease_until < now() - alphadome._resend_wait(o.kind)))
-                       AND o.bot_tenant_id > s.tenant AND o.bot_tenant_id < high
+                       AND o.bot_tenant_id > s.tenant AND o.bot_tenant_id <= high
+                       AND o.bot_tenant_id IS DISTINCT FROM _tenants_with_jobs.before
                      ORDER BY o.bot_tenant_id LIMIT 1), s.n + 1
               FROM scan s WHERE s.tenant IS NOT NULL AND s.n < _tenants_with_jobs.how_many
         )

@@ -755,6 +755,20 @@ mod tests {
             "before a tenant only"
         );
         assert_eq!(scan(Some(&ids[0]), Some(&ids[2]), 10), ids[..2]);
+        // The last uuid of all is in reach of an unbounded scan (outbox names its tenant
+        // without a foreign key, so a job alone stands for it here).
+        let last = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+        run(
+            "INSERT INTO alphadome.outbox (bot_tenant_id, kind, payload)
+             VALUES ($1::uuid, 'reply.send', '{\"to\": \"254700000200\", \"text\": \"hi\"}')",
+            &[last.into()],
+        );
+        assert_eq!(scan(Some(&ids[2]), None, 10), [ids[2].as_str(), last]);
+        assert_eq!(scan(None, Some(last), 10), ids, "the bound itself left out");
+        run(
+            "DELETE FROM alphadome.outbox WHERE bot_tenant_id = $1::uuid",
+            &[last.into()],
+        );
         // A claim of 3 takes one job of each, wherever its random start falls.
         let mut claimed: Vec<String> = claim(3)
             .iter()
